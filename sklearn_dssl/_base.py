@@ -1,0 +1,271 @@
+"""Scikit-learn side shared by the multimodal estimators.
+
+:class:`MultimodalTransformer` owns what every estimator of the package has in
+common: the ``modalities`` specification, input validation, the mapping of X
+to the model's column order, the block layout of ``transform`` (shared blocks
+of every modality, then specific blocks), feature names and batched inference.
+A subclass says which blocks it produces (:meth:`_block_widths`) and how to
+compute them for a batch (:meth:`_encode_batch`); it owns no training loop
+(see :mod:`sklearn_dssl._training`).
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._modalities import resolve_modalities
+from ._training import resolve_device
+
+BLOCKS = ("shared", "specific")
+
+# Rows per forward pass in transform: bounds memory to the output itself.
+INFERENCE_BATCH_ROWS = 4096
+
+
+class MultimodalTransformer(TransformerMixin, BaseEstimator):
+    """Base class of the package's estimators (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        "modalities": [None, "array-like", dict],
+        "output": [StrOptions({"all", *BLOCKS})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    # ------------------------------------------------------------------
+    # Subclass hooks
+    # ------------------------------------------------------------------
+    def _block_widths(self):
+        """Width of each block, as ``{"shared": int, "specific": int}``."""
+        raise NotImplementedError
+
+    def _encode_batch(self, x, blocks):
+        """Blocks of one batch (tensor in model column order) as ``{block: [tensor per modality]}``."""
+        raise NotImplementedError
+
+    def _encode_modality_batch(self, x, index, block):
+        """One block of modality ``index`` from that modality's columns alone."""
+        raise NotImplementedError
+
+    def _inference_device(self):
+        """Device of the fitted torch modules."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # Input handling
+    # ------------------------------------------------------------------
+    def _validate_input(self, X, *, reset):
+        """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float32, np.float64],
+            ensure_min_samples=2 if reset else 1,
+        )
+
+    def _resolve_modalities(self):
+        """Fit ``modalities_`` from the spec; call after validating X with reset."""
+        self.modalities_ = resolve_modalities(
+            self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None)
+        )
+        self._column_order = np.concatenate(list(self.modalities_.values()))
+        if np.array_equal(self._column_order, np.arange(self.n_features_in_)):
+            self._column_order = None
+
+    @property
+    def _modality_sizes(self):
+        return tuple(len(columns) for columns in self.modalities_.values())
+
+    def _as_model_tensor(self, X, device):
+        """X (validated ndarray) as a float32 tensor with modalities contiguous."""
+        if self._column_order is not None:
+            X = X[:, self._column_order]
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not X.flags.writeable:
+            X = X.copy()
+        return torch.from_numpy(X).to(device)
+
+    def _fit_device(self):
+        return resolve_device(self.device)
+
+    # ------------------------------------------------------------------
+    # Output layout
+    # ------------------------------------------------------------------
+    def _output_blocks(self):
+        return BLOCKS if self.output == "all" else (self.output,)
+
+    @property
+    def _n_features_out(self):
+        widths = self._block_widths()
+        return sum(widths[b] for b in self._output_blocks()) * len(self.modalities_)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``<block>_<modality>_<i>``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in fit; the output names do
+            not depend on them.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Shared blocks of every modality, then specific blocks of every
+            modality, as selected by ``output``.
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        widths = self._block_widths()
+        return np.asarray(
+            [
+                f"{block}_{name}_{i}"
+                for block in self._output_blocks()
+                for name in self.modalities_
+                for i in range(widths[block])
+            ],
+            dtype=object,
+        )
+
+    # ------------------------------------------------------------------
+    # Inference
+    # ------------------------------------------------------------------
+    def _iter_blocks(self, X, blocks, device, batch_rows=INFERENCE_BATCH_ROWS):
+        """Yield ``(row slice, {block: [ndarray per modality]})`` batch by batch."""
+        for start in range(0, X.shape[0], batch_rows):
+            rows = slice(start, start + batch_rows)
+            x = self._as_model_tensor(X[rows], device)
+            with torch.inference_mode():
+                encoded = self._encode_batch(x, blocks)
+            yield rows, {
+                block: [t.detach().cpu().numpy() for t in encoded[block]] for block in blocks
+            }
+
+    def transform(self, X):
+        """Embed X: the shared blocks of every modality, then the specific blocks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with the columns seen in fit.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out), dtype float32
+            Columns as in :meth:`get_feature_names_out`. Computed in batches,
+            so memory beyond the output does not grow with ``n_samples``.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        blocks = self._output_blocks()
+        out = np.empty((X.shape[0], self._n_features_out), dtype=np.float32)
+        for rows, encoded in self._iter_blocks(X, blocks, self._inference_device()):
+            out[rows] = np.concatenate([a for b in blocks for a in encoded[b]], axis=1)
+        return out
+
+    def transform_blocks(self, X):
+        """Embed X and return every block separately.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        blocks : dict
+            ``{"shared": {modality: ndarray}, "specific": {modality: ndarray}}``,
+            each array of shape (n_samples, width of the block); every block
+            is returned, whatever ``output`` says.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        widths = self._block_widths()
+        result = {
+            b: {m: np.empty((X.shape[0], widths[b]), np.float32) for m in self.modalities_}
+            for b in BLOCKS
+            if widths[b]
+        }
+        for rows, encoded in self._iter_blocks(X, tuple(result), self._inference_device()):
+            for block, arrays in encoded.items():
+                for name, array in zip(self.modalities_, arrays):
+                    result[block][name][rows] = array
+        return result
+
+    def transform_modality(self, X, modality, block="shared"):
+        """Embed one modality from its own columns alone.
+
+        With ``block="shared"`` this gives, e.g., the modality-1 embeddings to
+        match against modality-2 embeddings in cross-modal retrieval.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns_of_modality)
+            The modality's columns, in the order of ``modalities_[modality]``
+            (with a DataFrame fitted by column names, the same names).
+        modality : str or int
+            The modality's name (a key of ``modalities_``) or position.
+        block : {"shared", "specific"}, default="shared"
+            Which embedding to compute.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, width of the block), dtype float32
+        """
+        check_is_fitted(self)
+        names = list(self.modalities_)
+        if isinstance(modality, Integral) and not isinstance(modality, bool):
+            if not 0 <= modality < len(names):
+                raise ValueError(f"modality={modality} is out of range; there are {len(names)}.")
+            index = int(modality)
+        elif modality in self.modalities_:
+            index = names.index(modality)
+        else:
+            raise ValueError(f"modality={modality!r} is none of {names}.")
+        widths = self._block_widths()
+        if block not in BLOCKS or not widths[block]:
+            available = [b for b in BLOCKS if widths[b]]
+            raise ValueError(f"block={block!r} is not one of {available}.")
+        columns = self.modalities_[names[index]]
+        expected_names = None
+        if hasattr(self, "feature_names_in_"):
+            expected_names = self.feature_names_in_[columns]
+        X = check_modality_block(X, len(columns), names[index], expected_names)
+        device = self._inference_device()
+        out = np.empty((X.shape[0], widths[block]), dtype=np.float32)
+        for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
+            rows = slice(start, start + INFERENCE_BATCH_ROWS)
+            x = torch.from_numpy(np.array(X[rows], dtype=np.float32)).to(device)
+            with torch.inference_mode():
+                out[rows] = self._encode_modality_batch(x, index, block).cpu().numpy()
+        return out
+
+
+def check_modality_block(X, n_columns, name, expected_names):
+    """Validate the columns of one modality given on their own."""
+    columns = getattr(X, "columns", None)
+    if expected_names is not None and columns is not None:
+        if [str(c) for c in columns] != list(expected_names):
+            raise ValueError(
+                f"the columns of X do not match modality {name!r}: expected "
+                f"{list(expected_names)}, got {list(columns)}."
+            )
+    X = check_array(X, dtype=[np.float32, np.float64])
+    if X.shape[1] != n_columns:
+        raise ValueError(
+            f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
+        )
+    return X

@@ -1,0 +1,403 @@
+"""DisentangledSSL: shared and modality-specific representations in two steps.
+
+Wang et al., "An Information Criterion for Controlled Disentanglement of
+Multimodal Data", ICLR 2025.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer
+from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
+from ._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
+from ._training import seed_from, seeded_torch, train
+
+
+class DisentangledSSL(MultimodalTransformer):
+    """Disentangled shared and modality-specific representations (DisentangledSSL).
+
+    Learns, from one table whose column groups are the modalities, a *shared*
+    embedding per modality (what the modalities have in common, computable
+    from either alone) and a *specific* embedding per modality (what only
+    that modality carries). Training has two steps, each run by a skorch net:
+
+    1. shared encoders ``f_i`` trained with a cross-modal InfoNCE loss on
+       samples of a spherical (or Gaussian) posterior around ``f_i(x_i)``,
+       plus ``beta`` times a bottleneck that pulls the modalities' posteriors
+       together;
+    2. with ``f_i`` frozen, specific encoders ``g_i([x_i, f_i(x_i)])``
+       trained with a self-contrastive InfoNCE loss between two augmented
+       views, plus ``ortho_weight`` times the orthogonality penalty
+       ``||S_i^T C_i||_F`` against the shared embedding.
+
+    Parameters
+    ----------
+    modalities : None, sequence or dict, default=None
+        How the columns of X split into modalities. None: two halves (the
+        first takes the extra column when the count is odd). A sequence of
+        ints: column counts, in column order. A sequence of column groups,
+        each a sequence of column indices, a slice, or for a DataFrame a list
+        of column names. A dict ``{name: count or group}`` also names the
+        modalities (names default to ``"m1"``, ``"m2"``, ...). Every column
+        must belong to exactly one modality. Exactly two modalities are
+        supported for now.
+    n_shared : int, default=100
+        Width of each modality's shared embedding.
+    n_specific : int, default=100
+        Width of each modality's specific embedding.
+    hidden_layer_sizes : tuple of int, default=(512,)
+        Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
+    beta : float, default=0.1
+        Weight of the bottleneck in step 1 (the paper's beta). Larger values
+        keep less modality-specific information in the shared embedding.
+    ortho_weight : float, default=1.0
+        Weight of the orthogonality penalty in step 2 (the paper's lambda).
+        Larger values push the specific embedding away from the shared one.
+    temperature : float, default=0.07
+        Temperature of every InfoNCE loss.
+    head : {"vmf", "power_spherical", "gaussian"}, default="vmf"
+        Posterior of the shared encoder in step 1: von Mises-Fisher as in the
+        paper, the rejection-free Power Spherical distribution, or a Gaussian.
+    kappa : float, default=1000.0
+        Concentration of the spherical heads; for the Gaussian head the
+        inverse noise variance (``kappa=1`` is a unit-variance head).
+    augmentation : {"mixed", "noise", "mask", "none"} or callable, default="mixed"
+        Augmentation of each training batch. "noise" adds Gaussian noise of
+        ``noise_scale`` times each feature's standard deviation; "mask"
+        replaces a random ``mask_fraction`` of the entries by their feature's
+        mean; "mixed" picks noise, mask or identity per row, as the paper's
+        authors do. A callable gets the batch as a float32 torch tensor (all
+        columns, modality by modality) and returns one of the same shape; it
+        should draw its randomness from torch's global generator so that
+        ``random_state`` governs it.
+    noise_scale : float, default=0.1
+        Standard deviation of the additive noise, relative to each feature's.
+    mask_fraction : float, default=0.1
+        Probability that an entry is masked.
+    max_epochs_shared : int, default=50
+        Epochs of step 1.
+    max_epochs_specific : int, default=30
+        Epochs of step 2.
+    batch_size : int, default=256
+        Rows per training batch (the incomplete last batch of an epoch is
+        dropped); also the block size of :meth:`score`.
+    lr : float, default=1e-4
+        Initial learning rate of Adam, cosine-annealed over each step.
+    output : {"all", "shared", "specific"}, default="all"
+        Which blocks :meth:`transform` returns.
+    device : str, default="auto"
+        Torch device to train on: "auto" (CUDA when available, else CPU),
+        "cpu", "cuda" or "cuda:k". A model trained on a GPU can be unpickled
+        on a CPU-only machine.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order, augmentation and posterior
+        samples. On a CPU, the same value gives the same embeddings.
+    verbose : int, default=0
+        If > 0, print skorch's per-epoch log with a progress bar.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks, copied into the nets of both steps.
+
+    Attributes
+    ----------
+    modalities_ : dict of str to ndarray of int
+        Modality names mapped to the column indices of X they hold.
+    shared_net_ : skorch.NeuralNet
+        The fitted step-1 net; ``shared_net_.history`` holds its per-epoch
+        training loss.
+    specific_net_ : skorch.NeuralNet
+        The fitted step-2 net (the step-1 encoders inside it are frozen);
+        ``specific_net_.history`` holds its per-epoch training loss.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.cross_decomposition.CCA : Linear shared components of two views.
+
+    Notes
+    -----
+    :meth:`fit_specific` retrains step 2 alone, e.g. to sweep
+    ``ortho_weight`` without retraining step 1. With an integer
+    ``random_state`` it gives the same model as a full :meth:`fit` with the
+    new step-2 parameters.
+
+    References
+    ----------
+    Wang, Gupta, Zhang, Tonekaboni, Jegelka, Jaakkola and Uhler, "An
+    Information Criterion for Controlled Disentanglement of Multimodal Data",
+    ICLR 2025.
+
+    Examples
+    --------
+    >>> from sklearn_dssl import DisentangledSSL
+    >>> from sklearn_dssl.datasets import make_paper_synthetic
+    >>> data = make_paper_synthetic(
+    ...     n_samples=600, n_latent=4, n_features=8, random_state=0)
+    >>> model = DisentangledSSL(
+    ...     modalities=data.modalities, n_shared=4, n_specific=4,
+    ...     hidden_layer_sizes=(32,), max_epochs_shared=2, max_epochs_specific=2,
+    ...     random_state=0)
+    >>> Z = model.fit_transform(data.data)
+    >>> Z.shape
+    (600, 16)
+    >>> model.get_feature_names_out()[[0, 4, 8, 12]].tolist()
+    ['shared_m1_0', 'shared_m2_0', 'specific_m1_0', 'specific_m2_0']
+    """
+
+    _parameter_constraints: dict = {
+        **MultimodalTransformer._parameter_constraints,
+        "n_shared": [Interval(Integral, 1, None, closed="left")],
+        "n_specific": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "ortho_weight": [Interval(Real, 0, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "head": [StrOptions(set(HEADS))],
+        "kappa": [Interval(Real, 0, None, closed="neither")],
+        "augmentation": [StrOptions({"mixed", "noise", "mask", "none"}), callable],
+        "noise_scale": [Interval(Real, 0, None, closed="left")],
+        "mask_fraction": [Interval(Real, 0, 1, closed="both")],
+        "max_epochs_shared": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs_specific": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        modalities=None,
+        *,
+        n_shared=100,
+        n_specific=100,
+        hidden_layer_sizes=(512,),
+        beta=0.1,
+        ortho_weight=1.0,
+        temperature=0.07,
+        head="vmf",
+        kappa=1000.0,
+        augmentation="mixed",
+        noise_scale=0.1,
+        mask_fraction=0.1,
+        max_epochs_shared=50,
+        max_epochs_specific=30,
+        batch_size=256,
+        lr=1e-4,
+        output="all",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
+        self.modalities = modalities
+        self.n_shared = n_shared
+        self.n_specific = n_specific
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.beta = beta
+        self.ortho_weight = ortho_weight
+        self.temperature = temperature
+        self.head = head
+        self.kappa = kappa
+        self.augmentation = augmentation
+        self.noise_scale = noise_scale
+        self.mask_fraction = mask_fraction
+        self.max_epochs_shared = max_epochs_shared
+        self.max_epochs_specific = max_epochs_specific
+        self.batch_size = batch_size
+        self.lr = lr
+        self.output = output
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit step 1 (shared encoders), then step 2 (specific encoders).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            All modalities side by side, as described by ``modalities``.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : DisentangledSSL
+            The fitted estimator.
+        """
+        X = self._validate_input(X, reset=True)
+        self._resolve_modalities()
+        if len(self.modalities_) != 2:
+            raise ValueError(
+                f"DisentangledSSL supports exactly 2 modalities for now (step 2 pairs "
+                f"each modality with the other's shared embedding); got "
+                f"{len(self.modalities_)}: {list(self.modalities_)}."
+            )
+        hidden = self._check_hidden_layer_sizes()
+        device = self._fit_device()
+        seed_shared, seed_specific = self._step_seeds()
+        X_model = self._as_model_tensor(X, device)
+        with seeded_torch(seed_shared, device):
+            module = SharedEncoders(
+                self._modality_sizes, hidden, self.n_shared, self._make_augmenter(X_model)
+            )
+            criterion = SharedObjective(
+                HEADS[self.head](self.kappa), temperature=self.temperature, beta=self.beta
+            )
+            self.shared_net_ = self._train(
+                module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
+            )
+        self._fit_specific(X_model, hidden, seed_specific, device)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_specific(self, X, y=None):
+        """Refit step 2 alone, keeping the fitted step-1 (shared) encoders.
+
+        Use it to sweep ``ortho_weight`` or other step-2 settings
+        (``n_specific``, ``max_epochs_specific``, augmentation) without
+        retraining step 1. Parameters that only step 1 uses (``beta``,
+        ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``) keep the
+        values of the last :meth:`fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data with the columns seen in :meth:`fit`.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : DisentangledSSL
+            The estimator with a new step 2.
+        """
+        check_is_fitted(self, "shared_net_")
+        X = self._validate_input(X, reset=False)
+        if X.shape[0] < 2:
+            raise ValueError(f"fit_specific needs at least 2 samples, got {X.shape[0]}.")
+        hidden = self._check_hidden_layer_sizes()
+        device = self._fit_device()
+        self._fit_specific(
+            self._as_model_tensor(X, device), hidden, self._step_seeds()[1], device
+        )
+        return self
+
+    def _fit_specific(self, X_model, hidden, seed, device):
+        shared = self.shared_net_.module_
+        with seeded_torch(seed, device):
+            module = SpecificEncoders(
+                shared, hidden, self.n_specific, self._make_augmenter(X_model)
+            )
+            criterion = SpecificObjective(
+                temperature=self.temperature, ortho_weight=self.ortho_weight
+            )
+            self.specific_net_ = self._train(
+                module, criterion, X_model, self.max_epochs_specific,
+                "step-2 (specific)", device,
+            )
+
+    def _train(self, module, criterion, X_model, max_epochs, step_name, device):
+        return train(
+            module, criterion, X_model,
+            max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
+            device=device, callbacks=self.callbacks, verbose=self.verbose,
+            step_name=step_name,
+        )
+
+    def _step_seeds(self):
+        rng = check_random_state(self.random_state)
+        return seed_from(rng), seed_from(rng)
+
+    def _check_hidden_layer_sizes(self):
+        sizes = tuple(np.ravel(self.hidden_layer_sizes).tolist())
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive ints, e.g. (512,), "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return sizes
+
+    def _make_augmenter(self, X_model):
+        return TabularAugmenter(
+            X_model.mean(dim=0),
+            X_model.std(dim=0, correction=0),
+            kind=self.augmentation,
+            noise_scale=self.noise_scale,
+            mask_fraction=self.mask_fraction,
+        )
+
+    # ------------------------------------------------------------------
+    # Inference
+    # ------------------------------------------------------------------
+    def _block_widths(self):
+        return {"shared": self.n_shared, "specific": self.n_specific}
+
+    def _inference_device(self):
+        return self.shared_net_.device
+
+    def _encode_batch(self, x, blocks):
+        if "specific" in blocks:
+            self.specific_net_.module_.eval()
+            specific, shared = self.specific_net_.module_.encode(x)
+            return {"shared": shared, "specific": specific}
+        self.shared_net_.module_.eval()
+        return {"shared": self.shared_net_.module_.encode(x)}
+
+    def _encode_modality_batch(self, x, index, block):
+        net = self.specific_net_ if block == "specific" else self.shared_net_
+        net.module_.eval()
+        return net.module_.encode_modality(x, index)
+
+    def score(self, X, y=None):
+        """Negative step-1 contrastive loss of X: higher is better.
+
+        The symmetric cross-modal InfoNCE between the modalities' shared
+        embeddings (deterministic, no augmentation or sampling), computed on
+        consecutive blocks of ``batch_size`` rows and averaged with the block
+        sizes as weights. It is at most 0; a model whose shared embeddings
+        tell the partners apart best scores highest, so GridSearchCV can use
+        it without labels. Scores are comparable between fits with the same
+        ``batch_size`` and ``temperature``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        total = 0.0
+        rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
+        device = self._inference_device()
+        for _, encoded in self._iter_blocks(X, ("shared",), device, rows):
+            shared = [torch.from_numpy(a) for a in encoded["shared"]]
+            for start in range(0, shared[0].shape[0], self.batch_size):
+                block = [s[start : start + self.batch_size] for s in shared]
+                loss = mean_over_pairs(
+                    lambda a, b: info_nce(a, b, self.temperature), block
+                )
+                total += float(loss) * block[0].shape[0]
+        return -total / X.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags

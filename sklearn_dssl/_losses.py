@@ -1,0 +1,125 @@
+"""Contrastive, bottleneck and orthogonality losses (pure torch functions).
+
+Every function takes batches with samples along the first axis and returns a
+scalar tensor, so that it can be differentiated and combined freely.
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(a, b, temperature):
+    """Symmetric cross-view InfoNCE (the CLIP loss) between two batches.
+
+    Row ``i`` of ``a`` and row ``i`` of ``b`` form the positive pair; every
+    other row of the *other* batch is a negative. The loss is the mean of the
+    ``a -> b`` and ``b -> a`` cross-entropies over cosine similarities scaled
+    by ``1 / temperature``.
+
+    Parameters
+    ----------
+    a, b : Tensor of shape (n_samples, n_dims)
+        The two views. They are L2-normalised here.
+    temperature : float
+        Softmax temperature.
+
+    Returns
+    -------
+    loss : Tensor of shape ()
+    """
+    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+    targets = torch.arange(logits.shape[0], device=logits.device)
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+
+
+def cosine_bottleneck(mean_a, mean_b):
+    """Bottleneck term of two spherical posteriors with equal concentration.
+
+    For von Mises-Fisher (or Power Spherical) posteriors with the same
+    concentration, the symmetric divergence between them is, up to constants,
+    minus the mean cosine between their mean directions.
+    """
+    return -F.cosine_similarity(mean_a, mean_b, dim=1).mean()
+
+
+def squared_bottleneck(mean_a, mean_b):
+    """Bottleneck term of two Gaussian posteriors with equal isotropic variance.
+
+    Up to constants, the symmetric KL divergence is the mean squared distance
+    between the means.
+    """
+    return (mean_a - mean_b).pow(2).sum(dim=1).mean()
+
+
+def orthogonality(a, b):
+    """Frobenius norm of ``A.T @ B`` for the row-normalised batches A and B.
+
+    Parameters
+    ----------
+    a : Tensor of shape (n_samples, n_dims_a)
+    b : Tensor of shape (n_samples, n_dims_b)
+
+    Returns
+    -------
+    loss : Tensor of shape ()
+    """
+    return torch.linalg.matrix_norm(F.normalize(a, dim=1).T @ F.normalize(b, dim=1))
+
+
+def mean_over_pairs(fn, items):
+    """Mean of ``fn(items[i], items[j])`` over all pairs ``i < j``."""
+    values = [fn(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
+    return torch.stack(values).mean()
+
+
+class SharedObjective(torch.nn.Module):
+    """DisentangledSSL step 1: cross-modal InfoNCE on posterior samples + beta * bottleneck.
+
+    Called on the list of encoder outputs (posterior means), one per
+    modality; with more than two modalities both terms average over pairs.
+    """
+
+    def __init__(self, head, temperature=0.07, beta=0.1):
+        super().__init__()
+        self.head = head
+        self.temperature = temperature
+        self.beta = beta
+
+    def forward(self, means):
+        samples = [self.head.sample(mean) for mean in means]
+        contrast = mean_over_pairs(lambda a, b: info_nce(a, b, self.temperature), samples)
+        if not self.beta:
+            return contrast
+        return contrast + self.beta * mean_over_pairs(self.head.bottleneck, means)
+
+
+class SpecificObjective(torch.nn.Module):
+    """DisentangledSSL step 2: self-contrastive InfoNCE + ortho_weight * orthogonality.
+
+    Called on the two views returned by the step-2 module. Modality ``i``'s
+    joint representation pairs its specific embedding with the *other*
+    modality's shared embedding; its two views form the positive pairs.
+    """
+
+    def __init__(self, temperature=0.07, ortho_weight=1.0):
+        super().__init__()
+        self.temperature = temperature
+        self.ortho_weight = ortho_weight
+
+    def forward(self, views):
+        (specific_x, shared_x), (specific_v, shared_v) = views
+        n = len(specific_x)
+        contrast = sum(
+            info_nce(
+                torch.cat([specific_x[i], shared_x[(i + 1) % n]], dim=1),
+                torch.cat([specific_v[i], shared_v[(i + 1) % n]], dim=1),
+                self.temperature,
+            )
+            for i in range(n)
+        )
+        ortho = 0.5 * sum(
+            orthogonality(s, c)
+            for specific, shared in views
+            for s, c in zip(specific, shared)
+        )
+        return contrast + self.ortho_weight * ortho

@@ -1,0 +1,168 @@
+"""Parse a ``modalities`` specification into validated column groups.
+
+This is the only module that understands the forms a user may give for
+``modalities``; estimators call :func:`resolve_modalities` and work with the
+ordered mapping it returns.
+"""
+
+from collections.abc import Mapping, Sequence
+from numbers import Integral
+
+import numpy as np
+
+
+def resolve_modalities(spec, n_features, feature_names=None):
+    """Turn a ``modalities`` specification into named column-index groups.
+
+    Parameters
+    ----------
+    spec : None, sequence or dict
+        - ``None``: two halves of the columns, as equal as possible (the first
+          modality takes the extra column when the count is odd);
+        - a sequence of ints: the number of columns of each modality, in
+          column order;
+        - a sequence of groups, each a sequence of column indices, a slice, or
+          (when ``feature_names`` are known, e.g. for a DataFrame) a sequence
+          of column names;
+        - a dict ``{name: group}`` with any of the forms above as values
+          (ints meaning column counts, in column order).
+
+        Modalities not named by a dict are called ``"m1"``, ``"m2"``, ...
+    n_features : int
+        Number of columns of X.
+    feature_names : ndarray of str or None
+        Column names of X, when X had string column names.
+
+    Returns
+    -------
+    modalities : dict of str to ndarray of int
+        Modality names mapped to sorted column indices, in modality order.
+
+    Raises
+    ------
+    ValueError
+        If the groups overlap, leave columns unused, are fewer than two, or do
+        not fit X. TypeError if the spec has a form not listed above.
+    """
+    if spec is None:
+        if n_features < 2:
+            raise ValueError(
+                f"modalities=None splits X into two halves, but X has {n_features} "
+                "feature(s); pass at least 2 columns or give the modalities "
+                "explicitly."
+            )
+        first = (n_features + 1) // 2
+        return _check_partition(
+            {"m1": np.arange(first), "m2": np.arange(first, n_features)}, n_features
+        )
+
+    if isinstance(spec, Mapping):
+        names = [str(name) for name in spec]
+        if len(set(names)) != len(names):
+            raise ValueError(f"modality names must be unique once cast to str, got {names}.")
+        groups = list(spec.values())
+    elif isinstance(spec, (str, bytes)) or not isinstance(spec, Sequence | np.ndarray):
+        raise TypeError(
+            "modalities must be None, a sequence of column counts or column groups, "
+            f"or a dict of them; got {type(spec).__name__}."
+        )
+    else:
+        groups = list(spec)
+        names = [f"m{i}" for i in range(1, len(groups) + 1)]
+
+    if len(groups) < 2:
+        raise ValueError(
+            f"modalities must describe at least 2 modalities, got {len(groups)}."
+        )
+
+    if all(_is_int(group) for group in groups):
+        counts = [int(group) for group in groups]
+        if any(count < 1 for count in counts):
+            raise ValueError(f"modality column counts must be positive, got {counts}.")
+        if sum(counts) != n_features:
+            raise ValueError(
+                f"modality column counts {counts} add up to {sum(counts)}, but X has "
+                f"{n_features} features; the counts must cover every column once."
+            )
+        bounds = np.cumsum([0, *counts])
+        columns = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    elif any(_is_int(group) for group in groups):
+        raise TypeError(
+            "modalities mixes column counts with column groups; give either counts "
+            "for every modality or a column group for every modality."
+        )
+    else:
+        columns = [
+            _group_indices(group, name, n_features, feature_names)
+            for name, group in zip(names, groups)
+        ]
+    return _check_partition(dict(zip(names, columns)), n_features)
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _group_indices(group, name, n_features, feature_names):
+    """Column indices of one modality's group, checked against X."""
+    if isinstance(group, slice):
+        indices = np.arange(n_features)[group]
+    else:
+        if isinstance(group, (str, bytes)) or not isinstance(group, Sequence | np.ndarray):
+            raise TypeError(
+                f"modality {name!r}: a column group must be a slice or a sequence of "
+                f"column indices or names, got {type(group).__name__}."
+            )
+        values = np.asarray(list(group), dtype=object)
+        if values.size == 0:
+            indices = np.array([], dtype=int)
+        elif all(isinstance(v, str) for v in values):
+            indices = _names_to_indices(values, name, feature_names)
+        elif all(_is_int(v) for v in values):
+            indices = values.astype(int)
+            bad = indices[(indices < -n_features) | (indices >= n_features)]
+            if bad.size:
+                raise ValueError(
+                    f"modality {name!r} names column(s) {bad.tolist()}, but X has "
+                    f"{n_features} features."
+                )
+            indices = indices % n_features
+        else:
+            raise TypeError(
+                f"modality {name!r}: a column group holds either integer indices or "
+                "column names, not a mix or other types."
+            )
+    if indices.size == 0:
+        raise ValueError(f"modality {name!r} has no columns.")
+    if np.unique(indices).size != indices.size:
+        raise ValueError(f"modality {name!r} lists a column more than once.")
+    return np.sort(indices)
+
+
+def _names_to_indices(values, name, feature_names):
+    if feature_names is None:
+        raise ValueError(
+            f"modality {name!r} is given by column names, which needs X to be a "
+            "DataFrame with string column names; pass column indices otherwise."
+        )
+    position = {feature: i for i, feature in enumerate(feature_names)}
+    missing = [v for v in values if v not in position]
+    if missing:
+        raise ValueError(f"modality {name!r} names columns not in X: {missing}.")
+    return np.array([position[v] for v in values], dtype=int)
+
+
+def _check_partition(modalities, n_features):
+    """Check that the groups cover each column of X exactly once."""
+    counts = np.bincount(np.concatenate(list(modalities.values())), minlength=n_features)
+    if (counts > 1).any():
+        raise ValueError(
+            "modalities overlap: column(s) "
+            f"{np.flatnonzero(counts > 1).tolist()} belong to more than one modality."
+        )
+    if (counts == 0).any():
+        raise ValueError(
+            f"column(s) {np.flatnonzero(counts == 0).tolist()} of X belong to no "
+            "modality; drop them from X or add them to a modality."
+        )
+    return modalities

@@ -1,0 +1,257 @@
+"""Torch building blocks: encoders, probabilistic heads and augmentation.
+
+Everything here is a plain ``torch.nn.Module`` that knows nothing of
+scikit-learn or skorch. Inputs are float tensors whose columns are ordered
+modality by modality; ``modality_sizes`` says where each modality starts.
+"""
+
+import copy
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._losses import cosine_bottleneck, squared_bottleneck
+
+
+def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01):
+    """A ReLU multi-layer perceptron with N(0, init_std^2) weights, zero biases."""
+    sizes = [n_in, *hidden_layer_sizes, n_out]
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        linear = nn.Linear(a, b)
+        nn.init.normal_(linear.weight, std=init_std)
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------
+# Probabilistic heads of the shared encoder
+# --------------------------------------------------------------------------
+
+
+def _householder_rotate(samples_e1, mean_direction):
+    """Rotate samples drawn around e1 so that they lie around ``mean_direction``."""
+    e1 = torch.zeros_like(mean_direction)
+    e1[:, 0] = 1.0
+    u = F.normalize(e1 - mean_direction, dim=1)
+    return samples_e1 - 2.0 * (samples_e1 * u).sum(dim=1, keepdim=True) * u
+
+
+def _sample_on_sphere_around(mean, w):
+    """Unit vectors with cosine ``w`` to ``mean``'s direction, uniform otherwise."""
+    direction = F.normalize(mean, dim=1)
+    tangent = F.normalize(torch.randn_like(direction[:, 1:]), dim=1)
+    w = w.to(direction.dtype).unsqueeze(1)
+    around_e1 = torch.cat([w, torch.sqrt((1.0 - w * w).clamp_min(0.0)) * tangent], dim=1)
+    return _householder_rotate(around_e1, direction)
+
+
+class VonMisesFisherHead(nn.Module):
+    """Von Mises-Fisher posterior with fixed concentration ``kappa``.
+
+    The cosine to the mean direction is drawn with Wood's (1994) rejection
+    sampler, vectorised over the batch (every round proposes for all rows at
+    once; with fixed kappa nearly every row is accepted in the first round).
+    Because kappa is fixed, that cosine does not depend on the mean, and the
+    sample is differentiable in the mean through the Householder rotation.
+    """
+
+    def __init__(self, kappa):
+        super().__init__()
+        self.kappa = float(kappa)
+
+    def _sample_cosine(self, n, dim, device):
+        kappa, m1 = self.kappa, dim - 1.0
+        b = m1 / (2.0 * kappa + math.sqrt(4.0 * kappa**2 + m1**2))
+        x0 = (1.0 - b) / (1.0 + b)
+        c = kappa * x0 + m1 * math.log(1.0 - x0**2)
+        beta = torch.distributions.Beta(
+            torch.tensor(m1 / 2.0, dtype=torch.float64, device=device),
+            torch.tensor(m1 / 2.0, dtype=torch.float64, device=device),
+        )
+        w = torch.empty(n, dtype=torch.float64, device=device)
+        pending = torch.ones(n, dtype=torch.bool, device=device)
+        while pending.any():
+            z = beta.sample((n,))
+            proposal = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
+            u = torch.rand(n, dtype=torch.float64, device=device)
+            accept = kappa * proposal + m1 * torch.log1p(-x0 * proposal) - c >= torch.log(u)
+            take = pending & accept
+            w = torch.where(take, proposal, w)
+            pending &= ~accept
+        return w
+
+    def sample(self, mean):
+        w = self._sample_cosine(mean.shape[0], mean.shape[1], mean.device)
+        return _sample_on_sphere_around(mean, w)
+
+    def bottleneck(self, mean_a, mean_b):
+        return cosine_bottleneck(mean_a, mean_b)
+
+
+class PowerSphericalHead(VonMisesFisherHead):
+    """Power Spherical posterior (De Cao & Aziz, 2020): a rejection-free vMF.
+
+    The cosine to the mean direction is ``2 t - 1`` with
+    ``t ~ Beta((d - 1) / 2 + kappa, (d - 1) / 2)``.
+    """
+
+    def _sample_cosine(self, n, dim, device):
+        half = (dim - 1.0) / 2.0
+        beta = torch.distributions.Beta(
+            torch.tensor(half + self.kappa, device=device),
+            torch.tensor(half, device=device),
+        )
+        return 2.0 * beta.sample((n,)) - 1.0
+
+
+class GaussianHead(nn.Module):
+    """Gaussian posterior ``N(mean, I / kappa)``; kappa=1 is a unit-variance head."""
+
+    def __init__(self, kappa):
+        super().__init__()
+        self.kappa = float(kappa)
+
+    def sample(self, mean):
+        return mean + torch.randn_like(mean) / math.sqrt(self.kappa)
+
+    def bottleneck(self, mean_a, mean_b):
+        return squared_bottleneck(mean_a, mean_b)
+
+
+HEADS = {
+    "vmf": VonMisesFisherHead,
+    "power_spherical": PowerSphericalHead,
+    "gaussian": GaussianHead,
+}
+
+
+# --------------------------------------------------------------------------
+# Augmentation
+# --------------------------------------------------------------------------
+
+
+class TabularAugmenter(nn.Module):
+    """Vectorised augmentation of a batch of tabular rows.
+
+    Parameters
+    ----------
+    center, scale : Tensor of shape (n_features,)
+        Per-feature mean and standard deviation of the training data.
+    kind : {"mixed", "noise", "mask", "none"} or callable
+        "noise" adds Gaussian noise of ``noise_scale * scale`` to every entry;
+        "mask" replaces each entry with probability ``mask_fraction`` by its
+        feature's mean (zeroing, for standardised data); "mixed" picks one of
+        noise, mask or identity per row with equal chance, as the DisentangledSSL
+        authors do; "none" returns the batch. A callable receives the batch
+        tensor and returns a tensor of the same shape.
+    """
+
+    def __init__(self, center, scale, kind="mixed", noise_scale=0.1, mask_fraction=0.1):
+        super().__init__()
+        self.register_buffer("center", torch.as_tensor(center, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        self.kind = kind
+        self.noise_scale = float(noise_scale)
+        self.mask_fraction = float(mask_fraction)
+
+    def forward(self, x):
+        if callable(self.kind):
+            return self.kind(x)
+        if self.kind == "none":
+            return x
+        noisy = x + torch.randn_like(x) * (self.noise_scale * self.scale)
+        if self.kind == "noise":
+            return noisy
+        masked = torch.where(torch.rand_like(x) < self.mask_fraction, self.center, x)
+        if self.kind == "mask":
+            return masked
+        choice = torch.randint(3, (x.shape[0], 1), device=x.device)
+        return torch.where(choice == 0, noisy, torch.where(choice == 1, masked, x))
+
+
+# --------------------------------------------------------------------------
+# The two DisentangledSSL steps
+# --------------------------------------------------------------------------
+
+
+class SharedEncoders(nn.Module):
+    """Step 1: one encoder per modality, ``x_i -> f_i(x_i)``.
+
+    ``forward`` augments the batch when training and returns the list of
+    encoder outputs (the means of the shared posteriors), one per modality.
+    """
+
+    def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, augmenter):
+        super().__init__()
+        self.modality_sizes = tuple(int(s) for s in modality_sizes)
+        self.encoders = nn.ModuleList(
+            make_mlp(size, hidden_layer_sizes, n_shared) for size in self.modality_sizes
+        )
+        self.augmenter = augmenter
+
+    def encode(self, x):
+        parts = x.split(self.modality_sizes, dim=1)
+        return [encoder(part) for encoder, part in zip(self.encoders, parts)]
+
+    def encode_modality(self, x, index):
+        """Shared embedding of modality ``index`` from its columns ``x`` alone."""
+        return self.encoders[index](x)
+
+    def forward(self, x):
+        if self.training:
+            x = self.augmenter(x)
+        return self.encode(x)
+
+
+class SpecificEncoders(nn.Module):
+    """Step 2: ``[x_i, f_i(x_i)] -> g_i([x_i, f_i(x_i)])`` over frozen step-1 encoders.
+
+    ``forward`` returns a list of views, each a pair ``(specific, shared)`` of
+    per-modality lists. When training there are two views, ``x`` (the batch
+    augmented once) and ``v`` (``x`` augmented again); in evaluation there is
+    one, the batch itself.
+    """
+
+    def __init__(self, shared_encoders, hidden_layer_sizes, n_specific, augmenter):
+        super().__init__()
+        self.shared = copy.deepcopy(shared_encoders).requires_grad_(False).eval()
+        n_shared = self.shared.encoders[0][-1].out_features
+        self.encoders = nn.ModuleList(
+            make_mlp(size + n_shared, hidden_layer_sizes, n_specific)
+            for size in self.shared.modality_sizes
+        )
+        self.augmenter = augmenter
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.shared.eval()
+        return self
+
+    def encode(self, x):
+        with torch.no_grad():
+            shared = self.shared.encode(x)
+        parts = x.split(self.shared.modality_sizes, dim=1)
+        specific = [
+            encoder(torch.cat([part, s], dim=1))
+            for encoder, part, s in zip(self.encoders, parts, shared)
+        ]
+        return specific, shared
+
+    def encode_modality(self, x, index):
+        """Specific embedding of modality ``index`` from its columns ``x`` alone."""
+        with torch.no_grad():
+            shared = self.shared.encode_modality(x, index)
+        return self.encoders[index](torch.cat([x, shared], dim=1))
+
+    def forward(self, x):
+        if not self.training:
+            return [self.encode(x)]
+        x = self.augmenter(x)
+        v = self.augmenter(x)
+        return [self.encode(x), self.encode(v)]

@@ -1,0 +1,163 @@
+"""Training machinery shared by every estimator of the package.
+
+An estimator builds a torch module (what to compute) and a criterion (what to
+minimise) and hands them to :func:`train`, which trains them with a
+:class:`ContrastiveNet`, a skorch ``NeuralNet`` for label-free objectives.
+Device choice, seeding, batching, learning-rate schedule, divergence checks
+and progress reporting live here and nowhere else.
+"""
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from skorch import NeuralNet
+from skorch.callbacks import Callback, LRScheduler, ProgressBar
+
+
+def resolve_device(device):
+    """Map ``"auto"`` to CUDA when available (else CPU) and check the result."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:k]'."
+        ) from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asks for CUDA, but torch sees no CUDA device; "
+            "use device='auto' or 'cpu', or install a CUDA build of torch."
+        )
+    return device
+
+
+def seed_from(random_state):
+    """A torch seed drawn from a scikit-learn ``random_state``."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def seeded_torch(seed, device):
+    """Seed torch's global generators inside the block and restore them after."""
+    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        torch.manual_seed(seed)
+        yield
+
+
+class TensorBatches:
+    """Mini-batches of a tensor by slicing (and one shuffle per epoch).
+
+    A drop-in for skorch's ``iterator_train``/``iterator_valid``: much cheaper
+    than a ``DataLoader`` that indexes and collates row by row. Batches are
+    ``(X_batch, None)``. With ``drop_last`` the incomplete last batch is
+    dropped, unless it is the only one.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False):
+        self.data = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+
+    def __len__(self):
+        n = len(self.data)
+        if self.drop_last and n >= self.batch_size:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        data = self.data
+        if self.shuffle:
+            data = data[torch.randperm(len(data), device=data.device)]
+        for i in range(len(self)):
+            yield data[i * self.batch_size : (i + 1) * self.batch_size], None
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a training loss becomes NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training with an informative error as soon as an epoch's loss is not finite."""
+
+    def __init__(self, step_name):
+        self.step_name = step_name
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not np.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the {self.step_name} training loss became {loss} at epoch "
+                f"{len(net.history)}; lower lr, or scale the features (e.g. "
+                "StandardScaler) before fitting."
+            )
+
+
+class ContrastiveNet(NeuralNet):
+    """A skorch ``NeuralNet`` for label-free objectives.
+
+    The criterion is called on the module's output alone (no target), the
+    optimiser sees only parameters that require a gradient (so frozen
+    sub-modules stay frozen), and the data are a tensor cut into batches by
+    :class:`TensorBatches`.
+    """
+
+    def get_dataset(self, X, y=None):
+        return X
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred)
+
+    def get_all_learnable_params(self):
+        for name, param in super().get_all_learnable_params():
+            if param.requires_grad:
+                yield name, param
+
+
+def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
+          verbose, step_name):
+    """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
+
+    Adam with a cosine-annealed learning rate, shuffled batches with the
+    last incomplete batch dropped, one history row per epoch. Returns the
+    fitted :class:`ContrastiveNet`; its ``history`` holds the per-epoch loss.
+    Call it inside :func:`seeded_torch` for reproducible results.
+    """
+    own_callbacks = [
+        ("lr_schedule", LRScheduler(
+            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(max_epochs, 1))),
+        ("stop_on_non_finite_loss", StopOnNonFiniteLoss(step_name)),
+    ]
+    if verbose:
+        own_callbacks.append(("progress_bar", ProgressBar()))
+    user_callbacks = [clone(cb, safe=False) for cb in (callbacks or [])]
+    net = ContrastiveNet(
+        module,
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train=TensorBatches,
+        iterator_train__shuffle=True,
+        iterator_train__drop_last=True,
+        iterator_valid=TensorBatches,
+        train_split=None,
+        callbacks=own_callbacks + user_callbacks,
+        device=device,
+        verbose=verbose,
+    )
+    with warnings.catch_warnings():
+        # skorch warns that the module is an instance it will not re-create;
+        # that is what we want.
+        warnings.filterwarnings("ignore", message=".*already initialized.*")
+        net.fit(X.to(device), None)
+    return net

@@ -1,0 +1,119 @@
+"""Synthetic multimodal data with known shared and modality-specific latents."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+TARGET_NAMES = ["specific_m1", "shared", "specific_m2"]
+
+
+def _random_relu_mlp_label(Z, n_hidden, noise, rng):
+    """Balanced binary label from a frozen random 2-layer ReLU MLP of ``Z``.
+
+    Weights and biases are ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (torch's
+    default initialisation); Gaussian noise of standard deviation ``noise``
+    is added to the output, which is thresholded at its median (the same as
+    thresholding its sigmoid there).
+    """
+    n_latent = Z.shape[1]
+    bound_1, bound_2 = 1.0 / np.sqrt(n_latent), 1.0 / np.sqrt(n_hidden)
+    W1 = rng.uniform(-bound_1, bound_1, size=(n_latent, n_hidden))
+    b1 = rng.uniform(-bound_1, bound_1, size=n_hidden)
+    W2 = rng.uniform(-bound_2, bound_2, size=n_hidden)
+    b2 = rng.uniform(-bound_2, bound_2)
+    score = np.maximum(Z @ W1 + b1, 0.0) @ W2 + b2
+    score += noise * rng.standard_normal(Z.shape[0])
+    return (score > np.median(score)).astype(np.int64)
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "n_latent": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "latent_variance": [Interval(Real, 0, None, closed="neither")],
+        "label_noise": [Interval(Real, 0, None, closed="left")],
+        "label_hidden": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_paper_synthetic(
+    n_samples=90000,
+    *,
+    n_latent=50,
+    n_features=100,
+    latent_variance=0.5,
+    label_noise=0.1,
+    label_hidden=100,
+    random_state=None,
+):
+    """Two linearly mixed modalities with shared and specific latents (Wang et al. 2025).
+
+    Latent blocks ``Z_c`` (shared), ``Z_1`` and ``Z_2`` (specific) are each
+    ``N(0, latent_variance * I)`` of width ``n_latent``. Modality ``i`` is
+    ``X_i = [Z_i, Z_c] @ T_i`` with ``T_i`` of shape
+    ``(2 * n_latent, n_features)`` drawn from ``U(-1, 1)``. Three balanced
+    binary labels each depend on one latent block through a frozen random
+    ReLU network with ``label_hidden`` hidden units plus Gaussian noise of
+    standard deviation ``label_noise``.
+
+    Parameters
+    ----------
+    n_samples : int, default=90000
+        Number of rows (the paper uses 90,000 with an 80/20 split).
+    n_latent : int, default=50
+        Width of each latent block.
+    n_features : int, default=100
+        Columns per modality.
+    latent_variance : float, default=0.5
+        Variance of every latent coordinate.
+    label_noise : float, default=0.1
+        Standard deviation of the noise added before thresholding a label.
+    label_hidden : int, default=100
+        Hidden units of each label's random network.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the latents, the mixing matrices and the label networks.
+
+    Returns
+    -------
+    data : Bunch
+        - ``data``: ndarray of shape (n_samples, 2 * n_features), modality
+          ``m1`` in the first ``n_features`` columns, ``m2`` after;
+        - ``target``: int ndarray of shape (n_samples, 3), the labels
+          specific to ``m1``, shared, and specific to ``m2``;
+        - ``target_names``: their names, ``["specific_m1", "shared",
+          "specific_m2"]``;
+        - ``latents``: dict with ``"shared"``, ``"specific_m1"`` and
+          ``"specific_m2"``, each of shape (n_samples, n_latent);
+        - ``mixing``: dict of the matrices ``T_1`` and ``T_2`` by modality;
+        - ``modalities``: ``{"m1": n_features, "m2": n_features}``, the
+          ``modalities`` argument for the estimators.
+
+    Examples
+    --------
+    >>> from sklearn_dssl.datasets import make_paper_synthetic
+    >>> data = make_paper_synthetic(n_samples=100, random_state=0)
+    >>> data.data.shape, data.target.shape
+    ((100, 200), (100, 3))
+    >>> data.modalities
+    {'m1': 100, 'm2': 100}
+    """
+    rng = check_random_state(random_state)
+    scale = np.sqrt(latent_variance)
+    Z_c, Z_1, Z_2 = (scale * rng.standard_normal((n_samples, n_latent)) for _ in range(3))
+    T_1, T_2 = (rng.uniform(-1.0, 1.0, size=(2 * n_latent, n_features)) for _ in range(2))
+    X = np.hstack([np.hstack([Z_1, Z_c]) @ T_1, np.hstack([Z_2, Z_c]) @ T_2])
+    target = np.column_stack(
+        [_random_relu_mlp_label(Z, label_hidden, label_noise, rng) for Z in (Z_1, Z_c, Z_2)]
+    )
+    return Bunch(
+        data=X,
+        target=target,
+        target_names=list(TARGET_NAMES),
+        latents={"shared": Z_c, "specific_m1": Z_1, "specific_m2": Z_2},
+        mixing={"m1": T_1, "m2": T_2},
+        modalities={"m1": n_features, "m2": n_features},
+    )
