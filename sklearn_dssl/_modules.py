@@ -65,25 +65,29 @@ class VonMisesFisherHead(nn.Module):
         super().__init__()
         self.kappa = float(kappa)
 
+    # Proposals per row and round: acceptance is about 0.7 or more, so a row
+    # stays pending after one round with probability below 1e-4.
+    proposals_per_round = 8
+
     def _sample_cosine(self, n, dim, device):
         kappa, m1 = self.kappa, dim - 1.0
         b = m1 / (2.0 * kappa + math.sqrt(4.0 * kappa**2 + m1**2))
         x0 = (1.0 - b) / (1.0 + b)
         c = kappa * x0 + m1 * math.log(1.0 - x0**2)
-        beta = torch.distributions.Beta(
-            torch.tensor(m1 / 2.0, dtype=torch.float64, device=device),
-            torch.tensor(m1 / 2.0, dtype=torch.float64, device=device),
-        )
+        half = torch.tensor(m1 / 2.0, dtype=torch.float64, device=device)
+        beta = torch.distributions.Beta(half, half)
         w = torch.empty(n, dtype=torch.float64, device=device)
         pending = torch.ones(n, dtype=torch.bool, device=device)
+        shape = (n, self.proposals_per_round)
         while pending.any():
-            z = beta.sample((n,))
+            z = beta.sample(shape)
             proposal = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
-            u = torch.rand(n, dtype=torch.float64, device=device)
-            accept = kappa * proposal + m1 * torch.log1p(-x0 * proposal) - c >= torch.log(u)
-            take = pending & accept
-            w = torch.where(take, proposal, w)
-            pending &= ~accept
+            log_u = torch.log(torch.rand(shape, dtype=torch.float64, device=device))
+            accept = kappa * proposal + m1 * torch.log1p(-x0 * proposal) - c >= log_u
+            first = accept.to(torch.uint8).argmax(dim=1, keepdim=True)
+            found = accept.any(dim=1)
+            w = torch.where(pending & found, proposal.gather(1, first).squeeze(1), w)
+            pending &= ~found
         return w
 
     def sample(self, mean):

@@ -1,0 +1,137 @@
+"""Losses and posterior heads against direct numpy / closed-form computations."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import ive, logsumexp
+
+from sklearn_dssl._losses import (
+    SharedObjective,
+    SpecificObjective,
+    cosine_bottleneck,
+    info_nce,
+    orthogonality,
+    squared_bottleneck,
+)
+from sklearn_dssl._modules import GaussianHead, PowerSphericalHead, VonMisesFisherHead
+
+
+def _unit(a):
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _numpy_info_nce_direction(a, b, temperature):
+    """Mean over anchors i of -log softmax_j(cos(a_i, b_j) / t)[i]."""
+    logits = _unit(a) @ _unit(b).T / temperature
+    return np.mean(logsumexp(logits, axis=1) - np.diag(logits))
+
+
+@pytest.fixture
+def batches():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+
+
+@pytest.mark.parametrize("temperature", [0.07, 1.0])
+def test_info_nce_is_mean_of_both_directions(batches, temperature):
+    a, b = batches
+    expected = 0.5 * (
+        _numpy_info_nce_direction(a, b, temperature) + _numpy_info_nce_direction(b, a, temperature)
+    )
+    got = info_nce(torch.tensor(a), torch.tensor(b), temperature).item()
+    assert got == pytest.approx(expected, rel=1e-10)
+    # the two directions differ, so a one-directional loss would fail this test
+    assert _numpy_info_nce_direction(a, b, temperature) != pytest.approx(
+        _numpy_info_nce_direction(b, a, temperature)
+    )
+
+
+def test_info_nce_rewards_aligned_pairs(batches):
+    a, _ = batches
+    a = torch.tensor(a)
+    assert info_nce(a, a, 0.07) < info_nce(a, a.flip(0), 0.07)
+
+
+def test_bottleneck_terms(batches):
+    a, b = batches
+    cos = np.sum(_unit(a) * _unit(b), axis=1)
+    assert cosine_bottleneck(torch.tensor(a), torch.tensor(b)).item() == pytest.approx(-cos.mean())
+    sq = np.sum((a - b) ** 2, axis=1).mean()
+    assert squared_bottleneck(torch.tensor(a), torch.tensor(b)).item() == pytest.approx(sq)
+
+
+def test_orthogonality_is_frobenius_norm_of_normalised_cross_product():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(6, 4)), rng.normal(size=(6, 2))
+    expected = np.linalg.norm(_unit(a).T @ _unit(b), ord="fro")
+    assert orthogonality(torch.tensor(a), torch.tensor(b)).item() == pytest.approx(expected)
+    # columns that are orthogonal across the batch give zero
+    a0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    b0 = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert orthogonality(torch.tensor(a0), torch.tensor(b0)).item() == pytest.approx(0.0)
+
+
+def test_shared_objective_combines_contrast_and_bottleneck(batches):
+    a, b = (torch.tensor(x) for x in batches)
+    head = GaussianHead(kappa=1e12)  # samples equal the means
+    torch.manual_seed(0)
+    loss = SharedObjective(head, temperature=0.5, beta=2.0)([a, b]).item()
+    expected = info_nce(a, b, 0.5).item() + 2.0 * squared_bottleneck(a, b).item()
+    assert loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_specific_objective_pairs_specific_with_other_modalitys_shared():
+    rng = np.random.default_rng(2)
+    s1, s2, c1, c2 = (torch.tensor(rng.normal(size=(4, 3))) for _ in range(4))
+    v1, v2, d1, d2 = (torch.tensor(rng.normal(size=(4, 3))) for _ in range(4))
+    views = [([s1, s2], [c1, c2]), ([v1, v2], [d1, d2])]
+    got = SpecificObjective(temperature=0.1, ortho_weight=0.5)(views).item()
+    contrast = info_nce(torch.cat([s1, c2], 1), torch.cat([v1, d2], 1), 0.1) + info_nce(
+        torch.cat([s2, c1], 1), torch.cat([v2, d1], 1), 0.1
+    )
+    ortho = 0.5 * (orthogonality(s1, c1) + orthogonality(s2, c2)) + 0.5 * (
+        orthogonality(v1, d1) + orthogonality(v2, d2)
+    )
+    assert got == pytest.approx((contrast + 0.5 * ortho).item())
+
+
+def _vmf_mean_cosine(kappa, dim):
+    """E[<z, mu>] for z ~ vMF(mu, kappa) on the unit sphere in R^dim."""
+    return ive(dim / 2, kappa) / ive(dim / 2 - 1, kappa)
+
+
+@pytest.mark.parametrize(
+    "head_cls, expected_mean_cosine",
+    [
+        (VonMisesFisherHead, _vmf_mean_cosine),
+        (PowerSphericalHead, lambda kappa, dim: kappa / (dim - 1 + kappa)),
+    ],
+)
+@pytest.mark.parametrize("dim", [3, 100])
+def test_spherical_heads_sample_unit_vectors_concentrated_as_kappa_says(
+    head_cls, expected_mean_cosine, dim
+):
+    torch.manual_seed(0)
+    mean = torch.randn(20000, dim, dtype=torch.float64)
+    direction = mean / mean.norm(dim=1, keepdim=True)
+    previous = -1.0
+    for kappa in [1.0, 10.0, 1000.0]:
+        z = head_cls(kappa).sample(mean)
+        assert torch.allclose(z.norm(dim=1), torch.ones(len(z), dtype=z.dtype), atol=1e-6)
+        cosine = (z * direction).sum(dim=1).mean().item()
+        assert cosine == pytest.approx(expected_mean_cosine(kappa, dim), abs=0.01)
+        assert cosine > previous
+        previous = cosine
+
+
+def test_spherical_samples_are_differentiable_in_the_mean():
+    mean = torch.randn(8, 5, requires_grad=True)
+    VonMisesFisherHead(100.0).sample(mean).sum().backward()
+    assert torch.isfinite(mean.grad).all() and mean.grad.abs().sum() > 0
+
+
+def test_gaussian_head_noise_has_variance_one_over_kappa():
+    torch.manual_seed(0)
+    mean = torch.zeros(50000, 4)
+    z = GaussianHead(kappa=4.0).sample(mean)
+    assert z.var().item() == pytest.approx(0.25, rel=0.02)

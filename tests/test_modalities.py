@@ -1,0 +1,84 @@
+"""The ``modalities`` specification: every accepted form and every refusal."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sklearn_dssl._modalities import resolve_modalities
+
+NAMES = np.array(["a", "b", "c", "d", "e"], dtype=object)
+
+
+def _as_lists(modalities):
+    return {name: cols.tolist() for name, cols in modalities.items()}
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (None, {"m1": [0, 1, 2], "m2": [3, 4]}),
+        ([2, 3], {"m1": [0, 1], "m2": [2, 3, 4]}),
+        ([[4, 0], [1, 2, 3]], {"m1": [0, 4], "m2": [1, 2, 3]}),
+        ((slice(0, 2), slice(2, None)), {"m1": [0, 1], "m2": [2, 3, 4]}),
+        ([[-1], [0, 1, 2, 3]], {"m1": [4], "m2": [0, 1, 2, 3]}),
+        ({"rna": 3, "protein": 2}, {"rna": [0, 1, 2], "protein": [3, 4]}),
+        ({"rna": slice(3, 5), "protein": [0, 1, 2]}, {"rna": [3, 4], "protein": [0, 1, 2]}),
+        ([["a", "c"], ["b", "d", "e"]], {"m1": [0, 2], "m2": [1, 3, 4]}),
+        ({"x": np.array(["e"]), "y": ["a", "b", "c", "d"]}, {"x": [4], "y": [0, 1, 2, 3]}),
+        ([np.array([0, 1]), range(2, 5)], {"m1": [0, 1], "m2": [2, 3, 4]}),
+    ],
+)
+def test_accepted_specs(spec, expected):
+    assert _as_lists(resolve_modalities(spec, 5, NAMES)) == expected
+
+
+@pytest.mark.parametrize(
+    "spec, n_features, names, message",
+    [
+        (None, 1, None, r"1 feature\(s\)"),
+        ([5], 5, None, "at least 2 modalities"),
+        ([2, 2], 5, None, "add up to 4"),
+        ([0, 5], 5, None, "positive"),
+        ([[0, 1], [1, 2, 3, 4]], 5, None, "overlap.*\\[1\\]"),
+        ([[0, 1], [2, 3]], 5, None, r"column\(s\) \[4\] of X belong to no modality"),
+        ([[0, 7], [1, 2, 3, 4]], 5, None, "column\\(s\\) \\[7\\]"),
+        ([[0, 0], [1, 2, 3, 4]], 5, None, "more than once"),
+        ([[], [0, 1, 2, 3, 4]], 5, None, "no columns"),
+        ([["a"], ["b", "zz"]], 5, NAMES, "not in X.*zz"),
+        ([["a"], ["b"]], 5, None, "DataFrame"),
+        ({"a": 2, "A": 3}, 5, None, None),  # distinct names are fine
+    ],
+)
+def test_refused_specs(spec, n_features, names, message):
+    if message is None:
+        resolve_modalities(spec, n_features, names)
+        return
+    with pytest.raises(ValueError, match=message):
+        resolve_modalities(spec, n_features, names)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["ab", 3, [2, [0, 1, 2]], [[0, 1.5], [2, 3, 4]], [[0, "b"], [2, 3, 4]], [{0}, {1}]],
+)
+def test_badly_typed_specs_raise_type_error(spec):
+    with pytest.raises(TypeError, match="modalit"):
+        resolve_modalities(spec, 5, NAMES)
+
+
+@given(st.lists(st.integers(1, 6), min_size=2, max_size=5), st.randoms(use_true_random=False))
+def test_partitions_round_trip(counts, rnd):
+    """Any shuffled partition of the columns, given by indices or by counts, comes back."""
+    n = sum(counts)
+    columns = list(range(n))
+    rnd.shuffle(columns)
+    bounds = np.cumsum([0, *counts])
+    groups = [sorted(columns[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    by_index = resolve_modalities(groups, n)
+    assert [cols.tolist() for cols in by_index.values()] == groups
+    assert list(by_index) == [f"m{i + 1}" for i in range(len(counts))]
+    by_count = resolve_modalities(counts, n)
+    assert np.array_equal(np.concatenate(list(by_count.values())), np.arange(n))
+    named = resolve_modalities(dict(zip("abcdef", groups)), n)
+    assert list(named) == list("abcdef"[: len(groups)])
