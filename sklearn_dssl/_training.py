@@ -143,6 +143,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         module,
         criterion=criterion,
         optimizer=torch.optim.Adam,
+        optimizer__fused=True,
         lr=lr,
         max_epochs=max_epochs,
         batch_size=batch_size,
