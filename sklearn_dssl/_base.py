@@ -14,6 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
@@ -63,6 +64,18 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _inference_device(self):
         """Device of the fitted torch modules."""
         raise NotImplementedError
+
+    def _fitted_blocks(self):
+        """The blocks the fitted model can compute (all of them by default)."""
+        return BLOCKS
+
+    def _check_blocks_fitted(self, blocks):
+        missing = [b for b in blocks if b not in self._fitted_blocks()]
+        if missing:
+            raise NotFittedError(
+                f"this {type(self).__name__} was fitted without its {missing[0]} block "
+                f"(output={self.output!r} at fit time); call fit_specific or refit."
+            )
 
     # ------------------------------------------------------------------
     # Input handling
@@ -172,6 +185,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
         blocks = self._output_blocks()
+        self._check_blocks_fitted(blocks)
         out = np.empty((X.shape[0], self._n_features_out), dtype=np.float32)
         for rows, encoded in self._iter_blocks(X, blocks, self._inference_device()):
             out[rows] = np.concatenate([a for b in blocks for a in encoded[b]], axis=1)
@@ -188,15 +202,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         -------
         blocks : dict
             ``{"shared": {modality: ndarray}, "specific": {modality: ndarray}}``,
-            each array of shape (n_samples, width of the block); every block
-            is returned, whatever ``output`` says.
+            each array of shape (n_samples, width of the block); every fitted
+            block is returned, whatever ``output`` says.
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
         widths = self._block_widths()
         result = {
             b: {m: np.empty((X.shape[0], widths[b]), np.float32) for m in self.modalities_}
-            for b in BLOCKS
+            for b in self._fitted_blocks()
             if widths[b]
         }
         for rows, encoded in self._iter_blocks(X, tuple(result), self._inference_device()):
@@ -239,6 +253,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         if block not in BLOCKS or not widths[block]:
             available = [b for b in BLOCKS if widths[b]]
             raise ValueError(f"block={block!r} is not one of {available}.")
+        self._check_blocks_fitted((block,))
         columns = self.modalities_[names[index]]
         expected_names = None
         if hasattr(self, "feature_names_in_"):

@@ -90,7 +90,9 @@ class DisentangledSSL(MultimodalTransformer):
     lr : float, default=1e-4
         Initial learning rate of Adam, cosine-annealed over each step.
     output : {"all", "shared", "specific"}, default="all"
-        Which blocks :meth:`transform` returns.
+        Which blocks :meth:`transform` returns. With "shared", :meth:`fit`
+        trains step 1 only (step 2 would go unused; :meth:`fit_specific`
+        adds it later).
     device : str, default="auto"
         Torch device to train on: "auto" (CUDA when available, else CPU),
         "cpu", "cuda" or "cuda:k". A model trained on a GPU can be unpickled
@@ -112,7 +114,8 @@ class DisentangledSSL(MultimodalTransformer):
         training loss.
     specific_net_ : skorch.NeuralNet
         The fitted step-2 net (the step-1 encoders inside it are frozen);
-        ``specific_net_.history`` holds its per-epoch training loss.
+        ``specific_net_.history`` holds its per-epoch training loss. Absent
+        after a fit with ``output="shared"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -257,7 +260,11 @@ class DisentangledSSL(MultimodalTransformer):
             self.shared_net_ = self._train(
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
-        self._fit_specific(X_model, hidden, seed_specific, device)
+        if self.output == "shared":
+            # step 2 would not be used; fit_specific adds it on demand
+            self.__dict__.pop("specific_net_", None)
+        else:
+            self._fit_specific(X_model, hidden, seed_specific, device)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -345,6 +352,9 @@ class DisentangledSSL(MultimodalTransformer):
 
     def _inference_device(self):
         return self.shared_net_.device
+
+    def _fitted_blocks(self):
+        return ("shared", "specific") if hasattr(self, "specific_net_") else ("shared",)
 
     def _encode_batch(self, x, blocks):
         if "specific" in blocks:

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 from skorch.callbacks import Callback
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -50,15 +51,26 @@ def test_transform_layout_and_feature_names(fitted, data):
 
 @pytest.mark.parametrize("output, prefix, width", [("shared", "shared_", 6), ("specific", "specific_", 4)])
 def test_output_selects_blocks(fitted, data, output, prefix, width):
-    model = clone(fitted).set_params(output=output)
-    model.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
-    model._column_order = fitted._column_order
-    full = fitted.transform(data.data)
+    model = clone(fitted).set_params(output=output).fit(data.data)
     Z = model.transform(data.data)
     names = model.get_feature_names_out()
     assert Z.shape == (120, width) and all(n.startswith(prefix) for n in names)
     columns = [i for i, n in enumerate(fitted.get_feature_names_out()) if n.startswith(prefix)]
-    np.testing.assert_array_equal(Z, full[:, columns])
+    np.testing.assert_array_equal(Z, fitted.transform(data.data)[:, columns])
+
+
+def test_output_shared_fits_step_one_only(data):
+    model = small_model(output="shared").fit(data.data)
+    assert not hasattr(model, "specific_net_")
+    assert model.transform(data.data).shape == (120, 6)
+    assert set(model.transform_blocks(data.data)) == {"shared"}
+    model.set_params(output="all")
+    with pytest.raises(NotFittedError, match="fit_specific"):
+        model.transform(data.data)
+    full = small_model().fit(data.data)
+    np.testing.assert_array_equal(
+        model.fit_specific(data.data).transform(data.data), full.transform(data.data)
+    )
 
 
 def test_one_modality_alone_gives_its_blocks(fitted, data):
@@ -117,8 +129,6 @@ def test_fit_specific_reuses_step_one_and_matches_a_full_fit(data):
 
 
 def test_fit_specific_needs_a_fitted_step_one(data):
-    from sklearn.exceptions import NotFittedError
-
     with pytest.raises(NotFittedError):
         small_model().fit_specific(data.data)
 
