@@ -1,0 +1,21 @@
+"""Probes, leakage and identifiability metrics for learned representations."""
+
+from ._metrics import (
+    block_features,
+    leakage_score,
+    linear_r2,
+    make_probe_scorer,
+    mcc,
+    probe_score,
+    retrieval_top_k,
+)
+
+__all__ = [
+    "block_features",
+    "leakage_score",
+    "linear_r2",
+    "make_probe_scorer",
+    "mcc",
+    "probe_score",
+    "retrieval_top_k",
+]

@@ -1,0 +1,266 @@
+"""Evaluation of learned representations: probes, leakage, identifiability."""
+
+from functools import partial
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import r2_score
+from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_array, check_consistent_length
+
+
+def block_features(estimator, X, block="shared", modalities=None):
+    """The chosen block of a fitted estimator on X, modalities side by side.
+
+    Parameters
+    ----------
+    estimator : fitted DisentangledSSL or other package estimator
+    X : array-like of shape (n_samples, n_features)
+    block : {"shared", "specific"}, default="shared"
+    modalities : list of str or None, default=None
+        Modalities whose block to concatenate; None takes all of them.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, n_columns)
+    """
+    blocks = estimator.transform_blocks(X)
+    if block not in blocks:
+        raise ValueError(f"block={block!r} is not one of {list(blocks)}.")
+    names = list(blocks[block]) if modalities is None else list(modalities)
+    unknown = [m for m in names if m not in blocks[block]]
+    if unknown:
+        raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}.")
+    return np.hstack([blocks[block][m] for m in names])
+
+
+def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
+    """Accuracy of a linear probe on one block of a fitted estimator.
+
+    X is embedded by ``estimator``; the probe (by default a
+    ``LogisticRegression``) is cross-validated on the embedding, and the mean
+    held-out accuracy is returned. With the signature of a scikit-learn
+    scorer, it can be given as ``scoring=`` to GridSearchCV on a bare
+    estimator (see :func:`make_probe_scorer`): the held-out fold is embedded
+    and probed.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``transform_blocks``
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+        The label to probe for.
+    block : {"shared", "specific"}, default="shared"
+    modalities : list of str or None, default=None
+        Modalities whose block the probe sees (all when None).
+    probe : classifier or None, default=None
+        Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+    cv : int or cross-validation generator, default=3
+
+    Returns
+    -------
+    score : float
+        Mean cross-validated accuracy; chance is the majority-class rate.
+
+    Examples
+    --------
+    >>> from sklearn_dssl import DisentangledSSL
+    >>> from sklearn_dssl.datasets import make_paper_synthetic
+    >>> from sklearn_dssl.metrics import probe_score
+    >>> data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=6, random_state=0)
+    >>> model = DisentangledSSL(modalities=data.modalities, n_shared=3, n_specific=3,
+    ...     hidden_layer_sizes=(16,), max_epochs_shared=2, max_epochs_specific=2,
+    ...     random_state=0).fit(data.data)
+    >>> 0.0 <= probe_score(model, data.data, data.target[:, 1]) <= 1.0
+    True
+    """
+    Z = block_features(estimator, X, block, modalities)
+    probe = LogisticRegression(max_iter=1000) if probe is None else probe
+    return float(np.mean(cross_val_score(probe, Z, y, cv=cv)))
+
+
+def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
+    """Accuracy of a linear probe on a label the block should *not* carry.
+
+    The same computation as :func:`probe_score`, read the other way: lower is
+    better, chance (0.5 for balanced binary labels) is ideal. Typical uses:
+    the shared block on a modality-specific label, or a specific block on
+    the shared label.
+
+    Parameters
+    ----------
+    estimator, X, y, block, modalities, probe, cv
+        As in :func:`probe_score`.
+
+    Returns
+    -------
+    leakage : float
+    """
+    return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv)
+
+
+def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
+    """A scorer for GridSearchCV that probes one block for the target ``y``.
+
+    Parameters
+    ----------
+    block, modalities, probe, cv
+        As in :func:`probe_score`.
+
+    Returns
+    -------
+    scorer : callable ``scorer(estimator, X, y) -> float``
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_dssl import DisentangledSSL
+    >>> from sklearn_dssl.metrics import make_probe_scorer
+    >>> search = GridSearchCV(
+    ...     DisentangledSSL(), {"beta": [0.01, 1.0]},
+    ...     scoring=make_probe_scorer(block="shared"))
+    """
+    return partial(probe_score, block=block, modalities=modalities, probe=probe, cv=cv)
+
+
+def _check_pair(a, b):
+    a = check_array(a, ensure_min_samples=2)
+    b = check_array(b, ensure_min_samples=2)
+    check_consistent_length(a, b)
+    return a, b
+
+
+@validate_params(
+    {"z_true": ["array-like"], "z_learned": ["array-like"]}, prefer_skip_nested_validation=True
+)
+def mcc(z_true, z_learned):
+    """Mean correlation coefficient under the best one-to-one matching of dimensions.
+
+    Absolute Pearson correlations between every true and every learned
+    dimension, matched one-to-one by the Hungarian algorithm
+    (``scipy.optimize.linear_sum_assignment``); the mean of the matched
+    correlations. 1 means the learned dimensions are the true ones up to
+    permutation, sign and scale.
+
+    Parameters
+    ----------
+    z_true : array-like of shape (n_samples, n_true)
+    z_learned : array-like of shape (n_samples, n_learned)
+
+    Returns
+    -------
+    mcc : float
+        Mean over ``min(n_true, n_learned)`` matched pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dssl.metrics import mcc
+    >>> z = np.random.default_rng(0).normal(size=(100, 3))
+    >>> round(mcc(z, -2 * z[:, [2, 0, 1]]), 6)
+    1.0
+    """
+    a, b = _check_pair(z_true, z_learned)
+    corr = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
+    corr = np.abs(np.nan_to_num(corr))
+    rows, cols = linear_sum_assignment(-corr)
+    return float(corr[rows, cols].mean())
+
+
+@validate_params(
+    {
+        "z_learned": ["array-like"],
+        "z_true": ["array-like"],
+        "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
+    """How well a linear map of the learned representation predicts the true latents.
+
+    A ``LinearRegression`` from ``z_learned`` to ``z_true`` fitted on a train
+    split; ``r2_score`` on the held-out split, averaged over true dimensions.
+
+    Parameters
+    ----------
+    z_learned : array-like of shape (n_samples, n_learned)
+    z_true : array-like of shape (n_samples, n_true)
+    test_size : float, default=0.25
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split.
+
+    Returns
+    -------
+    r2 : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dssl.metrics import linear_r2
+    >>> z = np.random.default_rng(0).normal(size=(200, 2))
+    >>> round(linear_r2(z @ [[1.0, 2.0], [3.0, -1.0]], z), 6)
+    1.0
+    """
+    a, b = _check_pair(z_learned, z_true)
+    a_train, a_test, b_train, b_test = train_test_split(
+        a, b, test_size=test_size, random_state=random_state
+    )
+    prediction = LinearRegression().fit(a_train, b_train).predict(a_test)
+    return float(r2_score(b_test, prediction, multioutput="uniform_average"))
+
+
+@validate_params(
+    {
+        "queries": ["array-like"],
+        "candidates": ["array-like"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"cosine"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
+    """Cross-modal retrieval accuracy: is row i's partner among its k nearest candidates?
+
+    For each query (e.g. a modality-1 shared embedding) the candidates (the
+    modality-2 shared embeddings of the same rows) are ranked by cosine
+    similarity; the fraction of queries whose own row is among the top ``k``.
+
+    Parameters
+    ----------
+    queries : array-like of shape (n_samples, n_dims)
+    candidates : array-like of shape (n_samples, n_dims)
+    k : int, default=1
+    metric : {"cosine"}, default="cosine"
+
+    Returns
+    -------
+    accuracy : float
+        Chance is ``k / n_samples``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dssl.metrics import retrieval_top_k
+    >>> a = np.eye(3)
+    >>> retrieval_top_k(a, a[[0, 2, 1]]), retrieval_top_k(a, a[[0, 2, 1]], k=3)
+    (0.3333333333333333, 1.0)
+    """
+    a, b = _check_pair(queries, candidates)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"queries have {a.shape[1]} dimensions but candidates {b.shape[1]}; "
+            "they must live in the same space."
+        )
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    hits = 0
+    for start in range(0, a.shape[0], 1024):
+        sim = a[start : start + 1024] @ b.T
+        own = sim[np.arange(sim.shape[0]), np.arange(start, start + sim.shape[0])]
+        # rank of the own partner = number of candidates strictly more similar
+        hits += int(np.sum((sim > own[:, None]).sum(axis=1) < k))
+    return hits / a.shape[0]

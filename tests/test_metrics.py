@@ -1,0 +1,91 @@
+"""Metrics against hand-computed cases."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_dssl.datasets import make_paper_synthetic
+from sklearn_dssl.metrics import (
+    block_features,
+    leakage_score,
+    linear_r2,
+    make_probe_scorer,
+    mcc,
+    probe_score,
+    retrieval_top_k,
+)
+from tests.conftest import small_model
+
+
+def test_mcc_hand_computed():
+    a = np.array([1.0, -1.0, 1.0, -1.0])
+    b = np.array([1.0, 1.0, -1.0, -1.0])  # centred and orthogonal to a
+    z_true = np.column_stack([a, b])
+    z_learned = np.column_stack([3 * b, -(a + b)])
+    # |corr|: a-c1 0, a-c2 1/sqrt2, b-c1 1, b-c2 1/sqrt2; best matching a-c2, b-c1
+    assert mcc(z_true, z_learned) == pytest.approx((1 + 1 / np.sqrt(2)) / 2)
+
+
+def test_mcc_of_independent_noise_is_small():
+    rng = np.random.default_rng(0)
+    assert mcc(rng.normal(size=(5000, 4)), rng.normal(size=(5000, 4))) < 0.05
+
+
+def test_linear_r2_exact_and_unrelated():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 3))
+    assert linear_r2(z @ rng.normal(size=(3, 5)), z) == pytest.approx(1.0)
+    assert linear_r2(rng.normal(size=(400, 3)), z) < 0.05
+    # half the variance explained: z0 is seen, z1 is not
+    assert linear_r2(z[:, :1], z[:, :2]) == pytest.approx(0.5, abs=0.08)
+
+
+def test_retrieval_top_k_hand_computed():
+    queries = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    candidates = np.array([[1.0, 0.0], [1.0, 0.1], [0.2, 1.0]])
+    # cosine rank of the own partner: row 0 first (1 > 0.995 > 0), row 1 second
+    # (0.98 for row 2 beats its own 0.0995), row 2 first (0.83 > 0.77 > 0.71)
+    assert retrieval_top_k(queries, candidates, k=1) == pytest.approx(2 / 3)
+    assert retrieval_top_k(queries, candidates, k=2) == 1.0
+    with pytest.raises(ValueError, match="same space"):
+        retrieval_top_k(queries, candidates[:, :1])
+
+
+class _KnownBlocks:
+    """A fitted-estimator stand-in whose blocks are given."""
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+
+    def transform_blocks(self, X):
+        return {b: {m: a[X] for m, a in mods.items()} for b, mods in self.blocks.items()}
+
+
+def test_probe_and_leakage_read_the_chosen_block():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=600)
+    noise = rng.normal(size=(600, 2))
+    est = _KnownBlocks(
+        {
+            "shared": {"m1": np.column_stack([y + 0.1 * noise[:, 0]]), "m2": noise},
+            "specific": {"m1": noise, "m2": noise},
+        }
+    )
+    rows = np.arange(600)  # the stand-in indexes its blocks by X
+    assert probe_score(est, rows, y, block="shared") > 0.99
+    assert probe_score(est, rows, y, block="shared", modalities=["m2"]) < 0.6
+    assert leakage_score(est, rows, y, block="specific") < 0.6
+    assert block_features(est, rows, "shared").shape == (600, 3)
+    with pytest.raises(ValueError, match="none of"):
+        probe_score(est, rows, y, modalities=["m3"])
+    with pytest.raises(ValueError, match="block="):
+        probe_score(est, rows, y, block="joint")
+
+
+def test_probe_scorer_in_grid_search_on_a_bare_estimator():
+    data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=5, random_state=0)
+    search = GridSearchCV(
+        small_model(), {"beta": [0.0, 1.0]}, scoring=make_probe_scorer(block="shared"), cv=2
+    ).fit(data.data, data.target[:, 1])
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all((scores >= 0) & (scores <= 1))
