@@ -102,18 +102,139 @@ def make_paper_synthetic(
     {'m1': 100, 'm2': 100}
     """
     rng = check_random_state(random_state)
+    latents, target = _latents_and_labels(
+        rng, n_samples, n_latent, latent_variance, label_noise, label_hidden
+    )
+    T_1, T_2 = (rng.uniform(-1.0, 1.0, size=(2 * n_latent, n_features)) for _ in range(2))
+    inputs = _modality_inputs(latents)
+    X = np.hstack([inputs["m1"] @ T_1, inputs["m2"] @ T_2])
+    return _bunch(X, target, latents, {"m1": T_1, "m2": T_2}, n_features)
+
+
+def _latents_and_labels(rng, n_samples, n_latent, latent_variance, label_noise, label_hidden):
+    """Gaussian latent blocks and one balanced label per block."""
     scale = np.sqrt(latent_variance)
     Z_c, Z_1, Z_2 = (scale * rng.standard_normal((n_samples, n_latent)) for _ in range(3))
-    T_1, T_2 = (rng.uniform(-1.0, 1.0, size=(2 * n_latent, n_features)) for _ in range(2))
-    X = np.hstack([np.hstack([Z_1, Z_c]) @ T_1, np.hstack([Z_2, Z_c]) @ T_2])
     target = np.column_stack(
         [_random_relu_mlp_label(Z, label_hidden, label_noise, rng) for Z in (Z_1, Z_c, Z_2)]
     )
+    return {"shared": Z_c, "specific_m1": Z_1, "specific_m2": Z_2}, target
+
+
+def _modality_inputs(latents):
+    """Each modality's latent input ``[Z_i, Z_c]``."""
+    return {
+        m: np.hstack([latents[f"specific_{m}"], latents["shared"]]) for m in ("m1", "m2")
+    }
+
+
+def _bunch(X, target, latents, mixing, n_features):
     return Bunch(
         data=X,
         target=target,
         target_names=list(TARGET_NAMES),
-        latents={"shared": Z_c, "specific_m1": Z_1, "specific_m2": Z_2},
-        mixing={"m1": T_1, "m2": T_2},
+        latents=latents,
+        mixing=mixing,
         modalities={"m1": n_features, "m2": n_features},
     )
+
+
+def _random_orthogonal(rng, n_rows, n_cols):
+    """A matrix with orthonormal columns (or rows): condition number 1."""
+    q, r = np.linalg.qr(rng.standard_normal((max(n_rows, n_cols), min(n_rows, n_cols))))
+    q *= np.sign(np.diag(r))
+    return q if n_rows >= n_cols else q.T
+
+
+def _invertible_leaky_relu_mlp(rng, n_in, n_out, n_layers):
+    """Weights of a random injective leaky-ReLU MLP with orthogonal layers."""
+    weights = [_random_orthogonal(rng, n_in, n_in) for _ in range(n_layers - 1)]
+    weights.append(_random_orthogonal(rng, n_in, n_out))
+    return weights
+
+
+def _apply_mlp(weights, Z, negative_slope):
+    H = Z
+    for i, W in enumerate(weights):
+        H = H @ W
+        if i < len(weights) - 1:
+            H = np.where(H > 0, H, negative_slope * H)
+    return H
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "n_latent": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "negative_slope": [Interval(Real, 0, 1, closed="neither")],
+        "latent_variance": [Interval(Real, 0, None, closed="neither")],
+        "label_noise": [Interval(Real, 0, None, closed="left")],
+        "label_hidden": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_nonlinear_multimodal(
+    n_samples=90000,
+    *,
+    n_latent=50,
+    n_features=100,
+    n_layers=3,
+    negative_slope=0.2,
+    latent_variance=0.5,
+    label_noise=0.1,
+    label_hidden=100,
+    random_state=None,
+):
+    """Two nonlinearly mixed modalities with shared and specific latents.
+
+    The latents and labels are those of :func:`make_paper_synthetic`; each
+    modality is ``X_i = MLP_i([Z_i, Z_c])``, a random invertible leaky-ReLU
+    network as in the nonlinear ICA literature: ``n_layers`` linear layers
+    with orthonormal weights (condition number 1), leaky ReLUs of slope
+    ``negative_slope`` between them, the last layer mapping ``2 * n_latent``
+    to ``n_features`` columns (injective when ``n_features >= 2 * n_latent``).
+    Linear CCA no longer recovers the shared latents exactly here.
+
+    Parameters
+    ----------
+    n_samples : int, default=90000
+    n_latent : int, default=50
+        Width of each latent block.
+    n_features : int, default=100
+        Columns per modality.
+    n_layers : int, default=3
+        Linear layers of each mixing network (1 gives a linear mixing).
+    negative_slope : float, default=0.2
+        Slope of the leaky ReLUs for negative inputs; smaller is more
+        nonlinear.
+    latent_variance, label_noise, label_hidden, random_state
+        As in :func:`make_paper_synthetic`.
+
+    Returns
+    -------
+    data : Bunch
+        As returned by :func:`make_paper_synthetic`; ``mixing`` holds the
+        list of layer weights of each modality's network.
+
+    Examples
+    --------
+    >>> from sklearn_dssl.datasets import make_nonlinear_multimodal
+    >>> data = make_nonlinear_multimodal(n_samples=50, n_latent=2, n_features=6,
+    ...                                  random_state=0)
+    >>> data.data.shape, [w.shape for w in data.mixing["m1"]]
+    ((50, 12), [(4, 4), (4, 4), (4, 6)])
+    """
+    rng = check_random_state(random_state)
+    latents, target = _latents_and_labels(
+        rng, n_samples, n_latent, latent_variance, label_noise, label_hidden
+    )
+    inputs = _modality_inputs(latents)
+    mixing = {
+        m: _invertible_leaky_relu_mlp(rng, 2 * n_latent, n_features, n_layers)
+        for m in inputs
+    }
+    X = np.hstack([_apply_mlp(mixing[m], inputs[m], negative_slope) for m in inputs])
+    return _bunch(X, target, latents, mixing, n_features)

@@ -1,0 +1,67 @@
+"""Synthetic generators: structure, invertibility and label dependence."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+
+from sklearn_dssl.datasets import make_nonlinear_multimodal, make_paper_synthetic
+from sklearn_dssl.metrics import linear_r2
+
+
+@pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
+def test_bunch_layout(make):
+    data = make(n_samples=200, n_latent=4, n_features=10, random_state=0)
+    assert data.data.shape == (200, 20)
+    assert data.target.shape == (200, 3)
+    assert data.target_names == ["specific_m1", "shared", "specific_m2"]
+    assert {k: v.shape for k, v in data.latents.items()} == {
+        "shared": (200, 4), "specific_m1": (200, 4), "specific_m2": (200, 4)
+    }
+    assert data.modalities == {"m1": 10, "m2": 10}
+    np.testing.assert_array_equal(data.target.mean(axis=0), [0.5, 0.5, 0.5])
+    again = make(n_samples=200, n_latent=4, n_features=10, random_state=0)
+    np.testing.assert_array_equal(data.data, again.data)
+
+
+def test_paper_synthetic_is_the_linear_mixing_of_the_latents():
+    data = make_paper_synthetic(n_samples=100, n_latent=3, n_features=7, random_state=0)
+    z = data.latents
+    X1 = np.hstack([z["specific_m1"], z["shared"]]) @ data.mixing["m1"]
+    X2 = np.hstack([z["specific_m2"], z["shared"]]) @ data.mixing["m2"]
+    np.testing.assert_allclose(data.data, np.hstack([X1, X2]))
+    assert np.all(np.abs(data.mixing["m1"]) <= 1)
+    assert z["shared"].var() == pytest.approx(0.5, rel=0.1)
+
+
+def test_each_label_depends_on_its_own_block_only():
+    data = make_paper_synthetic(n_samples=4000, n_latent=5, n_features=10, random_state=0)
+    blocks = [data.latents[k] for k in ("specific_m1", "shared", "specific_m2")]
+    for j in range(3):
+        for i, Z in enumerate(blocks):
+            acc = cross_val_score(LogisticRegression(), Z, data.target[:, j], cv=3).mean()
+            if i == j:
+                assert acc > 0.7
+            else:
+                assert acc < 0.56
+
+
+def _leaky_relu_inverse(H, slope):
+    return np.where(H > 0, H, H / slope)
+
+
+def test_nonlinear_mixing_is_invertible_and_not_linear():
+    data = make_nonlinear_multimodal(
+        n_samples=3000, n_latent=3, n_features=8, negative_slope=0.2, random_state=0
+    )
+    for m, columns in (("m1", slice(0, 8)), ("m2", slice(8, 16))):
+        weights = data.mixing[m]
+        H = data.data[:, columns] @ weights[-1].T  # rows of the last layer are orthonormal
+        for W in weights[-2::-1]:
+            H = _leaky_relu_inverse(H, 0.2) @ W.T
+        expected = np.hstack([data.latents[f"specific_{m}"], data.latents["shared"]])
+        np.testing.assert_allclose(H, expected, atol=1e-8)
+    # the shared latents are a linear function of X on the paper's data, not here
+    linear = make_paper_synthetic(n_samples=3000, n_latent=3, n_features=8, random_state=0)
+    assert linear_r2(linear.data[:, :8], linear.latents["shared"]) > 0.999
+    assert linear_r2(data.data[:, :8], data.latents["shared"]) < 0.95
