@@ -31,6 +31,16 @@ BLOCKS = ("shared", "specific")
 # Rows per forward pass in transform: bounds memory to the output itself.
 INFERENCE_BATCH_ROWS = 4096
 
+# Parameters of every estimator trained by skorch (see _training.py).
+TRAINING_PARAMETER_CONSTRAINTS = {
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "device": [str],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "callbacks": [list, None],
+}
+
 
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
     """Base class of the package's estimators (not for direct use)."""
@@ -38,19 +48,13 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "modalities": [None, "array-like", dict],
         "output": [StrOptions({"all", *BLOCKS})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "callbacks": [list, None],
     }
 
     # ------------------------------------------------------------------
     # Subclass hooks
     # ------------------------------------------------------------------
     def _block_widths(self):
-        """Width of each block, as ``{"shared": int, "specific": int}``."""
+        """Widths of each block, as ``{block: [width for each modality]}``."""
         raise NotImplementedError
 
     def _encode_batch(self, x, blocks):
@@ -124,7 +128,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     @property
     def _n_features_out(self):
         widths = self._block_widths()
-        return sum(widths[b] for b in self._output_blocks()) * len(self.modalities_)
+        return sum(sum(widths[b]) for b in self._output_blocks())
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``<block>_<modality>_<i>``.
@@ -148,8 +152,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             [
                 f"{block}_{name}_{i}"
                 for block in self._output_blocks()
-                for name in self.modalities_
-                for i in range(widths[block])
+                for name, width in zip(self.modalities_, widths[block])
+                for i in range(width)
             ],
             dtype=object,
         )
@@ -209,9 +213,11 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         X = self._validate_input(X, reset=False)
         widths = self._block_widths()
         result = {
-            b: {m: np.empty((X.shape[0], widths[b]), np.float32) for m in self.modalities_}
+            b: {
+                m: np.empty((X.shape[0], w), np.float32)
+                for m, w in zip(self.modalities_, widths[b])
+            }
             for b in self._fitted_blocks()
-            if widths[b]
         }
         for rows, encoded in self._iter_blocks(X, tuple(result), self._inference_device()):
             for block, arrays in encoded.items():
@@ -249,10 +255,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             index = names.index(modality)
         else:
             raise ValueError(f"modality={modality!r} is none of {names}.")
-        widths = self._block_widths()
-        if block not in BLOCKS or not widths[block]:
-            available = [b for b in BLOCKS if widths[b]]
-            raise ValueError(f"block={block!r} is not one of {available}.")
+        if block not in BLOCKS:
+            raise ValueError(f"block={block!r} is not one of {list(BLOCKS)}.")
         self._check_blocks_fitted((block,))
         columns = self.modalities_[names[index]]
         expected_names = None
@@ -260,7 +264,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             expected_names = self.feature_names_in_[columns]
         X = check_modality_block(X, len(columns), names[index], expected_names)
         device = self._inference_device()
-        out = np.empty((X.shape[0], widths[block]), dtype=np.float32)
+        out = np.empty((X.shape[0], self._block_widths()[block][index]), dtype=np.float32)
         for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
             rows = slice(start, start + INFERENCE_BATCH_ROWS)
             x = torch.from_numpy(np.array(X[rows], dtype=np.float32)).to(device)

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer
+from ._base import INFERENCE_BATCH_ROWS, TRAINING_PARAMETER_CONSTRAINTS, MultimodalTransformer
 from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
 from ._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
 from ._training import seed_from, seeded_torch, train
@@ -157,6 +157,7 @@ class DisentangledSSL(MultimodalTransformer):
 
     _parameter_constraints: dict = {
         **MultimodalTransformer._parameter_constraints,
+        **TRAINING_PARAMETER_CONSTRAINTS,
         "n_shared": [Interval(Integral, 1, None, closed="left")],
         "n_specific": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
@@ -348,7 +349,8 @@ class DisentangledSSL(MultimodalTransformer):
     # Inference
     # ------------------------------------------------------------------
     def _block_widths(self):
-        return {"shared": self.n_shared, "specific": self.n_specific}
+        n = len(self.modalities_)
+        return {"shared": [self.n_shared] * n, "specific": [self.n_specific] * n}
 
     def _inference_device(self):
         return self.shared_net_.device

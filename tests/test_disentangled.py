@@ -299,7 +299,7 @@ def test_linear_encoders_and_more_than_batch_rows(data):
 
 def test_probes_see_shared_and_specific_information():
     """Shared block carries the shared label, modality-1's specific block its own label."""
-    data = make_paper_synthetic(n_samples=3000, n_latent=10, n_features=20, random_state=0)
+    data = make_paper_synthetic(n_samples=6000, n_latent=10, n_features=20, random_state=0)
     X = StandardScaler().fit_transform(data.data)
     X_train, X_test, y_train, y_test = train_test_split(
         X, data.target, test_size=0.3, random_state=0
@@ -320,8 +320,9 @@ def test_probes_see_shared_and_specific_information():
 
     shared = {label: probe("shared", ["m1", "m2"], label) for label in data.target_names}
     specific = {label: probe("specific", ["m1"], label) for label in data.target_names}
-    # chance is 0.5; the oracle reaches about 0.70 (shared) and 0.78 (specific)
-    assert shared["shared"] > 0.62
-    assert shared["shared"] > max(shared["specific_m1"], shared["specific_m2"]) + 0.08
+    # chance is 0.5; measured: shared block 0.74 on Y_c, at most 0.54 on the
+    # specific labels; modality 1's specific block 0.66 on Y_s1, 0.51 on Y_c
+    assert shared["shared"] > 0.68
+    assert shared["shared"] > max(shared["specific_m1"], shared["specific_m2"]) + 0.12
     assert specific["specific_m1"] > 0.6
-    assert specific["specific_m1"] > specific["shared"] + 0.08
+    assert specific["specific_m1"] > specific["shared"] + 0.1
