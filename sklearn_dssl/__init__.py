@@ -1,7 +1,8 @@
 """Disentangled shared and modality-specific representations of multimodal tables."""
 
 from ._disentangled import DisentangledSSL
+from ._linear import LinearCCA
 
 __version__ = "0.1.0"
 
-__all__ = ["DisentangledSSL", "__version__"]
+__all__ = ["DisentangledSSL", "LinearCCA", "__version__"]

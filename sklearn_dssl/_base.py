@@ -12,7 +12,6 @@ compute them for a batch (:meth:`_encode_batch`); it owns no training loop
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -24,7 +23,6 @@ from sklearn.utils.validation import (
 )
 
 from ._modalities import resolve_modalities
-from ._training import resolve_device
 
 BLOCKS = ("shared", "specific")
 
@@ -58,15 +56,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _encode_batch(self, x, blocks):
-        """Blocks of one batch (tensor in model column order) as ``{block: [tensor per modality]}``."""
+        """Blocks of one batch as ``{block: [ndarray per modality]}``.
+
+        ``x`` is an ndarray with the modalities' columns side by side, in
+        the order of ``modalities_``.
+        """
         raise NotImplementedError
 
     def _encode_modality_batch(self, x, index, block):
-        """One block of modality ``index`` from that modality's columns alone."""
-        raise NotImplementedError
-
-    def _inference_device(self):
-        """Device of the fitted torch modules."""
+        """One block (ndarray) of modality ``index`` from its columns ``x`` alone."""
         raise NotImplementedError
 
     def _fitted_blocks(self):
@@ -107,17 +105,9 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _modality_sizes(self):
         return tuple(len(columns) for columns in self.modalities_.values())
 
-    def _as_model_tensor(self, X, device):
-        """X (validated ndarray) as a float32 tensor with modalities contiguous."""
-        if self._column_order is not None:
-            X = X[:, self._column_order]
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        if not X.flags.writeable:
-            X = X.copy()
-        return torch.from_numpy(X).to(device)
-
-    def _fit_device(self):
-        return resolve_device(self.device)
+    def _in_model_order(self, X):
+        """X (validated ndarray) with each modality's columns contiguous, in order."""
+        return X if self._column_order is None else X[:, self._column_order]
 
     # ------------------------------------------------------------------
     # Output layout
@@ -161,16 +151,11 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Inference
     # ------------------------------------------------------------------
-    def _iter_blocks(self, X, blocks, device, batch_rows=INFERENCE_BATCH_ROWS):
+    def _iter_blocks(self, X, blocks, batch_rows=INFERENCE_BATCH_ROWS):
         """Yield ``(row slice, {block: [ndarray per modality]})`` batch by batch."""
         for start in range(0, X.shape[0], batch_rows):
             rows = slice(start, start + batch_rows)
-            x = self._as_model_tensor(X[rows], device)
-            with torch.inference_mode():
-                encoded = self._encode_batch(x, blocks)
-            yield rows, {
-                block: [t.detach().cpu().numpy() for t in encoded[block]] for block in blocks
-            }
+            yield rows, self._encode_batch(self._in_model_order(X[rows]), blocks)
 
     def transform(self, X):
         """Embed X: the shared blocks of every modality, then the specific blocks.
@@ -191,7 +176,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         blocks = self._output_blocks()
         self._check_blocks_fitted(blocks)
         out = np.empty((X.shape[0], self._n_features_out), dtype=np.float32)
-        for rows, encoded in self._iter_blocks(X, blocks, self._inference_device()):
+        for rows, encoded in self._iter_blocks(X, blocks):
             out[rows] = np.concatenate([a for b in blocks for a in encoded[b]], axis=1)
         return out
 
@@ -219,7 +204,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             }
             for b in self._fitted_blocks()
         }
-        for rows, encoded in self._iter_blocks(X, tuple(result), self._inference_device()):
+        for rows, encoded in self._iter_blocks(X, tuple(result)):
             for block, arrays in encoded.items():
                 for name, array in zip(self.modalities_, arrays):
                     result[block][name][rows] = array
@@ -263,13 +248,10 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             expected_names = self.feature_names_in_[columns]
         X = check_modality_block(X, len(columns), names[index], expected_names)
-        device = self._inference_device()
         out = np.empty((X.shape[0], self._block_widths()[block][index]), dtype=np.float32)
         for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
             rows = slice(start, start + INFERENCE_BATCH_ROWS)
-            x = torch.from_numpy(np.array(X[rows], dtype=np.float32)).to(device)
-            with torch.inference_mode():
-                out[rows] = self._encode_modality_batch(x, index, block).cpu().numpy()
+            out[rows] = self._encode_modality_batch(X[rows], index, block)
         return out
 
 

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import INFERENCE_BATCH_ROWS, TRAINING_PARAMETER_CONSTRAINTS, MultimodalTransformer
 from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
 from ._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
-from ._training import seed_from, seeded_torch, train
+from ._training import as_tensor, infer, resolve_device, seed_from, seeded_torch, train
 
 
 class DisentangledSSL(MultimodalTransformer):
@@ -248,9 +248,9 @@ class DisentangledSSL(MultimodalTransformer):
                 f"{len(self.modalities_)}: {list(self.modalities_)}."
             )
         hidden = self._check_hidden_layer_sizes()
-        device = self._fit_device()
+        device = resolve_device(self.device)
         seed_shared, seed_specific = self._step_seeds()
-        X_model = self._as_model_tensor(X, device)
+        X_model = as_tensor(self._in_model_order(X), device)
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(
                 self._modality_sizes, hidden, self.n_shared, self._make_augmenter(X_model)
@@ -295,9 +295,9 @@ class DisentangledSSL(MultimodalTransformer):
         if X.shape[0] < 2:
             raise ValueError(f"fit_specific needs at least 2 samples, got {X.shape[0]}.")
         hidden = self._check_hidden_layer_sizes()
-        device = self._fit_device()
+        device = resolve_device(self.device)
         self._fit_specific(
-            self._as_model_tensor(X, device), hidden, self._step_seeds()[1], device
+            as_tensor(self._in_model_order(X), device), hidden, self._step_seeds()[1], device
         )
         return self
 
@@ -352,24 +352,28 @@ class DisentangledSSL(MultimodalTransformer):
         n = len(self.modalities_)
         return {"shared": [self.n_shared] * n, "specific": [self.n_specific] * n}
 
-    def _inference_device(self):
-        return self.shared_net_.device
-
     def _fitted_blocks(self):
         return ("shared", "specific") if hasattr(self, "specific_net_") else ("shared",)
 
     def _encode_batch(self, x, blocks):
+        n = len(self.modalities_)
         if "specific" in blocks:
-            self.specific_net_.module_.eval()
-            specific, shared = self.specific_net_.module_.encode(x)
-            return {"shared": shared, "specific": specific}
-        self.shared_net_.module_.eval()
-        return {"shared": self.shared_net_.module_.encode(x)}
+            module = self.specific_net_.module_.eval()
+
+            def shared_then_specific(t):
+                specific, shared = module.encode(t)
+                return [*shared, *specific]
+
+            arrays = infer(shared_then_specific, x, self.specific_net_.device)
+            encoded = {"shared": arrays[:n], "specific": arrays[n:]}
+            return {block: encoded[block] for block in blocks}
+        module = self.shared_net_.module_.eval()
+        return {"shared": infer(module.encode, x, self.shared_net_.device)}
 
     def _encode_modality_batch(self, x, index, block):
         net = self.specific_net_ if block == "specific" else self.shared_net_
-        net.module_.eval()
-        return net.module_.encode_modality(x, index)
+        module = net.module_.eval()
+        return infer(lambda t: module.encode_modality(t, index), x, net.device)
 
     def score(self, X, y=None):
         """Negative step-1 contrastive loss of X: higher is better.
@@ -396,8 +400,7 @@ class DisentangledSSL(MultimodalTransformer):
         X = self._validate_input(X, reset=False)
         total = 0.0
         rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
-        device = self._inference_device()
-        for _, encoded in self._iter_blocks(X, ("shared",), device, rows):
+        for _, encoded in self._iter_blocks(X, ("shared",), rows):
             shared = [torch.from_numpy(a) for a in encoded["shared"]]
             for start in range(0, shared[0].shape[0], self.batch_size):
                 block = [s[start : start + self.batch_size] for s in shared]

@@ -52,6 +52,23 @@ def seeded_torch(seed, device):
         yield
 
 
+def as_tensor(X, device):
+    """A float32 tensor of the ndarray X on ``device``, without copying float32 input on CPU."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # torch wants writable memory (e.g. read-only memmaps)
+        X = X.copy()
+    return torch.from_numpy(X).to(device)
+
+
+def infer(fn, x, device):
+    """``fn(tensor of x)`` in inference mode, each output tensor back as an ndarray."""
+    with torch.inference_mode():
+        out = fn(as_tensor(x, device))
+    if isinstance(out, torch.Tensor):
+        return out.cpu().numpy()
+    return [t.cpu().numpy() for t in out]
+
+
 class TensorBatches:
     """Mini-batches of a tensor by slicing (and one shuffle per epoch).
 

@@ -5,9 +5,10 @@ from sklearn.base import clone
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sklearn_dssl import LinearCCA
 from tests.conftest import small_model
 
-ESTIMATORS = [small_model()]
+ESTIMATORS = [small_model(), LinearCCA(n_components=1)]
 
 # check name -> reason, for checks an estimator is expected to fail.
 EXPECTED_FAILURES = {}

@@ -1,0 +1,163 @@
+"""Closed-form linear CCA baseline with shared and specific blocks."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
+
+from ._base import MultimodalTransformer
+
+
+def _inverse_sqrt(C):
+    """C^(-1/2) of a symmetric positive definite matrix."""
+    eigenvalues, eigenvectors = linalg.eigh(C)
+    return (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
+
+
+class LinearCCA(MultimodalTransformer):
+    """Linear canonical correlation analysis of two modalities, in closed form.
+
+    The shared block of a modality is its ``n_components`` canonical
+    variates; its specific block is the modality (centred) minus its linear
+    projection onto those variates, i.e. what of it the variates do not
+    explain linearly. The canonical directions come from one SVD of the
+    whitened cross-covariance ``C11^(-1/2) C12 C22^(-1/2)`` with a ridge term
+    added to each modality's covariance: no iterations, so tens of thousands
+    of rows fit in about a second.
+
+    On data that are linear mixtures of shared and specific latents this is
+    the optimal baseline: the variates span the shared latents and the
+    residuals the specific ones.
+
+    Parameters
+    ----------
+    modalities : None, sequence or dict, default=None
+        Column groups of X; see :class:`DisentangledSSL`. Exactly two.
+    n_components : int, default=50
+        Number of canonical variates per modality (the shared width). At most
+        the column count of the smaller modality.
+    ridge : float, default=1e-6
+        Ridge added to each modality's covariance, relative to its mean
+        variance (the trace divided by the column count).
+    output : {"all", "shared", "specific"}, default="all"
+        Which blocks :meth:`transform` returns.
+
+    Attributes
+    ----------
+    modalities_ : dict of str to ndarray of int
+        Modality names mapped to the column indices of X they hold.
+    means_ : list of ndarray
+        Column means of each modality.
+    weights_ : list of ndarray of shape (n_columns_of_modality, n_components)
+        Canonical weights: ``(x_i - means_[i]) @ weights_[i]`` are the variates.
+    residual_maps_ : list of ndarray of shape (n_columns, n_columns)
+        ``(x_i - means_[i]) @ residual_maps_[i]`` is the specific block.
+    canonical_correlations_ : ndarray of shape (n_components,)
+        Correlations of the paired variates on the training data.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    DisentangledSSL : Nonlinear shared and specific representations.
+    sklearn.cross_decomposition.CCA : Iterative CCA (much slower on large data).
+
+    Examples
+    --------
+    >>> from sklearn_dssl import LinearCCA
+    >>> from sklearn_dssl.datasets import make_paper_synthetic
+    >>> data = make_paper_synthetic(n_samples=500, n_latent=3, n_features=8, random_state=0)
+    >>> cca = LinearCCA(modalities=data.modalities, n_components=3).fit(data.data)
+    >>> cca.transform(data.data).shape
+    (500, 22)
+    >>> bool(cca.canonical_correlations_.min() > 0.99)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **MultimodalTransformer._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "ridge": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, modalities=None, *, n_components=50, ridge=1e-6, output="all"):
+        self.modalities = modalities
+        self.n_components = n_components
+        self.ridge = ridge
+        self.output = output
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the canonical weights and residual maps.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LinearCCA
+        """
+        X = self._validate_input(X, reset=True)
+        self._resolve_modalities()
+        if len(self.modalities_) != 2:
+            raise ValueError(
+                f"LinearCCA needs exactly 2 modalities, got {len(self.modalities_)}."
+            )
+        sizes = self._modality_sizes
+        if self.n_components > min(sizes):
+            raise ValueError(
+                f"n_components={self.n_components} exceeds the smaller modality's "
+                f"{min(sizes)} columns; use at most {min(sizes)}."
+            )
+        parts = [np.asarray(X[:, cols], dtype=np.float64) for cols in self.modalities_.values()]
+        self.means_ = [p.mean(axis=0) for p in parts]
+        centred = [p - m for p, m in zip(parts, self.means_)]
+        n = X.shape[0]
+        covariances = [c.T @ c / n for c in centred]
+        regularised = [
+            C + self.ridge * max(np.trace(C) / len(C), np.finfo(float).tiny) * np.eye(len(C))
+            for C in covariances
+        ]
+        whiteners = [_inverse_sqrt(C) for C in regularised]
+        cross = whiteners[0] @ (centred[0].T @ centred[1] / n) @ whiteners[1]
+        U, s, Vt = linalg.svd(cross, full_matrices=False)
+        k = self.n_components
+        self.weights_ = [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T]
+        self.canonical_correlations_ = s[:k]
+        # least-squares projection of each modality onto its own variates
+        self.residual_maps_ = []
+        for C, W in zip(covariances, self.weights_):
+            coefficients = linalg.solve(W.T @ C @ W, W.T @ C, assume_a="pos")
+            self.residual_maps_.append(np.eye(len(C)) - W @ coefficients)
+        return self
+
+    def _block_widths(self):
+        return {
+            "shared": [self.n_components] * len(self.modalities_),
+            "specific": list(self._modality_sizes),
+        }
+
+    def _encode_batch(self, x, blocks):
+        offsets = np.cumsum([0, *self._modality_sizes])
+        parts = [x[:, lo:hi] for lo, hi in zip(offsets[:-1], offsets[1:])]
+        return {
+            block: [self._encode_modality_batch(p, i, block) for i, p in enumerate(parts)]
+            for block in blocks
+        }
+
+    def _encode_modality_batch(self, x, index, block):
+        centred = np.asarray(x, dtype=np.float64) - self.means_[index]
+        maps = self.weights_ if block == "shared" else self.residual_maps_
+        return (centred @ maps[index]).astype(np.float32)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,73 @@
+"""LinearCCA: closed-form CCA with shared and specific blocks."""
+
+import numpy as np
+import pytest
+from sklearn.cross_decomposition import CCA
+
+from sklearn_dssl import LinearCCA
+from sklearn_dssl.datasets import make_paper_synthetic
+from sklearn_dssl.metrics import linear_r2
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_paper_synthetic(n_samples=4000, n_latent=4, n_features=10, random_state=0)
+
+
+def test_blocks_recover_shared_and_specific_latents(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=4).fit(data.data)
+    blocks = cca.transform_blocks(data.data)
+    z = data.latents
+    np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-4)
+    for m in ("m1", "m2"):
+        assert linear_r2(blocks["shared"][m], z["shared"]) > 0.999
+        assert linear_r2(blocks["specific"][m], z["shared"]) < 0.01
+        assert linear_r2(blocks["specific"][m], z[f"specific_{m}"]) > 0.999
+    assert cca.get_feature_names_out()[[0, 4, 8, 18]].tolist() == [
+        "shared_m1_0", "shared_m2_0", "specific_m1_0", "specific_m2_0"
+    ]
+    assert cca.transform(data.data).shape == (4000, 4 + 4 + 10 + 10)
+
+
+def test_residual_is_orthogonal_to_own_variates(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    blocks = cca.transform_blocks(data.data)
+    cross = blocks["shared"]["m1"].T.astype(float) @ blocks["specific"]["m1"] / 4000
+    np.testing.assert_allclose(cross, 0.0, atol=1e-3)
+
+
+def test_canonical_correlations_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(500, 2))
+    X1 = np.hstack([shared + 0.5 * rng.normal(size=(500, 2)), rng.normal(size=(500, 3))])
+    X2 = np.hstack([shared @ [[1.0, 0.5], [0.0, 1.0]] + rng.normal(size=(500, 2)),
+                    rng.normal(size=(500, 2))])
+    X = np.hstack([X1, X2])
+    ours = LinearCCA(modalities=[5, 4], n_components=2, ridge=0.0).fit(X)
+    u, v = CCA(n_components=2, max_iter=5000, tol=1e-12, scale=False).fit(X1, X2).transform(X1, X2)
+    theirs = [abs(np.corrcoef(u[:, i], v[:, i])[0, 1]) for i in range(2)]
+    np.testing.assert_allclose(ours.canonical_correlations_, theirs, rtol=1e-4)
+    blocks = ours.transform_blocks(X)
+    got = [np.corrcoef(blocks["shared"]["m1"][:, i], blocks["shared"]["m2"][:, i])[0, 1]
+           for i in range(2)]
+    np.testing.assert_allclose(got, ours.canonical_correlations_, rtol=1e-4)
+
+
+def test_transform_modality_alone(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=4).fit(data.data)
+    np.testing.assert_allclose(
+        cca.transform_modality(data.data[:, 10:], "m2"),
+        cca.transform_blocks(data.data)["shared"]["m2"], rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(modalities=[10, 10], n_components=11), "n_components=11 exceeds"),
+        (dict(modalities=[5, 5, 10], n_components=2), "exactly 2 modalities"),
+    ],
+)
+def test_bad_settings(data, params, message):
+    with pytest.raises(ValueError, match=message):
+        LinearCCA(**params).fit(data.data)
