@@ -28,18 +28,19 @@ def _random_relu_mlp_label(Z, n_hidden, noise, rng):
     return (score > np.median(score)).astype(np.int64)
 
 
-@validate_params(
-    {
-        "n_samples": [Interval(Integral, 2, None, closed="left")],
-        "n_latent": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "latent_variance": [Interval(Real, 0, None, closed="neither")],
-        "label_noise": [Interval(Real, 0, None, closed="left")],
-        "label_hidden": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
+# Parameters of the latent and label structure, common to the generators.
+_LATENT_PARAMETER_CONSTRAINTS = {
+    "n_samples": [Interval(Integral, 2, None, closed="left")],
+    "n_latent": [Interval(Integral, 1, None, closed="left")],
+    "n_features": [Interval(Integral, 1, None, closed="left")],
+    "latent_variance": [Interval(Real, 0, None, closed="neither")],
+    "label_noise": [Interval(Real, 0, None, closed="left")],
+    "label_hidden": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
+
+@validate_params(_LATENT_PARAMETER_CONSTRAINTS, prefer_skip_nested_validation=True)
 def make_paper_synthetic(
     n_samples=90000,
     *,
@@ -164,15 +165,9 @@ def _apply_mlp(weights, Z, negative_slope):
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 2, None, closed="left")],
-        "n_latent": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
+        **_LATENT_PARAMETER_CONSTRAINTS,
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "negative_slope": [Interval(Real, 0, 1, closed="neither")],
-        "latent_variance": [Interval(Real, 0, None, closed="neither")],
-        "label_noise": [Interval(Real, 0, None, closed="left")],
-        "label_hidden": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
 )

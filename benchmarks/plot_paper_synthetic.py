@@ -1,0 +1,57 @@
+"""Draw Figure 4 of the paper from the JSON files of ``paper_synthetic.py``.
+
+Run: python benchmarks/plot_paper_synthetic.py
+Writes benchmarks/results/paper_synthetic.png (one row of panels per data set).
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+NAMES = {"shared": "Y_c", "specific_m1": "Y_s1", "specific_m2": "Y_s2"}
+
+
+def main():
+    reports = [json.loads((RESULTS / f"paper_synthetic_{d}.json").read_text())
+               for d in ("paper", "nonlinear") if (RESULTS / f"paper_synthetic_{d}.json").exists()]
+    fig, axes = plt.subplots(len(reports), 2, figsize=(11, 4.2 * len(reports)), squeeze=False)
+    for (ax_a, ax_b), report in zip(axes, reports):
+        rows = sorted(report["shared_vs_beta"], key=lambda r: r["beta"])
+        betas = [r["beta"] for r in rows]
+        for label, color in zip(NAMES, ("C0", "C1", "C2")):
+            ax_a.plot(betas, [r[label] for r in rows], "o-", color=color,
+                      label=f"DisentangledSSL shared on {NAMES[label]}")
+        ref = report["reference"]
+        ax_a.axhline(ref["LinearCCA shared"]["shared"], color="C1", ls="--",
+                     label="LinearCCA shared on Y_c")
+        ax_a.axhline(ref["oracle Z_c"]["shared"], color="k", ls=":", label="oracle Z_c on Y_c")
+        ax_a.set(xscale="log", xlabel="beta", ylabel="test accuracy",
+                 title=f"(a) shared block vs beta, {report['data']} data")
+        ax_a.legend(fontsize=7)
+
+        frontier = report["specific_frontier"]
+        ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier], "o-",
+                  label="DisentangledSSL specific m1")
+        for r in frontier:
+            ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
+                          fontsize=7, xytext=(3, 3), textcoords="offset points")
+        cca = ref["LinearCCA specific m1"]
+        ax_b.plot(cca["shared"], cca["specific_m1"], "s", color="C1", label="LinearCCA residual m1")
+        oracle = ref["oracle Z_1"]
+        ax_b.plot(oracle["shared"], oracle["specific_m1"], "*", color="k", ms=10,
+                  label="oracle Z_1")
+        ax_b.set(xlabel="leakage: accuracy on Y_c (lower is better)",
+                 ylabel="accuracy on Y_s1 (higher is better)",
+                 title=f"(b) specific block of m1, {report['data']} data")
+        ax_b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "paper_synthetic.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()

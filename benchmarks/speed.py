@@ -1,0 +1,162 @@
+"""Training and inference speed of DisentangledSSL at the paper's configuration.
+
+Measured side by side in one run, so that ratios hold on a shared, noisy
+machine:
+
+- the matrix-multiply throughput of this machine (float32 GEMM, torch's
+  threads), the yardstick for everything else;
+- wall time per epoch of step 1 and step 2 at the paper configuration
+  (72,000 rows of 2 x 100 columns, hidden 512, widths 100, batch 256) and the
+  GFLOP/s this achieves, from the matrix products of one training step
+  counted by torch's FlopCounterMode;
+- the skorch-managed loop against a bare torch loop over the same modules,
+  criterion, batches and optimiser;
+- transform throughput in rows per second.
+
+With ``--full`` it also fits the whole paper configuration (50 + 30 epochs).
+
+Run: python benchmarks/speed.py [--full] [--epochs 2]
+Writes benchmarks/results/speed.json.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from sklearn_dssl import DisentangledSSL
+from sklearn_dssl._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
+from sklearn_dssl._losses import SharedObjective, SpecificObjective
+from sklearn_dssl._training import TensorBatches, as_tensor
+from sklearn_dssl.datasets import make_paper_synthetic
+
+RESULTS = Path(__file__).parent / "results"
+PAPER = dict(n_shared=100, n_specific=100, hidden_layer_sizes=(512,), batch_size=256,
+             beta=0.1, ortho_weight=1.0, lr=1e-4)
+
+
+def matmul_gflops(n=2048, repeats=20):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def step_modules(X, head="vmf"):
+    """The two steps' modules and criteria, as DisentangledSSL builds them."""
+    aug = TabularAugmenter(X.mean(0), X.std(0, correction=0))
+    shared = SharedEncoders((100, 100), PAPER["hidden_layer_sizes"], 100, aug)
+    specific = SpecificEncoders(shared, PAPER["hidden_layer_sizes"], 100, aug)
+    return (
+        (shared, SharedObjective(HEADS[head](1000.0), 0.07, PAPER["beta"])),
+        (specific, SpecificObjective(0.07, PAPER["ortho_weight"])),
+    )
+
+
+def flops_per_batch(module, criterion, X):
+    """Floating-point operations of one training step (matrix products)."""
+    module.train()
+    batch = X[: PAPER["batch_size"]]
+    with FlopCounterMode(display=False) as counter:
+        criterion(module(batch)).backward()
+    module.zero_grad()
+    return counter.get_total_flops()
+
+
+def bare_torch_epochs(module, criterion, X, epochs):
+    """The same training as the skorch net, written as a plain torch loop."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=PAPER["lr"], fused=True)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    durations = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        module.train()
+        for xb, _ in TensorBatches(X, PAPER["batch_size"], shuffle=True, drop_last=True):
+            optimizer.zero_grad()
+            loss = criterion(module(xb))
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        durations.append(time.perf_counter() - start)
+    return durations
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per timed step")
+    parser.add_argument("--full", action="store_true", help="also fit 50 + 30 epochs")
+    parser.add_argument("--head", default="vmf", choices=sorted(HEADS))
+    args = parser.parse_args()
+
+    data = make_paper_synthetic(n_samples=90000, random_state=0)
+    X_train = data.data[:72000]
+    X = as_tensor(X_train, "cpu")
+    report = {
+        "machine": {"processor": platform.processor() or platform.machine(),
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "config": {**PAPER, "n_train": 72000, "head": args.head},
+    }
+    peak = matmul_gflops()
+    report["matmul_gflops"] = peak
+    print(f"matrix multiply: {peak:.1f} GFLOP/s", flush=True)
+
+    # skorch-managed training, a few epochs of each step
+    model = DisentangledSSL(modalities=data.modalities, max_epochs_shared=args.epochs,
+                            max_epochs_specific=args.epochs, random_state=0,
+                            head=args.head, device="cpu", **PAPER)
+    model.fit(X_train)
+    torch.manual_seed(0)
+    (m1, c1), (m2, c2) = step_modules(X, args.head)
+    batches = 72000 // PAPER["batch_size"]
+    for step, net, (module, criterion) in (
+        ("shared", model.shared_net_, (m1, c1)),
+        ("specific", model.specific_net_, (m2, c2)),
+    ):
+        skorch_epoch = float(np.median(net.history[:, "dur"]))
+        bare_epoch = float(np.median(bare_torch_epochs(module, criterion, X, args.epochs)))
+        flops = flops_per_batch(module, criterion, X) * batches
+        report[step] = {
+            "epoch_seconds": skorch_epoch,
+            "bare_torch_epoch_seconds": bare_epoch,
+            "skorch_over_bare_torch": skorch_epoch / bare_epoch,
+            "gflop_per_epoch": flops / 1e9,
+            "achieved_gflops": flops / skorch_epoch / 1e9,
+            "fraction_of_matmul": flops / skorch_epoch / 1e9 / peak,
+        }
+        r = report[step]
+        print(f"step {step}: {skorch_epoch:.2f} s/epoch (bare torch {bare_epoch:.2f} s, "
+              f"ratio {r['skorch_over_bare_torch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
+              f"= {100 * r['fraction_of_matmul']:.0f}% of matmul", flush=True)
+    estimate = 50 * report["shared"]["epoch_seconds"] + 30 * report["specific"]["epoch_seconds"]
+    report["paper_fit_seconds_estimated"] = estimate
+    print(f"paper configuration (50 + 30 epochs), from epoch times: {estimate:.0f} s")
+
+    start = time.perf_counter()
+    model.transform(data.data)
+    seconds = time.perf_counter() - start
+    report["transform_rows_per_second"] = data.data.shape[0] / seconds
+    print(f"transform: {data.data.shape[0] / seconds:,.0f} rows/s", flush=True)
+
+    if args.full:
+        full = DisentangledSSL(modalities=data.modalities, random_state=0, head=args.head,
+                               device="cpu", **PAPER)
+        start = time.perf_counter()
+        full.fit(X_train)
+        report["paper_fit_seconds"] = time.perf_counter() - start
+        print(f"paper configuration fitted in {report['paper_fit_seconds']:.0f} s")
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "speed.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
