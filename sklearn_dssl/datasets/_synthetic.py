@@ -12,17 +12,16 @@ TARGET_NAMES = ["specific_m1", "shared", "specific_m2"]
 def _random_relu_mlp_label(Z, n_hidden, noise, rng):
     """Balanced binary label from a frozen random 2-layer ReLU MLP of ``Z``.
 
-    Weights and biases are ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (torch's
-    default initialisation); Gaussian noise of standard deviation ``noise``
-    is added to the output, which is thresholded at its median (the same as
-    thresholding its sigmoid there).
+    Weights and biases are standard normal; Gaussian noise of standard
+    deviation ``noise`` is added to the output, which is thresholded at its
+    median (the same as thresholding its sigmoid there). With the default
+    sizes a logistic probe on the true block reaches about 0.80 to 0.86, the
+    range of the paper's oracle figures.
     """
-    n_latent = Z.shape[1]
-    bound_1, bound_2 = 1.0 / np.sqrt(n_latent), 1.0 / np.sqrt(n_hidden)
-    W1 = rng.uniform(-bound_1, bound_1, size=(n_latent, n_hidden))
-    b1 = rng.uniform(-bound_1, bound_1, size=n_hidden)
-    W2 = rng.uniform(-bound_2, bound_2, size=n_hidden)
-    b2 = rng.uniform(-bound_2, bound_2)
+    W1 = rng.standard_normal((Z.shape[1], n_hidden))
+    b1 = rng.standard_normal(n_hidden)
+    W2 = rng.standard_normal(n_hidden)
+    b2 = rng.standard_normal()
     score = np.maximum(Z @ W1 + b1, 0.0) @ W2 + b2
     score += noise * rng.standard_normal(Z.shape[0])
     return (score > np.median(score)).astype(np.int64)
@@ -58,8 +57,8 @@ def make_paper_synthetic(
     ``X_i = [Z_i, Z_c] @ T_i`` with ``T_i`` of shape
     ``(2 * n_latent, n_features)`` drawn from ``U(-1, 1)``. Three balanced
     binary labels each depend on one latent block through a frozen random
-    ReLU network with ``label_hidden`` hidden units plus Gaussian noise of
-    standard deviation ``label_noise``.
+    ReLU network with ``label_hidden`` hidden units and standard normal
+    weights, plus Gaussian noise of standard deviation ``label_noise``.
 
     Parameters
     ----------
