@@ -326,3 +326,10 @@ def test_probes_see_shared_and_specific_information():
     assert shared["shared"] > max(shared["specific_m1"], shared["specific_m2"]) + 0.12
     assert specific["specific_m1"] > 0.57
     assert specific["specific_m1"] > specific["shared"] + 0.05
+
+
+def test_non_finite_loss_stops_with_a_named_error(data):
+    from sklearn_dssl._training import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError, match=r"step-1 \(shared\).*epoch 1.*lower lr"):
+        small_model(augmentation=lambda x: x * float("nan")).fit(data.data)
