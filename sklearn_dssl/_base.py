@@ -9,6 +9,7 @@ compute them for a batch (:meth:`_encode_batch`); it owns no training loop
 (see :mod:`sklearn_dssl._training`).
 """
 
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -82,6 +83,18 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Input handling
     # ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """Restore the fitted state if the block raises: a failed (re)fit, e.g.
+        on bad input or a diverging loss, leaves the previous model usable."""
+        state = dict(self.__dict__)
+        try:
+            yield
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
         return validate_data(

@@ -239,6 +239,11 @@ class DisentangledSSL(MultimodalTransformer):
         self : DisentangledSSL
             The fitted estimator.
         """
+        with self._unchanged_on_error():
+            self._fit(X)
+        return self
+
+    def _fit(self, X):
         X = self._validate_input(X, reset=True)
         self._resolve_modalities()
         if len(self.modalities_) != 2:
@@ -266,7 +271,6 @@ class DisentangledSSL(MultimodalTransformer):
             self.__dict__.pop("specific_net_", None)
         else:
             self._fit_specific(X_model, hidden, seed_specific, device)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_specific(self, X, y=None):
@@ -291,14 +295,15 @@ class DisentangledSSL(MultimodalTransformer):
             The estimator with a new step 2.
         """
         check_is_fitted(self, "shared_net_")
-        X = self._validate_input(X, reset=False)
-        if X.shape[0] < 2:
-            raise ValueError(f"fit_specific needs at least 2 samples, got {X.shape[0]}.")
-        hidden = self._check_hidden_layer_sizes()
-        device = resolve_device(self.device)
-        self._fit_specific(
-            as_tensor(self._in_model_order(X), device), hidden, self._step_seeds()[1], device
-        )
+        with self._unchanged_on_error():
+            X = self._validate_input(X, reset=False)
+            if X.shape[0] < 2:
+                raise ValueError(f"fit_specific needs at least 2 samples, got {X.shape[0]}.")
+            hidden = self._check_hidden_layer_sizes()
+            device = resolve_device(self.device)
+            self._fit_specific(
+                as_tensor(self._in_model_order(X), device), hidden, self._step_seeds()[1], device
+            )
         return self
 
     def _fit_specific(self, X_model, hidden, seed, device):

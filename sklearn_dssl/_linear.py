@@ -104,6 +104,11 @@ class LinearCCA(MultimodalTransformer):
         -------
         self : LinearCCA
         """
+        with self._unchanged_on_error():
+            self._fit(X)
+        return self
+
+    def _fit(self, X):
         X = self._validate_input(X, reset=True)
         self._resolve_modalities()
         if len(self.modalities_) != 2:
@@ -136,7 +141,6 @@ class LinearCCA(MultimodalTransformer):
         for C, W in zip(covariances, self.weights_):
             coefficients = linalg.solve(W.T @ C @ W, W.T @ C, assume_a="pos")
             self.residual_maps_.append(np.eye(len(C)) - W @ coefficients)
-        return self
 
     def _block_widths(self):
         return {

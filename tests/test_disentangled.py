@@ -333,3 +333,24 @@ def test_non_finite_loss_stops_with_a_named_error(data):
 
     with pytest.raises(NonFiniteLossError, match=r"step-1 \(shared\).*epoch 1.*lower lr"):
         small_model(augmentation=lambda x: x * float("nan")).fit(data.data)
+
+
+@pytest.mark.parametrize(
+    "bad_refit",
+    [
+        lambda model, X: model.fit(np.full_like(X, np.nan)),
+        lambda model, X: model.set_params(modalities=[3, 3, 3]).fit(X[:, :9]),
+        lambda model, X: model.set_params(modalities=[4, 4]).fit(X),
+        lambda model, X: model.set_params(augmentation=lambda x: x * float("nan")).fit(X),
+        lambda model, X: model.set_params(ortho_weight=1.0).fit_specific(X[:, :9]),
+    ],
+)
+def test_failed_refit_leaves_the_fitted_model_usable(data, bad_refit):
+    model = small_model().fit(data.data)
+    before = model.transform(data.data)
+    nets = model.shared_net_, model.specific_net_
+    with pytest.raises((ValueError, FloatingPointError)):
+        bad_refit(model, data.data)
+    assert (model.shared_net_, model.specific_net_) == nets
+    assert model.n_features_in_ == 10
+    np.testing.assert_array_equal(model.set_params(modalities=None).transform(data.data), before)
