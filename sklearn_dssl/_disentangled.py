@@ -253,6 +253,12 @@ class DisentangledSSL(MultimodalTransformer):
                 f"{len(self.modalities_)}: {list(self.modalities_)}."
             )
         hidden = self._check_hidden_layer_sizes()
+        if self.head != "gaussian" and self.n_shared < 2:
+            raise ValueError(
+                f"head={self.head!r} samples on the unit sphere, which needs "
+                f"n_shared >= 2, got {self.n_shared}; raise n_shared or use "
+                "head='gaussian'."
+            )
         device = resolve_device(self.device)
         seed_shared, seed_specific = self._step_seeds()
         X_model = as_tensor(self._in_model_order(X), device)

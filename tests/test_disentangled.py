@@ -285,6 +285,7 @@ def test_bad_input_at_transform(fitted, data):
         (dict(modalities=[[0, 1], [2, 3]]), "belong to no modality"),
         (dict(hidden_layer_sizes=(8, 0)), "positive ints"),
         (dict(hidden_layer_sizes=("a",)), "positive ints"),
+        (dict(n_shared=1), "n_shared >= 2"),
     ],
 )
 def test_bad_settings_are_named(data, params, message):

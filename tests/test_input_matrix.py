@@ -1,0 +1,109 @@
+"""Every estimator against a matrix of awkward inputs.
+
+Each case either works (finite output of the right shape) or raises a
+ValueError or TypeError whose message names the problem.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from sklearn_dssl import LinearCCA
+from tests.conftest import small_model
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(40, 6))
+COLUMNS = [f"c{i}" for i in range(6)]
+
+
+def _estimators():
+    return {
+        "DisentangledSSL": lambda **kw: small_model(**kw),
+        "LinearCCA": lambda **kw: LinearCCA(n_components=1, **kw),
+    }
+
+
+def _memmap(tmp_path):
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    return np.load(path, mmap_mode="r")
+
+
+WORKS = {
+    "float64": lambda tmp: X,
+    "float32": lambda tmp: X.astype(np.float32),
+    "float16": lambda tmp: X.astype(np.float16),
+    "int64": lambda tmp: (10 * X).astype(np.int64),
+    "int8": lambda tmp: (10 * X).astype(np.int8),
+    "bool": lambda tmp: X > 0,
+    "list of lists": lambda tmp: X.tolist(),
+    "read-only memmap": _memmap,
+    "Fortran order": lambda tmp: np.asfortranarray(X),
+    "2 rows": lambda tmp: X[:2],
+    "one column per modality": lambda tmp: X[:, :2],
+    "constant columns": lambda tmp: np.hstack([X[:, :4], np.ones((40, 2))]),
+    "huge values": lambda tmp: 1e30 * X,
+    "duplicated columns": lambda tmp: np.hstack([X[:, :3], X[:, :3]]),
+    "numeric object DataFrame": lambda tmp: pd.DataFrame(X, columns=COLUMNS).astype(object),
+}
+
+FAILS = {
+    "NaN": (lambda: np.where(X > 1.5, np.nan, X), ValueError, "NaN"),
+    "+inf": (lambda: np.where(X > 1.5, np.inf, X), ValueError, "infinity"),
+    "-inf": (lambda: np.where(X > 1.5, -np.inf, X), ValueError, "infinity"),
+    "string column": (
+        lambda: pd.DataFrame({**dict(zip(COLUMNS[:5], X[:, :5].T)), "s": ["a"] * 40}),
+        ValueError, "convert string to float",
+    ),
+    "object strings": (lambda: np.full((40, 6), "x", dtype=object), ValueError, "convert"),
+    "complex": (lambda: X.astype(complex), ValueError, "Complex data"),
+    "sparse CSR": (lambda: sp.csr_matrix(X), TypeError, "dense data is required"),
+    "sparse COO": (lambda: sp.coo_matrix(X), TypeError, "dense data is required"),
+    "0 rows": (lambda: X[:0], ValueError, "0 sample"),
+    "1 row": (lambda: X[:1], ValueError, "1 sample"),
+    "1-D": (lambda: X[:, 0], ValueError, "2D array"),
+    "3-D": (lambda: X.reshape(40, 3, 2), ValueError, "dim 3"),
+    "0 columns": (lambda: X[:, :0], ValueError, "0 feature"),
+    "1 column": (lambda: X[:, :1], ValueError, r"1 feature\(s\)"),
+}
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+@pytest.mark.parametrize("case", list(WORKS))
+def test_inputs_that_work(name, case, tmp_path):
+    data = WORKS[case](tmp_path)
+    estimator = _estimators()[name]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow/invalid value
+        Z = estimator.fit(data).transform(data)
+    assert Z.shape == (np.shape(data)[0], estimator.get_feature_names_out().size)
+    assert Z.dtype == np.float32 and np.isfinite(Z).all()
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+@pytest.mark.parametrize("case", list(FAILS))
+def test_inputs_that_are_refused(name, case):
+    make, error, message = FAILS[case]
+    with pytest.raises(error, match=message):
+        _estimators()[name]().fit(make())
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_dataframe_columns_at_transform(name):
+    df = pd.DataFrame(X, columns=COLUMNS)
+    spec = {"a": COLUMNS[:3], "b": COLUMNS[3:]}
+    estimator = _estimators()[name](modalities=spec).fit(df)
+    expected = estimator.transform(df)
+    with pytest.raises(ValueError, match="missing:\n- c5"):
+        estimator.transform(df[COLUMNS[:5]])
+    with pytest.raises(ValueError, match="must be in the same order"):
+        estimator.transform(df[COLUMNS[::-1]])
+    with pytest.raises(ValueError, match="unseen at fit time"):
+        estimator.transform(df.rename(columns={"c0": "z"}))
+    with pytest.raises(ValueError, match="X has 5 features"):
+        estimator.transform(X[:, :5])
+    # extra rows, a copy or a view: same answer row by row
+    np.testing.assert_allclose(estimator.transform(df.iloc[::-1]), expected[::-1], atol=1e-6)

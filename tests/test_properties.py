@@ -1,0 +1,63 @@
+"""Property tests: shapes, names, determinism and row-order equivariance."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sklearn_dssl import LinearCCA
+from tests.conftest import small_model
+
+FAST = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def problems(draw):
+    """A random table, a random partition of its columns into 2 modalities, and a spec form."""
+    sizes = [draw(st.integers(1, 4)), draw(st.integers(1, 4))]
+    n_rows = draw(st.integers(2, 40))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, sum(sizes)))
+    order = rng.permutation(sum(sizes))
+    groups = [np.sort(order[: sizes[0]]), np.sort(order[sizes[0] :])]
+    form = draw(st.sampled_from(["indices", "dict", "counts"]))
+    if form == "indices":
+        spec, names = [g.tolist() for g in groups], ["m1", "m2"]
+    elif form == "dict":
+        spec, names = {"left": groups[0], "right": groups[1]}, ["left", "right"]
+    else:
+        spec, names = sizes, ["m1", "m2"]
+    return X, spec, names, rng.permutation(n_rows)
+
+
+@FAST
+@given(problems(), st.integers(2, 3), st.integers(1, 3), st.sampled_from(["all", "shared", "specific"]))
+def test_disentangled_shapes_names_determinism_equivariance(problem, n_shared, n_specific, output):
+    X, spec, names, perm = problem
+    params = dict(modalities=spec, n_shared=n_shared, n_specific=n_specific, output=output)
+    model = small_model(**params).fit(X)
+    Z = model.transform(X)
+    blocks = [b for b in ("shared", "specific") if output in ("all", b)]
+    widths = {"shared": n_shared, "specific": n_specific}
+    expected = [f"{b}_{m}_{i}" for b in blocks for m in names for i in range(widths[b])]
+    assert model.get_feature_names_out().tolist() == expected
+    assert Z.shape == (X.shape[0], len(expected)) and np.isfinite(Z).all()
+    # a second fit with the same random_state gives the same embedding
+    np.testing.assert_array_equal(small_model(**params).fit(X).transform(X), Z)
+    # transform treats rows independently
+    np.testing.assert_allclose(model.transform(X[perm]), Z[perm], rtol=1e-5, atol=1e-6)
+
+
+@FAST
+@given(problems())
+def test_linear_cca_shapes_and_equivariance(problem):
+    X, spec, names, perm = problem
+    if X.shape[0] < 3:
+        X = np.vstack([X, X + 1.0, X - 1.0])
+        perm = np.random.default_rng(0).permutation(X.shape[0])
+    model = LinearCCA(modalities=spec, n_components=1).fit(X)
+    Z = model.transform(X)
+    widths = [len(c) for c in model.modalities_.values()]
+    assert Z.shape == (X.shape[0], 2 + sum(widths))
+    assert list(model.modalities_) == names
+    np.testing.assert_allclose(model.transform(X[perm]), Z[perm], rtol=1e-5, atol=1e-5)
