@@ -4,6 +4,7 @@ Wang et al., "An Information Criterion for Controlled Disentanglement of
 Multimodal Data", ICLR 2025.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +17,15 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import INFERENCE_BATCH_ROWS, TRAINING_PARAMETER_CONSTRAINTS, MultimodalTransformer
 from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
 from ._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
-from ._training import as_tensor, infer, resolve_device, seed_from, seeded_torch, train
+from ._training import (
+    as_tensor,
+    completed_epochs,
+    infer,
+    resolve_device,
+    seed_from,
+    seeded_torch,
+    train,
+)
 
 
 class DisentangledSSL(MultimodalTransformer):
@@ -127,6 +136,12 @@ class DisentangledSSL(MultimodalTransformer):
 
     Notes
     -----
+    Interrupting :meth:`fit` (Ctrl-C, KeyboardInterrupt) ends training with
+    a warning and keeps the weights of the last completed epoch, so the
+    estimator can transform: interrupted in step 1, it has the shared block
+    only (``output="shared"``; :meth:`fit_specific` trains step 2 later);
+    interrupted in step 2, it has both blocks.
+
     :meth:`fit_specific` retrains step 2 alone, e.g. to sweep
     ``ortho_weight`` without retraining step 1. With an integer
     ``random_state`` it gives the same model as a full :meth:`fit` with the
@@ -272,11 +287,27 @@ class DisentangledSSL(MultimodalTransformer):
             self.shared_net_ = self._train(
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
-        if self.output == "shared":
-            # step 2 would not be used; fit_specific adds it on demand
+        if self.output == "shared" or self.shared_net_.interrupted_:
+            # step 2 would not be used, or the user stopped training:
+            # fit_specific adds it on demand
             self.__dict__.pop("specific_net_", None)
+            if self.shared_net_.interrupted_:
+                warnings.warn(
+                    f"training was interrupted in step 1 after "
+                    f"{completed_epochs(self.shared_net_)} complete epoch(s); the model keeps "
+                    "those weights and has no specific block: transform with "
+                    "output='shared', or call fit_specific to train step 2.",
+                    UserWarning,
+                )
         else:
             self._fit_specific(X_model, hidden, seed_specific, device)
+            if self.specific_net_.interrupted_:
+                warnings.warn(
+                    f"training was interrupted in step 2 after "
+                    f"{completed_epochs(self.specific_net_)} complete epoch(s); the model "
+                    "keeps those weights.",
+                    UserWarning,
+                )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_specific(self, X, y=None):

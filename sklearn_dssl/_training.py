@@ -8,7 +8,9 @@ and progress reporting live here and nowhere else.
 """
 
 import contextlib
+import copy
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -43,11 +45,20 @@ def seed_from(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+# torch's random generators are global to the process: seeded blocks in
+# different threads take turns, so that each sees only its own seed.
+_SEEDED_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded_torch(seed, device):
-    """Seed torch's global generators inside the block and restore them after."""
+    """Seed torch's global generators inside the block and restore them after.
+
+    Blocks in different threads of one process run one at a time, which keeps
+    thread-parallel fits (e.g. joblib's threading backend) reproducible.
+    """
     devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+    with _SEEDED_LOCK, torch.random.fork_rng(devices=devices, device_type="cuda"):
         torch.manual_seed(seed)
         yield
 
@@ -118,6 +129,21 @@ class StopOnNonFiniteLoss(Callback):
             )
 
 
+def completed_epochs(net):
+    """Number of epochs the net finished (an interrupted one does not count)."""
+    return sum("train_loss" in row for row in net.history)
+
+
+class KeepLastEpochWeights(Callback):
+    """Remember the module's weights at the start and after every epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.state_ = copy.deepcopy(net.module_.state_dict())
+
+    def on_epoch_end(self, net, **kwargs):
+        self.state_ = copy.deepcopy(net.module_.state_dict())
+
+
 class ContrastiveNet(NeuralNet):
     """A skorch ``NeuralNet`` for label-free objectives.
 
@@ -125,7 +151,33 @@ class ContrastiveNet(NeuralNet):
     optimiser sees only parameters that require a gradient (so frozen
     sub-modules stay frozen), and the data are a tensor cut into batches by
     :class:`TensorBatches`.
+
+    A KeyboardInterrupt (Ctrl-C) ends training as in skorch, and the module
+    goes back to the weights of the last completed epoch; ``interrupted_``
+    tells whether that happened. A KeyboardInterrupt raised by a callback at
+    the end of an epoch (skorch's way to stop early, e.g. ``EarlyStopping``)
+    is not an interruption.
     """
+
+    def notify(self, method_name, **cb_kwargs):
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt:
+            self.stopped_by_callback_ = method_name == "on_epoch_end"
+            raise
+
+    def fit_loop(self, X, y=None, **fit_params):
+        self.interrupted_ = False
+        self.stopped_by_callback_ = False
+        try:
+            return super().fit_loop(X, y, **fit_params)
+        except KeyboardInterrupt:
+            if not self.stopped_by_callback_:
+                self.interrupted_ = True
+                keeper = dict(self.callbacks_).get("keep_last_epoch_weights")
+                if keeper is not None:
+                    self.module_.load_state_dict(keeper.state_)
+            raise
 
     def get_dataset(self, X, y=None):
         return X
@@ -152,6 +204,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         ("lr_schedule", LRScheduler(
             policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(max_epochs, 1))),
         ("stop_on_non_finite_loss", StopOnNonFiniteLoss(step_name)),
+        ("keep_last_epoch_weights", KeepLastEpochWeights()),
     ]
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))

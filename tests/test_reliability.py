@@ -1,0 +1,141 @@
+"""Persistence, memory and concurrency."""
+
+import pickle
+import tracemalloc
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from sklearn_dssl import LinearCCA
+from sklearn_dssl._training import as_tensor, train
+from sklearn_dssl.datasets import make_paper_synthetic
+from tests.conftest import small_model
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_paper_synthetic(n_samples=200, n_latent=2, n_features=4, random_state=0)
+
+
+@pytest.mark.parametrize("make", [small_model, lambda: LinearCCA(n_components=2)])
+def test_pickle_and_joblib_round_trips(make, data, tmp_path):
+    model = make().fit(data.data)
+    expected = model.transform(data.data)
+    joblib.dump(model, tmp_path / "model.joblib")
+    for loaded in (pickle.loads(pickle.dumps(model)), joblib.load(tmp_path / "model.joblib")):
+        np.testing.assert_array_equal(loaded.transform(data.data), expected)
+        np.testing.assert_array_equal(
+            loaded.transform_blocks(data.data)["shared"]["m1"],
+            model.transform_blocks(data.data)["shared"]["m1"],
+        )
+
+
+def _numpy_peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def test_transform_of_a_million_rows_needs_memory_for_the_output_only(data):
+    model = small_model(n_shared=2, n_specific=2).fit(data.data)
+    X = np.random.default_rng(0).normal(size=(1_000_000, 8)).astype(np.float32)
+    peak, Z = _numpy_peak_bytes(lambda: model.transform(X))
+    assert Z.shape == (1_000_000, 8)
+    # output: 32 MB; one batch of 4096 rows is far below 1 MB
+    assert peak < Z.nbytes + 2_000_000
+
+
+def test_float32_input_reaches_training_without_a_copy(monkeypatch):
+    import sklearn_dssl._disentangled as module
+
+    X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    seen = []
+
+    def spy(module_, criterion, X_model, **kwargs):
+        seen.append(X_model)
+        return train(module_, criterion, X_model, **kwargs)
+
+    monkeypatch.setattr(module, "train", spy)
+    small_model().fit(X)
+    assert len(seen) == 2 and all(t.dtype == torch.float32 for t in seen)
+    assert all(np.shares_memory(t.numpy(), X) for t in seen)
+
+
+def _interrupt_at_call(k):
+    """An augmentation that acts like a Ctrl-C at its k-th call."""
+    calls = []
+
+    def augment(x):
+        calls.append(1)
+        if len(calls) == k:
+            raise KeyboardInterrupt
+        return x
+    return augment
+
+
+def test_interrupt_in_step_one_keeps_last_complete_epoch(data):
+    # batch 16 on 200 rows: 12 batches an epoch; interrupt in epoch 3
+    with pytest.warns(UserWarning, match="interrupted in step 1 after 2 complete"):
+        model = small_model(max_epochs_shared=5, augmentation=_interrupt_at_call(30)).fit(data.data)
+    assert model.shared_net_.interrupted_ and not hasattr(model, "specific_net_")
+    # the same first two epochs give the same weights as an uninterrupted run's
+    two_epochs = small_model(max_epochs_shared=5, augmentation="none")
+    two_epochs.set_params(callbacks=[_StopAfter(2)]).fit(data.data)
+    np.testing.assert_array_equal(
+        model.set_params(output="shared").transform(data.data),
+        two_epochs.set_params(output="shared").transform(data.data),
+    )
+    assert not two_epochs.shared_net_.interrupted_  # a callback's stop is no interruption
+    # and the interrupted model can still get step 2
+    assert model.set_params(output="all").fit_specific(data.data).transform(data.data).shape == (200, 10)
+
+
+def test_interrupt_in_step_two_keeps_both_blocks(data):
+    # step 1: 2 epochs x 12 calls; step 2 calls twice a batch
+    with pytest.warns(UserWarning, match="interrupted in step 2 after 1 complete"):
+        model = small_model(max_epochs_specific=3, augmentation=_interrupt_at_call(24 + 30)).fit(data.data)
+    assert model.specific_net_.interrupted_
+    assert np.isfinite(model.transform(data.data)).all()
+
+
+class _StopAfter(Callback):
+    """Stop training after n epochs the way skorch's EarlyStopping does."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) >= self.n:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_parallel_fits_match_sequential_fits(data, backend):
+    seeds = [0, 1, 2, 3]
+
+    def fit(seed):
+        return small_model(random_state=seed).fit(data.data).transform(data.data)
+
+    sequential = [fit(seed) for seed in seeds]
+    with joblib.parallel_backend(backend, n_jobs=2):
+        parallel = joblib.Parallel()(joblib.delayed(fit)(seed) for seed in seeds)
+    for a, b in zip(sequential, parallel):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(sequential[0], sequential[1])
+
+
+def test_thread_parallel_fits_do_not_leak_seeds_into_torch(data):
+    torch.manual_seed(7)
+    expected = torch.rand(2)
+    torch.manual_seed(7)
+    joblib.Parallel(n_jobs=2, backend="threading")(
+        joblib.delayed(lambda: small_model().fit(data.data))() for _ in range(2)
+    )
+    torch.testing.assert_close(torch.rand(2), expected)
