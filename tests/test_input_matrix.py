@@ -107,3 +107,14 @@ def test_dataframe_columns_at_transform(name):
         estimator.transform(X[:, :5])
     # extra rows, a copy or a view: same answer row by row
     np.testing.assert_allclose(estimator.transform(df.iloc[::-1]), expected[::-1], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_refused_refit_keeps_the_fitted_model(name):
+    estimator = _estimators()[name]().fit(X)
+    expected = estimator.transform(X)
+    for make, error, _ in FAILS.values():
+        with pytest.raises(error):
+            estimator.fit(make())
+        assert estimator.n_features_in_ == 6
+        np.testing.assert_array_equal(estimator.transform(X), expected)
