@@ -76,8 +76,9 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         missing = [b for b in blocks if b not in self._fitted_blocks()]
         if missing:
             raise NotFittedError(
-                f"this {type(self).__name__} was fitted without its {missing[0]} block "
-                f"(output={self.output!r} at fit time); call fit_specific or refit."
+                f"this {type(self).__name__} has no fitted {missing[0]} block (it was "
+                "fitted with output='shared', or its training was interrupted); call "
+                "fit_specific, or transform with output='shared'."
             )
 
     # ------------------------------------------------------------------

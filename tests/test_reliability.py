@@ -10,7 +10,7 @@ import torch
 from skorch.callbacks import Callback
 
 from sklearn_dssl import LinearCCA
-from sklearn_dssl._training import as_tensor, train
+from sklearn_dssl._training import train
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
 
