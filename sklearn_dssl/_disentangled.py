@@ -391,8 +391,13 @@ class DisentangledSSL(MultimodalTransformer):
     # Inference
     # ------------------------------------------------------------------
     def _block_widths(self):
+        # the fitted modules' widths: fit_specific may follow a change of n_shared
         n = len(self.modalities_)
-        return {"shared": [self.n_shared] * n, "specific": [self.n_specific] * n}
+        specific = getattr(self, "specific_net_", None)
+        return {
+            "shared": [self.shared_net_.module_.n_outputs] * n,
+            "specific": [specific.module_.n_outputs if specific else self.n_specific] * n,
+        }
 
     def _fitted_blocks(self):
         return ("shared", "specific") if hasattr(self, "specific_net_") else ("shared",)

@@ -194,6 +194,7 @@ class SharedEncoders(nn.Module):
     def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, augmenter):
         super().__init__()
         self.modality_sizes = tuple(int(s) for s in modality_sizes)
+        self.n_outputs = int(n_shared)
         self.encoders = nn.ModuleList(
             make_mlp(size, hidden_layer_sizes, n_shared) for size in self.modality_sizes
         )
@@ -225,9 +226,9 @@ class SpecificEncoders(nn.Module):
     def __init__(self, shared_encoders, hidden_layer_sizes, n_specific, augmenter):
         super().__init__()
         self.shared = copy.deepcopy(shared_encoders).requires_grad_(False).eval()
-        n_shared = self.shared.encoders[0][-1].out_features
+        self.n_outputs = int(n_specific)
         self.encoders = nn.ModuleList(
-            make_mlp(size + n_shared, hidden_layer_sizes, n_specific)
+            make_mlp(size + self.shared.n_outputs, hidden_layer_sizes, n_specific)
             for size in self.shared.modality_sizes
         )
         self.augmenter = augmenter

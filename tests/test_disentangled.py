@@ -128,6 +128,14 @@ def test_fit_specific_reuses_step_one_and_matches_a_full_fit(data):
     np.testing.assert_array_equal(model.transform(data.data), full.transform(data.data))
 
 
+def test_widths_follow_the_fitted_model_not_later_settings(data):
+    model = small_model(n_shared=3, n_specific=2).fit(data.data)
+    model.set_params(n_shared=7, n_specific=4).fit_specific(data.data)
+    names = model.get_feature_names_out()
+    assert model.transform(data.data).shape == (120, 2 * 3 + 2 * 4) == (120, len(names))
+    assert names[5] == "shared_m2_2" and names[-1] == "specific_m2_3"
+
+
 def test_fit_specific_needs_a_fitted_step_one(data):
     with pytest.raises(NotFittedError):
         small_model().fit_specific(data.data)
