@@ -111,9 +111,6 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         self.modalities_ = resolve_modalities(
             self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None)
         )
-        self._column_order = np.concatenate(list(self.modalities_.values()))
-        if np.array_equal(self._column_order, np.arange(self.n_features_in_)):
-            self._column_order = None
 
     @property
     def _modality_sizes(self):
@@ -121,7 +118,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
 
     def _in_model_order(self, X):
         """X (validated ndarray) with each modality's columns contiguous, in order."""
-        return X if self._column_order is None else X[:, self._column_order]
+        order = np.concatenate(list(self.modalities_.values()))
+        return X if np.array_equal(order, np.arange(X.shape[1])) else X[:, order]
 
     # ------------------------------------------------------------------
     # Output layout
