@@ -10,12 +10,12 @@ compute them for a batch (:meth:`_encode_batch`); it owns no training loop
 """
 
 import contextlib
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
@@ -29,17 +29,6 @@ BLOCKS = ("shared", "specific")
 
 # Rows per forward pass in transform: bounds memory to the output itself.
 INFERENCE_BATCH_ROWS = 4096
-
-# Parameters of every estimator trained by skorch (see _training.py).
-TRAINING_PARAMETER_CONSTRAINTS = {
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "device": [str],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-    "callbacks": [list, None],
-}
-
 
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
     """Base class of the package's estimators (not for direct use)."""
@@ -163,11 +152,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Inference
     # ------------------------------------------------------------------
-    def _iter_blocks(self, X, blocks, batch_rows=INFERENCE_BATCH_ROWS):
-        """Yield ``(row slice, {block: [ndarray per modality]})`` batch by batch."""
+    def _iter_blocks(self, X, blocks, batch_rows=INFERENCE_BATCH_ROWS, encode=None):
+        """Yield ``(row slice, {block: [ndarray per modality]})`` batch by batch.
+
+        ``encode`` defaults to :meth:`_encode_batch`.
+        """
+        encode = encode or self._encode_batch
         for start in range(0, X.shape[0], batch_rows):
             rows = slice(start, start + batch_rows)
-            yield rows, self._encode_batch(self._in_model_order(X[rows]), blocks)
+            yield rows, encode(self._in_model_order(X[rows]), blocks)
 
     def transform(self, X):
         """Embed X: the shared blocks of every modality, then the specific blocks.

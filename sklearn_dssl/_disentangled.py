@@ -7,28 +7,21 @@ Multimodal Data", ICLR 2025.
 import warnings
 from numbers import Integral, Real
 
-import numpy as np
-import torch
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import INFERENCE_BATCH_ROWS, TRAINING_PARAMETER_CONSTRAINTS, MultimodalTransformer
-from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
-from ._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
-from ._training import (
-    as_tensor,
-    completed_epochs,
-    infer,
-    resolve_device,
-    seed_from,
-    seeded_torch,
-    train,
+from ._losses import SharedObjective, SpecificObjective
+from ._modules import HEADS, SharedEncoders, SpecificEncoders
+from ._neural import (
+    AUGMENTATION_PARAMETER_CONSTRAINTS,
+    ICA_PARAMETER_CONSTRAINTS,
+    NeuralMultimodalTransformer,
 )
+from ._training import as_tensor, completed_epochs, infer, resolve_device, seeded_torch
 
 
-class DisentangledSSL(MultimodalTransformer):
+class DisentangledSSL(NeuralMultimodalTransformer):
     """Disentangled shared and modality-specific representations (DisentangledSSL).
 
     Learns, from one table whose column groups are the modalities, a *shared*
@@ -93,6 +86,13 @@ class DisentangledSSL(MultimodalTransformer):
         Epochs of step 1.
     max_epochs_specific : int, default=30
         Epochs of step 2.
+    ica : bool or FastICA, default=False
+        Rotate the shared block with linear ICA: after step 1, FastICA is
+        fitted on the shared training embeddings of both modalities (stacked,
+        so one unmixing serves both) and the shared block of
+        :meth:`transform` is its independent components. True uses
+        ``FastICA(whiten="unit-variance", max_iter=1000)``; pass a FastICA
+        instance to choose its settings (it is cloned). Off by default.
     batch_size : int, default=256
         Rows per training batch (the incomplete last batch of an epoch is
         dropped); also the block size of :meth:`score`.
@@ -125,6 +125,13 @@ class DisentangledSSL(MultimodalTransformer):
         The fitted step-2 net (the step-1 encoders inside it are frozen);
         ``specific_net_.history`` holds its per-epoch training loss. Absent
         after a fit with ``output="shared"``.
+    ica_ : FastICA
+        The ICA fitted on the shared embeddings (only with ``ica``).
+    unmixing_ : ndarray of shape (n_shared, n_shared)
+        ``ica_.components_``: the unmixing matrix applied to the centred
+        shared embeddings (only with ``ica``).
+    mixing_ : ndarray of shape (n_shared, n_shared)
+        ``ica_.mixing_``, the pseudo-inverse of ``unmixing_`` (only with ``ica``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -171,19 +178,16 @@ class DisentangledSSL(MultimodalTransformer):
     """
 
     _parameter_constraints: dict = {
-        **MultimodalTransformer._parameter_constraints,
-        **TRAINING_PARAMETER_CONSTRAINTS,
+        **NeuralMultimodalTransformer._parameter_constraints,
+        **AUGMENTATION_PARAMETER_CONSTRAINTS,
+        **ICA_PARAMETER_CONSTRAINTS,
         "n_shared": [Interval(Integral, 1, None, closed="left")],
         "n_specific": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
         "beta": [Interval(Real, 0, None, closed="left")],
         "ortho_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "head": [StrOptions(set(HEADS))],
         "kappa": [Interval(Real, 0, None, closed="neither")],
-        "augmentation": [StrOptions({"mixed", "noise", "mask", "none"}), callable],
-        "noise_scale": [Interval(Real, 0, None, closed="left")],
-        "mask_fraction": [Interval(Real, 0, 1, closed="both")],
         "max_epochs_shared": [Interval(Integral, 1, None, closed="left")],
         "max_epochs_specific": [Interval(Integral, 1, None, closed="left")],
     }
@@ -205,6 +209,7 @@ class DisentangledSSL(MultimodalTransformer):
         mask_fraction=0.1,
         max_epochs_shared=50,
         max_epochs_specific=30,
+        ica=False,
         batch_size=256,
         lr=1e-4,
         output="all",
@@ -227,6 +232,7 @@ class DisentangledSSL(MultimodalTransformer):
         self.mask_fraction = mask_fraction
         self.max_epochs_shared = max_epochs_shared
         self.max_epochs_specific = max_epochs_specific
+        self.ica = ica
         self.batch_size = batch_size
         self.lr = lr
         self.output = output
@@ -259,24 +265,14 @@ class DisentangledSSL(MultimodalTransformer):
         return self
 
     def _fit(self, X):
-        X = self._validate_input(X, reset=True)
-        self._resolve_modalities()
-        if len(self.modalities_) != 2:
-            raise ValueError(
-                f"DisentangledSSL supports exactly 2 modalities for now (step 2 pairs "
-                f"each modality with the other's shared embedding); got "
-                f"{len(self.modalities_)}: {list(self.modalities_)}."
-            )
-        hidden = self._check_hidden_layer_sizes()
+        X_model, hidden, device = self._start_fit(X)
         if self.head != "gaussian" and self.n_shared < 2:
             raise ValueError(
                 f"head={self.head!r} samples on the unit sphere, which needs "
                 f"n_shared >= 2, got {self.n_shared}; raise n_shared or use "
                 "head='gaussian'."
             )
-        device = resolve_device(self.device)
-        seed_shared, seed_specific = self._step_seeds()
-        X_model = as_tensor(self._in_model_order(X), device)
+        seed_shared, seed_specific, seed_ica = self._seeds(3)
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(
                 self._modality_sizes, hidden, self.n_shared, self._make_augmenter(X_model)
@@ -287,6 +283,7 @@ class DisentangledSSL(MultimodalTransformer):
             self.shared_net_ = self._train(
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
+        self._fit_shared_ica(X_model, seed_ica)
         if self.output == "shared" or self.shared_net_.interrupted_:
             # step 2 would not be used, or the user stopped training:
             # fit_specific adds it on demand
@@ -339,7 +336,7 @@ class DisentangledSSL(MultimodalTransformer):
             hidden = self._check_hidden_layer_sizes()
             device = resolve_device(self.device)
             self._fit_specific(
-                as_tensor(self._in_model_order(X), device), hidden, self._step_seeds()[1], device
+                as_tensor(self._in_model_order(X), device), hidden, self._seeds(2)[1], device
             )
         return self
 
@@ -357,36 +354,6 @@ class DisentangledSSL(MultimodalTransformer):
                 "step-2 (specific)", device,
             )
 
-    def _train(self, module, criterion, X_model, max_epochs, step_name, device):
-        return train(
-            module, criterion, X_model,
-            max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
-            device=device, callbacks=self.callbacks, verbose=self.verbose,
-            step_name=step_name,
-        )
-
-    def _step_seeds(self):
-        rng = check_random_state(self.random_state)
-        return seed_from(rng), seed_from(rng)
-
-    def _check_hidden_layer_sizes(self):
-        sizes = tuple(np.ravel(self.hidden_layer_sizes).tolist())
-        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive ints, e.g. (512,), "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return sizes
-
-    def _make_augmenter(self, X_model):
-        return TabularAugmenter(
-            X_model.mean(dim=0),
-            X_model.std(dim=0, correction=0),
-            kind=self.augmentation,
-            noise_scale=self.noise_scale,
-            mask_fraction=self.mask_fraction,
-        )
-
     # ------------------------------------------------------------------
     # Inference
     # ------------------------------------------------------------------
@@ -402,7 +369,7 @@ class DisentangledSSL(MultimodalTransformer):
     def _fitted_blocks(self):
         return ("shared", "specific") if hasattr(self, "specific_net_") else ("shared",)
 
-    def _encode_batch(self, x, blocks):
+    def _encode_raw(self, x, blocks):
         n = len(self.modalities_)
         if "specific" in blocks:
             module = self.specific_net_.module_.eval()
@@ -417,49 +384,7 @@ class DisentangledSSL(MultimodalTransformer):
         module = self.shared_net_.module_.eval()
         return {"shared": infer(module.encode, x, self.shared_net_.device)}
 
-    def _encode_modality_batch(self, x, index, block):
+    def _encode_modality_raw(self, x, index, block):
         net = self.specific_net_ if block == "specific" else self.shared_net_
         module = net.module_.eval()
         return infer(lambda t: module.encode_modality(t, index), x, net.device)
-
-    def score(self, X, y=None):
-        """Negative step-1 contrastive loss of X: higher is better.
-
-        The symmetric cross-modal InfoNCE between the modalities' shared
-        embeddings (deterministic, no augmentation or sampling), computed on
-        consecutive blocks of ``batch_size`` rows and averaged with the block
-        sizes as weights. It is at most 0; a model whose shared embeddings
-        tell the partners apart best scores highest, so GridSearchCV can use
-        it without labels. Scores are comparable between fits with the same
-        ``batch_size`` and ``temperature``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        X = self._validate_input(X, reset=False)
-        total = 0.0
-        rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
-        for _, encoded in self._iter_blocks(X, ("shared",), rows):
-            shared = [torch.from_numpy(a) for a in encoded["shared"]]
-            for start in range(0, shared[0].shape[0], self.batch_size):
-                block = [s[start : start + self.batch_size] for s in shared]
-                loss = mean_over_pairs(
-                    lambda a, b: info_nce(a, b, self.temperature), block
-                )
-                total += float(loss) * block[0].shape[0]
-        return -total / X.shape[0]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        return tags

@@ -8,26 +8,53 @@ import torch
 import torch.nn.functional as F
 
 
-def info_nce(a, b, temperature):
+def cosine_similarity_matrix(a, b):
+    """Cosine similarities of every row of ``a`` with every row of ``b``."""
+    return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+
+
+def l1_similarity_matrix(a, b):
+    """Negative L1 distances of every row of ``a`` to every row of ``b``."""
+    return -torch.cdist(a, b, p=1)
+
+
+def euclidean_similarity_matrix(a, b):
+    """Negative squared Euclidean distances of every row of ``a`` to every row of ``b``."""
+    return -(
+        a.pow(2).sum(dim=1, keepdim=True) - 2.0 * a @ b.T + b.pow(2).sum(dim=1)
+    )
+
+
+SIMILARITIES = {
+    "cosine": cosine_similarity_matrix,
+    "l1": l1_similarity_matrix,
+    "euclidean": euclidean_similarity_matrix,
+}
+
+
+def info_nce(a, b, temperature, similarity=cosine_similarity_matrix):
     """Symmetric cross-view InfoNCE (the CLIP loss) between two batches.
 
     Row ``i`` of ``a`` and row ``i`` of ``b`` form the positive pair; every
     other row of the *other* batch is a negative. The loss is the mean of the
-    ``a -> b`` and ``b -> a`` cross-entropies over cosine similarities scaled
+    ``a -> b`` and ``b -> a`` cross-entropies over the similarities scaled
     by ``1 / temperature``.
 
     Parameters
     ----------
     a, b : Tensor of shape (n_samples, n_dims)
-        The two views. They are L2-normalised here.
+        The two views.
     temperature : float
         Softmax temperature.
+    similarity : callable, default=cosine_similarity_matrix
+        ``similarity(a, b)`` gives the (n_samples, n_samples) matrix of
+        similarities; one of :data:`SIMILARITIES`.
 
     Returns
     -------
     loss : Tensor of shape ()
     """
-    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+    logits = similarity(a, b) / temperature
     targets = torch.arange(logits.shape[0], device=logits.device)
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
 

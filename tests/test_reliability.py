@@ -53,7 +53,7 @@ def test_transform_of_a_million_rows_needs_memory_for_the_output_only(data):
 
 
 def test_float32_input_reaches_training_without_a_copy(monkeypatch):
-    import sklearn_dssl._disentangled as module
+    import sklearn_dssl._neural as module
 
     X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
     seen = []

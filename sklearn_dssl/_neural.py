@@ -1,0 +1,232 @@
+"""Base of the estimators whose encoders are torch modules trained by skorch.
+
+:class:`NeuralMultimodalTransformer` adds to :class:`MultimodalTransformer`
+what every neural estimator of the package shares: the training parameters,
+the start of a fit (validation, modalities, device, hidden layers), the
+augmenter, the call into :func:`~sklearn_dssl._training.train`, an optional
+FastICA rotation of the shared block, inference through a fitted module and
+the contrastive :meth:`score`. An estimator adds its modules and its loss.
+
+Single-net estimators store their fitted net as ``net_``; its module follows
+a small protocol: ``block_widths`` (``{block: [width per modality]}``),
+``encode_blocks(x)`` (``{block: [tensor per modality]}``) and
+``encode_modality(x, index, block)``.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.decomposition import FastICA
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer
+from ._losses import SIMILARITIES, info_nce, mean_over_pairs
+from ._modules import TabularAugmenter
+from ._training import as_tensor, infer, resolve_device, seed_from, train
+
+# Parameters of every estimator trained by skorch.
+TRAINING_PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like"],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "device": [str],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "callbacks": [list, None],
+}
+
+# Parameters of the estimators that train on augmented views.
+AUGMENTATION_PARAMETER_CONSTRAINTS = {
+    "augmentation": [StrOptions({"mixed", "noise", "mask", "none"}), callable],
+    "noise_scale": [Interval(Real, 0, None, closed="left")],
+    "mask_fraction": [Interval(Real, 0, 1, closed="both")],
+}
+
+ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
+
+
+class NeuralMultimodalTransformer(MultimodalTransformer):
+    """Base class of the package's neural estimators (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        **MultimodalTransformer._parameter_constraints,
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
+    # How many modalities the method handles (None: any number >= 2).
+    _n_modalities = 2
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+    def _start_fit(self, X):
+        """Validate X and the common parameters of a new fit.
+
+        Returns ``(X_model, hidden_layer_sizes, device)``: X as a float32
+        tensor on the device with each modality's columns contiguous.
+        """
+        X = self._validate_input(X, reset=True)
+        self._resolve_modalities()
+        n = len(self.modalities_)
+        if self._n_modalities is not None and n != self._n_modalities:
+            raise ValueError(
+                f"{type(self).__name__} supports exactly {self._n_modalities} modalities "
+                f"for now; got {n}: {list(self.modalities_)}."
+            )
+        hidden = self._check_hidden_layer_sizes()
+        device = resolve_device(self.device)
+        return as_tensor(self._in_model_order(X), device), hidden, device
+
+    def _check_hidden_layer_sizes(self):
+        sizes = tuple(np.ravel(self.hidden_layer_sizes).tolist())
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive ints, e.g. (512,), "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return sizes
+
+    def _seeds(self, n):
+        """``n`` torch seeds drawn from ``random_state``, one per training step."""
+        rng = check_random_state(self.random_state)
+        return [seed_from(rng) for _ in range(n)]
+
+    def _make_augmenter(self, X_model):
+        """The augmenter of the ``augmentation`` parameters, scaled to X."""
+        return TabularAugmenter(
+            X_model.mean(dim=0),
+            X_model.std(dim=0, correction=0),
+            kind=getattr(self, "augmentation", "none"),
+            noise_scale=getattr(self, "noise_scale", 0.0),
+            mask_fraction=getattr(self, "mask_fraction", 0.0),
+        )
+
+    def _train(self, module, criterion, X_model, max_epochs, step_name, device):
+        return train(
+            module, criterion, X_model,
+            max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
+            device=device, callbacks=self.callbacks, verbose=self.verbose,
+            step_name=step_name,
+        )
+
+    # ------------------------------------------------------------------
+    # ICA rotation of the shared block
+    # ------------------------------------------------------------------
+    def _fit_shared_ica(self, X_model, seed):
+        """Fit FastICA on the shared training embeddings of all modalities.
+
+        The modalities' embeddings are stacked row-wise, so one unmixing
+        serves them all and component ``k`` means the same in each.
+        """
+        for name in ("ica_", "unmixing_", "mixing_"):
+            self.__dict__.pop(name, None)
+        if self.ica is False:
+            return
+        stacked = np.concatenate(self._stack_by_modality(X_model.cpu().numpy()))
+        if self.ica is True:
+            ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
+        else:
+            ica = clone(self.ica)
+        self.ica_ = ica.fit(stacked)
+        self.unmixing_ = self.ica_.components_
+        self.mixing_ = self.ica_.mixing_
+
+    def _stack_by_modality(self, X):
+        parts = [[] for _ in self.modalities_]
+        for _, encoded in self._iter_blocks(X, ("shared",), encode=self._encode_raw):
+            for part, array in zip(parts, encoded["shared"]):
+                part.append(array)
+        return [np.concatenate(part) for part in parts]
+
+    def _rotate_shared(self, array):
+        if not hasattr(self, "ica_"):
+            return array
+        return self.ica_.transform(array).astype(np.float32, copy=False)
+
+    # ------------------------------------------------------------------
+    # Inference
+    # ------------------------------------------------------------------
+    def _encode_batch(self, x, blocks):
+        encoded = self._encode_raw(x, blocks)
+        if "shared" in encoded:
+            encoded["shared"] = [self._rotate_shared(a) for a in encoded["shared"]]
+        return encoded
+
+    def _encode_modality_batch(self, x, index, block):
+        array = self._encode_modality_raw(x, index, block)
+        return self._rotate_shared(array) if block == "shared" else array
+
+    # Single-net estimators: the fitted net is ``net_`` (see the module docstring).
+    def _block_widths(self):
+        return self.net_.module_.block_widths
+
+    def _fitted_blocks(self):
+        return tuple(self.net_.module_.block_widths)
+
+    def _encode_raw(self, x, blocks):
+        """Blocks of one batch before the ICA rotation."""
+        module = self.net_.module_.eval()
+
+        def encode(t):
+            encoded = module.encode_blocks(t)
+            return [a for block in blocks for a in encoded[block]]
+
+        arrays = infer(encode, x, self.net_.device)
+        n = len(self.modalities_)
+        return {block: arrays[i * n : (i + 1) * n] for i, block in enumerate(blocks)}
+
+    def _encode_modality_raw(self, x, index, block):
+        module = self.net_.module_.eval()
+        return infer(lambda t: module.encode_modality(t, index, block), x, self.net_.device)
+
+    # ------------------------------------------------------------------
+    # Unsupervised score
+    # ------------------------------------------------------------------
+    _score_similarity = "cosine"
+
+    def score(self, X, y=None):
+        """Negative cross-modal contrastive loss of the shared block: higher is better.
+
+        The symmetric InfoNCE between the modalities' shared embeddings
+        (deterministic: no augmentation or sampling, before any ICA
+        rotation), computed on consecutive blocks of ``batch_size`` rows and
+        averaged with the block sizes as weights. It is at most 0; a model
+        whose shared embeddings tell the partners apart best scores highest,
+        so GridSearchCV can use it without labels. Scores are comparable
+        between fits with the same ``batch_size`` and ``temperature``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        total = 0.0
+        rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
+        similarity = SIMILARITIES[self._score_similarity]
+        for _, encoded in self._iter_blocks(X, ("shared",), rows, encode=self._encode_raw):
+            shared = [torch.from_numpy(a) for a in encoded["shared"]]
+            for start in range(0, shared[0].shape[0], self.batch_size):
+                block = [s[start : start + self.batch_size] for s in shared]
+                loss = mean_over_pairs(
+                    lambda a, b: info_nce(a, b, self.temperature, similarity), block
+                )
+                total += float(loss) * block[0].shape[0]
+        return -total / X.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
