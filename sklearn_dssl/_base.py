@@ -38,6 +38,9 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         "output": [StrOptions({"all", *BLOCKS})],
     }
 
+    # The blocks the method computes, in output order.
+    _blocks = BLOCKS
+
     # ------------------------------------------------------------------
     # Subclass hooks
     # ------------------------------------------------------------------
@@ -59,9 +62,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
 
     def _fitted_blocks(self):
         """The blocks the fitted model can compute (all of them by default)."""
-        return BLOCKS
+        return self._blocks
 
     def _check_blocks_fitted(self, blocks):
+        unknown = [b for b in blocks if b not in self._blocks]
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__} has no {unknown[0]} block; its blocks are "
+                f"{list(self._blocks)}."
+            )
         missing = [b for b in blocks if b not in self._fitted_blocks()]
         if missing:
             raise NotFittedError(
@@ -114,7 +123,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     # Output layout
     # ------------------------------------------------------------------
     def _output_blocks(self):
-        return BLOCKS if self.output == "all" else (self.output,)
+        return self._blocks if self.output == "all" else (self.output,)
 
     @property
     def _n_features_out(self):
@@ -245,8 +254,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             index = names.index(modality)
         else:
             raise ValueError(f"modality={modality!r} is none of {names}.")
-        if block not in BLOCKS:
-            raise ValueError(f"block={block!r} is not one of {list(BLOCKS)}.")
+        if block not in self._blocks:
+            raise ValueError(f"block={block!r} is not one of {list(self._blocks)}.")
         self._check_blocks_fitted((block,))
         columns = self.modalities_[names[index]]
         expected_names = None

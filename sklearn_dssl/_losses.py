@@ -150,3 +150,22 @@ class SpecificObjective(torch.nn.Module):
             for s, c in zip(specific, shared)
         )
         return contrast + self.ortho_weight * ortho
+
+
+class ContrastiveObjective(torch.nn.Module):
+    """Cross-modal InfoNCE with the similarity of multimodal contrastive learning.
+
+    Called on the list of per-modality embeddings; averages over pairs of
+    modalities. ``similarity`` is a key of :data:`SIMILARITIES`.
+    """
+
+    def __init__(self, similarity="cosine", temperature=0.1):
+        super().__init__()
+        self.similarity = similarity
+        self.temperature = temperature
+
+    def forward(self, embeddings):
+        similarity = SIMILARITIES[self.similarity]
+        return mean_over_pairs(
+            lambda a, b: info_nce(a, b, self.temperature, similarity), embeddings
+        )

@@ -16,13 +16,18 @@ from ._losses import cosine_bottleneck, squared_bottleneck
 
 
 def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01):
-    """A ReLU multi-layer perceptron with N(0, init_std^2) weights, zero biases."""
+    """A ReLU multi-layer perceptron with N(0, init_std^2) weights, zero biases.
+
+    ``init_std=None`` keeps torch's default (Kaiming-uniform) initialisation,
+    better suited to deep encoders.
+    """
     sizes = [n_in, *hidden_layer_sizes, n_out]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         linear = nn.Linear(a, b)
-        nn.init.normal_(linear.weight, std=init_std)
-        nn.init.zeros_(linear.bias)
+        if init_std is not None:
+            nn.init.normal_(linear.weight, std=init_std)
+            nn.init.zeros_(linear.bias)
         layers.append(linear)
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -191,20 +196,28 @@ class SharedEncoders(nn.Module):
     encoder outputs (the means of the shared posteriors), one per modality.
     """
 
-    def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, augmenter):
+    def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, augmenter, init_std=0.01):
         super().__init__()
         self.modality_sizes = tuple(int(s) for s in modality_sizes)
         self.n_outputs = int(n_shared)
         self.encoders = nn.ModuleList(
-            make_mlp(size, hidden_layer_sizes, n_shared) for size in self.modality_sizes
+            make_mlp(size, hidden_layer_sizes, n_shared, init_std)
+            for size in self.modality_sizes
         )
         self.augmenter = augmenter
+
+    @property
+    def block_widths(self):
+        return {"shared": [self.n_outputs] * len(self.modality_sizes)}
 
     def encode(self, x):
         parts = x.split(self.modality_sizes, dim=1)
         return [encoder(part) for encoder, part in zip(self.encoders, parts)]
 
-    def encode_modality(self, x, index):
+    def encode_blocks(self, x):
+        return {"shared": self.encode(x)}
+
+    def encode_modality(self, x, index, block="shared"):
         """Shared embedding of modality ``index`` from its columns ``x`` alone."""
         return self.encoders[index](x)
 
@@ -266,3 +279,47 @@ class SpecificEncoders(nn.Module):
             ([s[:n] for s in specific], [c[:n] for c in shared]),
             ([s[n:] for s in specific], [c[n:] for c in shared]),
         ]
+
+
+# --------------------------------------------------------------------------
+# Multimodal contrastive learning (Liu et al. 2024)
+# --------------------------------------------------------------------------
+
+
+def _into_box(h):
+    """Map to the open box (0, 1)^d."""
+    return torch.sigmoid(h)
+
+
+def _onto_sphere(h):
+    return F.normalize(h, dim=1)
+
+
+def _unbounded(h):
+    return h
+
+
+# Output geometry of each similarity: where the representation lives.
+GEOMETRIES = {"cosine": _onto_sphere, "l1": _into_box, "euclidean": _unbounded}
+
+
+class ContrastiveEncoders(SharedEncoders):
+    """One encoder per modality whose outputs live where ``similarity`` wants them.
+
+    Cosine similarity: on the unit sphere; L1: in the box (0, 1)^d (a
+    sigmoid); Euclidean: unbounded. No augmentation: the modalities are the
+    views. Follows the single-net protocol of ``_neural.py`` with one block,
+    "shared".
+    """
+
+    def __init__(self, modality_sizes, hidden_layer_sizes, n_components, similarity):
+        super().__init__(
+            modality_sizes, hidden_layer_sizes, n_components, nn.Identity(), init_std=None
+        )
+        self.similarity = similarity
+
+    def encode(self, x):
+        return [GEOMETRIES[self.similarity](h) for h in super().encode(x)]
+
+    def encode_modality(self, x, index, block="shared"):
+        return GEOMETRIES[self.similarity](self.encoders[index](x))
