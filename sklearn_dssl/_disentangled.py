@@ -134,7 +134,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ``ica_.mixing_``, the pseudo-inverse of ``unmixing_`` (only with ``ica``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
