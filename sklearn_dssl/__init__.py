@@ -1,9 +1,15 @@
 """Disentangled shared and modality-specific representations of multimodal tables."""
 
+from ._baselines import DMVAE, FOCAL, JointOptSSL
 from ._contrastive import MultimodalContrastive
 from ._disentangled import DisentangledSSL
 from ._linear import LinearCCA
+from ._persistence import load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["DisentangledSSL", "LinearCCA", "MultimodalContrastive", "__version__"]
+__all__ = [
+    "DMVAE",
+    "DisentangledSSL",
+    "FOCAL",
+    "JointOptSSL", "LinearCCA", "MultimodalContrastive", "load", "save", "__version__"]

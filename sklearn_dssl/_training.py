@@ -191,14 +191,13 @@ class ContrastiveNet(NeuralNet):
                 yield name, param
 
 
-def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
-          verbose, step_name):
-    """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
+def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
+             verbose=0, step_name="training"):
+    """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
-    last incomplete batch dropped, one history row per epoch. Returns the
-    fitted :class:`ContrastiveNet`; its ``history`` holds the per-epoch loss.
-    Call it inside :func:`seeded_torch` for reproducible results.
+    last incomplete batch dropped. :mod:`sklearn_dssl._persistence` builds
+    the nets of a loaded model with it, so they match the trained ones.
     """
     own_callbacks = [
         ("lr_schedule", LRScheduler(
@@ -209,7 +208,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))
     user_callbacks = [clone(cb, safe=False) for cb in (callbacks or [])]
-    net = ContrastiveNet(
+    return ContrastiveNet(
         module,
         criterion=criterion,
         optimizer=torch.optim.Adam,
@@ -225,6 +224,21 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         callbacks=own_callbacks + user_callbacks,
         device=device,
         verbose=verbose,
+    )
+
+
+def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
+          verbose, step_name):
+    """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
+
+    Adam with a cosine-annealed learning rate, shuffled batches with the
+    last incomplete batch dropped, one history row per epoch. Returns the
+    fitted :class:`ContrastiveNet`; its ``history`` holds the per-epoch loss.
+    Call it inside :func:`seeded_torch` for reproducible results.
+    """
+    net = make_net(
+        module, criterion, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+        device=device, callbacks=callbacks, verbose=verbose, step_name=step_name,
     )
     with warnings.catch_warnings():
         # skorch warns that the module is an instance it will not re-create;

@@ -1,0 +1,586 @@
+"""Saving and loading fitted estimators without pickle.
+
+A saved model is two members, in a directory or in one zip file:
+
+- ``metadata.json``: the format tag and version, the estimator's class, its
+  parameters, its fitted attributes other than torch modules (``modalities_``,
+  ``feature_names_in_``, the FastICA or CCA matrices, ...), the architecture
+  of every fitted net with its training history, and the SHA-256 of the
+  weights;
+- ``weights.pt``: the state dicts of the fitted nets, written by
+  :func:`torch.save` and read back with ``torch.load(weights_only=True,
+  map_location="cpu")``, which never runs pickled code.
+
+Loading rebuilds every net from its recorded architecture and loads the
+weights into it; nothing in the files can name a class or function to call
+beyond the fixed set of estimators, modules and FastICA known here.
+"""
+
+import hashlib
+import inspect
+import io
+import json
+import os
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import FastICA
+from skorch import NeuralNet
+from skorch.history import History
+
+from ._contrastive import MultimodalContrastive
+from ._disentangled import DisentangledSSL
+from ._linear import LinearCCA
+from ._losses import ContrastiveObjective, SharedObjective, SpecificObjective
+from ._modules import (
+    HEADS,
+    ContrastiveEncoders,
+    SharedEncoders,
+    SpecificEncoders,
+    TabularAugmenter,
+)
+from ._training import make_net, resolve_device
+
+FORMAT = "sklearn-dssl-model"
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+WEIGHTS = "weights.pt"
+
+ESTIMATORS = {cls.__name__: cls for cls in (DisentangledSSL, MultimodalContrastive, LinearCCA)}
+# Fitted attributes rebuilt from others rather than stored.
+ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
+
+
+# --------------------------------------------------------------------------
+# JSON with a few tagged types
+# --------------------------------------------------------------------------
+class _NotEncodable(TypeError):
+    pass
+
+
+_ARRAY_KINDS = set("biufU")
+
+
+def _encode(value):
+    """A JSON-ready form of ``value``; every JSON object is a tagged type."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, slice):
+        return {"__slice__": [_encode(value.start), _encode(value.stop), _encode(value.step)]}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "O" and all(isinstance(v, str) for v in value.ravel()):
+            dtype = "object"
+        elif value.dtype.kind in _ARRAY_KINDS:
+            dtype = value.dtype.str
+        else:
+            raise _NotEncodable(f"an array of dtype {value.dtype}")
+        return {"__ndarray__": value.tolist(), "dtype": dtype, "shape": list(value.shape)}
+    if type(value) is FastICA:
+        fitted = {
+            k: _encode(v) for k, v in vars(value).items()
+            if k.endswith("_") and not k.startswith("__")
+        }
+        return {
+            "__estimator__": "FastICA",
+            "params": _encode(value.get_params(deep=False)),
+            "fitted": fitted,
+        }
+    raise _NotEncodable(f"a {type(value).__name__}")
+
+
+def _decode(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict) or len(value) == 0:
+        raise ValueError(f"unexpected JSON value {value!r}")
+    if set(value) == {"__tuple__"}:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if set(value) == {"__dict__"}:
+        return {_hashable(_decode(k)): _decode(v) for k, v in value["__dict__"]}
+    if set(value) == {"__slice__"}:
+        return slice(*[_decode(v) for v in value["__slice__"]])
+    if set(value) == {"__ndarray__", "dtype", "shape"}:
+        dtype = np.dtype(value["dtype"])
+        if value["dtype"] != "object" and dtype.kind not in _ARRAY_KINDS:
+            raise ValueError(f"unsupported array dtype {value['dtype']!r}")
+        data = value["__ndarray__"]
+        if dtype.kind == "O":
+            array = np.empty(len(data), dtype=object)
+            array[:] = [str(v) for v in data]
+        else:
+            array = np.asarray(data, dtype=dtype)
+        return array.reshape(value["shape"])
+    if set(value) == {"__estimator__", "params", "fitted"}:
+        if value["__estimator__"] != "FastICA":
+            raise ValueError(f"unsupported estimator {value['__estimator__']!r}")
+        ica = FastICA(**_decode(value["params"]))
+        for name, attribute in _decode_fields(value["fitted"]).items():
+            if not (isinstance(name, str) and name.endswith("_")):
+                raise ValueError(f"unexpected FastICA attribute {name!r}")
+            setattr(ica, name, attribute)
+        return ica
+    raise ValueError(f"unknown JSON tag in {sorted(value)}")
+
+
+def _decode_fields(fields):
+    """A plain JSON object of encoded values, decoded value by value."""
+    if not isinstance(fields, dict):
+        raise ValueError(f"expected a JSON object, got {type(fields).__name__}")
+    return {name: _decode(value) for name, value in fields.items()}
+
+
+def _hashable(key):
+    return key if not isinstance(key, list) else tuple(key)
+
+
+# --------------------------------------------------------------------------
+# Nets: architecture description and reconstruction
+# --------------------------------------------------------------------------
+def _hidden_sizes(encoder):
+    linears = [layer for layer in encoder if isinstance(layer, torch.nn.Linear)]
+    return [layer.out_features for layer in linears[:-1]]
+
+
+def _augmenter_spec(augmenter):
+    if not isinstance(augmenter, TabularAugmenter):
+        return None
+    # a callable augmentation only matters for training, which a loaded
+    # model starts afresh from its parameters
+    kind = augmenter.kind if isinstance(augmenter.kind, str) else "none"
+    return {"kind": kind, "noise_scale": augmenter.noise_scale,
+            "mask_fraction": augmenter.mask_fraction}
+
+
+def _module_spec(module):
+    if type(module) is ContrastiveEncoders:
+        return {
+            "type": "ContrastiveEncoders",
+            "modality_sizes": list(module.modality_sizes),
+            "hidden_layer_sizes": _hidden_sizes(module.encoders[0]),
+            "n_outputs": module.n_outputs,
+            "similarity": module.similarity,
+        }
+    if type(module) is SharedEncoders:
+        return {
+            "type": "SharedEncoders",
+            "modality_sizes": list(module.modality_sizes),
+            "hidden_layer_sizes": _hidden_sizes(module.encoders[0]),
+            "n_outputs": module.n_outputs,
+            "augmenter": _augmenter_spec(module.augmenter),
+        }
+    if type(module) is SpecificEncoders:
+        return {
+            "type": "SpecificEncoders",
+            "shared": _module_spec(module.shared),
+            "hidden_layer_sizes": _hidden_sizes(module.encoders[0]),
+            "n_outputs": module.n_outputs,
+            "augmenter": _augmenter_spec(module.augmenter),
+        }
+    raise TypeError(f"cannot save a net whose module is a {type(module).__name__}.")
+
+
+def _build_augmenter(spec, n_features):
+    return TabularAugmenter(
+        torch.zeros(n_features), torch.ones(n_features),
+        kind=spec["kind"], noise_scale=spec["noise_scale"], mask_fraction=spec["mask_fraction"],
+    )
+
+
+def _build_module(spec):
+    kind = spec["type"]
+    hidden = tuple(int(h) for h in spec["hidden_layer_sizes"])
+    if kind == "ContrastiveEncoders":
+        return ContrastiveEncoders(
+            spec["modality_sizes"], hidden, spec["n_outputs"], spec["similarity"]
+        )
+    if kind == "SharedEncoders":
+        sizes = [int(s) for s in spec["modality_sizes"]]
+        augmenter = _build_augmenter(spec["augmenter"], sum(sizes))
+        return SharedEncoders(sizes, hidden, spec["n_outputs"], augmenter)
+    if kind == "SpecificEncoders":
+        shared = _build_module(spec["shared"])
+        if type(shared) is not SharedEncoders:
+            raise ValueError("a specific net must sit on shared encoders")
+        augmenter = _build_augmenter(spec["augmenter"], sum(shared.modality_sizes))
+        return SpecificEncoders(shared, hidden, spec["n_outputs"], augmenter)
+    raise ValueError(f"unknown module type {kind!r}")
+
+
+def _criterion_spec(criterion):
+    if type(criterion) is SharedObjective:
+        heads = {cls: name for name, cls in HEADS.items()}
+        return {"type": "SharedObjective", "head": heads[type(criterion.head)],
+                "kappa": criterion.head.kappa, "temperature": criterion.temperature,
+                "beta": criterion.beta}
+    if type(criterion) is SpecificObjective:
+        return {"type": "SpecificObjective", "temperature": criterion.temperature,
+                "ortho_weight": criterion.ortho_weight}
+    if type(criterion) is ContrastiveObjective:
+        return {"type": "ContrastiveObjective", "similarity": criterion.similarity,
+                "temperature": criterion.temperature}
+    raise TypeError(f"cannot save a net whose criterion is a {type(criterion).__name__}.")
+
+
+def _build_criterion(spec):
+    kind = spec["type"]
+    if kind == "SharedObjective":
+        return SharedObjective(HEADS[spec["head"]](spec["kappa"]),
+                               temperature=spec["temperature"], beta=spec["beta"])
+    if kind == "SpecificObjective":
+        return SpecificObjective(temperature=spec["temperature"],
+                                 ortho_weight=spec["ortho_weight"])
+    if kind == "ContrastiveObjective":
+        return ContrastiveObjective(spec["similarity"], spec["temperature"])
+    raise ValueError(f"unknown criterion type {kind!r}")
+
+
+def _json_history(history):
+    """The net's history rows, keeping only entries that JSON can hold."""
+    rows = []
+    for row in history.to_list():
+        kept = {}
+        for key, value in row.items():
+            try:
+                json.dumps(value, allow_nan=True)
+            except (TypeError, ValueError):
+                continue
+            kept[key] = value
+        rows.append(kept)
+    return rows
+
+
+def _net_spec(net):
+    step = dict(net.callbacks_).get("stop_on_non_finite_loss")
+    return {
+        "module": _module_spec(net.module_),
+        "criterion": _criterion_spec(net.criterion_),
+        "max_epochs": int(net.max_epochs),
+        "batch_size": int(net.batch_size),
+        "lr": float(net.lr),
+        "step_name": getattr(step, "step_name", "training"),
+        "trained_on": str(net.device),
+        "history": _json_history(net.history),
+    }
+
+
+def _build_net(spec, state, device):
+    with torch.random.fork_rng(devices=[]):  # leave the caller's torch RNG alone
+        module = _build_module(spec["module"])
+    net = make_net(
+        module, _build_criterion(spec["criterion"]), max_epochs=spec["max_epochs"],
+        batch_size=spec["batch_size"], lr=spec["lr"], device=device,
+        step_name=spec["step_name"],
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*already initialized.*")
+        net.initialize()
+    net.module_.load_state_dict(state, strict=True)
+    net.module_.eval()
+    net.history = History(spec["history"])
+    net.interrupted_ = False
+    net.stopped_by_callback_ = False
+    return net
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+def _parameters(estimator):
+    """``get_params`` as tagged JSON; values JSON cannot hold become defaults."""
+    defaults = {
+        name: p.default for name, p in inspect.signature(type(estimator)).parameters.items()
+    }
+    encoded, replaced = {}, []
+    for name, value in estimator.get_params(deep=False).items():
+        try:
+            encoded[name] = _encode(value)
+        except _NotEncodable:
+            encoded[name] = _encode(defaults[name])
+            replaced.append(name)
+    if replaced:
+        warnings.warn(
+            f"save stores {', '.join(f'{n}={defaults[n]!r}' for n in replaced)} instead "
+            f"of the given value(s), which JSON cannot hold (e.g. skorch callbacks, a "
+            "callable or a RandomState); the fitted model is unaffected, but a refit "
+            "of the loaded estimator uses these values unless you set them again.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return encoded
+
+
+def save(estimator, path):
+    """Save a fitted estimator without pickle: parameters as JSON, weights as tensors.
+
+    The model is written as ``metadata.json`` (class, parameters, fitted
+    attributes, net architectures and training histories) and ``weights.pt``
+    (the nets' state dicts), in a directory, or in a single zip file when
+    ``path`` ends with ``.zip``. :func:`load` reads it back without
+    unpickling anything, so a saved model from an untrusted source cannot run
+    code, unlike a pickle.
+
+    Parameters
+    ----------
+    estimator : DisentangledSSL, MultimodalContrastive or LinearCCA
+        A fitted estimator.
+    path : str or path-like
+        A ``.zip`` file to create (or overwrite), or else a directory to
+        create (or whose two files to overwrite).
+
+    Returns
+    -------
+    path : pathlib.Path
+        Where the model was written.
+
+    Warns
+    -----
+    UserWarning
+        When a parameter value cannot be stored as JSON (``callbacks``, a
+        callable ``augmentation``, a ``RandomState``): its default is stored
+        instead. Training-only settings, they do not change the loaded
+        model's output.
+
+    See Also
+    --------
+    load : Read a saved model back.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> import numpy as np
+    >>> from sklearn_dssl import LinearCCA, save, load
+    >>> X = np.random.default_rng(0).normal(size=(50, 6))
+    >>> cca = LinearCCA(n_components=2).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save(cca, os.path.join(tmp, "cca.zip"))
+    ...     loaded = load(path)
+    >>> np.array_equal(loaded.transform(X), cca.transform(X))
+    True
+    """
+    if type(estimator) not in ESTIMATORS.values():
+        raise TypeError(
+            f"save takes a DisentangledSSL, MultimodalContrastive or LinearCCA, got "
+            f"{type(estimator).__name__}; use pickle or joblib for other objects."
+        )
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    attributes, nets, states = {}, {}, {}
+    for name, value in vars(estimator).items():
+        if not name.endswith("_") or name.startswith("_") or name in ALIASES:
+            continue
+        if isinstance(value, NeuralNet):
+            nets[name] = _net_spec(value)
+            states[name] = {k: v.detach() for k, v in value.module_.state_dict().items()}
+        else:
+            try:
+                attributes[name] = _encode(value)
+            except _NotEncodable as exc:
+                raise TypeError(
+                    f"cannot save the fitted attribute {name} ({exc}); save supports "
+                    "the attributes the package's estimators set in fit."
+                ) from None
+    buffer = io.BytesIO()
+    torch.save(states, buffer)
+    weights = buffer.getvalue()
+    from . import __version__
+
+    metadata = json.dumps({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sklearn_dssl_version": __version__,
+        "estimator": type(estimator).__name__,
+        "params": _parameters(estimator),
+        "attributes": attributes,
+        "nets": nets,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }).encode()
+
+    path = Path(os.fspath(path))
+    if path.suffix.lower() == ".zip":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(METADATA, metadata)
+            archive.writestr(WEIGHTS, weights)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / METADATA).write_bytes(metadata)
+        (path / WEIGHTS).write_bytes(weights)
+    return path
+
+
+def _read_members(path):
+    if path.is_dir():
+        members = {}
+        for member in (METADATA, WEIGHTS):
+            if not (path / member).is_file():
+                raise ValueError(
+                    f"{path} is not a model saved by sklearn_dssl.save: it has no {member}."
+                )
+            members[member] = (path / member).read_bytes()
+        return members
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is neither a directory nor a zip file written by "
+            "sklearn_dssl.save; pass the path that save returned."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            missing = [m for m in (METADATA, WEIGHTS) if m not in names]
+            if missing:
+                raise ValueError(
+                    f"{path} is not a model saved by sklearn_dssl.save: it has no "
+                    f"{missing[0]}."
+                )
+            return {m: archive.read(m) for m in (METADATA, WEIGHTS)}
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path} is not a readable zip file ({exc}).") from None
+
+
+def load(path, *, device="cpu"):
+    """Load a model written by :func:`save`, without unpickling anything.
+
+    The weights are read with ``torch.load(weights_only=True,
+    map_location="cpu")``, so a model trained on a GPU loads on a machine
+    without one; ``device`` then says where the loaded nets compute.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory or ``.zip`` file written by :func:`save`.
+    device : str, default="cpu"
+        Torch device of the loaded nets: "cpu", "cuda", "cuda:k", or "auto"
+        (CUDA when available). It does not change the estimator's ``device``
+        parameter, which a refit uses.
+
+    Returns
+    -------
+    estimator : DisentangledSSL, MultimodalContrastive or LinearCCA
+        The fitted estimator, whose transform gives the saved model's output.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the files were not written by :func:`save`, were modified or are
+        damaged (the weights' checksum is verified), or come from a newer
+        format version.
+
+    See Also
+    --------
+    save : Write a fitted estimator.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> import numpy as np
+    >>> from sklearn_dssl import DisentangledSSL, save, load
+    >>> X = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    >>> model = DisentangledSSL(n_shared=2, n_specific=2, hidden_layer_sizes=(8,),
+    ...                         max_epochs_shared=1, max_epochs_specific=1,
+    ...                         batch_size=32, random_state=0).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     loaded = load(save(model, os.path.join(tmp, "model")))
+    >>> np.array_equal(loaded.transform(X), model.transform(X))
+    True
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(f"no saved model at {path}.")
+    members = _read_members(path)
+    try:
+        metadata = json.loads(members[METADATA])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: {METADATA} is not valid JSON ({exc}).") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ValueError(
+            f"{path} is not a model saved by sklearn_dssl.save (its {METADATA} lacks "
+            f"the format tag {FORMAT!r})."
+        )
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {version!r}, newer than this sklearn_dssl "
+            f"reads ({FORMAT_VERSION}); upgrade sklearn_dssl."
+        )
+    if hashlib.sha256(members[WEIGHTS]).hexdigest() != metadata.get("weights_sha256"):
+        raise ValueError(
+            f"{path}: the weights do not match the checksum recorded at save time; the "
+            "files were modified or damaged. Save the model again."
+        )
+    device = resolve_device(device)
+    try:
+        return _rebuild(metadata, members[WEIGHTS], device)
+    except ValueError as exc:
+        raise ValueError(f"{path} is damaged or was modified: {exc}") from None
+    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError,
+            pickle.UnpicklingError) as exc:
+        raise ValueError(
+            f"{path} is damaged or was modified: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _rebuild(metadata, weights, device):
+    name = metadata["estimator"]
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {name!r}; expected one of {sorted(ESTIMATORS)}")
+    cls = ESTIMATORS[name]
+    params = _decode_fields(metadata["params"])
+    known = set(inspect.signature(cls).parameters)
+    unknown = set(params) - known
+    if unknown:
+        raise ValueError(f"unknown {name} parameter(s) {sorted(unknown)}")
+    estimator = cls(**params)
+
+    attributes = _decode_fields(metadata["attributes"])
+    for attribute, value in attributes.items():
+        if not attribute.endswith("_") or attribute.startswith("_"):
+            raise ValueError(f"unexpected attribute {attribute!r}")
+        setattr(estimator, attribute, value)
+    modalities = getattr(estimator, "modalities_", None)
+    if not isinstance(modalities, dict) or not isinstance(
+        getattr(estimator, "n_features_in_", None), int
+    ):
+        raise ValueError("modalities_ or n_features_in_ is missing")
+    columns = np.sort(np.concatenate([np.asarray(c, dtype=int) for c in modalities.values()]))
+    if not np.array_equal(columns, np.arange(estimator.n_features_in_)):
+        raise ValueError("modalities_ does not cover the n_features_in_ columns once each")
+    estimator.modalities_ = {str(k): np.asarray(v, dtype=int) for k, v in modalities.items()}
+    if "ica_" in attributes:
+        for alias, source in ALIASES.items():
+            setattr(estimator, alias, getattr(estimator.ica_, source))
+
+    nets = metadata["nets"]
+    states = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    if not isinstance(states, dict) or set(states) != set(nets):
+        raise ValueError("the weights do not hold the nets the metadata lists")
+    sizes = [len(c) for c in estimator.modalities_.values()]
+    for net_name, spec in nets.items():
+        if not net_name.endswith("_") or net_name.startswith("_"):
+            raise ValueError(f"unexpected net {net_name!r}")
+        net = _build_net(spec, states[net_name], device)
+        module = getattr(net.module_, "shared", net.module_)
+        if list(module.modality_sizes) != sizes:
+            raise ValueError(f"{net_name} does not match modalities_")
+        setattr(estimator, net_name, net)
+    return estimator
