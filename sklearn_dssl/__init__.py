@@ -12,4 +12,10 @@ __all__ = [
     "DMVAE",
     "DisentangledSSL",
     "FOCAL",
-    "JointOptSSL", "LinearCCA", "MultimodalContrastive", "load", "save", "__version__"]
+    "JointOptSSL",
+    "LinearCCA",
+    "MultimodalContrastive",
+    "load",
+    "save",
+    "__version__",
+]
