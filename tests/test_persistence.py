@@ -1,0 +1,228 @@
+"""save / load: round trips, refusal of foreign or modified files, GPU-to-CPU loading."""
+
+import hashlib
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
+
+from sklearn_dssl import LinearCCA, MultimodalContrastive, load, save
+from sklearn_dssl.datasets import make_paper_synthetic
+from tests.conftest import small_model
+from tests.fixtures.make_fixtures import EXPECTED, MODEL, cuda_location_tags
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_paper_synthetic(n_samples=160, n_latent=2, n_features=4, random_state=0)
+
+
+def _refit_step_2(X):
+    model = small_model().fit(X)
+    return model.set_params(n_specific=3, n_shared=5).fit_specific(X)
+
+
+def _frame(X):
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame(X, columns=[f"rna_{i}" for i in range(4)] + [f"atac_{i}" for i in range(4)])
+
+
+CASES = {
+    "dssl-directory": (lambda X: small_model().fit(X), "model"),
+    "dssl-shared-only-ica-zip": (lambda X: small_model(output="shared", ica=True).fit(X),
+                                 "model.zip"),
+    "dssl-after-fit_specific": (_refit_step_2, "model.zip"),
+    "dssl-dataframe-named-modalities": (
+        lambda X: small_model(
+            modalities={"rna": [f"rna_{i}" for i in range(4)],
+                        "atac": [f"atac_{i}" for i in range(4)]},
+            head="gaussian", augmentation="noise",
+        ).fit(_frame(X)),
+        "model",
+    ),
+    "contrastive-l1-ica": (
+        lambda X: MultimodalContrastive(
+            n_components=2, similarity="l1", ica=True, hidden_layer_sizes=(8,),
+            max_epochs=2, batch_size=16, random_state=0,
+        ).fit(X),
+        "model.zip",
+    ),
+    "linear-cca-slices": (
+        lambda X: LinearCCA(modalities=[slice(0, 4), slice(4, 8)], n_components=2).fit(X),
+        "cca",
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", list(CASES))
+def test_round_trip_gives_identical_output(case, data, tmp_path):
+    make, name = CASES[case]
+    X = data.data.astype(np.float32)
+    model = make(X)
+    if hasattr(model, "feature_names_in_"):
+        X = _frame(X)
+    path = save(model, tmp_path / name)
+    assert path.is_file() == name.endswith(".zip")
+    loaded = load(path)
+
+    assert type(loaded) is type(model)
+    assert repr(loaded.get_params()) == repr(model.get_params())
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    np.testing.assert_array_equal(loaded.get_feature_names_out(), model.get_feature_names_out())
+    for block, arrays in model.transform_blocks(X).items():
+        for modality, array in arrays.items():
+            np.testing.assert_array_equal(loaded.transform_blocks(X)[block][modality], array)
+    assert list(loaded.modalities_) == list(model.modalities_)
+    if hasattr(model, "score"):
+        assert loaded.score(X) == model.score(X)
+    if hasattr(model, "ica_"):
+        np.testing.assert_array_equal(loaded.unmixing_, model.unmixing_)
+        assert loaded.unmixing_ is loaded.ica_.components_
+    for net in ("shared_net_", "specific_net_", "net_"):
+        assert hasattr(loaded, net) == hasattr(model, net)
+        if hasattr(model, net):
+            assert getattr(loaded, net).history[:, "train_loss"] == (
+                getattr(model, net).history[:, "train_loss"])
+    # the loaded model pickles, and refits like a fresh one
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(loaded)).transform(X),
+                                  model.transform(X))
+
+
+def test_loaded_model_refits_like_the_original(data, tmp_path):
+    X = data.data
+    model = small_model().fit(X)
+    loaded = load(save(model, tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.fit(X).transform(X), model.transform(X))
+
+
+def test_callbacks_are_stored_as_none_with_a_warning(data, tmp_path):
+    model = small_model(callbacks=[Callback()]).fit(data.data)
+    with pytest.warns(UserWarning, match=r"callbacks=None"):
+        path = save(model, tmp_path / "m.zip")
+    loaded = load(path)
+    assert loaded.callbacks is None
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+
+
+def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
+    with pytest.raises(NotFittedError):
+        save(small_model(), tmp_path / "m")
+    with pytest.raises(TypeError, match="pickle or joblib"):
+        save(StandardScaler().fit([[0.0], [1.0]]), tmp_path / "m")
+
+
+@pytest.fixture(scope="module")
+def saved_zip(data, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "model.zip"
+    return save(small_model().fit(data.data), path)
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("metadata.json")), archive.read("weights.pt")
+
+
+def _write(path, metadata, weights, checksum=True):
+    if checksum:
+        metadata["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("weights.pt", weights)
+    return path
+
+
+class _Trap:
+    triggered = False
+
+    def __reduce__(self):
+        return (_Trap._spring, ())
+
+    @staticmethod
+    def _spring():
+        _Trap.triggered = True
+
+
+def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
+    metadata, weights = _members(saved_zip)
+
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        load(tmp_path / "absent.zip")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="neither a directory nor a zip file"):
+        load(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="has no metadata.json"):
+        load(tmp_path / "empty")
+
+    flipped = bytearray(weights)
+    flipped[len(flipped) // 2] ^= 0xFF
+    with pytest.raises(ValueError, match="checksum"):
+        load(_write(tmp_path / "a.zip", dict(metadata), bytes(flipped), checksum=False))
+
+    with pytest.raises(ValueError, match="format tag"):
+        load(_write(tmp_path / "b.zip", {**metadata, "format": "other"}, weights))
+    with pytest.raises(ValueError, match="newer"):
+        load(_write(tmp_path / "c.zip", {**metadata, "format_version": 99}, weights))
+    with pytest.raises(ValueError, match="unknown estimator 'os.system'"):
+        load(_write(tmp_path / "d.zip", {**metadata, "estimator": "os.system"}, weights))
+    with pytest.raises(ValueError, match="unknown JSON tag"):
+        bad = {**metadata, "params": {**metadata["params"], "lr": {"__reduce__": "os.system"}}}
+        load(_write(tmp_path / "e.zip", bad, weights))
+    with pytest.raises(ValueError, match="unknown DisentangledSSL parameter"):
+        load(_write(tmp_path / "f.zip", {**metadata, "params": {"evil": 1}}, weights))
+
+    nets = json.loads(json.dumps(metadata["nets"]))
+    nets["shared_net_"]["module"]["n_outputs"] += 1
+    with pytest.raises(ValueError, match="damaged or was modified"):
+        load(_write(tmp_path / "g.zip", {**metadata, "nets": nets}, weights))
+
+    # a weights file holding an arbitrary pickled object, with a matching
+    # checksum: the weights-only reader refuses it without running it
+    buffer = io.BytesIO()
+    torch.save({"shared_net_": _Trap(), "specific_net_": {}}, buffer)
+    with pytest.raises(ValueError, match="damaged or was modified"):
+        load(_write(tmp_path / "h.zip", dict(metadata), buffer.getvalue()))
+    assert not _Trap.triggered
+
+
+def test_saving_with_cuda_location_tags_loads_on_the_cpu(data, tmp_path):
+    """A file whose tensors are tagged "cuda:0", as torch writes a GPU model's
+    weights, loads on the CPU (weights mapped with map_location="cpu")."""
+    model = small_model().fit(data.data)
+    with cuda_location_tags():
+        path = save(model, tmp_path / "m.zip")
+    _, weights = _members(path)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(io.BytesIO(weights), weights_only=True)  # the plain load fails
+    loaded = load(path)
+    assert loaded.shared_net_.device == "cpu"
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+
+
+def test_committed_gpu_model_fixture_loads_on_the_cpu():
+    """The committed ``tests/fixtures/disentangledssl_gpu.zip`` (format version
+    1) loads and reproduces its committed output.
+
+    It covers: files written by earlier versions keep loading; the weights are
+    tagged "cuda:0" and the estimator's ``device`` is "cuda", as for a model
+    fitted and saved on a GPU, and it loads on a CPU-only machine. The tensors
+    were written on a CPU with a forced location tag (see
+    ``tests/fixtures/make_fixtures.py``), since this project has no GPU to
+    write them; the loader never looks at anything else a GPU would change.
+    """
+    expected = np.load(EXPECTED)
+    loaded = load(MODEL)
+    assert loaded.get_params()["device"] == "cuda"
+    assert loaded.shared_net_.device == "cpu"
+    np.testing.assert_allclose(loaded.transform(expected["X"]), expected["Z"],
+                               rtol=1e-5, atol=1e-6)
+    assert load(MODEL, device="auto").transform(expected["X"]).shape == expected["Z"].shape
