@@ -200,6 +200,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Data with the columns seen in fit.
 
         Returns
         -------
@@ -243,6 +244,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_samples, width of the block), dtype float32
+            The modality's embedding in the chosen block.
         """
         check_is_fitted(self)
         names = list(self.modalities_)

@@ -73,7 +73,7 @@ _ATTRIBUTES_DOC = """modalities_ : dict of str to ndarray of int
         The fitted net; ``net_.history`` holds the per-epoch training loss.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names."""
 
 _REFERENCE_DOC = """Wang, Gupta, Zhang, Tonekaboni, Jegelka, Jaakkola and Uhler, "An
@@ -554,12 +554,14 @@ class DMVAE(_JointlyTrainedBaseline):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Data with the columns seen in fit.
         y : None
             Ignored.
 
         Returns
         -------
         score : float
+            Minus the mean squared reconstruction error per row, at most 0.
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)

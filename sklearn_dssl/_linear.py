@@ -97,12 +97,14 @@ class LinearCCA(MultimodalTransformer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Both modalities side by side, as described by ``modalities``.
         y : None
             Ignored.
 
         Returns
         -------
         self : LinearCCA
+            The fitted estimator.
         """
         with self._unchanged_on_error():
             self._fit(X)

@@ -104,7 +104,10 @@ def make_latent_partial_causal(
     Parameters
     ----------
     n_samples : int, default=10000
+        Number of rows.
     setting : {"sphere", "box", "ica"}, default="sphere"
+        How the coupled latents of the two modalities depend on each other
+        (see above).
     n_coupled : int, default=5
         Dimension of the coupled latents.
     n_specific : int, default=2
@@ -114,11 +117,12 @@ def make_latent_partial_causal(
     negative_slope : float, default=0.2
         Slope of the leaky ReLUs for negative inputs.
     concentration : float, default=10.0
-        vMF concentration of the ``"sphere"`` coupling.
+        Concentration of the von Mises-Fisher ``"sphere"`` coupling.
     noise_scale : float, default=0.1
         Laplace scale (``"box"``) or Gaussian standard deviation (``"ica"``)
         of the coupling.
     random_state : int, RandomState instance or None, default=None
+        Seeds the latents and the mixing networks.
 
     Returns
     -------

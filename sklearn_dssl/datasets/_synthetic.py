@@ -195,6 +195,7 @@ def make_nonlinear_multimodal(
     Parameters
     ----------
     n_samples : int, default=90000
+        Number of rows.
     n_latent : int, default=50
         Width of each latent block.
     n_features : int, default=100
@@ -204,8 +205,14 @@ def make_nonlinear_multimodal(
     negative_slope : float, default=0.2
         Slope of the leaky ReLUs for negative inputs; smaller is more
         nonlinear.
-    latent_variance, label_noise, label_hidden, random_state
-        As in :func:`make_paper_synthetic`.
+    latent_variance : float, default=0.5
+        Variance of every latent coordinate.
+    label_noise : float, default=0.1
+        Standard deviation of the noise added before thresholding a label.
+    label_hidden : int, default=100
+        Hidden units of each label's random network.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the latents, the mixing networks and the label networks.
 
     Returns
     -------

@@ -17,15 +17,19 @@ def block_features(estimator, X, block="shared", modalities=None):
 
     Parameters
     ----------
-    estimator : fitted DisentangledSSL or other package estimator
+    estimator : fitted estimator with ``transform_blocks``
+        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`.
     X : array-like of shape (n_samples, n_features)
+        Data with the columns seen in fit.
     block : {"shared", "specific"}, default="shared"
+        Which block to return.
     modalities : list of str or None, default=None
         Modalities whose block to concatenate; None takes all of them.
 
     Returns
     -------
     Z : ndarray of shape (n_samples, n_columns)
+        The block of each chosen modality, side by side.
     """
     blocks = estimator.transform_blocks(X)
     if block not in blocks:
@@ -50,15 +54,20 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     Parameters
     ----------
     estimator : fitted estimator with ``transform_blocks``
+        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`.
     X : array-like of shape (n_samples, n_features)
+        Data with the columns seen in fit.
     y : array-like of shape (n_samples,)
         The label to probe for.
     block : {"shared", "specific"}, default="shared"
+        Which block the probe sees.
     modalities : list of str or None, default=None
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
         Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
     cv : int or cross-validation generator, default=3
+        Cross-validation of the probe on the embedding, as in
+        :func:`~sklearn.model_selection.cross_val_score`.
 
     Returns
     -------
@@ -92,12 +101,25 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
 
     Parameters
     ----------
-    estimator, X, y, block, modalities, probe, cv
-        As in :func:`probe_score`.
+    estimator : fitted estimator with ``transform_blocks``
+        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`.
+    X : array-like of shape (n_samples, n_features)
+        Data with the columns seen in fit.
+    y : array-like of shape (n_samples,)
+        The label the block should not carry.
+    block : {"shared", "specific"}, default="shared"
+        Which block the probe sees.
+    modalities : list of str or None, default=None
+        Modalities whose block the probe sees (all when None).
+    probe : classifier or None, default=None
+        Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+    cv : int or cross-validation generator, default=3
+        Cross-validation of the probe on the embedding.
 
     Returns
     -------
     leakage : float
+        Mean cross-validated accuracy of the probe; lower is better.
     """
     return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv)
 
@@ -107,12 +129,20 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
 
     Parameters
     ----------
-    block, modalities, probe, cv
-        As in :func:`probe_score`.
+    block : {"shared", "specific"}, default="shared"
+        Which block the probe sees.
+    modalities : list of str or None, default=None
+        Modalities whose block the probe sees (all when None).
+    probe : classifier or None, default=None
+        Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+    cv : int or cross-validation generator, default=3
+        Cross-validation of the probe on the embedded held-out fold.
 
     Returns
     -------
-    scorer : callable ``scorer(estimator, X, y) -> float``
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, :func:`probe_score` with these
+        settings.
 
     Examples
     --------
@@ -148,7 +178,9 @@ def mcc(z_true, z_learned):
     Parameters
     ----------
     z_true : array-like of shape (n_samples, n_true)
+        The true latents.
     z_learned : array-like of shape (n_samples, n_learned)
+        The learned representation of the same rows.
 
     Returns
     -------
@@ -188,14 +220,19 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     Parameters
     ----------
     z_learned : array-like of shape (n_samples, n_learned)
+        The learned representation.
     z_true : array-like of shape (n_samples, n_true)
+        The true latents of the same rows.
     test_size : float, default=0.25
+        Fraction of the rows held out for the score.
     random_state : int, RandomState instance or None, default=0
         Seeds the split.
 
     Returns
     -------
     r2 : float
+        Held-out R^2, averaged over the true dimensions; 1 is a perfect
+        linear fit.
 
     Examples
     --------
@@ -223,7 +260,7 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     prefer_skip_nested_validation=True,
 )
 def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
-    """Cross-modal retrieval accuracy: is row i's partner among its k nearest candidates?
+    """Cross-modal retrieval accuracy: is row i's partner among its k nearest candidates.
 
     For each query (e.g. a modality-1 shared embedding) the candidates (the
     modality-2 shared embeddings of the same rows) are ranked by cosine
@@ -232,9 +269,15 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     Parameters
     ----------
     queries : array-like of shape (n_samples, n_dims)
+        One embedding per row, e.g. modality 1's shared block.
     candidates : array-like of shape (n_samples, n_dims)
+        The embeddings to search, row i being query i's partner, e.g.
+        modality 2's shared block of the same rows.
     k : int, default=1
+        A query counts as a hit when its partner is among its ``k`` most
+        similar candidates.
     metric : {"cosine"}, default="cosine"
+        Similarity used for the ranking.
 
     Returns
     -------
