@@ -1,0 +1,113 @@
+"""The API reference names every public object of the package.
+
+The reference is docs/api.rst; the check reads its autosummary lists, so it
+needs no Sphinx. Skipped when the docs are not part of the checkout (an
+installed package).
+"""
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import sklearn_dssl
+
+API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
+
+pytestmark = pytest.mark.skipif(not API_RST.exists(), reason="docs/api.rst not in this checkout")
+
+
+def public_modules():
+    """The package and its public subpackages and modules that declare ``__all__``."""
+    modules = [sklearn_dssl]
+    for info in pkgutil.iter_modules(sklearn_dssl.__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"sklearn_dssl.{info.name}")
+            if hasattr(module, "__all__"):
+                modules.append(module)
+    return modules
+
+
+def public_names():
+    """Fully qualified names of everything the public modules export."""
+    return sorted(
+        f"{module.__name__}.{name}"
+        for module in public_modules()
+        for name in module.__all__
+        if not (name.startswith("__") and name.endswith("__"))
+    )
+
+
+def documented_names(text):
+    """Fully qualified names listed in the autosummary directives of ``text``.
+
+    Entries resolve against the latest ``.. currentmodule::``, as in Sphinx;
+    a fully qualified entry is taken as it is.
+    """
+    names, module, in_autosummary = set(), None, False
+    for line in text.splitlines():
+        if match := re.match(r"\.\.\s+currentmodule::\s*(\S+)", line):
+            module, in_autosummary = match.group(1), False
+        elif re.match(r"\.\.\s+autosummary::", line):
+            in_autosummary = True
+        elif in_autosummary:
+            entry = line.strip()
+            if not entry or entry.startswith(":"):
+                continue
+            if not line.startswith((" ", "\t")):
+                in_autosummary = False
+                continue
+            entry = entry.lstrip("~")
+            names.add(entry if entry.startswith("sklearn_dssl.") else f"{module}.{entry}")
+    return names
+
+
+def test_public_names_found():
+    names = public_names()
+    assert "sklearn_dssl.DisentangledSSL" in names
+    assert any(name.startswith("sklearn_dssl.datasets.") for name in names)
+    assert any(name.startswith("sklearn_dssl.metrics.") for name in names)
+
+
+def test_every_public_name_in_api_reference():
+    documented = documented_names(API_RST.read_text(encoding="utf-8"))
+    missing = [name for name in public_names() if name not in documented]
+    assert not missing, (
+        f"public names missing from the API reference {API_RST.name}: {missing}; "
+        "add them to an autosummary list there."
+    )
+
+
+def test_api_reference_names_exist():
+    for name in documented_names(API_RST.read_text(encoding="utf-8")):
+        module_name, _, attribute = name.rpartition(".")
+        module = importlib.import_module(module_name)
+        assert hasattr(module, attribute), f"{name} in {API_RST.name} does not exist"
+
+
+def test_parser_reads_currentmodule_and_options():
+    text = """
+.. currentmodule:: sklearn_dssl
+
+.. autosummary::
+   :toctree: generated/
+
+   DisentangledSSL
+
+.. currentmodule:: sklearn_dssl.metrics
+
+.. autosummary::
+
+   mcc
+   sklearn_dssl.datasets.make_paper_synthetic
+
+Prose
+   indented prose
+"""
+    assert documented_names(text) == {
+        "sklearn_dssl.DisentangledSSL",
+        "sklearn_dssl.metrics.mcc",
+        "sklearn_dssl.datasets.make_paper_synthetic",
+    }
