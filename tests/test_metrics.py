@@ -89,3 +89,21 @@ def test_probe_scorer_in_grid_search_on_a_bare_estimator():
     ).fit(data.data, data.target[:, 1])
     scores = search.cv_results_["mean_test_score"]
     assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_probe_scorer_on_a_pipeline_embeds_through_its_steps():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=5, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), small_model())
+    search = GridSearchCV(
+        pipeline, {"disentangledssl__beta": [0.0, 1.0]},
+        scoring=make_probe_scorer(block="shared"), cv=2, error_score="raise",
+    ).fit(data.data, data.target[:, 1])
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    fitted = search.best_estimator_
+    expected = block_features(fitted[-1], fitted[0].transform(data.data), "specific", ["m1"])
+    np.testing.assert_array_equal(
+        block_features(fitted, data.data, "specific", ["m1"]), expected
+    )

@@ -8,6 +8,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
 from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length
 
@@ -17,8 +18,10 @@ def block_features(estimator, X, block="shared", modalities=None):
 
     Parameters
     ----------
-    estimator : fitted estimator with ``transform_blocks``
-        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`.
+    estimator : fitted estimator with ``transform_blocks``, or Pipeline
+        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`,
+        or a fitted :class:`~sklearn.pipeline.Pipeline` whose last step is
+        one (its earlier steps transform X first).
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
     block : {"shared", "specific"}, default="shared"
@@ -31,6 +34,9 @@ def block_features(estimator, X, block="shared", modalities=None):
     Z : ndarray of shape (n_samples, n_columns)
         The block of each chosen modality, side by side.
     """
+    if isinstance(estimator, Pipeline):
+        X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
     blocks = estimator.transform_blocks(X)
     if block not in blocks:
         raise ValueError(f"block={block!r} is not one of {list(blocks)}.")
@@ -47,14 +53,15 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     X is embedded by ``estimator``; the probe (by default a
     ``LogisticRegression``) is cross-validated on the embedding, and the mean
     held-out accuracy is returned. With the signature of a scikit-learn
-    scorer, it can be given as ``scoring=`` to GridSearchCV on a bare
-    estimator (see :func:`make_probe_scorer`): the held-out fold is embedded
-    and probed.
+    scorer, it can be given as ``scoring=`` to GridSearchCV on an estimator
+    of the package or on a Pipeline ending in one (see
+    :func:`make_probe_scorer`): the held-out fold is embedded and probed.
 
     Parameters
     ----------
-    estimator : fitted estimator with ``transform_blocks``
-        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`.
+    estimator : fitted estimator with ``transform_blocks``, or Pipeline
+        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`,
+        or a fitted Pipeline whose last step is one.
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
     y : array-like of shape (n_samples,)
@@ -101,8 +108,9 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
 
     Parameters
     ----------
-    estimator : fitted estimator with ``transform_blocks``
-        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`.
+    estimator : fitted estimator with ``transform_blocks``, or Pipeline
+        A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`,
+        or a fitted Pipeline whose last step is one.
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
     y : array-like of shape (n_samples,)
