@@ -1,0 +1,336 @@
+"""The deep baselines JointOptSSL, FOCAL and DMVAE: contract, losses, learning, errors."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_dssl import DMVAE, FOCAL, JointOptSSL
+from sklearn_dssl._baseline_modules import (
+    DMVAEObjective,
+    FocalObjective,
+    JointObjective,
+    gaussian_kl,
+    product_of_experts,
+)
+from sklearn_dssl.datasets import make_paper_synthetic
+
+BASELINES = [JointOptSSL, FOCAL, DMVAE]
+
+
+def small(cls, **params):
+    """A baseline that fits in well under a second on tiny data."""
+    defaults = dict(
+        n_shared=3, n_specific=3, hidden_layer_sizes=(8,), max_epochs=2, batch_size=16,
+        lr=1e-3, random_state=0,
+    )
+    defaults.update(params)
+    return cls(**defaults)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_paper_synthetic(n_samples=120, n_latent=3, n_features=5, random_state=0)
+
+
+@pytest.fixture(scope="module", params=BASELINES, ids=lambda cls: cls.__name__)
+def fitted(request, data):
+    return small(request.param, modalities={"rna": 5, "protein": 5}).fit(data.data)
+
+
+# ----------------------------------------------------------------------
+# Contract: layout, names, blocks, one modality alone, reproducibility
+# ----------------------------------------------------------------------
+
+
+def test_transform_layout_and_feature_names(fitted, data):
+    Z = fitted.transform(data.data)
+    names = fitted.get_feature_names_out()
+    assert Z.shape == (120, 12) == (120, len(names)) and Z.dtype == np.float32
+    assert names.tolist() == [
+        f"{block}_{m}_{i}"
+        for block in ("shared", "specific")
+        for m in ("rna", "protein")
+        for i in range(3)
+    ]
+    blocks = fitted.transform_blocks(data.data)
+    expected = [blocks[b][m] for b in ("shared", "specific") for m in ("rna", "protein")]
+    np.testing.assert_array_equal(Z, np.hstack(expected))
+    assert len(fitted.net_.history) == fitted.max_epochs
+    assert np.isfinite(fitted.net_.history[:, "train_loss"]).all()
+
+
+@pytest.mark.parametrize("output, prefix", [("shared", "shared_"), ("specific", "specific_")])
+def test_output_selects_blocks_of_the_same_model(fitted, data, output, prefix):
+    model = clone(fitted).set_params(output=output).fit(data.data)
+    columns = [i for i, n in enumerate(fitted.get_feature_names_out()) if n.startswith(prefix)]
+    assert model.get_feature_names_out().tolist() == fitted.get_feature_names_out()[columns].tolist()
+    np.testing.assert_array_equal(model.transform(data.data), fitted.transform(data.data)[:, columns])
+
+
+def test_one_modality_alone_gives_its_blocks(fitted, data):
+    blocks = fitted.transform_blocks(data.data)
+    for block in ("shared", "specific"):
+        for name, columns in (("rna", slice(0, 5)), ("protein", slice(5, 10))):
+            got = fitted.transform_modality(data.data[:, columns], name, block=block)
+            np.testing.assert_allclose(got, blocks[block][name], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="modality 'protein' has 5"):
+        fitted.transform_modality(data.data, "protein")
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=lambda cls: cls.__name__)
+def test_same_random_state_same_output_and_global_rng_untouched(cls, data):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = small(cls, random_state=3).fit_transform(data.data)
+    torch.testing.assert_close(torch.rand(3), expected)
+    b = small(cls, random_state=3).fit_transform(data.data)
+    c = small(cls, random_state=4).fit_transform(data.data)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=lambda cls: cls.__name__)
+def test_every_parameter_is_trained(cls, data):
+    model = small(cls).fit(data.data)
+    optimised = {id(p) for g in model.net_.optimizer_.param_groups for p in g["params"]}
+    assert optimised == {id(p) for p in model.net_.module_.parameters()}
+
+
+def test_score_higher_is_better(data):
+    X = data.data
+    for cls in (FOCAL, DMVAE):
+        untrained = small(cls, max_epochs=1, lr=1e-7).fit(X)
+        trained = small(cls, max_epochs=30, lr=3e-3).fit(X)
+        assert trained.score(X) > untrained.score(X)
+
+
+# ----------------------------------------------------------------------
+# Objectives against hand computations
+# ----------------------------------------------------------------------
+
+
+def _unit(a):
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _np_info_nce(a, b, t):
+    """Symmetric cross-view InfoNCE with cosine similarity, in numpy."""
+    logits = _unit(a) @ _unit(b).T / t
+    return 0.5 * (
+        np.mean(logsumexp(logits, axis=1) - np.diag(logits))
+        + np.mean(logsumexp(logits.T, axis=1) - np.diag(logits))
+    )
+
+
+def _np_ortho(a, b):
+    return np.linalg.norm(_unit(a).T @ _unit(b))
+
+
+def _np_mean_cosine(a, b):
+    return np.mean(np.sum(_unit(a) * _unit(b), axis=1))
+
+
+class _DeterministicHead:
+    """A posterior head whose sample is its mean, so that the loss is deterministic."""
+
+    def sample(self, mean):
+        return mean
+
+
+@pytest.fixture
+def views():
+    """Two views of 2 modalities: (specific [s1, s2], shared [c1, c2]) each, 6 rows."""
+    rng = np.random.default_rng(0)
+    return [tuple([rng.normal(size=(6, 3)) for _ in range(2)] for _ in range(2)) for _ in range(2)]
+
+
+def _torch_views(views):
+    return [tuple([torch.tensor(a) for a in part] for part in view) for view in views]
+
+
+@pytest.mark.parametrize("a, lam", [(1.0, 1.0), (0.01, 0.5), (100.0, 0.0)])
+def test_joint_objective_matches_its_formula(views, a, lam):
+    t = 0.07
+    (s_x, c_x), (s_v, c_v) = views
+    shared = 0.5 * (_np_info_nce(c_x[0], c_x[1], t) + _np_info_nce(c_v[0], c_v[1], t))
+    specific = sum(
+        _np_info_nce(np.hstack([s_x[i], c_x[1 - i]]), np.hstack([s_v[i], c_v[1 - i]]), t)
+        for i in range(2)
+    )
+    ortho = 0.5 * sum(_np_ortho(s[i], c[i]) for s, c in views for i in range(2))
+    expected = 2 * shared / (1 + a) + a * specific / (1 + a) + lam * ortho
+    objective = JointObjective(_DeterministicHead(), t, specific_weight=a, ortho_weight=lam)
+    assert objective(_torch_views(views)).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_focal_objective_matches_its_formula(views):
+    t, a, lam = 0.07, 2.0, 0.3
+    (s_x, c_x), (s_v, c_v) = views
+    shared = _np_info_nce(c_x[0], c_x[1], t) + _np_info_nce(c_v[0], c_v[1], t)
+    specific = _np_info_nce(s_x[0], s_v[0], t) + _np_info_nce(s_x[1], s_v[1], t)
+    ortho = sum(
+        _np_mean_cosine(s[0], c[0]) + _np_mean_cosine(s[1], c[1]) + _np_mean_cosine(s[0], s[1])
+        for s, c in views
+    )
+    expected = shared + a * specific + lam * ortho
+    got = FocalObjective(t, specific_weight=a, ortho_weight=lam)(_torch_views(views)).item()
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_focal_penalty_is_a_signed_cosine():
+    # c1 = u, c2 = -u, s1 = -u, s2 = u: every penalised pair is opposite, cosine -1,
+    # three pairs in each of the two views
+    u = torch.randn(4, 3, dtype=torch.float64)
+    view = ([-u, u], [u, -u])
+    with_penalty = FocalObjective(0.1, specific_weight=0.0, ortho_weight=1.0)([view, view])
+    without = FocalObjective(0.1, specific_weight=0.0, ortho_weight=0.0)([view, view])
+    assert (with_penalty - without).item() == pytest.approx(-6.0)
+
+
+def test_gaussian_kl_and_product_of_experts_known_values():
+    mean = torch.tensor([[1.0, 2.0], [0.0, 0.0]], dtype=torch.float64)
+    log_var = torch.tensor([[0.0, 0.0], [np.log(2.0), 0.0]], dtype=torch.float64)
+    # rows: 0.5 * |mean|^2 = 2.5 ; 0.5 * (2 - 1 - log 2)
+    expected = np.mean([2.5, 0.5 * (2.0 - 1.0 - np.log(2.0))])
+    assert gaussian_kl(mean, log_var).item() == pytest.approx(expected)
+    assert gaussian_kl(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0.0
+    # N(1, 1) x N(3, 3): precision 1 + 1/3, variance 3/4, mean 3/4 * (1/1 + 3/3) = 1.5
+    m, lv = product_of_experts(
+        [torch.tensor([[1.0]]), torch.tensor([[3.0]])],
+        [torch.tensor([[0.0]]), torch.tensor([[np.log(3.0)]])],
+    )
+    assert m.item() == pytest.approx(1.5) and lv.exp().item() == pytest.approx(0.75)
+    # extreme log-variances stay finite: the precise expert wins
+    m, lv = product_of_experts(
+        [torch.tensor([[1.0]]), torch.tensor([[3.0]])],
+        [torch.tensor([[-200.0]]), torch.tensor([[200.0]])],
+    )
+    assert m.item() == pytest.approx(1.0) and lv.item() == pytest.approx(-200.0)
+
+
+def test_dmvae_objective_matches_its_formula():
+    rng = np.random.default_rng(1)
+
+    def r(*shape):
+        return torch.tensor(rng.normal(size=shape))
+
+    x = [r(5, 4), r(5, 3)]
+    out = {
+        "inputs": x,
+        "joint": [r(5, 4), r(5, 3)],
+        "cross": [[None, r(5, 4)], [r(5, 3), None]],
+        "posteriors": {
+            "shared": [(r(5, 2), r(5, 2)), (r(5, 2), r(5, 2))],
+            "private": [(r(5, 2), r(5, 2)), (r(5, 2), r(5, 2))],
+            "joint": (r(5, 2), r(5, 2)),
+        },
+    }
+
+    def se(a, b):
+        return np.mean(np.sum((a.numpy() - b.numpy()) ** 2, axis=1))
+
+    def kl(p):
+        m, lv = (t.numpy() for t in p)
+        return np.mean(-0.5 * np.sum(1 + lv - m**2 - np.exp(lv), axis=1))
+
+    post, w = out["posteriors"], 0.3
+    expected = sum(
+        se(out["joint"][i], x[i]) + w * (kl(post["private"][i]) + kl(post["joint"]))
+        + se(out["cross"][i][1 - i], x[i])
+        + w * (kl(post["private"][i]) + kl(post["shared"][1 - i]))
+        for i in range(2)
+    )
+    assert DMVAEObjective(kl_weight=w)(out).item() == pytest.approx(expected, rel=1e-9)
+
+
+# ----------------------------------------------------------------------
+# Learning: what a model with broken pairs cannot do
+# ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def learning_data():
+    data = make_paper_synthetic(n_samples=1600, n_latent=4, n_features=8, random_state=0)
+    broken = data.data.copy()
+    broken[:, 8:] = broken[np.random.default_rng(0).permutation(1600), 8:]
+    return data, broken
+
+
+def _agreement(a, b):
+    """Mean over coordinates of the correlation between two embeddings of the same rows."""
+    a, b = (a - a.mean(0)) / a.std(0), (b - b.mean(0)) / b.std(0)
+    return float(np.mean(a * b))
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [(JointOptSSL, {"head": "power_spherical", "ortho_weight": 0.1}), (FOCAL, {}), (DMVAE, {})],
+    ids=["JointOptSSL", "FOCAL", "DMVAE"],
+)
+def test_shared_block_learns_what_the_modalities_share(cls, params, learning_data):
+    """Trained on paired rows, the shared embeddings of the two modalities agree
+    coordinate by coordinate on held-out rows and carry Y_c; trained on rows whose
+    modality-2 part was shuffled (no shared signal), they do not agree."""
+    data, broken = learning_data
+    cut = 1200
+    settings = dict(
+        modalities=data.modalities, n_shared=4, n_specific=4, hidden_layer_sizes=(32,),
+        max_epochs=12, batch_size=64, lr=5e-3, random_state=0, **params,
+    )
+    paired = cls(**settings).fit(data.data[:cut]).transform_blocks(data.data)["shared"]
+    unpaired = cls(**settings).fit(broken[:cut]).transform_blocks(data.data)["shared"]
+    good = _agreement(paired["m1"][cut:], paired["m2"][cut:])
+    bad = _agreement(unpaired["m1"][cut:], unpaired["m2"][cut:])
+    assert good > 0.5 and good - bad > 0.4, (good, bad)
+    shared = np.hstack([paired["m1"], paired["m2"]])
+    y_c = data.target[:, 1]
+    accuracy = LogisticRegression().fit(shared[:cut], y_c[:cut]).score(shared[cut:], y_c[cut:])
+    # chance is 0.5; with 400 test rows its standard error is 0.025
+    assert accuracy > 0.62, accuracy
+
+
+# ----------------------------------------------------------------------
+# Bad input
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=lambda cls: cls.__name__)
+def test_three_modalities_are_refused(cls, data):
+    with pytest.raises(ValueError, match="exactly 2 modalities"):
+        small(cls, modalities=[4, 3, 3]).fit(data.data)
+
+
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (small(FOCAL, n_shared=3, n_specific=2), "n_shared == n_specific"),
+        (small(FOCAL, n_shared=1, n_specific=1), "n_shared >= 2"),
+        (small(JointOptSSL, n_shared=1), "head='gaussian'"),
+        (small(DMVAE, hidden_layer_sizes=(8, 0)), "positive ints"),
+        (small(JointOptSSL, specific_weight=0.0), "specific_weight"),
+        (small(DMVAE, kl_weight=-1.0), "kl_weight"),
+        (small(FOCAL, output="joint"), "output"),
+    ],
+    ids=["focal-widths", "focal-one-dim", "joint-one-dim-sphere", "hidden", "a-zero",
+         "negative-kl", "output"],
+)
+def test_bad_parameters_name_the_problem(model, match, data):
+    with pytest.raises(ValueError, match=match):
+        model.fit(data.data)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=lambda cls: cls.__name__)
+def test_bad_data_is_refused_and_keeps_the_fitted_model(cls, data):
+    model = small(cls).fit(data.data)
+    expected = model.transform(data.data)
+    X = data.data.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(X)
+    with pytest.raises(ValueError, match="features"):
+        model.transform(data.data[:, :7])
+    np.testing.assert_array_equal(model.transform(data.data), expected)
