@@ -1,6 +1,8 @@
-"""``python -m sklearn_dssl``: run the demonstration."""
+"""``python -m sklearn_dssl``: the ``sklearn-dssl`` command line (``demo``, ``fit``, ``transform``)."""
 
-from ._demo import main
+import sys
+
+from ._cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
