@@ -5,10 +5,20 @@ from sklearn.base import clone
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_dssl import LinearCCA
+from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA
 from tests.conftest import small_model
 
-ESTIMATORS = [small_model(), LinearCCA(n_components=1)]
+ESTIMATORS = [
+    small_model(),
+    LinearCCA(n_components=1),
+    *(
+        baseline(
+            n_shared=2, n_specific=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=16,
+            random_state=0,
+        )
+        for baseline in (JointOptSSL, FOCAL, DMVAE)
+    ),
+]
 
 # check name -> reason, for checks an estimator is expected to fail.
 EXPECTED_FAILURES = {}
