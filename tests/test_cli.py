@@ -1,0 +1,257 @@
+"""The sklearn-dssl command line, run as users run it (subprocess) and in-process."""
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sklearn_dssl import load, save
+from sklearn_dssl._cli import main
+from sklearn_dssl.datasets import make_paper_synthetic
+from tests.conftest import small_model
+
+pd = pytest.importorskip("pandas")
+
+TINY = ["--n-shared", "2", "--n-specific", "2", "--hidden", "8", "--epochs-shared", "2",
+        "--epochs-specific", "2", "--batch-size", "32", "--random-state", "0"]
+RNA = [f"rna_{i}" for i in range(3)]
+ATAC = [f"atac_{i}" for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """A cell table with an id column, two modalities and a label, as CSV and Parquet."""
+    folder = tmp_path_factory.mktemp("tables")
+    data = make_paper_synthetic(n_samples=120, n_latent=2, n_features=3, random_state=0)
+    frame = pd.DataFrame(data.data, columns=RNA + ATAC)
+    frame.insert(0, "cell", [f"c{i}" for i in range(len(frame))])
+    frame["label"] = data.target[:, 1]
+    frame.to_csv(folder / "cells.csv", index=False)
+    pytest.importorskip("pyarrow")
+    frame.to_parquet(folder / "cells.parquet")
+    return folder, frame
+
+
+def start_cli(*args, cwd):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, "-m", "sklearn_dssl", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def runs(tables):
+    """Two commands run as a user runs them, side by side (starting Python and
+    torch dominates their time): a fit, and a fit that fails on its input."""
+    folder, _ = tables
+    processes = {
+        "fit": start_cli("fit", "cells.csv", "--prefix", "rna=rna_", "--modality",
+                         "atac=atac_*", "--id", "cell", *TINY, "-o", "out/embeddings.parquet",
+                         "--model", "model.zip", cwd=folder),
+        "error": start_cli("fit", "cells.csv", "--prefix", "rna=rnx_", "--prefix",
+                           "atac=atac_", "--model", "m.zip", cwd=folder),
+    }
+    results = {}
+    for name, process in processes.items():
+        out, err = process.communicate(timeout=300)
+        results[name] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return results
+
+
+def test_fit_as_a_user_runs_it_then_transform(tables, runs, capsys):
+    folder, frame = tables
+    fitted = runs["fit"]
+    assert fitted.returncode == 0, fitted.stderr
+    assert "train_loss" in fitted.stdout  # the per-epoch log of verbose training
+    assert "ignoring 1 column(s) in no modality: label" in fitted.stderr
+
+    model = load(folder / "model.zip")
+    names = model.get_feature_names_out().tolist()
+    assert list(model.modalities_) == ["rna", "atac"]
+    assert model.feature_names_in_.tolist() == RNA + ATAC
+    embeddings = pd.read_parquet(folder / "out" / "embeddings.parquet")
+    assert embeddings.columns.tolist() == ["cell", *names]
+    assert embeddings["cell"].tolist() == frame["cell"].tolist()
+    np.testing.assert_array_equal(embeddings[names].to_numpy(),
+                                  model.transform(frame[RNA + ATAC]))
+
+    # new rows with their columns in another order, as Parquet
+    moved = frame[["label", *ATAC[::-1], "cell", *RNA]].iloc[::-1]
+    moved.to_parquet(folder / "new.parquet")
+    assert main(["transform", str(folder / "model.zip"), str(folder / "new.parquet"),
+                 "--id", "cell", "-o", str(folder / "new.csv")]) == 0
+    assert "wrote embeddings (120 rows x 8 columns)" in capsys.readouterr().out
+    new = pd.read_csv(folder / "new.csv")
+    assert new["cell"].tolist() == moved["cell"].tolist()
+    np.testing.assert_allclose(new[names].to_numpy(), model.transform(moved[RNA + ATAC]),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_errors_are_one_line_without_traceback(runs):
+    result = runs["error"]
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "sklearn-dssl fit: error: --prefix rna=rnx_: no column starts with 'rnx_'; columns "
+        "are: cell, rna_0, rna_1, rna_2, atac_0, atac_1, atac_2, label."
+    ]
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["fit", "--help"], ["transform", "--help"], ["demo", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: sklearn-dssl")
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_console_script_entry_point():
+    scripts = {
+        e.name: e.value
+        for d in importlib.metadata.distributions() if d.metadata["Name"] == "sklearn-dssl"
+        for e in d.entry_points if e.group == "console_scripts"
+    }
+    if not scripts:
+        pytest.skip("the package is installed without its metadata")
+    assert scripts == {"sklearn-dssl": "sklearn_dssl._cli:main"}
+
+
+@pytest.mark.parametrize("method, extra, width", [
+    ("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden", "8"], 4),
+    ("cca", ["--n-components", "2"], 2 * 2 + 2 * 3),
+    ("dssl", [*TINY, "--blocks", "shared"], 4),
+])
+def test_fit_other_methods_in_process(tables, tmp_path, capsys, method, extra, width):
+    folder, frame = tables
+    argv = ["fit", str(folder / "cells.csv"), "--modality", "rna=rna_0,rna_1,rna_2",
+            "--prefix", "atac=atac_", "--method", method, "--quiet", *extra,
+            "-o", str(tmp_path / "z.tsv"), "--model", str(tmp_path / "model")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "train_loss" not in capsys.readouterr().out
+    Z = pd.read_csv(tmp_path / "z.tsv", sep="\t")
+    assert Z.shape == (len(frame), width)
+    model = load(tmp_path / "model")
+    np.testing.assert_allclose(Z.to_numpy(), model.transform(frame[RNA + ATAC]),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_transform_with_a_model_fitted_on_an_array(tables, tmp_path, capsys):
+    folder, frame = tables
+    X = frame[RNA + ATAC].to_numpy()
+    model = small_model(n_shared=2).fit(X)
+    save(model, tmp_path / "array_model")
+    argv = ["transform", str(tmp_path / "array_model"), str(folder / "cells.csv"),
+            "-o", str(tmp_path / "z.csv"), "--id", "cell", "--blocks", "specific"]
+    assert main(argv) == 1
+    assert "fitted on 6 unnamed columns, but" in capsys.readouterr().err
+    frame[["cell", *RNA, *ATAC]].to_csv(tmp_path / "plain.csv", index=False)
+    argv[2] = str(tmp_path / "plain.csv")
+    assert main(argv) == 0
+    Z = pd.read_csv(tmp_path / "z.csv")
+    assert Z.columns[0] == "cell" and Z.shape == (len(frame), 1 + 4)
+    np.testing.assert_allclose(Z.iloc[:, 1:].to_numpy(),
+                               model.set_params(output="specific").transform(X),
+                               rtol=1e-6, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def bad_tables(tables):
+    folder, frame = tables
+    frame.assign(rna_1=["x"] * len(frame)).to_csv(folder / "text.csv", index=False)
+    frame.assign(atac_0=np.where(np.arange(len(frame)) == 3, np.nan, 0.0)).to_csv(
+        folder / "nan.csv", index=False)
+    (folder / "garbage.parquet").write_bytes(b"not parquet")
+    (folder / "empty.csv").write_text("")
+    frame[["cell", *RNA]].to_csv(folder / "rna_only.csv", index=False)
+    return folder
+
+
+ERRORS = {
+    "missing file": (["fit", "{f}/absent.csv", "--prefix", "a=rna_", "--prefix", "b=atac_",
+                      "--model", "{t}/m"], "no such file"),
+    "unreadable parquet": (["fit", "{f}/garbage.parquet", "--prefix", "a=rna_",
+                            "--prefix", "b=atac_", "--model", "{t}/m"],
+                           "cannot read {f}/garbage.parquet as PARQUET"),
+    "empty csv": (["fit", "{f}/empty.csv", "--prefix", "a=rna_", "--prefix", "b=atac_",
+                   "--model", "{t}/m"], "cannot read {f}/empty.csv as CSV"),
+    "unknown extension": (["fit", "{f}/cells.xlsx", "--prefix", "a=rna_", "--prefix",
+                           "b=atac_", "--model", "{t}/m"], "cannot tell the format"),
+    "missing column": (["fit", "{f}/cells.csv", "--modality", "rna=rna_0,gene9",
+                        "--prefix", "atac=atac_", "--model", "{t}/m"],
+                       "--modality rna: no column 'gene9'"),
+    "pattern matches nothing": (["fit", "{f}/cells.csv", "--modality", "rna=gene*",
+                                 "--prefix", "atac=atac_", "--model", "{t}/m"],
+                                "pattern 'gene*' matches no column"),
+    "not NAME=VALUE": (["fit", "{f}/cells.csv", "--prefix", "rna_", "--prefix", "atac=atac_",
+                        "--model", "{t}/m"], "expected NAME=VALUE"),
+    "one modality": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--model", "{t}/m"],
+                     "give at least two modalities"),
+    "overlap": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--modality", "both=rna_0",
+                 "--prefix", "atac=atac_", "--model", "{t}/m"],
+                "column 'rna_0' is in both modality 'rna' and 'both'"),
+    "unknown id": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+                    "--id", "barcode", "--model", "{t}/m"], "has no column 'barcode'"),
+    "text column": (["fit", "{f}/text.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+                     "--model", "{t}/m"], "column(s) rna_1 are not numeric"),
+    "missing values": (["fit", "{f}/nan.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+                        "--model", "{t}/m"], "column(s) atac_0 have missing values"),
+    "option of another method": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                                  "atac=atac_", "--method", "cca", "--beta", "1",
+                                  "--model", "{t}/m"], "--beta does not apply to --method cca"),
+    "invalid parameter": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                           "atac=atac_", "--method", "cca", "--n-components", "9",
+                           "--model", "{t}/m"], "n_components=9 exceeds"),
+    "nothing to write": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                          "atac=atac_"], "nothing to write"),
+    "not a model": (["transform", "{f}/cells.csv", "{f}/cells.csv", "-o", "{t}/z.csv"],
+                    "is neither a directory nor a zip file"),
+    "absent model": (["transform", "{t}/none.zip", "{f}/cells.csv", "-o", "{t}/z.csv"],
+                     "no saved model at"),
+    "columns missing at transform": (["transform", "{t}/model.zip", "{f}/rna_only.csv",
+                                      "-o", "{t}/z.csv"],
+                                     "lacks 3 column(s) the model was fitted on: atac_0"),
+}
+
+
+@pytest.fixture(scope="module")
+def cca_model(tables, tmp_path_factory):
+    folder, _ = tables
+    target = tmp_path_factory.mktemp("cca")
+    assert main(["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--method", "cca", "--n-components", "2",
+                 "--model", str(target / "model.zip")]) == 0
+    return target
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_bad_input_gives_one_line_and_status_1(case, bad_tables, cca_model, capsys):
+    argv, expected = ERRORS[case]
+    argv = [a.format(f=bad_tables, t=cca_model) for a in argv]
+    capsys.readouterr()
+    assert main(argv) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("note: ")]
+    assert len(err) == 1, err
+    assert err[0].startswith(f"sklearn-dssl {argv[0]}: error: ")
+    assert expected.format(f=bad_tables, t=cca_model) in err[0]
+
+
+def test_usage_errors_exit_with_status_2(capsys):
+    for argv in (["fit"], ["fit", "t.csv", "--method", "pca"], ["nonsense"],
+                 ["fit", "t.csv", "--hidden", "a,b"], ["demo", "--n-samples", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert "usage: sklearn-dssl" in capsys.readouterr().err
+
+
+def test_demo_subcommand_prints_the_probe_table(capsys):
+    assert main(["demo", "--n-samples", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "DisentangledSSL on make_paper_synthetic: 600 rows" in out
+    assert "oracle: true Z_c" in out
