@@ -49,6 +49,18 @@ AUGMENTATION_PARAMETER_CONSTRAINTS = {
 ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
 
 
+def _check_full_rank(embedding):
+    """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
+    singular = np.linalg.svd(embedding - embedding.mean(axis=0), compute_uv=False)
+    rank = int(np.sum(singular > singular[0] * 1e-6)) if singular[0] > 0 else 0
+    if rank < embedding.shape[1]:
+        raise ValueError(
+            f"The learned shared embedding has rank {rank} < its width "
+            f"{embedding.shape[1]}, so ICA cannot unmix it; train longer, give "
+            "more rows, or lower the embedding width (n_components / n_shared)."
+        )
+
+
 class NeuralMultimodalTransformer(MultimodalTransformer):
     """Base class of the package's neural estimators (not for direct use)."""
 
@@ -126,12 +138,27 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             self.__dict__.pop(name, None)
         if self.ica is False:
             return
+        # float64: the whitening of a low-variance float32 embedding loses
+        # precision, and row-wise results of float32 products depend on the
+        # batch they are computed in.
         stacked = np.concatenate(self._stack_by_modality(X_model.cpu().numpy()))
+        stacked = stacked.astype(np.float64)
+        width = stacked.shape[1]
         if self.ica is True:
             ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         else:
             ica = clone(self.ica)
-        self.ica_ = ica.fit(stacked)
+            if ica.n_components not in (None, width):
+                raise ValueError(
+                    f"ica=FastICA(n_components={ica.n_components}) must keep the "
+                    f"width of the shared embedding ({width}); leave its "
+                    "n_components at None and set the estimator's width instead."
+                )
+            if ica.random_state is None:
+                ica.set_params(random_state=seed)
+        _check_full_rank(stacked)
+        # Internal arrays stay arrays whatever the global set_output config.
+        self.ica_ = ica.set_output(transform="default").fit(stacked)
         self.unmixing_ = self.ica_.components_
         self.mixing_ = self.ica_.mixing_
 
@@ -145,7 +172,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     def _rotate_shared(self, array):
         if not hasattr(self, "ica_"):
             return array
-        return self.ica_.transform(array).astype(np.float32, copy=False)
+        return self.ica_.transform(array.astype(np.float64)).astype(np.float32)
 
     # ------------------------------------------------------------------
     # Inference
@@ -202,12 +229,14 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Data with the columns seen in fit.
         y : None
             Ignored.
 
         Returns
         -------
         score : float
+            Negative contrastive loss per row, at most 0.
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)

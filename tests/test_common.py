@@ -5,12 +5,33 @@ from sklearn.base import clone
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA
+from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA, MultimodalContrastive
 from tests.conftest import small_model
 
 ESTIMATORS = [
     small_model(),
+    small_model(ica=True),
     LinearCCA(n_components=1),
+    MultimodalContrastive(
+        n_components=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=16, random_state=0
+    ),
+    MultimodalContrastive(
+        n_components=2,
+        similarity="l1",
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        batch_size=16,
+        random_state=0,
+    ),
+    MultimodalContrastive(
+        n_components=2,
+        similarity="euclidean",
+        ica=True,
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        batch_size=16,
+        random_state=0,
+    ),
     *(
         baseline(
             n_shared=2, n_specific=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=16,
@@ -20,13 +41,36 @@ ESTIMATORS = [
     ),
 ]
 
-# check name -> reason, for checks an estimator is expected to fail.
-EXPECTED_FAILURES = {}
+
+def expected_failures(estimator):
+    """Check name -> reason, for checks an estimator is expected to fail."""
+    if isinstance(estimator, MultimodalContrastive) and estimator.similarity == "cosine":
+        # These checks set n_components=1; an embedding on the unit sphere
+        # needs at least 2 components, so fit raises a ValueError saying so.
+        # The other instances run them.
+        reason = "sets n_components=1, which similarity='cosine' rejects"
+        return {
+            name: reason
+            for name in [
+                "check_dont_overwrite_parameters",
+                "check_methods_sample_order_invariance",
+                "check_methods_subset_invariance",
+                "check_fit2d_predict1d",
+            ]
+        }
+    if isinstance(estimator, MultimodalContrastive) and estimator.ica:
+        # Float32 matrix products round a row differently (by one unit in the
+        # last place) depending on its position in the batch, and the ICA
+        # whitening magnifies this to ~5e-7 relative; the check allows 1e-7.
+        return {
+            "check_methods_sample_order_invariance": (
+                "float32 rounding magnified by ICA whitening: ~5e-7 relative"
+            )
+        }
+    return {}
 
 
-@parametrize_with_checks(
-    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILURES.get(type(est), {})
-)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

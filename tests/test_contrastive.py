@@ -1,0 +1,275 @@
+"""MultimodalContrastive, the ICA option of the neural estimators, and the causal generator."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.decomposition import FastICA
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_dssl import MultimodalContrastive
+from sklearn_dssl.datasets import make_latent_partial_causal
+from sklearn_dssl.metrics import linear_r2, mcc
+from tests.conftest import small_model
+
+
+def small_contrastive(**params):
+    defaults = dict(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        batch_size=16,
+        random_state=0,
+    )
+    defaults.update(params)
+    return MultimodalContrastive(**defaults)
+
+
+@pytest.fixture(scope="module")
+def ica_data():
+    return make_latent_partial_causal(
+        4000, setting="ica", n_coupled=3, n_specific=1, n_layers=2, random_state=0
+    )
+
+
+# ---------------------------------------------------------------------------
+# The generator
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", ["sphere", "box", "ica"])
+def test_generator_shapes_and_modalities(setting):
+    data = make_latent_partial_causal(
+        300, setting=setting, n_coupled=3, n_specific=2, random_state=0
+    )
+    assert data.data.shape == (300, 10)
+    assert data.modalities == {"m1": 5, "m2": 5}
+    for key in ["coupled_m1", "coupled_m2"]:
+        assert data.latents[key].shape == (300, 3)
+    for key in ["specific_m1", "specific_m2"]:
+        assert data.latents[key].shape == (300, 2)
+    assert data.setting == setting
+    assert np.isfinite(data.data).all()
+
+
+def test_generator_is_seeded():
+    a = make_latent_partial_causal(50, random_state=3)
+    b = make_latent_partial_causal(50, random_state=3)
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_sphere_setting_couples_unit_vectors_with_the_given_concentration():
+    data = make_latent_partial_causal(
+        20000, setting="sphere", n_coupled=3, concentration=10.0, random_state=0
+    )
+    z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+    np.testing.assert_allclose(np.linalg.norm(z1, axis=1), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(z2, axis=1), 1.0, rtol=1e-9)
+    # For a vMF on S^2, E[mu . x] = coth(kappa) - 1 / kappa.
+    expected = 1.0 / np.tanh(10.0) - 1.0 / 10.0
+    assert np.mean(np.sum(z1 * z2, axis=1)) == pytest.approx(expected, abs=0.005)
+    # z1 is uniform: its mean is near the origin.
+    assert np.abs(z1.mean(axis=0)).max() < 0.03
+
+
+def test_box_setting_keeps_the_coupled_latents_in_the_box():
+    data = make_latent_partial_causal(
+        20000, setting="box", n_coupled=3, noise_scale=0.1, random_state=0
+    )
+    z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+    assert z1.min() >= 0 and z1.max() <= 1 and z2.min() >= 0 and z2.max() <= 1
+    # Laplace(0, b) has mean absolute deviation b; truncation only shrinks it.
+    deviation = np.abs(z2 - z1).mean()
+    assert 0.08 < deviation <= 0.1
+
+
+def test_generator_mixing_is_invertible():
+    # Each modality is an invertible function of its latents: a wide enough
+    # regression recovers them far better than chance.
+    data = make_latent_partial_causal(
+        3000, setting="ica", n_coupled=3, n_specific=1, random_state=0
+    )
+    latents = np.hstack([data.latents["coupled_m1"], data.latents["specific_m1"]])
+    x1 = data.data[:, :4]
+    assert linear_r2(x1, latents) > 0.6
+
+
+# ---------------------------------------------------------------------------
+# The estimator
+# ---------------------------------------------------------------------------
+
+
+def test_transform_layout_and_feature_names(ica_data):
+    X = ica_data.data[:500]
+    model = small_contrastive(modalities=ica_data.modalities).fit(X)
+    Z = model.transform(X)
+    assert Z.shape == (500, 6)
+    assert list(model.get_feature_names_out()) == [
+        f"shared_{m}_{k}" for m in ("m1", "m2") for k in range(3)
+    ]
+    shared_only = clone(model).set_params(output="shared").fit(X)
+    np.testing.assert_allclose(shared_only.transform(X), Z, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "similarity, inside",
+    [
+        ("cosine", lambda h: np.allclose(np.linalg.norm(h, axis=1), 1.0, atol=1e-5)),
+        ("l1", lambda h: (h > 0).all() and (h < 1).all()),
+        ("euclidean", lambda h: np.isfinite(h).all()),
+    ],
+)
+def test_embeddings_live_where_the_similarity_says(ica_data, similarity, inside):
+    model = small_contrastive(modalities=ica_data.modalities, similarity=similarity)
+    Z = model.fit_transform(ica_data.data[:500])
+    assert inside(Z[:, :3]) and inside(Z[:, 3:])
+
+
+def test_one_modality_is_enough_to_transform_it(ica_data):
+    model = small_contrastive(modalities=ica_data.modalities).fit(ica_data.data[:500])
+    Z = model.transform(ica_data.data[:100])
+    np.testing.assert_allclose(
+        model.transform_modality(ica_data.data[:100, :4], "m1"), Z[:, :3], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.transform_modality(ica_data.data[:100, 4:], "m2"), Z[:, 3:], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_cosine_needs_two_components(ica_data):
+    model = small_contrastive(modalities=ica_data.modalities, n_components=1)
+    with pytest.raises(ValueError, match="n_components >= 2"):
+        model.fit(ica_data.data[:100])
+    assert not hasattr(model, "net_")
+    small_contrastive(
+        modalities=ica_data.modalities, n_components=1, similarity="l1"
+    ).fit(ica_data.data[:100])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(similarity="dot"), dict(output="specific"), dict(temperature=0.0), dict(ica="yes")],
+)
+def test_bad_parameters_are_rejected_at_fit(ica_data, params):
+    model = small_contrastive(modalities=ica_data.modalities, **params)
+    with pytest.raises(InvalidParameterError):
+        model.fit(ica_data.data[:100])
+
+
+def test_there_is_no_specific_block(ica_data):
+    model = small_contrastive(modalities=ica_data.modalities).fit(ica_data.data[:100])
+    with pytest.raises(ValueError, match="specific"):
+        model.transform_modality(ica_data.data[:10, :4], "m1", block="specific")
+
+
+def test_same_seed_same_embedding(ica_data):
+    a = small_contrastive(modalities=ica_data.modalities).fit_transform(ica_data.data[:300])
+    b = small_contrastive(modalities=ica_data.modalities).fit_transform(ica_data.data[:300])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_score_is_higher_after_training(ica_data):
+    X = ica_data.data
+    common = dict(
+        modalities=ica_data.modalities,
+        similarity="euclidean",
+        hidden_layer_sizes=(32,),
+        batch_size=128,
+    )
+    untrained = small_contrastive(max_epochs=1, lr=1e-7, **common).fit(X)
+    trained = small_contrastive(max_epochs=10, **common).fit(X)
+    assert trained.score(X) > untrained.score(X) + 0.5
+
+
+# ---------------------------------------------------------------------------
+# ICA
+# ---------------------------------------------------------------------------
+
+
+def test_ica_is_fastica_on_the_raw_embedding(ica_data):
+    X = ica_data.data[:600]
+    raw = small_contrastive(modalities=ica_data.modalities, similarity="euclidean").fit(X)
+    rotated = clone(raw).set_params(ica=True).fit(X)
+    # Same seed: same network, so the ICA model sees the raw embedding.
+    np.testing.assert_array_equal(
+        rotated.net_.module_.encoders[0][0].weight.detach().numpy(),
+        raw.net_.module_.encoders[0][0].weight.detach().numpy(),
+    )
+    Z_raw, Z = raw.transform(X), rotated.transform(X)
+    np.testing.assert_allclose(Z[:, :3], rotated.ica_.transform(Z_raw[:, :3]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(Z[:, 3:], rotated.ica_.transform(Z_raw[:, 3:]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(rotated.unmixing_, rotated.ica_.components_)
+    np.testing.assert_array_equal(rotated.mixing_, rotated.ica_.mixing_)
+    # The components of the training embedding have unit variance.
+    np.testing.assert_allclose(np.vstack([Z[:, :3], Z[:, 3:]]).std(axis=0), 1.0, rtol=1e-3)
+    assert not hasattr(raw, "ica_")
+
+
+def test_a_given_fastica_is_cloned_not_fitted(ica_data):
+    ica = FastICA(whiten="unit-variance", max_iter=500, tol=1e-3)
+    model = small_contrastive(
+        modalities=ica_data.modalities, similarity="euclidean", ica=ica
+    ).fit(ica_data.data[:300])
+    assert not hasattr(ica, "components_")
+    assert model.ica_ is not ica and model.ica_.max_iter == 500
+
+
+def test_ica_recovers_independent_latents(ica_data):
+    """Known answer: independent uniform latents mixed by invertible MLPs.
+
+    Contrastive learning alone recovers the coupled latents up to a linear
+    map (MCC well below 1); FastICA on the embedding recovers them one by
+    one, which a model without ICA, or with a wrong unmixing, cannot.
+    """
+    model = MultimodalContrastive(
+        ica_data.modalities,
+        n_components=3,
+        similarity="euclidean",
+        ica=True,
+        hidden_layer_sizes=(64, 64),
+        max_epochs=20,
+        batch_size=128,
+        random_state=0,
+    ).fit(ica_data.data)
+    z = ica_data.latents["coupled_m1"]
+    components = model.transform_modality(ica_data.data[:, :4], "m1")
+    raw = model.ica_.inverse_transform(components)
+    assert linear_r2(raw, z) > 0.95
+    assert mcc(z, components) > 0.95
+    assert mcc(z, components) > mcc(z, raw) + 0.1
+    assert linear_r2(components, ica_data.latents["specific_m1"]) < 0.1
+
+
+def test_disentangled_ssl_ica_rotates_only_the_shared_block():
+    from sklearn_dssl.datasets import make_paper_synthetic
+
+    data = make_paper_synthetic(600, random_state=0)
+    plain = small_model(modalities=data.modalities).fit(data.data)
+    rotated = clone(plain).set_params(ica=True).fit(data.data)
+    n = plain.n_shared
+    Z_plain, Z = plain.transform(data.data), rotated.transform(data.data)
+    shared = [slice(0, n), slice(n, 2 * n)]
+    for block in shared:
+        np.testing.assert_allclose(
+            Z[:, block], rotated.ica_.transform(Z_plain[:, block]), rtol=1e-4, atol=1e-5
+        )
+    # Specific blocks are untouched by the shared block's rotation.
+    np.testing.assert_allclose(Z[:, 2 * n :], Z_plain[:, 2 * n :], rtol=1e-5, atol=1e-6)
+    assert rotated.unmixing_.shape == (n, n)
+
+
+def test_ica_must_keep_the_embedding_width(ica_data):
+    model = small_contrastive(
+        modalities=ica_data.modalities, similarity="euclidean", ica=FastICA(n_components=2)
+    )
+    with pytest.raises(ValueError, match="n_components"):
+        model.fit(ica_data.data[:200])
+    assert not hasattr(model, "net_")
+
+
+def test_ica_on_a_degenerate_embedding_says_so(ica_data):
+    # An L1 model whose sigmoid outputs saturate at one corner of the box.
+    model = small_contrastive(modalities=ica_data.modalities, similarity="l1", ica=True)
+    X = ica_data.data[:200].copy()
+    X[:] = X[0]
+    with pytest.raises(ValueError, match="rank"):
+        model.fit(X)
