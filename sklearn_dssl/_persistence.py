@@ -32,6 +32,8 @@ from sklearn.decomposition import FastICA
 from skorch import NeuralNet
 from skorch.history import History
 
+from ._baseline_modules import JointEncoders, MultimodalVAE
+from ._baselines import DMVAE, FOCAL, JointOptSSL
 from ._contrastive import MultimodalContrastive
 from ._disentangled import DisentangledSSL
 from ._linear import LinearCCA
@@ -50,7 +52,10 @@ FORMAT_VERSION = 1
 METADATA = "metadata.json"
 WEIGHTS = "weights.pt"
 
-ESTIMATORS = {cls.__name__: cls for cls in (DisentangledSSL, MultimodalContrastive, LinearCCA)}
+ESTIMATORS = {
+    cls.__name__: cls
+    for cls in (DisentangledSSL, MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE)
+}
 # Fitted attributes rebuilt from others rather than stored.
 ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
 
@@ -194,6 +199,24 @@ def _module_spec(module):
             "n_outputs": module.n_outputs,
             "augmenter": _augmenter_spec(module.augmenter),
         }
+    if type(module) is JointEncoders:
+        return {
+            "type": "JointEncoders",
+            "modality_sizes": list(module.shared.modality_sizes),
+            "hidden_layer_sizes": _hidden_sizes(module.shared.encoders[0]),
+            "n_shared": module.shared.n_outputs,
+            "n_specific": module.n_specific,
+            "augmenter": _augmenter_spec(module.augmenter),
+        }
+    if type(module) is MultimodalVAE:
+        return {
+            "type": "MultimodalVAE",
+            "modality_sizes": list(module.modality_sizes),
+            "hidden_layer_sizes": _hidden_sizes(module.encoders[0]),
+            "n_shared": module.n_shared,
+            "n_specific": module.n_specific,
+            "augmenter": _augmenter_spec(module.augmenter),
+        }
     raise TypeError(f"cannot save a net whose module is a {type(module).__name__}.")
 
 
@@ -221,6 +244,11 @@ def _build_module(spec):
             raise ValueError("a specific net must sit on shared encoders")
         augmenter = _build_augmenter(spec["augmenter"], sum(shared.modality_sizes))
         return SpecificEncoders(shared, hidden, spec["n_outputs"], augmenter)
+    if kind in ("JointEncoders", "MultimodalVAE"):
+        sizes = [int(s) for s in spec["modality_sizes"]]
+        augmenter = _build_augmenter(spec["augmenter"], sum(sizes))
+        cls = JointEncoders if kind == "JointEncoders" else MultimodalVAE
+        return cls(sizes, hidden, spec["n_shared"], spec["n_specific"], augmenter)
     raise ValueError(f"unknown module type {kind!r}")
 
 
@@ -236,7 +264,7 @@ def _criterion_spec(criterion):
     if type(criterion) is ContrastiveObjective:
         return {"type": "ContrastiveObjective", "similarity": criterion.similarity,
                 "temperature": criterion.temperature}
-    raise TypeError(f"cannot save a net whose criterion is a {type(criterion).__name__}.")
+    return {"type": "none"}  # inference needs no objective
 
 
 def _build_criterion(spec):
@@ -249,7 +277,19 @@ def _build_criterion(spec):
                                  ortho_weight=spec["ortho_weight"])
     if kind == "ContrastiveObjective":
         return ContrastiveObjective(spec["similarity"], spec["temperature"])
+    if kind == "none":
+        return _NoObjective()
     raise ValueError(f"unknown criterion type {kind!r}")
+
+
+class _NoObjective(torch.nn.Module):
+    """The criterion of a loaded net whose training objective was not stored."""
+
+    def forward(self, *args, **kwargs):
+        raise RuntimeError(
+            "this net was loaded by sklearn_dssl.load without its training objective, "
+            "so it cannot continue training; refit the estimator instead."
+        )
 
 
 def _json_history(history):
@@ -339,8 +379,9 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : DisentangledSSL, MultimodalContrastive or LinearCCA
-        A fitted estimator.
+    estimator : estimator of sklearn_dssl
+        A fitted DisentangledSSL, MultimodalContrastive, LinearCCA,
+        JointOptSSL, FOCAL or DMVAE.
     path : str or path-like
         A ``.zip`` file to create (or overwrite), or else a directory to
         create (or whose two files to overwrite).
@@ -377,7 +418,7 @@ def save(estimator, path):
     """
     if type(estimator) not in ESTIMATORS.values():
         raise TypeError(
-            f"save takes a DisentangledSSL, MultimodalContrastive or LinearCCA, got "
+            f"save takes an estimator of sklearn_dssl ({', '.join(ESTIMATORS)}), got "
             f"{type(estimator).__name__}; use pickle or joblib for other objects."
         )
     from sklearn.utils.validation import check_is_fitted
@@ -474,7 +515,7 @@ def load(path, *, device="cpu"):
 
     Returns
     -------
-    estimator : DisentangledSSL, MultimodalContrastive or LinearCCA
+    estimator : estimator of sklearn_dssl
         The fitted estimator, whose transform gives the saved model's output.
 
     Raises

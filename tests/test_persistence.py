@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
-from sklearn_dssl import LinearCCA, MultimodalContrastive, load, save
+from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA, MultimodalContrastive, load, save
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
 from tests.fixtures.make_fixtures import EXPECTED, MODEL, cuda_location_tags
@@ -54,6 +54,14 @@ CASES = {
         ).fit(X),
         "model.zip",
     ),
+    **{
+        f"{cls.__name__.lower()}-baseline": (
+            lambda X, cls=cls: cls(n_shared=2, n_specific=2, hidden_layer_sizes=(8,),
+                                   max_epochs=1, batch_size=32, random_state=0).fit(X),
+            "model.zip",
+        )
+        for cls in (JointOptSSL, FOCAL, DMVAE)
+    },
     "linear-cca-slices": (
         lambda X: LinearCCA(modalities=[slice(0, 4), slice(4, 8)], n_components=2).fit(X),
         "cca",
@@ -115,7 +123,7 @@ def test_callbacks_are_stored_as_none_with_a_warning(data, tmp_path):
 def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
     with pytest.raises(NotFittedError):
         save(small_model(), tmp_path / "m")
-    with pytest.raises(TypeError, match="pickle or joblib"):
+    with pytest.raises(TypeError, match="use pickle or joblib for other objects"):
         save(StandardScaler().fit([[0.0], [1.0]]), tmp_path / "m")
 
 
