@@ -10,17 +10,16 @@ import sys
 import warnings
 from pathlib import Path
 
-import sklearn_dssl
-
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 
-# Examples run in the build process; one thread keeps their timings stable
-# and comparable with the figures quoted in the docs.
+# Examples run in the build process, on one thread unless OMP_NUM_THREADS
+# says otherwise (set before torch is imported); a headless matplotlib.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# A headless backend for the gallery.
 os.environ.setdefault("MPLBACKEND", "Agg")
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))
+
+import sklearn_dssl  # noqa: E402
 
 project = "sklearn_dssl"
 author = "The sklearn_dssl developers"
@@ -70,7 +69,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "_gallery_order.GalleryOrder",
     "download_all_examples": False,
     "remove_config_comments": True,
     "reset_modules": ("matplotlib",),
