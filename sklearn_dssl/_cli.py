@@ -483,7 +483,7 @@ def build_parser():
             "block for the three labels; under a minute on 2 CPU cores."
         ),
     )
-    demo.add_argument("--n-samples", type=_positive_int, default=10000,
+    demo.add_argument("--n-samples", type=_positive_int, default=10000, metavar="N",
                       help="rows of synthetic data (default 10000)")
     demo.add_argument("--random-state", type=int, default=0, metavar="SEED",
                       help="seed (default 0)")
