@@ -111,3 +111,30 @@ Prose
         "sklearn_dssl.metrics.mcc",
         "sklearn_dssl.datasets.make_paper_synthetic",
     }
+
+
+EXAMPLES = API_RST.parents[1] / "examples"
+
+
+def gallery_scripts():
+    return sorted(EXAMPLES.glob("plot_*.py"))
+
+
+def test_gallery_scripts_have_a_title_and_a_place():
+    """Each example parses, opens with a titled docstring and is in the gallery order."""
+    import ast
+    import sys
+
+    sys.path.insert(0, str(API_RST.parent))
+    try:
+        from _gallery_order import ORDER
+    finally:
+        sys.path.pop(0)
+    scripts = gallery_scripts()
+    assert scripts
+    for script in scripts:
+        docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")))
+        assert docstring, f"{script.name} has no docstring"
+        title, underline = docstring.splitlines()[:2]
+        assert set(underline) == {"="} and len(underline) >= len(title), script.name
+        assert script.name in ORDER, f"{script.name} is missing from docs/_gallery_order.py"
