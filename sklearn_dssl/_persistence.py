@@ -105,6 +105,8 @@ def _encode(value):
             "__estimator__": "FastICA",
             "params": _encode(value.get_params(deep=False)),
             "fitted": fitted,
+            # set_output's choice, e.g. plain arrays whatever the global config
+            "output": getattr(value, "_sklearn_output_config", {}).get("transform"),
         }
     raise _NotEncodable(f"a {type(value).__name__}")
 
@@ -128,12 +130,14 @@ def _decode(value):
             raise ValueError(f"unsupported array dtype {value['dtype']!r}")
         data = value["__ndarray__"]
         if dtype.kind == "O":
+            if len(value["shape"]) != 1:
+                raise ValueError("arrays of strings must be one-dimensional")
             array = np.empty(len(data), dtype=object)
             array[:] = [str(v) for v in data]
         else:
             array = np.asarray(data, dtype=dtype)
         return array.reshape(value["shape"])
-    if set(value) == {"__estimator__", "params", "fitted"}:
+    if set(value) == {"__estimator__", "params", "fitted", "output"}:
         if value["__estimator__"] != "FastICA":
             raise ValueError(f"unsupported estimator {value['__estimator__']!r}")
         ica = FastICA(**_decode(value["params"]))
@@ -141,6 +145,8 @@ def _decode(value):
             if not (isinstance(name, str) and name.endswith("_")):
                 raise ValueError(f"unexpected FastICA attribute {name!r}")
             setattr(ica, name, attribute)
+        if value["output"] is not None:
+            ica.set_output(transform=value["output"])
         return ica
     raise ValueError(f"unknown JSON tag in {sorted(value)}")
 

@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
@@ -94,6 +95,9 @@ def test_round_trip_gives_identical_output(case, data, tmp_path):
     if hasattr(model, "ica_"):
         np.testing.assert_array_equal(loaded.unmixing_, model.unmixing_)
         assert loaded.unmixing_ is loaded.ica_.components_
+        with sklearn.config_context(transform_output="pandas"):
+            np.testing.assert_array_equal(np.asarray(loaded.transform(X)),
+                                          np.asarray(model.transform(X)))
     for net in ("shared_net_", "specific_net_", "net_"):
         assert hasattr(loaded, net) == hasattr(model, net)
         if hasattr(model, net):
