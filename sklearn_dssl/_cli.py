@@ -285,9 +285,8 @@ def _fit(args):
 
     if args.output is None and args.model is None:
         raise CommandError("nothing to write: give --output EMBEDDINGS and/or --model PATH.")
-    for path in (args.output,):
-        if path is not None:
-            _table_format(path)
+    if args.output is not None:
+        _table_format(args.output)  # a bad extension fails before training
     frame = read_table(args.table)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
@@ -362,10 +361,6 @@ def _demo(args):
 # --------------------------------------------------------------------------
 # Parser
 # --------------------------------------------------------------------------
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def _positive_int(text):
     try:
         value = int(text)
@@ -381,7 +376,7 @@ def build_parser():
 
     parser = argparse.ArgumentParser(
         prog=PROG,
-        formatter_class=_Formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Shared and modality-specific embeddings of multimodal tables.\n\n"
             "A table's columns fall into groups, the modalities (e.g. rna_* and atac_*\n"
@@ -402,7 +397,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     fit = commands.add_parser(
-        "fit", formatter_class=_Formatter,
+        "fit", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="fit a model on a table; write its embeddings and the model",
         description=(
             "Fit DisentangledSSL (or MultimodalContrastive, LinearCCA) on a CSV, TSV or\n"
@@ -453,7 +448,7 @@ def build_parser():
     fit.set_defaults(run=_fit)
 
     transform = commands.add_parser(
-        "transform", formatter_class=_Formatter,
+        "transform", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="embed a table with a saved model",
         description=(
             "Embed a CSV, TSV or Parquet table with a model saved by 'sklearn-dssl fit'\n"
@@ -475,7 +470,7 @@ def build_parser():
     transform.set_defaults(run=_transform)
 
     demo = commands.add_parser(
-        "demo", formatter_class=_Formatter,
+        "demo", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="fit on built-in synthetic data and print probe accuracies",
         description=(
             "Fit DisentangledSSL on make_paper_synthetic data (two modalities of 20\n"
