@@ -77,10 +77,10 @@ for weight in weights:
 # its own modality's latents, little of the shared ones and nothing of the
 # other modality's.
 table = tables[1.0]
-fig, ax = plt.subplots(figsize=(5.5, 3.5))
+fig, ax = plt.subplots(figsize=(6, 4))
 values = np.array(list(table.values()))
 image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
-ax.set_xticks(range(3), ["Z_c (shared)", "Z_1 (m1 only)", "Z_2 (m2 only)"])
+ax.set_xticks(range(3), ["Z_c\n(shared)", "Z_1\n(m1 only)", "Z_2\n(m2 only)"])
 ax.set_yticks(range(3), list(table))
 for (i, j), v in np.ndenumerate(values):
     ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.5 else "k")
