@@ -1,5 +1,7 @@
 """The deep baselines JointOptSSL, FOCAL and DMVAE: contract, losses, learning, errors."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -91,6 +93,11 @@ def test_same_random_state_same_output_and_global_rng_untouched(cls, data):
     c = small(cls, random_state=4).fit_transform(data.data)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+
+
+def test_pickle_round_trip(fitted, data):
+    loaded = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(loaded.transform(data.data), fitted.transform(data.data))
 
 
 @pytest.mark.parametrize("cls", BASELINES, ids=lambda cls: cls.__name__)
