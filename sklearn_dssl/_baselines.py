@@ -65,7 +65,16 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
     verbose : int, default=0
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for the training net."""
+        Extra skorch callbacks for the training net.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        on several GPUs in data parallel, when the script runs under
+        ``accelerate launch``, and with the accelerator's mixed precision.
+        The accelerator then chooses the device: leave ``device="auto"``.
+        Each process trains on its own batches of ``batch_size`` rows, whose
+        other rows are its contrastive negatives. The fitted nets hold no
+        accelerator state, and a pickled or saved estimator keeps
+        ``accelerator=None``; see the scaling-out page of the documentation."""
 
 _ATTRIBUTES_DOC = """modalities_ : dict of str to ndarray of int
         Modality names mapped to the column indices of X they hold.
@@ -241,6 +250,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         random_state=None,
         verbose=0,
         callbacks=None,
+        accelerator=None,
     ):
         self.modalities = modalities
         self.n_shared = n_shared
@@ -262,6 +272,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.accelerator = accelerator
 
     def _check_params(self):
         if self.head != "gaussian" and self.n_shared < 2:
@@ -378,6 +389,7 @@ class FOCAL(_JointlyTrainedBaseline):
         random_state=None,
         verbose=0,
         callbacks=None,
+        accelerator=None,
     ):
         self.modalities = modalities
         self.n_shared = n_shared
@@ -397,6 +409,7 @@ class FOCAL(_JointlyTrainedBaseline):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.accelerator = accelerator
 
     def _check_params(self):
         if self.n_shared != self.n_specific:
@@ -522,6 +535,7 @@ class DMVAE(_JointlyTrainedBaseline):
         random_state=None,
         verbose=0,
         callbacks=None,
+        accelerator=None,
     ):
         self.modalities = modalities
         self.n_shared = n_shared
@@ -539,6 +553,7 @@ class DMVAE(_JointlyTrainedBaseline):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.accelerator = accelerator
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
         module = MultimodalVAE(modality_sizes, hidden, self.n_shared, self.n_specific, augmenter)

@@ -76,6 +76,15 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks for the training net.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        on several GPUs in data parallel, when the script runs under
+        ``accelerate launch``, and with the accelerator's mixed precision.
+        The accelerator then chooses the device: leave ``device="auto"``.
+        Each process trains on its own batches of ``batch_size`` rows, whose
+        other rows are its contrastive negatives. The fitted nets hold no
+        accelerator state, and a pickled or saved estimator keeps
+        ``accelerator=None``; see the scaling-out page of the documentation.
 
     Attributes
     ----------
@@ -150,6 +159,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         random_state=None,
         verbose=0,
         callbacks=None,
+        accelerator=None,
     ):
         self.modalities = modalities
         self.n_components = n_components
@@ -165,6 +175,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.accelerator = accelerator
 
     _blocks = ("shared",)
 

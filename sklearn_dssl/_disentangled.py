@@ -18,7 +18,7 @@ from ._neural import (
     ICA_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
-from ._training import as_tensor, completed_epochs, infer, resolve_device, seeded_torch
+from ._training import as_tensor, completed_epochs, infer, seeded_torch
 
 
 class DisentangledSSL(NeuralMultimodalTransformer):
@@ -113,6 +113,15 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied into the nets of both steps.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        on several GPUs in data parallel, when the script runs under
+        ``accelerate launch``, and with the accelerator's mixed precision.
+        The accelerator then chooses the device: leave ``device="auto"``.
+        Each process trains on its own batches of ``batch_size`` rows, whose
+        other rows are its contrastive negatives. The fitted nets hold no
+        accelerator state, and a pickled or saved estimator keeps
+        ``accelerator=None``; see the scaling-out page of the documentation.
 
     Attributes
     ----------
@@ -217,6 +226,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         random_state=None,
         verbose=0,
         callbacks=None,
+        accelerator=None,
     ):
         self.modalities = modalities
         self.n_shared = n_shared
@@ -240,6 +250,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.accelerator = accelerator
 
     # ------------------------------------------------------------------
     # Fitting
@@ -334,7 +345,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             if X.shape[0] < 2:
                 raise ValueError(f"fit_specific needs at least 2 samples, got {X.shape[0]}.")
             hidden = self._check_hidden_layer_sizes()
-            device = resolve_device(self.device)
+            device = self._training_device()
             self._fit_specific(
                 as_tensor(self._in_model_order(X), device), hidden, self._seeds(2)[1], device
             )

@@ -20,13 +20,13 @@ import torch
 from sklearn.base import clone
 from sklearn.decomposition import FastICA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer
 from ._losses import SIMILARITIES, info_nce, mean_over_pairs
 from ._modules import TabularAugmenter
-from ._training import as_tensor, infer, resolve_device, seed_from, train
+from ._training import as_tensor, infer, seed_from, train, training_device
 
 # Parameters of every estimator trained by skorch.
 TRAINING_PARAMETER_CONSTRAINTS = {
@@ -37,6 +37,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "callbacks": [list, None],
+    "accelerator": [None, HasMethods(["prepare", "unwrap_model"])],
 }
 
 # Parameters of the estimators that train on augmented views.
@@ -72,6 +73,15 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     # How many modalities the method handles (None: any number >= 2).
     _n_modalities = 2
 
+    def __getstate__(self):
+        # An accelerator belongs to the processes that created it (and one
+        # that has trained cannot be pickled): a pickled estimator keeps its
+        # fitted nets, which hold no accelerator state, and accelerator=None.
+        state = super().__getstate__()
+        if state.get("accelerator") is not None:
+            state = {**state, "accelerator": None}
+        return state
+
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
@@ -90,8 +100,12 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                 f"for now; got {n}: {list(self.modalities_)}."
             )
         hidden = self._check_hidden_layer_sizes()
-        device = resolve_device(self.device)
+        device = self._training_device()
         return as_tensor(self._in_model_order(X), device), hidden, device
+
+    def _training_device(self):
+        """The device of a new fit: ``device``, or the ``accelerator``'s."""
+        return training_device(self.device, self.accelerator)
 
     def _check_hidden_layer_sizes(self):
         sizes = tuple(np.ravel(self.hidden_layer_sizes).tolist())
@@ -122,7 +136,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             module, criterion, X_model,
             max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
             device=device, callbacks=self.callbacks, verbose=self.verbose,
-            step_name=step_name,
+            step_name=step_name, accelerator=self.accelerator,
         )
 
     # ------------------------------------------------------------------

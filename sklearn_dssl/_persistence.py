@@ -365,7 +365,8 @@ def _parameters(estimator):
         warnings.warn(
             f"save stores {', '.join(f'{n}={defaults[n]!r}' for n in replaced)} instead "
             f"of the given value(s), which JSON cannot hold (e.g. skorch callbacks, a "
-            "callable or a RandomState); the fitted model is unaffected, but a refit "
+            "callable, a RandomState or an accelerator); the fitted model is unaffected, "
+            "but a refit "
             "of the loaded estimator uses these values unless you set them again.",
             UserWarning,
             stacklevel=3,
@@ -401,8 +402,8 @@ def save(estimator, path):
     -----
     UserWarning
         When a parameter value cannot be stored as JSON (``callbacks``, a
-        callable ``augmentation``, a ``RandomState``): its default is stored
-        instead. Training-only settings, they do not change the loaded
+        callable ``augmentation``, a ``RandomState``, an ``accelerator``):
+        its default is stored instead. Training-only settings, they do not change the loaded
         model's output.
 
     See Also

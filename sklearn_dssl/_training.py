@@ -3,8 +3,9 @@
 An estimator builds a torch module (what to compute) and a criterion (what to
 minimise) and hands them to :func:`train`, which trains them with a
 :class:`ContrastiveNet`, a skorch ``NeuralNet`` for label-free objectives.
-Device choice, seeding, batching, learning-rate schedule, divergence checks
-and progress reporting live here and nowhere else.
+Device choice, seeding, batching, learning-rate schedule, divergence checks,
+progress reporting and training through Hugging Face Accelerate live here and
+nowhere else.
 """
 
 import contextlib
@@ -18,6 +19,7 @@ import torch
 from sklearn.base import clone
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, ProgressBar
+from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
 
 def resolve_device(device):
@@ -36,6 +38,35 @@ def resolve_device(device):
             "use device='auto' or 'cpu', or install a CUDA build of torch."
         )
     return device
+
+
+def training_device(device, accelerator=None):
+    """The device a fit trains on: ``device``'s, or the accelerator's when one is given.
+
+    With an accelerator, the accelerator places the model and the data;
+    ``device`` must then be "auto" or name the accelerator's device.
+    """
+    if accelerator is None:
+        return resolve_device(device)
+    chosen = torch.device(accelerator.device)
+    if device != "auto":
+        asked = torch.device(resolve_device(device))
+        if asked.type != chosen.type or (
+            asked.index is not None and chosen.index is not None and asked.index != chosen.index
+        ):
+            raise ValueError(
+                f"device={device!r} contradicts the accelerator, which trains on "
+                f"{chosen}; leave device='auto' when passing an accelerator: the "
+                "accelerator chooses the device."
+            )
+    steps = getattr(accelerator, "gradient_accumulation_steps", 1)
+    if steps != 1:
+        raise ValueError(
+            f"the accelerator accumulates gradients over {steps} steps, which the "
+            "estimators do not support (a contrastive loss over several small batches "
+            "is not the loss of one large batch); use gradient_accumulation_steps=1."
+        )
+    return str(chosen)
 
 
 def seed_from(random_state):
@@ -87,26 +118,50 @@ class TensorBatches:
     than a ``DataLoader`` that indexes and collates row by row. Batches are
     ``(X_batch, None)``. With ``drop_last`` the incomplete last batch is
     dropped, unless it is the only one.
+
+    With an ``accelerator`` running several processes (data-parallel
+    training), every process holds all the rows; the epoch's order is that
+    of the main process (broadcast to the others), and process ``k`` of
+    ``N`` takes batches ``k``, ``k + N``, ``k + 2N``, ... of it, so the
+    processes see disjoint batches of ``batch_size`` rows. Each gets the same
+    number of batches: up to ``N - 1`` batches of an epoch are left out.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False):
+    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, accelerator=None):
         self.data = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.accelerator = accelerator
 
-    def __len__(self):
+    def _shards(self):
+        """``(number of processes, index of this one)``."""
+        if self.accelerator is None:
+            return 1, 0
+        return self.accelerator.num_processes, self.accelerator.process_index
+
+    def _n_batches(self):
         n = len(self.data)
         if self.drop_last and n >= self.batch_size:
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
 
+    def __len__(self):
+        return self._n_batches() // self._shards()[0]
+
     def __iter__(self):
         data = self.data
+        n_shards, shard = self._shards()
         if self.shuffle:
-            data = data[torch.randperm(len(data), device=data.device)]
+            order = torch.randperm(len(data), device=data.device)
+            if n_shards > 1:
+                from accelerate.utils import broadcast
+
+                order = broadcast(order, from_process=0)
+            data = data[order]
         for i in range(len(self)):
-            yield data[i * self.batch_size : (i + 1) * self.batch_size], None
+            start = (i * n_shards + shard) * self.batch_size
+            yield data[start : start + self.batch_size], None
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -191,13 +246,40 @@ class ContrastiveNet(NeuralNet):
                 yield name, param
 
 
+class AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
+    """A :class:`ContrastiveNet` trained through Hugging Face Accelerate.
+
+    The accelerator places the module, wraps it for data-parallel training
+    when several processes run, and handles mixed precision. :func:`train`
+    replaces it by a plain :class:`ContrastiveNet` after training, so fitted
+    estimators hold no accelerator state.
+    """
+
+    def _initialize_accelerator(self):
+        # A criterion without trainable parameters needs no preparing, and
+        # DistributedDataParallel refuses to wrap one; the loss is computed
+        # under the accelerator's autocast anyway.
+        criteria = self._criteria
+        self._criteria = [
+            name for name in criteria
+            if any(p.requires_grad for p in getattr(self, name + "_").parameters())
+        ]
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
+
+
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
-             verbose=0, step_name="training"):
+             verbose=0, step_name="training", accelerator=None):
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
     last incomplete batch dropped. :mod:`sklearn_dssl._persistence` builds
     the nets of a loaded model with it, so they match the trained ones.
+    With an ``accelerator``, an :class:`AcceleratedContrastiveNet` that
+    trains through it (the accelerator places the module, so ``device`` is
+    left to it), each process on its own batches.
     """
     own_callbacks = [
         ("lr_schedule", LRScheduler(
@@ -208,7 +290,19 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))
     user_callbacks = [clone(cb, safe=False) for cb in (callbacks or [])]
-    return ContrastiveNet(
+    cls, extra = ContrastiveNet, {}
+    if accelerator is not None:
+        cls = AcceleratedContrastiveNet
+        extra = {
+            "accelerator": accelerator,
+            "iterator_train__accelerator": accelerator,
+            # skorch's log prints through any sink but print whatever the
+            # verbosity; the accelerator's prints on the main process only
+            "callbacks__print_log__sink": accelerator.print if verbose else print,
+        }
+        if accelerator.device_placement:
+            device = None  # the accelerator places the module
+    return cls(
         module,
         criterion=criterion,
         optimizer=torch.optim.Adam,
@@ -224,25 +318,64 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         callbacks=own_callbacks + user_callbacks,
         device=device,
         verbose=verbose,
+        **extra,
     )
 
 
 def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
-          verbose, step_name):
+          verbose, step_name, accelerator=None):
     """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
     last incomplete batch dropped, one history row per epoch. Returns the
     fitted :class:`ContrastiveNet`; its ``history`` holds the per-epoch loss.
     Call it inside :func:`seeded_torch` for reproducible results.
+
+    With an ``accelerator`` (``device`` is then its device, see
+    :func:`training_device`), training runs through it, and the returned
+    net is a plain :class:`ContrastiveNet` holding the unwrapped module, its
+    history and callbacks: it pickles, and holds no reference to the
+    accelerator.
     """
-    net = make_net(
-        module, criterion, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
-        device=device, callbacks=callbacks, verbose=verbose, step_name=step_name,
+    settings = dict(
+        max_epochs=max_epochs, batch_size=batch_size, lr=lr, device=device,
+        callbacks=callbacks, verbose=verbose, step_name=step_name,
     )
+    if accelerator is not None:
+        n_batches = len(TensorBatches(X, batch_size, drop_last=True))
+        if n_batches < accelerator.num_processes:
+            raise ValueError(
+                f"{accelerator.num_processes} processes need at least one batch each, "
+                f"but {len(X)} rows make {n_batches} batch(es) of batch_size="
+                f"{batch_size}; lower batch_size or use fewer processes."
+            )
+    net = make_net(module, criterion, accelerator=accelerator, **settings)
     with warnings.catch_warnings():
         # skorch warns that the module is an instance it will not re-create;
         # that is what we want.
         warnings.filterwarnings("ignore", message=".*already initialized.*")
         net.fit(X.to(device), None)
+        if accelerator is not None:
+            net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
     return net
+
+
+def _without_accelerator(trained, plain):
+    """``plain``, initialised with the state of the accelerated net ``trained``.
+
+    ``trained``'s module and criterion were unwrapped at the end of training
+    (skorch's ``unwrap_after_train``); ``plain`` takes them, the history,
+    the interruption flags and the callbacks that carry state from training.
+    Its optimiser and learning-rate schedule are fresh: the estimators never
+    continue a fitted net's training.
+    """
+    plain.initialize()
+    fitted = dict(trained.callbacks_)
+    plain.callbacks_ = [
+        (name, cb if name in ("lr_schedule", "print_log") else fitted.get(name, cb))
+        for name, cb in plain.callbacks_
+    ]
+    plain.history = trained.history
+    plain.interrupted_ = trained.interrupted_
+    plain.stopped_by_callback_ = trained.stopped_by_callback_
+    return plain

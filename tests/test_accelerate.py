@@ -1,0 +1,282 @@
+"""Training through Hugging Face Accelerate (skorch's AccelerateMixin).
+
+On a CPU: a single-process ``Accelerator(cpu=True)`` gives the same model as a
+plain fit, the fitted estimators pickle and save, and two processes on the
+CPU (gloo, started as ``torchrun`` would) train on disjoint batches and end
+with the same weights. On GPUs: a single-GPU mixed-precision fit, and a two-GPU fit under
+``accelerate launch``, each skipped where the GPUs are missing.
+"""
+
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, MultimodalContrastive
+from sklearn_dssl import load, save
+from sklearn_dssl._training import ContrastiveNet
+from sklearn_dssl.datasets import make_paper_synthetic
+
+accelerate = pytest.importorskip("accelerate")
+from skorch.hf import AccelerateMixin  # noqa: E402
+
+TINY = dict(hidden_layer_sizes=(8,), batch_size=32, lr=1e-3, random_state=0)
+ESTIMATORS = {
+    "DisentangledSSL": lambda **kw: DisentangledSSL(
+        n_shared=2, n_specific=2, max_epochs_shared=2, max_epochs_specific=2, **TINY, **kw),
+    "MultimodalContrastive": lambda **kw: MultimodalContrastive(
+        n_components=2, max_epochs=2, **TINY, **kw),
+    "JointOptSSL": lambda **kw: JointOptSSL(n_shared=2, n_specific=2, max_epochs=2, **TINY, **kw),
+    "FOCAL": lambda **kw: FOCAL(n_shared=2, n_specific=2, max_epochs=2, **TINY, **kw),
+    "DMVAE": lambda **kw: DMVAE(n_shared=2, n_specific=2, max_epochs=2, **TINY, **kw),
+}
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_paper_synthetic(n_samples=128, n_latent=2, n_features=3, random_state=0).data
+
+
+def _accelerator(**kwargs):
+    """A new Accelerator with its own settings.
+
+    Accelerate keeps one state per process, fixed by the first Accelerator:
+    reset it, or a later Accelerator would silently keep the earlier
+    precision and device (the way accelerate's own tests do).
+    """
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    return accelerate.Accelerator(**kwargs)
+
+
+@pytest.fixture
+def cpu_accelerator():
+    return _accelerator(cpu=True)
+
+
+def _nets(model):
+    return [v for k, v in vars(model).items() if k.endswith("net_")]
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_single_process_cpu_accelerator_gives_the_plain_fit(name, X, cpu_accelerator):
+    # One process on the CPU, full precision: the accelerator only places the
+    # module and wraps the optimiser, so every random draw and every update
+    # is that of a plain fit.
+    plain = ESTIMATORS[name](device="cpu").fit(X)
+    accelerated = ESTIMATORS[name](accelerator=cpu_accelerator).fit(X)
+    np.testing.assert_array_equal(accelerated.transform(X), plain.transform(X))
+    for net, plain_net in zip(_nets(accelerated), _nets(plain), strict=True):
+        # the fitted nets are plain nets, on the accelerator's device
+        assert type(net) is ContrastiveNet and not isinstance(net, AccelerateMixin)
+        assert net.device == "cpu"
+        assert net.history[:, "train_loss"] == plain_net.history[:, "train_loss"]
+
+
+@pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive"])
+def test_accelerated_fit_pickles_and_saves(name, X, cpu_accelerator, tmp_path):
+    model = ESTIMATORS[name](accelerator=cpu_accelerator).fit(X)
+    Z = model.transform(X)
+    assert Z.shape == (len(X), 8 if name == "DisentangledSSL" else 4)
+
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.transform(X), Z)
+    assert restored.accelerator is None  # the accelerator belongs to its processes
+    assert model.accelerator is cpu_accelerator  # pickling leaves the model alone
+
+    with pytest.warns(UserWarning, match=r"accelerator=None"):
+        path = save(model, tmp_path / "model.zip")
+    loaded = load(path)
+    np.testing.assert_array_equal(loaded.transform(X), Z)
+    assert loaded.get_params()["accelerator"] is None
+
+
+def test_clone_and_params_keep_the_accelerator(cpu_accelerator):
+    model = ESTIMATORS["DisentangledSSL"](accelerator=cpu_accelerator)
+    assert clone(model).accelerator is cpu_accelerator  # Accelerator deep-copies to itself
+    assert model.get_params()["accelerator"] is cpu_accelerator
+    assert model.set_params(accelerator=None).accelerator is None
+
+
+def test_mixed_precision_on_the_cpu(X):
+    accelerator = _accelerator(cpu=True, mixed_precision="bf16")
+    model = ESTIMATORS["DisentangledSSL"](accelerator=accelerator).fit(X)
+    assert np.isfinite(model.shared_net_.history[:, "train_loss"]).all()
+    Z = model.transform(X)
+    assert Z.dtype == np.float32 and np.isfinite(Z).all()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).transform(X), Z)
+
+
+class _FakeAccelerator:
+    """Stands for an accelerator on a GPU, for the checks made before training."""
+
+    device = torch.device("cuda", 0)
+    gradient_accumulation_steps = 1
+
+    def prepare(self, *args):  # pragma: no cover - never reached
+        raise AssertionError("training should not start")
+
+    def unwrap_model(self, model):  # pragma: no cover - never reached
+        raise AssertionError("training should not start")
+
+
+def test_device_contradicting_the_accelerator_is_refused(X, cpu_accelerator):
+    contradiction = ESTIMATORS["DisentangledSSL"](device="cpu", accelerator=_FakeAccelerator())
+    with pytest.raises(ValueError, match="contradicts the accelerator"):
+        contradiction.fit(X)
+    # naming the accelerator's own device is fine
+    ESTIMATORS["MultimodalContrastive"](device="cpu", accelerator=cpu_accelerator).fit(X)
+
+
+def test_gradient_accumulation_and_bad_accelerators_are_refused(X):
+    accumulating = _accelerator(cpu=True, gradient_accumulation_steps=2)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps=1"):
+        ESTIMATORS["MultimodalContrastive"](accelerator=accumulating).fit(X)
+    with pytest.raises(InvalidParameterError, match="accelerator"):
+        ESTIMATORS["MultimodalContrastive"](accelerator="cuda").fit(X)
+
+
+# --------------------------------------------------------------------------
+# Several processes: two on the CPU here, two GPUs where they exist
+# --------------------------------------------------------------------------
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    import torch
+    from accelerate import Accelerator
+    from sklearn_dssl import DisentangledSSL
+    from sklearn_dssl._training import TensorBatches
+    from sklearn_dssl.datasets import make_paper_synthetic
+
+    accelerator = Accelerator(cpu=sys.argv[2] == "cpu", mixed_precision=sys.argv[3])
+    rank = accelerator.process_index
+    # each process's own random stream: the epoch's order is still the main one's
+    torch.manual_seed(rank)
+    index = torch.arange(100, dtype=torch.float32, device=accelerator.device)[:, None]
+    batches = TensorBatches(index, 16, shuffle=True, drop_last=True, accelerator=accelerator)
+    rows = torch.cat([batch[:, 0] for batch, _ in batches])
+    all_rows = accelerator.gather(rows).tolist()
+
+    X = make_paper_synthetic(n_samples=256, n_latent=2, n_features=3, random_state=0).data
+    model = DisentangledSSL(
+        n_shared=2, n_specific=2, hidden_layer_sizes=(8,), max_epochs_shared=2,
+        max_epochs_specific=2, batch_size=32, lr=1e-3, random_state=0,
+        accelerator=accelerator,
+    ).fit(X)
+    weights = torch.cat([p.detach().float().ravel() for p in model.specific_net_.module_.parameters()])
+    gathered = accelerator.gather(weights[None])
+    Z = model.transform(X)
+    with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
+        json.dump({
+            "processes": accelerator.num_processes, "rows": len(rows), "all_rows": all_rows,
+            "same_weights": bool((gathered == gathered[0]).all()),
+            "epochs": len(model.specific_net_.history), "shape": list(Z.shape),
+            "finite": bool(torch.isfinite(torch.from_numpy(Z)).all()),
+            "net_device": str(model.specific_net_.device),
+        }, f)
+    accelerator.end_training()  # ends the process group before the interpreter exits
+''')
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _script(tmp_path, device, mixed_precision):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    return [str(script), str(tmp_path), device, mixed_precision]
+
+
+def _reports(tmp_path):
+    return [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in range(2)]
+
+
+def _check_ran(results):
+    for result in results:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _check_two_processes(reports):
+    for report in reports:
+        assert report["processes"] == 2
+        # 100 rows make 6 batches of 16: three per process, none shared
+        assert report["rows"] == 48
+        assert len(report["all_rows"]) == 96 and len(set(report["all_rows"])) == 96
+        # data-parallel training keeps the replicas identical
+        assert report["same_weights"]
+        assert report["epochs"] == 2 and report["shape"] == [256, 8] and report["finite"]
+
+
+def test_two_processes_on_the_cpu_train_on_disjoint_batches(tmp_path):
+    # the environment torchrun would set, without its own start-up time
+    command = [sys.executable, *_script(tmp_path, "cpu", "no")]
+    common = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    processes = [
+        subprocess.Popen(command, env={**common, "RANK": str(k), "LOCAL_RANK": str(k)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k in range(2)
+    ]
+    results = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=120)
+            results.append(subprocess.CompletedProcess(process.args, process.returncode,
+                                                       stdout, stderr))
+    finally:
+        for process in processes:  # one that crashed may leave the other waiting
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    _check_ran(results)
+    reports = _reports(tmp_path)
+    _check_two_processes(reports)
+    assert all(report["net_device"].startswith("cpu") for report in reports)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs at least two CUDA GPUs")
+def test_two_gpus_under_accelerate_launch(tmp_path):
+    mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+              "--num_processes", "2", "--num_machines", "1",
+              "--main_process_port", str(_free_port()), "--mixed_precision", mixed_precision,
+              "--dynamo_backend", "no"]
+    result = subprocess.run(
+        launch + _script(tmp_path, "cuda", mixed_precision),
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=180,
+    )
+    _check_ran([result])
+    reports = _reports(tmp_path)
+    _check_two_processes(reports)
+    assert [report["net_device"] for report in reports] == ["cuda:0", "cuda:1"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive"])
+def test_single_gpu_mixed_precision(name, X, tmp_path):
+    mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    accelerator = _accelerator(mixed_precision=mixed_precision)
+    model = ESTIMATORS[name](accelerator=accelerator).fit(X)
+    for net in _nets(model):
+        assert torch.device(net.device).type == "cuda"
+        assert np.isfinite(net.history[:, "train_loss"]).all()
+    Z = model.transform(X)
+    assert np.isfinite(Z).all()
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).transform(X), Z,
+                               rtol=1e-6, atol=1e-7)
+    with pytest.warns(UserWarning, match=r"accelerator=None"):
+        path = save(model, tmp_path / "model")
+    # loaded on the CPU
+    np.testing.assert_allclose(load(path).transform(X), Z, rtol=1e-4, atol=1e-5)
