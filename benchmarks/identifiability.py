@@ -41,35 +41,41 @@ from sklearn_dssl.metrics import linear_r2, mcc
 
 RESULTS = Path(__file__).parent / "results"
 
-# setting -> (generator parameters, model parameters)
+# setting -> (generator parameters, model parameters, training rows and epochs).
+# The sphere setting needs the most data: at 25,000 rows its linear R^2 stops
+# near 0.97, at 150,000 it passes 0.99.
 SETTINGS = {
     "sphere": (
         dict(setting="sphere", concentration=10.0),
         dict(similarity="cosine", temperature=0.1, ica=False),
+        dict(n_samples=150000, epochs=40),
     ),
     "box": (
         dict(setting="box", noise_scale=0.1),
         dict(similarity="l1", temperature=0.1, ica=False),
+        dict(n_samples=60000, epochs=60),
     ),
     "ica": (
         dict(setting="ica", noise_scale=0.1),
         dict(similarity="euclidean", temperature=0.1, ica=True),
+        dict(n_samples=25000, epochs=60),
     ),
 }
 
 
 def run_setting(name, seed, args):
-    data_params, model_params = SETTINGS[name]
+    data_params, model_params, run = SETTINGS[name]
+    n_samples = args.n_samples or run["n_samples"]
     data = make_latent_partial_causal(
-        args.n_samples, n_coupled=args.n_coupled, n_specific=args.n_specific,
+        n_samples, n_coupled=args.n_coupled, n_specific=args.n_specific,
         random_state=seed, **data_params,
     )
     index_train, index_test = train_test_split(
-        np.arange(args.n_samples), test_size=0.2, random_state=seed
+        np.arange(n_samples), test_size=0.2, random_state=seed
     )
     model = MultimodalContrastive(
         modalities=data.modalities, n_components=args.n_coupled,
-        hidden_layer_sizes=tuple(args.hidden), max_epochs=args.epochs,
+        hidden_layer_sizes=tuple(args.hidden), max_epochs=args.epochs or run["epochs"],
         batch_size=args.batch_size, lr=args.lr, random_state=seed, **model_params,
     )
     # Standardised inputs: without them the box setting stalls at MCC ~0.7.
@@ -81,7 +87,7 @@ def run_setting(name, seed, args):
     embedding = pipeline.transform(data.data[index_test])[:, : args.n_coupled]
     z = data.latents["coupled_m1"][index_test]
     specific = data.latents["specific_m1"][index_test]
-    result = {"fit_seconds": fit_seconds, "seed": seed}
+    result = {"fit_seconds": fit_seconds, "seed": seed, "n_samples": n_samples}
     if model.ica:
         raw = model.ica_.inverse_transform(embedding)
         result["mcc_before_ica"] = mcc(z, raw)
@@ -98,7 +104,7 @@ def run_setting(name, seed, args):
 
 
 def summarise(runs):
-    keys = [k for k in runs[0] if k != "seed"]
+    keys = [k for k in runs[0] if k not in ("seed", "n_samples")]
     return {
         k: {"mean": float(np.mean([r[k] for r in runs])), "std": float(np.std([r[k] for r in runs]))}
         for k in keys
@@ -131,7 +137,8 @@ def plot(results, path):
     for i, m in enumerate(means):
         ax.text(min(m, 1.0) + 0.01, i, f"{m:.3f}", va="center", fontsize=8)
     n_seeds = len(results["runs"][next(iter(results["runs"]))])
-    ax.set_title(f"MultimodalContrastive identifiability ({n_seeds} seeds, mean ± std)")
+    ax.set_title(f"MultimodalContrastive, {n_seeds} seeds (mean ± std)", fontsize=10)
+    ax.set_xlabel("held-out score (R² or MCC; 1 is perfect)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -141,26 +148,39 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small data, few epochs (a smoke run)")
     parser.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--n-samples", type=int, default=25000)
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="rows per setting (default: the setting's own, see SETTINGS)")
     parser.add_argument("--n-coupled", type=int, default=5)
     parser.add_argument("--n-specific", type=int, default=2)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs per setting (default: the setting's own)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--output", default=None, help="JSON path (default: results/identifiability.json)")
+    parser.add_argument("--plot-only", action="store_true", help="only redraw the PNG from the JSON")
     args = parser.parse_args()
     if args.quick:
         args.n_samples, args.epochs, args.seeds = 3000, 5, args.seeds[:1]
     output = Path(args.output) if args.output else RESULTS / "identifiability.json"
-    results = {"config": vars(args) | {"output": str(output.name)}, "runs": {}, "summary": {}}
+    if args.plot_only:
+        plot(json.loads(output.read_text()), output.with_suffix(".png"))
+        return
+    config = vars(args) | {"output": str(output.name)}
+    results = {"config": {}, "runs": {}, "summary": {}}
     for name in args.settings:
         runs = []
         for seed in args.seeds:
             runs.append(run_setting(name, seed, args))
             print(name, json.dumps(runs[-1]), flush=True)
+        results["config"][name] = config
         results["runs"][name] = runs
         results["summary"][name] = summarise(runs)
+    # Settings run separately (e.g. in parallel) share one results file.
+    if output.exists():
+        earlier = json.loads(output.read_text())
+        for key in results:
+            results[key] = {**earlier.get(key, {}), **results[key]}
     output.parent.mkdir(exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, output.with_suffix(".png"))

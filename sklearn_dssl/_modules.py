@@ -302,6 +302,12 @@ def _unbounded(h):
 # Output geometry of each similarity: where the representation lives.
 GEOMETRIES = {"cosine": _onto_sphere, "l1": _into_box, "euclidean": _unbounded}
 
+# Scale of the last layer's initial weights, per geometry. Box outputs start
+# near the centre of the box, so that every dimension grows from the same
+# small spread: started spread out (torch's default), training with the L1
+# similarity loses a latent dimension for some seeds.
+INITIAL_OUTPUT_SCALE = {"l1": 0.2}
+
 
 class ContrastiveEncoders(SharedEncoders):
     """One encoder per modality whose outputs live where ``similarity`` wants them.
@@ -317,6 +323,11 @@ class ContrastiveEncoders(SharedEncoders):
             modality_sizes, hidden_layer_sizes, n_components, nn.Identity(), init_std=None
         )
         self.similarity = similarity
+        scale = INITIAL_OUTPUT_SCALE.get(similarity, 1.0)
+        with torch.no_grad():
+            for encoder in self.encoders:
+                encoder[-1].weight.mul_(scale)
+                encoder[-1].bias.mul_(scale)
 
     def encode(self, x):
         return [GEOMETRIES[self.similarity](h) for h in super().encode(x)]
