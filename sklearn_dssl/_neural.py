@@ -176,9 +176,11 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         self.unmixing_ = self.ica_.components_
         self.mixing_ = self.ica_.mixing_
 
-    def _stack_by_modality(self, X):
+    def _stack_by_modality(self, X_model):
+        """Raw shared embeddings of each modality of ``X_model`` (in model column order)."""
         parts = [[] for _ in self.modalities_]
-        for _, encoded in self._iter_blocks(X, ("shared",), encode=self._encode_raw):
+        for start in range(0, X_model.shape[0], INFERENCE_BATCH_ROWS):
+            encoded = self._encode_raw(X_model[start : start + INFERENCE_BATCH_ROWS], ("shared",))
             for part, array in zip(parts, encoded["shared"]):
                 part.append(array)
         return [np.concatenate(part) for part in parts]
