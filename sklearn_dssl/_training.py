@@ -378,4 +378,24 @@ def _without_accelerator(trained, plain):
     plain.history = trained.history
     plain.interrupted_ = trained.interrupted_
     plain.stopped_by_callback_ = trained.stopped_by_callback_
+    _release_from_accelerator(trained)
     return plain
+
+
+def _release_from_accelerator(net):
+    """Drop the references ``net.accelerator`` keeps to ``net``'s training objects.
+
+    ``accelerator.prepare`` registers every module and optimiser it wraps;
+    without this, an accelerator reused across fits (a search, ``clone``)
+    would keep every fitted candidate's weights and optimiser state alive.
+    """
+    accelerator = net.accelerator
+    ours = {id(obj) for obj in (net.module_, net.criterion_, net.optimizer_)}
+    accelerator._models = [
+        m for m in accelerator._models if id(accelerator.unwrap_model(m)) not in ours
+        and id(m) not in ours
+    ]
+    accelerator._optimizers = [
+        o for o in accelerator._optimizers
+        if id(o) not in ours and id(getattr(o, "optimizer", None)) not in ours
+    ]

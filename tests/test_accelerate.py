@@ -280,3 +280,14 @@ def test_single_gpu_mixed_precision(name, X, tmp_path):
         path = save(model, tmp_path / "model")
     # loaded on the CPU
     np.testing.assert_allclose(load(path).transform(X), Z, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive"])
+def test_a_reused_accelerator_keeps_no_fitted_model(name, X):
+    # A search clones the estimator with the same accelerator: fits must not
+    # leave their modules and optimisers registered on it.
+    accelerator = _accelerator(cpu=True)
+    estimator = ESTIMATORS[name](accelerator=accelerator)
+    for _ in range(2):
+        clone(estimator).fit(X).transform(X)
+    assert accelerator._models == [] and accelerator._optimizers == []
