@@ -59,8 +59,13 @@ def _table_format(path):
     return fmt
 
 
-def read_table(path):
-    """The table at ``path`` (CSV, TSV or Parquet, by extension) as a DataFrame."""
+def read_table(path, id_column=None):
+    """The table at ``path`` (CSV, TSV or Parquet, by extension) as a DataFrame.
+
+    The ``id_column`` of a CSV or TSV file is read as text, so that ids such
+    as ``00042`` stay as written. A Parquet file's index, when it is not the
+    default (it has a name, or is not a range), becomes a column.
+    """
     pd = _pandas()
     fmt = _table_format(path)
     if not Path(path).is_file():
@@ -68,8 +73,14 @@ def read_table(path):
     try:
         if fmt == "parquet":
             frame = pd.read_parquet(path)
+            index = frame.index
+            if any(name is not None for name in index.names) or not isinstance(
+                index, pd.RangeIndex
+            ):
+                frame = frame.reset_index()
         else:
-            frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+            frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",",
+                                dtype=None if id_column is None else {id_column: str})
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parsers raise many types; report them in one line
@@ -280,6 +291,22 @@ def _embeddings_frame(model, X, ids):
     return frame
 
 
+def _check_model_path(path):
+    """Refuse a ``--model`` path that save cannot write, before any training."""
+    target = Path(path)
+    if target.suffix.lower() == ".zip":
+        if target.is_dir():
+            raise CommandError(
+                f"--model {path}: a path ending in .zip is written as a zip file, but it "
+                "is an existing directory; remove it or choose another path."
+            )
+    elif target.exists() and not target.is_dir():
+        raise CommandError(
+            f"--model {path}: a path not ending in .zip is written as a directory, but "
+            "it is an existing file; give a path ending in .zip or a new directory."
+        )
+
+
 def _fit(args):
     from ._persistence import save
 
@@ -287,7 +314,9 @@ def _fit(args):
         raise CommandError("nothing to write: give --output EMBEDDINGS and/or --model PATH.")
     if args.output is not None:
         _table_format(args.output)  # a bad extension fails before training
-    frame = read_table(args.table)
+    if args.model is not None:
+        _check_model_path(args.model)  # so does a path save cannot write
+    frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
     model = _estimator(args)
@@ -320,7 +349,7 @@ def _transform(args):
 
     _table_format(args.output)
     model = load(args.model, device=args.device)
-    frame = read_table(args.table)
+    frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     if hasattr(model, "feature_names_in_"):
         columns = [str(c) for c in model.feature_names_in_]

@@ -3,10 +3,10 @@
 A saved model is two members, in a directory or in one zip file:
 
 - ``metadata.json``: the format tag and version, the estimator's class, its
-  parameters, its fitted attributes other than torch modules (``modalities_``,
-  ``feature_names_in_``, the FastICA or CCA matrices, ...), the architecture
-  of every fitted net with its training history, and the SHA-256 of the
-  weights;
+  parameters and ``set_output`` choice, its fitted attributes other than
+  torch modules (``modalities_``, ``feature_names_in_``, the FastICA or CCA
+  matrices, ...), the architecture of every fitted net with its training
+  history, and the SHA-256 of the weights;
 - ``weights.pt``: the state dicts of the fitted nets, written by
   :func:`torch.save` and read back with ``torch.load(weights_only=True,
   map_location="cpu")``, which never runs pickled code.
@@ -24,6 +24,7 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,30 @@ ESTIMATORS = {
 }
 # Fitted attributes rebuilt from others rather than stored.
 ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
+# The fitted attributes (other than nets) and the nets that save writes for
+# each estimator; load accepts no others.
+_COMMON = {"modalities_", "n_features_in_", "feature_names_in_"}
+ATTRIBUTES = {
+    "DisentangledSSL": _COMMON | {"ica_"},
+    "MultimodalContrastive": _COMMON | {"ica_"},
+    "LinearCCA": _COMMON | {"means_", "weights_", "canonical_correlations_",
+                            "residual_maps_"},
+    "JointOptSSL": _COMMON,
+    "FOCAL": _COMMON,
+    "DMVAE": _COMMON,
+}
+NETS = {
+    "DisentangledSSL": {"shared_net_", "specific_net_"},
+    "MultimodalContrastive": {"net_"},
+    "LinearCCA": set(),
+    "JointOptSSL": {"net_"},
+    "FOCAL": {"net_"},
+    "DMVAE": {"net_"},
+}
+# Longest strings an array of fixed-width strings may hold.
+MAX_STRING_LENGTH = 1024
+# Transform outputs that set_output takes.
+OUTPUTS = ("default", "pandas", "polars")
 
 
 # --------------------------------------------------------------------------
@@ -128,6 +153,11 @@ def _decode(value):
         dtype = np.dtype(value["dtype"])
         if value["dtype"] != "object" and dtype.kind not in _ARRAY_KINDS:
             raise ValueError(f"unsupported array dtype {value['dtype']!r}")
+        if dtype.kind == "U" and dtype.itemsize // 4 > MAX_STRING_LENGTH:
+            raise ValueError(
+                f"array dtype {value['dtype']!r} holds strings longer than "
+                f"{MAX_STRING_LENGTH} characters"
+            )
         data = value["__ndarray__"]
         if dtype.kind == "O":
             if len(value["shape"]) != 1:
@@ -153,9 +183,13 @@ def _decode(value):
 
 def _decode_fields(fields):
     """A plain JSON object of encoded values, decoded value by value."""
+    return {name: _decode(value) for name, value in _fields(fields).items()}
+
+
+def _fields(fields):
     if not isinstance(fields, dict):
         raise ValueError(f"expected a JSON object, got {type(fields).__name__}")
-    return {name: _decode(value) for name, value in fields.items()}
+    return fields
 
 
 def _hashable(key):
@@ -327,7 +361,18 @@ def _net_spec(net):
     }
 
 
+def _check_shapes(spec, state):
+    """Refuse an architecture whose tensors differ from the stored weights,
+    before allocating it (it is built on the meta device, without memory)."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in _build_module(spec).state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != stored:
+        raise ValueError("the recorded architecture does not match the stored weights")
+
+
 def _build_net(spec, state, device):
+    _check_shapes(spec["module"], state)
     with torch.random.fork_rng(devices=[]):  # leave the caller's torch RNG alone
         module = _build_module(spec["module"])
     net = make_net(
@@ -356,6 +401,8 @@ def _parameters(estimator):
     }
     encoded, replaced = {}, []
     for name, value in estimator.get_params(deep=False).items():
+        if name == "modalities":
+            value = _plain_sequences(value)
         try:
             encoded[name] = _encode(value)
         except _NotEncodable:
@@ -372,6 +419,18 @@ def _parameters(estimator):
             stacklevel=3,
         )
     return encoded
+
+
+def _plain_sequences(value):
+    """``value`` with ranges and other sequences JSON cannot hold as lists,
+    inside dict values and lists of groups too (``modalities`` forms)."""
+    if isinstance(value, dict):
+        return {k: _plain_sequences(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_plain_sequences(v) for v in value)
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain_sequences(v) for v in value]
+    return value
 
 
 def save(estimator, path):
@@ -459,6 +518,8 @@ def save(estimator, path):
         "params": _parameters(estimator),
         "attributes": attributes,
         "nets": nets,
+        # set_output's choice, e.g. pandas DataFrames from transform
+        "output": getattr(estimator, "_sklearn_output_config", {}).get("transform"),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }).encode()
 
@@ -593,17 +654,26 @@ def _rebuild(metadata, weights, device):
     if name not in ESTIMATORS:
         raise ValueError(f"unknown estimator {name!r}; expected one of {sorted(ESTIMATORS)}")
     cls = ESTIMATORS[name]
-    params = _decode_fields(metadata["params"])
+    # names are checked before any value is decoded
     known = set(inspect.signature(cls).parameters)
-    unknown = set(params) - known
+    unknown = set(_fields(metadata["params"])) - known
     if unknown:
         raise ValueError(f"unknown {name} parameter(s) {sorted(unknown)}")
-    estimator = cls(**params)
+    unexpected = set(_fields(metadata["attributes"])) - ATTRIBUTES[name]
+    if unexpected:
+        raise ValueError(f"unexpected {name} attribute(s) {sorted(unexpected)}")
+    unexpected = set(_fields(metadata["nets"])) - NETS[name]
+    if unexpected:
+        raise ValueError(f"unexpected {name} net(s) {sorted(unexpected)}")
+    estimator = cls(**_decode_fields(metadata["params"]))
+    output = metadata.get("output")  # absent from files of earlier versions
+    if output is not None:
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown transform output {output!r}")
+        estimator.set_output(transform=output)
 
     attributes = _decode_fields(metadata["attributes"])
     for attribute, value in attributes.items():
-        if not attribute.endswith("_") or attribute.startswith("_"):
-            raise ValueError(f"unexpected attribute {attribute!r}")
         setattr(estimator, attribute, value)
     modalities = getattr(estimator, "modalities_", None)
     if not isinstance(modalities, dict) or not isinstance(
@@ -624,8 +694,6 @@ def _rebuild(metadata, weights, device):
         raise ValueError("the weights do not hold the nets the metadata lists")
     sizes = [len(c) for c in estimator.modalities_.values()]
     for net_name, spec in nets.items():
-        if not net_name.endswith("_") or net_name.startswith("_"):
-            raise ValueError(f"unexpected net {net_name!r}")
         net = _build_net(spec, states[net_name], device)
         module = getattr(net.module_, "shared", net.module_)
         if list(module.modality_sizes) != sizes:

@@ -159,9 +159,32 @@ def test_transform_with_a_model_fitted_on_an_array(tables, tmp_path, capsys):
                                rtol=1e-6, atol=1e-9)
 
 
+def test_ids_keep_their_text_and_parquet_index_ids_are_found(tables, tmp_path, capsys):
+    folder, frame = tables
+    ids = [f"{i:05d}" for i in range(len(frame))]  # "00000" must not become 0
+    frame.assign(cell=ids).to_csv(tmp_path / "zeros.csv", index=False)
+    frame.assign(cell=ids).set_index("cell").to_parquet(tmp_path / "indexed.parquet")
+    common = ["--prefix", "rna=rna_", "--prefix", "atac=atac_", "--method", "cca",
+              "--n-components", "2", "--id", "cell"]
+    for table in ("zeros.csv", "indexed.parquet"):
+        out = tmp_path / f"{table}.z.csv"
+        assert main(["fit", str(tmp_path / table), *common, "-o", str(out),
+                     "--model", str(tmp_path / "m.zip")]) == 0, capsys.readouterr().err
+        assert pd.read_csv(out, dtype=str)["cell"].tolist() == ids
+        assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / table),
+                     "--id", "cell", "-o", str(out)]) == 0, capsys.readouterr().err
+        assert pd.read_csv(out, dtype=str)["cell"].tolist() == ids
+    frame.set_index("label").to_parquet(tmp_path / "numbers.parquet")
+    assert main(["fit", str(tmp_path / "numbers.parquet"), *common, "--id", "label",
+                 "-o", str(tmp_path / "n.parquet")]) == 0, capsys.readouterr().err
+    labels = pd.read_parquet(tmp_path / "n.parquet")["label"]
+    assert labels.dtype == frame["label"].dtype and labels.tolist() == frame["label"].tolist()
+
+
 @pytest.fixture(scope="module")
 def bad_tables(tables):
     folder, frame = tables
+    (folder / "folder.zip").mkdir()
     frame.assign(rna_1=["x"] * len(frame)).to_csv(folder / "text.csv", index=False)
     frame.assign(atac_0=np.where(np.arange(len(frame)) == 3, np.nan, 0.0)).to_csv(
         folder / "nan.csv", index=False)
@@ -206,6 +229,13 @@ ERRORS = {
     "invalid parameter": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                            "atac=atac_", "--method", "cca", "--n-components", "9",
                            "--model", "{t}/m"], "n_components=9 exceeds"),
+    "model path is a file": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                              "atac=atac_", "--model", "{f}/cells.csv"],
+                             "--model {f}/cells.csv: a path not ending in .zip is written "
+                             "as a directory, but it is an existing file"),
+    "model .zip is a directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
+                                   "--prefix", "atac=atac_", "--model", "{f}/folder.zip"],
+                                  "is an existing directory"),
     "nothing to write": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                           "atac=atac_"], "nothing to write"),
     "not a model": (["transform", "{f}/cells.csv", "{f}/cells.csv", "-o", "{t}/z.csv"],

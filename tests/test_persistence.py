@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -124,6 +125,28 @@ def test_callbacks_are_stored_as_none_with_a_warning(data, tmp_path):
     np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
 
 
+def test_set_output_survives_a_round_trip(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = data.data
+    model = LinearCCA(n_components=2).set_output(transform="pandas").fit(X)
+    loaded = load(save(model, tmp_path / "cca"))
+    assert isinstance(loaded.transform(X), pd.DataFrame)
+    pd.testing.assert_frame_equal(loaded.transform(X), model.transform(X))
+
+
+def test_range_modalities_are_stored_as_lists(data, tmp_path):
+    X = data.data
+    model = LinearCCA(modalities=range(3, 6, 2), n_components=2).fit(X)
+    assert load(save(model, tmp_path / "cca")).modalities == [3, 5]
+    for modalities in ({"a": range(4), "b": range(4, 8)}, [range(4), range(4, 8)]):
+        model = LinearCCA(modalities=modalities, n_components=2).fit(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # modalities is stored as given
+            loaded = load(save(model, tmp_path / "cca2"))
+        assert [list(v) for v in loaded.fit(X).modalities_.values()] == [
+            list(range(4)), list(range(4, 8))]
+
+
 def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
     with pytest.raises(NotFittedError):
         save(small_model(), tmp_path / "m")
@@ -203,6 +226,24 @@ def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
     with pytest.raises(ValueError, match="damaged or was modified"):
         load(_write(tmp_path / "h.zip", dict(metadata), buffer.getvalue()))
     assert not _Trap.triggered
+
+
+def test_load_refuses_what_would_allocate_much_memory(saved_zip, tmp_path):
+    metadata, weights = _members(saved_zip)
+    huge = {"__ndarray__": ["a"], "dtype": "<U500000000", "shape": [1]}
+    attributes = {**metadata["attributes"], "made_up_": {"__tuple__": []}}
+    with pytest.raises(ValueError, match=r"unexpected DisentangledSSL attribute\(s\) \['made_up_'\]"):
+        load(_write(tmp_path / "a.zip", {**metadata, "attributes": attributes}, weights))
+    attributes = {**metadata["attributes"], "feature_names_in_": huge}
+    with pytest.raises(ValueError, match="strings longer than 1024 characters"):
+        load(_write(tmp_path / "b.zip", {**metadata, "attributes": attributes}, weights))
+    nets = {**metadata["nets"], "net_": metadata["nets"]["shared_net_"]}
+    with pytest.raises(ValueError, match=r"unexpected DisentangledSSL net\(s\) \['net_'\]"):
+        load(_write(tmp_path / "c.zip", {**metadata, "nets": nets}, weights))
+    nets = json.loads(json.dumps(metadata["nets"]))
+    nets["shared_net_"]["module"]["hidden_layer_sizes"] = [2 ** 40]  # 4 TB of weights
+    with pytest.raises(ValueError, match="architecture does not match the stored weights"):
+        load(_write(tmp_path / "d.zip", {**metadata, "nets": nets}, weights))
 
 
 def test_saving_with_cuda_location_tags_loads_on_the_cpu(data, tmp_path):
