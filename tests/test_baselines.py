@@ -10,13 +10,17 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_dssl import DMVAE, FOCAL, JointOptSSL
+from sklearn_dssl import _baseline_modules
 from sklearn_dssl._baseline_modules import (
     DMVAEObjective,
     FocalObjective,
+    JointEncoders,
     JointObjective,
+    MultimodalVAE,
     gaussian_kl,
     product_of_experts,
 )
+from sklearn_dssl._modules import HEADS, TabularAugmenter
 from sklearn_dssl.datasets import make_paper_synthetic
 
 BASELINES = [JointOptSSL, FOCAL, DMVAE]
@@ -252,6 +256,164 @@ def test_dmvae_objective_matches_its_formula():
         for i in range(2)
     )
     assert DMVAEObjective(kl_weight=w)(out).item() == pytest.approx(expected, rel=1e-9)
+
+
+# ----------------------------------------------------------------------
+# Modules: joint training, product of experts, augmentation, parameters
+# ----------------------------------------------------------------------
+
+
+def _noise_augmenter(x, kind="noise"):
+    return TabularAugmenter(x.mean(dim=0), x.std(dim=0), kind=kind, noise_scale=0.1,
+                            mask_fraction=0.1)
+
+
+def _randomised(module):
+    """``module`` with N(0, 0.5^2) weights and biases: outputs far from 0, unlike at init."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(std=0.5)
+    return module
+
+
+def test_joint_opt_specific_loss_reaches_the_shared_encoders():
+    """Trained jointly: the specific loss alone, with the shared blocks of the views
+    detached, still sends gradient to the shared encoders through the specific
+    encoders' input [x_i, f_i(x_i)]."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 7)
+    module = _randomised(JointEncoders((4, 3), (8,), 3, 2, _noise_augmenter(x))).train()
+    objective = JointObjective(HEADS["vmf"](1000.0), temperature=0.07)
+    views = [(specific, [c.detach() for c in shared]) for specific, shared in module(x)]
+    objective.specific(views).backward()
+    for name, p in module.shared.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # and the specific embeddings depend on the shared encoders' weights
+    module.zero_grad()
+    specific, _ = module.encode(x)
+    sum(s.sum() for s in specific).backward()
+    for name, p in module.shared.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_dmvae_joint_reconstruction_decodes_the_product_of_experts(monkeypatch):
+    """With sampling replaced by the mean, the joint reconstructions are the decoders
+    applied to each private mean and the product-of-experts mean; the cross ones use
+    the other modality's expert."""
+    monkeypatch.setattr(_baseline_modules, "_sample", lambda mean, log_var: mean)
+    torch.manual_seed(0)
+    x = torch.randn(6, 7)
+    module = _randomised(MultimodalVAE((4, 3), (8,), 2, 2, _noise_augmenter(x, "none")))
+    module.train()
+    out = module(x)
+    parts = x.split((4, 3), dim=1)
+    posteriors = [module._posterior(part, i) for i, part in enumerate(parts)]
+    joint_mean, joint_log_var = product_of_experts(
+        [p[0] for p in posteriors], [p[1] for p in posteriors]
+    )
+    torch.testing.assert_close(out["posteriors"]["joint"][0], joint_mean)
+    torch.testing.assert_close(out["posteriors"]["joint"][1], joint_log_var)
+    for i in range(2):
+        j = 1 - i
+        torch.testing.assert_close(out["joint"][i], module.decode(i, posteriors[i][2], joint_mean))
+        torch.testing.assert_close(
+            out["cross"][i][j], module.decode(i, posteriors[i][2], posteriors[j][0])
+        )
+        assert not torch.allclose(out["joint"][i], out["cross"][i][j], atol=1e-2)
+    torch.testing.assert_close(out["joint"], module.reconstruct(x))
+
+
+@pytest.mark.parametrize("kind", ["mixed", "noise", "mask"])
+def test_training_views_are_augmented(kind):
+    torch.manual_seed(0)
+    x = torch.randn(32, 7)
+    module = _randomised(JointEncoders((4, 3), (8,), 3, 3, _noise_augmenter(x, kind))).train()
+    clean_specific, clean_shared = module.encode(x)
+    (s_x, c_x), (s_v, c_v) = module(x)
+    for a, b, clean in [*zip(s_x, s_v, clean_specific), *zip(c_x, c_v, clean_shared)]:
+        assert not torch.allclose(a, b)  # the two views differ
+        assert not torch.allclose(a, clean)  # and neither is the batch itself
+        assert not torch.allclose(b, clean)
+    # in evaluation, one view: the batch itself
+    [(s, c)] = module.eval()(x)
+    for a, clean in [*zip(s, clean_specific), *zip(c, clean_shared)]:
+        torch.testing.assert_close(a, clean)
+    vae = _randomised(MultimodalVAE((4, 3), (8,), 2, 2, _noise_augmenter(x, kind))).train()
+    assert not torch.allclose(torch.cat(vae(x)["inputs"], dim=1), x)
+    torch.testing.assert_close(torch.cat(vae.eval()(x)["inputs"], dim=1), x)
+
+
+def test_without_augmentation_the_training_views_are_the_batch():
+    torch.manual_seed(0)
+    x = torch.randn(32, 7)
+    module = _randomised(JointEncoders((4, 3), (8,), 3, 3, _noise_augmenter(x, "none")))
+    module.train()
+    clean_specific, clean_shared = module.encode(x)
+    (s_x, c_x), (s_v, c_v) = module(x)
+    for a, b, clean in [*zip(s_x, s_v, clean_specific), *zip(c_x, c_v, clean_shared)]:
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, clean)
+
+
+def _dmvae_output(rng):
+    def r(*shape):
+        return torch.tensor(rng.normal(size=shape))
+
+    return {
+        "inputs": [r(5, 4), r(5, 3)],
+        "joint": [r(5, 4), r(5, 3)],
+        "cross": [[None, r(5, 4)], [r(5, 3), None]],
+        "posteriors": {
+            "shared": [(r(5, 2), r(5, 2)), (r(5, 2), r(5, 2))],
+            "private": [(r(5, 2), r(5, 2)), (r(5, 2), r(5, 2))],
+            "joint": (r(5, 2), r(5, 2)),
+        },
+    }
+
+
+# estimator, its non-default objective parameters, and the objective they must give
+_OBJECTIVE_PARAMETERS = [
+    (
+        JointOptSSL,
+        dict(temperature=0.3, specific_weight=2.5, ortho_weight=0.4, head="gaussian",
+             kappa=4.0),
+        lambda p: JointObjective(HEADS[p["head"]](p["kappa"]), temperature=p["temperature"],
+                                 specific_weight=p["specific_weight"],
+                                 ortho_weight=p["ortho_weight"]),
+    ),
+    (
+        FOCAL,
+        dict(temperature=0.3, specific_weight=2.5, ortho_weight=0.4),
+        lambda p: FocalObjective(temperature=p["temperature"],
+                                 specific_weight=p["specific_weight"],
+                                 ortho_weight=p["ortho_weight"]),
+    ),
+    (DMVAE, dict(kl_weight=0.3), lambda p: DMVAEObjective(kl_weight=p["kl_weight"])),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, params, reference", _OBJECTIVE_PARAMETERS,
+    ids=[cls.__name__ for cls, _, _ in _OBJECTIVE_PARAMETERS],
+)
+def test_parameters_reach_the_trained_objective(cls, params, reference, views, data):
+    """The criterion the net trained is the objective of the estimator's parameters:
+    its loss on fixed inputs equals that of the objective built from them, and each
+    parameter set back to its default changes that loss."""
+    model = small(cls, max_epochs=1, **params).fit(data.data)
+
+    def loss(objective):
+        torch.manual_seed(0)  # JointOpt's head samples
+        if cls is DMVAE:
+            return objective(_dmvae_output(np.random.default_rng(0))).item()
+        return objective(_torch_views(views)).item()
+
+    expected = loss(reference(params))
+    assert loss(model.net_.criterion_) == pytest.approx(expected, rel=1e-9)
+    defaults = cls().get_params()
+    for name in params:
+        changed = loss(reference({**params, name: defaults[name]}))
+        assert changed != pytest.approx(expected, rel=1e-6), name
 
 
 # ----------------------------------------------------------------------
