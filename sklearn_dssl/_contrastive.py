@@ -31,7 +31,10 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     non-Gaussian.
 
     :meth:`transform` returns each modality's embedding (the "shared" block;
-    this method has no specific block).
+    this method has no specific block). Standardise the inputs first (a
+    :class:`~sklearn.preprocessing.StandardScaler` in a Pipeline): on raw
+    inputs of small scale, training with the L1 similarity stalls far from
+    the latents.
 
     Parameters
     ----------
