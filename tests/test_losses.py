@@ -135,3 +135,57 @@ def test_gaussian_head_noise_has_variance_one_over_kappa():
     mean = torch.zeros(50000, 4)
     z = GaussianHead(kappa=4.0).sample(mean)
     assert z.var().item() == pytest.approx(0.25, rel=0.02)
+
+
+# ---------------------------------------------------------------------------
+# Similarities of multimodal contrastive learning
+# ---------------------------------------------------------------------------
+
+
+def _numpy_similarities(a, b):
+    difference = a[:, None, :] - b[None, :, :]
+    return {
+        "cosine": _unit(a) @ _unit(b).T,
+        "l1": -np.abs(difference).sum(axis=2),
+        "euclidean": -(difference**2).sum(axis=2),
+    }
+
+
+@pytest.mark.parametrize("name", ["cosine", "l1", "euclidean"])
+def test_similarity_matrices_match_numpy(name):
+    from sklearn_dssl._losses import SIMILARITIES
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 4)), rng.normal(size=(5, 4))
+    got = SIMILARITIES[name](torch.tensor(a), torch.tensor(b)).numpy()
+    np.testing.assert_allclose(got, _numpy_similarities(a, b)[name], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["cosine", "l1", "euclidean"])
+def test_contrastive_objective_is_the_symmetric_info_nce_of_its_similarity(name):
+    from sklearn_dssl._losses import ContrastiveObjective
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    logits = _numpy_similarities(a, b)[name] / 0.3
+    expected = 0.5 * (
+        np.mean(logsumexp(logits, axis=1) - np.diag(logits))
+        + np.mean(logsumexp(logits.T, axis=1) - np.diag(logits))
+    )
+    got = ContrastiveObjective(name, temperature=0.3)([torch.tensor(a), torch.tensor(b)])
+    assert float(got) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("setting, name", [("box", "l1"), ("sphere", "cosine")])
+def test_true_partners_have_a_lower_contrastive_loss_than_shuffled_ones(setting, name):
+    from sklearn_dssl._losses import ContrastiveObjective
+    from sklearn_dssl.datasets import make_latent_partial_causal
+
+    data = make_latent_partial_causal(512, setting=setting, n_coupled=3, random_state=0)
+    z1 = torch.tensor(data.latents["coupled_m1"])
+    z2 = torch.tensor(data.latents["coupled_m2"])
+    objective = ContrastiveObjective(name, temperature=0.1)
+    paired = float(objective([z1, z2]))
+    shuffled = float(objective([z1, z2[torch.randperm(512, generator=torch.Generator().manual_seed(0))]]))
+    # Chance level is log(512) = 6.2: the true latents are far below it.
+    assert paired < shuffled - 2.0
