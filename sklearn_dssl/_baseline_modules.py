@@ -19,24 +19,21 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
-from ._modules import SharedEncoders, make_mlp
+from ._modules import SharedEncoders, TwoAugmentedViews, make_mlp
 
 # --------------------------------------------------------------------------
 # JointOpt and FOCAL: shared and specific encoders trained together
 # --------------------------------------------------------------------------
 
 
-class JointEncoders(nn.Module):
+class JointEncoders(TwoAugmentedViews):
     """Shared encoders ``f_i(x_i)`` and specific encoders ``g_i([x_i, f_i(x_i)])``.
 
     Unlike DisentangledSSL's two steps, both are trained at once: gradients
     of the specific loss reach the shared encoders through ``f_i(x_i)``.
 
-    ``forward`` returns views in the format of
-    :class:`~sklearn_dssl._modules.SpecificEncoders`: a list of pairs
-    ``(specific, shared)`` of per-modality lists. When training there are two
-    views, ``x`` (the batch augmented once) and ``v`` (``x`` augmented
-    again); in evaluation there is one, the batch itself.
+    ``forward`` (:class:`~sklearn_dssl._modules.TwoAugmentedViews`) returns
+    the views in the format of :class:`~sklearn_dssl._modules.SpecificEncoders`.
     """
 
     def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, n_specific, augmenter):
@@ -75,18 +72,6 @@ class JointEncoders(nn.Module):
             return shared
         return self.specific[index](torch.cat([x, shared], dim=1))
 
-    def forward(self, x):
-        if not self.training:
-            return [self.encode(x)]
-        x = self.augmenter(x)
-        v = self.augmenter(x)
-        # one pass over both views: twice the rows per matrix product, half the calls
-        specific, shared = self.encode(torch.cat([x, v]))
-        n = x.shape[0]
-        return [
-            ([s[:n] for s in specific], [c[:n] for c in shared]),
-            ([s[n:] for s in specific], [c[n:] for c in shared]),
-        ]
 
 
 class JointObjective(nn.Module):

@@ -10,12 +10,10 @@ the block layout and feature names come from
 import warnings
 from numbers import Integral, Real
 
-import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import INFERENCE_BATCH_ROWS
 from ._baseline_modules import (
     DMVAEObjective,
     FocalObjective,
@@ -25,7 +23,7 @@ from ._baseline_modules import (
 )
 from ._modules import HEADS
 from ._neural import AUGMENTATION_PARAMETER_CONSTRAINTS, NeuralMultimodalTransformer
-from ._training import as_tensor, completed_epochs, seeded_torch
+from ._training import completed_epochs, infer, seeded_torch
 
 # Parameters every baseline shares (besides the training ones of the base).
 _BASELINE_PARAMETER_CONSTRAINTS = {
@@ -581,15 +579,14 @@ class DMVAE(_JointlyTrainedBaseline):
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
         module = self.net_.module_.eval()
-        total = 0.0
-        for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
-            x = as_tensor(self._in_model_order(X[start : start + INFERENCE_BATCH_ROWS]),
-                          self.net_.device)
-            with torch.inference_mode():
-                reconstructions = module.reconstruct(x)
-                parts = x.split(module.modality_sizes, dim=1)
-                total += sum(
-                    float((r - p).pow(2).sum()) for r, p in zip(reconstructions, parts)
-                )
+
+        def squared_error(x):
+            parts = x.split(module.modality_sizes, dim=1)
+            return sum((r - p).pow(2).sum() for r, p in zip(module.reconstruct(x), parts))
+
+        def batch_error(x, blocks):
+            return float(infer(squared_error, x, self.net_.device))
+
+        total = sum(error for _, error in self._iter_blocks(X, (), encode=batch_error))
         return -total / X.shape[0]
 

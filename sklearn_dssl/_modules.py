@@ -227,7 +227,31 @@ class SharedEncoders(nn.Module):
         return self.encode(x)
 
 
-class SpecificEncoders(nn.Module):
+class TwoAugmentedViews(nn.Module):
+    """``forward`` of the modules trained on two augmented views of a batch.
+
+    A subclass has ``augmenter`` and ``encode(x) -> (specific, shared)``,
+    per-modality lists of embeddings. When training, ``forward`` returns
+    two views, ``x`` (the batch augmented once) and ``v`` (``x`` augmented
+    again), each a pair ``(specific, shared)``; in evaluation, one view of
+    the batch itself.
+    """
+
+    def forward(self, x):
+        if not self.training:
+            return [self.encode(x)]
+        x = self.augmenter(x)
+        v = self.augmenter(x)
+        # one pass over both views: twice the rows per matrix product, half the calls
+        specific, shared = self.encode(torch.cat([x, v]))
+        n = x.shape[0]
+        return [
+            ([s[:n] for s in specific], [c[:n] for c in shared]),
+            ([s[n:] for s in specific], [c[n:] for c in shared]),
+        ]
+
+
+class SpecificEncoders(TwoAugmentedViews):
     """Step 2: ``[x_i, f_i(x_i)] -> g_i([x_i, f_i(x_i)])`` over frozen step-1 encoders.
 
     ``forward`` returns a list of views, each a pair ``(specific, shared)`` of
@@ -267,18 +291,6 @@ class SpecificEncoders(nn.Module):
             shared = self.shared.encode_modality(x, index)
         return self.encoders[index](torch.cat([x, shared], dim=1))
 
-    def forward(self, x):
-        if not self.training:
-            return [self.encode(x)]
-        x = self.augmenter(x)
-        v = self.augmenter(x)
-        # one pass over both views: twice the rows per matrix product, half the calls
-        specific, shared = self.encode(torch.cat([x, v]))
-        n = x.shape[0]
-        return [
-            ([s[:n] for s in specific], [c[:n] for c in shared]),
-            ([s[n:] for s in specific], [c[n:] for c in shared]),
-        ]
 
 
 # --------------------------------------------------------------------------
