@@ -1,7 +1,10 @@
 """Contrastive, bottleneck and orthogonality losses (pure torch functions).
 
-Every function takes batches with samples along the first axis and returns a
-scalar tensor, so that it can be differentiated and combined freely.
+Every function takes batches with samples along the second-to-last axis and
+returns a scalar tensor, so that it can be differentiated and combined
+freely. Leading axes, where a function allows them, stack independent
+problems of the same shape (e.g. one per modality), which are then computed
+in one pass of batched operations: far fewer, larger kernels than a loop.
 """
 
 import torch
@@ -10,7 +13,7 @@ import torch.nn.functional as F
 
 def cosine_similarity_matrix(a, b):
     """Cosine similarities of every row of ``a`` with every row of ``b``."""
-    return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+    return F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).mT
 
 
 def l1_similarity_matrix(a, b):
@@ -21,8 +24,17 @@ def l1_similarity_matrix(a, b):
 def euclidean_similarity_matrix(a, b):
     """Negative squared Euclidean distances of every row of ``a`` to every row of ``b``."""
     return -(
-        a.pow(2).sum(dim=1, keepdim=True) - 2.0 * a @ b.T + b.pow(2).sum(dim=1)
+        a.pow(2).sum(dim=-1, keepdim=True) - 2.0 * a @ b.mT + b.pow(2).sum(dim=-1).unsqueeze(-2)
     )
+
+
+def dot_similarity_matrix(a, b):
+    """Dot products of every row of ``a`` with every row of ``b``.
+
+    The cosine similarity of unit vectors (e.g. samples of a spherical
+    posterior), without normalising them again.
+    """
+    return a @ b.mT
 
 
 SIMILARITIES = {
@@ -42,12 +54,13 @@ def info_nce(a, b, temperature, similarity=cosine_similarity_matrix):
 
     Parameters
     ----------
-    a, b : Tensor of shape (n_samples, n_dims)
-        The two views.
+    a, b : Tensor of shape (n_samples, n_dims) or (n_problems, n_samples, n_dims)
+        The two views; with a leading axis, independent pairs of views,
+        whose losses are averaged.
     temperature : float
         Softmax temperature.
     similarity : callable, default=cosine_similarity_matrix
-        ``similarity(a, b)`` gives the (n_samples, n_samples) matrix of
+        ``similarity(a, b)`` gives the (..., n_samples, n_samples) matrix of
         similarities; one of :data:`SIMILARITIES`.
 
     Returns
@@ -55,8 +68,12 @@ def info_nce(a, b, temperature, similarity=cosine_similarity_matrix):
     loss : Tensor of shape ()
     """
     logits = similarity(a, b) / temperature
-    targets = torch.arange(logits.shape[0], device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+    n = logits.shape[-1]
+    targets = torch.arange(n, device=logits.device).repeat(logits[..., 0].numel() // n)
+    return 0.5 * (
+        F.cross_entropy(logits.reshape(-1, n), targets)
+        + F.cross_entropy(logits.mT.reshape(-1, n), targets)
+    )
 
 
 def cosine_bottleneck(mean_a, mean_b):
@@ -83,14 +100,15 @@ def orthogonality(a, b):
 
     Parameters
     ----------
-    a : Tensor of shape (n_samples, n_dims_a)
-    b : Tensor of shape (n_samples, n_dims_b)
+    a : Tensor of shape (..., n_samples, n_dims_a)
+    b : Tensor of shape (..., n_samples, n_dims_b)
 
     Returns
     -------
-    loss : Tensor of shape ()
+    loss : Tensor of shape (...)
+        One norm per pair of batches.
     """
-    return torch.linalg.matrix_norm(F.normalize(a, dim=1).T @ F.normalize(b, dim=1))
+    return torch.linalg.matrix_norm(F.normalize(a, dim=-1).mT @ F.normalize(b, dim=-1))
 
 
 def mean_over_pairs(fn, items):
@@ -113,8 +131,12 @@ class SharedObjective(torch.nn.Module):
         self.beta = beta
 
     def forward(self, means):
-        samples = [self.head.sample(mean) for mean in means]
-        contrast = mean_over_pairs(lambda a, b: info_nce(a, b, self.temperature), samples)
+        # one draw for every modality's rows: fewer, larger operations
+        samples = self.head.sample(torch.cat(means)).split(means[0].shape[0])
+        similarity = self.head.sample_similarity
+        contrast = mean_over_pairs(
+            lambda a, b: info_nce(a, b, self.temperature, similarity), samples
+        )
         if not self.beta:
             return contrast
         return contrast + self.beta * mean_over_pairs(self.head.bottleneck, means)
@@ -136,19 +158,14 @@ class SpecificObjective(torch.nn.Module):
     def forward(self, views):
         (specific_x, shared_x), (specific_v, shared_v) = views
         n = len(specific_x)
-        contrast = sum(
-            info_nce(
-                torch.cat([specific_x[i], shared_x[(i + 1) % n]], dim=1),
-                torch.cat([specific_v[i], shared_v[(i + 1) % n]], dim=1),
-                self.temperature,
-            )
-            for i in range(n)
-        )
-        ortho = 0.5 * sum(
-            orthogonality(s, c)
-            for specific, shared in views
-            for s, c in zip(specific, shared)
-        )
+        partner = [(i + 1) % n for i in range(n)]
+        # modality by modality along a leading axis, each term in one batched pass
+        joint_x = torch.cat([torch.stack(specific_x), torch.stack(shared_x)[partner]], dim=-1)
+        joint_v = torch.cat([torch.stack(specific_v), torch.stack(shared_v)[partner]], dim=-1)
+        contrast = n * info_nce(joint_x, joint_v, self.temperature)
+        ortho = 0.5 * orthogonality(
+            torch.stack(specific_x + specific_v), torch.stack(shared_x + shared_v)
+        ).sum()
         return contrast + self.ortho_weight * ortho
 
 

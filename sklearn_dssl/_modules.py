@@ -9,10 +9,16 @@ import copy
 import math
 
 import torch
+from scipy.special import ndtri
 from torch import nn
 from torch.nn import functional as F
 
-from ._losses import cosine_bottleneck, squared_bottleneck
+from ._losses import (
+    cosine_bottleneck,
+    cosine_similarity_matrix,
+    dot_similarity_matrix,
+    squared_bottleneck,
+)
 
 
 def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01):
@@ -39,60 +45,72 @@ def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01):
 # --------------------------------------------------------------------------
 
 
-def _householder_rotate(samples_e1, mean_direction):
-    """Rotate samples drawn around e1 so that they lie around ``mean_direction``."""
-    e1 = torch.zeros_like(mean_direction)
-    e1[:, 0] = 1.0
-    u = F.normalize(e1 - mean_direction, dim=1)
-    return samples_e1 - 2.0 * (samples_e1 * u).sum(dim=1, keepdim=True) * u
-
-
 def _sample_on_sphere_around(mean, w):
-    """Unit vectors with cosine ``w`` to ``mean``'s direction, uniform otherwise."""
+    """Unit vectors with cosine ``w`` to ``mean``'s direction, uniform otherwise.
+
+    The orthogonal part is an isotropic Gaussian vector projected off the
+    mean direction and normalised: uniform on the directions orthogonal to it.
+    """
     direction = F.normalize(mean, dim=1)
-    tangent = F.normalize(torch.randn_like(direction[:, 1:]), dim=1)
+    noise = torch.randn_like(direction)
+    tangent = F.normalize(noise - (noise * direction).sum(dim=1, keepdim=True) * direction, dim=1)
     w = w.to(direction.dtype).unsqueeze(1)
-    around_e1 = torch.cat([w, torch.sqrt((1.0 - w * w).clamp_min(0.0)) * tangent], dim=1)
-    return _householder_rotate(around_e1, direction)
+    return w * direction + torch.sqrt((1.0 - w * w).clamp_min(0.0)) * tangent
 
 
 class VonMisesFisherHead(nn.Module):
     """Von Mises-Fisher posterior with fixed concentration ``kappa``.
 
     The cosine to the mean direction is drawn with Wood's (1994) rejection
-    sampler, vectorised over the batch (every round proposes for all rows at
-    once; with fixed kappa nearly every row is accepted in the first round).
-    Because kappa is fixed, that cosine does not depend on the mean, and the
-    sample is differentiable in the mean through the Householder rotation.
+    sampler, vectorised over the batch: every round proposes a few cosines
+    for each row still waiting, and takes its first accepted one. Because
+    kappa is fixed, that cosine does not depend on the mean, and the sample
+    is differentiable in the mean through its direction.
     """
 
     def __init__(self, kappa):
         super().__init__()
         self.kappa = float(kappa)
 
-    # Proposals per row and round: acceptance is about 0.7 or more, so a row
-    # stays pending after one round with probability below 1e-4.
-    proposals_per_round = 8
+    # The samples are unit vectors: their cosine similarity is their dot product.
+    sample_similarity = staticmethod(dot_similarity_matrix)
+
+    # Proposals per row. Wood's acceptance is about 0.7 or more for any kappa
+    # and dimension, so a row finds none of its 8 accepted with probability
+    # below 0.3 ** 8 (7e-5): nearly every batch is served by one dense round,
+    # and the few rows left get further rounds of their own.
+    proposals_per_row = 8
 
     def _sample_cosine(self, n, dim, device):
         kappa, m1 = self.kappa, dim - 1.0
         b = m1 / (2.0 * kappa + math.sqrt(4.0 * kappa**2 + m1**2))
         x0 = (1.0 - b) / (1.0 + b)
         c = kappa * x0 + m1 * math.log(1.0 - x0**2)
-        half = torch.tensor(m1 / 2.0, dtype=torch.float64, device=device)
-        beta = torch.distributions.Beta(half, half)
-        w = torch.empty(n, dtype=torch.float64, device=device)
-        pending = torch.ones(n, dtype=torch.bool, device=device)
-        shape = (n, self.proposals_per_round)
-        while pending.any():
-            z = beta.sample(shape)
+        gamma = torch.distributions.Gamma(
+            torch.tensor(m1 / 2.0, dtype=torch.float64, device=device), 1.0, validate_args=False
+        )
+
+        def first_accepted(rows):
+            """A proposed cosine per row, and whether it was accepted."""
+            shape = (rows, self.proposals_per_row)
+            # z ~ Beta(m1 / 2, m1 / 2) as (1 + N / sqrt(N^2 + 2 G)) / 2, N ~ N(0, 1),
+            # G ~ Gamma(m1 / 2): N / sqrt(N^2 + 2 G) = T / sqrt(m1 + T^2) for T
+            # Student-t with m1 degrees of freedom; one gamma draw instead of two
+            normal = torch.randn(shape, dtype=torch.float64, device=device)
+            z = 0.5 + 0.5 * normal * torch.rsqrt(normal * normal + 2.0 * gamma.sample(shape))
             proposal = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
-            log_u = torch.log(torch.rand(shape, dtype=torch.float64, device=device))
+            log_u = torch.rand(shape, dtype=torch.float64, device=device).log_()
             accept = kappa * proposal + m1 * torch.log1p(-x0 * proposal) - c >= log_u
             first = accept.to(torch.uint8).argmax(dim=1, keepdim=True)
-            found = accept.any(dim=1)
-            w = torch.where(pending & found, proposal.gather(1, first).squeeze(1), w)
-            pending &= ~found
+            return proposal.gather(1, first).squeeze(1), accept.any(dim=1)
+
+        w, found = first_accepted(n)
+        if not found.all():
+            waiting = (~found).nonzero().squeeze(1)
+            while waiting.numel():
+                more, found = first_accepted(waiting.numel())
+                w[waiting[found]] = more[found]
+                waiting = waiting[~found]
         return w
 
     def sample(self, mean):
@@ -115,6 +133,7 @@ class PowerSphericalHead(VonMisesFisherHead):
         beta = torch.distributions.Beta(
             torch.tensor(half + self.kappa, device=device),
             torch.tensor(half, device=device),
+            validate_args=False,
         )
         return 2.0 * beta.sample((n,)) - 1.0
 
@@ -125,6 +144,8 @@ class GaussianHead(nn.Module):
     def __init__(self, kappa):
         super().__init__()
         self.kappa = float(kappa)
+
+    sample_similarity = staticmethod(cosine_similarity_matrix)
 
     def sample(self, mean):
         return mean + torch.randn_like(mean) / math.sqrt(self.kappa)
@@ -174,14 +195,23 @@ class TabularAugmenter(nn.Module):
             return self.kind(x)
         if self.kind == "none":
             return x
-        noisy = x + torch.randn_like(x) * (self.noise_scale * self.scale)
         if self.kind == "noise":
-            return noisy
-        masked = torch.where(torch.rand_like(x) < self.mask_fraction, self.center, x)
+            return torch.addcmul(x, torch.randn_like(x), self.noise_scale * self.scale)
         if self.kind == "mask":
-            return masked
+            return torch.where(torch.rand_like(x) < self.mask_fraction, self.center, x)
+        # "mixed": the noise rows and the mask rows are disjoint, so one draw
+        # z ~ N(0, 1) serves both: noise z * noise_scale * scale on the first,
+        # a mask z < Phi^-1(mask_fraction) (probability mask_fraction) on the second
+        z = torch.randn_like(x)
         choice = torch.randint(3, (x.shape[0], 1), device=x.device)
-        return torch.where(choice == 0, noisy, torch.where(choice == 1, masked, x))
+        noisy = torch.addcmul(x, z, self.noise_scale * self.scale)
+        masked = (choice == 1) & (z < self._mask_threshold)
+        return torch.where(choice == 0, noisy, torch.where(masked, self.center, x))
+
+    @property
+    def _mask_threshold(self):
+        """The standard normal quantile of ``mask_fraction`` (-inf at 0, inf at 1)."""
+        return float(ndtri(self.mask_fraction))
 
 
 # --------------------------------------------------------------------------

@@ -3,17 +3,26 @@
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from scipy.special import ive, logsumexp
 
 from sklearn_dssl._losses import (
     SharedObjective,
     SpecificObjective,
     cosine_bottleneck,
+    cosine_similarity_matrix,
+    euclidean_similarity_matrix,
     info_nce,
+    l1_similarity_matrix,
     orthogonality,
     squared_bottleneck,
 )
-from sklearn_dssl._modules import GaussianHead, PowerSphericalHead, VonMisesFisherHead
+from sklearn_dssl._modules import (
+    GaussianHead,
+    PowerSphericalHead,
+    TabularAugmenter,
+    VonMisesFisherHead,
+)
 
 
 def _unit(a):
@@ -124,6 +133,47 @@ def test_spherical_heads_sample_unit_vectors_concentrated_as_kappa_says(
         previous = cosine
 
 
+def _vmf_cosine_cdf(kappa, dim):
+    """CDF of <z, mu> for z ~ vMF(mu, kappa) in R^dim, by numerical integration."""
+    w = np.linspace(-1.0, 1.0, 200001)
+    log_density = kappa * (w - 1.0) + (dim - 3) / 2 * np.log(np.clip(1.0 - w * w, 1e-300, None))
+    density = np.exp(log_density - log_density.max())
+    cdf = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2)])
+    return lambda x: np.interp(x, w, cdf / cdf[-1])
+
+
+@pytest.mark.parametrize("kappa, dim", [(1000.0, 100), (10.0, 5), (1.0, 3), (50.0, 10)])
+def test_vmf_cosines_follow_the_vmf_marginal(kappa, dim):
+    """Wood's sampler draws the cosine to the mean with the vMF density
+    exp(kappa w) (1 - w^2)^((d - 3) / 2): Kolmogorov-Smirnov distance far below
+    what the Power Spherical cosine (a different law of the same mean role) gives."""
+    torch.manual_seed(0)
+    cdf = _vmf_cosine_cdf(kappa, dim)
+    w = VonMisesFisherHead(kappa)._sample_cosine(20000, dim, "cpu").numpy()
+    assert w.dtype == np.float64 and np.all(np.abs(w) <= 1.0)
+    # critical value of the KS statistic at level 0.001 for 20,000 draws: 0.0138
+    assert stats.kstest(w, cdf).statistic < 0.0138
+    if kappa > 1.0:
+        other = PowerSphericalHead(kappa)._sample_cosine(20000, dim, "cpu").numpy()
+        assert stats.kstest(other, cdf).statistic > 0.05
+
+
+@pytest.mark.parametrize("head_cls", [VonMisesFisherHead, PowerSphericalHead])
+def test_spherical_samples_spread_uniformly_around_the_mean(head_cls):
+    """The part of a sample orthogonal to the mean direction has mean zero and
+    covariance E[1 - w^2] / (d - 1) times the projection off the mean."""
+    torch.manual_seed(0)
+    dim, n = 5, 40000
+    mu = torch.tensor([0.5, -0.5, 0.5, 0.5, 0.0], dtype=torch.float64)
+    z = head_cls(10.0).sample(3.0 * mu.expand(n, dim))
+    w = z @ mu
+    orthogonal = z - w[:, None] * mu
+    projection = torch.eye(dim, dtype=torch.float64) - torch.outer(mu, mu)
+    expected = (1.0 - w.pow(2)).mean() / (dim - 1) * projection
+    assert orthogonal.mean(0).abs().max() < 0.01
+    assert (orthogonal.T @ orthogonal / n - expected).abs().max() < 0.005
+
+
 def test_spherical_samples_are_differentiable_in_the_mean():
     mean = torch.randn(8, 5, requires_grad=True)
     VonMisesFisherHead(100.0).sample(mean).sum().backward()
@@ -189,3 +239,51 @@ def test_true_partners_have_a_lower_contrastive_loss_than_shuffled_ones(setting,
     shuffled = float(objective([z1, z2[torch.randperm(512, generator=torch.Generator().manual_seed(0))]]))
     # Chance level is log(512) = 6.2: the true latents are far below it.
     assert paired < shuffled - 2.0
+
+
+# ---------------------------------------------------------------------------
+# Batched losses and augmentation
+# ---------------------------------------------------------------------------
+
+
+def test_batched_losses_equal_the_losses_of_each_problem():
+    torch.manual_seed(0)
+    a, b = torch.randn(3, 16, 5), torch.randn(3, 16, 4)
+    for similarity in (cosine_similarity_matrix, l1_similarity_matrix, euclidean_similarity_matrix):
+        batched = info_nce(a[..., :4], b, 0.2, similarity)
+        each = torch.stack([info_nce(a[i, :, :4], b[i], 0.2, similarity) for i in range(3)])
+        assert batched.item() == pytest.approx(each.mean().item(), rel=1e-6)
+    assert torch.allclose(
+        orthogonality(a, b), torch.stack([orthogonality(a[i], b[i]) for i in range(3)])
+    )
+
+
+@pytest.mark.parametrize("noise_scale, mask_fraction", [(0.1, 0.1), (2.0, 0.5), (1.0, 0.0)])
+def test_mixed_augmentation_noises_masks_or_keeps_a_third_of_the_rows_each(
+    noise_scale, mask_fraction
+):
+    """Each row is noised (N(0, (noise_scale * scale)^2) on every entry), masked
+    (each entry set to the feature mean with probability mask_fraction) or kept."""
+    torch.manual_seed(0)
+    n, d = 30000, 40
+    center, scale = torch.full((d,), 7.0), torch.linspace(0.5, 2.0, d)
+    x = torch.zeros(n, d)
+    out = TabularAugmenter(center, scale, "mixed", noise_scale, mask_fraction)(x)
+    masked_entries = out == 7.0
+    kept = (out == 0.0).all(dim=1)
+    noised = ~kept & ~masked_entries.any(dim=1)
+    if mask_fraction:
+        masked = masked_entries.any(dim=1)
+        assert masked.float().mean().item() == pytest.approx(1 / 3, abs=0.01)
+        masked_rows = out[masked]
+        assert ((masked_rows == 0.0) | (masked_rows == 7.0)).all()
+        assert masked_entries[masked].float().mean().item() == pytest.approx(
+            mask_fraction, abs=0.01
+        )
+    assert noised.float().mean().item() == pytest.approx(1 / 3, abs=0.01)
+    assert kept.float().mean().item() == pytest.approx(1 / 3 if mask_fraction else 2 / 3, abs=0.01)
+    relative = out[noised] / (noise_scale * scale)
+    assert relative.mean().abs().item() < 0.01
+    assert relative.std().item() == pytest.approx(1.0, abs=0.01)
+    # noise and mask are independent of the row: every column is noised alike
+    assert torch.allclose(relative.std(dim=0), torch.ones(d), atol=0.05)
