@@ -206,6 +206,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
                     f"needs n_components >= 2, got {self.n_components}; raise "
                     "n_components or use similarity='l1' or 'euclidean'."
                 )
+            self._check_ica_width(self.n_components)
             seed_net, seed_ica = self._seeds(2)
             with seeded_torch(seed_net, device):
                 module = ContrastiveEncoders(

@@ -283,6 +283,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 f"n_shared >= 2, got {self.n_shared}; raise n_shared or use "
                 "head='gaussian'."
             )
+        self._check_ica_width(self.n_shared)
         seed_shared, seed_specific, seed_ica = self._seeds(3)
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(

@@ -62,8 +62,9 @@ class VonMisesFisherHead(nn.Module):
     """Von Mises-Fisher posterior with fixed concentration ``kappa``.
 
     The cosine to the mean direction is drawn with Wood's (1994) rejection
-    sampler, vectorised over the batch: every round proposes a few cosines
-    for each row still waiting, and takes its first accepted one. Because
+    sampler, vectorised over the batch: one dense round proposes several
+    cosines for every row and takes each row's first accepted one; the rare
+    rows with none accepted get rounds of their own. Because
     kappa is fixed, that cosine does not depend on the mean, and the sample
     is differentiable in the mean through its direction.
     """

@@ -162,12 +162,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         else:
             ica = clone(self.ica)
-            if ica.n_components not in (None, width):
-                raise ValueError(
-                    f"ica=FastICA(n_components={ica.n_components}) must keep the "
-                    f"width of the shared embedding ({width}); leave its "
-                    "n_components at None and set the estimator's width instead."
-                )
+            self._check_ica_width(width)
             if ica.random_state is None:
                 ica.set_params(random_state=seed)
         _check_full_rank(stacked)
@@ -175,6 +170,19 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         self.ica_ = ica.set_output(transform="default").fit(stacked)
         self.unmixing_ = self.ica_.components_
         self.mixing_ = self.ica_.mixing_
+
+    def _check_ica_width(self, width):
+        """Refuse an ``ica`` FastICA whose ``n_components`` would change ``width``.
+
+        Called before training too, so that a bad setting costs no fit.
+        """
+        ica = getattr(self, "ica", False)
+        if not isinstance(ica, bool) and ica.n_components not in (None, width):
+            raise ValueError(
+                f"ica=FastICA(n_components={ica.n_components}) must keep the "
+                f"width of the shared embedding ({width}); leave its "
+                "n_components at None and set the estimator's width instead."
+            )
 
     def _stack_by_modality(self, X_model):
         """Raw shared embeddings of each modality of ``X_model`` (in model column order)."""

@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.decomposition import FastICA
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_dssl import MultimodalContrastive
+from sklearn_dssl import DisentangledSSL, MultimodalContrastive
 from sklearn_dssl.datasets import make_latent_partial_causal
 from sklearn_dssl.metrics import linear_r2, mcc
 from tests.conftest import small_model
@@ -258,13 +258,27 @@ def test_disentangled_ssl_ica_rotates_only_the_shared_block():
     assert rotated.unmixing_.shape == (n, n)
 
 
-def test_ica_must_keep_the_embedding_width(ica_data):
-    model = small_contrastive(
-        modalities=ica_data.modalities, similarity="euclidean", ica=FastICA(n_components=2)
-    )
-    with pytest.raises(ValueError, match="n_components"):
+@pytest.mark.parametrize("make_model", ["contrastive", "disentangled"])
+def test_ica_must_keep_the_embedding_width_and_is_checked_before_training(
+    ica_data, make_model, monkeypatch
+):
+    if make_model == "contrastive":
+        model = small_contrastive(
+            modalities=ica_data.modalities, similarity="euclidean", ica=FastICA(n_components=2)
+        )
+    else:
+        model = DisentangledSSL(
+            modalities=ica_data.modalities, n_shared=3, ica=FastICA(n_components=2)
+        )
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the ICA")
+
+    monkeypatch.setattr(type(model), "_train", no_training)
+    with pytest.raises(ValueError, match=r"n_components=2\) must keep the width .*\(3\)"
+                       if make_model == "disentangled" else "n_components"):
         model.fit(ica_data.data[:200])
-    assert not hasattr(model, "net_")
+    assert not hasattr(model, "net_") and not hasattr(model, "shared_net_")
 
 
 def test_ica_on_a_degenerate_embedding_says_so(ica_data):
