@@ -108,6 +108,8 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--methods", nargs="+", default=list(GRIDS),
                         choices=list(GRIDS))
+    parser.add_argument("--tag", default="",
+                        help="suffix of the JSON file name (e.g. 'full' for the paper's scale)")
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw the figure from the JSON files")
     parser.add_argument("--table", action="store_true",
@@ -117,7 +119,8 @@ def main():
         plot()
         return
     if args.table:
-        print(table(json.loads((RESULTS / f"baselines_{args.data}.json").read_text())))
+        name = f"baselines_{args.data}{f'_{args.tag}' if args.tag else ''}.json"
+        print(table(json.loads((RESULTS / name).read_text())))
         return
 
     n_samples = 3000 if args.quick else args.n_samples
@@ -127,7 +130,8 @@ def main():
     data = GENERATORS[args.data](n_samples=n_samples, random_state=0)
     cut = int(0.8 * n_samples)
     split = (data.data[:cut], data.data[cut:], data.target[:cut], data.target[cut:])
-    output = RESULTS / f"baselines_{args.data}{'_quick' if args.quick else ''}.json"
+    tag = "_quick" if args.quick else (f"_{args.tag}" if args.tag else "")
+    output = RESULTS / f"baselines_{args.data}{tag}.json"
     common = dict(modalities=data.modalities, n_shared=100, n_specific=100,
                   hidden_layer_sizes=(512,), batch_size=256, lr=args.lr, random_state=0)
 
@@ -215,7 +219,8 @@ def plot():
     from matplotlib.patches import Rectangle
 
     reports = [json.loads(p.read_text()) for p in
-               (RESULTS / f"baselines_{d}.json" for d in ("paper", "nonlinear")) if p.exists()]
+               (RESULTS / f"baselines_{d}.json" for d in ("paper_full", "paper", "nonlinear"))
+               if p.exists()]
     if not reports:
         return
     fig, axes = plt.subplots(1, len(reports), figsize=(7 * len(reports), 5.5), squeeze=False)
