@@ -4,7 +4,8 @@ Measured side by side in one run, so that ratios hold on a shared, noisy
 machine:
 
 - the matrix-multiply throughput of this machine (float32 GEMM, torch's
-  threads), the yardstick for everything else;
+  threads; the best timing, before and after the epochs), the yardstick
+  for everything else;
 - wall time per epoch of step 1 and step 2 at the paper configuration
   (72,000 rows of 2 x 100 columns, hidden 512, widths 100, batch 256) and the
   GFLOP/s this achieves, from the matrix products of one training step
@@ -41,14 +42,22 @@ PAPER = dict(n_shared=100, n_specific=100, hidden_layer_sizes=(512,), batch_size
              beta=0.1, ortho_weight=1.0, lr=1e-4)
 
 
-def matmul_gflops(n=2048, repeats=20):
+def matmul_gflops(n=2048, repeats=10, rounds=5):
+    """Peak float32 GEMM throughput: the best of ``rounds`` timings.
+
+    The best, not the mean: the yardstick is what the hardware can do, and
+    a shared machine only ever slows a round down.
+    """
     a, b = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
         a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def step_modules(X, head="vmf"):
@@ -166,6 +175,13 @@ def main():
               f"ratio {r['skorch_over_bare_torch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
               f"= {100 * r['fraction_of_matmul']:.0f}% of matmul", flush=True)
     estimate = 50 * report["shared"]["epoch_seconds"] + 30 * report["specific"]["epoch_seconds"]
+    # measured again after the training epochs; the yardstick is the better of the two
+    peak = max(peak, matmul_gflops())
+    print(f"matrix multiply, best of both measurements: {peak:.1f} GFLOP/s", flush=True)
+    report["matmul_gflops"] = peak
+    for step in ("shared", "specific"):
+        r = report[step]
+        r["fraction_of_matmul"] = r["achieved_gflops"] / peak
     report["paper_fit_seconds_estimated"] = estimate
     flops = 50 * report["shared"]["gflop_per_epoch"] + 30 * report["specific"]["gflop_per_epoch"]
     report["paper_fit_fraction_of_matmul"] = flops / estimate / peak
