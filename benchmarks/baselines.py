@@ -14,7 +14,7 @@ of step 2, the paper's 50 : 30 ratio: 32 epochs in all, of which step 2's
 train only the specific encoders. Each row also probes the shared block
 [shared_m1, shared_m2] on Y_c (and on Y_s1, its leakage).
 
-The paper's scale (90,000 rows, 50 epochs) takes about 8 minutes per
+The paper's scale (90,000 rows, 50 epochs) takes 5 to 6 minutes per
 DisentangledSSL fit on a 2-core CPU; the defaults here are a stated reduction
 (20,000 rows, 80/20 split, 20 epochs and 12 for DisentangledSSL's step 2,
 lr 1e-3 to make up for the fewer steps) that keeps one data set within
