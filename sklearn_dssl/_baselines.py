@@ -22,7 +22,11 @@ from ._baseline_modules import (
     MultimodalVAE,
 )
 from ._modules import HEADS
-from ._neural import AUGMENTATION_PARAMETER_CONSTRAINTS, NeuralMultimodalTransformer
+from ._neural import (
+    ACCELERATOR_DOC,
+    AUGMENTATION_PARAMETER_CONSTRAINTS,
+    NeuralMultimodalTransformer,
+)
 from ._training import completed_epochs, infer, seeded_torch
 
 # Parameters every baseline shares (besides the training ones of the base).
@@ -64,15 +68,7 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks for the training net.
-    accelerator : accelerate.Accelerator or None, default=None
-        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
-        on several GPUs in data parallel, when the script runs under
-        ``accelerate launch``, and with the accelerator's mixed precision.
-        The accelerator then chooses the device: leave ``device="auto"``.
-        Each process trains on its own batches of ``batch_size`` rows, whose
-        other rows are its contrastive negatives. The fitted nets hold no
-        accelerator state, and a pickled or saved estimator keeps
-        ``accelerator=None``; see the scaling-out page of the documentation."""
+    {accelerator}"""
 
 _ATTRIBUTES_DOC = """modalities_ : dict of str to ndarray of int
         Modality names mapped to the column indices of X they hold.
@@ -94,6 +90,7 @@ def _fill(doc):
         .replace("{training}", _TRAINING_DOC)
         .replace("{attributes}", _ATTRIBUTES_DOC)
         .replace("{reference}", _REFERENCE_DOC)
+        .replace("{accelerator}", ACCELERATOR_DOC)
     )
 
 

@@ -11,7 +11,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._losses import SIMILARITIES, ContrastiveObjective
 from ._modules import ContrastiveEncoders
-from ._neural import ICA_PARAMETER_CONSTRAINTS, NeuralMultimodalTransformer
+from ._neural import (
+    ACCELERATOR_DOC,
+    ICA_PARAMETER_CONSTRAINTS,
+    NeuralMultimodalTransformer,
+)
 from ._training import seeded_torch
 
 
@@ -79,15 +83,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks for the training net.
-    accelerator : accelerate.Accelerator or None, default=None
-        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
-        on several GPUs in data parallel, when the script runs under
-        ``accelerate launch``, and with the accelerator's mixed precision.
-        The accelerator then chooses the device: leave ``device="auto"``.
-        Each process trains on its own batches of ``batch_size`` rows, whose
-        other rows are its contrastive negatives. The fitted nets hold no
-        accelerator state, and a pickled or saved estimator keeps
-        ``accelerator=None``; see the scaling-out page of the documentation.
+    {accelerator}
 
     Attributes
     ----------
@@ -134,6 +130,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     >>> model.transform_modality(data.data[:, :7], "m1").shape
     (500, 5)
     """
+
+    __doc__ = __doc__.replace("{accelerator}", ACCELERATOR_DOC)
 
     _parameter_constraints: dict = {
         **NeuralMultimodalTransformer._parameter_constraints,

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._losses import SharedObjective, SpecificObjective
 from ._modules import HEADS, SharedEncoders, SpecificEncoders
 from ._neural import (
+    ACCELERATOR_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     ICA_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
@@ -113,15 +114,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied into the nets of both steps.
-    accelerator : accelerate.Accelerator or None, default=None
-        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
-        on several GPUs in data parallel, when the script runs under
-        ``accelerate launch``, and with the accelerator's mixed precision.
-        The accelerator then chooses the device: leave ``device="auto"``.
-        Each process trains on its own batches of ``batch_size`` rows, whose
-        other rows are its contrastive negatives. The fitted nets hold no
-        accelerator state, and a pickled or saved estimator keeps
-        ``accelerator=None``; see the scaling-out page of the documentation.
+    {accelerator}
 
     Attributes
     ----------
@@ -185,6 +178,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     >>> model.get_feature_names_out()[[0, 4, 8, 12]].tolist()
     ['shared_m1_0', 'shared_m2_0', 'specific_m1_0', 'specific_m2_0']
     """
+
+    __doc__ = __doc__.replace("{accelerator}", ACCELERATOR_DOC)
 
     _parameter_constraints: dict = {
         **NeuralMultimodalTransformer._parameter_constraints,

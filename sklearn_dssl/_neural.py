@@ -49,6 +49,18 @@ AUGMENTATION_PARAMETER_CONSTRAINTS = {
 
 ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
 
+# The ``accelerator`` entry of every neural estimator's Parameters section
+# (each docstring has ``{accelerator}`` where it goes).
+ACCELERATOR_DOC = """accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        on several GPUs in data parallel, when the script runs under
+        ``accelerate launch``, and with the accelerator's mixed precision.
+        The accelerator then chooses the device: leave ``device="auto"``.
+        Each process trains on its own batches of ``batch_size`` rows, whose
+        other rows are its contrastive negatives. The fitted nets hold no
+        accelerator state, and a pickled or saved estimator keeps
+        ``accelerator=None``; see the scaling-out page of the documentation."""
+
 
 def _check_full_rank(embedding):
     """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
