@@ -34,7 +34,7 @@ def main():
                  title=f"(a) shared block vs beta, {report['data']} data")
         ax_a.legend(fontsize=7)
 
-        frontier = report["specific_frontier"]
+        frontier = sorted(report["specific_frontier"], key=lambda r: r["ortho_weight"])
         ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier], "o-",
                   label="DisentangledSSL specific m1")
         for r in frontier:
