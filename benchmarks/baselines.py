@@ -5,7 +5,8 @@ Y_s1 against leakage (accuracy on Y_c), for DisentangledSSL and the baselines
 JointOpt (:class:`JointOptSSL`), FOCAL, DMVAE and the closed-form
 :class:`LinearCCA`. Every method sees the same data and 80/20 split and its
 blocks go through the same logistic-regression probes; the deep methods
-also share their encoders (one hidden layer of 512, shared and specific
+also share their encoders (one hidden layer of 512 unless --hidden-layer-sizes
+says otherwise, shared and specific
 widths 100), batch size (256), learning rate, seed (``random_state=0``) and
 the default augmentation. Their epoch budgets differ: each baseline trains
 for ``--epochs`` (20 by default) in one optimisation, while DisentangledSSL
@@ -106,6 +107,9 @@ def main():
     parser.add_argument("--epochs-specific", type=int, default=12,
                         help="epochs of DisentangledSSL's step 2")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--hidden-layer-sizes", type=int, nargs="+", default=[512],
+                        help="hidden layers of every encoder (the authors' JointOpt and FOCAL "
+                             "runs use two: 512 512)")
     parser.add_argument("--methods", nargs="+", default=list(GRIDS),
                         choices=list(GRIDS))
     parser.add_argument("--tag", default="",
@@ -133,13 +137,14 @@ def main():
     tag = "_quick" if args.quick else (f"_{args.tag}" if args.tag else "")
     output = RESULTS / f"baselines_{args.data}{tag}.json"
     common = dict(modalities=data.modalities, n_shared=100, n_specific=100,
-                  hidden_layer_sizes=(512,), batch_size=256, lr=args.lr, random_state=0)
+                  hidden_layer_sizes=tuple(args.hidden_layer_sizes), batch_size=256, lr=args.lr,
+                  random_state=0)
 
     report = {
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
         "epochs": {"baselines": epochs["shared"], "DisentangledSSL step 1": epochs["shared"],
                    "DisentangledSSL step 2": epochs["specific"]},
-        "lr": args.lr, "hidden_layer_sizes": [512], "widths": 100, "batch_size": 256,
+        "lr": args.lr, "hidden_layer_sizes": args.hidden_layer_sizes, "widths": 100, "batch_size": 256,
         "threads": _threads(), "labels": LABELS, "reference": {}, "runs": [],
     }
 
