@@ -13,9 +13,10 @@ refitted through ``fit_specific`` for a few settings of ``ortho_weight``
 - the two terms of step 2's loss after training, averaged over training
   batches (augmented, as in training): the self-contrastive InfoNCE (0 when
   the two views of a row are trivially matched, log(batch) at chance) and the
-  orthogonality term, next to its floor: for independent row-normalised
-  batches, E||A^T B||_F^2 = n_rows, so the term cannot go much below
-  sqrt(batch_size) per pair of batches even when the blocks share nothing.
+  orthogonality term, next to its floor: for row-normalised batches of
+  independent blocks, one of them centred, E||A^T B||_F^2 = n_rows, so the
+  term cannot go much below sqrt(batch_size) per pair of batches even when
+  the blocks share nothing.
 
 Run: python benchmarks/specific_step.py [--quick]
 Writes benchmarks/results/specific_step.json.
