@@ -62,7 +62,7 @@ def effective_rank(block):
 
 
 def loss_terms(model, X, batch_size, n_batches=20, seed=0):
-    """Step 2's InfoNCE and orthogonality terms on augmented training batches."""
+    """Modality 1's step-2 InfoNCE and orthogonality terms on augmented training batches."""
     module = model.specific_net_.module_
     module.train()
     rng = np.random.default_rng(seed)
