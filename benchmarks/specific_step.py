@@ -52,6 +52,11 @@ VARIANTS = [
 
 
 def linear_r2(train, test, z_train, z_test):
+    """Test-row R^2 of a linear map fitted on the training rows.
+
+    ``sklearn_dssl.metrics.linear_r2`` splits one set of rows itself; here
+    the map follows the probes' convention (training rows -> test rows).
+    """
     return float(r2_score(z_test, LinearRegression().fit(train, z_train).predict(test)))
 
 
