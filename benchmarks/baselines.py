@@ -5,9 +5,9 @@ Y_s1 against leakage (accuracy on Y_c), for DisentangledSSL and the baselines
 JointOpt (:class:`JointOptSSL`), FOCAL, DMVAE and the closed-form
 :class:`LinearCCA`. Every method sees the same data and 80/20 split and its
 blocks go through the same logistic-regression probes; the deep methods
-also share their encoders (one hidden layer of 512 unless --hidden-layer-sizes
-says otherwise, shared and specific
-widths 100), batch size (256), learning rate, seed (``random_state=0``) and
+also share their encoders (one hidden layer of 512 unless
+``--hidden-layer-sizes`` says otherwise, shared and specific widths 100),
+batch size (256), learning rate, seed (``random_state=0``) and
 the default augmentation. Their epoch budgets differ: each baseline trains
 for ``--epochs`` (20 by default) in one optimisation, while DisentangledSSL
 trains ``--epochs`` of step 1 and then ``--epochs-specific`` (12 by default)
@@ -108,8 +108,8 @@ def main():
                         help="epochs of DisentangledSSL's step 2")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--hidden-layer-sizes", type=int, nargs="+", default=[512],
-                        help="hidden layers of every encoder (the authors' JointOpt and FOCAL "
-                             "runs use two: 512 512)")
+                        help="hidden layers of every encoder (the authors' JointOpt, FOCAL "
+                             "and DMVAE runs use two: 512 512)")
     parser.add_argument("--methods", nargs="+", default=list(GRIDS),
                         choices=list(GRIDS))
     parser.add_argument("--tag", default="",
