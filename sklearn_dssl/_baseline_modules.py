@@ -18,7 +18,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._losses import SharedObjective, SpecificObjective, info_nce, mean_over_pairs
+from ._losses import (
+    SharedObjective,
+    SpecificObjective,
+    WeightedTerms,
+    info_nce,
+    mean_over_pairs,
+)
 from ._modules import SharedEncoders, TwoAugmentedViews, make_mlp
 
 # --------------------------------------------------------------------------
@@ -74,7 +80,7 @@ class JointEncoders(TwoAugmentedViews):
 
 
 
-class JointObjective(nn.Module):
+class JointObjective(WeightedTerms):
     """JointOpt: both DisentangledSSL objectives optimised at once, without beta.
 
     ``2 L_shared / (1 + a) + a L_specific / (1 + a) + ortho_weight * L_ortho``
@@ -83,25 +89,35 @@ class JointObjective(nn.Module):
     step 1 with beta = 0) averaged over the two views, and ``L_specific`` and
     ``L_ortho`` are the self-contrastive and orthogonality terms of
     DisentangledSSL's step 2. Called on the two views of
-    :class:`JointEncoders`.
+    :class:`JointEncoders`. Terms: ``"shared_contrast"``,
+    ``"specific_contrast"`` and ``"orthogonality"``.
     """
+
+    term_names = ("shared_contrast", "specific_contrast", "orthogonality")
 
     def __init__(self, head, temperature=0.07, specific_weight=1.0, ortho_weight=1.0):
         super().__init__()
         self.specific_weight = float(specific_weight)
         self.ortho_weight = float(ortho_weight)
         self.shared = SharedObjective(head, temperature=temperature, beta=0.0)
-        a = self.specific_weight
-        # a/(1+a) * (L_specific + w L_ortho) with w = ortho_weight (1+a)/a is
-        # a/(1+a) L_specific + ortho_weight L_ortho: step 2's objective as it is
-        self.specific = SpecificObjective(
-            temperature=temperature, ortho_weight=self.ortho_weight * (1.0 + a) / a
-        )
+        self.specific = SpecificObjective(temperature=temperature)
 
-    def forward(self, views):
+    def term_weights(self):
         a = self.specific_weight
-        shared = 0.5 * sum(self.shared(shared) for _, shared in views)
-        return 2.0 * shared / (1.0 + a) + a / (1.0 + a) * self.specific(views)
+        return {
+            "shared_contrast": 2.0 / (1.0 + a),
+            "specific_contrast": a / (1.0 + a),
+            "orthogonality": self.ortho_weight,
+        }
+
+    def terms(self, views):
+        shared = 0.5 * sum(self.shared.contrast(shared) for _, shared in views)
+        specific = self.specific.terms(views)
+        return {
+            "shared_contrast": shared,
+            "specific_contrast": specific["contrast"],
+            "orthogonality": specific["orthogonality"],
+        }
 
 
 def mean_cosine(a, b):
@@ -113,7 +129,7 @@ def mean_cosine(a, b):
     return F.cosine_similarity(a, b, dim=1).mean()
 
 
-class FocalObjective(nn.Module):
+class FocalObjective(WeightedTerms):
     """FOCAL: cross-modal and self-contrastive InfoNCE plus a signed cosine penalty.
 
     ``L_shared + specific_weight * L_specific + ortho_weight * L_ortho`` where,
@@ -124,7 +140,11 @@ class FocalObjective(nn.Module):
     :func:`mean_cosine` over the pairs (specific_i, shared_i) and
     (specific_i, specific_j), in each view. Called on the two views of
     :class:`JointEncoders`; the shared and specific widths must be equal.
+    Terms: ``"shared_contrast"``, ``"specific_contrast"`` and
+    ``"orthogonality"``.
     """
+
+    term_names = ("shared_contrast", "specific_contrast", "orthogonality")
 
     def __init__(self, temperature=0.07, specific_weight=1.0, ortho_weight=1.0):
         super().__init__()
@@ -132,7 +152,14 @@ class FocalObjective(nn.Module):
         self.specific_weight = specific_weight
         self.ortho_weight = ortho_weight
 
-    def forward(self, views):
+    def term_weights(self):
+        return {
+            "shared_contrast": 1.0,
+            "specific_contrast": self.specific_weight,
+            "orthogonality": self.ortho_weight,
+        }
+
+    def terms(self, views):
         t = self.temperature
         shared = sum(mean_over_pairs(lambda a, b: info_nce(a, b, t), c) for _, c in views)
         (specific_x, _), (specific_v, _) = views
@@ -142,7 +169,7 @@ class FocalObjective(nn.Module):
             for specific_view, shared_view in views
             for a, b in [*zip(specific_view, shared_view), *combinations(specific_view, 2)]
         )
-        return shared + self.specific_weight * specific + self.ortho_weight * ortho
+        return {"shared_contrast": shared, "specific_contrast": specific, "orthogonality": ortho}
 
 
 # --------------------------------------------------------------------------
@@ -266,7 +293,7 @@ def squared_error(reconstruction, x):
     return (reconstruction - x).pow(2).sum(dim=1).mean()
 
 
-class DMVAEObjective(nn.Module):
+class DMVAEObjective(WeightedTerms):
     """DMVAE's loss: joint and cross-modal negative ELBOs.
 
     ``sum_i [SE(x_i, dec_i(s_i, c)) + a (KL(q(s_i)) + KL(q(c)))]`` with the
@@ -275,26 +302,30 @@ class DMVAEObjective(nn.Module):
     with modality ``j``'s shared expert; SE is the squared error summed over
     columns (a unit-variance Gaussian likelihood), every KL is to N(0, I),
     ``a = kl_weight``, and all terms are means over rows. Called on the dict
-    returned by :class:`MultimodalVAE`.
+    returned by :class:`MultimodalVAE`. Terms: ``"reconstruction"`` (the
+    squared errors) and ``"kl"`` (the KL divergences, unweighted).
     """
+
+    term_names = ("reconstruction", "kl")
 
     def __init__(self, kl_weight=1.0):
         super().__init__()
         self.kl_weight = kl_weight
 
-    def forward(self, out):
+    def term_weights(self):
+        return {"reconstruction": 1.0, "kl": self.kl_weight}
+
+    def terms(self, out):
         inputs, posteriors = out["inputs"], out["posteriors"]
         kl_private = [gaussian_kl(*p) for p in posteriors["private"]]
         kl_shared = [gaussian_kl(*p) for p in posteriors["shared"]]
         kl_joint = gaussian_kl(*posteriors["joint"])
-        loss = 0.0
+        reconstruction = kl = 0.0
         for i, x in enumerate(inputs):
-            loss = loss + squared_error(out["joint"][i], x) + self.kl_weight * (
-                kl_private[i] + kl_joint
-            )
-            for j, reconstruction in enumerate(out["cross"][i]):
-                if reconstruction is not None:
-                    loss = loss + squared_error(reconstruction, x) + self.kl_weight * (
-                        kl_private[i] + kl_shared[j]
-                    )
-        return loss
+            reconstruction = reconstruction + squared_error(out["joint"][i], x)
+            kl = kl + kl_private[i] + kl_joint
+            for j, cross in enumerate(out["cross"][i]):
+                if cross is not None:
+                    reconstruction = reconstruction + squared_error(cross, x)
+                    kl = kl + kl_private[i] + kl_shared[j]
+        return {"reconstruction": reconstruction, "kl": kl}

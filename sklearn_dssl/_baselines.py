@@ -73,7 +73,8 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
 _ATTRIBUTES_DOC = """modalities_ : dict of str to ndarray of int
         Modality names mapped to the column indices of X they hold.
     net_ : skorch.NeuralNet
-        The fitted net; ``net_.history`` holds the per-epoch training loss.
+        The fitted net; ``net_.history`` holds the per-epoch training loss
+        and, unweighted, each term of the objective (``"train_<term>"``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -90,7 +90,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     modalities_ : dict of str to ndarray of int
         Modality names mapped to the column indices of X they hold.
     net_ : skorch.NeuralNet
-        The fitted net; ``net_.history`` holds the per-epoch training loss.
+        The fitted net; ``net_.history`` holds the per-epoch training loss
+        and its one term, ``"train_contrast"``.
     ica_ : FastICA
         The fitted ICA (only with ``ica``).
     unmixing_ : ndarray of shape (n_components, n_components)

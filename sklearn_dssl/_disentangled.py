@@ -122,11 +122,13 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         Modality names mapped to the column indices of X they hold.
     shared_net_ : skorch.NeuralNet
         The fitted step-1 net; ``shared_net_.history`` holds its per-epoch
-        training loss.
+        training loss and, unweighted, its two terms (``"train_contrast"``,
+        ``"train_bottleneck"``), per epoch and per batch.
     specific_net_ : skorch.NeuralNet
         The fitted step-2 net (the step-1 encoders inside it are frozen);
-        ``specific_net_.history`` holds its per-epoch training loss. Absent
-        after a fit with ``output="shared"``.
+        ``specific_net_.history`` holds its per-epoch training loss and,
+        unweighted, its two terms (``"train_contrast"``,
+        ``"train_orthogonality"``). Absent after a fit with ``output="shared"``.
     ica_ : FastICA
         The ICA fitted on the shared embeddings (only with ``ica``).
     unmixing_ : ndarray of shape (n_shared, n_shared)

@@ -111,18 +111,62 @@ def orthogonality(a, b):
     return torch.linalg.matrix_norm(F.normalize(a, dim=-1).mT @ F.normalize(b, dim=-1))
 
 
+def _inverse_norm(squared_norm):
+    """``1 / max(norm, 1e-12)`` from squared norms, as ``F.normalize`` divides."""
+    return squared_norm.clamp_min(1e-24).rsqrt()
+
+
 def mean_over_pairs(fn, items):
     """Mean of ``fn(items[i], items[j])`` over all pairs ``i < j``."""
     values = [fn(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
     return torch.stack(values).mean()
 
 
-class SharedObjective(torch.nn.Module):
+class WeightedTerms(torch.nn.Module):
+    """An objective that is a weighted sum of named terms.
+
+    A subclass lists its ``term_names``, computes them in ``terms(output)``
+    (a dict of scalar tensors, unweighted) and gives their weights in
+    ``term_weights()``; calling the objective returns the weighted sum.
+    The training net records every term of every batch in its history
+    (``"train_<name>"``, per batch and averaged per epoch), beside
+    ``"train_loss"``. Terms of weight zero are computed, and recorded, but
+    left out of the sum.
+    """
+
+    term_names = ()
+
+    def terms(self, output):
+        raise NotImplementedError
+
+    def term_weights(self):
+        raise NotImplementedError
+
+    def combine(self, terms):
+        """The weighted sum of ``terms``, a dict returned by :meth:`terms`."""
+        weights = self.term_weights()
+        total = None
+        for name, value in terms.items():
+            weight = weights[name]
+            if weight:
+                total = weight * value if total is None else total + weight * value
+        if total is None:  # every weight zero
+            return 0.0 * next(iter(terms.values()))
+        return total
+
+    def forward(self, output):
+        return self.combine(self.terms(output))
+
+
+class SharedObjective(WeightedTerms):
     """DisentangledSSL step 1: cross-modal InfoNCE on posterior samples + beta * bottleneck.
 
     Called on the list of encoder outputs (posterior means), one per
     modality; with more than two modalities both terms average over pairs.
+    Terms: ``"contrast"`` and ``"bottleneck"``.
     """
+
+    term_names = ("contrast", "bottleneck")
 
     def __init__(self, head, temperature=0.07, beta=0.1):
         super().__init__()
@@ -130,59 +174,86 @@ class SharedObjective(torch.nn.Module):
         self.temperature = temperature
         self.beta = beta
 
-    def forward(self, means):
+    def term_weights(self):
+        return {"contrast": 1.0, "bottleneck": self.beta}
+
+    def contrast(self, means):
+        """The cross-modal InfoNCE of posterior samples drawn around ``means``."""
         # one draw for every modality's rows: fewer, larger operations
         samples = self.head.sample(torch.cat(means)).split(means[0].shape[0])
         similarity = self.head.sample_similarity
-        contrast = mean_over_pairs(
-            lambda a, b: info_nce(a, b, self.temperature, similarity), samples
-        )
-        if not self.beta:
-            return contrast
-        return contrast + self.beta * mean_over_pairs(self.head.bottleneck, means)
+        return mean_over_pairs(lambda a, b: info_nce(a, b, self.temperature, similarity), samples)
+
+    def terms(self, means):
+        return {
+            "contrast": self.contrast(means),
+            "bottleneck": mean_over_pairs(self.head.bottleneck, means),
+        }
 
 
-class SpecificObjective(torch.nn.Module):
+class SpecificObjective(WeightedTerms):
     """DisentangledSSL step 2: self-contrastive InfoNCE + ortho_weight * orthogonality.
 
     Called on the two views returned by the step-2 module. Modality ``i``'s
     joint representation pairs its specific embedding with the *other*
     modality's shared embedding; its two views form the positive pairs.
+    Terms: ``"contrast"``, the sum over modalities of the cross-view InfoNCE
+    of the joint representations, and ``"orthogonality"``, the sum over
+    modalities of :func:`orthogonality` (specific, shared), averaged over
+    the two views.
     """
+
+    term_names = ("contrast", "orthogonality")
 
     def __init__(self, temperature=0.07, ortho_weight=1.0):
         super().__init__()
         self.temperature = temperature
         self.ortho_weight = ortho_weight
 
-    def forward(self, views):
+    def term_weights(self):
+        return {"contrast": 1.0, "orthogonality": self.ortho_weight}
+
+    def terms(self, views):
         (specific_x, shared_x), (specific_v, shared_v) = views
         n = len(specific_x)
-        partner = [(i + 1) % n for i in range(n)]
-        # modality by modality along a leading axis, each term in one batched pass
-        joint_x = torch.cat([torch.stack(specific_x), torch.stack(shared_x)[partner]], dim=-1)
-        joint_v = torch.cat([torch.stack(specific_v), torch.stack(shared_v)[partner]], dim=-1)
-        contrast = n * info_nce(joint_x, joint_v, self.temperature)
-        ortho = 0.5 * orthogonality(
-            torch.stack(specific_x + specific_v), torch.stack(shared_x + shared_v)
-        ).sum()
-        return contrast + self.ortho_weight * ortho
+        # every (view, modality) along one leading axis: x's modalities, then v's
+        specific = torch.stack(specific_x + specific_v)
+        shared = torch.stack(shared_x + shared_v)
+        specific_sq = specific.square().sum(dim=-1, keepdim=True)
+        shared_sq = shared.square().sum(dim=-1, keepdim=True)
+        ortho = torch.linalg.matrix_norm(
+            (specific * _inverse_norm(specific_sq)).mT @ (shared * _inverse_norm(shared_sq))
+        )
+        # the joint representation [specific_i, shared_partner(i)], normalised
+        # with the squared norms computed above rather than normalised anew
+        partner = [view * n + (i + 1) % n for view in range(2) for i in range(n)]
+        joint = torch.cat([specific, shared[partner]], dim=-1) * _inverse_norm(
+            specific_sq + shared_sq[partner]
+        )
+        contrast = n * info_nce(joint[:n], joint[n:], self.temperature, dot_similarity_matrix)
+        return {"contrast": contrast, "orthogonality": 0.5 * ortho.sum()}
 
 
-class ContrastiveObjective(torch.nn.Module):
+class ContrastiveObjective(WeightedTerms):
     """Cross-modal InfoNCE with the similarity of multimodal contrastive learning.
 
     Called on the list of per-modality embeddings; averages over pairs of
-    modalities. ``similarity`` is a key of :data:`SIMILARITIES`.
+    modalities. ``similarity`` is a key of :data:`SIMILARITIES`. One term,
+    ``"contrast"``.
     """
+
+    term_names = ("contrast",)
 
     def __init__(self, similarity="cosine", temperature=0.1):
         super().__init__()
         self.similarity = similarity
         self.temperature = temperature
 
-    def forward(self, embeddings):
+    def term_weights(self):
+        return {"contrast": 1.0}
+
+    def terms(self, embeddings):
         similarity = SIMILARITIES[self.similarity]
-        return mean_over_pairs(
+        return {"contrast": mean_over_pairs(
             lambda a, b: info_nce(a, b, self.temperature, similarity), embeddings
-        )
+        )}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from skorch import NeuralNet
-from skorch.callbacks import Callback, LRScheduler, ProgressBar
+from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
 
@@ -238,7 +238,23 @@ class ContrastiveNet(NeuralNet):
         return X
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred)
+        criterion = self.criterion_
+        if not getattr(criterion, "term_names", ()):
+            return criterion(y_pred)
+        terms = criterion.terms(y_pred)
+        if training:
+            self._batch_terms = {name: value.detach() for name, value in terms.items()}
+        return criterion.combine(terms)
+
+    def train_step(self, batch, **fit_params):
+        # The terms of an objective with named terms go to the batch history
+        # here, after the optimiser step has been issued: on a GPU, reading
+        # them then waits no longer than skorch's own read of the loss.
+        self._batch_terms = {}
+        step = super().train_step(batch, **fit_params)
+        for name, value in self._batch_terms.items():
+            self.history.record_batch("train_" + name, float(value))
+        return step
 
     def get_all_learnable_params(self):
         for name, param in super().get_all_learnable_params():
@@ -275,7 +291,9 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
-    last incomplete batch dropped. :mod:`sklearn_dssl._persistence` builds
+    last incomplete batch dropped; an objective with named terms (see
+    :class:`~sklearn_dssl._losses.WeightedTerms`) gets one history column
+    per term, ``"train_<name>"``, per batch and per epoch. :mod:`sklearn_dssl._persistence` builds
     the nets of a loaded model with it, so they match the trained ones.
     With an ``accelerator``, an :class:`AcceleratedContrastiveNet` that
     trains through it (the accelerator places the module, so ``device`` is
@@ -286,6 +304,11 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
             policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(max_epochs, 1))),
         ("stop_on_non_finite_loss", StopOnNonFiniteLoss(step_name)),
         ("keep_last_epoch_weights", KeepLastEpochWeights()),
+    ]
+    # each named term of the objective, averaged over the epoch's batches
+    own_callbacks += [
+        (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
+        for name in getattr(criterion, "term_names", ())
     ]
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))

@@ -105,6 +105,16 @@ def test_pickle_round_trip(fitted, data):
     np.testing.assert_array_equal(loaded.transform(data.data), fitted.transform(data.data))
 
 
+def test_history_records_each_loss_term(fitted):
+    net, objective = fitted.net_, fitted.net_.criterion_
+    weights = objective.term_weights()
+    for epoch in net.history:
+        total = sum(weights[name] * epoch[f"train_{name}"] for name in objective.term_names)
+        assert epoch["train_loss"] == pytest.approx(total, rel=1e-5)
+        for batch in epoch["batches"]:
+            assert set(objective.term_names) <= {k[len("train_"):] for k in batch}
+
+
 @pytest.mark.parametrize("cls", BASELINES, ids=lambda cls: cls.__name__)
 def test_every_parameter_is_trained(cls, data):
     model = small(cls).fit(data.data)

@@ -103,6 +103,21 @@ def test_histories_and_frozen_step_one(fitted):
     assert optimised == {id(p) for p in fitted.specific_net_.module_.encoders.parameters()}
 
 
+@pytest.mark.parametrize(
+    "net, terms", [("shared_net_", ("contrast", "bottleneck")),
+                   ("specific_net_", ("contrast", "orthogonality"))],
+)
+def test_history_records_each_loss_term(fitted, net, terms):
+    net = getattr(fitted, net)
+    weights = net.criterion_.term_weights()
+    assert tuple(net.criterion_.term_names) == terms
+    for epoch in net.history:
+        # the loss is the weighted sum of its terms, epoch by epoch
+        total = sum(weights[name] * epoch[f"train_{name}"] for name in terms)
+        assert epoch["train_loss"] == pytest.approx(total, rel=1e-5)
+        assert all(np.isfinite(epoch[f"train_{name}"]) for name in terms)
+
+
 def test_same_random_state_same_output_and_different_otherwise(data):
     a = small_model(random_state=3).fit_transform(data.data)
     b = small_model(random_state=3).fit_transform(data.data)

@@ -102,6 +102,19 @@ def test_specific_objective_pairs_specific_with_other_modalitys_shared():
         orthogonality(v1, d1) + orthogonality(v2, d2)
     )
     assert got == pytest.approx((contrast + 0.5 * ortho).item())
+    terms = SpecificObjective(temperature=0.1, ortho_weight=0.5).terms(views)
+    assert terms["contrast"].item() == pytest.approx(contrast.item())
+    assert terms["orthogonality"].item() == pytest.approx(ortho.item())
+
+
+def test_terms_of_weight_zero_are_left_out_of_the_sum():
+    objective = SharedObjective(GaussianHead(kappa=1.0), beta=0.0)
+    assert set(objective.term_names) == {"contrast", "bottleneck"}
+    terms = {"contrast": torch.tensor(2.5), "bottleneck": torch.tensor(float("nan"))}
+    assert objective.combine(terms).item() == 2.5
+    objective.beta = 0.5
+    terms["bottleneck"] = torch.tensor(-1.0)
+    assert objective.combine(terms).item() == 2.0
 
 
 def _vmf_mean_cosine(kappa, dim):
