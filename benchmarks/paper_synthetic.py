@@ -17,11 +17,14 @@ draws the figure from the JSON files.
 """
 
 import argparse
+import itertools
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -33,29 +36,51 @@ GENERATORS = {"paper": make_paper_synthetic, "nonlinear": make_nonlinear_multimo
 LABELS = ["specific_m1", "shared", "specific_m2"]
 
 
-def probe(train, test, y_train, y_test):
-    """Held-out accuracy of a logistic probe for each of the three labels."""
-    scaler = StandardScaler().fit(train)
-    train, test = scaler.transform(train), scaler.transform(test)
-    return {
-        label: float(
-            LogisticRegression(max_iter=2000).fit(train, y_train[:, j]).score(test, y_test[:, j])
-        )
-        for j, label in enumerate(LABELS)
-    }
+def probe(train, test, y_train, y_test, authors=False):
+    """Held-out accuracy of a logistic probe for each of the three labels.
+
+    Ours standardises the embeddings and runs to convergence; ``authors``
+    is the authors' research code's probe: raw embeddings, at most 200
+    iterations (at C=1 it favours embeddings of large norm).
+    """
+    if not authors:
+        scaler = StandardScaler().fit(train)
+        train, test = scaler.transform(train), scaler.transform(test)
+    max_iter = 200 if authors else 2000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the authors' probe stops early
+        return {
+            label: float(LogisticRegression(max_iter=max_iter).fit(train, y_train[:, j])
+                         .score(test, y_test[:, j]))
+            for j, label in enumerate(LABELS)
+        }
 
 
 def blocks_of(model, X_train, X_test):
     return model.transform_blocks(X_train), model.transform_blocks(X_test)
 
 
-def shared_probe(train, test, y_train, y_test):
+def shared_probe(train, test, y_train, y_test, authors=False):
     both = [np.hstack(list(b["shared"].values())) for b in (train, test)]
-    return probe(*both, y_train, y_test)
+    return probe(*both, y_train, y_test, authors=authors)
 
 
-def specific_probe(train, test, y_train, y_test, modality="m1"):
-    return probe(train["specific"][modality], test["specific"][modality], y_train, y_test)
+def specific_probe(train, test, y_train, y_test, modality="m1", authors=False):
+    return probe(train["specific"][modality], test["specific"][modality], y_train, y_test,
+                 authors=authors)
+
+
+def appended_to(previous, report):
+    """``previous``, a results file of the same data and epochs, to receive new rows.
+
+    Its references are replaced by this run's (the same data and seed give
+    the same values; LinearCCA's fit time is this run's).
+    """
+    for key in ("data", "n_train", "n_test", "epochs"):
+        if previous[key] != report[key]:
+            raise SystemExit(f"cannot append: the results file has {key}={previous[key]!r}, "
+                             f"this run {report[key]!r}")
+    return {**previous, "reference": report["reference"] or previous["reference"]}
 
 
 def main():
@@ -68,6 +93,15 @@ def main():
     parser.add_argument("--lambdas", type=float, nargs="+", default=[0.1, 1.0, 10.0])
     parser.add_argument("--epochs-shared", type=int, default=50)
     parser.add_argument("--epochs-specific", type=int, default=30)
+    parser.add_argument("--noise-scale", type=float, default=DisentangledSSL().noise_scale,
+                        help="the augmentation's noise, in feature standard deviations (the "
+                             "authors' absolute 0.01 is about 0.0025 on the paper's data)")
+    parser.add_argument("--step2-seeds", type=int, nargs="+", default=[0],
+                        help="random_state of each step-2 fit over the one step 1 (the spread "
+                             "over seeds of the specific block)")
+    parser.add_argument("--append", action="store_true",
+                        help="add the new rows to the existing results file (same data and "
+                             "epochs) instead of starting a new one")
     args = parser.parse_args()
 
     n_samples = 6000 if args.quick else 90000
@@ -80,13 +114,20 @@ def main():
 
     def save():
         RESULTS.mkdir(exist_ok=True)
-        output.write_text(json.dumps(report, indent=2))
+        saved = report
+        if args.append:  # the file as it is now, which another run may have extended
+            saved = appended_to(json.loads(output.read_text()), report)
+            for key in ("shared_vs_beta", "specific_frontier"):
+                saved[key] += [row for row in report[key] if row not in saved[key]]
+        output.write_text(json.dumps(saved, indent=2))
 
     report = {
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
         "epochs": {"shared": epochs[0], "specific": epochs[1]},
         "labels": LABELS, "reference": {}, "shared_vs_beta": [], "specific_frontier": [],
     }
+    if args.append:
+        appended_to(json.loads(output.read_text()), report)  # refuses other data or epochs
     save()
 
     latents = {k: v for k, v in data.latents.items()}
@@ -108,21 +149,34 @@ def main():
         model = DisentangledSSL(
             modalities=data.modalities, beta=beta, max_epochs_shared=epochs[0],
             max_epochs_specific=epochs[1], output="shared", random_state=0,
+            noise_scale=args.noise_scale,
         )
         start = time.perf_counter()
         model.fit(X_train)
         seconds = time.perf_counter() - start
         train, test = blocks_of(model, X_train, X_test)
-        row = {"beta": beta, "fit_seconds": seconds, **shared_probe(train, test, y_train, y_test)}
-        report["shared_vs_beta"].append(row)
-        print("shared", row, flush=True)
-        for ortho_weight in args.lambdas if beta in args.specific_betas else []:
+        shared_row = {"beta": beta, "noise_scale": args.noise_scale, "fit_seconds": seconds,
+                      **shared_probe(train, test, y_train, y_test)}
+        refit = args.append and any(
+            (r["beta"], r.get("noise_scale", 0.1)) == (beta, args.noise_scale)
+            for r in json.loads(output.read_text())["shared_vs_beta"]
+        )
+        if not refit:
+            report["shared_vs_beta"].append(shared_row)
+        print("shared", "(a refit, kept with its step-2 rows)" if refit else "", shared_row,
+              flush=True)
+        for ortho_weight, seed in itertools.product(
+            args.lambdas if beta in args.specific_betas else [], args.step2_seeds
+        ):
             start = time.perf_counter()
-            model.set_params(output="all", ortho_weight=ortho_weight).fit_specific(X_train)
+            model.set_params(output="all", ortho_weight=ortho_weight, random_state=seed)
+            model.fit_specific(X_train)
             seconds = time.perf_counter() - start
             train, test = blocks_of(model, X_train, X_test)
-            row = {"beta": beta, "ortho_weight": ortho_weight, "fit_seconds": seconds,
-                   **specific_probe(train, test, y_train, y_test)}
+            row = {"beta": beta, "ortho_weight": ortho_weight, "noise_scale": args.noise_scale,
+                   **({"step2_random_state": seed} if seed else {}), "fit_seconds": seconds,
+                   **specific_probe(train, test, y_train, y_test),
+                   **({"step1_refit": shared_row} if refit else {})}
             report["specific_frontier"].append(row)
             print("specific", row, flush=True)
         save()

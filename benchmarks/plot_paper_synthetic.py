@@ -22,10 +22,15 @@ def main():
     fig, axes = plt.subplots(len(reports), 2, figsize=(11, 4.2 * len(reports)), squeeze=False)
     for (ax_a, ax_b), report in zip(axes, reports):
         rows = sorted(report["shared_vs_beta"], key=lambda r: r["beta"])
-        betas = [r["beta"] for r in rows]
+        default = [r for r in rows if r.get("noise_scale", 0.1) == 0.1]
+        other = [r for r in rows if r.get("noise_scale", 0.1) != 0.1]
         for label, color in zip(NAMES, ("C0", "C1", "C2")):
-            ax_a.plot(betas, [r[label] for r in rows], "o-", color=color,
-                      label=f"DisentangledSSL shared on {NAMES[label]}")
+            ax_a.plot([r["beta"] for r in default], [r[label] for r in default], "o-",
+                      color=color, label=f"DisentangledSSL shared on {NAMES[label]}")
+            for r in other:
+                ax_a.plot(r["beta"], r[label], "D", color=color, mfc="none",
+                          label=(f"  hollow: augmentation noise {r['noise_scale']:g}"
+                                 if label == "shared" else None))
         ref = report["reference"]
         ax_a.axhline(ref["LinearCCA shared"]["shared"], color="C1", ls="--",
                      label="LinearCCA shared on Y_c")
@@ -34,12 +39,26 @@ def main():
                  title=f"(a) shared block vs beta, {report['data']} data")
         ax_a.legend(fontsize=7)
 
-        frontier = sorted(report["specific_frontier"], key=lambda r: r["ortho_weight"])
-        ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier], "o-",
-                  label="DisentangledSSL specific m1")
-        for r in frontier:
-            ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
-                          fontsize=7, xytext=(3, 3), textcoords="offset points")
+        # one line per step-1 setting (beta, augmentation noise), its points in
+        # order of lambda; step 2 refitted with other seeds: crosses of its colour
+        rows = report["specific_frontier"]
+        settings = sorted({(r["beta"], r.get("noise_scale", 0.1)) for r in rows})
+        for color, (beta, noise) in zip((f"C{i}" for i in (0, 2, 3, 4, 5, 6)), settings):
+            same = [r for r in rows if (r["beta"], r.get("noise_scale", 0.1)) == (beta, noise)]
+            frontier = sorted((r for r in same if not r.get("step2_random_state")),
+                              key=lambda r: r["ortho_weight"])
+            ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier],
+                      "o-", color=color,
+                      label=f"DisentangledSSL specific m1, beta={beta:g}, noise {noise:g}")
+            for r in frontier:
+                ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
+                              fontsize=7, xytext=(3, 3), textcoords="offset points")
+            seeds = [r for r in same if r.get("step2_random_state")]
+            if seeds:
+                ax_b.plot([r["shared"] for r in seeds], [r["specific_m1"] for r in seeds], "x",
+                          color=color, label="  the same, step 2 with other seeds")
+        if report["data"] == "paper":
+            ax_b.plot(0.58, 0.74, "P", color="m", ms=9, label="the paper's best (about)")
         cca = ref["LinearCCA specific m1"]
         ax_b.plot(cca["shared"], cca["specific_m1"], "s", color="C1", label="LinearCCA residual m1")
         oracle = ref["oracle Z_1"]
