@@ -111,11 +111,6 @@ def orthogonality(a, b):
     return torch.linalg.matrix_norm(F.normalize(a, dim=-1).mT @ F.normalize(b, dim=-1))
 
 
-def _inverse_norm(squared_norm):
-    """``1 / max(norm, 1e-12)`` from squared norms, as ``F.normalize`` divides."""
-    return squared_norm.clamp_min(1e-24).rsqrt()
-
-
 def mean_over_pairs(fn, items):
     """Mean of ``fn(items[i], items[j])`` over all pairs ``i < j``."""
     values = [fn(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
@@ -216,21 +211,12 @@ class SpecificObjective(WeightedTerms):
     def terms(self, views):
         (specific_x, shared_x), (specific_v, shared_v) = views
         n = len(specific_x)
-        # every (view, modality) along one leading axis: x's modalities, then v's
-        specific = torch.stack(specific_x + specific_v)
-        shared = torch.stack(shared_x + shared_v)
-        specific_sq = specific.square().sum(dim=-1, keepdim=True)
-        shared_sq = shared.square().sum(dim=-1, keepdim=True)
-        ortho = torch.linalg.matrix_norm(
-            (specific * _inverse_norm(specific_sq)).mT @ (shared * _inverse_norm(shared_sq))
-        )
-        # the joint representation [specific_i, shared_partner(i)], normalised
-        # with the squared norms computed above rather than normalised anew
-        partner = [view * n + (i + 1) % n for view in range(2) for i in range(n)]
-        joint = torch.cat([specific, shared[partner]], dim=-1) * _inverse_norm(
-            specific_sq + shared_sq[partner]
-        )
-        contrast = n * info_nce(joint[:n], joint[n:], self.temperature, dot_similarity_matrix)
+        partner = [(i + 1) % n for i in range(n)]
+        # modality by modality along a leading axis, each term in one batched pass
+        joint_x = torch.cat([torch.stack(specific_x), torch.stack(shared_x)[partner]], dim=-1)
+        joint_v = torch.cat([torch.stack(specific_v), torch.stack(shared_v)[partner]], dim=-1)
+        contrast = n * info_nce(joint_x, joint_v, self.temperature)
+        ortho = orthogonality(torch.stack(specific_x + specific_v), torch.stack(shared_x + shared_v))
         return {"contrast": contrast, "orthogonality": 0.5 * ortho.sum()}
 
 
