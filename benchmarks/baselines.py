@@ -6,7 +6,8 @@ JointOpt (:class:`JointOptSSL`), FOCAL, DMVAE and the closed-form
 :class:`LinearCCA`. Every method sees the same data and 80/20 split and its
 blocks go through the same logistic-regression probes; the deep methods
 also share their encoders (one hidden layer of 512 unless
-``--hidden-layer-sizes`` says otherwise, shared and specific widths 100),
+``--hidden-layer-sizes`` says otherwise, or ``--baseline-hidden-layer-sizes``
+for the three baselines alone; shared and specific widths 100),
 batch size (256), learning rate, seed (``random_state=0``) and
 the default augmentation. Their epoch budgets differ: each baseline trains
 for ``--epochs`` (20 by default) in one optimisation, while DisentangledSSL
@@ -30,6 +31,8 @@ files exist (``--plot-only`` just draws).
 import argparse
 import json
 import time
+
+import numpy as np
 
 from paper_synthetic import (
     GENERATORS,
@@ -64,13 +67,27 @@ PAPER_POINTS = {
 PAPER_FOCAL_BOX = ((0.68, 0.725), (0.63, 0.725))  # leakage range, Y_s1 range
 
 
-def evaluate(model, split):
+def evaluate(model, split, authors_probe=False):
+    """Probe scores of the shared and the specific block; with ``authors_probe``,
+    also those of the authors' probe (raw embeddings, 200 iterations)."""
     X_train, X_test, y_train, y_test = split
     train, test = blocks_of(model, X_train, X_test)
-    return {
+    scores = {
         "shared": shared_probe(train, test, y_train, y_test),
         "specific_m1": specific_probe(train, test, y_train, y_test),
     }
+    if authors_probe:
+        scores["authors_probe"] = {
+            "shared": shared_probe(train, test, y_train, y_test, authors=True),
+            "specific_m1": specific_probe(train, test, y_train, y_test, authors=True),
+        }
+        # how large the raw embeddings are, which the authors' probe is sensitive to
+        scores["mean_row_norm"] = {
+            "shared": float(np.mean([np.linalg.norm(b, axis=1).mean()
+                                     for b in test["shared"].values()])),
+            "specific_m1": float(np.linalg.norm(test["specific"]["m1"], axis=1).mean()),
+        }
+    return scores
 
 
 def timed_fit(model, X):
@@ -79,7 +96,7 @@ def timed_fit(model, X):
     return time.perf_counter() - start
 
 
-def run_disentangled(common, epochs, split, grid, record):
+def run_disentangled(common, epochs, split, grid, record, authors_probe=False):
     """Step 1 once per beta, then step 2 for each lambda through fit_specific."""
     for beta in sorted({p["beta"] for p in grid}):
         model = DisentangledSSL(
@@ -92,7 +109,8 @@ def run_disentangled(common, epochs, split, grid, record):
             start = time.perf_counter()
             model.fit_specific(split[0])
             step2 = time.perf_counter() - start
-            record("DisentangledSSL", params, step1 + step2, evaluate(model, split),
+            record("DisentangledSSL", params, step1 + step2,
+                   evaluate(model, split, authors_probe),
                    step1_seconds=step1)
 
 
@@ -110,10 +128,19 @@ def main():
     parser.add_argument("--hidden-layer-sizes", type=int, nargs="+", default=[512],
                         help="hidden layers of every encoder (the authors' JointOpt, FOCAL "
                              "and DMVAE runs use two: 512 512)")
+    parser.add_argument("--baseline-hidden-layer-sizes", type=int, nargs="+", default=None,
+                        help="hidden layers of JointOpt's, FOCAL's and DMVAE's encoders only, "
+                             "overriding --hidden-layer-sizes for them (e.g. 512 512, as the "
+                             "authors' runs, with DisentangledSSL's one layer)")
     parser.add_argument("--methods", nargs="+", default=list(GRIDS),
                         choices=list(GRIDS))
     parser.add_argument("--tag", default="",
                         help="suffix of the JSON file name (e.g. 'full' for the paper's scale)")
+    parser.add_argument("--max-settings", type=int, default=None,
+                        help="fit only the first N settings of each method's grid")
+    parser.add_argument("--authors-probe", action="store_true",
+                        help="also score every block with the authors' probe (raw embeddings, "
+                             "200 iterations) and record the embeddings' mean row norms")
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw the figure from the JSON files")
     parser.add_argument("--table", action="store_true",
@@ -136,6 +163,7 @@ def main():
     split = (data.data[:cut], data.data[cut:], data.target[:cut], data.target[cut:])
     tag = "_quick" if args.quick else (f"_{args.tag}" if args.tag else "")
     output = RESULTS / f"baselines_{args.data}{tag}.json"
+    baseline_hidden = args.baseline_hidden_layer_sizes or args.hidden_layer_sizes
     common = dict(modalities=data.modalities, n_shared=100, n_specific=100,
                   hidden_layer_sizes=tuple(args.hidden_layer_sizes), batch_size=256, lr=args.lr,
                   random_state=0)
@@ -144,7 +172,8 @@ def main():
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
         "epochs": {"baselines": epochs["shared"], "DisentangledSSL step 1": epochs["shared"],
                    "DisentangledSSL step 2": epochs["specific"]},
-        "lr": args.lr, "hidden_layer_sizes": args.hidden_layer_sizes, "widths": 100, "batch_size": 256,
+        "lr": args.lr, "hidden_layer_sizes": args.hidden_layer_sizes,
+        "baseline_hidden_layer_sizes": baseline_hidden, "widths": 100, "batch_size": 256,
         "threads": _threads(), "labels": LABELS, "reference": {}, "runs": [],
     }
 
@@ -167,16 +196,19 @@ def main():
         report["reference"][name] = probe(Z[:cut], Z[cut:], y_train, y_test)
     cca = LinearCCA(modalities=data.modalities, n_components=data.latents["shared"].shape[1])
     record("LinearCCA", {"n_components": cca.n_components}, timed_fit(cca, X_train),
-           evaluate(cca, split))
+           evaluate(cca, split, args.authors_probe))
 
     baselines = {"JointOptSSL": JointOptSSL, "FOCAL": FOCAL, "DMVAE": DMVAE}
     for method in args.methods:
         if method == "DisentangledSSL":
-            run_disentangled(common, epochs, split, GRIDS[method], record)
+            run_disentangled(common, epochs, split, GRIDS[method][: args.max_settings], record,
+                             args.authors_probe)
             continue
-        for params in GRIDS[method]:
-            model = baselines[method](**common, **params, max_epochs=epochs["shared"])
-            record(method, params, timed_fit(model, X_train), evaluate(model, split))
+        for params in GRIDS[method][: args.max_settings]:
+            model = baselines[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden)},
+                                      **params, max_epochs=epochs["shared"])
+            record(method, params, timed_fit(model, X_train),
+                   evaluate(model, split, args.authors_probe))
     plot()
 
 
