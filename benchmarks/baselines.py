@@ -218,6 +218,10 @@ def _threads():
     return torch.get_num_threads()
 
 
+def _seconds(seconds):
+    return "–" if seconds is None else f"{seconds:.1f}"
+
+
 def table(report):
     """The comparison as a markdown table, one row per fitted configuration."""
     lines = [
@@ -230,7 +234,7 @@ def table(report):
         lines.append(
             f"| {r['method']} | {_label(r['params'])} | {shared['shared']:.3f} "
             f"| {shared['specific_m1']:.3f} | {specific['specific_m1']:.3f} "
-            f"| {specific['shared']:.3f} | {r['fit_seconds']:.1f} |"
+            f"| {specific['shared']:.3f} | {_seconds(r['fit_seconds'])} |"
         )
     z_c, z_1 = report["reference"]["oracle Z_c"], report["reference"]["oracle Z_1"]
     lines.append(f"| oracle (true Z_c; true Z_1) | | {z_c['shared']:.3f} | {z_c['specific_m1']:.3f} "
