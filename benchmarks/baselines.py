@@ -43,6 +43,7 @@ from paper_synthetic import (
     shared_probe,
     specific_probe,
 )
+from label_draws import authors_network_labels
 from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, LinearCCA
 
 # (specific_weight a, ortho_weight lambda) of the jointly trained baselines;
@@ -67,15 +68,24 @@ PAPER_POINTS = {
 PAPER_FOCAL_BOX = ((0.68, 0.725), (0.63, 0.725))  # leakage range, Y_s1 range
 
 
-def evaluate(model, split, authors_probe=False):
-    """Probe scores of the shared and the specific block; with ``authors_probe``,
-    also those of the authors' probe (raw embeddings, 200 iterations)."""
+def evaluate(model, split, authors_probe=False, authors_labels=None):
+    """Probe scores of the shared and the specific block.
+
+    With ``authors_probe``, also those of the authors' probe (raw embeddings,
+    200 iterations); with ``authors_labels`` (train and test labels from the
+    authors' label networks), also the scores on those labels.
+    """
     X_train, X_test, y_train, y_test = split
     train, test = blocks_of(model, X_train, X_test)
     scores = {
         "shared": shared_probe(train, test, y_train, y_test),
         "specific_m1": specific_probe(train, test, y_train, y_test),
     }
+    if authors_labels is not None:
+        scores["authors_labels"] = {
+            "shared": shared_probe(train, test, *authors_labels),
+            "specific_m1": specific_probe(train, test, *authors_labels),
+        }
     if authors_probe:
         scores["authors_probe"] = {
             "shared": shared_probe(train, test, y_train, y_test, authors=True),
@@ -96,7 +106,7 @@ def timed_fit(model, X):
     return time.perf_counter() - start
 
 
-def run_disentangled(common, epochs, split, grid, record, authors_probe=False):
+def run_disentangled(common, epochs, split, grid, record, evaluation):
     """Step 1 once per beta, then step 2 for each lambda through fit_specific."""
     for beta in sorted({p["beta"] for p in grid}):
         model = DisentangledSSL(
@@ -109,8 +119,7 @@ def run_disentangled(common, epochs, split, grid, record, authors_probe=False):
             start = time.perf_counter()
             model.fit_specific(split[0])
             step2 = time.perf_counter() - start
-            record("DisentangledSSL", params, step1 + step2,
-                   evaluate(model, split, authors_probe),
+            record("DisentangledSSL", params, step1 + step2, evaluation(model),
                    step1_seconds=step1)
 
 
@@ -141,6 +150,9 @@ def main():
     parser.add_argument("--authors-probe", action="store_true",
                         help="also score every block with the authors' probe (raw embeddings, "
                              "200 iterations) and record the embeddings' mean row norms")
+    parser.add_argument("--authors-labels", action="store_true",
+                        help="also score every block on the labels of the authors' own label "
+                             "networks (see label_draws.py)")
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw the figure from the JSON files")
     parser.add_argument("--table", action="store_true",
@@ -191,24 +203,34 @@ def main():
         save()
 
     X_train, X_test, y_train, y_test = split
+    authors_labels = None
+    if args.authors_labels:
+        target, _ = authors_network_labels(data.latents)
+        authors_labels = (target[:cut], target[cut:])
+
+    def evaluation(model):
+        return evaluate(model, split, args.authors_probe, authors_labels)
+
     for name, key in [("oracle Z_c", "shared"), ("oracle Z_1", "specific_m1")]:
         Z = data.latents[key]
         report["reference"][name] = probe(Z[:cut], Z[cut:], y_train, y_test)
+        if authors_labels is not None:
+            report["reference"][f"{name}, authors' labels"] = probe(Z[:cut], Z[cut:],
+                                                                    *authors_labels)
     cca = LinearCCA(modalities=data.modalities, n_components=data.latents["shared"].shape[1])
     record("LinearCCA", {"n_components": cca.n_components}, timed_fit(cca, X_train),
-           evaluate(cca, split, args.authors_probe))
+           evaluation(cca))
 
     baselines = {"JointOptSSL": JointOptSSL, "FOCAL": FOCAL, "DMVAE": DMVAE}
     for method in args.methods:
         if method == "DisentangledSSL":
             run_disentangled(common, epochs, split, GRIDS[method][: args.max_settings], record,
-                             args.authors_probe)
+                             evaluation)
             continue
         for params in GRIDS[method][: args.max_settings]:
             model = baselines[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden)},
                                       **params, max_epochs=epochs["shared"])
-            record(method, params, timed_fit(model, X_train),
-                   evaluate(model, split, args.authors_probe))
+            record(method, params, timed_fit(model, X_train), evaluation(model))
     plot()
 
 

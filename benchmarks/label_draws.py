@@ -84,13 +84,16 @@ def label_sets(latents, generator_target, draws, noise=0.1):
             np.column_stack([threshold(s, noise, rng) for s in scores]),
             [float(s.std()) for s in scores],
         )
+    sets["authors_networks"] = authors_network_labels(latents, noise)
+    return sets
+
+
+def authors_network_labels(latents, noise=0.1):
+    """Labels from the authors' own three networks; and the standard deviation of each score."""
     rng = np.random.default_rng(1000)
     scores = [authors_network_score(latents[b], seed) for seed, b in enumerate(BLOCKS)]
-    sets["authors_networks"] = (
-        np.column_stack([threshold(s, noise, rng) for s in scores]),
-        [float(s.std()) for s in scores],
-    )
-    return sets
+    return (np.column_stack([threshold(s, noise, rng) for s in scores]),
+            [float(s.std()) for s in scores])
 
 
 def main():
