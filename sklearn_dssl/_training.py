@@ -248,12 +248,14 @@ class ContrastiveNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         # The terms of an objective with named terms go to the batch history
-        # here, after the optimiser step has been issued: on a GPU, reading
-        # them then waits no longer than skorch's own read of the loss.
+        # here, after the optimiser step has been issued, in one transfer: on
+        # a GPU, reading them waits no longer than skorch's own read of the loss.
         self._batch_terms = {}
         step = super().train_step(batch, **fit_params)
-        for name, value in self._batch_terms.items():
-            self.history.record_batch("train_" + name, float(value))
+        if self._batch_terms:
+            values = torch.stack([v.float() for v in self._batch_terms.values()]).tolist()
+            for name, value in zip(self._batch_terms, values):
+                self.history.record_batch("train_" + name, value)
         return step
 
     def get_all_learnable_params(self):
@@ -293,8 +295,9 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     Adam with a cosine-annealed learning rate, shuffled batches with the
     last incomplete batch dropped; an objective with named terms (see
     :class:`~sklearn_dssl._losses.WeightedTerms`) gets one history column
-    per term, ``"train_<name>"``, per batch and per epoch. :mod:`sklearn_dssl._persistence` builds
-    the nets of a loaded model with it, so they match the trained ones.
+    per term, ``"train_<name>"``, per batch and per epoch.
+    :mod:`sklearn_dssl._persistence` builds the nets of a loaded model with
+    it, so they match the trained ones.
     With an ``accelerator``, an :class:`AcceleratedContrastiveNet` that
     trains through it (the accelerator places the module, so ``device`` is
     left to it), each process on its own batches.
