@@ -1,0 +1,174 @@
+"""How much of the true latents each block recovers on the nonlinear data.
+
+On ``make_nonlinear_multimodal`` LinearCCA stays ahead of DisentangledSSL on
+the paper's linear probes. This benchmark asks why, at 30,000 rows (24,000
+for training), by measuring on the test rows, for each representation:
+
+- the paper's probes (shared block [f1, f2] on Y_c, its leakage on Y_s1;
+  specific block of modality 1 on Y_s1, its leakage on Y_c);
+- linear R^2 of the true block from the representation: the mean over the
+  block's dimensions, and the lowest and highest dimension (a representation
+  that keeps a few dimensions and drops others shows a wide spread);
+- for shared blocks, modality 1's half alone (what one encoder extracts) and
+  cross-modal retrieval (top-1 among 1,000 test rows: how well f1(X1) finds
+  its own row's f2(X2), i.e. how much shared information the pair carries,
+  in whatever form);
+- for shared blocks, how linear the encoder is: R^2 of modality 1's half
+  from a linear map of X1 (1 for LinearCCA by construction);
+- for DisentangledSSL, the final epoch's contrastive term of step 1.
+
+Ceilings: linear regression from the raw columns (X1, X2, X) onto the true
+blocks, and supervised MLPs from X1 alone with the encoders' shapes (how much
+of Z_c and Z_1 such an encoder could extract if it were told them).
+
+Run: python benchmarks/nonlinear_recovery.py [--quick]
+Writes benchmarks/results/nonlinear_recovery.json.
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from paper_synthetic import RESULTS, probe
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
+from sklearn.neural_network import MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_dssl import DisentangledSSL, LinearCCA
+from sklearn_dssl.datasets import make_nonlinear_multimodal
+from sklearn_dssl.metrics import retrieval_top_k
+
+# step-1 settings, each on top of the paper configuration (beta 0.1)
+STEP1_VARIANTS = [
+    {},
+    {"kappa": 100.0},
+    {"batch_size": 1024},
+    {"lr": 1e-3},
+    {"hidden_layer_sizes": (512, 512)},
+    {"hidden_layer_sizes": (512, 512), "lr": 1e-3},
+]
+ORTHO_WEIGHT = 1000.0  # the best lambda on this data at full scale (paper_synthetic)
+RETRIEVAL_ROWS = 1000
+
+
+def r2_by_dimension(train, test, z_train, z_test):
+    """Test-row R^2 of each true dimension under a linear map fitted on the training rows."""
+    scaler = StandardScaler().fit(train)
+    prediction = LinearRegression().fit(scaler.transform(train), z_train)
+    return r2_score(z_test, prediction.predict(scaler.transform(test)),
+                    multioutput="raw_values")
+
+
+def recovery(train, test, z_train, z_test):
+    r2 = r2_by_dimension(train, test, z_train, z_test)
+    return {"r2": float(r2.mean()), "r2_lowest": float(r2.min()), "r2_highest": float(r2.max())}
+
+
+def retrieval(m1, m2):
+    """Mean top-1 retrieval of m2's rows from m1's over blocks of RETRIEVAL_ROWS test rows."""
+    size = min(RETRIEVAL_ROWS, len(m1))
+    return float(np.mean([retrieval_top_k(m1[i:i + size], m2[i:i + size])
+                          for i in range(0, len(m1) - size + 1, size)]))
+
+
+def linearity(X_train, X_test, block_train, block_test):
+    """Test-row R^2 of an embedding from a linear map of the raw columns, over its variance."""
+    prediction = LinearRegression().fit(X_train, block_train).predict(X_test)
+    return float(r2_score(block_test, prediction, multioutput="variance_weighted"))
+
+
+def block_rows(model, X_train, X_test, y_train, y_test, z_train, z_test):
+    """The measurements of every block ``model`` has fitted."""
+    m1 = model.modalities_["m1"]  # modality 1's column indices
+    train, test = model.transform_blocks(X_train), model.transform_blocks(X_test)
+    rows = {}
+    shared = [np.hstack(list(b["shared"].values())) for b in (train, test)]
+    scores = probe(*shared, y_train, y_test)
+    rows["shared"] = {
+        "Y_c": scores["shared"], "leak_Y_s1": scores["specific_m1"],
+        **recovery(*shared, z_train["shared"], z_test["shared"]),
+        "r2_modality_1_alone": recovery(train["shared"]["m1"], test["shared"]["m1"],
+                                        z_train["shared"], z_test["shared"])["r2"],
+        "retrieval_top1": retrieval(test["shared"]["m1"], test["shared"]["m2"]),
+        "linearity_modality_1": linearity(X_train[:, m1], X_test[:, m1],
+                                          train["shared"]["m1"], test["shared"]["m1"]),
+    }
+    if "specific" in train:
+        specific = train["specific"]["m1"], test["specific"]["m1"]
+        scores = probe(*specific, y_train, y_test)
+        rows["specific_m1"] = {
+            "Y_s1": scores["specific_m1"], "leak_Y_c": scores["shared"],
+            **recovery(*specific, z_train["specific_m1"], z_test["specific_m1"]),
+        }
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small data, 2 epochs")
+    args = parser.parse_args()
+    n_samples = 3000 if args.quick else 30000
+    epochs = (2, 2) if args.quick else (50, 30)
+    mlp_iter = 2 if args.quick else 60
+    data = make_nonlinear_multimodal(n_samples=n_samples, random_state=0)
+    cut = int(0.8 * n_samples)
+    X_train, X_test = data.data[:cut], data.data[cut:]
+    y_train, y_test = data.target[:cut], data.target[cut:]
+    z_train = {k: v[:cut] for k, v in data.latents.items()}
+    z_test = {k: v[cut:] for k, v in data.latents.items()}
+    n1 = data.modalities["m1"]
+    columns = {"X1": slice(0, n1), "X2": slice(n1, None), "X": slice(None)}
+    report = {"n_train": cut, "n_test": n_samples - cut, "epochs": epochs,
+              "threads": torch.get_num_threads(), "ceilings": {}, "runs": []}
+    output = RESULTS / f"nonlinear_recovery{'_quick' if args.quick else ''}.json"
+
+    def save(row):
+        report["runs"].append(row)
+        print(json.dumps(row), flush=True)
+        RESULTS.mkdir(exist_ok=True)
+        output.write_text(json.dumps(report, indent=2))
+
+    for name, cols in columns.items():
+        report["ceilings"][f"linear from {name}"] = {
+            block: recovery(X_train[:, cols], X_test[:, cols], z_train[block], z_test[block])["r2"]
+            for block in ("shared", "specific_m1")
+        }
+    scaler = StandardScaler().fit(X_train[:, columns["X1"]])
+    inputs = [scaler.transform(X[:, columns["X1"]]) for X in (X_train, X_test)]
+    targets = np.hstack([z_train["shared"], z_train["specific_m1"]])
+    width = z_train["shared"].shape[1]
+    for hidden in [(512,), (512, 512)]:
+        mlp = MLPRegressor(hidden_layer_sizes=hidden, max_iter=mlp_iter, random_state=0)
+        prediction = mlp.fit(inputs[0], targets).predict(inputs[1])
+        report["ceilings"][f"supervised MLP {hidden} from X1"] = {
+            "shared": float(r2_score(z_test["shared"], prediction[:, :width])),
+            "specific_m1": float(r2_score(z_test["specific_m1"], prediction[:, width:])),
+        }
+    print(json.dumps(report["ceilings"]), flush=True)
+
+    start = time.perf_counter()
+    cca = LinearCCA(modalities=data.modalities, n_components=width).fit(X_train)
+    save({"model": "LinearCCA", "fit_seconds": time.perf_counter() - start,
+          **block_rows(cca, X_train, X_test, y_train, y_test, z_train, z_test)})
+
+    for variant in STEP1_VARIANTS:
+        model = DisentangledSSL(data.modalities, beta=0.1, output="shared", random_state=0,
+                                max_epochs_shared=epochs[0], max_epochs_specific=epochs[1],
+                                **variant)
+        start = time.perf_counter()
+        model.fit(X_train)
+        row = {"model": "DisentangledSSL", "params": {k: list(v) if isinstance(v, tuple) else v
+                                                       for k, v in variant.items()},
+               "fit_seconds": time.perf_counter() - start,
+               "step1_contrast": float(model.shared_net_.history[-1, "train_contrast"])}
+        if not variant:  # step 2 on the paper configuration's step 1 only
+            model.set_params(output="all", ortho_weight=ORTHO_WEIGHT).fit_specific(X_train)
+            row["step2_params"] = {"ortho_weight": ORTHO_WEIGHT}
+        save({**row, **block_rows(model, X_train, X_test, y_train, y_test, z_train, z_test)})
+
+
+if __name__ == "__main__":
+    main()
