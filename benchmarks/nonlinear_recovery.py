@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 import torch
-from paper_synthetic import RESULTS, probe
+from paper_synthetic import RESULTS, probe, split_rows
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPRegressor
@@ -114,11 +114,8 @@ def main():
     epochs = (2, 2) if args.quick else (50, 30)
     mlp_iter = 2 if args.quick else 60
     data = make_nonlinear_multimodal(n_samples=n_samples, random_state=0)
-    cut = int(0.8 * n_samples)
-    X_train, X_test = data.data[:cut], data.data[cut:]
-    y_train, y_test = data.target[:cut], data.target[cut:]
-    z_train = {k: v[:cut] for k, v in data.latents.items()}
-    z_test = {k: v[cut:] for k, v in data.latents.items()}
+    (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
+    cut = len(X_train)
     n1 = data.modalities["m1"]
     columns = {"X1": slice(0, n1), "X2": slice(n1, None), "X": slice(None)}
     report = {"n_train": cut, "n_test": n_samples - cut, "epochs": epochs,

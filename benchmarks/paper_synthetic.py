@@ -36,6 +36,18 @@ GENERATORS = {"paper": make_paper_synthetic, "nonlinear": make_nonlinear_multimo
 LABELS = ["specific_m1", "shared", "specific_m2"]
 
 
+def split_rows(data):
+    """The paper's 80/20 split of a generated data set, in row order.
+
+    Returns ``(X_train, X_test), (y_train, y_test), (z_train, z_test)``,
+    the last two dicts of the latent blocks.
+    """
+    cut = int(0.8 * len(data.data))
+    return ((data.data[:cut], data.data[cut:]), (data.target[:cut], data.target[cut:]),
+            tuple({k: v[rows] for k, v in data.latents.items()}
+                  for rows in (slice(None, cut), slice(cut, None))))
+
+
 def probe(train, test, y_train, y_test, authors=False):
     """Held-out accuracy of a logistic probe for each of the three labels.
 
@@ -107,9 +119,8 @@ def main():
     n_samples = 6000 if args.quick else 90000
     epochs = (2, 2) if args.quick else (args.epochs_shared, args.epochs_specific)
     data = GENERATORS[args.data](n_samples=n_samples, random_state=0)
-    cut = int(0.8 * n_samples)
-    X_train, X_test = data.data[:cut], data.data[cut:]
-    y_train, y_test = data.target[:cut], data.target[cut:]
+    (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
+    cut = len(X_train)
     output = RESULTS / f"paper_synthetic_{args.data}{'_quick' if args.quick else ''}.json"
 
     def save():
@@ -130,10 +141,9 @@ def main():
         appended_to(json.loads(output.read_text()), report)  # refuses other data or epochs
     save()
 
-    latents = {k: v for k, v in data.latents.items()}
-    for name, Z in [("oracle Z_c", latents["shared"]), ("oracle Z_1", latents["specific_m1"]),
-                    ("oracle Z_2", latents["specific_m2"])]:
-        report["reference"][name] = probe(Z[:cut], Z[cut:], y_train, y_test)
+    for name, block in [("oracle Z_c", "shared"), ("oracle Z_1", "specific_m1"),
+                        ("oracle Z_2", "specific_m2")]:
+        report["reference"][name] = probe(z_train[block], z_test[block], y_train, y_test)
     start = time.perf_counter()
     cca = LinearCCA(modalities=data.modalities, n_components=data.latents["shared"].shape[1])
     cca.fit(X_train)

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 import torch
-from paper_synthetic import RESULTS, probe
+from paper_synthetic import RESULTS, probe, split_rows
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
@@ -93,11 +93,8 @@ def main():
     n_samples = 3000 if args.quick else args.n_samples
     epochs = (2, 2) if args.quick else (50, 30)
     data = make_paper_synthetic(n_samples=n_samples, random_state=0)
-    cut = int(0.8 * n_samples)
-    X_train, X_test = data.data[:cut], data.data[cut:]
-    y_train, y_test = data.target[:cut], data.target[cut:]
-    z_train = {k: v[:cut] for k, v in data.latents.items()}
-    z_test = {k: v[cut:] for k, v in data.latents.items()}
+    (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
+    cut = len(X_train)
 
     model = DisentangledSSL(data.modalities, beta=0.1, output="shared", random_state=0,
                             max_epochs_shared=epochs[0], max_epochs_specific=epochs[1])
