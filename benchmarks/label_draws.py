@@ -2,7 +2,8 @@
 
 The three labels of the paper's synthetic data are thresholded outputs of
 frozen random ReLU networks of the latent blocks. ``make_paper_synthetic``
-draws their weights and biases from N(0, 1); the authors' code builds them
+draws their weights and biases from N(0, 1) by default (``label_init="xavier"``
+draws them under the authors' law); the authors' code builds them
 with torch (``nn.Linear`` layers, Xavier-uniform weights, torch's default
 uniform biases). Their outputs have a standard deviation of about 0.5
 (recorded below), so the N(0, 0.1) noise added before the threshold flips
@@ -38,28 +39,9 @@ from paper_synthetic import RESULTS, probe
 
 from sklearn_dssl import DisentangledSSL
 from sklearn_dssl.datasets import make_paper_synthetic
+from sklearn_dssl.datasets._synthetic import random_relu_mlp_score, threshold_at_median
 
 BLOCKS = ["specific_m1", "shared", "specific_m2"]  # the latent of each label, in label order
-
-
-def threshold(score, noise, rng):
-    """The paper's labels: noisy score above its median."""
-    score = score + noise * rng.standard_normal(score.shape[0])
-    return (score > np.median(score)).astype(np.int64)
-
-
-def authors_law_score(Z, rng, hidden=100):
-    """A 2-layer ReLU network with Xavier-uniform weights and torch's default biases."""
-    sizes = [Z.shape[1], hidden, 1]
-    H = Z
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        bound = np.sqrt(6.0 / (fan_in + fan_out))
-        W = rng.uniform(-bound, bound, size=(fan_in, fan_out))
-        b = rng.uniform(-1.0, 1.0, size=fan_out) / np.sqrt(fan_in)
-        H = H @ W + b
-        if i == 0:
-            H = np.maximum(H, 0.0)
-    return H.ravel()
 
 
 def authors_network_score(Z, seed, hidden=100):
@@ -79,9 +61,9 @@ def label_sets(latents, generator_target, draws, noise=0.1):
     sets = {"generator": (generator_target, None)}
     for k in range(draws):
         rng = np.random.default_rng(k)
-        scores = [authors_law_score(latents[b], rng) for b in BLOCKS]
+        scores = [random_relu_mlp_score(latents[b], 100, rng, "xavier") for b in BLOCKS]
         sets[f"authors_law_{k}"] = (
-            np.column_stack([threshold(s, noise, rng) for s in scores]),
+            np.column_stack([threshold_at_median(s, noise, rng) for s in scores]),
             [float(s.std()) for s in scores],
         )
     sets["authors_networks"] = authors_network_labels(latents, noise)
@@ -92,7 +74,7 @@ def authors_network_labels(latents, noise=0.1):
     """Labels from the authors' own three networks; and the standard deviation of each score."""
     rng = np.random.default_rng(1000)
     scores = [authors_network_score(latents[b], seed) for seed, b in enumerate(BLOCKS)]
-    return (np.column_stack([threshold(s, noise, rng) for s in scores]),
+    return (np.column_stack([threshold_at_median(s, noise, rng) for s in scores]),
             [float(s.std()) for s in scores])
 
 

@@ -65,3 +65,40 @@ def test_nonlinear_mixing_is_invertible_and_not_linear():
     linear = make_paper_synthetic(n_samples=3000, n_latent=3, n_features=8, random_state=0)
     assert linear_r2(linear.data[:, :8], linear.latents["shared"]) > 0.999
     assert linear_r2(data.data[:, :8], data.latents["shared"]) < 0.95
+
+
+@pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
+def test_label_noise_flips_labels_under_the_authors_label_law(make):
+    # The same seed draws the same latents and label networks; only the
+    # noise added before the threshold differs. Under "xavier" the scores
+    # vary on a scale of about 0.5, so noise of 0.1 flips several percent of
+    # the labels; under "normal" they vary on a scale of tens and it flips
+    # almost none.
+    def flipped(label_init):
+        quiet, noisy = (
+            make(n_samples=4000, label_noise=noise, label_init=label_init, random_state=0)
+            for noise in (0.0, 0.1)
+        )
+        np.testing.assert_array_equal(quiet.data, noisy.data)
+        np.testing.assert_array_equal(noisy.target.mean(axis=0), [0.5, 0.5, 0.5])
+        return (quiet.target != noisy.target).mean(axis=0)
+
+    assert np.all(flipped("normal") < 0.01)
+    assert np.all((flipped("xavier") > 0.02) & (flipped("xavier") < 0.2))
+
+
+def test_authors_label_law_keeps_labels_on_their_own_block():
+    data = make_paper_synthetic(
+        n_samples=4000, n_latent=5, n_features=10, label_init="xavier", random_state=0
+    )
+    blocks = [data.latents[k] for k in ("specific_m1", "shared", "specific_m2")]
+    for j, Z in enumerate(blocks):
+        own = cross_val_score(LogisticRegression(), Z, data.target[:, j], cv=3).mean()
+        other = cross_val_score(LogisticRegression(), blocks[(j + 1) % 3], data.target[:, j],
+                                cv=3).mean()
+        assert own > 0.7 and other < 0.56
+
+
+def test_unknown_label_init_is_refused():
+    with pytest.raises(ValueError, match="label_init"):
+        make_paper_synthetic(n_samples=10, label_init="uniform")

@@ -4,26 +4,41 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 TARGET_NAMES = ["specific_m1", "shared", "specific_m2"]
 
 
-def _random_relu_mlp_label(Z, n_hidden, noise, rng):
-    """Balanced binary label from a frozen random 2-layer ReLU MLP of ``Z``.
+LABEL_INITS = ("normal", "xavier")
 
-    Weights and biases are standard normal; Gaussian noise of standard
-    deviation ``noise`` is added to the output, which is thresholded at its
-    median (the same as thresholding its sigmoid there). With the default
-    sizes a logistic probe on the true block reaches about 0.80 to 0.86, the
-    range of the paper's oracle figures.
+
+def _dense_layer(rng, fan_in, fan_out, label_init):
+    """Weights and biases of one layer of a label network.
+
+    ``"normal"``: standard normal. ``"xavier"``: as the authors' code builds
+    its label networks in torch, Xavier-uniform weights and the default
+    ``nn.Linear`` biases, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
     """
-    W1 = rng.standard_normal((Z.shape[1], n_hidden))
-    b1 = rng.standard_normal(n_hidden)
-    W2 = rng.standard_normal(n_hidden)
-    b2 = rng.standard_normal()
-    score = np.maximum(Z @ W1 + b1, 0.0) @ W2 + b2
-    score += noise * rng.standard_normal(Z.shape[0])
+    if label_init == "normal":
+        return rng.standard_normal((fan_in, fan_out)), rng.standard_normal(fan_out)
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    weights = rng.uniform(-bound, bound, size=(fan_in, fan_out))
+    return weights, rng.uniform(-1.0, 1.0, size=fan_out) / np.sqrt(fan_in)
+
+
+def random_relu_mlp_score(Z, n_hidden, rng, label_init="normal"):
+    """Output of a frozen random 2-layer ReLU MLP of ``Z``, one value per row."""
+    W1, b1 = _dense_layer(rng, Z.shape[1], n_hidden, label_init)
+    W2, b2 = _dense_layer(rng, n_hidden, 1, label_init)
+    return (np.maximum(Z @ W1 + b1, 0.0) @ W2 + b2).ravel()
+
+
+def threshold_at_median(score, noise, rng):
+    """Balanced binary label: ``score`` plus N(0, noise^2) noise, above its median.
+
+    The same as thresholding the sigmoid of the noisy score at its median.
+    """
+    score = score + noise * rng.standard_normal(score.shape[0])
     return (score > np.median(score)).astype(np.int64)
 
 
@@ -35,6 +50,7 @@ _LATENT_PARAMETER_CONSTRAINTS = {
     "latent_variance": [Interval(Real, 0, None, closed="neither")],
     "label_noise": [Interval(Real, 0, None, closed="left")],
     "label_hidden": [Interval(Integral, 1, None, closed="left")],
+    "label_init": [StrOptions(set(LABEL_INITS))],
     "random_state": ["random_state"],
 }
 
@@ -48,6 +64,7 @@ def make_paper_synthetic(
     latent_variance=0.5,
     label_noise=0.1,
     label_hidden=100,
+    label_init="normal",
     random_state=None,
 ):
     """Two linearly mixed modalities with shared and specific latents (Wang et al. 2025).
@@ -57,8 +74,9 @@ def make_paper_synthetic(
     ``X_i = [Z_i, Z_c] @ T_i`` with ``T_i`` of shape
     ``(2 * n_latent, n_features)`` drawn from ``U(-1, 1)``. Three balanced
     binary labels each depend on one latent block through a frozen random
-    ReLU network with ``label_hidden`` hidden units and standard normal
-    weights, plus Gaussian noise of standard deviation ``label_noise``.
+    ReLU network with ``label_hidden`` hidden units (weights drawn as
+    ``label_init`` says), plus Gaussian noise of standard deviation
+    ``label_noise``, thresholded at the median.
 
     Parameters
     ----------
@@ -74,6 +92,14 @@ def make_paper_synthetic(
         Standard deviation of the noise added before thresholding a label.
     label_hidden : int, default=100
         Hidden units of each label's random network.
+    label_init : {"normal", "xavier"}, default="normal"
+        How the label networks are drawn. "normal": standard normal weights
+        and biases; their outputs vary on a scale of tens, so
+        ``label_noise`` flips almost no label. "xavier": as the paper's
+        authors build them in torch, Xavier-uniform weights and
+        ``nn.Linear``'s default biases; outputs have a standard deviation
+        of about 0.5, so the default ``label_noise`` flips a few percent of
+        the labels.
     random_state : int, RandomState instance or None, default=None
         Seeds the latents, the mixing matrices and the label networks.
 
@@ -103,7 +129,7 @@ def make_paper_synthetic(
     """
     rng = check_random_state(random_state)
     latents, target = _latents_and_labels(
-        rng, n_samples, n_latent, latent_variance, label_noise, label_hidden
+        rng, n_samples, n_latent, latent_variance, label_noise, label_hidden, label_init
     )
     T_1, T_2 = (rng.uniform(-1.0, 1.0, size=(2 * n_latent, n_features)) for _ in range(2))
     inputs = _modality_inputs(latents)
@@ -111,13 +137,17 @@ def make_paper_synthetic(
     return _bunch(X, target, latents, {"m1": T_1, "m2": T_2}, n_features)
 
 
-def _latents_and_labels(rng, n_samples, n_latent, latent_variance, label_noise, label_hidden):
+def _latents_and_labels(
+    rng, n_samples, n_latent, latent_variance, label_noise, label_hidden, label_init
+):
     """Gaussian latent blocks and one balanced label per block."""
     scale = np.sqrt(latent_variance)
     Z_c, Z_1, Z_2 = (scale * rng.standard_normal((n_samples, n_latent)) for _ in range(3))
-    target = np.column_stack(
-        [_random_relu_mlp_label(Z, label_hidden, label_noise, rng) for Z in (Z_1, Z_c, Z_2)]
-    )
+    target = np.column_stack([
+        threshold_at_median(random_relu_mlp_score(Z, label_hidden, rng, label_init),
+                            label_noise, rng)
+        for Z in (Z_1, Z_c, Z_2)
+    ])
     return {"shared": Z_c, "specific_m1": Z_1, "specific_m2": Z_2}, target
 
 
@@ -180,6 +210,7 @@ def make_nonlinear_multimodal(
     latent_variance=0.5,
     label_noise=0.1,
     label_hidden=100,
+    label_init="normal",
     random_state=None,
 ):
     """Two nonlinearly mixed modalities with shared and specific latents.
@@ -211,6 +242,14 @@ def make_nonlinear_multimodal(
         Standard deviation of the noise added before thresholding a label.
     label_hidden : int, default=100
         Hidden units of each label's random network.
+    label_init : {"normal", "xavier"}, default="normal"
+        How the label networks are drawn. "normal": standard normal weights
+        and biases; their outputs vary on a scale of tens, so
+        ``label_noise`` flips almost no label. "xavier": as the paper's
+        authors build them in torch, Xavier-uniform weights and
+        ``nn.Linear``'s default biases; outputs have a standard deviation
+        of about 0.5, so the default ``label_noise`` flips a few percent of
+        the labels.
     random_state : int, RandomState instance or None, default=None
         Seeds the latents, the mixing networks and the label networks.
 
@@ -230,7 +269,7 @@ def make_nonlinear_multimodal(
     """
     rng = check_random_state(random_state)
     latents, target = _latents_and_labels(
-        rng, n_samples, n_latent, latent_variance, label_noise, label_hidden
+        rng, n_samples, n_latent, latent_variance, label_noise, label_hidden, label_init
     )
     inputs = _modality_inputs(latents)
     mixing = {
