@@ -12,7 +12,8 @@ regression fitted on the training rows' embeddings (standardised), scored on
 the test rows (80/20 split).
 
 Run: python benchmarks/paper_synthetic.py --data paper|nonlinear [--quick]
-Writes benchmarks/results/paper_synthetic_<data>.json; ``plot_paper_synthetic.py``
+[--label-init xavier]
+Writes benchmarks/results/paper_synthetic_<data>[_xavier].json; ``plot_paper_synthetic.py``
 draws the figure from the JSON files.
 """
 
@@ -88,7 +89,8 @@ def appended_to(previous, report):
     Its references are replaced by this run's (the same data and seed give
     the same values; LinearCCA's fit time is this run's).
     """
-    for key in ("data", "n_train", "n_test", "epochs"):
+    previous = {"label_init": "normal", **previous}  # files before label_init: normal
+    for key in ("data", "n_train", "n_test", "epochs", "label_init"):
         if previous[key] != report[key]:
             raise SystemExit(f"cannot append: the results file has {key}={previous[key]!r}, "
                              f"this run {report[key]!r}")
@@ -111,6 +113,9 @@ def main():
     parser.add_argument("--step2-seeds", type=int, nargs="+", default=[0],
                         help="random_state of each step-2 fit over the one step 1 (the spread "
                              "over seeds of the specific block)")
+    parser.add_argument("--label-init", choices=["normal", "xavier"], default="normal",
+                        help="how the generator draws the label networks; 'xavier' is the "
+                             "authors' law (results go to paper_synthetic_<data>_xavier.json)")
     parser.add_argument("--append", action="store_true",
                         help="add the new rows to the existing results file (same data and "
                              "epochs) instead of starting a new one")
@@ -118,10 +123,12 @@ def main():
 
     n_samples = 6000 if args.quick else 90000
     epochs = (2, 2) if args.quick else (args.epochs_shared, args.epochs_specific)
-    data = GENERATORS[args.data](n_samples=n_samples, random_state=0)
+    data = GENERATORS[args.data](n_samples=n_samples, label_init=args.label_init,
+                                 random_state=0)
     (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
     cut = len(X_train)
-    output = RESULTS / f"paper_synthetic_{args.data}{'_quick' if args.quick else ''}.json"
+    labels = "" if args.label_init == "normal" else f"_{args.label_init}"
+    output = RESULTS / f"paper_synthetic_{args.data}{labels}{'_quick' if args.quick else ''}.json"
 
     def save():
         RESULTS.mkdir(exist_ok=True)
@@ -135,9 +142,13 @@ def main():
     report = {
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
         "epochs": {"shared": epochs[0], "specific": epochs[1]},
-        "labels": LABELS, "reference": {}, "shared_vs_beta": [], "specific_frontier": [],
+        "labels": LABELS, "label_init": args.label_init, "reference": {},
+        "shared_vs_beta": [], "specific_frontier": [],
     }
     if args.append:
+        if not output.exists():
+            raise SystemExit(f"cannot append: {output.name} does not exist yet; run once "
+                             "without --append")
         appended_to(json.loads(output.read_text()), report)  # refuses other data or epochs
     save()
 
