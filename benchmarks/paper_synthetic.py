@@ -118,7 +118,9 @@ def main():
                              "authors' law (results go to paper_synthetic_<data>_xavier.json)")
     parser.add_argument("--append", action="store_true",
                         help="add the new rows to the existing results file (same data and "
-                             "epochs) instead of starting a new one")
+                             "epochs) instead of starting a new one; runs sharing the file at "
+                             "the same time must all append (a run without it rewrites the "
+                             "file at every save)")
     args = parser.parse_args()
 
     n_samples = 6000 if args.quick else 90000
@@ -137,7 +139,9 @@ def main():
             saved = appended_to(json.loads(output.read_text()), report)
             for key in ("shared_vs_beta", "specific_frontier"):
                 saved[key] += [row for row in report[key] if row not in saved[key]]
-        output.write_text(json.dumps(saved, indent=2))
+        partial = output.with_suffix(".json.partial")  # readers never see half a file
+        partial.write_text(json.dumps(saved, indent=2))
+        partial.replace(output)
 
     report = {
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
