@@ -153,6 +153,9 @@ def main():
     parser.add_argument("--authors-labels", action="store_true",
                         help="also score every block on the labels of the authors' own label "
                              "networks (see label_draws.py)")
+    parser.add_argument("--label-init", choices=["normal", "xavier"], default="normal",
+                        help="how the generator draws the label networks; 'xavier' is the "
+                             "authors' law")
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw the figure from the JSON files")
     parser.add_argument("--table", action="store_true",
@@ -170,7 +173,8 @@ def main():
     epochs = {"shared": args.epochs, "specific": args.epochs_specific}
     if args.quick:
         epochs = {"shared": 2, "specific": 2}
-    data = GENERATORS[args.data](n_samples=n_samples, random_state=0)
+    data = GENERATORS[args.data](n_samples=n_samples, label_init=args.label_init,
+                                 random_state=0)
     cut = int(0.8 * n_samples)
     split = (data.data[:cut], data.data[cut:], data.target[:cut], data.target[cut:])
     tag = "_quick" if args.quick else (f"_{args.tag}" if args.tag else "")
@@ -186,7 +190,8 @@ def main():
                    "DisentangledSSL step 2": epochs["specific"]},
         "lr": args.lr, "hidden_layer_sizes": args.hidden_layer_sizes,
         "baseline_hidden_layer_sizes": baseline_hidden, "widths": 100, "batch_size": 256,
-        "threads": _threads(), "labels": LABELS, "reference": {}, "runs": [],
+        "threads": _threads(), "labels": LABELS, "label_init": args.label_init,
+        "reference": {}, "runs": [],
     }
 
     def save():
