@@ -38,10 +38,12 @@ from paper_synthetic import (
     GENERATORS,
     LABELS,
     RESULTS,
+    add_label_init_option,
     blocks_of,
     probe,
     shared_probe,
     specific_probe,
+    split_rows,
 )
 from label_draws import authors_network_labels
 from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, LinearCCA
@@ -153,9 +155,7 @@ def main():
     parser.add_argument("--authors-labels", action="store_true",
                         help="also score every block on the labels of the authors' own label "
                              "networks (see label_draws.py)")
-    parser.add_argument("--label-init", choices=["normal", "xavier"], default="normal",
-                        help="how the generator draws the label networks; 'xavier' is the "
-                             "authors' law")
+    add_label_init_option(parser)
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw the figure from the JSON files")
     parser.add_argument("--table", action="store_true",
@@ -175,8 +175,9 @@ def main():
         epochs = {"shared": 2, "specific": 2}
     data = GENERATORS[args.data](n_samples=n_samples, label_init=args.label_init,
                                  random_state=0)
-    cut = int(0.8 * n_samples)
-    split = (data.data[:cut], data.data[cut:], data.target[:cut], data.target[cut:])
+    (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
+    cut = len(X_train)
+    split = (X_train, X_test, y_train, y_test)
     tag = "_quick" if args.quick else (f"_{args.tag}" if args.tag else "")
     output = RESULTS / f"baselines_{args.data}{tag}.json"
     baseline_hidden = args.baseline_hidden_layer_sizes or args.hidden_layer_sizes
@@ -207,7 +208,6 @@ def main():
               f"{scores['specific_m1']['shared']:.3f}", flush=True)
         save()
 
-    X_train, X_test, y_train, y_test = split
     authors_labels = None
     if args.authors_labels:
         target, _ = authors_network_labels(data.latents)
@@ -217,10 +217,9 @@ def main():
         return evaluate(model, split, args.authors_probe, authors_labels)
 
     for name, key in [("oracle Z_c", "shared"), ("oracle Z_1", "specific_m1")]:
-        Z = data.latents[key]
-        report["reference"][name] = probe(Z[:cut], Z[cut:], y_train, y_test)
+        report["reference"][name] = probe(z_train[key], z_test[key], y_train, y_test)
         if authors_labels is not None:
-            report["reference"][f"{name}, authors' labels"] = probe(Z[:cut], Z[cut:],
+            report["reference"][f"{name}, authors' labels"] = probe(z_train[key], z_test[key],
                                                                     *authors_labels)
     cca = LinearCCA(modalities=data.modalities, n_components=data.latents["shared"].shape[1])
     record("LinearCCA", {"n_components": cca.n_components}, timed_fit(cca, X_train),

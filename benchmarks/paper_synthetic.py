@@ -31,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_dssl import DisentangledSSL, LinearCCA
 from sklearn_dssl.datasets import make_nonlinear_multimodal, make_paper_synthetic
+from sklearn_dssl.datasets._synthetic import LABEL_INITS
 
 RESULTS = Path(__file__).parent / "results"
 GENERATORS = {"paper": make_paper_synthetic, "nonlinear": make_nonlinear_multimodal}
@@ -47,6 +48,13 @@ def split_rows(data):
     return ((data.data[:cut], data.data[cut:]), (data.target[:cut], data.target[cut:]),
             tuple({k: v[rows] for k, v in data.latents.items()}
                   for rows in (slice(None, cut), slice(cut, None))))
+
+
+def add_label_init_option(parser, where=None):
+    """``--label-init``: how the generator draws the label networks."""
+    parser.add_argument("--label-init", choices=LABEL_INITS, default="normal",
+                        help="how the generator draws the label networks; 'xavier' is the "
+                             f"authors' law{f' ({where})' if where else ''}")
 
 
 def probe(train, test, y_train, y_test, authors=False):
@@ -113,9 +121,7 @@ def main():
     parser.add_argument("--step2-seeds", type=int, nargs="+", default=[0],
                         help="random_state of each step-2 fit over the one step 1 (the spread "
                              "over seeds of the specific block)")
-    parser.add_argument("--label-init", choices=["normal", "xavier"], default="normal",
-                        help="how the generator draws the label networks; 'xavier' is the "
-                             "authors' law (results go to paper_synthetic_<data>_xavier.json)")
+    add_label_init_option(parser, "results go to paper_synthetic_<data>_xavier.json")
     parser.add_argument("--append", action="store_true",
                         help="add the new rows to the existing results file (same data and "
                              "epochs) instead of starting a new one; runs sharing the file at "
