@@ -40,7 +40,9 @@ from paper_synthetic import (
     RESULTS,
     add_label_init_option,
     blocks_of,
+    check_appendable,
     probe,
+    save_results,
     shared_probe,
     specific_probe,
     split_rows,
@@ -110,14 +112,19 @@ def timed_fit(model, X):
 
 def run_disentangled(common, epochs, split, grid, record, evaluation):
     """Step 1 once per beta, then step 2 for each lambda through fit_specific."""
-    for beta in sorted({p["beta"] for p in grid}):
+    step1_params = {"beta", "n_shared", "head", "kappa", "max_epochs_shared"}
+    default_beta = DisentangledSSL().beta
+    for beta in sorted({p.get("beta", default_beta) for p in grid}):
         model = DisentangledSSL(
             **common, beta=beta, output="shared",
             max_epochs_shared=epochs["shared"], max_epochs_specific=epochs["specific"],
         )
         step1 = timed_fit(model, split[0])
-        for params in (p for p in grid if p["beta"] == beta):
-            model.set_params(output="all", ortho_weight=params["ortho_weight"])
+        for params in (p for p in grid if p.get("beta", default_beta) == beta):
+            if step1_params & set(params) - {"beta"}:
+                raise SystemExit(f"--settings for DisentangledSSL may set beta and step-2 "
+                                 f"parameters only, got {params}")
+            model.set_params(output="all", **{k: v for k, v in params.items() if k != "beta"})
             start = time.perf_counter()
             model.fit_specific(split[0])
             step2 = time.perf_counter() - start
@@ -149,6 +156,15 @@ def main():
                         help="suffix of the JSON file name (e.g. 'full' for the paper's scale)")
     parser.add_argument("--max-settings", type=int, default=None,
                         help="fit only the first N settings of each method's grid")
+    parser.add_argument("--settings", type=settings_list, default=None,
+                        help="a JSON list of parameter dicts that replaces the grid of every "
+                             "method in --methods, e.g. '[{\"specific_weight\": 0.1, "
+                             "\"ortho_weight\": 1}]'")
+    parser.add_argument("--append", action="store_true",
+                        help="add the new rows to the existing results file (same data, "
+                             "epochs, learning rate, encoders and labels) instead of starting "
+                             "a new one; runs sharing the file at the same time must all "
+                             "append (a run without it rewrites the file at every save)")
     parser.add_argument("--authors-probe", action="store_true",
                         help="also score every block with the authors' probe (raw embeddings, "
                              "200 iterations) and record the embeddings' mean row norms")
@@ -164,6 +180,14 @@ def main():
     if args.plot_only:
         plot()
         return
+    methods = {"DisentangledSSL": DisentangledSSL, "JointOptSSL": JointOptSSL, "FOCAL": FOCAL,
+               "DMVAE": DMVAE}
+    for method in args.methods if args.settings else []:
+        unknown = {k for params in args.settings for k in params} - set(
+            methods[method]().get_params())
+        if unknown:
+            parser.error(f"--settings names parameters {sorted(unknown)} that {method} does "
+                         "not have")
     if args.table:
         name = f"baselines_{args.data}{f'_{args.tag}' if args.tag else ''}.json"
         print(table(json.loads((RESULTS / name).read_text())))
@@ -194,10 +218,11 @@ def main():
         "threads": _threads(), "labels": LABELS, "label_init": args.label_init,
         "reference": {}, "runs": [],
     }
+    if args.append:
+        check_appendable(output, report, SAME_SETTINGS, defaults={"label_init": "normal"})
 
     def save():
-        RESULTS.mkdir(exist_ok=True)
-        output.write_text(json.dumps(report, indent=2))
+        save_results(output, report, merge_runs if args.append else None)
 
     def record(method, params, seconds, scores, **extra):
         row = {"method": method, "params": params, "fit_seconds": seconds, **scores, **extra}
@@ -225,17 +250,51 @@ def main():
     record("LinearCCA", {"n_components": cca.n_components}, timed_fit(cca, X_train),
            evaluation(cca))
 
-    baselines = {"JointOptSSL": JointOptSSL, "FOCAL": FOCAL, "DMVAE": DMVAE}
     for method in args.methods:
+        grid = (args.settings or GRIDS[method])[: args.max_settings]
         if method == "DisentangledSSL":
-            run_disentangled(common, epochs, split, GRIDS[method][: args.max_settings], record,
-                             evaluation)
+            run_disentangled(common, epochs, split, grid, record, evaluation)
             continue
-        for params in GRIDS[method][: args.max_settings]:
-            model = baselines[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden)},
+        for params in grid:
+            model = methods[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden)},
                                       **params, max_epochs=epochs["shared"])
             record(method, params, timed_fit(model, X_train), evaluation(model))
     plot()
+
+
+def settings_list(text):
+    """``--settings``: a JSON list of parameter dicts."""
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    if not (isinstance(settings, list) and settings
+            and all(isinstance(params, dict) for params in settings)):
+        raise argparse.ArgumentTypeError("expected a non-empty JSON list of objects, e.g. "
+                                         "'[{\"ortho_weight\": 1}]'")
+    return settings
+
+
+# What a results file and an appending run must share.
+SAME_SETTINGS = ("data", "n_train", "n_test", "epochs", "lr", "hidden_layer_sizes",
+                 "baseline_hidden_layer_sizes", "label_init")
+
+
+def merge_runs(saved, report):
+    """Add a run's rows to a saved results file (see ``--append``).
+
+    LinearCCA's row is deterministic on the same data; a file that has one
+    keeps it.
+    """
+    saved["reference"] = {**saved["reference"], **report["reference"]}
+    for row in report["runs"]:
+        if row in saved["runs"] or (
+            row["method"] == "LinearCCA"
+            and any(r["method"] == "LinearCCA" and r["params"] == row["params"]
+                    for r in saved["runs"])
+        ):
+            continue
+        saved["runs"].append(row)
 
 
 def _threads():

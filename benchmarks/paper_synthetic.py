@@ -18,8 +18,10 @@ draws the figure from the JSON files.
 """
 
 import argparse
+import contextlib
 import itertools
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -91,18 +93,85 @@ def specific_probe(train, test, y_train, y_test, modality="m1", authors=False):
                  authors=authors)
 
 
-def appended_to(previous, report):
-    """``previous``, a results file of the same data and epochs, to receive new rows.
+def check_appendable(output, report, keys, defaults=None):
+    """Refuse ``--append`` onto a missing file or one of other settings.
 
-    Its references are replaced by this run's (the same data and seed give
-    the same values; LinearCCA's fit time is this run's).
+    ``keys`` are the report's entries the file must share (the data, split,
+    epochs, ...); ``defaults`` fills those that older files lack.
     """
-    previous = {"label_init": "normal", **previous}  # files before label_init: normal
-    for key in ("data", "n_train", "n_test", "epochs", "label_init"):
-        if previous[key] != report[key]:
-            raise SystemExit(f"cannot append: the results file has {key}={previous[key]!r}, "
+    if not output.exists():
+        raise SystemExit(f"cannot append: {output.name} does not exist yet; run once "
+                         "without --append")
+    previous = {**(defaults or {}), **json.loads(output.read_text())}
+    for key in keys:
+        if previous.get(key) != report[key]:
+            raise SystemExit(f"cannot append: {output.name} has {key}={previous.get(key)!r}, "
                              f"this run {report[key]!r}")
-    return {**previous, "reference": report["reference"] or previous["reference"]}
+
+
+@contextlib.contextmanager
+def results_lock():
+    """Exclusive lock on the results folder, for one read-merge-write of a file.
+
+    Runs that append to one file at the same time take turns, so none
+    writes over rows another added since it read the file (POSIX only).
+    """
+    import fcntl
+
+    folder = os.open(RESULTS, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def save_results(output, report, merge=None):
+    """Write ``report`` to ``output`` atomically (readers never see half a file).
+
+    With ``merge(saved, report)``, which adds this run's new rows to
+    ``saved`` (the file as it is now: another run may have extended it since
+    this one last wrote), the file is read, merged and written under
+    :func:`results_lock`.
+    """
+    RESULTS.mkdir(exist_ok=True)
+    with results_lock() if merge else contextlib.nullcontext():
+        saved = report
+        if merge:
+            saved = json.loads(output.read_text())
+            merge(saved, report)
+        partial = output.with_suffix(".json.partial")
+        partial.write_text(json.dumps(saved, indent=2))
+        partial.replace(output)
+
+
+def step1_key(row):
+    return row["beta"], row.get("noise_scale", 0.1)
+
+
+def merge_study(saved, report):
+    """Add a run's rows to a saved study (see ``--append``).
+
+    A step 1 whose (beta, noise_scale) the file already holds from another
+    run is a refit: its shared row stays out of ``shared_vs_beta`` and rides
+    along as ``step1_refit`` in its own step-2 rows, whose probes it
+    explains. Decided here, under the lock, so that two runs refitting the
+    same beta at once cannot both add it.
+    """
+    saved["reference"] = report["reference"] or saved["reference"]
+    refits = {}
+    for row in report["shared_vs_beta"]:
+        if row in saved["shared_vs_beta"]:
+            continue  # this run's, added by an earlier save
+        if any(step1_key(r) == step1_key(row) for r in saved["shared_vs_beta"]):
+            refits[step1_key(row)] = row
+        else:
+            saved["shared_vs_beta"].append(row)
+    for row in report["specific_frontier"]:
+        if step1_key(row) in refits:
+            row = {**row, "step1_refit": refits[step1_key(row)]}
+        if row not in saved["specific_frontier"]:
+            saved["specific_frontier"].append(row)
 
 
 def main():
@@ -138,17 +207,6 @@ def main():
     labels = "" if args.label_init == "normal" else f"_{args.label_init}"
     output = RESULTS / f"paper_synthetic_{args.data}{labels}{'_quick' if args.quick else ''}.json"
 
-    def save():
-        RESULTS.mkdir(exist_ok=True)
-        saved = report
-        if args.append:  # the file as it is now, which another run may have extended
-            saved = appended_to(json.loads(output.read_text()), report)
-            for key in ("shared_vs_beta", "specific_frontier"):
-                saved[key] += [row for row in report[key] if row not in saved[key]]
-        partial = output.with_suffix(".json.partial")  # readers never see half a file
-        partial.write_text(json.dumps(saved, indent=2))
-        partial.replace(output)
-
     report = {
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
         "epochs": {"shared": epochs[0], "specific": epochs[1]},
@@ -156,10 +214,12 @@ def main():
         "shared_vs_beta": [], "specific_frontier": [],
     }
     if args.append:
-        if not output.exists():
-            raise SystemExit(f"cannot append: {output.name} does not exist yet; run once "
-                             "without --append")
-        appended_to(json.loads(output.read_text()), report)  # refuses other data or epochs
+        check_appendable(output, report, ("data", "n_train", "n_test", "epochs", "label_init"),
+                         defaults={"label_init": "normal"})  # files before label_init: normal
+
+    def save():
+        save_results(output, report, merge_study if args.append else None)
+
     save()
 
     for name, block in [("oracle Z_c", "shared"), ("oracle Z_1", "specific_m1"),
@@ -188,14 +248,8 @@ def main():
         train, test = blocks_of(model, X_train, X_test)
         shared_row = {"beta": beta, "noise_scale": args.noise_scale, "fit_seconds": seconds,
                       **shared_probe(train, test, y_train, y_test)}
-        refit = args.append and any(
-            (r["beta"], r.get("noise_scale", 0.1)) == (beta, args.noise_scale)
-            for r in json.loads(output.read_text())["shared_vs_beta"]
-        )
-        if not refit:
-            report["shared_vs_beta"].append(shared_row)
-        print("shared", "(a refit, kept with its step-2 rows)" if refit else "", shared_row,
-              flush=True)
+        report["shared_vs_beta"].append(shared_row)
+        print("shared", shared_row, flush=True)
         for ortho_weight, seed in itertools.product(
             args.lambdas if beta in args.specific_betas else [], args.step2_seeds
         ):
@@ -206,8 +260,7 @@ def main():
             train, test = blocks_of(model, X_train, X_test)
             row = {"beta": beta, "ortho_weight": ortho_weight, "noise_scale": args.noise_scale,
                    **({"step2_random_state": seed} if seed else {}), "fit_seconds": seconds,
-                   **specific_probe(train, test, y_train, y_test),
-                   **({"step1_refit": shared_row} if refit else {})}
+                   **specific_probe(train, test, y_train, y_test)}
             report["specific_frontier"].append(row)
             print("specific", row, flush=True)
         save()
