@@ -54,9 +54,12 @@ from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, LinearCCA
 # kl_weight of DMVAE (0.256, 2.56, 25.6 are the research code's 1e-5, 1e-4,
 # 1e-3 with 256-row batches of 100 columns).
 GRIDS = {
-    "DisentangledSSL": [{"beta": 0.1, "ortho_weight": lam} for lam in (0.1, 1.0, 10.0)],
+    "DisentangledSSL": [{"beta": 0.1, "ortho_weight": lam}
+                        for lam in (0.1, 1.0, 10.0, 0.01, 0.001)],
     "JointOptSSL": [
-        {"specific_weight": a, "ortho_weight": lam} for a, lam in ((1.0, 1.0), (10.0, 1.0), (1.0, 10.0))
+        {"specific_weight": a, "ortho_weight": lam}
+        for a, lam in ((1.0, 1.0), (10.0, 1.0), (1.0, 10.0), (1.0, 0.1), (1.0, 0.01),
+                       (1.0, 0.001))
     ],
     "FOCAL": [
         {"specific_weight": a, "ortho_weight": lam} for a, lam in ((1.0, 0.1), (1.0, 1.0), (10.0, 1.0))
@@ -219,7 +222,9 @@ def main():
         "reference": {}, "runs": [],
     }
     if args.append:
-        check_appendable(output, report, SAME_SETTINGS, defaults={"label_init": "normal"})
+        # files older than these entries: default labels, baselines with every encoder's layers
+        check_appendable(output, report, SAME_SETTINGS, defaults={
+            "label_init": "normal", "baseline_hidden_layer_sizes": report["hidden_layer_sizes"]})
 
     def save():
         save_results(output, report, merge_runs if args.append else None)
@@ -308,13 +313,18 @@ def _seconds(seconds):
 
 
 def table(report):
-    """The comparison as a markdown table, one row per fitted configuration."""
+    """The comparison as a markdown table, one row per fitted configuration.
+
+    Rows are grouped by method (LinearCCA, then the order of ``GRIDS``), each
+    method's in the order they were fitted, appended runs included.
+    """
+    order = ["LinearCCA", *GRIDS]
     lines = [
         "| method | setting | shared: Y_c | shared: leak Y_s1 | specific m1: Y_s1 "
         "| specific m1: leak Y_c | fit seconds |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in report["runs"]:
+    for r in sorted(report["runs"], key=lambda r: order.index(r["method"])):
         shared, specific = r["shared"], r["specific_m1"]
         lines.append(
             f"| {r['method']} | {_label(r['params'])} | {shared['shared']:.3f} "
