@@ -115,7 +115,6 @@ def timed_fit(model, X):
 
 def run_disentangled(common, epochs, split, grid, record, evaluation):
     """Step 1 once per beta, then step 2 for each lambda through fit_specific."""
-    step1_params = {"beta", "n_shared", "head", "kappa", "max_epochs_shared"}
     default_beta = DisentangledSSL().beta
     for beta in sorted({p.get("beta", default_beta) for p in grid}):
         model = DisentangledSSL(
@@ -124,9 +123,6 @@ def run_disentangled(common, epochs, split, grid, record, evaluation):
         )
         step1 = timed_fit(model, split[0])
         for params in (p for p in grid if p.get("beta", default_beta) == beta):
-            if step1_params & set(params) - {"beta"}:
-                raise SystemExit(f"--settings for DisentangledSSL may set beta and step-2 "
-                                 f"parameters only, got {params}")
             model.set_params(output="all", **{k: v for k, v in params.items() if k != "beta"})
             start = time.perf_counter()
             model.fit_specific(split[0])
@@ -186,11 +182,18 @@ def main():
     methods = {"DisentangledSSL": DisentangledSSL, "JointOptSSL": JointOptSSL, "FOCAL": FOCAL,
                "DMVAE": DMVAE}
     for method in args.methods if args.settings else []:
-        unknown = {k for params in args.settings for k in params} - set(
-            methods[method]().get_params())
+        names = {k for params in args.settings for k in params}
+        unknown = names - set(methods[method]().get_params())
         if unknown:
             parser.error(f"--settings names parameters {sorted(unknown)} that {method} does "
                          "not have")
+        if names & SCRIPT_PARAMETERS:
+            parser.error(f"--settings cannot set {sorted(names & SCRIPT_PARAMETERS)}: the "
+                         "script's own options set them")
+        if method == "DisentangledSSL" and names & STEP1_PARAMETERS:
+            parser.error(f"--settings cannot set {sorted(names & STEP1_PARAMETERS)} for "
+                         "DisentangledSSL: its step 1 is fitted once per beta and shared by "
+                         "the settings")
     if args.table:
         name = f"baselines_{args.data}{f'_{args.tag}' if args.tag else ''}.json"
         print(table(json.loads((RESULTS / name).read_text())))
@@ -279,6 +282,14 @@ def settings_list(text):
                                          "'[{\"ortho_weight\": 1}]'")
     return settings
 
+
+# Parameters the script's options set for every method, and those of
+# DisentangledSSL's step 1 other than beta (it is fitted once per beta):
+# --settings may not set them.
+SCRIPT_PARAMETERS = {"modalities", "n_shared", "n_specific", "hidden_layer_sizes", "batch_size",
+                     "lr", "random_state", "max_epochs", "max_epochs_shared",
+                     "max_epochs_specific", "output"}
+STEP1_PARAMETERS = {"head", "kappa"}
 
 # What a results file and an appending run must share.
 SAME_SETTINGS = ("data", "n_train", "n_test", "epochs", "lr", "hidden_layer_sizes",
