@@ -47,6 +47,27 @@ def threshold_at_median(score, noise, rng):
     return (score > np.median(score)).astype(np.int64)
 
 
+# The label parameters' documentation, common to the generators' docstrings.
+_LABEL_PARAMETERS_DOC = """label_noise : float, default=0.1
+        Standard deviation of the noise added before thresholding a label.
+    label_hidden : int, default=100
+        Hidden units of each label's random network.
+    label_init : {"normal", "xavier"}, default="normal"
+        How the label networks are drawn. "normal": standard normal weights
+        and biases; their outputs vary on a scale of tens, so
+        ``label_noise`` flips almost no label. "xavier": as the paper's
+        authors build them in torch, Xavier-uniform weights and
+        ``nn.Linear``'s default biases; outputs have a standard deviation
+        of about 0.5, so the default ``label_noise`` flips a few percent of
+        the labels."""
+
+
+def _with_label_parameters(generator):
+    """Put the label parameters' documentation into ``generator``'s docstring."""
+    generator.__doc__ = generator.__doc__.replace("{label_parameters}", _LABEL_PARAMETERS_DOC)
+    return generator
+
+
 # Parameters of the latent and label structure, common to the generators.
 _LATENT_PARAMETER_CONSTRAINTS = {
     "n_samples": [Interval(Integral, 2, None, closed="left")],
@@ -61,6 +82,7 @@ _LATENT_PARAMETER_CONSTRAINTS = {
 
 
 @validate_params(_LATENT_PARAMETER_CONSTRAINTS, prefer_skip_nested_validation=True)
+@_with_label_parameters
 def make_paper_synthetic(
     n_samples=90000,
     *,
@@ -93,18 +115,7 @@ def make_paper_synthetic(
         Columns per modality.
     latent_variance : float, default=0.5
         Variance of every latent coordinate.
-    label_noise : float, default=0.1
-        Standard deviation of the noise added before thresholding a label.
-    label_hidden : int, default=100
-        Hidden units of each label's random network.
-    label_init : {"normal", "xavier"}, default="normal"
-        How the label networks are drawn. "normal": standard normal weights
-        and biases; their outputs vary on a scale of tens, so
-        ``label_noise`` flips almost no label. "xavier": as the paper's
-        authors build them in torch, Xavier-uniform weights and
-        ``nn.Linear``'s default biases; outputs have a standard deviation
-        of about 0.5, so the default ``label_noise`` flips a few percent of
-        the labels.
+    {label_parameters}
     random_state : int, RandomState instance or None, default=None
         Seeds the latents, the mixing matrices and the label networks.
 
@@ -205,6 +216,7 @@ def _apply_mlp(weights, Z, negative_slope):
     },
     prefer_skip_nested_validation=True,
 )
+@_with_label_parameters
 def make_nonlinear_multimodal(
     n_samples=90000,
     *,
@@ -243,18 +255,7 @@ def make_nonlinear_multimodal(
         nonlinear.
     latent_variance : float, default=0.5
         Variance of every latent coordinate.
-    label_noise : float, default=0.1
-        Standard deviation of the noise added before thresholding a label.
-    label_hidden : int, default=100
-        Hidden units of each label's random network.
-    label_init : {"normal", "xavier"}, default="normal"
-        How the label networks are drawn. "normal": standard normal weights
-        and biases; their outputs vary on a scale of tens, so
-        ``label_noise`` flips almost no label. "xavier": as the paper's
-        authors build them in torch, Xavier-uniform weights and
-        ``nn.Linear``'s default biases; outputs have a standard deviation
-        of about 0.5, so the default ``label_noise`` flips a few percent of
-        the labels.
+    {label_parameters}
     random_state : int, RandomState instance or None, default=None
         Seeds the latents, the mixing networks and the label networks.
 
