@@ -3,8 +3,9 @@
 (a) Shared block [f1, f2] of DisentangledSSL: probe accuracy on Y_c, Y_s1 and
     Y_s2 against beta.
 (b) Specific block of modality 1: accuracy on Y_s1 against leakage on Y_c,
-    for several ortho_weight (lambda) values; step 1 is fitted once per beta
-    and reused across lambda through ``fit_specific``.
+    for several ortho_weight (lambda) values (and, with ``--n-specifics``,
+    widths of the specific block); step 1 is fitted once per beta and reused
+    across them through ``fit_specific``.
 
 Reference rows: LinearCCA (closed-form CCA, residuals as specific blocks) and
 the oracle (the true latent blocks). Probes are the paper's: logistic
@@ -38,6 +39,8 @@ from sklearn_dssl.datasets._synthetic import LABEL_INITS
 RESULTS = Path(__file__).parent / "results"
 GENERATORS = {"paper": make_paper_synthetic, "nonlinear": make_nonlinear_multimodal}
 LABELS = ["specific_m1", "shared", "specific_m2"]
+# rows of step 2 at another width of the specific block record it as n_specific
+DEFAULT_N_SPECIFIC = DisentangledSSL().n_specific
 
 
 def split_rows(data):
@@ -187,6 +190,10 @@ def main():
     parser.add_argument("--noise-scale", type=float, default=DisentangledSSL().noise_scale,
                         help="the augmentation's noise, in feature standard deviations (the "
                              "authors' absolute 0.01 is about 0.0025 on the paper's data)")
+    parser.add_argument("--n-specifics", type=int, nargs="+",
+                        default=[DEFAULT_N_SPECIFIC],
+                        help="widths of the specific block to fit step 2 with (rows of a width "
+                             "other than the default record it as n_specific)")
     parser.add_argument("--step2-seeds", type=int, nargs="+", default=[0],
                         help="random_state of each step-2 fit over the one step 1 (the spread "
                              "over seeds of the specific block)")
@@ -250,16 +257,20 @@ def main():
                       **shared_probe(train, test, y_train, y_test)}
         report["shared_vs_beta"].append(shared_row)
         print("shared", shared_row, flush=True)
-        for ortho_weight, seed in itertools.product(
-            args.lambdas if beta in args.specific_betas else [], args.step2_seeds
+        for ortho_weight, n_specific, seed in itertools.product(
+            args.lambdas if beta in args.specific_betas else [], args.n_specifics,
+            args.step2_seeds,
         ):
             start = time.perf_counter()
-            model.set_params(output="all", ortho_weight=ortho_weight, random_state=seed)
+            model.set_params(output="all", ortho_weight=ortho_weight, n_specific=n_specific,
+                             random_state=seed)
             model.fit_specific(X_train)
             seconds = time.perf_counter() - start
             train, test = blocks_of(model, X_train, X_test)
+            wider = {} if n_specific == DEFAULT_N_SPECIFIC else {"n_specific": n_specific}
             row = {"beta": beta, "ortho_weight": ortho_weight, "noise_scale": args.noise_scale,
-                   **({"step2_random_state": seed} if seed else {}), "fit_seconds": seconds,
+                   **wider, **({"step2_random_state": seed} if seed else {}),
+                   "fit_seconds": seconds,
                    **specific_probe(train, test, y_train, y_test)}
             report["specific_frontier"].append(row)
             print("specific", row, flush=True)

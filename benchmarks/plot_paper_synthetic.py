@@ -11,9 +11,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from paper_synthetic import DEFAULT_N_SPECIFIC  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 NAMES = {"shared": "Y_c", "specific_m1": "Y_s1", "specific_m2": "Y_s2"}
+
+
+def setting_of(row):
+    """(beta, augmentation noise, width of the specific block) of a step-2 row."""
+    return row["beta"], row.get("noise_scale", 0.1), row.get("n_specific", DEFAULT_N_SPECIFIC)
 
 
 def main():
@@ -39,17 +45,23 @@ def main():
                  title=f"(a) shared block vs beta, {report['data']} data")
         ax_a.legend(fontsize=7)
 
-        # one line per step-1 setting (beta, augmentation noise), its points in
-        # order of lambda; step 2 refitted with other seeds: crosses of its colour
+        # one line per setting (beta, augmentation noise, width of the specific
+        # block), its points in order of lambda; step 2 refitted with other
+        # seeds: crosses of its colour
         rows = report["specific_frontier"]
-        settings = sorted({(r["beta"], r.get("noise_scale", 0.1)) for r in rows})
-        for color, (beta, noise) in zip((f"C{i}" for i in (0, 2, 3, 4, 5, 6)), settings):
-            same = [r for r in rows if (r["beta"], r.get("noise_scale", 0.1)) == (beta, noise)]
+        settings = sorted({setting_of(r) for r in rows})
+        colors = [f"C{i}" for i in (0, 2, 3, 4, 5, 6, 7, 8, 9)]
+        if len(settings) > len(colors):
+            raise ValueError(f"{len(settings)} settings in {report['data']}'s frontier, "
+                             f"colours for {len(colors)}")
+        for color, (beta, noise, width) in zip(colors, settings):
+            same = [r for r in rows if setting_of(r) == (beta, noise, width)]
             frontier = sorted((r for r in same if not r.get("step2_random_state")),
                               key=lambda r: r["ortho_weight"])
+            wider = "" if width == DEFAULT_N_SPECIFIC else f", width {width}"
             ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier],
-                      "o-", color=color,
-                      label=f"DisentangledSSL specific m1, beta={beta:g}, noise {noise:g}")
+                      "o-", color=color, label=f"DisentangledSSL specific m1, beta={beta:g}, "
+                                               f"noise {noise:g}{wider}")
             for r in frontier:
                 ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
                               fontsize=7, xytext=(3, 3), textcoords="offset points")

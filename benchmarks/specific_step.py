@@ -2,7 +2,8 @@
 
 Step 1 is fitted once (beta 0.1, the paper configuration); step 2 is then
 refitted through ``fit_specific`` for a few settings of ``ortho_weight``
-(lambda), the augmentation and the batch size. For each, on the test rows:
+(lambda), the augmentation, the batch size and the width of the specific
+block. For each, on the test rows:
 
 - the paper's probes: the specific block of modality 1 on Y_s1 and on Y_c
   (its leakage);
@@ -16,7 +17,11 @@ refitted through ``fit_specific`` for a few settings of ``ortho_weight``
   orthogonality term, next to its floor: for row-normalised batches of
   independent blocks, one of them centred, E||A^T B||_F^2 = n_rows, so the
   term cannot go much below sqrt(batch_size) per pair of batches even when
-  the blocks share nothing.
+  the blocks share nothing;
+- the probes and R^2 of the same block as initialised, before step 2
+  trains it (its weights at the start of training, kept by a callback):
+  what training adds to, or removes from, a random projection of
+  ``[x_1, f_1(x_1)]``.
 
 Run: python benchmarks/specific_step.py [--quick]
 Writes benchmarks/results/specific_step.json.
@@ -26,9 +31,12 @@ import argparse
 import json
 import time
 
+import copy
+
 import numpy as np
 import torch
 from paper_synthetic import RESULTS, probe, split_rows
+from skorch.callbacks import Callback
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
@@ -39,7 +47,7 @@ from sklearn_dssl.datasets import make_paper_synthetic
 
 # step-2 settings, applied in turn with set_params (each on top of the defaults)
 DEFAULTS = {"ortho_weight": 1.0, "augmentation": "mixed", "noise_scale": 0.1,
-            "batch_size": 256, "lr": 1e-4}
+            "batch_size": 256, "lr": 1e-4, "n_specific": 100}
 VARIANTS = [
     {"ortho_weight": 0.0},
     {"ortho_weight": 0.1},
@@ -48,7 +56,27 @@ VARIANTS = [
     {"ortho_weight": 0.0, "augmentation": "noise", "noise_scale": 1.0},
     {"ortho_weight": 1.0, "augmentation": "noise", "noise_scale": 1.0},
     {"ortho_weight": 1.0, "batch_size": 1024, "lr": 4e-4},
+    {"ortho_weight": 1.0, "n_specific": 200},
+    {"ortho_weight": 1.0, "n_specific": 400},
 ]
+
+
+class InitialWeights(Callback):
+    """Keep the module's weights as training starts (before the first step)."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.state_ = copy.deepcopy(net.module_.state_dict())
+
+
+def initial_specific_block(model, X):
+    """Modality 1's specific block of ``model`` with step 2's initial weights."""
+    net = model.specific_net_
+    trained = copy.deepcopy(net.module_.state_dict())
+    net.module_.load_state_dict(dict(net.callbacks_)["InitialWeights"].state_)
+    try:
+        return model.transform_blocks(X)["specific"]["m1"]
+    finally:
+        net.module_.load_state_dict(trained)
 
 
 def linear_r2(train, test, z_train, z_test):
@@ -97,7 +125,8 @@ def main():
     cut = len(X_train)
 
     model = DisentangledSSL(data.modalities, beta=0.1, output="shared", random_state=0,
-                            max_epochs_shared=epochs[0], max_epochs_specific=epochs[1])
+                            max_epochs_shared=epochs[0], max_epochs_specific=epochs[1],
+                            callbacks=[InitialWeights()])
     start = time.perf_counter()
     model.fit(X_train)
     report = {"n_train": cut, "n_test": n_samples - cut, "beta": 0.1, "epochs": epochs,
@@ -123,8 +152,17 @@ def main():
             "ortho_floor": float(np.sqrt(params["batch_size"])),
             "final_train_loss": float(model.specific_net_.history[-1, "train_loss"]),
         }
+        initial = [initial_specific_block(model, X) for X in (X_train, X_test)]
+        initial_scores = probe(*initial, y_train, y_test)
+        row["initial"] = {
+            "Y_s1": initial_scores["specific_m1"], "leak_Y_c": initial_scores["shared"],
+            "r2_Z1": linear_r2(*initial, z_train["specific_m1"], z_test["specific_m1"]),
+            "r2_Zc": linear_r2(*initial, z_train["shared"], z_test["shared"]),
+        }
         report["runs"].append(row)
-        print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()
+               if k != "initial"}, flush=True)
+        print("  as initialised:", {k: round(v, 3) for k, v in row["initial"].items()}, flush=True)
         RESULTS.mkdir(exist_ok=True)
         output.write_text(json.dumps(report, indent=2))
 
