@@ -7,7 +7,8 @@ JointOpt (:class:`JointOptSSL`), FOCAL, DMVAE and the closed-form
 blocks go through the same logistic-regression probes; the deep methods
 also share their encoders (one hidden layer of 512 unless
 ``--hidden-layer-sizes`` says otherwise, or ``--baseline-hidden-layer-sizes``
-for the three baselines alone; shared and specific widths 100),
+for the three baselines alone; shared and specific widths 100, unless a
+setting of ``--settings`` names another ``n_specific``),
 batch size (256), learning rate, seed (``random_state=0``) and
 the default augmentation. Their epoch budgets differ: each baseline trains
 for ``--epochs`` (20 by default) in one optimisation, while DisentangledSSL
@@ -264,8 +265,8 @@ def main():
             run_disentangled(common, epochs, split, grid, record, evaluation)
             continue
         for params in grid:
-            model = methods[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden)},
-                                      **params, max_epochs=epochs["shared"])
+            model = methods[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden),
+                                       **params}, max_epochs=epochs["shared"])
             record(method, params, timed_fit(model, X_train), evaluation(model))
     plot()
 
@@ -286,7 +287,7 @@ def settings_list(text):
 # Parameters the script's options set for every method, and those of
 # DisentangledSSL's step 1 other than beta (it is fitted once per beta):
 # --settings may not set them.
-SCRIPT_PARAMETERS = {"modalities", "n_shared", "n_specific", "hidden_layer_sizes", "batch_size",
+SCRIPT_PARAMETERS = {"modalities", "n_shared", "hidden_layer_sizes", "batch_size",
                      "lr", "random_state", "max_epochs", "max_epochs_shared",
                      "max_epochs_specific", "output"}
 STEP1_PARAMETERS = {"head", "kappa"}
@@ -354,7 +355,7 @@ MARKERS = {"DisentangledSSL": "o", "JointOptSSL": "s", "FOCAL": "^", "DMVAE": "v
 
 def _label(params):
     short = {"ortho_weight": "λ", "specific_weight": "a", "kl_weight": "kl", "beta": "β",
-             "n_components": "k"}
+             "n_components": "k", "n_specific": "width"}
     return ", ".join(f"{short.get(k, k)}={v:g}" for k, v in params.items())
 
 
