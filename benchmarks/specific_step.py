@@ -18,6 +18,9 @@ block. For each, on the test rows:
   independent blocks, one of them centred, E||A^T B||_F^2 = n_rows, so the
   term cannot go much below sqrt(batch_size) per pair of batches even when
   the blocks share nothing;
+- the linear R^2 of Z_c from step 1's shared block of modality 1, f_1(x_1)
+  (what the orthogonality term decorrelates the specific block from), and
+  from both modalities' shared blocks;
 - the probes and R^2 of the same block as initialised, before step 2
   trains it (its weights at the start of training, kept by a callback):
   what training adds to, or removes from, a random projection of
@@ -102,7 +105,9 @@ def loss_terms(model, X, batch_size, n_batches=20, seed=0):
     X = torch.as_tensor(model._in_model_order(X), dtype=torch.float32)
     temperature = model.temperature
     contrast, ortho = [], []
-    with torch.no_grad():
+    # the augmentation draws from torch's generator: seeded, for repeatable terms
+    with torch.no_grad(), torch.random.fork_rng():
+        torch.manual_seed(seed)
         for _ in range(n_batches):
             rows = torch.as_tensor(rng.choice(len(X), batch_size, replace=False))
             (s_x, c_x), (s_v, c_v) = module(X[rows])
@@ -131,7 +136,19 @@ def main():
     model.fit(X_train)
     report = {"n_train": cut, "n_test": n_samples - cut, "beta": 0.1, "epochs": epochs,
               "threads": torch.get_num_threads(),
-              "step1_seconds": time.perf_counter() - start, "runs": []}
+              "step1_seconds": time.perf_counter() - start}
+    # how much of Z_c the orthogonality term can see: the penalty decorrelates
+    # the specific block from f_1(x_1) alone
+    shared_train, shared_test = (model.transform_blocks(X)["shared"] for X in (X_train, X_test))
+    report["shared_r2_Zc"] = {
+        "m1": linear_r2(shared_train["m1"], shared_test["m1"], z_train["shared"],
+                        z_test["shared"]),
+        "m1 and m2": linear_r2(np.hstack([shared_train["m1"], shared_train["m2"]]),
+                               np.hstack([shared_test["m1"], shared_test["m2"]]),
+                               z_train["shared"], z_test["shared"]),
+    }
+    print("R^2 of Z_c from the shared block:", report["shared_r2_Zc"], flush=True)
+    report["runs"] = []
     output = RESULTS / f"specific_step{'_quick' if args.quick else ''}.json"
     for variant in VARIANTS:
         params = {**DEFAULTS, **variant}
