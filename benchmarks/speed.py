@@ -16,6 +16,10 @@ machine:
 - the ceiling of that figure at this batch size: the GFLOP/s of the
   encoders' forward and backward passes alone, over an epoch's batches
   (no augmentation, sampling, loss or optimiser);
+- the matrix products of one training step alone: every product the step
+  computes, recorded with its shapes and strides and replayed on random
+  operands, so that the products' own speed at these shapes is told apart
+  from everything around them;
 - transform throughput in rows per second.
 
 With ``--full`` it also fits the whole paper configuration (50 + 30 epochs).
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode  # as FlopCounterMode uses
 from torch.utils.flop_counter import FlopCounterMode
 
 from sklearn_dssl import DisentangledSSL
@@ -143,6 +148,52 @@ def encoder_floor(module, X, rounds=3):
     return flops / float(np.median(seconds[1:])) / 1e9
 
 
+MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default,
+           torch.ops.aten.bmm.default, torch.ops.aten.baddbmm.default}
+
+
+class RecordMatmuls(TorchDispatchMode):
+    """Record every matrix product computed inside the block: (op, operands' layouts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in MATMULS:
+            self.calls.append((func, [(a.shape, a.stride()) if isinstance(a, torch.Tensor)
+                                      else a for a in args]))
+        return func(*args, **(kwargs or {}))
+
+
+def matmuls_alone(module, criterion, X, rounds=200):
+    """GFLOP/s of one training step's matrix products, replayed alone.
+
+    The products are recorded (shapes and strides: transposed operands stay
+    transposed) and replayed on random operands; the best of three timings
+    of ``rounds`` replays. This is what the products cost at these shapes,
+    without the operations between them.
+    """
+    module.train()
+    batch = X[: PAPER["batch_size"]]
+    with RecordMatmuls() as recorder, FlopCounterMode(display=False) as counter:
+        criterion(module(batch)).backward()
+    module.zero_grad()
+    # the counter counts products (and convolutions and attention, absent here)
+    flops = counter.get_total_flops()
+    calls = [(func, [torch.empty_strided(*layout).normal_() if isinstance(layout, tuple)
+                     else layout for layout in layouts])
+             for func, layouts in recorder.calls]
+    seconds = []
+    for _ in range(4):  # the first round warms up
+        start = time.perf_counter()
+        for _ in range(rounds):
+            for func, args in calls:
+                func(*args)
+        seconds.append(time.perf_counter() - start)
+    return flops * rounds / min(seconds[1:]) / 1e9
+
+
 def encoders_only_fraction(report, peak):
     """The ceiling of the paper fit's fraction of matmul: 50 + 30 epochs at the
     encoders-only rates of each step (their share of the fit's operations)."""
@@ -221,10 +272,12 @@ def main():
         }
         r = report[step]
         r["encoders_only_gflops"] = encoder_floor(module, X)
+        r["matmuls_alone_gflops"] = matmuls_alone(module, criterion, X)
         print(f"step {step}: {skorch_epoch:.2f} s/epoch (bare torch {bare_epoch:.2f} s, "
               f"ratio {r['skorch_over_bare_torch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
               f"= {100 * r['fraction_of_matmul']:.0f}% of matmul; the encoders' passes "
-              f"alone: {r['encoders_only_gflops']:.1f} GFLOP/s", flush=True)
+              f"alone: {r['encoders_only_gflops']:.1f} GFLOP/s; its matrix products "
+              f"alone: {r['matmuls_alone_gflops']:.1f} GFLOP/s", flush=True)
     estimate = 50 * report["shared"]["epoch_seconds"] + 30 * report["specific"]["epoch_seconds"]
     # measured again after the training epochs; the yardstick is the better of the two
     peak = max(peak, matmul_gflops())
@@ -234,6 +287,7 @@ def main():
         r = report[step]
         r["fraction_of_matmul"] = r["achieved_gflops"] / peak
         r["encoders_only_fraction_of_matmul"] = r["encoders_only_gflops"] / peak
+        r["matmuls_alone_fraction_of_matmul"] = r["matmuls_alone_gflops"] / peak
         print(f"step {step}: {100 * r['fraction_of_matmul']:.0f}% of matmul; its encoders' "
               f"passes alone, the ceiling at this batch size: "
               f"{100 * r['encoders_only_fraction_of_matmul']:.0f}%", flush=True)
