@@ -31,10 +31,9 @@ Writes benchmarks/results/specific_step.json.
 """
 
 import argparse
+import copy
 import json
 import time
-
-import copy
 
 import numpy as np
 import torch
