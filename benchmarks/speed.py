@@ -79,14 +79,37 @@ def step_modules(X, head="vmf"):
     )
 
 
-def flops_per_batch(module, criterion, X):
-    """Floating-point operations of one training step (matrix products)."""
+MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default,
+           torch.ops.aten.bmm.default, torch.ops.aten.baddbmm.default}
+
+
+class RecordMatmuls(TorchDispatchMode):
+    """Record every matrix product computed inside the block: (op, operands' layouts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in MATMULS:
+            self.calls.append((func, [(a.shape, a.stride()) if isinstance(a, torch.Tensor)
+                                      else a for a in args]))
+        return func(*args, **(kwargs or {}))
+
+
+def step_products(module, criterion, X):
+    """The matrix products of one training step: their operations, and the calls.
+
+    Returns the step's floating-point operations, as torch's FlopCounterMode
+    counts them (products; convolutions and attention, absent here, too),
+    and every product computed, as ``(op, layouts)`` for :func:`matmuls_alone`.
+    """
     module.train()
     batch = X[: PAPER["batch_size"]]
-    with FlopCounterMode(display=False) as counter:
+    with RecordMatmuls() as recorder, FlopCounterMode(display=False) as counter:
         criterion(module(batch)).backward()
     module.zero_grad()
-    return counter.get_total_flops()
+    return counter.get_total_flops(), recorder.calls
 
 
 class BareTorchLoop:
@@ -148,42 +171,18 @@ def encoder_floor(module, X, rounds=3):
     return flops / float(np.median(seconds[1:])) / 1e9
 
 
-MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default,
-           torch.ops.aten.bmm.default, torch.ops.aten.baddbmm.default}
-
-
-class RecordMatmuls(TorchDispatchMode):
-    """Record every matrix product computed inside the block: (op, operands' layouts)."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func in MATMULS:
-            self.calls.append((func, [(a.shape, a.stride()) if isinstance(a, torch.Tensor)
-                                      else a for a in args]))
-        return func(*args, **(kwargs or {}))
-
-
-def matmuls_alone(module, criterion, X, rounds=200):
+def matmuls_alone(flops, calls, rounds=200):
     """GFLOP/s of one training step's matrix products, replayed alone.
 
-    The products are recorded (shapes and strides: transposed operands stay
-    transposed) and replayed on random operands; the best of three timings
-    of ``rounds`` replays. This is what the products cost at these shapes,
-    without the operations between them.
+    ``flops`` and ``calls`` are :func:`step_products`'s. The products are
+    replayed with their recorded shapes and strides (transposed operands
+    stay transposed) on random operands; the best of three timings of
+    ``rounds`` replays, after one that warms up. This is what the products
+    cost at these shapes, without the operations between them.
     """
-    module.train()
-    batch = X[: PAPER["batch_size"]]
-    with RecordMatmuls() as recorder, FlopCounterMode(display=False) as counter:
-        criterion(module(batch)).backward()
-    module.zero_grad()
-    # the counter counts products (and convolutions and attention, absent here)
-    flops = counter.get_total_flops()
     calls = [(func, [torch.empty_strided(*layout).normal_() if isinstance(layout, tuple)
                      else layout for layout in layouts])
-             for func, layouts in recorder.calls]
+             for func, layouts in calls]
     seconds = []
     for _ in range(4):  # the first round warms up
         start = time.perf_counter()
@@ -260,7 +259,8 @@ def main():
         bare.epoch()  # warm-up, as the skorch net's first epoch
         skorch, plain = interleaved_epochs(net, bare, X, args.epochs)
         skorch_epoch, bare_epoch = float(np.median(skorch)), float(np.median(plain))
-        flops = flops_per_batch(module, criterion, X) * batches
+        step_flops, products = step_products(module, criterion, X)
+        flops = step_flops * batches
         report[step] = {
             "epoch_seconds": skorch_epoch,
             "bare_torch_epoch_seconds": bare_epoch,
@@ -272,7 +272,7 @@ def main():
         }
         r = report[step]
         r["encoders_only_gflops"] = encoder_floor(module, X)
-        r["matmuls_alone_gflops"] = matmuls_alone(module, criterion, X)
+        r["matmuls_alone_gflops"] = matmuls_alone(step_flops, products)
         print(f"step {step}: {skorch_epoch:.2f} s/epoch (bare torch {bare_epoch:.2f} s, "
               f"ratio {r['skorch_over_bare_torch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
               f"= {100 * r['fraction_of_matmul']:.0f}% of matmul; the encoders' passes "
