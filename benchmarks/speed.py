@@ -13,6 +13,9 @@ machine:
 - the skorch-managed loop against a bare torch loop over the same modules,
   criterion, batches and optimiser, epoch for epoch in alternation (the
   median of the per-epoch ratios);
+- the same skorch loop with ``compile=True`` (each training step compiled
+  by torch.compile), in the same alternation: its epoch time, GFLOP/s and
+  ratio to the uncompiled loop;
 - the ceiling of that figure at this batch size: the GFLOP/s of the
   encoders' forward and backward passes alone, over an epoch's batches
   (no augmentation, sampling, loss or optimiser);
@@ -22,7 +25,8 @@ machine:
   from everything around them;
 - transform throughput in rows per second.
 
-With ``--full`` it also fits the whole paper configuration (50 + 30 epochs).
+With ``--full`` it also fits the whole paper configuration (50 + 30 epochs),
+without and with ``compile=True`` (compiling included).
 
 Run: python benchmarks/speed.py [--full] [--epochs 4]
 Writes benchmarks/results/speed.json.
@@ -36,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from torch.utils._python_dispatch import TorchDispatchMode  # as FlopCounterMode uses
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -209,17 +214,19 @@ def skorch_epoch(net, X):
     return time.perf_counter() - start
 
 
-def interleaved_epochs(net, bare, X, rounds):
-    """Alternate one skorch epoch and one bare-torch epoch, ``rounds`` times.
+def interleaved_epochs(loops, rounds):
+    """One epoch of each loop in turn, ``rounds`` times: ``{name: seconds per epoch}``.
 
-    The machine's speed drifts (other tenants, frequency scaling); pairing
-    the two loops epoch by epoch makes their ratio robust to it.
+    ``loops`` maps names to functions that train one epoch and return its
+    wall time. The machine's speed drifts (other tenants, frequency
+    scaling); alternating the loops epoch by epoch makes their ratios
+    robust to it.
     """
-    skorch, plain = [], []
+    seconds = {name: [] for name in loops}
     for _ in range(rounds):
-        skorch.append(skorch_epoch(net, X))
-        plain.append(bare.epoch())
-    return np.array(skorch), np.array(plain)
+        for name, epoch in loops.items():
+            seconds[name].append(epoch())
+    return {name: np.array(times) for name, times in seconds.items()}
 
 
 def main():
@@ -248,34 +255,50 @@ def main():
                             max_epochs_specific=1, random_state=0,
                             head=args.head, device="cpu", **PAPER)
     model.fit(X_train)
+    # the same, compiled: its first epoch of each step includes the compiling
+    compiled = clone(model).set_params(compile=True)
+    start = time.perf_counter()
+    compiled.fit(X_train)
+    report["compiled_first_epochs_seconds"] = time.perf_counter() - start
     torch.manual_seed(0)
     (m1, c1), (m2, c2) = step_modules(X, args.head)
     batches = 72000 // PAPER["batch_size"]
-    for step, net, (module, criterion) in (
-        ("shared", model.shared_net_, (m1, c1)),
-        ("specific", model.specific_net_, (m2, c2)),
+    for step, net, compiled_net, (module, criterion) in (
+        ("shared", model.shared_net_, compiled.shared_net_, (m1, c1)),
+        ("specific", model.specific_net_, compiled.specific_net_, (m2, c2)),
     ):
         bare = BareTorchLoop(module, criterion, X, args.epochs)
         bare.epoch()  # warm-up, as the skorch net's first epoch
-        skorch, plain = interleaved_epochs(net, bare, X, args.epochs)
-        skorch_epoch, bare_epoch = float(np.median(skorch)), float(np.median(plain))
+        skorch_epoch(compiled_net, X)  # compiles again: fit released its graphs
+        times = interleaved_epochs({
+            "skorch": lambda: skorch_epoch(net, X),
+            "bare": bare.epoch,
+            "compiled": lambda: skorch_epoch(compiled_net, X),
+        }, args.epochs)
+        skorch, plain = times["skorch"], times["bare"]
+        skorch_epoch_s, bare_epoch = float(np.median(skorch)), float(np.median(plain))
+        compiled_epoch = float(np.median(times["compiled"]))
         step_flops, products = step_products(module, criterion, X)
         flops = step_flops * batches
         report[step] = {
-            "epoch_seconds": skorch_epoch,
+            "epoch_seconds": skorch_epoch_s,
             "bare_torch_epoch_seconds": bare_epoch,
             "skorch_over_bare_torch": float(np.median(skorch / plain)),
             "skorch_over_bare_torch_per_epoch": (skorch / plain).tolist(),
+            "compiled_epoch_seconds": compiled_epoch,
+            "compiled_over_skorch": float(np.median(times["compiled"] / skorch)),
+            "compiled_over_skorch_per_epoch": (times["compiled"] / skorch).tolist(),
             "gflop_per_epoch": flops / 1e9,
-            "achieved_gflops": flops / skorch_epoch / 1e9,
-            "fraction_of_matmul": flops / skorch_epoch / 1e9 / peak,
+            "achieved_gflops": flops / skorch_epoch_s / 1e9,
+            "compiled_achieved_gflops": flops / compiled_epoch / 1e9,
         }
         r = report[step]
         r["encoders_only_gflops"] = encoder_floor(module, X)
         r["matmuls_alone_gflops"] = matmuls_alone(step_flops, products)
-        print(f"step {step}: {skorch_epoch:.2f} s/epoch (bare torch {bare_epoch:.2f} s, "
-              f"ratio {r['skorch_over_bare_torch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
-              f"= {100 * r['fraction_of_matmul']:.0f}% of matmul; the encoders' passes "
+        print(f"step {step}: {skorch_epoch_s:.2f} s/epoch (bare torch {bare_epoch:.2f} s, "
+              f"ratio {r['skorch_over_bare_torch']:.3f}; compiled {compiled_epoch:.2f} s, "
+              f"ratio {r['compiled_over_skorch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
+              f"(compiled {r['compiled_achieved_gflops']:.1f}); the encoders' passes "
               f"alone: {r['encoders_only_gflops']:.1f} GFLOP/s; its matrix products "
               f"alone: {r['matmuls_alone_gflops']:.1f} GFLOP/s", flush=True)
     estimate = 50 * report["shared"]["epoch_seconds"] + 30 * report["specific"]["epoch_seconds"]
@@ -286,17 +309,25 @@ def main():
     for step in ("shared", "specific"):
         r = report[step]
         r["fraction_of_matmul"] = r["achieved_gflops"] / peak
+        r["compiled_fraction_of_matmul"] = r["compiled_achieved_gflops"] / peak
         r["encoders_only_fraction_of_matmul"] = r["encoders_only_gflops"] / peak
         r["matmuls_alone_fraction_of_matmul"] = r["matmuls_alone_gflops"] / peak
-        print(f"step {step}: {100 * r['fraction_of_matmul']:.0f}% of matmul; its encoders' "
+        print(f"step {step}: {100 * r['fraction_of_matmul']:.0f}% of matmul (compiled "
+              f"{100 * r['compiled_fraction_of_matmul']:.0f}%); its encoders' "
               f"passes alone, the ceiling at this batch size: "
               f"{100 * r['encoders_only_fraction_of_matmul']:.0f}%", flush=True)
     report["paper_fit_seconds_estimated"] = estimate
     flops = 50 * report["shared"]["gflop_per_epoch"] + 30 * report["specific"]["gflop_per_epoch"]
     report["paper_fit_fraction_of_matmul"] = flops / estimate / peak
     report["paper_fit_encoders_only_fraction_of_matmul"] = encoders_only_fraction(report, peak)
+    compiled_estimate = (50 * report["shared"]["compiled_epoch_seconds"]
+                         + 30 * report["specific"]["compiled_epoch_seconds"])
+    report["paper_fit_compiled_seconds_estimated"] = compiled_estimate
+    report["paper_fit_compiled_fraction_of_matmul"] = flops / compiled_estimate / peak
     print(f"paper configuration (50 + 30 epochs), from epoch times: {estimate:.0f} s, "
-          f"{flops / estimate:.1f} GFLOP/s = {100 * flops / estimate / peak:.0f}% of matmul; "
+          f"{flops / estimate:.1f} GFLOP/s = {100 * flops / estimate / peak:.0f}% of matmul "
+          f"(compiled: {compiled_estimate:.0f} s, "
+          f"{100 * report['paper_fit_compiled_fraction_of_matmul']:.0f}%); "
           f"ceiling at the encoders-only rates: "
           f"{100 * report['paper_fit_encoders_only_fraction_of_matmul']:.0f}%")
 
@@ -312,7 +343,11 @@ def main():
         start = time.perf_counter()
         full.fit(X_train)
         report["paper_fit_seconds"] = time.perf_counter() - start
-        print(f"paper configuration fitted in {report['paper_fit_seconds']:.0f} s")
+        print(f"paper configuration fitted in {report['paper_fit_seconds']:.0f} s", flush=True)
+        start = time.perf_counter()
+        clone(full).set_params(compile=True).fit(X_train)
+        report["paper_fit_compiled_seconds"] = time.perf_counter() - start
+        print(f"compiled: {report['paper_fit_compiled_seconds']:.0f} s, compiling included")
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(report, indent=2))

@@ -24,6 +24,7 @@ from ._baseline_modules import (
 from ._modules import HEADS
 from ._neural import (
     ACCELERATOR_DOC,
+    COMPILE_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
@@ -68,6 +69,7 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks for the training net.
+    {compile}
     {accelerator}"""
 
 _ATTRIBUTES_DOC = """modalities_ : dict of str to ndarray of int
@@ -91,6 +93,7 @@ def _fill(doc):
         .replace("{training}", _TRAINING_DOC)
         .replace("{attributes}", _ATTRIBUTES_DOC)
         .replace("{reference}", _REFERENCE_DOC)
+        .replace("{compile}", COMPILE_DOC)
         .replace("{accelerator}", ACCELERATOR_DOC)
     )
 
@@ -246,6 +249,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         random_state=None,
         verbose=0,
         callbacks=None,
+        compile=False,
         accelerator=None,
     ):
         self.modalities = modalities
@@ -268,6 +272,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
         self.accelerator = accelerator
 
     def _check_params(self):
@@ -385,6 +390,7 @@ class FOCAL(_JointlyTrainedBaseline):
         random_state=None,
         verbose=0,
         callbacks=None,
+        compile=False,
         accelerator=None,
     ):
         self.modalities = modalities
@@ -405,6 +411,7 @@ class FOCAL(_JointlyTrainedBaseline):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
         self.accelerator = accelerator
 
     def _check_params(self):
@@ -531,6 +538,7 @@ class DMVAE(_JointlyTrainedBaseline):
         random_state=None,
         verbose=0,
         callbacks=None,
+        compile=False,
         accelerator=None,
     ):
         self.modalities = modalities
@@ -549,6 +557,7 @@ class DMVAE(_JointlyTrainedBaseline):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
         self.accelerator = accelerator
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):

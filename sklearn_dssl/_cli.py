@@ -250,6 +250,7 @@ ESTIMATOR_OPTIONS = [
     (["--batch-size"], "batch_size", dict(type=int, help="rows per training batch (default 256)")),
     (["--lr"], "lr", dict(type=float, help="initial learning rate of Adam")),
     (["--device"], "device", dict(metavar="DEVICE", help="torch device: auto (default), cpu, cuda, cuda:K")),
+    (["--compile"], "compile", dict(action="store_const", const=True, help="compile each training step with torch.compile: faster epochs after a slower start (neural methods)")),
     (["--random-state"], "random_state", dict(type=int, metavar="SEED", help="seed, for reproducible embeddings")),
     (["--blocks"], "output", dict(choices=["all", "shared", "specific"], help="blocks to output (default all; 'shared' skips step 2 of DisentangledSSL)")),
 ]

@@ -13,6 +13,7 @@ from ._losses import SIMILARITIES, ContrastiveObjective
 from ._modules import ContrastiveEncoders
 from ._neural import (
     ACCELERATOR_DOC,
+    COMPILE_DOC,
     ICA_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
@@ -83,6 +84,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks for the training net.
+    {compile}
     {accelerator}
 
     Attributes
@@ -132,7 +134,9 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     (500, 5)
     """
 
-    __doc__ = __doc__.replace("{accelerator}", ACCELERATOR_DOC)
+    __doc__ = __doc__.replace("{compile}", COMPILE_DOC).replace(
+        "{accelerator}", ACCELERATOR_DOC
+    )
 
     _parameter_constraints: dict = {
         **NeuralMultimodalTransformer._parameter_constraints,
@@ -161,6 +165,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         random_state=None,
         verbose=0,
         callbacks=None,
+        compile=False,
         accelerator=None,
     ):
         self.modalities = modalities
@@ -177,6 +182,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
         self.accelerator = accelerator
 
     _blocks = ("shared",)

@@ -15,6 +15,7 @@ from ._losses import SharedObjective, SpecificObjective
 from ._modules import HEADS, SharedEncoders, SpecificEncoders
 from ._neural import (
     ACCELERATOR_DOC,
+    COMPILE_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     ICA_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
@@ -114,6 +115,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied into the nets of both steps.
+    {compile}
     {accelerator}
 
     Attributes
@@ -181,7 +183,9 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     ['shared_m1_0', 'shared_m2_0', 'specific_m1_0', 'specific_m2_0']
     """
 
-    __doc__ = __doc__.replace("{accelerator}", ACCELERATOR_DOC)
+    __doc__ = __doc__.replace("{compile}", COMPILE_DOC).replace(
+        "{accelerator}", ACCELERATOR_DOC
+    )
 
     _parameter_constraints: dict = {
         **NeuralMultimodalTransformer._parameter_constraints,
@@ -223,6 +227,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         random_state=None,
         verbose=0,
         callbacks=None,
+        compile=False,
         accelerator=None,
     ):
         self.modalities = modalities
@@ -247,6 +252,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
         self.accelerator = accelerator
 
     # ------------------------------------------------------------------

@@ -8,6 +8,7 @@ modality by modality; ``modality_sizes`` says where each modality starts.
 import copy
 import math
 
+import numpy as np
 import torch
 from scipy.special import ndtri
 from torch import nn
@@ -58,15 +59,48 @@ def _sample_on_sphere_around(mean, w):
     return w * direction + torch.sqrt((1.0 - w * w).clamp_min(0.0)) * tangent
 
 
+def vmf_cosine_quantiles(kappa, dim, n_knots=8193):
+    """Knots of the quantile function of a vMF sample's cosine to its mean.
+
+    The angle theta between a sample of vMF(mu, kappa) on the unit sphere of
+    R^dim and mu has density proportional to
+    ``exp(kappa (cos theta - 1)) sin(theta) ** (dim - 2)`` on [0, pi], bounded
+    for every ``dim >= 2`` (the cosine's is not for ``dim = 2``). Its CDF,
+    integrated by the trapezoid rule over 2^16 intervals of [0, pi], locates
+    the range of angles that holds all but about 1e-16 of the mass; the knots
+    are ``n_knots`` evenly spaced angles over that range and the CDF there,
+    integrated again. Returns ``(cdf, theta)``, float64 arrays, ``cdf``
+    increasing from 0 to 1.
+    """
+
+    def cdf(theta):
+        log_sin = np.log(np.sin(theta), where=theta > 0, out=np.full_like(theta, -np.inf))
+        log_density = kappa * (np.cos(theta) - 1.0) + (
+            (dim - 2) * log_sin if dim > 2 else 0.0
+        )
+        density = np.exp(log_density - log_density.max())
+        area = np.cumsum((density[1:] + density[:-1]) / 2.0 * np.diff(theta))
+        return np.concatenate([[0.0], area / area[-1]])
+
+    coarse = np.linspace(0.0, np.pi, 2**16 + 1)
+    coarse_cdf = cdf(coarse)
+    low = coarse[max(np.searchsorted(coarse_cdf, 1e-17, side="right") - 1, 0)]
+    high = coarse[min(np.searchsorted(coarse_cdf, 1.0), len(coarse) - 1)]
+    theta = np.linspace(low, high, n_knots)
+    return cdf(theta), theta
+
+
 class VonMisesFisherHead(nn.Module):
     """Von Mises-Fisher posterior with fixed concentration ``kappa``.
 
-    The cosine to the mean direction is drawn with Wood's (1994) rejection
-    sampler, vectorised over the batch: one dense round proposes several
-    cosines for every row and takes each row's first accepted one; the rare
-    rows with none accepted get rounds of their own. Because
-    kappa is fixed, that cosine does not depend on the mean, and the sample
-    is differentiable in the mean through its direction.
+    The cosine to the mean direction is drawn by inverting its CDF: the
+    quantile function is tabulated once per dimension
+    (:func:`vmf_cosine_quantiles`, 8193 knots, kept as buffers of the head)
+    and each row takes one uniform draw, interpolated linearly between the
+    knots. Unlike a rejection sampler (Wood, 1994), a batch costs the same
+    few operations every time, which torch.compile traces into its graph.
+    Because kappa is fixed, the cosine does not depend on the mean, and the
+    sample is differentiable in the mean through its direction.
     """
 
     def __init__(self, kappa):
@@ -76,43 +110,23 @@ class VonMisesFisherHead(nn.Module):
     # The samples are unit vectors: their cosine similarity is their dot product.
     sample_similarity = staticmethod(dot_similarity_matrix)
 
-    # Proposals per row. Wood's acceptance is about 0.7 or more for any kappa
-    # and dimension, so a row finds none of its 8 accepted with probability
-    # below 0.3 ** 8 (7e-5): nearly every batch is served by one dense round,
-    # and the few rows left get further rounds of their own.
-    proposals_per_row = 8
+    def _quantile_knots(self, dim, device):
+        """The knots of :func:`vmf_cosine_quantiles` for ``dim``, tabulated on first use."""
+        if getattr(self, "_knots_dim", None) != dim:
+            cdf, theta = vmf_cosine_quantiles(self.kappa, dim)
+            self.register_buffer("_knots_cdf", torch.as_tensor(cdf), persistent=False)
+            self.register_buffer("_knots_theta", torch.as_tensor(theta), persistent=False)
+            self._knots_dim = dim
+        return self._knots_cdf.to(device), self._knots_theta.to(device)
 
     def _sample_cosine(self, n, dim, device):
-        kappa, m1 = self.kappa, dim - 1.0
-        b = m1 / (2.0 * kappa + math.sqrt(4.0 * kappa**2 + m1**2))
-        x0 = (1.0 - b) / (1.0 + b)
-        c = kappa * x0 + m1 * math.log(1.0 - x0**2)
-        gamma = torch.distributions.Gamma(
-            torch.tensor(m1 / 2.0, dtype=torch.float64, device=device), 1.0, validate_args=False
-        )
-
-        def first_accepted(rows):
-            """A proposed cosine per row, and whether it was accepted."""
-            shape = (rows, self.proposals_per_row)
-            # z ~ Beta(m1 / 2, m1 / 2) as (1 + N / sqrt(N^2 + 2 G)) / 2, N ~ N(0, 1),
-            # G ~ Gamma(m1 / 2): N / sqrt(N^2 + 2 G) = T / sqrt(m1 + T^2) for T
-            # Student-t with m1 degrees of freedom; one gamma draw instead of two
-            normal = torch.randn(shape, dtype=torch.float64, device=device)
-            z = 0.5 + 0.5 * normal * torch.rsqrt(normal * normal + 2.0 * gamma.sample(shape))
-            proposal = (1.0 - (1.0 + b) * z) / (1.0 - (1.0 - b) * z)
-            log_u = torch.rand(shape, dtype=torch.float64, device=device).log_()
-            accept = kappa * proposal + m1 * torch.log1p(-x0 * proposal) - c >= log_u
-            first = accept.to(torch.uint8).argmax(dim=1, keepdim=True)
-            return proposal.gather(1, first).squeeze(1), accept.any(dim=1)
-
-        w, found = first_accepted(n)
-        if not found.all():
-            waiting = (~found).nonzero().squeeze(1)
-            while waiting.numel():
-                more, found = first_accepted(waiting.numel())
-                w[waiting[found]] = more[found]
-                waiting = waiting[~found]
-        return w
+        cdf, theta = self._quantile_knots(dim, device)
+        u = torch.rand(n, dtype=torch.float64, device=device)
+        # cdf[upper - 1] < u <= cdf[upper]
+        upper = torch.searchsorted(cdf, u).clamp_(1, len(cdf) - 1)
+        lower = upper - 1
+        step = (cdf[upper] - cdf[lower]).clamp_min(torch.finfo(torch.float64).tiny)
+        return torch.cos(torch.lerp(theta[lower], theta[upper], (u - cdf[lower]) / step))
 
     def sample(self, mean):
         w = self._sample_cosine(mean.shape[0], mean.shape[1], mean.device)
@@ -190,6 +204,9 @@ class TabularAugmenter(nn.Module):
         self.kind = kind
         self.noise_scale = float(noise_scale)
         self.mask_fraction = float(mask_fraction)
+        # the standard normal quantile of mask_fraction (-inf at 0, inf at 1),
+        # computed once: a plain number where torch.compile traces forward
+        self.mask_threshold = float(ndtri(self.mask_fraction))
 
     def forward(self, x):
         if callable(self.kind):
@@ -206,13 +223,8 @@ class TabularAugmenter(nn.Module):
         z = torch.randn_like(x)
         choice = torch.randint(3, (x.shape[0], 1), device=x.device)
         noisy = torch.addcmul(x, z, self.noise_scale * self.scale)
-        masked = (choice == 1) & (z < self._mask_threshold)
+        masked = (choice == 1) & (z < self.mask_threshold)
         return torch.where(choice == 0, noisy, torch.where(masked, self.center, x))
-
-    @property
-    def _mask_threshold(self):
-        """The standard normal quantile of ``mask_fraction`` (-inf at 0, inf at 1)."""
-        return float(ndtri(self.mask_fraction))
 
 
 # --------------------------------------------------------------------------

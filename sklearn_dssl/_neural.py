@@ -37,6 +37,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "callbacks": [list, None],
+    "compile": ["boolean"],
     "accelerator": [None, HasMethods(["prepare", "unwrap_model"])],
 }
 
@@ -48,6 +49,22 @@ AUGMENTATION_PARAMETER_CONSTRAINTS = {
 }
 
 ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
+
+# The ``compile`` entry of every neural estimator's Parameters section (each
+# docstring has ``{compile}`` where it goes).
+COMPILE_DOC = """compile : bool, default=False
+        Compile each training step (forward pass, loss and their backward
+        pass) with ``torch.compile``: TorchInductor fuses the many small
+        operations between the matrix products into a few kernels, so that
+        epochs run faster. Each fit then starts by compiling (seconds to a
+        minute; torch keeps a cache on disk, which later fits of the same
+        shapes reuse), so it pays on long fits; the user guide gives measured
+        figures. On a CPU it needs a C++ compiler, on a GPU Triton. The
+        fitted estimator is the same kind of object (it pickles, saves and
+        transforms as without compiling); on a CPU the random draws are
+        torch's own, in the same order, so the result matches
+        ``compile=False`` up to float rounding. Not with ``accelerator``,
+        which has its own ``dynamo_backend``."""
 
 # The ``accelerator`` entry of every neural estimator's Parameters section
 # (each docstring has ``{accelerator}`` where it goes).
@@ -148,7 +165,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             module, criterion, X_model,
             max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
             device=device, callbacks=self.callbacks, verbose=self.verbose,
-            step_name=step_name, accelerator=self.accelerator,
+            step_name=step_name, accelerator=self.accelerator, compile=self.compile,
         )
 
     # ------------------------------------------------------------------

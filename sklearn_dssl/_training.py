@@ -12,6 +12,7 @@ import contextlib
 import copy
 import math
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from sklearn.base import clone
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
+from skorch.dataset import unpack_data
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
 
@@ -199,6 +201,42 @@ class KeepLastEpochWeights(Callback):
         self.state_ = copy.deepcopy(net.module_.state_dict())
 
 
+def loss_and_terms(criterion, y_pred):
+    """The loss of the module output ``y_pred`` and its named terms.
+
+    The terms are those of an objective with named terms (see
+    :class:`~sklearn_dssl._losses.WeightedTerms`), an empty dict otherwise.
+    """
+    if not getattr(criterion, "term_names", ()):
+        return criterion(y_pred), {}
+    terms = criterion.terms(y_pred)
+    return criterion.combine(terms), terms
+
+
+def batch_objective(module, criterion, x):
+    """The module's output on the batch ``x``, its loss and the loss's named terms."""
+    y_pred = module(x)
+    return (y_pred, *loss_and_terms(criterion, y_pred))
+
+
+def compiled_objective(device):
+    """:func:`batch_objective`, to be compiled by ``torch.compile`` for one net.
+
+    The function gets a code object of its own: dynamo keeps its compiled
+    graphs per code object, and one shared by every net would reach its
+    recompilation limit after a few fits (new hyperparameters, new shapes)
+    and run the later ones uncompiled. On a CPU the random draws stay torch's
+    own (``fallback_random``), in the same order as without compiling, so a
+    compiled fit matches an uncompiled one up to float rounding; TorchInductor's
+    own CPU generator is slower than torch's. On a GPU TorchInductor draws
+    them itself.
+    """
+    code = batch_objective.__code__.replace()  # a copy
+    fn = types.FunctionType(code, batch_objective.__globals__, batch_objective.__name__)
+    options = {"fallback_random": True} if torch.device(device).type == "cpu" else None
+    return torch.compile(fn, options=options)
+
+
 class ContrastiveNet(NeuralNet):
     """A skorch ``NeuralNet`` for label-free objectives.
 
@@ -212,7 +250,19 @@ class ContrastiveNet(NeuralNet):
     tells whether that happened. A KeyboardInterrupt raised by a callback at
     the end of an epoch (skorch's way to stop early, e.g. ``EarlyStopping``)
     is not an interruption.
+
+    With ``compile=True`` each training step (the module's forward pass and
+    the loss, with their backward pass) runs as graphs compiled by
+    ``torch.compile`` for this net (see :func:`compiled_objective`), kept
+    until :meth:`release_compiled` and left out of pickles; the module and
+    criterion themselves stay plain modules, so the fitted net pickles, saves
+    and infers as without compiling.
     """
+
+    def torch_compile(self, module, name):
+        # skorch would wrap module_ and criterion_; the training step is
+        # compiled instead (train_step_single)
+        return module
 
     def notify(self, method_name, **cb_kwargs):
         try:
@@ -234,17 +284,31 @@ class ContrastiveNet(NeuralNet):
                     self.module_.load_state_dict(keeper.state_)
             raise
 
+    def train_step_single(self, batch, **fit_params):
+        objective = self.__dict__.get("_compiled_objective")
+        if not self.compile or objective is None:
+            step = super().train_step_single(batch, **fit_params)
+            if self.compile:
+                # compiled after one uncompiled step, which builds what the
+                # modules build on first use (e.g. the vMF head's quantile
+                # table), so that it is in place when torch.compile traces them
+                self._compiled_objective = compiled_objective(step["loss"].device)
+            return step
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        y_pred, loss, terms = objective(self.module_, self.criterion_, Xi)
+        self._batch_terms = {name: value.detach() for name, value in terms.items()}
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
     def get_dataset(self, X, y=None):
         return X
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        criterion = self.criterion_
-        if not getattr(criterion, "term_names", ()):
-            return criterion(y_pred)
-        terms = criterion.terms(y_pred)
+        loss, terms = loss_and_terms(self.criterion_, y_pred)
         if training:
             self._batch_terms = {name: value.detach() for name, value in terms.items()}
-        return criterion.combine(terms)
+        return loss
 
     def train_step(self, batch, **fit_params):
         # The terms of an objective with named terms go to the batch history
@@ -257,6 +321,15 @@ class ContrastiveNet(NeuralNet):
             for name, value in zip(self._batch_terms, values):
                 self.history.record_batch("train_" + name, value)
         return step
+
+    def release_compiled(self):
+        """Free the graphs compiled for training; a further epoch compiles again."""
+        self.__dict__.pop("_compiled_objective", None)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_compiled_objective", None)  # graphs of this process
+        return state
 
     def get_all_learnable_params(self):
         for name, param in super().get_all_learnable_params():
@@ -289,7 +362,7 @@ class AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
 
 
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
-             verbose=0, step_name="training", accelerator=None):
+             verbose=0, step_name="training", accelerator=None, compile=False):
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -300,7 +373,8 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     it, so they match the trained ones.
     With an ``accelerator``, an :class:`AcceleratedContrastiveNet` that
     trains through it (the accelerator places the module, so ``device`` is
-    left to it), each process on its own batches.
+    left to it), each process on its own batches. ``compile`` compiles its
+    training steps (see :class:`ContrastiveNet`).
     """
     own_callbacks = [
         ("lr_schedule", LRScheduler(
@@ -344,12 +418,13 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         callbacks=own_callbacks + user_callbacks,
         device=device,
         verbose=verbose,
+        compile=compile,
         **extra,
     )
 
 
 def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
-          verbose, step_name, accelerator=None):
+          verbose, step_name, accelerator=None, compile=False):
     """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -361,12 +436,19 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     :func:`training_device`), training runs through it, and the returned
     net is a plain :class:`ContrastiveNet` holding the unwrapped module, its
     history and callbacks: it pickles, and holds no reference to the
-    accelerator.
+    accelerator. With ``compile``, each training step runs compiled by
+    ``torch.compile`` (not with an accelerator, which has its own option).
     """
     settings = dict(
         max_epochs=max_epochs, batch_size=batch_size, lr=lr, device=device,
         callbacks=callbacks, verbose=verbose, step_name=step_name,
     )
+    if accelerator is not None and compile:
+        raise ValueError(
+            "compile=True does not combine with an accelerator, which runs the "
+            "training step itself; leave compile=False and give the accelerator "
+            "its own dynamo_backend (e.g. Accelerator(dynamo_backend='inductor'))."
+        )
     if accelerator is not None:
         n_batches = len(TensorBatches(X, batch_size, drop_last=True))
         if n_batches < accelerator.num_processes:
@@ -375,12 +457,13 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
                 f"but {len(X)} rows make {n_batches} batch(es) of batch_size="
                 f"{batch_size}; lower batch_size or use fewer processes."
             )
-    net = make_net(module, criterion, accelerator=accelerator, **settings)
+    net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)
     with warnings.catch_warnings():
         # skorch warns that the module is an instance it will not re-create;
         # that is what we want.
         warnings.filterwarnings("ignore", message=".*already initialized.*")
         net.fit(X.to(device), None)
+        net.release_compiled()  # the fitted estimator trains no further
         if accelerator is not None:
             net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
     return net

@@ -122,7 +122,8 @@ def test_console_script_entry_point():
 
 
 @pytest.mark.parametrize("method, extra, width", [
-    ("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden", "8"], 4),
+    ("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden", "8",
+                     "--compile"], 4),
     ("cca", ["--n-components", "2"], 2 * 2 + 2 * 3),
     ("dssl", [*TINY, "--blocks", "shared"], 4),
 ])
