@@ -114,8 +114,10 @@ class VonMisesFisherHead(nn.Module):
         """The knots of :func:`vmf_cosine_quantiles` for ``dim``, tabulated on first use."""
         if getattr(self, "_knots_dim", None) != dim:
             cdf, theta = vmf_cosine_quantiles(self.kappa, dim)
-            self.register_buffer("_knots_cdf", torch.as_tensor(cdf), persistent=False)
-            self.register_buffer("_knots_theta", torch.as_tensor(theta), persistent=False)
+            # on the device of the batches (the head moves with its criterion later)
+            cdf, theta = (torch.as_tensor(a, device=device) for a in (cdf, theta))
+            self.register_buffer("_knots_cdf", cdf, persistent=False)
+            self.register_buffer("_knots_theta", theta, persistent=False)
             self._knots_dim = dim
         return self._knots_cdf.to(device), self._knots_theta.to(device)
 
