@@ -111,14 +111,15 @@ class VonMisesFisherHead(nn.Module):
     sample_similarity = staticmethod(dot_similarity_matrix)
 
     def _quantile_knots(self, dim, device):
-        """The knots of :func:`vmf_cosine_quantiles` for ``dim``, tabulated on first use."""
-        if getattr(self, "_knots_dim", None) != dim:
+        """The knots of :func:`vmf_cosine_quantiles` for ``dim``, tabulated on first use
+        (and again if ``kappa`` or ``dim`` changes)."""
+        if getattr(self, "_knots_for", None) != (self.kappa, dim):
             cdf, theta = vmf_cosine_quantiles(self.kappa, dim)
             # on the device of the batches (the head moves with its criterion later)
             cdf, theta = (torch.as_tensor(a, device=device) for a in (cdf, theta))
             self.register_buffer("_knots_cdf", cdf, persistent=False)
             self.register_buffer("_knots_theta", theta, persistent=False)
-            self._knots_dim = dim
+            self._knots_for = (self.kappa, dim)
         return self._knots_cdf.to(device), self._knots_theta.to(device)
 
     def _sample_cosine(self, n, dim, device):

@@ -291,3 +291,11 @@ def test_a_reused_accelerator_keeps_no_fitted_model(name, X):
     for _ in range(2):
         clone(estimator).fit(X).transform(X)
     assert accelerator._models == [] and accelerator._optimizers == []
+
+
+def test_compile_with_an_accelerator_is_refused_with_the_fix(X):
+    model = ESTIMATORS["DisentangledSSL"](compile=True, accelerator=_accelerator(cpu=True))
+    with pytest.raises(ValueError, match="compile=True does not combine with an accelerator"
+                       ".*dynamo_backend"):
+        model.fit(X)
+    assert not hasattr(model, "shared_net_")
