@@ -296,7 +296,15 @@ class ContrastiveNet(NeuralNet):
             return step
         self._set_training(True)
         Xi, _ = unpack_data(batch)
-        y_pred, loss, terms = objective(self.module_, self.criterion_, Xi)
+        try:
+            y_pred, loss, terms = objective(self.module_, self.criterion_, Xi)
+        except torch._dynamo.exc.BackendCompilerFailed as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise RuntimeError(
+                f"compile=True: torch.compile could not compile the training step "
+                f"({reason}). It needs a working C++ compiler on a CPU and Triton on "
+                "a GPU; install one, or fit with compile=False."
+            ) from exc
         self._batch_terms = {name: value.detach() for name, value in terms.items()}
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}

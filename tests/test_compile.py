@@ -11,6 +11,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+import torch._inductor.config
 
 from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, MultimodalContrastive
 from sklearn_dssl import load, save
@@ -81,3 +82,11 @@ def test_a_net_keeps_its_graphs_between_epochs(X):
     net.partial_fit(X_model)
     assert net.__dict__["_compiled_objective"] is graphs
     assert "_compiled_objective" not in pickle.loads(pickle.dumps(net)).__dict__
+
+
+def test_a_missing_compiler_is_named_with_the_fix(X):
+    model = ESTIMATORS["MultimodalContrastive"](compile=True)
+    with torch._inductor.config.patch({"cpp.cxx": ("no-such-compiler",)}):
+        with pytest.raises(RuntimeError, match="could not compile.*compile=False"):
+            model.fit(X)
+    assert not hasattr(model, "net_")
