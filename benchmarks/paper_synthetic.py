@@ -197,6 +197,9 @@ def main():
     parser.add_argument("--step2-seeds", type=int, nargs="+", default=[0],
                         help="random_state of each step-2 fit over the one step 1 (the spread "
                              "over seeds of the specific block)")
+    parser.add_argument("--compile", action="store_true",
+                        help="fit with compile=True (rows record it; their fit seconds "
+                             "include compiling)")
     add_label_init_option(parser, "results go to paper_synthetic_<data>_xavier.json")
     parser.add_argument("--append", action="store_true",
                         help="add the new rows to the existing results file (same data and "
@@ -247,14 +250,15 @@ def main():
         model = DisentangledSSL(
             modalities=data.modalities, beta=beta, max_epochs_shared=epochs[0],
             max_epochs_specific=epochs[1], output="shared", random_state=0,
-            noise_scale=args.noise_scale,
+            noise_scale=args.noise_scale, compile=args.compile,
         )
         start = time.perf_counter()
         model.fit(X_train)
         seconds = time.perf_counter() - start
         train, test = blocks_of(model, X_train, X_test)
-        shared_row = {"beta": beta, "noise_scale": args.noise_scale, "fit_seconds": seconds,
-                      **shared_probe(train, test, y_train, y_test)}
+        compiled = {"compile": True} if args.compile else {}
+        shared_row = {"beta": beta, "noise_scale": args.noise_scale, **compiled,
+                      "fit_seconds": seconds, **shared_probe(train, test, y_train, y_test)}
         report["shared_vs_beta"].append(shared_row)
         print("shared", shared_row, flush=True)
         for ortho_weight, n_specific, seed in itertools.product(
@@ -269,7 +273,7 @@ def main():
             train, test = blocks_of(model, X_train, X_test)
             wider = {} if n_specific == DEFAULT_N_SPECIFIC else {"n_specific": n_specific}
             row = {"beta": beta, "ortho_weight": ortho_weight, "noise_scale": args.noise_scale,
-                   **wider, **({"step2_random_state": seed} if seed else {}),
+                   **wider, **({"step2_random_state": seed} if seed else {}), **compiled,
                    "fit_seconds": seconds,
                    **specific_probe(train, test, y_train, y_test)}
             report["specific_frontier"].append(row)
