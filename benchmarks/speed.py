@@ -28,13 +28,23 @@ machine:
 With ``--full`` it also fits the whole paper configuration (50 + 30 epochs),
 without and with ``compile=True`` (compiling included).
 
-Run: python benchmarks/speed.py [--full] [--epochs 4]
+With ``--compile-cost`` it measures only what compiling costs a fit: 1 + 1
+epochs at the paper configuration, uncompiled, compiled with torch's
+compile cache empty (a new process with a cache folder of its own), and
+compiled again in that process with the cache filled; the figures are
+added to an existing speed.json as ``compile_cost``.
+
+Run: python benchmarks/speed.py [--full] [--epochs 4] | --compile-cost
 Writes benchmarks/results/speed.json.
 """
 
 import argparse
 import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -229,13 +239,59 @@ def interleaved_epochs(loops, rounds):
     return {name: np.array(times) for name, times in seconds.items()}
 
 
+# one process: an uncompiled fit, then two compiled ones (the first fills the cache)
+_COMPILE_COST_SCRIPT = """
+import json, time
+from sklearn_dssl import DisentangledSSL
+from sklearn_dssl.datasets import make_paper_synthetic
+data = make_paper_synthetic(n_samples=90000, random_state=0)
+X = data.data[:72000]
+seconds = []
+for compile in (False, True, True):
+    model = DisentangledSSL(modalities=data.modalities, max_epochs_shared=1,
+                            max_epochs_specific=1, random_state=0, device="cpu",
+                            compile=compile)
+    start = time.perf_counter()
+    model.fit(X)
+    seconds.append(time.perf_counter() - start)
+print(json.dumps(seconds))
+"""
+
+
+def compile_cost():
+    """Seconds of a 1 + 1 epoch fit: uncompiled, compiled on an empty cache, on a filled one.
+
+    Runs in a new process whose TorchInductor cache folder is new and empty.
+    """
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+        out = subprocess.run([sys.executable, "-c", _COMPILE_COST_SCRIPT], env=env,
+                             capture_output=True, text=True, check=True).stdout
+    uncompiled, empty_cache, filled_cache = json.loads(out.strip().splitlines()[-1])
+    return {"epochs": [1, 1], "uncompiled_seconds": uncompiled,
+            "compiled_empty_cache_seconds": empty_cache,
+            "compiled_filled_cache_seconds": filled_cache}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=4,
                         help="timed epochs per step and loop, after one warm-up epoch")
     parser.add_argument("--full", action="store_true", help="also fit 50 + 30 epochs")
     parser.add_argument("--head", default="vmf", choices=sorted(HEADS))
+    parser.add_argument("--compile-cost", action="store_true",
+                        help="only measure what compiling costs a fit, into speed.json")
     args = parser.parse_args()
+
+    if args.compile_cost:
+        path = RESULTS / "speed.json"
+        report = json.loads(path.read_text())
+        report["compile_cost"] = cost = compile_cost()
+        print(f"1 + 1 epochs: {cost['uncompiled_seconds']:.1f} s uncompiled, "
+              f"{cost['compiled_empty_cache_seconds']:.1f} s compiled with an empty cache, "
+              f"{cost['compiled_filled_cache_seconds']:.1f} s with the cache filled")
+        path.write_text(json.dumps(report, indent=2))
+        return
 
     data = make_paper_synthetic(n_samples=90000, random_state=0)
     X_train = data.data[:72000]
