@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sklearn_dssl import DisentangledSSL
+from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, MultimodalContrastive
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -24,3 +24,19 @@ def small_model(**params):
     )
     defaults.update(params)
     return DisentangledSSL(**defaults)
+
+
+# Every neural estimator at a tiny size, two epochs: ``TINY_NEURAL[name](**params)``
+# (params override the tiny defaults).
+_TINY = dict(hidden_layer_sizes=(8,), batch_size=32, lr=1e-3, random_state=0)
+TINY_NEURAL = {
+    "DisentangledSSL": lambda **kw: DisentangledSSL(
+        n_shared=2, n_specific=2, max_epochs_shared=2, max_epochs_specific=2, **{**_TINY, **kw}),
+    "MultimodalContrastive": lambda **kw: MultimodalContrastive(
+        n_components=2, max_epochs=2, **{**_TINY, **kw}),
+    **{
+        cls.__name__: (lambda cls: lambda **kw: cls(
+            n_shared=2, n_specific=2, max_epochs=2, **{**_TINY, **kw}))(cls)
+        for cls in (JointOptSSL, FOCAL, DMVAE)
+    },
+}

@@ -21,24 +21,15 @@ import torch
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, MultimodalContrastive
 from sklearn_dssl import load, save
 from sklearn_dssl._training import ContrastiveNet
 from sklearn_dssl.datasets import make_paper_synthetic
+from tests.conftest import TINY_NEURAL
 
 accelerate = pytest.importorskip("accelerate")
 from skorch.hf import AccelerateMixin  # noqa: E402
 
-TINY = dict(hidden_layer_sizes=(8,), batch_size=32, lr=1e-3, random_state=0)
-ESTIMATORS = {
-    "DisentangledSSL": lambda **kw: DisentangledSSL(
-        n_shared=2, n_specific=2, max_epochs_shared=2, max_epochs_specific=2, **TINY, **kw),
-    "MultimodalContrastive": lambda **kw: MultimodalContrastive(
-        n_components=2, max_epochs=2, **TINY, **kw),
-    "JointOptSSL": lambda **kw: JointOptSSL(n_shared=2, n_specific=2, max_epochs=2, **TINY, **kw),
-    "FOCAL": lambda **kw: FOCAL(n_shared=2, n_specific=2, max_epochs=2, **TINY, **kw),
-    "DMVAE": lambda **kw: DMVAE(n_shared=2, n_specific=2, max_epochs=2, **TINY, **kw),
-}
+ESTIMATORS = TINY_NEURAL
 
 
 @pytest.fixture(scope="module")
