@@ -114,6 +114,14 @@ def timed_fit(model, X):
     return time.perf_counter() - start
 
 
+def recorded_params(model, params):
+    """``params`` with the model's ``specific_init``, where it has one: rows
+    without it were fitted with "normal", the default until "looks_linear"."""
+    if "specific_init" in model.get_params():
+        return {**params, "specific_init": model.specific_init}
+    return params
+
+
 def run_disentangled(common, epochs, split, grid, record, evaluation):
     """Step 1 once per beta, then step 2 for each lambda through fit_specific."""
     default_beta = DisentangledSSL().beta
@@ -128,8 +136,8 @@ def run_disentangled(common, epochs, split, grid, record, evaluation):
             start = time.perf_counter()
             model.fit_specific(split[0])
             step2 = time.perf_counter() - start
-            record("DisentangledSSL", params, step1 + step2, evaluation(model),
-                   step1_seconds=step1)
+            record("DisentangledSSL", recorded_params(model, params), step1 + step2,
+                   evaluation(model), step1_seconds=step1)
 
 
 def main():
@@ -267,7 +275,8 @@ def main():
         for params in grid:
             model = methods[method](**{**common, "hidden_layer_sizes": tuple(baseline_hidden),
                                        **params}, max_epochs=epochs["shared"])
-            record(method, params, timed_fit(model, X_train), evaluation(model))
+            seconds = timed_fit(model, X_train)
+            record(method, recorded_params(model, params), seconds, evaluation(model))
     plot()
 
 
@@ -355,8 +364,9 @@ MARKERS = {"DisentangledSSL": "o", "JointOptSSL": "s", "FOCAL": "^", "DMVAE": "v
 
 def _label(params):
     short = {"ortho_weight": "λ", "specific_weight": "a", "kl_weight": "kl", "beta": "β",
-             "n_components": "k", "n_specific": "width"}
-    return ", ".join(f"{short.get(k, k)}={v:g}" for k, v in params.items())
+             "n_components": "k", "n_specific": "width", "specific_init": "start"}
+    return ", ".join(f"{short.get(k, k)}={v:g}" if isinstance(v, (int, float))
+                     else f"{short.get(k, k)}={v}" for k, v in params.items())
 
 
 def plot():

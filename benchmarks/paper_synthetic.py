@@ -194,6 +194,11 @@ def main():
                         default=[DEFAULT_N_SPECIFIC],
                         help="widths of the specific block to fit step 2 with (rows of a width "
                              "other than the default record it as n_specific)")
+    parser.add_argument("--specific-init", choices=["looks_linear", "normal"],
+                        default=DisentangledSSL().specific_init,
+                        help="initial weights of the specific encoders (rows record it; rows "
+                             "without it were fitted with 'normal', the default until "
+                             "'looks_linear')")
     parser.add_argument("--step2-seeds", type=int, nargs="+", default=[0],
                         help="random_state of each step-2 fit over the one step 1 (the spread "
                              "over seeds of the specific block)")
@@ -267,13 +272,14 @@ def main():
         ):
             start = time.perf_counter()
             model.set_params(output="all", ortho_weight=ortho_weight, n_specific=n_specific,
-                             random_state=seed)
+                             specific_init=args.specific_init, random_state=seed)
             model.fit_specific(X_train)
             seconds = time.perf_counter() - start
             train, test = blocks_of(model, X_train, X_test)
             wider = {} if n_specific == DEFAULT_N_SPECIFIC else {"n_specific": n_specific}
             row = {"beta": beta, "ortho_weight": ortho_weight, "noise_scale": args.noise_scale,
-                   **wider, **({"step2_random_state": seed} if seed else {}), **compiled,
+                   **wider, "specific_init": args.specific_init,
+                   **({"step2_random_state": seed} if seed else {}), **compiled,
                    "fit_seconds": seconds,
                    **specific_probe(train, test, y_train, y_test)}
             report["specific_frontier"].append(row)

@@ -18,8 +18,10 @@ NAMES = {"shared": "Y_c", "specific_m1": "Y_s1", "specific_m2": "Y_s2"}
 
 
 def setting_of(row):
-    """(beta, augmentation noise, width of the specific block) of a step-2 row."""
-    return row["beta"], row.get("noise_scale", 0.1), row.get("n_specific", DEFAULT_N_SPECIFIC)
+    """(beta, augmentation noise, width of the specific block, its initial weights)
+    of a step-2 row (rows without ``specific_init`` were fitted with "normal")."""
+    return (row["beta"], row.get("noise_scale", 0.1), row.get("n_specific", DEFAULT_N_SPECIFIC),
+            row.get("specific_init", "normal"))
 
 
 def main():
@@ -46,22 +48,24 @@ def main():
         ax_a.legend(fontsize=7)
 
         # one line per setting (beta, augmentation noise, width of the specific
-        # block), its points in order of lambda; step 2 refitted with other
-        # seeds: crosses of its colour
+        # block, its initial weights), its points in order of lambda; step 2
+        # refitted with other seeds: crosses of its colour
         rows = report["specific_frontier"]
         settings = sorted({setting_of(r) for r in rows})
         colors = [f"C{i}" for i in (0, 2, 3, 4, 5, 6, 7, 8, 9)]
         if len(settings) > len(colors):
             raise ValueError(f"{len(settings)} settings in {report['data']}'s frontier, "
                              f"colours for {len(colors)}")
-        for color, (beta, noise, width) in zip(colors, settings):
-            same = [r for r in rows if setting_of(r) == (beta, noise, width)]
+        for color, (beta, noise, width, init) in zip(colors, settings):
+            same = [r for r in rows if setting_of(r) == (beta, noise, width, init)]
             frontier = sorted((r for r in same if not r.get("step2_random_state")),
                               key=lambda r: r["ortho_weight"])
             wider = "" if width == DEFAULT_N_SPECIFIC else f", width {width}"
+            start = ", looks-linear start" if init == "looks_linear" else ""
             ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier],
-                      "o-", color=color, label=f"DisentangledSSL specific m1, beta={beta:g}, "
-                                               f"noise {noise:g}{wider}")
+                      "o-" if init == "looks_linear" else "o--", color=color,
+                      label=f"DisentangledSSL specific m1, beta={beta:g}, "
+                            f"noise {noise:g}{wider}{start}")
             for r in frontier:
                 ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
                               fontsize=7, xytext=(3, 3), textcoords="offset points")

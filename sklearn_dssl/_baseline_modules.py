@@ -40,13 +40,17 @@ class JointEncoders(TwoAugmentedViews):
 
     ``forward`` (:class:`~sklearn_dssl._modules.TwoAugmentedViews`) returns
     the views in the format of :class:`~sklearn_dssl._modules.SpecificEncoders`.
+    ``looks_linear=True`` starts each ``g_i`` as a linear map of its input
+    (:func:`~sklearn_dssl._modules.mirror_weights_`).
     """
 
-    def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, n_specific, augmenter):
+    def __init__(self, modality_sizes, hidden_layer_sizes, n_shared, n_specific, augmenter,
+                 looks_linear=False):
         super().__init__()
         self.shared = SharedEncoders(modality_sizes, hidden_layer_sizes, n_shared, nn.Identity())
         self.specific = nn.ModuleList(
-            make_mlp(size + int(n_shared), hidden_layer_sizes, n_specific)
+            make_mlp(size + int(n_shared), hidden_layer_sizes, n_specific,
+                     looks_linear=looks_linear)
             for size in self.shared.modality_sizes
         )
         self.n_specific = int(n_specific)

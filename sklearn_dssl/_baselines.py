@@ -26,6 +26,8 @@ from ._neural import (
     ACCELERATOR_DOC,
     COMPILE_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
+    SPECIFIC_INIT_DOC,
+    SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
 from ._training import completed_epochs, infer, seeded_torch
@@ -95,6 +97,7 @@ def _fill(doc):
         .replace("{reference}", _REFERENCE_DOC)
         .replace("{compile}", COMPILE_DOC)
         .replace("{accelerator}", ACCELERATOR_DOC)
+        .replace("{specific_init}", SPECIFIC_INIT_DOC)
     )
 
 
@@ -174,6 +177,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         Width of each modality's specific embedding.
     hidden_layer_sizes : tuple of int, default=(512,)
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
+    {specific_init}
     specific_weight : float, default=1.0
         The weight ``a`` > 0 that trades the specific loss against the
         shared one (the paper sweeps 0.01 to 1000).
@@ -219,6 +223,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
 
     _parameter_constraints: dict = {
         **_BASELINE_PARAMETER_CONSTRAINTS,
+        **SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
         "specific_weight": [Interval(Real, 0, None, closed="neither")],
         "ortho_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -233,6 +238,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         n_shared=100,
         n_specific=100,
         hidden_layer_sizes=(512,),
+        specific_init="looks_linear",
         specific_weight=1.0,
         ortho_weight=1.0,
         temperature=0.07,
@@ -256,6 +262,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.n_shared = n_shared
         self.n_specific = n_specific
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.specific_init = specific_init
         self.specific_weight = specific_weight
         self.ortho_weight = ortho_weight
         self.temperature = temperature
@@ -284,7 +291,10 @@ class JointOptSSL(_JointlyTrainedBaseline):
             )
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
-        module = JointEncoders(modality_sizes, hidden, self.n_shared, self.n_specific, augmenter)
+        module = JointEncoders(
+            modality_sizes, hidden, self.n_shared, self.n_specific, augmenter,
+            looks_linear=self.specific_init == "looks_linear",
+        )
         objective = JointObjective(
             HEADS[self.head](self.kappa), temperature=self.temperature,
             specific_weight=self.specific_weight, ortho_weight=self.ortho_weight,
@@ -320,6 +330,7 @@ class FOCAL(_JointlyTrainedBaseline):
         (the penalty compares the two by cosine).
     hidden_layer_sizes : tuple of int, default=(512,)
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
+    {specific_init}
     specific_weight : float, default=1.0
         Weight of the self-contrastive specific loss (the paper's ``a``,
         swept from 0.01 to 1000).
@@ -364,6 +375,7 @@ class FOCAL(_JointlyTrainedBaseline):
 
     _parameter_constraints: dict = {
         **_BASELINE_PARAMETER_CONSTRAINTS,
+        **SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
         "specific_weight": [Interval(Real, 0, None, closed="left")],
         "ortho_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -376,6 +388,7 @@ class FOCAL(_JointlyTrainedBaseline):
         n_shared=100,
         n_specific=100,
         hidden_layer_sizes=(512,),
+        specific_init="looks_linear",
         specific_weight=1.0,
         ortho_weight=1.0,
         temperature=0.07,
@@ -397,6 +410,7 @@ class FOCAL(_JointlyTrainedBaseline):
         self.n_shared = n_shared
         self.n_specific = n_specific
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.specific_init = specific_init
         self.specific_weight = specific_weight
         self.ortho_weight = ortho_weight
         self.temperature = temperature
@@ -429,7 +443,10 @@ class FOCAL(_JointlyTrainedBaseline):
             )
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
-        module = JointEncoders(modality_sizes, hidden, self.n_shared, self.n_specific, augmenter)
+        module = JointEncoders(
+            modality_sizes, hidden, self.n_shared, self.n_specific, augmenter,
+            looks_linear=self.specific_init == "looks_linear",
+        )
         objective = FocalObjective(
             temperature=self.temperature, specific_weight=self.specific_weight,
             ortho_weight=self.ortho_weight,

@@ -235,6 +235,7 @@ ESTIMATOR_OPTIONS = [
     (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL; default 100)")),
     (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50)")),
     (["--hidden"], "hidden_layer_sizes", dict(type=_hidden_sizes, metavar="W[,W...]", help="hidden layer widths of every encoder, e.g. 512 or 256,256; 'none' for linear encoders")),
+    (["--specific-init"], "specific_init", dict(choices=["looks_linear", "normal"], help="initial weights of the specific encoders (DisentangledSSL; default looks_linear)")),
     (["--beta"], "beta", dict(type=float, help="bottleneck weight of step 1 (DisentangledSSL; default 0.1)")),
     (["--ortho-weight", "--lambda"], "ortho_weight", dict(type=float, help="orthogonality weight of step 2 (DisentangledSSL; default 1.0)")),
     (["--temperature"], "temperature", dict(type=float, help="InfoNCE temperature")),

@@ -18,6 +18,8 @@ from ._neural import (
     COMPILE_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     ICA_PARAMETER_CONSTRAINTS,
+    SPECIFIC_INIT_DOC,
+    SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
 from ._training import as_tensor, completed_epochs, infer, seeded_torch
@@ -57,6 +59,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         Width of each modality's specific embedding.
     hidden_layer_sizes : tuple of int, default=(512,)
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
+    {specific_init}
     beta : float, default=0.1
         Weight of the bottleneck in step 1 (the paper's beta). Larger values
         keep less modality-specific information in the shared embedding.
@@ -183,14 +186,17 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     ['shared_m1_0', 'shared_m2_0', 'specific_m1_0', 'specific_m2_0']
     """
 
-    __doc__ = __doc__.replace("{compile}", COMPILE_DOC).replace(
-        "{accelerator}", ACCELERATOR_DOC
+    __doc__ = (
+        __doc__.replace("{compile}", COMPILE_DOC)
+        .replace("{accelerator}", ACCELERATOR_DOC)
+        .replace("{specific_init}", SPECIFIC_INIT_DOC)
     )
 
     _parameter_constraints: dict = {
         **NeuralMultimodalTransformer._parameter_constraints,
         **AUGMENTATION_PARAMETER_CONSTRAINTS,
         **ICA_PARAMETER_CONSTRAINTS,
+        **SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
         "n_shared": [Interval(Integral, 1, None, closed="left")],
         "n_specific": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -209,6 +215,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         n_shared=100,
         n_specific=100,
         hidden_layer_sizes=(512,),
+        specific_init="looks_linear",
         beta=0.1,
         ortho_weight=1.0,
         temperature=0.07,
@@ -234,6 +241,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         self.n_shared = n_shared
         self.n_specific = n_specific
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.specific_init = specific_init
         self.beta = beta
         self.ortho_weight = ortho_weight
         self.temperature = temperature
@@ -326,7 +334,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         """Refit step 2 alone, keeping the fitted step-1 (shared) encoders.
 
         Use it to sweep ``ortho_weight`` or other step-2 settings
-        (``n_specific``, ``max_epochs_specific``, augmentation) without
+        (``n_specific``, ``specific_init``, ``max_epochs_specific``,
+        augmentation) without
         retraining step 1. Parameters that only step 1 uses (``beta``,
         ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``) keep the
         values of the last :meth:`fit`.
@@ -359,7 +368,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         shared = self.shared_net_.module_
         with seeded_torch(seed, device):
             module = SpecificEncoders(
-                shared, hidden, self.n_specific, self._make_augmenter(X_model)
+                shared, hidden, self.n_specific, self._make_augmenter(X_model),
+                looks_linear=self.specific_init == "looks_linear",
             )
             criterion = SpecificObjective(
                 temperature=self.temperature, ortho_weight=self.ortho_weight

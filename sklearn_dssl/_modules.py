@@ -22,11 +22,13 @@ from ._losses import (
 )
 
 
-def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01):
+def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01, looks_linear=False):
     """A ReLU multi-layer perceptron with N(0, init_std^2) weights, zero biases.
 
     ``init_std=None`` keeps torch's default (Kaiming-uniform) initialisation,
-    better suited to deep encoders.
+    better suited to deep encoders. ``looks_linear=True`` then mirrors the
+    weights (:func:`mirror_weights_`), so that the network starts as a
+    linear map of its input.
     """
     sizes = [n_in, *hidden_layer_sizes, n_out]
     layers = []
@@ -38,7 +40,42 @@ def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01):
         layers.append(linear)
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    mlp = nn.Sequential(*layers)
+    if looks_linear:
+        mirror_weights_(mlp)
+    return mlp
+
+
+@torch.no_grad()
+def mirror_weights_(mlp):
+    """Make a ReLU MLP compute a linear map of its input, in place.
+
+    The "looks-linear" initialisation of Balduzzi et al. (2017): each hidden
+    layer of width h holds h // 2 pairs of units whose incoming weights are
+    opposite, ``relu(a)`` and ``relu(-a)``, and the next layer reads each
+    pair with opposite weights, so that it sees ``relu(a) - relu(-a) = a``.
+    The kept weights are the layer's own (top-left) ones, so their law is
+    the initialisation's. Biases are zeroed. With an odd width the last unit
+    keeps its incoming weights and starts with no outgoing ones. Training
+    then makes the network as nonlinear as its loss asks.
+    """
+    linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    for i, linear in enumerate(linears):
+        weight = linear.weight
+        n_out, n_in = weight.shape
+        pairs_in = n_in // 2 if i > 0 else None  # a hidden layer's pairs feed this one
+        pairs_out = n_out // 2 if i < len(linears) - 1 else None
+        block = weight[: pairs_out or n_out, : pairs_in or n_in].clone()
+        if pairs_in is not None:
+            block = torch.cat([block, -block], dim=1)
+        if pairs_out is not None:
+            block = torch.cat([block, -block], dim=0)
+        extra_row = weight[-1].clone()
+        weight.zero_()
+        weight[: block.shape[0], : block.shape[1]] = block
+        if pairs_out is not None and n_out % 2:
+            weight[-1] = extra_row
+        linear.bias.zero_()
 
 
 # --------------------------------------------------------------------------
@@ -300,18 +337,23 @@ class TwoAugmentedViews(nn.Module):
 class SpecificEncoders(TwoAugmentedViews):
     """Step 2: ``[x_i, f_i(x_i)] -> g_i([x_i, f_i(x_i)])`` over frozen step-1 encoders.
 
+    ``looks_linear=True`` starts each ``g_i`` as a linear map of its input
+    (:func:`mirror_weights_`).
+
     ``forward`` returns a list of views, each a pair ``(specific, shared)`` of
     per-modality lists. When training there are two views, ``x`` (the batch
     augmented once) and ``v`` (``x`` augmented again); in evaluation there is
     one, the batch itself.
     """
 
-    def __init__(self, shared_encoders, hidden_layer_sizes, n_specific, augmenter):
+    def __init__(self, shared_encoders, hidden_layer_sizes, n_specific, augmenter,
+                 looks_linear=False):
         super().__init__()
         self.shared = copy.deepcopy(shared_encoders).requires_grad_(False).eval()
         self.n_outputs = int(n_specific)
         self.encoders = nn.ModuleList(
-            make_mlp(size + self.shared.n_outputs, hidden_layer_sizes, n_specific)
+            make_mlp(size + self.shared.n_outputs, hidden_layer_sizes, n_specific,
+                     looks_linear=looks_linear)
             for size in self.shared.modality_sizes
         )
         self.augmenter = augmenter

@@ -22,6 +22,7 @@ from sklearn_dssl._modules import (
     PowerSphericalHead,
     TabularAugmenter,
     VonMisesFisherHead,
+    make_mlp,
 )
 
 
@@ -308,3 +309,37 @@ def test_mixed_augmentation_noises_masks_or_keeps_a_third_of_the_rows_each(
     assert relative.std().item() == pytest.approx(1.0, abs=0.01)
     # noise and mask are independent of the row: every column is noised alike
     assert torch.allclose(relative.std(dim=0), torch.ones(d), atol=0.05)
+
+
+def test_looks_linear_mlp_of_one_hidden_pair_is_the_hand_computed_linear_map():
+    """Hidden width 2 holds one pair: f(x) = c relu(a.x) - c relu(-a.x) = c (a.x)."""
+    torch.manual_seed(0)
+    mlp = make_mlp(3, (2,), 1, looks_linear=True)
+    first, last = mlp[0].weight.detach(), mlp[-1].weight.detach()
+    a, c = first[0], last[0, 0]
+    assert torch.equal(first[1], -a) and torch.equal(last[0, 1], -c)
+    x = torch.tensor([[1.0, -2.0, 0.5], [-3.0, 0.25, 2.0]])
+    expected = c * (x @ a)
+    torch.testing.assert_close(mlp(x).detach()[:, 0], expected)
+
+
+@pytest.mark.parametrize("hidden", [(64,), (7,), (6, 9), (5, 4, 3)])
+@pytest.mark.parametrize("init_std", [0.01, None])
+def test_looks_linear_mlp_starts_linear_and_keeps_its_initial_weight_law(hidden, init_std):
+    torch.manual_seed(0)
+    mlp = make_mlp(11, hidden, 5, init_std, looks_linear=True)
+    x = torch.randn(40, 11, dtype=torch.float64)
+    mlp = mlp.double()
+    with torch.no_grad():
+        linear_map = mlp(torch.eye(11, dtype=torch.float64))
+        torch.testing.assert_close(mlp(x), x @ linear_map)
+        torch.testing.assert_close(mlp(2.0 * x - 3.0 * x.flip(0)),
+                                   2.0 * mlp(x) - 3.0 * mlp(x.flip(0)))
+    assert all(layer.bias.abs().max() == 0 for layer in mlp if isinstance(layer, torch.nn.Linear))
+    if init_std is not None and hidden == (64,):
+        kept = mlp[0].weight[:32]  # the layer's own N(0, 0.01^2) draws
+        assert 0.008 < float(kept.detach().std()) < 0.012
+    plain = make_mlp(11, hidden, 5, init_std)
+    with torch.no_grad():  # without mirroring, the ReLU network is not linear
+        plain = plain.double()
+        assert not torch.allclose(plain(-x), -plain(x))
