@@ -87,7 +87,7 @@ def step_modules(X, head="vmf"):
     """The two steps' modules and criteria, as DisentangledSSL builds them."""
     aug = TabularAugmenter(X.mean(0), X.std(0, correction=0))
     shared = SharedEncoders((100, 100), PAPER["hidden_layer_sizes"], 100, aug)
-    specific = SpecificEncoders(shared, PAPER["hidden_layer_sizes"], 100, aug)
+    specific = SpecificEncoders(shared, PAPER["hidden_layer_sizes"], 100, aug, looks_linear=True)
     return (
         (shared, SharedObjective(HEADS[head](1000.0), 0.07, PAPER["beta"])),
         (specific, SpecificObjective(0.07, PAPER["ortho_weight"])),

@@ -58,16 +58,17 @@ SPECIFIC_INIT_PARAMETER_CONSTRAINTS = {"specific_init": [StrOptions({"looks_line
 SPECIFIC_INIT_DOC = """specific_init : {"looks_linear", "normal"}, default="looks_linear"
         Initial weights of the specific encoders. "normal": N(0, 0.01^2)
         weights and zero biases, as the paper's authors initialise every
-        encoder. "looks_linear": the same weights mirrored (the looks-linear
-        initialisation of Balduzzi et al., 2017), so that each specific
-        encoder starts as a linear map of its input ``[x_i, f_i(x_i)]``,
-        which keeps all of that input; training then drives out what the
-        shared embedding holds, and makes the encoder as nonlinear as the
-        loss asks. With "normal" the specific encoder starts as a random
-        nonlinear projection that keeps less of ``x_i``, and training adds
-        little of it back: on the paper's synthetic data the specific block
-        of the default settings carries more of its own label at the same
-        leakage with "looks_linear" (see the benchmarks page)."""
+        encoder: a random nonlinear projection of ``[x_i, f_i(x_i)]`` that
+        keeps only part of it. "looks_linear": the same weights mirrored
+        (the looks-linear initialisation of Balduzzi et al., 2017), so that
+        each specific encoder starts as a linear map of its input, which
+        keeps all of it; training then drives out what the shared embedding
+        holds and makes the encoder as nonlinear as the loss asks. The
+        specific block keeps much of what its encoder starts with, so the
+        start matters: on the paper's synthetic data, DisentangledSSL's
+        default settings give a specific block that reads 0.717 on its own
+        label with "looks_linear" against 0.675 with "normal", at the same
+        leakage (see the benchmarks page)."""
 
 # The ``compile`` entry of every neural estimator's Parameters section (each
 # docstring has ``{compile}`` where it goes).

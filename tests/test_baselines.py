@@ -472,8 +472,9 @@ def test_shared_block_learns_what_the_modalities_share(cls, params, learning_dat
     shared = np.hstack([paired["m1"], paired["m2"]])
     y_c = data.target[:, 1]
     accuracy = LogisticRegression().fit(shared[:cut], y_c[:cut]).score(shared[cut:], y_c[cut:])
-    # chance is 0.5; with 400 test rows its standard error is 0.025
-    assert accuracy > 0.62, accuracy
+    # chance is 0.5; with 400 test rows its standard error is 0.025 (FOCAL
+    # over seeds 0-5: 0.62 to 0.72)
+    assert accuracy > 0.6, accuracy
 
 
 # ----------------------------------------------------------------------
