@@ -24,7 +24,9 @@ block. For each, on the test rows:
 - the probes and R^2 of the same block as initialised, before step 2
   trains it (its weights at the start of training, kept by a callback):
   what training adds to, or removes from, a random projection of
-  ``[x_1, f_1(x_1)]``.
+  ``[x_1, f_1(x_1)]``: nonlinear from the authors' start
+  (``specific_init="normal"``, every variant but the last two), linear
+  from the looks-linear one.
 
 Run: python benchmarks/specific_step.py [--quick]
 Writes benchmarks/results/specific_step.json.
@@ -49,7 +51,7 @@ from sklearn_dssl.datasets import make_paper_synthetic
 
 # step-2 settings, applied in turn with set_params (each on top of the defaults)
 DEFAULTS = {"ortho_weight": 1.0, "augmentation": "mixed", "noise_scale": 0.1,
-            "batch_size": 256, "lr": 1e-4, "n_specific": 100}
+            "batch_size": 256, "lr": 1e-4, "n_specific": 100, "specific_init": "normal"}
 VARIANTS = [
     {"ortho_weight": 0.0},
     {"ortho_weight": 0.1},
@@ -60,6 +62,8 @@ VARIANTS = [
     {"ortho_weight": 1.0, "batch_size": 1024, "lr": 4e-4},
     {"ortho_weight": 1.0, "n_specific": 200},
     {"ortho_weight": 1.0, "n_specific": 400},
+    {"ortho_weight": 0.1, "specific_init": "looks_linear"},
+    {"ortho_weight": 1.0, "specific_init": "looks_linear"},
 ]
 
 
