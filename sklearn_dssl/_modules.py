@@ -56,10 +56,13 @@ def mirror_weights_(mlp):
     pair with opposite weights, so that it sees ``relu(a) - relu(-a) = a``.
     The kept weights are the layer's own (top-left) ones, so their law is
     the initialisation's. Biases are zeroed. With an odd width the last unit
-    keeps its incoming weights and starts with no outgoing ones. Training
-    then makes the network as nonlinear as its loss asks.
+    keeps its incoming weights and starts with no outgoing ones. A hidden
+    layer of one unit holds no pair, so an MLP with one is left as it is.
+    Training then makes the network as nonlinear as its loss asks.
     """
     linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    if any(linear.out_features < 2 for linear in linears[:-1]):
+        return
     for i, linear in enumerate(linears):
         weight = linear.weight
         n_out, n_in = weight.shape

@@ -343,3 +343,11 @@ def test_looks_linear_mlp_starts_linear_and_keeps_its_initial_weight_law(hidden,
     with torch.no_grad():  # without mirroring, the ReLU network is not linear
         plain = plain.double()
         assert not torch.allclose(plain(-x), -plain(x))
+
+
+def test_looks_linear_leaves_an_mlp_with_a_one_unit_hidden_layer_as_drawn():
+    torch.manual_seed(0)
+    drawn = make_mlp(4, (3, 1), 2).state_dict()
+    torch.manual_seed(0)
+    kept = make_mlp(4, (3, 1), 2, looks_linear=True).state_dict()
+    assert all(torch.equal(drawn[name], kept[name]) for name in drawn)
