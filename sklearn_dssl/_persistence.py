@@ -665,7 +665,11 @@ def _rebuild(metadata, weights, device):
     unexpected = set(_fields(metadata["nets"])) - NETS[name]
     if unexpected:
         raise ValueError(f"unexpected {name} net(s) {sorted(unexpected)}")
-    estimator = cls(**_decode_fields(metadata["params"]))
+    params = _decode_fields(metadata["params"])
+    if "specific_init" in known and "specific_init" not in params:
+        # saved before specific_init existed: trained from the authors' start
+        params["specific_init"] = "normal"
+    estimator = cls(**params)
     output = metadata.get("output")  # absent from files of earlier versions
     if output is not None:
         if output not in OUTPUTS:

@@ -265,7 +265,8 @@ def test_committed_gpu_model_fixture_loads_on_the_cpu():
     """The committed ``tests/fixtures/disentangledssl_gpu.zip`` (format version
     1) loads and reproduces its committed output.
 
-    It covers: files written by earlier versions keep loading; the weights are
+    It covers: files written by earlier versions keep loading (with the
+    parameters their models were trained with); the weights are
     tagged "cuda:0" and the estimator's ``device`` is "cuda", as for a model
     fitted and saved on a GPU, and it loads on a CPU-only machine. The tensors
     were written on a CPU with a forced location tag (see
@@ -275,6 +276,8 @@ def test_committed_gpu_model_fixture_loads_on_the_cpu():
     expected = np.load(EXPECTED)
     loaded = load(MODEL)
     assert loaded.get_params()["device"] == "cuda"
+    # saved before specific_init existed, so trained from the authors' start
+    assert loaded.get_params()["specific_init"] == "normal"
     assert loaded.shared_net_.device == "cpu"
     np.testing.assert_allclose(loaded.transform(expected["X"]), expected["Z"],
                                rtol=1e-5, atol=1e-6)
