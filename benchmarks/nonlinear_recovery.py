@@ -152,9 +152,10 @@ def main():
           **block_rows(cca, X_train, X_test, y_train, y_test, z_train, z_test)})
 
     for variant in STEP1_VARIANTS:
+        # the authors' start of step 2, with which the committed results were measured
         model = DisentangledSSL(data.modalities, beta=0.1, output="shared", random_state=0,
                                 max_epochs_shared=epochs[0], max_epochs_specific=epochs[1],
-                                **variant)
+                                specific_init="normal", **variant)
         start = time.perf_counter()
         model.fit(X_train)
         row = {"model": "DisentangledSSL", "params": {k: list(v) if isinstance(v, tuple) else v
