@@ -131,6 +131,12 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             state = {**state, "accelerator": None}
         return state
 
+    def __setstate__(self, state):
+        # pickled before specific_init existed: trained from the authors' start
+        if "specific_init" in self._get_param_names() and "specific_init" not in state:
+            state = {**state, "specific_init": "normal"}
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------

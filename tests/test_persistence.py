@@ -15,7 +15,16 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
-from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA, MultimodalContrastive, load, save
+from sklearn_dssl import (
+    DMVAE,
+    FOCAL,
+    DisentangledSSL,
+    JointOptSSL,
+    LinearCCA,
+    MultimodalContrastive,
+    load,
+    save,
+)
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
 from tests.fixtures.make_fixtures import EXPECTED, MODEL, cuda_location_tags
@@ -282,3 +291,13 @@ def test_committed_gpu_model_fixture_loads_on_the_cpu():
     np.testing.assert_allclose(loaded.transform(expected["X"]), expected["Z"],
                                rtol=1e-5, atol=1e-6)
     assert load(MODEL, device="auto").transform(expected["X"]).shape == expected["Z"].shape
+
+
+@pytest.mark.parametrize("cls", [DisentangledSSL, JointOptSSL, FOCAL])
+def test_pickles_from_before_specific_init_unpickle_with_the_start_they_trained_from(cls):
+    state = cls().__getstate__()
+    del state["specific_init"]  # as pickled by versions without the parameter
+    restored = cls.__new__(cls)
+    restored.__setstate__(state)
+    assert restored.get_params()["specific_init"] == "normal"
+    assert pickle.loads(pickle.dumps(cls())).get_params()["specific_init"] == "looks_linear"
