@@ -50,6 +50,20 @@ AUGMENTATION_PARAMETER_CONSTRAINTS = {
 
 ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
 
+# Parameters added after the package's estimators were first saved or
+# pickled, each with the value that estimators from before it were trained
+# with (not necessarily its default).
+EARLIER_VALUES = {"compile": False, "specific_init": "normal"}
+
+
+def with_earlier_values(cls, params):
+    """``params`` of a saved or pickled ``cls`` estimator, completed with the
+    earlier value of each parameter of ``cls`` they lack (:data:`EARLIER_VALUES`)."""
+    names = cls._get_param_names()
+    return {**{name: value for name, value in EARLIER_VALUES.items() if name in names},
+            **params}
+
+
 # Parameters of the estimators with specific encoders g_i([x_i, f_i(x_i)]).
 SPECIFIC_INIT_PARAMETER_CONSTRAINTS = {"specific_init": [StrOptions({"looks_linear", "normal"})]}
 
@@ -132,10 +146,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         return state
 
     def __setstate__(self, state):
-        # pickled before specific_init existed: trained from the authors' start
-        if "specific_init" in self._get_param_names() and "specific_init" not in state:
-            state = {**state, "specific_init": "normal"}
-        super().__setstate__(state)
+        # pickled before a parameter existed: the value it was trained with
+        super().__setstate__(with_earlier_values(type(self), state))
 
     # ------------------------------------------------------------------
     # Fitting

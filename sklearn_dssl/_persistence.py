@@ -46,6 +46,7 @@ from ._modules import (
     SpecificEncoders,
     TabularAugmenter,
 )
+from ._neural import with_earlier_values
 from ._training import make_net, resolve_device
 
 FORMAT = "sklearn-dssl-model"
@@ -665,11 +666,8 @@ def _rebuild(metadata, weights, device):
     unexpected = set(_fields(metadata["nets"])) - NETS[name]
     if unexpected:
         raise ValueError(f"unexpected {name} net(s) {sorted(unexpected)}")
-    params = _decode_fields(metadata["params"])
-    if "specific_init" in known and "specific_init" not in params:
-        # saved before specific_init existed: trained from the authors' start
-        params["specific_init"] = "normal"
-    estimator = cls(**params)
+    # saved before a parameter existed: the value it was trained with
+    estimator = cls(**with_earlier_values(cls, _decode_fields(metadata["params"])))
     output = metadata.get("output")  # absent from files of earlier versions
     if output is not None:
         if output not in OUTPUTS:
