@@ -27,7 +27,7 @@ def setting_of(row):
 def main():
     reports = [json.loads((RESULTS / f"paper_synthetic_{d}.json").read_text())
                for d in ("paper", "nonlinear") if (RESULTS / f"paper_synthetic_{d}.json").exists()]
-    fig, axes = plt.subplots(len(reports), 2, figsize=(11, 4.2 * len(reports)), squeeze=False)
+    fig, axes = plt.subplots(len(reports), 2, figsize=(15, 4.2 * len(reports)), squeeze=False)
     for (ax_a, ax_b), report in zip(axes, reports):
         rows = sorted(report["shared_vs_beta"], key=lambda r: r["beta"])
         default = [r for r in rows if r.get("noise_scale", 0.1) == 0.1]
@@ -83,9 +83,10 @@ def main():
         ax_b.set(xlabel="leakage: accuracy on Y_c (lower is better)",
                  ylabel="accuracy on Y_s1 (higher is better)",
                  title=f"(b) specific block of m1, {report['data']} data")
-        ax_b.legend(fontsize=7)
+        # beside the panel: inside, it hides the points of the frontier
+        ax_b.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
-    fig.savefig(RESULTS / "paper_synthetic.png", dpi=110)
+    fig.savefig(RESULTS / "paper_synthetic.png", dpi=110, bbox_inches="tight")
 
 
 if __name__ == "__main__":
