@@ -45,6 +45,8 @@ from sklearn_dssl.metrics import retrieval_top_k
 STEP1_VARIANTS = [
     {},
     {"kappa": 100.0},
+    {"temperature": 0.3},
+    {"temperature": 1.0},
     {"batch_size": 1024},
     {"lr": 1e-3},
     {"hidden_layer_sizes": (512, 512)},
