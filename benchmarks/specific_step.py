@@ -151,8 +151,8 @@ def main():
                             callbacks=[InitialWeights()])
     start = time.perf_counter()
     model.fit(X_train)
-    report = {"data": args.data, "n_train": cut, "n_test": n_samples - cut, "beta": 0.1, "epochs": epochs,
-              "threads": torch.get_num_threads(),
+    report = {"data": args.data, "n_train": cut, "n_test": n_samples - cut, "beta": 0.1,
+              "epochs": epochs, "threads": torch.get_num_threads(),
               "step1_seconds": time.perf_counter() - start}
     # how much of Z_c the orthogonality term can see: the penalty decorrelates
     # the specific block from f_1(x_1) alone
@@ -164,7 +164,11 @@ def main():
                                np.hstack([shared_test["m1"], shared_test["m2"]]),
                                z_train["shared"], z_test["shared"]),
     }
-    print("R^2 of Z_c from the shared block:", report["shared_r2_Zc"], flush=True)
+    # and how much of Z_1 it could take with it: what f_1(x_1) carries of Z_1
+    report["shared_r2_Z1"] = {"m1": linear_r2(shared_train["m1"], shared_test["m1"],
+                                              z_train["specific_m1"], z_test["specific_m1"])}
+    print("R^2 of Z_c and Z_1 from the shared block:", report["shared_r2_Zc"],
+          report["shared_r2_Z1"], flush=True)
     report["runs"] = []
     suffix = ("_nonlinear" if args.data == "nonlinear" else "") + ("_quick" if args.quick else "")
     output = RESULTS / f"specific_step{suffix}.json"
