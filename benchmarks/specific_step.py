@@ -20,7 +20,7 @@ block. For each, on the test rows:
   the blocks share nothing;
 - the linear R^2 of Z_c from step 1's shared block of modality 1, f_1(x_1)
   (what the orthogonality term decorrelates the specific block from), and
-  from both modalities' shared blocks;
+  from both modalities' shared blocks; and of Z_1 from f_1(x_1);
 - the probes and R^2 of the same block as initialised, before step 2
   trains it (its weights at the start of training, kept by a callback):
   what training adds to, or removes from, a random projection of
