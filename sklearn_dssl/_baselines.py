@@ -70,7 +70,9 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
     verbose : int, default=0
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for the training net.
+        Extra skorch callbacks for the training net, which gets its own
+        copy of each (built from the callback's skorch parameters: keep
+        state in attributes with a trailing ``_``).
     {compile}
     {accelerator}"""
 

@@ -369,6 +369,24 @@ class AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
             self._criteria = criteria
 
 
+def copy_callback(callback):
+    """A fresh copy of a user's callback for one net, so that nets share no state.
+
+    The copy is built from the callback's parameters, which for a skorch
+    callback are its attributes whose names do not end in ``_``.
+    """
+    try:
+        return clone(callback, safe=False)
+    except (TypeError, RuntimeError) as exc:
+        name = type(callback).__name__
+        raise TypeError(
+            f"callbacks: {name} cannot be copied for a new net ({exc}). Each step's net "
+            f"gets a copy built by {name}(**params) from its skorch parameters, its "
+            "attributes whose names do not end in '_'; accept each of them in __init__, "
+            "or name attributes that hold state with a trailing '_' (e.g. self.rows_)."
+        ) from exc
+
+
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
              verbose=0, step_name="training", accelerator=None, compile=False):
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
@@ -397,7 +415,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     ]
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))
-    user_callbacks = [clone(cb, safe=False) for cb in (callbacks or [])]
+    user_callbacks = [copy_callback(cb) for cb in (callbacks or [])]
     cls, extra = ContrastiveNet, {}
     if accelerator is not None:
         cls = AcceleratedContrastiveNet

@@ -246,6 +246,22 @@ def test_callbacks_reach_both_steps(data):
     assert all(model.specific_net_.history[:, "counted"])
 
 
+def test_a_callback_that_cannot_be_copied_is_named_with_the_fix(data):
+    # state kept in an attribute without a trailing '_' is a skorch parameter,
+    # which the copy made for each net passes to __init__
+    keeper = _CountEpochs()
+    keeper.rows = []
+    model = small_model().fit(data.data)
+    before = model.transform(data.data)
+    for refit in ("fit", "fit_specific"):
+        model.set_params(callbacks=[keeper])
+        with pytest.raises(TypeError, match=r"callbacks: _CountEpochs cannot be copied.*"
+                                            r"trailing '_'"):
+            getattr(model, refit)(data.data)
+        model.set_params(callbacks=None)
+        np.testing.assert_array_equal(model.transform(data.data), before)
+
+
 @pytest.mark.parametrize("head", ["vmf", "power_spherical", "gaussian"])
 @pytest.mark.parametrize("augmentation", ["mixed", "noise", "mask", "none", lambda x: -x])
 def test_heads_and_augmentations_train(data, head, augmentation):
