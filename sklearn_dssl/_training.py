@@ -380,7 +380,7 @@ def copy_callback(callback):
     except (TypeError, RuntimeError) as exc:
         name = type(callback).__name__
         raise TypeError(
-            f"callbacks: {name} cannot be copied for a new net ({exc}). Each step's net "
+            f"callbacks: {name} cannot be copied for a new net ({exc}). Each training net "
             f"gets a copy built by {name}(**params) from its skorch parameters, its "
             "attributes whose names do not end in '_'; accept each of them in __init__, "
             "or name attributes that hold state with a trailing '_' (e.g. self.rows_)."
