@@ -21,6 +21,8 @@ block. For each, on the test rows:
 - the linear R^2 of Z_c from step 1's shared block of modality 1, f_1(x_1)
   (what the orthogonality term decorrelates the specific block from), and
   from both modalities' shared blocks; and of Z_1 from f_1(x_1);
+- the R^2 of Z_1 and Z_c along training, every third epoch (a linear map
+  fitted on a quarter of the training rows);
 - the probes and R^2 of the same block as initialised, before step 2
   trains it (its weights at the start of training, kept by a callback):
   what training adds to, or removes from, a random projection of
@@ -85,6 +87,35 @@ class InitialWeights(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.state_ = copy.deepcopy(net.module_.state_dict())
+
+
+class RecoveryTrace(Callback):
+    """Linear R^2 of Z_1 and Z_c from step 2's block of modality 1, every few epochs.
+
+    The map is fitted on ``X1_fit`` (modality 1's columns of some training
+    rows) and scored on ``X1_test``; evaluating leaves training untouched
+    (no random draws, the module back in training mode). ``rows_`` holds
+    ``[epoch, R^2 of Z_1, R^2 of Z_c]``.
+    """
+
+    def __init__(self, X1_fit, z_fit, X1_test, z_test, every=3):
+        self.X1_fit, self.z_fit, self.X1_test, self.z_test = X1_fit, z_fit, X1_test, z_test
+        self.every = every
+
+    def on_train_begin(self, net, **kwargs):
+        self.rows_ = []
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch != 1 and epoch % self.every:
+            return
+        net.module_.eval()
+        with torch.no_grad():
+            fit, test = (net.module_.encode_modality(torch.as_tensor(X1), 0).numpy()
+                         for X1 in (self.X1_fit, self.X1_test))
+        net.module_.train()
+        self.rows_.append([epoch, *(linear_r2(fit, test, self.z_fit[block], self.z_test[block])
+                                    for block in ("specific_m1", "shared"))])
 
 
 def initial_specific_block(model, X):
@@ -172,6 +203,12 @@ def main():
     report["runs"] = []
     suffix = ("_nonlinear" if args.data == "nonlinear" else "") + ("_quick" if args.quick else "")
     output = RESULTS / f"specific_step{suffix}.json"
+    # step 2 only: R^2 along training, the map fitted on a quarter of the training rows
+    n1, fit_rows = data.modalities["m1"], slice(0, cut // 4)
+    trace = RecoveryTrace(np.ascontiguousarray(X_train[fit_rows, :n1], dtype=np.float32),
+                          {k: v[fit_rows] for k, v in z_train.items()},
+                          np.ascontiguousarray(X_test[:, :n1], dtype=np.float32), z_test)
+    model.set_params(callbacks=[InitialWeights(), trace])
     for variant in NONLINEAR_VARIANTS if args.data == "nonlinear" else VARIANTS:
         params = {**DEFAULTS, "max_epochs_specific": epochs[1], **variant}
         start = time.perf_counter()
@@ -190,6 +227,8 @@ def main():
             "infonce": contrast, "ortho": ortho,
             "ortho_floor": float(np.sqrt(params["batch_size"])),
             "final_train_loss": float(model.specific_net_.history[-1, "train_loss"]),
+            # [epoch, R^2 of Z_1, R^2 of Z_c], the map fitted on a quarter of the training rows
+            "r2_along_training": dict(model.specific_net_.callbacks_)["RecoveryTrace"].rows_,
         }
         initial = [initial_specific_block(model, X) for X in (X_train, X_test)]
         initial_scores = probe(*initial, y_train, y_test)
