@@ -24,6 +24,7 @@ from ._baseline_modules import (
 from ._modules import HEADS
 from ._neural import (
     ACCELERATOR_DOC,
+    CALLBACKS_DOC,
     COMPILE_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     SPECIFIC_INIT_DOC,
@@ -69,10 +70,7 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
         On a CPU, the same value gives the same embeddings.
     verbose : int, default=0
         If > 0, print skorch's per-epoch log with a progress bar.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for the training net, which gets its own
-        copy of each (built from the callback's skorch parameters: keep
-        state in attributes with a trailing ``_``).
+    {callbacks}
     {compile}
     {accelerator}"""
 
@@ -97,6 +95,7 @@ def _fill(doc):
         .replace("{training}", _TRAINING_DOC)
         .replace("{attributes}", _ATTRIBUTES_DOC)
         .replace("{reference}", _REFERENCE_DOC)
+        .replace("{callbacks}", CALLBACKS_DOC)
         .replace("{compile}", COMPILE_DOC)
         .replace("{accelerator}", ACCELERATOR_DOC)
         .replace("{specific_init}", SPECIFIC_INIT_DOC)

@@ -13,6 +13,7 @@ from ._losses import SIMILARITIES, ContrastiveObjective
 from ._modules import ContrastiveEncoders
 from ._neural import (
     ACCELERATOR_DOC,
+    CALLBACKS_DOC,
     COMPILE_DOC,
     ICA_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
@@ -82,10 +83,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         value gives the same embeddings.
     verbose : int, default=0
         If > 0, print skorch's per-epoch log with a progress bar.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for the training net, which gets its own
-        copy of each (built from the callback's skorch parameters: keep
-        state in attributes with a trailing ``_``).
+    {callbacks}
     {compile}
     {accelerator}
 
@@ -136,8 +134,10 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     (500, 5)
     """
 
-    __doc__ = __doc__.replace("{compile}", COMPILE_DOC).replace(
-        "{accelerator}", ACCELERATOR_DOC
+    __doc__ = (
+        __doc__.replace("{callbacks}", CALLBACKS_DOC)
+        .replace("{compile}", COMPILE_DOC)
+        .replace("{accelerator}", ACCELERATOR_DOC)
     )
 
     _parameter_constraints: dict = {

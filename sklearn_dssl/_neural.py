@@ -100,6 +100,13 @@ COMPILE_DOC = """compile : bool, default=False
         ``compile=False`` up to float rounding. Not with ``accelerator``,
         which has its own ``dynamo_backend``."""
 
+# The ``callbacks`` entry of the estimators trained as one net (each docstring
+# has ``{callbacks}`` where it goes; DisentangledSSL's two nets have their own).
+CALLBACKS_DOC = """callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks for the training net, which gets its own
+        copy of each (built from the callback's skorch parameters: keep
+        state in attributes with a trailing ``_``)."""
+
 # The ``accelerator`` entry of every neural estimator's Parameters section
 # (each docstring has ``{accelerator}`` where it goes).
 ACCELERATOR_DOC = """accelerator : accelerate.Accelerator or None, default=None
