@@ -52,7 +52,8 @@ def main():
         # refitted with other seeds: crosses of its colour
         rows = report["specific_frontier"]
         settings = sorted({setting_of(r) for r in rows})
-        colors = [f"C{i}" for i in (0, 2, 3, 4, 5, 6, 7, 8, 9)]
+        # C1 is LinearCCA's
+        colors = [f"C{i}" for i in (0, 2, 3, 4, 5, 6, 7, 8, 9)] + ["navy", "olive", "teal"]
         if len(settings) > len(colors):
             raise ValueError(f"{len(settings)} settings in {report['data']}'s frontier, "
                              f"colours for {len(colors)}")
