@@ -23,9 +23,13 @@ block. For each, on the test rows:
   from both modalities' shared blocks; and of Z_1 from f_1(x_1);
 - the R^2 of Z_1 and Z_c along training, every third epoch (a linear map
   fitted on a quarter of the training rows);
+- the other direction: the share of the block's variance that a linear
+  map of X1 (modality 1's columns) explains, how linear the trained encoder
+  is, and the share that a linear map of the latents [Z_1, Z_c] explains;
 - on the nonlinear data, the R^2 of Z_1 and Z_c from the block by a
   nonlinear probe as well (an MLP with one hidden layer of 256, fitted on
-  half of the training rows), and the same probe's R^2 from X1 itself;
+  half of the training rows), the same probe's R^2 from X1 itself, and the
+  shares of the block that such an MLP of X1 and of the latents explains;
 - the probes and R^2 of the same block as initialised, before step 2
   trains it (its weights at the start of training, kept by a callback):
   what training adds to, or removes from, a random projection of
@@ -144,11 +148,10 @@ def linear_r2(train, test, z_train, z_test):
     return float(r2_score(z_test, LinearRegression().fit(train, z_train).predict(test)))
 
 
-def mlp_r2(train, test, z_train, z_test):
-    """Test-row R^2 of an MLP (one hidden layer of 256) fitted on half the training rows.
+def mlp_predict(train, test, z_train):
+    """An MLP (one hidden layer of 256) fitted on half the training rows: its test predictions.
 
-    A nonlinear probe: what the block carries of a latent block beyond a
-    linear map of it. Early stopping holds out a tenth of its rows.
+    Early stopping holds out a tenth of its rows.
     """
     half = len(train) // 2
     scaler = StandardScaler().fit(train[:half])
@@ -157,7 +160,32 @@ def mlp_r2(train, test, z_train, z_test):
     with warnings.catch_warnings():  # 60 epochs: a budget, not convergence
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(scaler.transform(train[:half]), z_train[:half])
-    return float(r2_score(z_test, mlp.predict(scaler.transform(test))))
+    return mlp.predict(scaler.transform(test))
+
+
+def mlp_r2(train, test, z_train, z_test):
+    """Test-row R^2 of :func:`mlp_predict`'s MLP.
+
+    A nonlinear probe: what the block carries of a latent block beyond a
+    linear map of it.
+    """
+    return float(r2_score(z_test, mlp_predict(train, test, z_train)))
+
+
+def share_explained(train, test, block_train, block_test, probe="linear"):
+    """Share of a block's test-row variance that a map from ``train`` explains.
+
+    The other direction from the probes above: how much of the block is a
+    (linear, or with ``probe="mlp"`` an MLP) function of the source, its
+    dimensions weighted by their variance (one scale for all, so that the
+    MLP's targets are of order one).
+    """
+    scale = block_train.std()
+    if probe == "linear":
+        predicted = LinearRegression().fit(train, block_train / scale).predict(test)
+    else:
+        predicted = mlp_predict(train, test, block_train / scale)
+    return float(r2_score(block_test, predicted * scale, multioutput="variance_weighted"))
 
 
 def effective_rank(block):
@@ -261,9 +289,16 @@ def main():
             # [epoch, R^2 of Z_1, R^2 of Z_c], the map fitted on a quarter of the training rows
             "r2_along_training": dict(model.specific_net_.callbacks_)["RecoveryTrace"].rows_,
         }
+        # the other direction: how much of the block is a function of X1, of the latents
+        latents = [np.hstack([z["specific_m1"], z["shared"]]) for z in (z_train, z_test)]
+        row["block_from_x1"] = share_explained(X_train[:, :n1], X_test[:, :n1], train, test)
+        row["block_from_latents"] = share_explained(*latents, train, test)
         if nonlinear_probe:
             row["mlp_r2_Z1"] = mlp_r2(train, test, z_train["specific_m1"], z_test["specific_m1"])
             row["mlp_r2_Zc"] = mlp_r2(train, test, z_train["shared"], z_test["shared"])
+            row["mlp_block_from_x1"] = share_explained(X_train[:, :n1], X_test[:, :n1],
+                                                       train, test, probe="mlp")
+            row["mlp_block_from_latents"] = share_explained(*latents, train, test, probe="mlp")
         initial = [initial_specific_block(model, X) for X in (X_train, X_test)]
         initial_scores = probe(*initial, y_train, y_test)
         row["initial"] = {
