@@ -24,8 +24,8 @@ block. For each, on the test rows:
 - the R^2 of Z_1 and Z_c along training, every third epoch (a linear map
   fitted on a quarter of the training rows);
 - the other direction: the share of the block's variance that a linear
-  map of X1 (modality 1's columns) explains, how linear the trained encoder
-  is, and the share that a linear map of the latents [Z_1, Z_c] explains;
+  map of X1 (modality 1's columns) explains (how linear the trained encoder
+  is), and the share that a linear map of the latents [Z_1, Z_c] explains;
 - on the nonlinear data, the R^2 of Z_1 and Z_c from the block by a
   nonlinear probe as well (an MLP with one hidden layer of 256, fitted on
   half of the training rows), the same probe's R^2 from X1 itself, and the
@@ -264,6 +264,7 @@ def main():
     output = RESULTS / f"specific_step{suffix}.json"
     # step 2 only: R^2 along training, the map fitted on a quarter of the training rows
     fit_rows = slice(0, cut // 4)
+    latents = [np.hstack([z["specific_m1"], z["shared"]]) for z in (z_train, z_test)]
     trace = RecoveryTrace(np.ascontiguousarray(X_train[fit_rows, :n1], dtype=np.float32),
                           {k: v[fit_rows] for k, v in z_train.items()},
                           np.ascontiguousarray(X_test[:, :n1], dtype=np.float32), z_test)
@@ -290,7 +291,6 @@ def main():
             "r2_along_training": dict(model.specific_net_.callbacks_)["RecoveryTrace"].rows_,
         }
         # the other direction: how much of the block is a function of X1, of the latents
-        latents = [np.hstack([z["specific_m1"], z["shared"]]) for z in (z_train, z_test)]
         row["block_from_x1"] = share_explained(X_train[:, :n1], X_test[:, :n1], train, test)
         row["block_from_latents"] = share_explained(*latents, train, test)
         if nonlinear_probe:
