@@ -172,16 +172,16 @@ def mlp_r2(train, test, z_train, z_test):
     return float(r2_score(z_test, mlp_predict(train, test, z_train)))
 
 
-def share_explained(train, test, block_train, block_test, probe="linear"):
+def share_explained(train, test, block_train, block_test, model="linear"):
     """Share of a block's test-row variance that a map from ``train`` explains.
 
     The other direction from the probes above: how much of the block is a
-    (linear, or with ``probe="mlp"`` an MLP) function of the source, its
+    (linear, or with ``model="mlp"`` an MLP) function of the source, its
     dimensions weighted by their variance (one scale for all, so that the
     MLP's targets are of order one).
     """
     scale = block_train.std()
-    if probe == "linear":
+    if model == "linear":
         predicted = LinearRegression().fit(train, block_train / scale).predict(test)
     else:
         predicted = mlp_predict(train, test, block_train / scale)
@@ -250,9 +250,9 @@ def main():
                                               z_train["specific_m1"], z_test["specific_m1"])}
     print("R^2 of Z_c and Z_1 from the shared block:", report["shared_r2_Zc"],
           report["shared_r2_Z1"], flush=True)
-    nonlinear_probe = args.data == "nonlinear"
+    nonlinear = args.data == "nonlinear"
     n1 = data.modalities["m1"]
-    if nonlinear_probe:
+    if nonlinear:
         # the nonlinear probe's own reach: from modality 1's columns themselves
         report["x1_mlp_r2"] = {
             name: mlp_r2(X_train[:, :n1], X_test[:, :n1], z_train[block], z_test[block])
@@ -260,7 +260,7 @@ def main():
         }
         print("MLP-probe R^2 of Z_1 and Z_c from X1:", report["x1_mlp_r2"], flush=True)
     report["runs"] = []
-    suffix = ("_nonlinear" if args.data == "nonlinear" else "") + ("_quick" if args.quick else "")
+    suffix = ("_nonlinear" if nonlinear else "") + ("_quick" if args.quick else "")
     output = RESULTS / f"specific_step{suffix}.json"
     # step 2 only: R^2 along training, the map fitted on a quarter of the training rows
     fit_rows = slice(0, cut // 4)
@@ -269,7 +269,7 @@ def main():
                           {k: v[fit_rows] for k, v in z_train.items()},
                           np.ascontiguousarray(X_test[:, :n1], dtype=np.float32), z_test)
     model.set_params(callbacks=[InitialWeights(), trace])
-    for variant in NONLINEAR_VARIANTS if args.data == "nonlinear" else VARIANTS:
+    for variant in NONLINEAR_VARIANTS if nonlinear else VARIANTS:
         params = {**DEFAULTS, "max_epochs_specific": epochs[1], **variant}
         start = time.perf_counter()
         model.set_params(output="all", **params).fit_specific(X_train)
@@ -293,12 +293,12 @@ def main():
         # the other direction: how much of the block is a function of X1, of the latents
         row["block_from_x1"] = share_explained(X_train[:, :n1], X_test[:, :n1], train, test)
         row["block_from_latents"] = share_explained(*latents, train, test)
-        if nonlinear_probe:
+        if nonlinear:
             row["mlp_r2_Z1"] = mlp_r2(train, test, z_train["specific_m1"], z_test["specific_m1"])
             row["mlp_r2_Zc"] = mlp_r2(train, test, z_train["shared"], z_test["shared"])
             row["mlp_block_from_x1"] = share_explained(X_train[:, :n1], X_test[:, :n1],
-                                                       train, test, probe="mlp")
-            row["mlp_block_from_latents"] = share_explained(*latents, train, test, probe="mlp")
+                                                       train, test, model="mlp")
+            row["mlp_block_from_latents"] = share_explained(*latents, train, test, model="mlp")
         initial = [initial_specific_block(model, X) for X in (X_train, X_test)]
         initial_scores = probe(*initial, y_train, y_test)
         row["initial"] = {
