@@ -10,9 +10,19 @@ from sklearn.utils._param_validation import Interval
 from ._base import MultimodalTransformer
 
 
-def _inverse_sqrt(C):
-    """C^(-1/2) of a symmetric positive definite matrix."""
+def _inverse_sqrt(C, name):
+    """C^(-1/2) of the (regularised) covariance of modality ``name``.
+
+    Refuses a matrix that is singular to working precision, whose inverse
+    square root would be meaningless or not finite.
+    """
     eigenvalues, eigenvectors = linalg.eigh(C)
+    if eigenvalues.min() <= len(C) * np.finfo(float).eps * eigenvalues.max():
+        raise ValueError(
+            f"the columns of modality {name!r} are linearly dependent on the training "
+            "rows (duplicated or collinear columns, or fewer rows than columns), so "
+            "its covariance cannot be whitened; set ridge > 0 (the default is 1e-6)."
+        )
     return (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
 
 
@@ -128,20 +138,27 @@ class LinearCCA(MultimodalTransformer):
         centred = [p - m for p, m in zip(parts, self.means_)]
         n = X.shape[0]
         covariances = [c.T @ c / n for c in centred]
+        for name, C in zip(self.modalities_, covariances):
+            if not np.trace(C) > 0:
+                raise ValueError(
+                    f"modality {name!r} is constant on the training rows, so it shares "
+                    "nothing with the other; drop it or pass rows where it varies."
+                )
         regularised = [
-            C + self.ridge * max(np.trace(C) / len(C), np.finfo(float).tiny) * np.eye(len(C))
-            for C in covariances
+            C + self.ridge * np.trace(C) / len(C) * np.eye(len(C)) for C in covariances
         ]
-        whiteners = [_inverse_sqrt(C) for C in regularised]
+        whiteners = [_inverse_sqrt(C, name) for C, name in zip(regularised, self.modalities_)]
         cross = whiteners[0] @ (centred[0].T @ centred[1] / n) @ whiteners[1]
         U, s, Vt = linalg.svd(cross, full_matrices=False)
         k = self.n_components
         self.weights_ = [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T]
         self.canonical_correlations_ = s[:k]
-        # least-squares projection of each modality onto its own variates
+        # least-squares projection of each modality onto its own variates; the
+        # pseudo-inverse, as variates of directions the training rows do not
+        # span (more components than rows) have no variance there
         self.residual_maps_ = []
         for C, W in zip(covariances, self.weights_):
-            coefficients = linalg.solve(W.T @ C @ W, W.T @ C, assume_a="pos")
+            coefficients = linalg.pinvh(W.T @ C @ W) @ (W.T @ C)
             self.residual_maps_.append(np.eye(len(C)) - W @ coefficients)
 
     def _block_widths(self):

@@ -224,6 +224,39 @@ HEADS = {
 # --------------------------------------------------------------------------
 
 
+def _checked_augmentation(augmented, x):
+    """The output of a callable augmentation of ``x``, checked to stand in for it.
+
+    A floating tensor of another precision is cast to ``x``'s; anything else
+    that is not a tensor of ``x``'s shape on ``x``'s device is refused, before
+    it can reach the encoders as a shape or dtype error of torch's.
+    """
+    expected = f"a torch tensor shaped like its input batch {tuple(x.shape)}"
+    if not isinstance(augmented, torch.Tensor):
+        raise TypeError(
+            f"the augmentation callable returned {type(augmented).__name__}; it must "
+            f"return {expected}, e.g. x + 0.1 * torch.randn_like(x)."
+        )
+    if augmented.shape != x.shape:
+        raise ValueError(
+            f"the augmentation callable returned a tensor of shape "
+            f"{tuple(augmented.shape)}; it must return {expected}: augment every "
+            "row and column of the batch, modality by modality."
+        )
+    if not augmented.is_floating_point():
+        raise TypeError(
+            f"the augmentation callable returned a {augmented.dtype} tensor; it must "
+            f"return floating-point values ({x.dtype}, as its input)."
+        )
+    if augmented.device != x.device:
+        raise ValueError(
+            f"the augmentation callable returned a tensor on {augmented.device}, but "
+            f"the batch is on {x.device}; create new tensors on the input's device, "
+            "e.g. with torch.randn_like(x)."
+        )
+    return augmented.to(x.dtype)
+
+
 class TabularAugmenter(nn.Module):
     """Vectorised augmentation of a batch of tabular rows.
 
@@ -237,7 +270,8 @@ class TabularAugmenter(nn.Module):
         feature's mean (zeroing, for standardised data); "mixed" picks one of
         noise, mask or identity per row with equal chance, as the DisentangledSSL
         authors do; "none" returns the batch. A callable receives the batch
-        tensor and returns a tensor of the same shape.
+        tensor and returns a tensor of the same shape (checked by
+        :func:`_checked_augmentation`).
     """
 
     def __init__(self, center, scale, kind="mixed", noise_scale=0.1, mask_fraction=0.1):
@@ -253,7 +287,7 @@ class TabularAugmenter(nn.Module):
 
     def forward(self, x):
         if callable(self.kind):
-            return self.kind(x)
+            return _checked_augmentation(self.kind(x), x)
         if self.kind == "none":
             return x
         if self.kind == "noise":

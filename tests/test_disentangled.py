@@ -281,6 +281,28 @@ def test_callable_augmentation_is_used(data):
     assert calls == [(50, 10)] * (2 * 2 + 2 * 2 * 2)
 
 
+@pytest.mark.parametrize(
+    "augment, error, message",
+    [
+        (lambda x: x.numpy(), TypeError, "returned ndarray"),
+        (lambda x: None, TypeError, "returned NoneType"),
+        (lambda x: x[:, :4], ValueError, r"shape \(50, 4\).*shaped like its input batch \(50, 10\)"),
+        (lambda x: (x > 0).long(), TypeError, "torch.int64 tensor"),
+        (lambda x: x.to("meta"), ValueError, "on meta, but the batch is on cpu"),
+    ],
+)
+def test_callable_augmentation_output_is_checked(data, augment, error, message):
+    model = small_model(augmentation=augment, batch_size=50, device="cpu")
+    with pytest.raises(error, match=message):
+        model.fit(data.data)
+    assert not hasattr(model, "shared_net_")
+
+
+def test_callable_augmentation_of_another_precision_is_cast(data):
+    model = small_model(augmentation=lambda x: x.double() + 0.1, batch_size=50)
+    assert model.fit(data.data).transform(data.data).dtype == np.float32
+
+
 def test_device_handling(data):
     assert small_model(device="auto").fit(data.data).shared_net_.device in ("cpu", "cuda")
     with pytest.raises(ValueError, match="not a torch device"):

@@ -71,3 +71,26 @@ def test_transform_modality_alone(data):
 def test_bad_settings(data, params, message):
     with pytest.raises(ValueError, match=message):
         LinearCCA(**params).fit(data.data)
+
+
+def test_singular_training_data_is_refused_with_its_fix(data):
+    X = data.data.copy()
+    X[:, 1] = X[:, 0]  # a duplicated column of modality m1
+    with pytest.raises(ValueError, match="'m1' are linearly dependent.*set ridge > 0"):
+        LinearCCA(modalities=data.modalities, n_components=2, ridge=0.0).fit(X)
+    # the default ridge makes the same data usable
+    assert np.isfinite(LinearCCA(modalities=data.modalities, n_components=2).fit(X)
+                       .transform(X)).all()
+    X[:, 10:] = 3.0  # modality m2 constant
+    with pytest.raises(ValueError, match="'m2' is constant"):
+        LinearCCA(modalities=data.modalities, n_components=2).fit(X)
+
+
+def test_more_components_than_training_rows_span(data):
+    # 3 rows span 2 directions of each modality; the other variates have no
+    # variance on them, and the residual of the training rows is still 0
+    cca = LinearCCA(modalities=data.modalities, n_components=4).fit(data.data[:3])
+    np.testing.assert_allclose(cca.canonical_correlations_[:2], 1.0, atol=1e-4)
+    np.testing.assert_allclose(cca.transform_blocks(data.data[:3])["specific"]["m1"], 0.0,
+                               atol=1e-3)
+    assert np.isfinite(cca.transform(data.data)).all()
