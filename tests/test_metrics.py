@@ -1,5 +1,7 @@
 """Metrics against hand-computed cases."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
@@ -49,6 +51,35 @@ def test_retrieval_top_k_hand_computed():
     assert retrieval_top_k(queries, candidates, k=2) == 1.0
     with pytest.raises(ValueError, match="same space"):
         retrieval_top_k(queries, candidates[:, :1])
+
+
+def test_retrieval_top_k_breaks_ties_at_random():
+    # collapsed: every candidate alike, so the partner is anywhere among 4
+    collapsed = np.ones((4, 2))
+    assert retrieval_top_k(collapsed, collapsed, k=1) == pytest.approx(1 / 4)
+    assert retrieval_top_k(collapsed, collapsed, k=3) == pytest.approx(3 / 4)
+    # queries 0 and 1 are alike, as are their partners (candidates 0 and 1,
+    # of other lengths): each partner ties with the other's, top-1 half the
+    # time; query 2 finds its partner alone at the top
+    queries = np.array([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
+    candidates = np.array([[1.0, 0.0], [3.0, 0.0], [-1.0, 0.1]])
+    assert retrieval_top_k(queries, candidates) == pytest.approx((0.5 + 0.5 + 1) / 3)
+    assert retrieval_top_k(queries, candidates, k=2) == 1.0
+
+
+def test_mcc_of_a_constant_dimension_is_zero_without_warnings():
+    z = np.random.default_rng(0).normal(size=(50, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mcc(z, np.column_stack([z[:, 0], np.ones(50)])) == pytest.approx(0.5)
+
+
+def test_linear_r2_refuses_a_held_out_split_of_one_row():
+    z = np.random.default_rng(0).normal(size=(4, 2))
+    with pytest.raises(ValueError, match="holds out 1 of the 4 rows.*at least 2"):
+        linear_r2(z, z)
+    assert linear_r2(np.vstack([z, z + 1]), np.vstack([z, z + 1]), test_size=0.25) == (
+        pytest.approx(1.0))
 
 
 class _KnownBlocks:

@@ -193,7 +193,8 @@ def mcc(z_true, z_learned):
     Returns
     -------
     mcc : float
-        Mean over ``min(n_true, n_learned)`` matched pairs.
+        Mean over ``min(n_true, n_learned)`` matched pairs. A constant
+        dimension correlates with nothing (0).
 
     Examples
     --------
@@ -204,7 +205,8 @@ def mcc(z_true, z_learned):
     1.0
     """
     a, b = _check_pair(z_true, z_learned)
-    corr = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant dimensions
+        corr = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
     corr = np.abs(np.nan_to_num(corr))
     rows, cols = linear_sum_assignment(-corr)
     return float(corr[rows, cols].mean())
@@ -254,6 +256,11 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     a_train, a_test, b_train, b_test = train_test_split(
         a, b, test_size=test_size, random_state=random_state
     )
+    if len(a_test) < 2:
+        raise ValueError(
+            f"linear_r2 holds out {len(a_test)} of the {len(a)} rows, and R^2 needs at "
+            "least 2; pass more rows or a larger test_size."
+        )
     prediction = LinearRegression().fit(a_train, b_train).predict(a_test)
     return float(r2_score(b_test, prediction, multioutput="uniform_average"))
 
@@ -290,7 +297,9 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     Returns
     -------
     accuracy : float
-        Chance is ``k / n_samples``.
+        Chance is ``k / n_samples``. Candidates exactly as similar as the
+        partner share its place, as if ties were broken at random: a
+        collapsed representation, every row alike, scores chance.
 
     Examples
     --------
@@ -308,10 +317,14 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
         )
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    hits = 0
+    hits = 0.0
     for start in range(0, a.shape[0], 1024):
         sim = a[start : start + 1024] @ b.T
         own = sim[np.arange(sim.shape[0]), np.arange(start, start + sim.shape[0])]
-        # rank of the own partner = number of candidates strictly more similar
-        hits += int(np.sum((sim > own[:, None]).sum(axis=1) < k))
+        # the partner ranks anywhere among the candidates as similar as it
+        # (itself included), after those strictly more similar: the chance
+        # that a random order of the ties leaves it in the top k
+        above = (sim > own[:, None]).sum(axis=1)
+        tied = (sim == own[:, None]).sum(axis=1)
+        hits += float(np.clip((k - above) / tied, 0.0, 1.0).sum())
     return hits / a.shape[0]
