@@ -113,6 +113,32 @@ def test_probe_and_leakage_read_the_chosen_block():
         probe_score(est, rows, y, block="joint")
 
 
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.zeros(60), r"single class \(0.0\)"),
+        (np.linspace(0, 1, 60), "'continuous'.*pass a regressor"),
+        (np.r_[np.ones(2), np.zeros(58)], r"rarest class of y \(1.0\) has 2 row\(s\), fewer than.*3"),
+        (np.zeros((60, 2)), "1d array"),
+        (np.zeros(50), "inconsistent numbers of samples"),
+    ],
+)
+def test_probe_score_refuses_labels_it_cannot_score(y, message):
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    estimator = _KnownBlocks({"shared": {"m1": Z}})
+    with pytest.raises(ValueError, match=message):
+        probe_score(estimator, np.arange(60), y)
+
+
+def test_probe_score_takes_a_regressor_for_a_continuous_target():
+    from sklearn.linear_model import Ridge
+
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    estimator = _KnownBlocks({"shared": {"m1": Z}})
+    y = Z @ [1.0, 2.0]
+    assert probe_score(estimator, np.arange(60), y, probe=Ridge(1e-6)) == pytest.approx(1.0)
+
+
 def test_probe_scorer_in_grid_search_on_a_bare_estimator():
     data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=5, random_state=0)
     search = GridSearchCV(

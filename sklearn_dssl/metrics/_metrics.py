@@ -7,10 +7,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
-from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.base import is_classifier
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array, check_consistent_length
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 
 def block_features(estimator, X, block="shared", modalities=None):
@@ -72,6 +74,8 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
         Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+        A regressor probes a continuous ``y`` (the score is then its own,
+        e.g. R^2).
     cv : int or cross-validation generator, default=3
         Cross-validation of the probe on the embedding, as in
         :func:`~sklearn.model_selection.cross_val_score`.
@@ -80,6 +84,12 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     -------
     score : float
         Mean cross-validated accuracy; chance is the majority-class rate.
+
+    Raises
+    ------
+    ValueError
+        For a classifier probe, when ``y`` is not class labels, holds one
+        class, or has a class with fewer rows than the folds of ``cv``.
 
     Examples
     --------
@@ -95,7 +105,31 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     """
     Z = block_features(estimator, X, block, modalities)
     probe = LogisticRegression(max_iter=1000) if probe is None else probe
-    return float(np.mean(cross_val_score(probe, Z, y, cv=cv)))
+    if is_classifier(probe):
+        _check_labels(y, len(Z), check_cv(cv, y, classifier=True))
+    return float(np.mean(cross_val_score(probe, Z, y, cv=cv, error_score="raise")))
+
+
+def _check_labels(y, n_samples, cv):
+    """Refuse labels that a cross-validated classifier cannot be scored on."""
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(y, np.empty(n_samples))
+    kind = type_of_target(y, input_name="y")
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"y is {kind!r}, but the probe is a classifier and needs class labels; "
+            "pass a regressor as probe= to score a continuous target."
+        )
+    classes, counts = np.unique(y, return_counts=True)
+    classes = classes.tolist()
+    if len(classes) < 2:
+        raise ValueError(f"y holds a single class ({classes[0]!r}); a probe needs two or more.")
+    if isinstance(cv, StratifiedKFold) and counts.min() < cv.get_n_splits():
+        raise ValueError(
+            f"the rarest class of y ({classes[counts.argmin()]!r}) has {counts.min()} "
+            f"row(s), fewer than the probe's {cv.get_n_splits()} cross-validation "
+            "folds; pass more rows, or a smaller cv."
+        )
 
 
 def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
