@@ -1,7 +1,8 @@
 """Every estimator against a matrix of awkward inputs.
 
 Each case either works (finite output of the right shape) or raises a
-ValueError or TypeError whose message names the problem.
+ValueError or TypeError whose message names the problem (one case makes
+DMVAE's training diverge; see ``DIVERGES``).
 """
 
 import warnings
