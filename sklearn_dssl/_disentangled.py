@@ -342,7 +342,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         augmentation) without
         retraining step 1. Parameters that only step 1 uses (``beta``,
         ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``) keep the
-        values of the last :meth:`fit`.
+        values of the last :meth:`fit`, and so do the column groups
+        (``modalities_``): the step-1 encoders read those.
 
         Parameters
         ----------
