@@ -5,9 +5,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.base import is_classifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
-from sklearn.base import is_classifier
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
@@ -106,7 +106,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     Z = block_features(estimator, X, block, modalities)
     probe = LogisticRegression(max_iter=1000) if probe is None else probe
     if is_classifier(probe):
-        _check_labels(y, len(Z), check_cv(cv, y, classifier=True))
+        _check_labels(y, len(Z), cv)
     return float(np.mean(cross_val_score(probe, Z, y, cv=cv, error_score="raise")))
 
 
@@ -124,10 +124,11 @@ def _check_labels(y, n_samples, cv):
     classes = classes.tolist()
     if len(classes) < 2:
         raise ValueError(f"y holds a single class ({classes[0]!r}); a probe needs two or more.")
-    if isinstance(cv, StratifiedKFold) and counts.min() < cv.get_n_splits():
+    folds = check_cv(cv, y, classifier=True)
+    if isinstance(folds, StratifiedKFold) and counts.min() < folds.get_n_splits():
         raise ValueError(
             f"the rarest class of y ({classes[counts.argmin()]!r}) has {counts.min()} "
-            f"row(s), fewer than the probe's {cv.get_n_splits()} cross-validation "
+            f"row(s), fewer than the probe's {folds.get_n_splits()} cross-validation "
             "folds; pass more rows, or a smaller cv."
         )
 
