@@ -67,6 +67,13 @@ def test_retrieval_top_k_breaks_ties_at_random():
     assert retrieval_top_k(queries, candidates, k=2) == 1.0
 
 
+def test_retrieval_top_k_across_its_blocks_of_1024_queries():
+    z = np.random.default_rng(0).normal(size=(1100, 3))
+    assert retrieval_top_k(z, z) == 1.0
+    # every partner swapped with its neighbour's: never its own row's
+    assert retrieval_top_k(z, z[np.arange(1100) ^ 1]) == 0.0
+
+
 def test_mcc_of_a_constant_dimension_is_zero_without_warnings():
     z = np.random.default_rng(0).normal(size=(50, 2))
     with warnings.catch_warnings():

@@ -1,10 +1,11 @@
-"""Property tests: shapes, names, determinism and row-order equivariance."""
+"""Property tests: shapes, names, determinism and row-order equivariance; metric invariances."""
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sklearn_dssl import LinearCCA
+from sklearn_dssl.metrics import mcc, retrieval_top_k
 from tests.conftest import small_model
 
 FAST = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,3 +62,41 @@ def test_linear_cca_shapes_and_equivariance(problem):
     assert Z.shape == (X.shape[0], 2 + sum(widths))
     assert list(model.modalities_) == names
     np.testing.assert_allclose(model.transform(X[perm]), Z[perm], rtol=1e-5, atol=1e-5)
+
+
+@st.composite
+def embedding_pairs(draw):
+    """Two embeddings of the same rows, some rows repeated (exact ties), and a permutation."""
+    n_rows, n_dims = draw(st.integers(2, 30)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    queries = rng.normal(size=(n_rows, n_dims))
+    candidates = queries + draw(st.sampled_from([0.0, 0.1, 1.0])) * rng.normal(size=queries.shape)
+    repeated = rng.integers(0, n_rows, size=draw(st.integers(0, n_rows // 2)))
+    queries = np.vstack([queries, queries[repeated]])
+    candidates = np.vstack([candidates, candidates[repeated]])
+    return queries, candidates, rng.permutation(len(queries)), rng
+
+
+@FAST
+@given(embedding_pairs(), st.integers(1, 5))
+def test_retrieval_top_k_is_a_property_of_the_pairs_not_their_order_or_scale(pairs, k):
+    queries, candidates, perm, rng = pairs
+    score = retrieval_top_k(queries, candidates, k=k)
+    assert 0.0 <= score <= 1.0
+    np.testing.assert_allclose(retrieval_top_k(queries[perm], candidates[perm], k=k), score)
+    # cosine: a positive scale of any row changes nothing
+    scales = rng.uniform(0.5, 2.0, size=(len(queries), 1))
+    np.testing.assert_allclose(retrieval_top_k(scales * queries, candidates, k=k), score)
+    # more candidates in the top k never lower it
+    assert retrieval_top_k(queries, candidates, k=k + 1) >= score - 1e-12
+
+
+@FAST
+@given(embedding_pairs())
+def test_mcc_ignores_order_sign_and_scale_of_the_learned_dimensions(pairs):
+    z, learned, _, rng = pairs
+    if len(z) < 3:
+        return
+    order = rng.permutation(learned.shape[1])
+    signs = rng.choice([-1.0, 1.0], size=learned.shape[1]) * rng.uniform(0.5, 2.0, learned.shape[1])
+    np.testing.assert_allclose(mcc(z, learned[:, order] * signs), mcc(z, learned), atol=1e-12)
