@@ -67,6 +67,13 @@ def test_retrieval_top_k_breaks_ties_at_random():
     assert retrieval_top_k(queries, candidates, k=2) == 1.0
 
 
+def test_retrieval_top_k_does_not_tie_by_float32_rounding():
+    # cosines 1 - 5e-9 (partner) and 1 - 2e-8: both 1.0 in float32
+    queries = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    candidates = np.array([[1.0, 1e-4], [1.0, 2e-4]], dtype=np.float32)
+    assert retrieval_top_k(queries, candidates) == 1.0
+
+
 def test_retrieval_top_k_across_its_blocks_of_1024_queries():
     z = np.random.default_rng(0).normal(size=(1100, 3))
     assert retrieval_top_k(z, z) == 1.0

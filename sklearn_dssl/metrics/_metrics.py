@@ -350,6 +350,9 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
             f"queries have {a.shape[1]} dimensions but candidates {b.shape[1]}; "
             "they must live in the same space."
         )
+    # similarities in double precision: in float32 distinct candidates tie
+    # with the partner by rounding alone
+    a, b = a.astype(np.float64), b.astype(np.float64)
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
     hits = 0.0
