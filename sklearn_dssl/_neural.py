@@ -322,7 +322,10 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         averaged with the block sizes as weights. It is at most 0; a model
         whose shared embeddings tell the partners apart best scores highest,
         so GridSearchCV can use it without labels. Scores are comparable
-        between fits with the same ``batch_size`` and ``temperature``.
+        between fits with the same ``batch_size`` and ``temperature``. The
+        specific block plays no part: settings that change only it (e.g.
+        DisentangledSSL's ``ortho_weight``) all score alike; search those with
+        :func:`~sklearn_dssl.metrics.make_probe_scorer` and labels.
 
         Parameters
         ----------
