@@ -48,8 +48,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         How the columns of X split into modalities. None: two halves (the
         first takes the extra column when the count is odd). A sequence of
         ints: column counts, in column order. A sequence of column groups,
-        each a sequence of column indices, a slice, or for a DataFrame a list
-        of column names. A dict ``{name: count or group}`` also names the
+        each a sequence of column indices, a slice, a boolean mask over the
+        columns, or for a DataFrame a list of column names. A dict ``{name: count or group}`` also names the
         modalities (names default to ``"m1"``, ``"m2"``, ...). Every column
         must belong to exactly one modality. Exactly two modalities are
         supported for now.

@@ -21,9 +21,9 @@ def resolve_modalities(spec, n_features, feature_names=None):
           modality takes the extra column when the count is odd);
         - a sequence of ints: the number of columns of each modality, in
           column order;
-        - a sequence of groups, each a sequence of column indices, a slice, or
-          (when ``feature_names`` are known, e.g. for a DataFrame) a sequence
-          of column names;
+        - a sequence of groups, each a sequence of column indices, a slice, a
+          boolean mask over the columns, or (when ``feature_names`` are known,
+          e.g. for a DataFrame) a sequence of column names;
         - a dict ``{name: group}`` with any of the forms above as values
           (ints meaning column counts, in column order).
 
@@ -118,6 +118,13 @@ def _group_indices(group, name, n_features, feature_names):
             indices = np.array([], dtype=int)
         elif all(isinstance(v, str) for v in values):
             indices = _names_to_indices(values, name, feature_names)
+        elif all(isinstance(v, (bool, np.bool_)) for v in values):
+            if values.size != n_features:
+                raise ValueError(
+                    f"modality {name!r} is a boolean mask of {values.size} entries, but "
+                    f"X has {n_features} features; a mask needs one entry per column."
+                )
+            indices = np.flatnonzero(values.astype(bool))
         elif all(_is_int(v) for v in values):
             indices = values.astype(int)
             bad = indices[(indices < -n_features) | (indices >= n_features)]
@@ -129,8 +136,8 @@ def _group_indices(group, name, n_features, feature_names):
             indices = indices % n_features
         else:
             raise TypeError(
-                f"modality {name!r}: a column group holds either integer indices or "
-                "column names, not a mix or other types."
+                f"modality {name!r}: a column group holds integer indices, column "
+                "names or a boolean mask, not a mix or other types."
             )
     if indices.size == 0:
         raise ValueError(f"modality {name!r} has no columns.")

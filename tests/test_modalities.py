@@ -27,6 +27,10 @@ def _as_lists(modalities):
         ([["a", "c"], ["b", "d", "e"]], {"m1": [0, 2], "m2": [1, 3, 4]}),
         ({"x": np.array(["e"]), "y": ["a", "b", "c", "d"]}, {"x": [4], "y": [0, 1, 2, 3]}),
         ([np.array([0, 1]), range(2, 5)], {"m1": [0, 1], "m2": [2, 3, 4]}),
+        # boolean masks, as numpy arrays or lists, as ColumnTransformer takes them
+        ([NAMES == "b", NAMES != "b"], {"m1": [1], "m2": [0, 2, 3, 4]}),
+        ({"x": [True, True, False, False, False], "y": [False, False, True, True, True]},
+         {"x": [0, 1], "y": [2, 3, 4]}),
     ],
 )
 def test_accepted_specs(spec, expected):
@@ -47,6 +51,8 @@ def test_accepted_specs(spec, expected):
         ([[], [0, 1, 2, 3, 4]], 5, None, "no columns"),
         ([["a"], ["b", "zz"]], 5, NAMES, "not in X.*zz"),
         ([["a"], ["b"]], 5, None, "DataFrame"),
+        ([[True, False], [False, True]], 5, None, "boolean mask of 2 entries, but X has 5"),
+        ([NAMES == "a", NAMES == "z"], 5, None, "'m2' has no columns"),
         ({"a": 2, "A": 3}, 5, None, None),  # distinct names are fine
     ],
 )
@@ -60,7 +66,8 @@ def test_refused_specs(spec, n_features, names, message):
 
 @pytest.mark.parametrize(
     "spec",
-    ["ab", 3, [2, [0, 1, 2]], [[0, 1.5], [2, 3, 4]], [[0, "b"], [2, 3, 4]], [{0}, {1}]],
+    ["ab", 3, [2, [0, 1, 2]], [[0, 1.5], [2, 3, 4]], [[0, "b"], [2, 3, 4]], [{0}, {1}],
+     [[True, 1, 0, 0, 0], [False, 0, 1, 1, 1]]],
 )
 def test_badly_typed_specs_raise_type_error(spec):
     with pytest.raises(TypeError, match="modalit"):
