@@ -118,7 +118,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     verbose : int, default=0
         If > 0, print skorch's per-epoch log with a progress bar.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks, copied into the nets of both steps. Each
+        Extra skorch callbacks (instances, classes or ``(name, callback)``
+        pairs, as skorch takes them), copied into the nets of both steps. Each
         net gets its own copy, built from the callback's skorch parameters
         (its attributes whose names do not end in ``_``), so keep state in
         attributes with a trailing ``_``.

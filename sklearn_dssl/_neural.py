@@ -103,7 +103,8 @@ COMPILE_DOC = """compile : bool, default=False
 # The ``callbacks`` entry of the estimators trained as one net (each docstring
 # has ``{callbacks}`` where it goes; DisentangledSSL's two nets have their own).
 CALLBACKS_DOC = """callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for the training net, which gets its own
+        Extra skorch callbacks for the training net (instances, classes or
+        ``(name, callback)`` pairs, as skorch takes them), which gets its own
         copy of each (built from the callback's skorch parameters: keep
         state in attributes with a trailing ``_``)."""
 

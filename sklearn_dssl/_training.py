@@ -373,8 +373,19 @@ def copy_callback(callback):
     """A fresh copy of a user's callback for one net, so that nets share no state.
 
     The copy is built from the callback's parameters, which for a skorch
-    callback are its attributes whose names do not end in ``_``.
+    callback are its attributes whose names do not end in ``_``. As in
+    skorch, an entry is a callback, a callback class, or a ``(name,
+    callback)`` pair.
     """
+    named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
+    entry = callback[1] if named else callback
+    if not (isinstance(entry, Callback)
+            or (isinstance(entry, type) and issubclass(entry, Callback))):
+        raise TypeError(
+            f"callbacks: {entry!r} is not a skorch callback; pass instances of "
+            "skorch.callbacks.Callback (e.g. EarlyStopping(monitor='train_loss')), "
+            "their classes, or (name, callback) pairs."
+        )
     try:
         return clone(callback, safe=False)
     except (TypeError, RuntimeError) as exc:

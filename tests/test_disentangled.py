@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, ProgressBar
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -244,6 +244,18 @@ def test_callbacks_reach_both_steps(data):
     model = small_model(callbacks=[_CountEpochs()]).fit(data.data)
     assert all(model.shared_net_.history[:, "counted"])
     assert all(model.specific_net_.history[:, "counted"])
+
+
+def test_callbacks_as_classes_and_named_pairs(data):
+    model = small_model(callbacks=[("counter", _CountEpochs), _CountEpochs]).fit(data.data)
+    assert all(model.shared_net_.history[:, "counted"])
+    assert "counter" in dict(model.specific_net_.callbacks_)
+
+
+@pytest.mark.parametrize("entry", [1, "print_log", ("name", 2), ProgressBar.__init__])
+def test_a_callback_list_entry_that_is_no_callback_is_refused(data, entry):
+    with pytest.raises(TypeError, match="is not a skorch callback"):
+        small_model(callbacks=[entry]).fit(data.data)
 
 
 def test_a_callback_that_cannot_be_copied_is_named_with_the_fix(data):
