@@ -15,7 +15,6 @@ modality's own label (leakage, ideally at chance).
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
