@@ -132,7 +132,7 @@ def test_probe_and_leakage_read_the_chosen_block():
     [
         (np.zeros(60), r"single class \(0.0\)"),
         (np.linspace(0, 1, 60), "'continuous'.*pass a regressor"),
-        (np.r_[np.ones(2), np.zeros(58)], r"rarest class of y \(1.0\) has 2 row\(s\), fewer than.*3"),
+        (np.r_[np.ones(1), np.zeros(59)], r"single row of class 1.0.*train on one class"),
         (np.zeros((60, 2)), "1d array"),
         (np.zeros(50), "inconsistent numbers of samples"),
     ],
@@ -142,6 +142,16 @@ def test_probe_score_refuses_labels_it_cannot_score(y, message):
     estimator = _KnownBlocks({"shared": {"m1": Z}})
     with pytest.raises(ValueError, match=message):
         probe_score(estimator, np.arange(60), y)
+
+
+def test_probe_score_scores_a_rare_class_as_scikit_learn_does():
+    # fewer rows of a class than folds: StratifiedKFold warns, every fold
+    # still trains on both classes, and the score is a number
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    estimator = _KnownBlocks({"shared": {"m1": Z}})
+    y = np.r_[np.ones(2), np.zeros(58)]
+    with pytest.warns(UserWarning, match="least populated class"):
+        assert 0.0 <= probe_score(estimator, np.arange(60), y) <= 1.0
 
 
 def test_probe_score_takes_a_regressor_for_a_continuous_target():

@@ -89,7 +89,8 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     ------
     ValueError
         For a classifier probe, when ``y`` is not class labels, holds one
-        class, or has a class with fewer rows than the folds of ``cv``.
+        class, or (two classes, ``cv`` an int) holds a single row of one of
+        them.
 
     Examples
     --------
@@ -125,11 +126,12 @@ def _check_labels(y, n_samples, cv):
     if len(classes) < 2:
         raise ValueError(f"y holds a single class ({classes[0]!r}); a probe needs two or more.")
     folds = check_cv(cv, y, classifier=True)
-    if isinstance(folds, StratifiedKFold) and counts.min() < folds.get_n_splits():
+    if isinstance(folds, StratifiedKFold) and len(classes) == 2 and counts.min() < 2:
+        # the fold that tests the lone row trains on the other class alone
         raise ValueError(
-            f"the rarest class of y ({classes[counts.argmin()]!r}) has {counts.min()} "
-            f"row(s), fewer than the probe's {folds.get_n_splits()} cross-validation "
-            "folds; pass more rows, or a smaller cv."
+            f"y holds a single row of class {classes[counts.argmin()]!r}, so the probe's "
+            "cross-validation would train on one class where that row is held out; "
+            "pass more rows of it."
         )
 
 
