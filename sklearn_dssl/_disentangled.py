@@ -22,7 +22,12 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
+from ._modalities import resolve_modalities
 from ._training import as_tensor, completed_epochs, infer, seeded_torch
+
+# The parameters that only step 1 uses: fit_specific keeps the step 1 that
+# was fitted with them, and says so when they have changed since.
+STEP1_ONLY_PARAMETERS = ("n_shared", "beta", "head", "kappa", "max_epochs_shared", "ica")
 
 
 class DisentangledSSL(NeuralMultimodalTransformer):
@@ -312,6 +317,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
         self._fit_shared_ica(X_model, seed_ica)
+        self._step1_settings = self._current_step1_settings()
         if self.output == "shared" or self.shared_net_.interrupted_:
             # step 2 would not be used, or the user stopped training:
             # fit_specific adds it on demand
@@ -342,9 +348,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         (``n_specific``, ``specific_init``, ``max_epochs_specific``,
         augmentation) without
         retraining step 1. Parameters that only step 1 uses (``beta``,
-        ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``) keep the
-        values of the last :meth:`fit`, and so do the column groups
-        (``modalities_``): the step-1 encoders read those.
+        ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``, ``ica``)
+        keep the values of the last :meth:`fit`, and so do the column groups
+        (``modalities_``): the step-1 encoders read those. A ``UserWarning``
+        says so when any of them has been changed since the fit (a model
+        read back by :func:`sklearn_dssl.load` keeps no record of them).
 
         Parameters
         ----------
@@ -359,6 +367,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             The estimator with a new step 2.
         """
         check_is_fitted(self, "shared_net_")
+        self._warn_of_changed_step1_settings()
         with self._unchanged_on_error():
             X = self._validate_input(X, reset=False)
             if X.shape[0] < 2:
@@ -369,6 +378,37 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 as_tensor(self._in_model_order(X), device), hidden, self._seeds(2)[1], device
             )
         return self
+
+    def _current_step1_settings(self):
+        """The step-1-only parameters, and the column groups they give (a dict)."""
+        settings = {name: getattr(self, name) for name in STEP1_ONLY_PARAMETERS}
+        try:
+            groups = resolve_modalities(
+                self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None)
+            )
+            settings["modalities"] = {name: cols.tolist() for name, cols in groups.items()}
+        except (TypeError, ValueError):  # a spec that no longer fits X differs
+            settings["modalities"] = repr(self.modalities)
+        return settings
+
+    def _warn_of_changed_step1_settings(self):
+        """Warn that fit_specific keeps a step 1 fitted with other settings."""
+        fitted = self.__dict__.get("_step1_settings")  # absent after sklearn_dssl.load
+        if fitted is None:
+            return
+        current = self._current_step1_settings()
+        changed = [name for name in fitted if current[name] != fitted[name]]
+        if changed:
+            shown = ", ".join(
+                f"{name}={getattr(self, name)!r} (fitted with {fitted[name]!r})"
+                if name != "modalities" else "modalities" for name in changed
+            )
+            warnings.warn(
+                f"fit_specific retrains step 2 only and keeps the step 1 fitted before, but "
+                f"step 1's settings have changed since: {shown}. Call fit to retrain "
+                "both steps with them.",
+                UserWarning,
+            )
 
     def _fit_specific(self, X_model, hidden, seed, device):
         shared = self.shared_net_.module_

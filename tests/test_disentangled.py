@@ -1,6 +1,7 @@
 """DisentangledSSL: fit/transform contract, composition with scikit-learn, errors."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -145,10 +146,24 @@ def test_fit_specific_reuses_step_one_and_matches_a_full_fit(data):
 
 def test_widths_follow_the_fitted_model_not_later_settings(data):
     model = small_model(n_shared=3, n_specific=2).fit(data.data)
-    model.set_params(n_shared=7, n_specific=4).fit_specific(data.data)
+    with pytest.warns(UserWarning, match=r"n_shared=7 \(fitted with 3\)\. Call fit"):
+        model.set_params(n_shared=7, n_specific=4).fit_specific(data.data)
     names = model.get_feature_names_out()
     assert model.transform(data.data).shape == (120, 2 * 3 + 2 * 4) == (120, len(names))
     assert names[5] == "shared_m2_2" and names[-1] == "specific_m2_3"
+
+
+def test_fit_specific_warns_only_of_changed_step_one_settings(data):
+    model = small_model(beta=0.1).fit(data.data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # step-2 settings, and the same column groups in another form
+        model.set_params(ortho_weight=3.0, n_specific=3, lr=1e-3,
+                         modalities=[list(range(5)), list(range(5, 10))]).fit_specific(data.data)
+    with pytest.warns(UserWarning, match=r"beta=1\.0 \(fitted with 0\.1\), head='gaussian'"):
+        model.set_params(beta=1.0, head="gaussian").fit_specific(data.data)
+    with pytest.warns(UserWarning, match="changed since: modalities"):
+        model.set_params(beta=0.1, head="vmf", modalities=[4, 6]).fit_specific(data.data)
 
 
 def test_fit_specific_needs_a_fitted_step_one(data):
