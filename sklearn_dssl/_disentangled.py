@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._losses import SharedObjective, SpecificObjective
+from ._modalities import resolve_modalities
 from ._modules import HEADS, SharedEncoders, SpecificEncoders
 from ._neural import (
     ACCELERATOR_DOC,
@@ -22,7 +23,6 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     NeuralMultimodalTransformer,
 )
-from ._modalities import resolve_modalities
 from ._training import as_tensor, completed_epochs, infer, seeded_torch
 
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
