@@ -106,7 +106,11 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
 
     def _resolve_modalities(self):
         """Fit ``modalities_`` from the spec; call after validating X with reset."""
-        self.modalities_ = resolve_modalities(
+        self.modalities_ = self._column_groups()
+
+    def _column_groups(self):
+        """The column groups the ``modalities`` spec gives for the X seen in fit."""
+        return resolve_modalities(
             self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None)
         )
 

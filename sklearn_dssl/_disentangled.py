@@ -7,12 +7,12 @@ Multimodal Data", ICLR 2025.
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._losses import SharedObjective, SpecificObjective
-from ._modalities import resolve_modalities
 from ._modules import HEADS, SharedEncoders, SpecificEncoders
 from ._neural import (
     ACCELERATOR_DOC,
@@ -317,7 +317,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
         self._fit_shared_ica(X_model, seed_ica)
-        self._step1_settings = self._current_step1_settings()
+        self._step1_params = {name: getattr(self, name) for name in STEP1_ONLY_PARAMETERS}
         if self.output == "shared" or self.shared_net_.interrupted_:
             # step 2 would not be used, or the user stopped training:
             # fit_specific adds it on demand
@@ -351,8 +351,9 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``, ``ica``)
         keep the values of the last :meth:`fit`, and so do the column groups
         (``modalities_``): the step-1 encoders read those. A ``UserWarning``
-        says so when any of them has been changed since the fit (a model
-        read back by :func:`sklearn_dssl.load` keeps no record of them).
+        says so when any of them has been changed since the fit (for a
+        model read back by :func:`sklearn_dssl.load`, the column groups
+        only: it keeps no record of the parameters).
 
         Parameters
         ----------
@@ -379,34 +380,28 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             )
         return self
 
-    def _current_step1_settings(self):
-        """The step-1-only parameters, and the column groups they give (a dict)."""
-        settings = {name: getattr(self, name) for name in STEP1_ONLY_PARAMETERS}
-        try:
-            groups = resolve_modalities(
-                self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None)
-            )
-            settings["modalities"] = {name: cols.tolist() for name, cols in groups.items()}
-        except (TypeError, ValueError):  # a spec that no longer fits X differs
-            settings["modalities"] = repr(self.modalities)
-        return settings
-
     def _warn_of_changed_step1_settings(self):
         """Warn that fit_specific keeps a step 1 fitted with other settings."""
-        fitted = self.__dict__.get("_step1_settings")  # absent after sklearn_dssl.load
-        if fitted is None:
-            return
-        current = self._current_step1_settings()
-        changed = [name for name in fitted if current[name] != fitted[name]]
-        if changed:
-            shown = ", ".join(
-                f"{name}={getattr(self, name)!r} (fitted with {fitted[name]!r})"
-                if name != "modalities" else "modalities" for name in changed
+        # not kept by sklearn_dssl.save, unlike the fitted column groups
+        fitted = self.__dict__.get("_step1_params", {})
+        changed = [
+            f"{name}={getattr(self, name)!r} (fitted with {value!r})"
+            for name, value in fitted.items() if getattr(self, name) != value
+        ]
+        try:
+            groups = self._column_groups()
+            same_groups = list(groups) == list(self.modalities_) and all(
+                np.array_equal(groups[m], self.modalities_[m]) for m in groups
             )
+        except (TypeError, ValueError):  # a spec that no longer fits X differs
+            same_groups = False
+        if not same_groups:
+            changed.append("modalities")
+        if changed:
             warnings.warn(
                 f"fit_specific retrains step 2 only and keeps the step 1 fitted before, but "
-                f"step 1's settings have changed since: {shown}. Call fit to retrain "
-                "both steps with them.",
+                f"step 1's settings have changed since: {', '.join(changed)}. Call fit to "
+                "retrain both steps with them.",
                 UserWarning,
             )
 

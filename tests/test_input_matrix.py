@@ -6,6 +6,7 @@ DMVAE's training diverge; see ``DIVERGES``).
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -31,8 +32,7 @@ def _estimators():
         "MultimodalContrastive": lambda **kw: MultimodalContrastive(
             n_components=2, similarity="l1", **TINY, **kw),
         **{
-            baseline.__name__: (lambda baseline: lambda **kw: baseline(
-                n_shared=2, n_specific=2, **TINY, **kw))(baseline)
+            baseline.__name__: partial(baseline, n_shared=2, n_specific=2, **TINY)
             for baseline in (JointOptSSL, FOCAL, DMVAE)
         },
     }

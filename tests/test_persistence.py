@@ -308,3 +308,12 @@ def test_pickles_from_before_a_parameter_unpickle_with_the_value_they_trained_wi
     assert params["compile"] is False
     assert params.get("specific_init", "normal") == "normal"
     assert pickle.loads(pickle.dumps(cls())).get_params() == cls().get_params()
+
+
+def test_fit_specific_on_a_loaded_model_still_warns_of_other_column_groups(data, tmp_path):
+    model = load(save(small_model().fit(data.data), tmp_path / "model.zip"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.set_params(beta=1.0).fit_specific(data.data)  # no record of beta: no warning
+    with pytest.warns(UserWarning, match="changed since: modalities"):
+        model.set_params(modalities=[3, 5]).fit_specific(data.data)
