@@ -65,22 +65,30 @@ PAPER = dict(n_shared=100, n_specific=100, hidden_layer_sizes=(512,), batch_size
              beta=0.1, ortho_weight=1.0, lr=1e-4)
 
 
-def matmul_gflops(n=2048, repeats=10, rounds=5):
-    """Peak float32 GEMM throughput: the best of ``rounds`` timings.
+def matmul_gflops(n=2048, repeats=10, rounds=5, device="cpu"):
+    """Peak float32 GEMM throughput on ``device``: the best of ``rounds`` timings.
 
     The best, not the mean: the yardstick is what the hardware can do, and
     a shared machine only ever slows a round down.
     """
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
     best = 0.0
     for _ in range(rounds):
+        finish(a)
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
+        finish(a)
         best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
     return best
+
+
+def finish(tensor):
+    """Wait for the work queued on ``tensor``'s device (CUDA runs asynchronously)."""
+    if tensor.is_cuda:
+        torch.cuda.synchronize(tensor.device)
 
 
 def step_modules(X, head="vmf"):
@@ -136,16 +144,24 @@ class BareTorchLoop:
         self.optimizer = torch.optim.Adam(params, lr=PAPER["lr"], fused=True)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=epochs)
 
+    def batches(self):
+        return TensorBatches(self.X, PAPER["batch_size"], shuffle=True, drop_last=True)
+
+    def step(self, xb):
+        """One training step on the batch ``xb``."""
+        self.optimizer.zero_grad()
+        self.criterion(self.module(xb)).backward()
+        self.optimizer.step()
+
     def epoch(self):
         """Train one epoch; return its wall time in seconds."""
+        finish(self.X)
         start = time.perf_counter()
         self.module.train()
-        for xb, _ in TensorBatches(self.X, PAPER["batch_size"], shuffle=True, drop_last=True):
-            self.optimizer.zero_grad()
-            loss = self.criterion(self.module(xb))
-            loss.backward()
-            self.optimizer.step()
+        for xb, _ in self.batches():
+            self.step(xb)
         self.scheduler.step()
+        finish(self.X)
         return time.perf_counter() - start
 
 
@@ -219,8 +235,10 @@ def encoders_only_fraction(report, peak):
 
 def skorch_epoch(net, X):
     """Train the fitted skorch ``net`` one more epoch; return its wall time."""
+    finish(X)
     start = time.perf_counter()
     net.fit_loop(X, None, epochs=1)
+    finish(X)
     return time.perf_counter() - start
 
 

@@ -97,8 +97,10 @@ COMPILE_DOC = """compile : bool, default=False
         fitted estimator is the same kind of object (it pickles, saves and
         transforms as without compiling); on a CPU the random draws are
         torch's own, in the same order, so the result matches
-        ``compile=False`` up to float rounding. Not with ``accelerator``,
-        which has its own ``dynamo_backend``."""
+        ``compile=False`` up to float rounding. On a GPU TorchInductor
+        draws them with its own generator (seeded by ``random_state``): a
+        compiled fit is reproducible, but not the same as an uncompiled one.
+        Not with ``accelerator``, which has its own ``dynamo_backend``."""
 
 # The ``callbacks`` entry of the estimators trained as one net (each docstring
 # has ``{callbacks}`` where it goes; DisentangledSSL's two nets have their own).

@@ -272,6 +272,8 @@ class ContrastiveNet(NeuralNet):
             raise
 
     def fit_loop(self, X, y=None, **fit_params):
+        if isinstance(X, torch.Tensor) and self.device is not None:
+            X = X.to(self.device)  # skorch moves each batch; the rows move once
         self.interrupted_ = False
         self.stopped_by_callback_ = False
         try:

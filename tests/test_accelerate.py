@@ -220,8 +220,10 @@ def _check_two_processes(reports):
 def test_two_processes_on_the_cpu_train_on_disjoint_batches(tmp_path):
     # the environment torchrun would set, without its own start-up time
     command = [sys.executable, *_script(tmp_path, "cpu", "no")]
+    # no GPU in sight: accelerate's barrier would name one per process
     common = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+              "CUDA_VISIBLE_DEVICES": ""}
     processes = [
         subprocess.Popen(command, env={**common, "RANK": str(k), "LOCAL_RANK": str(k)},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -136,7 +136,7 @@ def test_fit_other_methods_in_process(tables, tmp_path, capsys, method, extra, w
     assert "train_loss" not in capsys.readouterr().out
     Z = pd.read_csv(tmp_path / "z.tsv", sep="\t")
     assert Z.shape == (len(frame), width)
-    model = load(tmp_path / "model")
+    model = load(tmp_path / "model", device="auto")  # where it was fitted
     np.testing.assert_allclose(Z.to_numpy(), model.transform(frame[RNA + ATAC]),
                                rtol=1e-6, atol=1e-9)
 

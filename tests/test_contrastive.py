@@ -192,8 +192,8 @@ def test_ica_is_fastica_on_the_raw_embedding(ica_data):
     rotated = clone(raw).set_params(ica=True).fit(X)
     # Same seed: same network, so the ICA model sees the raw embedding.
     np.testing.assert_array_equal(
-        rotated.net_.module_.encoders[0][0].weight.detach().numpy(),
-        raw.net_.module_.encoders[0][0].weight.detach().numpy(),
+        rotated.net_.module_.encoders[0][0].weight.detach().cpu().numpy(),
+        raw.net_.module_.encoders[0][0].weight.detach().cpu().numpy(),
     )
     Z_raw, Z = raw.transform(X), rotated.transform(X)
     np.testing.assert_allclose(Z[:, :3], rotated.ica_.transform(Z_raw[:, :3]), rtol=1e-4, atol=1e-5)

@@ -27,7 +27,8 @@ from sklearn_dssl import (
 )
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
-from tests.fixtures.make_fixtures import EXPECTED, MODEL, cuda_location_tags
+from tests.fixtures.make_fixtures import (CUDA_EXPECTED, CUDA_MODEL, EXPECTED, MODEL,
+                                          cuda_location_tags)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_round_trip_gives_identical_output(case, data, tmp_path):
         X = _frame(X)
     path = save(model, tmp_path / name)
     assert path.is_file() == name.endswith(".zip")
-    loaded = load(path)
+    loaded = load(path, device="auto")  # where the model was fitted: the same arithmetic
 
     assert type(loaded) is type(model)
     assert repr(loaded.get_params()) == repr(model.get_params())
@@ -292,6 +293,21 @@ def test_committed_gpu_model_fixture_loads_on_the_cpu():
     np.testing.assert_allclose(loaded.transform(expected["X"]), expected["Z"],
                                rtol=1e-5, atol=1e-6)
     assert load(MODEL, device="auto").transform(expected["X"]).shape == expected["Z"].shape
+
+
+def test_committed_model_fitted_on_a_gpu_loads_on_the_cpu():
+    """``tests/fixtures/disentangledssl_cuda.zip`` was fitted and saved on a CUDA
+    GPU (``make_fixtures.py --cuda``), with the GPU's transform output beside it:
+    loaded on the CPU, it reproduces that output up to float rounding."""
+    expected = np.load(CUDA_EXPECTED)
+    loaded = load(CUDA_MODEL)
+    assert loaded.get_params()["device"] == "cuda"
+    assert loaded.shared_net_.device == loaded.specific_net_.device == "cpu"
+    Z = loaded.transform(expected["X"])
+    np.testing.assert_allclose(Z, expected["Z"], rtol=1e-4, atol=1e-6 * np.abs(Z).max())
+    # a model of another seed is far off: the comparison can fail
+    other = load(CUDA_MODEL).set_params(random_state=1, device="cpu").fit(expected["X"])
+    assert np.abs(other.transform(expected["X"]) - expected["Z"]).max() > 1e-2 * np.abs(Z).max()
 
 
 @pytest.mark.parametrize("cls", [DisentangledSSL, JointOptSSL, FOCAL, MultimodalContrastive])
