@@ -98,8 +98,9 @@ COMPILE_DOC = """compile : bool, default=False
         transforms as without compiling); on a CPU the random draws are
         torch's own, in the same order, so the result matches
         ``compile=False`` up to float rounding. On a GPU TorchInductor
-        draws them with its own generator (seeded by ``random_state``): a
-        compiled fit is reproducible, but not the same as an uncompiled one.
+        draws them with its own generator (seeded from torch's, which
+        ``random_state`` seeds), so a compiled fit differs from an
+        uncompiled one by more than rounding.
         Not with ``accelerator``, which has its own ``dynamo_backend``."""
 
 # The ``callbacks`` entry of the estimators trained as one net (each docstring

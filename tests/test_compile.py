@@ -2,8 +2,9 @@
 
 On a CPU the compiled step draws torch's own random numbers in the same
 order as the uncompiled one, so every estimator must give the same model up
-to float rounding; on a GPU TorchInductor draws its own, so a compiled fit
-is reproducible but not the uncompiled one. The fitted estimator holds no
+to float rounding; on a GPU TorchInductor draws its own (seeded from
+torch's), so a compiled fit is not the uncompiled one, and the GPU test
+checks that it is reproducible. The fitted estimator holds no
 compiled graphs (it pickles and saves as usual).
 """
 

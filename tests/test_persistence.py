@@ -281,8 +281,8 @@ def test_committed_gpu_model_fixture_loads_on_the_cpu():
     tagged "cuda:0" and the estimator's ``device`` is "cuda", as for a model
     fitted and saved on a GPU, and it loads on a CPU-only machine. The tensors
     were written on a CPU with a forced location tag (see
-    ``tests/fixtures/make_fixtures.py``), since this project has no GPU to
-    write them; the loader never looks at anything else a GPU would change.
+    ``tests/fixtures/make_fixtures.py``); the next test loads a file written
+    on a GPU.
     """
     expected = np.load(EXPECTED)
     loaded = load(MODEL)
