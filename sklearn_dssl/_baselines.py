@@ -24,11 +24,12 @@ from ._baseline_modules import (
 from ._modules import HEADS
 from ._neural import (
     ACCELERATOR_DOC,
+    AUGMENTATION_PARAMETER_CONSTRAINTS,
     CALLBACKS_DOC,
     COMPILE_DOC,
-    AUGMENTATION_PARAMETER_CONSTRAINTS,
     SPECIFIC_INIT_DOC,
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
+    VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
 )
 from ._training import completed_epochs, infer, seeded_torch
@@ -60,6 +61,7 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
         dropped).
     lr : float, default=1e-4
         Initial learning rate of Adam, cosine-annealed.
+    {validation_fraction}
     output : {"all", "shared", "specific"}, default="all"
         Which blocks :meth:`transform` returns (both are always trained).
     device : str, default="auto"
@@ -97,6 +99,7 @@ def _fill(doc):
         .replace("{reference}", _REFERENCE_DOC)
         .replace("{callbacks}", CALLBACKS_DOC)
         .replace("{compile}", COMPILE_DOC)
+        .replace("{validation_fraction}", VALIDATION_FRACTION_DOC)
         .replace("{accelerator}", ACCELERATOR_DOC)
         .replace("{specific_init}", SPECIFIC_INIT_DOC)
     )
@@ -251,6 +254,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         max_epochs=50,
         batch_size=256,
         lr=1e-4,
+        validation_fraction=None,
         output="all",
         device="auto",
         random_state=None,
@@ -275,6 +279,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.validation_fraction = validation_fraction
         self.output = output
         self.device = device
         self.random_state = random_state
@@ -399,6 +404,7 @@ class FOCAL(_JointlyTrainedBaseline):
         max_epochs=50,
         batch_size=256,
         lr=1e-4,
+        validation_fraction=None,
         output="all",
         device="auto",
         random_state=None,
@@ -421,6 +427,7 @@ class FOCAL(_JointlyTrainedBaseline):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.validation_fraction = validation_fraction
         self.output = output
         self.device = device
         self.random_state = random_state
@@ -551,6 +558,7 @@ class DMVAE(_JointlyTrainedBaseline):
         max_epochs=50,
         batch_size=256,
         lr=1e-4,
+        validation_fraction=None,
         output="all",
         device="auto",
         random_state=None,
@@ -570,6 +578,7 @@ class DMVAE(_JointlyTrainedBaseline):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.validation_fraction = validation_fraction
         self.output = output
         self.device = device
         self.random_state = random_state

@@ -16,6 +16,7 @@ from ._neural import (
     CALLBACKS_DOC,
     COMPILE_DOC,
     ICA_PARAMETER_CONSTRAINTS,
+    VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
 )
 from ._training import seeded_torch
@@ -73,6 +74,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         of a row are the other rows of its batch.
     lr : float, default=1e-3
         Initial learning rate of Adam, cosine-annealed.
+    {validation_fraction}
     output : {"all", "shared"}, default="all"
         Which blocks :meth:`transform` returns; both mean the one block.
     device : str, default="auto"
@@ -137,6 +139,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     __doc__ = (
         __doc__.replace("{callbacks}", CALLBACKS_DOC)
         .replace("{compile}", COMPILE_DOC)
+        .replace("{validation_fraction}", VALIDATION_FRACTION_DOC)
         .replace("{accelerator}", ACCELERATOR_DOC)
     )
 
@@ -162,6 +165,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         max_epochs=100,
         batch_size=256,
         lr=1e-3,
+        validation_fraction=None,
         output="all",
         device="auto",
         random_state=None,
@@ -179,6 +183,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.validation_fraction = validation_fraction
         self.output = output
         self.device = device
         self.random_state = random_state

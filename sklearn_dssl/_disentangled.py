@@ -16,11 +16,12 @@ from ._losses import SharedObjective, SpecificObjective
 from ._modules import HEADS, SharedEncoders, SpecificEncoders
 from ._neural import (
     ACCELERATOR_DOC,
-    COMPILE_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
+    COMPILE_DOC,
     ICA_PARAMETER_CONSTRAINTS,
     SPECIFIC_INIT_DOC,
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
+    VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
 )
 from ._training import as_tensor, completed_epochs, infer, seeded_torch
@@ -109,6 +110,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         dropped); also the block size of :meth:`score`.
     lr : float, default=1e-4
         Initial learning rate of Adam, cosine-annealed over each step.
+    {validation_fraction}
     output : {"all", "shared", "specific"}, default="all"
         Which blocks :meth:`transform` returns. With "shared", :meth:`fit`
         trains step 1 only (step 2 would go unused; :meth:`fit_specific`
@@ -198,6 +200,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
 
     __doc__ = (
         __doc__.replace("{compile}", COMPILE_DOC)
+        .replace("{validation_fraction}", VALIDATION_FRACTION_DOC)
         .replace("{accelerator}", ACCELERATOR_DOC)
         .replace("{specific_init}", SPECIFIC_INIT_DOC)
     )
@@ -239,6 +242,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ica=False,
         batch_size=256,
         lr=1e-4,
+        validation_fraction=None,
         output="all",
         device="auto",
         random_state=None,
@@ -265,6 +269,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         self.ica = ica
         self.batch_size = batch_size
         self.lr = lr
+        self.validation_fraction = validation_fraction
         self.output = output
         self.device = device
         self.random_state = random_state

@@ -39,6 +39,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "callbacks": [list, None],
     "compile": ["boolean"],
     "accelerator": [None, HasMethods(["prepare", "unwrap_model"])],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
 }
 
 # Parameters of the estimators that train on augmented views.
@@ -53,7 +54,7 @@ ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
 # Parameters added after the package's estimators were first saved or
 # pickled, each with the value that estimators from before it were trained
 # with (not necessarily its default).
-EARLIER_VALUES = {"compile": False, "specific_init": "normal"}
+EARLIER_VALUES = {"compile": False, "specific_init": "normal", "validation_fraction": None}
 
 
 def with_earlier_values(cls, params):
@@ -83,6 +84,19 @@ SPECIFIC_INIT_DOC = """specific_init : {"looks_linear", "normal"}, default="look
         default settings give a specific block that reads 0.717 on its own
         label with "looks_linear" against 0.675 with "normal", at the same
         leakage (see the benchmarks page)."""
+
+# The ``validation_fraction`` entry of every neural estimator's Parameters
+# section (each docstring has ``{validation_fraction}`` where it goes).
+VALIDATION_FRACTION_DOC = """validation_fraction : float in (0, 1) or None, default=None
+        Hold out this fraction of the rows (random rows, drawn from the fit's
+        seed) from each training net, and record its objective on them, as
+        in training (augmented views, samples) but without gradients, as
+        ``"valid_loss"`` in the net's history after each epoch. With it,
+        skorch's ``EarlyStopping(monitor="valid_loss", load_best=True)`` in
+        ``callbacks`` stops a net when the held-out objective stops
+        improving. The held-out rows do not train the encoders; transform,
+        score and an ``ica`` rotation still use every row given. None
+        trains on all rows. Not with ``accelerator``."""
 
 # The ``compile`` entry of every neural estimator's Parameters section (each
 # docstring has ``{compile}`` where it goes).
@@ -215,6 +229,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
             device=device, callbacks=self.callbacks, verbose=self.verbose,
             step_name=step_name, accelerator=self.accelerator, compile=self.compile,
+            validation_fraction=self.validation_fraction,
         )
 
     # ------------------------------------------------------------------

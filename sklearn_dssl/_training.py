@@ -311,6 +311,17 @@ class ContrastiveNet(NeuralNet):
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
+    def validation_step(self, batch, **fit_params):
+        # The objective on held-out rows, without gradients. The modules run
+        # as in training (augmented views, posterior samples): the objective
+        # is defined on those, and step 2's module gives one view in eval mode.
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, None, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
+
     def get_dataset(self, X, y=None):
         return X
 
@@ -371,6 +382,36 @@ class AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
             self._criteria = criteria
 
 
+class HoldOut:
+    """skorch's ``train_split`` for a tensor of rows: a random ``fraction`` held out.
+
+    Called by the net at the start of ``fit``, inside :func:`seeded_torch`,
+    so the held-out rows follow the fit's seed. Returns ``(X_train, X_valid)``.
+    """
+
+    def __init__(self, fraction):
+        self.fraction = fraction
+
+    def __call__(self, X, y=None, **fit_params):
+        order = torch.randperm(len(X), device=X.device)
+        n_valid = held_out_rows(len(X), self.fraction)
+        return X[order[n_valid:]], X[order[:n_valid]]
+
+
+def held_out_rows(n_rows, fraction):
+    """How many of ``n_rows`` rows :class:`HoldOut` holds out: ``ceil(fraction * n_rows)``,
+    as scikit-learn's ``ShuffleSplit`` does, checked to leave a contrastive
+    loss two rows on each side."""
+    n_valid = math.ceil(fraction * n_rows)
+    if n_valid < 2 or n_rows - n_valid < 2:
+        raise ValueError(
+            f"validation_fraction={fraction} holds out {n_valid} of {n_rows} rows, leaving "
+            f"{n_rows - n_valid} to train on; a contrastive loss needs at least 2 rows on "
+            "each side. Change validation_fraction, or leave it at None to train on all rows."
+        )
+    return n_valid
+
+
 def copy_callback(callback):
     """A fresh copy of a user's callback for one net, so that nets share no state.
 
@@ -401,7 +442,8 @@ def copy_callback(callback):
 
 
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
-             verbose=0, step_name="training", accelerator=None, compile=False):
+             verbose=0, step_name="training", accelerator=None, compile=False,
+             validation_fraction=None):
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -413,7 +455,10 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     With an ``accelerator``, an :class:`AcceleratedContrastiveNet` that
     trains through it (the accelerator places the module, so ``device`` is
     left to it), each process on its own batches. ``compile`` compiles its
-    training steps (see :class:`ContrastiveNet`).
+    training steps (see :class:`ContrastiveNet`). With a
+    ``validation_fraction``, the net holds out that fraction of the rows it
+    is given (:class:`HoldOut`) and records the objective on them as
+    ``"valid_loss"``.
     """
     own_callbacks = [
         ("lr_schedule", LRScheduler(
@@ -453,7 +498,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         iterator_train__shuffle=True,
         iterator_train__drop_last=True,
         iterator_valid=TensorBatches,
-        train_split=None,
+        train_split=None if validation_fraction is None else HoldOut(validation_fraction),
         callbacks=own_callbacks + user_callbacks,
         device=device,
         verbose=verbose,
@@ -463,7 +508,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
 
 
 def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
-          verbose, step_name, accelerator=None, compile=False):
+          verbose, step_name, accelerator=None, compile=False, validation_fraction=None):
     """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -477,11 +522,23 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     history and callbacks: it pickles, and holds no reference to the
     accelerator. With ``compile``, each training step runs compiled by
     ``torch.compile`` (not with an accelerator, which has its own option).
+    With ``validation_fraction``, that fraction of the rows is held out of
+    training, and the history's ``"valid_loss"`` is the objective on them
+    (not with an accelerator).
     """
     settings = dict(
         max_epochs=max_epochs, batch_size=batch_size, lr=lr, device=device,
         callbacks=callbacks, verbose=verbose, step_name=step_name,
+        validation_fraction=validation_fraction,
     )
+    if validation_fraction is not None:
+        if accelerator is not None:
+            raise ValueError(
+                "validation_fraction does not combine with an accelerator, whose "
+                "processes would each hold out other rows; leave it at None and "
+                "evaluate on rows kept out of the fit (e.g. with score)."
+            )
+        held_out_rows(len(X), validation_fraction)  # refused before any training
     if accelerator is not None and compile:
         raise ValueError(
             "compile=True does not combine with an accelerator, which runs the "

@@ -299,3 +299,12 @@ def test_compile_with_an_accelerator_is_refused_with_the_fix(X):
                        ".*dynamo_backend"):
         model.fit(X)
     assert not hasattr(model, "shared_net_")
+
+
+def test_validation_fraction_with_an_accelerator_is_refused_with_the_fix(X):
+    model = ESTIMATORS["MultimodalContrastive"](validation_fraction=0.2,
+                                                accelerator=_accelerator(cpu=True))
+    with pytest.raises(ValueError, match="validation_fraction does not combine with an "
+                                         "accelerator.*leave it at None"):
+        model.fit(X)
+    assert not hasattr(model, "net_")

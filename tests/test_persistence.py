@@ -312,16 +312,18 @@ def test_committed_model_fitted_on_a_gpu_loads_on_the_cpu():
 
 @pytest.mark.parametrize("cls", [DisentangledSSL, JointOptSSL, FOCAL, MultimodalContrastive])
 def test_pickles_from_before_a_parameter_unpickle_with_the_value_they_trained_with(cls):
-    """compile (all neural estimators) and specific_init (those with specific
-    encoders) came later; older pickles trained without compiling and, where
-    there were specific encoders, from the authors' start."""
+    """compile and validation_fraction (all neural estimators) and
+    specific_init (those with specific encoders) came later; older pickles
+    trained without compiling, on all rows and, where there were specific
+    encoders, from the authors' start."""
     state = cls().__getstate__()
-    for name in ("compile", "specific_init"):
+    for name in ("compile", "specific_init", "validation_fraction"):
         state.pop(name, None)  # as pickled by versions without the parameters
     restored = cls.__new__(cls)
     restored.__setstate__(state)
     params = restored.get_params()
     assert params["compile"] is False
+    assert params["validation_fraction"] is None
     assert params.get("specific_init", "normal") == "normal"
     assert pickle.loads(pickle.dumps(cls())).get_params() == cls().get_params()
 

@@ -1,0 +1,104 @@
+"""Held-out rows during training (``validation_fraction``) and early stopping on them."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+from skorch.callbacks import EarlyStopping
+
+from sklearn_dssl import load, save
+from sklearn_dssl._training import HoldOut
+from sklearn_dssl.datasets import make_paper_synthetic
+from tests.conftest import TINY_NEURAL
+
+N_ROWS = 120
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_paper_synthetic(n_samples=N_ROWS, n_latent=2, n_features=3, random_state=0).data
+
+
+def _nets(model):
+    return [getattr(model, name) for name in ("shared_net_", "specific_net_", "net_")
+            if hasattr(model, name)]
+
+
+def _rows_per_epoch(net, prefix):
+    return sum(batch[f"{prefix}_batch_size"] for batch in net.history[-1, "batches"]
+               if f"{prefix}_batch_size" in batch)
+
+
+@pytest.mark.parametrize("name", TINY_NEURAL)
+def test_every_net_records_the_objective_on_its_held_out_rows(name, X):
+    model = TINY_NEURAL[name](validation_fraction=0.25, device="cpu").fit(X)
+    n_valid = math.ceil(0.25 * N_ROWS)
+    for net in _nets(model):
+        assert np.isfinite(net.history[:, "valid_loss"]).all()
+        assert len(net.history[:, "valid_loss"]) == len(net.history)
+        assert _rows_per_epoch(net, "valid") == n_valid
+        # batches of 32 from the 90 training rows, the incomplete last one dropped
+        assert _rows_per_epoch(net, "train") == (N_ROWS - n_valid) // 32 * 32
+    assert np.isfinite(model.transform(X)).all()
+
+
+def test_without_a_fraction_every_row_trains_and_no_valid_loss(X):
+    model = TINY_NEURAL["DisentangledSSL"](device="cpu").fit(X)
+    for net in _nets(model):
+        assert "valid_loss" not in net.history[-1]
+        assert _rows_per_epoch(net, "train") == N_ROWS // 32 * 32
+
+
+def test_held_out_rows_are_reproducible_and_follow_the_seed(X):
+    def valid_losses(**params):
+        model = TINY_NEURAL["DisentangledSSL"](validation_fraction=0.25, device="cpu",
+                                               **params).fit(X)
+        return [list(net.history[:, "valid_loss"]) for net in _nets(model)], model.transform(X)
+
+    (losses, Z), (losses_again, Z_again) = valid_losses(), valid_losses()
+    assert losses == losses_again
+    np.testing.assert_array_equal(Z, Z_again)
+    assert valid_losses(random_state=1)[0] != losses
+
+
+def test_hold_out_splits_the_rows_in_two():
+    X = torch.arange(10.0)[:, None]
+    torch.manual_seed(0)
+    train, valid = HoldOut(0.3)(X)
+    assert len(valid) == 3 and len(train) == 7
+    assert sorted(torch.cat([train, valid])[:, 0].tolist()) == list(range(10))
+
+
+def test_early_stopping_on_the_held_out_loss_stops_each_net(X):
+    # a threshold no epoch can improve by: the net stops after patience epochs
+    stop = EarlyStopping(monitor="valid_loss", patience=1, threshold=1e9,
+                         threshold_mode="abs", load_best=True)
+    model = TINY_NEURAL["DisentangledSSL"](validation_fraction=0.25, callbacks=[stop],
+                                           device="cpu")
+    model.set_params(max_epochs_shared=5, max_epochs_specific=5).fit(X)
+    assert [len(net.history) for net in _nets(model)] == [2, 2]
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("fraction", [0.005, 0.99])
+def test_a_fraction_leaving_too_few_rows_is_refused_before_training(fraction, X):
+    model = TINY_NEURAL["MultimodalContrastive"](validation_fraction=fraction)
+    with pytest.raises(ValueError, match=r"validation_fraction=.* at least 2 rows on each side"):
+        model.fit(X)
+    assert not hasattr(model, "net_")
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, "0.2"])
+def test_a_fraction_outside_zero_one_is_refused(fraction, X):
+    with pytest.raises(InvalidParameterError, match="validation_fraction"):
+        TINY_NEURAL["DisentangledSSL"](validation_fraction=fraction).fit(X)
+
+
+def test_a_model_fitted_with_held_out_rows_saves_and_loads(X, tmp_path):
+    model = TINY_NEURAL["JointOptSSL"](validation_fraction=0.25, device="cpu").fit(X)
+    loaded = load(save(model, tmp_path / "model.zip"))
+    assert loaded.get_params()["validation_fraction"] == 0.25
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    assert list(loaded.net_.history[:, "valid_loss"]) == list(model.net_.history[:, "valid_loss"])
