@@ -114,8 +114,8 @@ COMPILE_DOC = """compile : bool, default=False
         ``compile=False`` up to float rounding. On a GPU TorchInductor
         draws them with its own generator (seeded from torch's, which
         ``random_state`` seeds), so a compiled fit differs from an
-        uncompiled one by more than rounding.
-        Not with ``accelerator``, which has its own ``dynamo_backend``."""
+        uncompiled one by more than rounding. Not with ``accelerator``,
+        which has its own ``dynamo_backend``."""
 
 # The ``callbacks`` entry of the estimators trained as one net (each docstring
 # has ``{callbacks}`` where it goes; DisentangledSSL's two nets have their own).

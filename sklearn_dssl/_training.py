@@ -385,8 +385,9 @@ class AcceleratedContrastiveNet(AccelerateMixin, ContrastiveNet):
 class HoldOut:
     """skorch's ``train_split`` for a tensor of rows: a random ``fraction`` held out.
 
-    Called by the net at the start of ``fit``, inside :func:`seeded_torch`,
-    so the held-out rows follow the fit's seed. Returns ``(X_train, X_valid)``.
+    The net calls it at the start of each ``fit_loop``; :func:`train` runs
+    that inside :func:`seeded_torch`, so the held-out rows follow the fit's
+    seed. Returns ``(X_train, X_valid)``.
     """
 
     def __init__(self, fraction):
