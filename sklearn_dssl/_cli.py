@@ -252,6 +252,7 @@ ESTIMATOR_OPTIONS = [
     (["--lr"], "lr", dict(type=float, help="initial learning rate of Adam")),
     (["--device"], "device", dict(metavar="DEVICE", help="torch device: auto (default), cpu, cuda, cuda:K")),
     (["--compile"], "compile", dict(action="store_const", const=True, help="compile each training step with torch.compile: faster epochs after a slower start (neural methods)")),
+    (["--validation-fraction"], "validation_fraction", dict(type=float, help="hold out this fraction of the rows from each training step; its objective on them is logged as valid_loss (neural methods)")),
     (["--random-state"], "random_state", dict(type=int, metavar="SEED", help="seed, for reproducible embeddings")),
     (["--blocks"], "output", dict(choices=["all", "shared", "specific"], help="blocks to output (default all; 'shared' skips step 2 of DisentangledSSL)")),
 ]
@@ -274,6 +275,24 @@ def _estimator(args):
                 "see sklearn-dssl fit --help."
             )
         params[param] = value
+    if args.early_stopping is not None:
+        if "callbacks" not in accepted:
+            raise CommandError(
+                f"--early-stopping does not apply to --method {args.method} ({cls.__name__}), "
+                "which is not trained by epochs."
+            )
+        if args.early_stopping < 1:
+            raise CommandError(f"--early-stopping {args.early_stopping}: give a patience "
+                               "of at least 1 epoch.")
+        if params.get("validation_fraction") is None:
+            raise CommandError(
+                "--early-stopping watches the loss on held-out rows; give "
+                "--validation-fraction too (e.g. --validation-fraction 0.1)."
+            )
+        from skorch.callbacks import EarlyStopping
+
+        params["callbacks"] = [EarlyStopping(monitor="valid_loss", patience=args.early_stopping,
+                                             load_best=True)]
     if "verbose" in accepted:
         params["verbose"] = 0 if args.quiet else 1
     return cls(**params)
@@ -340,7 +359,8 @@ def _fit(args):
               f"{embeddings.shape[1] - (ids is not None)} columns) to {args.output}")
     if args.model is not None:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # the CLI sets no callbacks
+            # the CLI's only callback, --early-stopping, matters for training alone
+            warnings.simplefilter("ignore", UserWarning)
             path = save(model, args.model)
         print(f"wrote the model to {path}")
     return 0
@@ -476,6 +496,10 @@ def build_parser():
             kwargs = {"metavar": {int: "N", float: "FLOAT"}.get(kwargs.get("type"), "VALUE"),
                       **kwargs}
         params.add_argument(*flags, dest=f"param_{param}", default=None, **kwargs)
+    params.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                        help="stop each training step after PATIENCE epochs without "
+                             "improvement of valid_loss and keep its best epoch (needs "
+                             "--validation-fraction)")
     fit.set_defaults(run=_fit)
 
     transform = commands.add_parser(
