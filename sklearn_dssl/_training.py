@@ -270,6 +270,15 @@ class ContrastiveNet(NeuralNet):
         except KeyboardInterrupt:
             self.stopped_by_callback_ = method_name == "on_epoch_end"
             raise
+        except KeyError as exc:
+            # skorch holds out rows by default; here only validation_fraction does
+            if self.train_split is None and "'valid_" in str(exc):
+                raise ValueError(
+                    f"A callback reads a held-out score from the history ({exc.args[0]}), "
+                    "but no rows are held out; set validation_fraction (e.g. 0.1), or "
+                    "monitor 'train_loss'."
+                ) from exc
+            raise
 
     def fit_loop(self, X, y=None, **fit_params):
         if isinstance(X, torch.Tensor) and self.device is not None:

@@ -102,3 +102,10 @@ def test_a_model_fitted_with_held_out_rows_saves_and_loads(X, tmp_path):
     assert loaded.get_params()["validation_fraction"] == 0.25
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
     assert list(loaded.net_.history[:, "valid_loss"]) == list(model.net_.history[:, "valid_loss"])
+
+
+def test_watching_a_held_out_score_without_held_out_rows_names_the_fix(X):
+    model = TINY_NEURAL["DisentangledSSL"](callbacks=[EarlyStopping(monitor="valid_loss")])
+    with pytest.raises(ValueError, match="held-out score .*'valid_loss'.* set validation_fraction"):
+        model.fit(X)
+    assert not hasattr(model, "shared_net_")
