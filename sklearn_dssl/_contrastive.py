@@ -47,7 +47,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     ----------
     modalities : None, sequence or dict, default=None
         How the columns of X split into modalities; see
-        :class:`DisentangledSSL`. Exactly two.
+        :class:`DisentangledSSL`. Two or more; with more than two, the loss
+        averages over the pairs of modalities.
     n_components : int, default=16
         Width of each modality's embedding.
     similarity : {"cosine", "l1", "euclidean"}, default="cosine"
@@ -152,6 +153,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
     }
+
+    _n_modalities = None  # two or more
 
     def __init__(
         self,

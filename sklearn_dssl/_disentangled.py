@@ -57,8 +57,12 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         each a sequence of column indices, a slice, a boolean mask over the
         columns, or for a DataFrame a list of column names. A dict ``{name: count or group}`` also names the
         modalities (names default to ``"m1"``, ``"m2"``, ...). Every column
-        must belong to exactly one modality. Exactly two modalities are
-        supported for now.
+        must belong to exactly one modality. Two or more modalities: with
+        more than two, step 1's contrastive and bottleneck terms average
+        over the pairs of modalities, and in step 2 modality ``i`` pairs its
+        specific embedding with the shared embedding of modality ``i + 1``
+        (the last with the first), as modality 1 with modality 2's when
+        there are two.
     n_shared : int, default=100
         Width of each modality's shared embedding.
     n_specific : int, default=100
@@ -220,6 +224,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         "max_epochs_shared": [Interval(Integral, 1, None, closed="left")],
         "max_epochs_specific": [Interval(Integral, 1, None, closed="left")],
     }
+
+    _n_modalities = None  # two or more
 
     def __init__(
         self,

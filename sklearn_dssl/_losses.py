@@ -191,7 +191,9 @@ class SpecificObjective(WeightedTerms):
 
     Called on the two views returned by the step-2 module. Modality ``i``'s
     joint representation pairs its specific embedding with the *other*
-    modality's shared embedding; its two views form the positive pairs.
+    modality's shared embedding (with more than two, modality ``i + 1``'s,
+    the last modality's with the first's); its two views form the positive
+    pairs.
     Terms: ``"contrast"``, the sum over modalities of the cross-view InfoNCE
     of the joint representations, and ``"orthogonality"``, the sum over
     modalities of :func:`orthogonality` (specific, shared), averaged over

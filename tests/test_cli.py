@@ -141,6 +141,17 @@ def test_fit_other_methods_in_process(tables, tmp_path, capsys, method, extra, w
                                rtol=1e-6, atol=1e-9)
 
 
+def test_fit_three_modalities(tables, tmp_path, capsys):
+    folder, _ = tables
+    argv = ["fit", str(folder / "cells.csv"), "--modality", "x=rna_0,rna_1",
+            "--modality", "y=rna_2,atac_0", "--modality", "z=atac_1,atac_2", "--id", "cell",
+            *TINY, "--quiet", "-o", str(tmp_path / "z.csv")]
+    assert main(argv) == 0, capsys.readouterr().err
+    Z = pd.read_csv(tmp_path / "z.csv")
+    assert Z.columns.tolist() == ["cell", *(f"{block}_{m}_{i}" for block in ("shared", "specific")
+                                            for m in "xyz" for i in range(2))]
+
+
 def test_fit_with_held_out_rows_and_early_stopping(tables, tmp_path, capsys):
     folder, _ = tables
     argv = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",

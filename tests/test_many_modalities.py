@@ -1,0 +1,79 @@
+"""DisentangledSSL and MultimodalContrastive on more than two modalities."""
+
+import numpy as np
+import pytest
+
+from sklearn_dssl import DisentangledSSL, MultimodalContrastive, load, save
+from sklearn_dssl.metrics import linear_r2
+
+N_ROWS = 2000
+
+
+@pytest.fixture(scope="module")
+def three():
+    """Three modalities of 5 columns, each a linear mix of a shared 2-d latent
+    Z_c and its own 2-d latent, with a little noise."""
+    rng = np.random.default_rng(0)
+    Z_c = rng.normal(size=(N_ROWS, 2))
+    Z_s = [rng.normal(size=(N_ROWS, 2)) for _ in range(3)]
+    X = np.hstack([np.hstack([Z_c, z]) @ rng.normal(size=(4, 5))
+                   + 0.05 * rng.normal(size=(N_ROWS, 5)) for z in Z_s])
+    return X, Z_c, Z_s
+
+
+@pytest.fixture(scope="module")
+def dssl(three):
+    X, _, _ = three
+    return DisentangledSSL(
+        modalities={"a": 5, "b": 5, "c": 5}, n_shared=4, n_specific=4,
+        hidden_layer_sizes=(32,), max_epochs_shared=20, max_epochs_specific=15,
+        batch_size=128, lr=1e-3, random_state=0, device="cpu",
+    ).fit(X)
+
+
+def test_each_modality_gets_a_shared_and_a_specific_block(dssl, three):
+    X, _, _ = three
+    names = dssl.get_feature_names_out()
+    assert names.size == 3 * 4 + 3 * 4
+    assert names[[0, 4, 8, 12, 16, 20]].tolist() == [
+        "shared_a_0", "shared_b_0", "shared_c_0", "specific_a_0", "specific_b_0", "specific_c_0"]
+    Z = dssl.transform(X)
+    blocks = dssl.transform_blocks(X)
+    np.testing.assert_array_equal(Z[:, 8:12], blocks["shared"]["c"])
+    np.testing.assert_array_equal(Z[:, 20:], blocks["specific"]["c"])
+    # modality c from its own columns alone
+    np.testing.assert_allclose(dssl.transform_modality(X[:, 10:], "c", block="specific"),
+                               blocks["specific"]["c"], rtol=1e-5, atol=1e-6)
+    assert np.isfinite(dssl.score(X)) and dssl.score(X) < 0
+
+
+def test_shared_blocks_hold_the_shared_latent_and_specific_blocks_their_own(dssl, three):
+    # measured at this seed: shared R^2 on Z_c 0.985 to 0.995, specific 0.009 at
+    # most, specific on its own latent 0.77 to 0.99, shared on it 0.10 at most
+    X, Z_c, Z_s = three
+    blocks = dssl.transform_blocks(X)
+    for name, own in zip("abc", Z_s):
+        assert linear_r2(blocks["shared"][name], Z_c) > 0.95
+        assert linear_r2(blocks["specific"][name], Z_c) < 0.1
+        assert linear_r2(blocks["specific"][name], own) > 0.6
+        assert linear_r2(blocks["shared"][name], own) < 0.25
+
+
+def test_a_model_of_three_modalities_saves_and_loads(dssl, three, tmp_path):
+    X, _, _ = three
+    loaded = load(save(dssl, tmp_path / "model.zip"))
+    assert list(loaded.modalities_) == ["a", "b", "c"]
+    np.testing.assert_array_equal(loaded.transform(X[:100]), dssl.transform(X[:100]))
+
+
+def test_multimodal_contrastive_recovers_the_latent_shared_by_three(three):
+    # measured at this seed: R^2 0.980, 0.987 and 0.980
+    X, Z_c, _ = three
+    model = MultimodalContrastive(
+        modalities=[5, 5, 5], n_components=2, similarity="euclidean",
+        hidden_layer_sizes=(32,), max_epochs=30, batch_size=128, random_state=0, device="cpu",
+    ).fit(X)
+    blocks = model.transform_blocks(X)["shared"]
+    assert len(blocks) == 3
+    for embedding in blocks.values():
+        assert linear_r2(embedding, Z_c) > 0.9
