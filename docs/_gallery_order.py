@@ -8,6 +8,7 @@ ORDER = [
     "plot_grid_search.py",
     "plot_beta_tradeoff.py",
     "plot_specific_representations.py",
+    "plot_early_stopping.py",
     "plot_retrieval.py",
     "plot_contrastive_ica.py",
 ]
