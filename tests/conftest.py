@@ -26,6 +26,12 @@ def small_model(**params):
     return DisentangledSSL(**defaults)
 
 
+def fitted_nets(model):
+    """The fitted skorch nets of a neural estimator (``shared_net_``, ``specific_net_``, ``net_``)."""
+    return [getattr(model, name) for name in ("shared_net_", "specific_net_", "net_")
+            if hasattr(model, name)]
+
+
 # Every neural estimator at a tiny size, two epochs: ``TINY_NEURAL[name](**params)``
 # (params override the tiny defaults).
 _TINY = dict(hidden_layer_sizes=(8,), batch_size=32, lr=1e-3, random_state=0)

@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn_dssl import load, save
 from sklearn_dssl._training import ContrastiveNet
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import TINY_NEURAL
+from tests.conftest import TINY_NEURAL, fitted_nets
 
 accelerate = pytest.importorskip("accelerate")
 from skorch.hf import AccelerateMixin  # noqa: E402
@@ -55,10 +55,6 @@ def cpu_accelerator():
     return _accelerator(cpu=True)
 
 
-def _nets(model):
-    return [v for k, v in vars(model).items() if k.endswith("net_")]
-
-
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_single_process_cpu_accelerator_gives_the_plain_fit(name, X, cpu_accelerator):
     # One process on the CPU, full precision: the accelerator only places the
@@ -67,7 +63,7 @@ def test_single_process_cpu_accelerator_gives_the_plain_fit(name, X, cpu_acceler
     plain = ESTIMATORS[name](device="cpu").fit(X)
     accelerated = ESTIMATORS[name](accelerator=cpu_accelerator).fit(X)
     np.testing.assert_array_equal(accelerated.transform(X), plain.transform(X))
-    for net, plain_net in zip(_nets(accelerated), _nets(plain), strict=True):
+    for net, plain_net in zip(fitted_nets(accelerated), fitted_nets(plain), strict=True):
         # the fitted nets are plain nets, on the accelerator's device
         assert type(net) is ContrastiveNet and not isinstance(net, AccelerateMixin)
         assert net.device == "cpu"
@@ -269,7 +265,7 @@ def test_single_gpu_mixed_precision(name, X, tmp_path):
     mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     accelerator = _accelerator(mixed_precision=mixed_precision)
     model = ESTIMATORS[name](accelerator=accelerator).fit(X)
-    for net in _nets(model):
+    for net in fitted_nets(model):
         assert torch.device(net.device).type == "cuda"
         assert np.isfinite(net.history[:, "train_loss"]).all()
     Z = model.transform(X)

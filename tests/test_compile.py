@@ -17,7 +17,7 @@ import torch._inductor.config
 
 from sklearn_dssl import load, save
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import TINY_NEURAL
+from tests.conftest import TINY_NEURAL, fitted_nets
 
 ESTIMATORS = TINY_NEURAL
 
@@ -32,17 +32,12 @@ def _relative_difference(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-def _nets(model):
-    return [getattr(model, name) for name in ("shared_net_", "specific_net_", "net_")
-            if hasattr(model, name)]
-
-
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_compiled_fit_matches_uncompiled_fit(name, X):
     plain = ESTIMATORS[name](device="cpu").fit(X)
     compiled = ESTIMATORS[name](compile=True, device="cpu").fit(X)
     assert _relative_difference(compiled.transform(X), plain.transform(X)) < 1e-4
-    for net_plain, net_compiled in zip(_nets(plain), _nets(compiled)):
+    for net_plain, net_compiled in zip(fitted_nets(plain), fitted_nets(compiled)):
         # every term of the objective is recorded, per batch and per epoch
         assert net_compiled.history[-1].keys() == net_plain.history[-1].keys()
         np.testing.assert_allclose(net_compiled.history[:, "train_loss"],
@@ -68,7 +63,7 @@ def test_compiled_fit_on_a_gpu_is_reproducible(X):
 
 def test_fitted_compiled_model_holds_no_graphs_and_persists(X, tmp_path):
     model = ESTIMATORS["DisentangledSSL"](compile=True).fit(X)
-    for net in _nets(model):
+    for net in fitted_nets(model):
         assert "_compiled_objective" not in net.__dict__
     expected = model.transform(X)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).transform(X), expected)

@@ -11,7 +11,7 @@ from skorch.callbacks import EarlyStopping
 from sklearn_dssl import load, save
 from sklearn_dssl._training import HoldOut
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import TINY_NEURAL
+from tests.conftest import TINY_NEURAL, fitted_nets
 
 N_ROWS = 120
 
@@ -19,11 +19,6 @@ N_ROWS = 120
 @pytest.fixture(scope="module")
 def X():
     return make_paper_synthetic(n_samples=N_ROWS, n_latent=2, n_features=3, random_state=0).data
-
-
-def _nets(model):
-    return [getattr(model, name) for name in ("shared_net_", "specific_net_", "net_")
-            if hasattr(model, name)]
 
 
 def _rows_per_epoch(net, prefix):
@@ -35,7 +30,7 @@ def _rows_per_epoch(net, prefix):
 def test_every_net_records_the_objective_on_its_held_out_rows(name, X):
     model = TINY_NEURAL[name](validation_fraction=0.25, device="cpu").fit(X)
     n_valid = math.ceil(0.25 * N_ROWS)
-    for net in _nets(model):
+    for net in fitted_nets(model):
         assert np.isfinite(net.history[:, "valid_loss"]).all()
         assert len(net.history[:, "valid_loss"]) == len(net.history)
         assert _rows_per_epoch(net, "valid") == n_valid
@@ -46,7 +41,7 @@ def test_every_net_records_the_objective_on_its_held_out_rows(name, X):
 
 def test_without_a_fraction_every_row_trains_and_no_valid_loss(X):
     model = TINY_NEURAL["DisentangledSSL"](device="cpu").fit(X)
-    for net in _nets(model):
+    for net in fitted_nets(model):
         assert "valid_loss" not in net.history[-1]
         assert _rows_per_epoch(net, "train") == N_ROWS // 32 * 32
 
@@ -55,7 +50,7 @@ def test_held_out_rows_are_reproducible_and_follow_the_seed(X):
     def valid_losses(**params):
         model = TINY_NEURAL["DisentangledSSL"](validation_fraction=0.25, device="cpu",
                                                **params).fit(X)
-        return [list(net.history[:, "valid_loss"]) for net in _nets(model)], model.transform(X)
+        return [list(net.history[:, "valid_loss"]) for net in fitted_nets(model)], model.transform(X)
 
     (losses, Z), (losses_again, Z_again) = valid_losses(), valid_losses()
     assert losses == losses_again
@@ -78,7 +73,7 @@ def test_early_stopping_on_the_held_out_loss_stops_each_net(X):
     model = TINY_NEURAL["DisentangledSSL"](validation_fraction=0.25, callbacks=[stop],
                                            device="cpu")
     model.set_params(max_epochs_shared=5, max_epochs_specific=5).fit(X)
-    assert [len(net.history) for net in _nets(model)] == [2, 2]
+    assert [len(net.history) for net in fitted_nets(model)] == [2, 2]
     assert np.isfinite(model.transform(X)).all()
 
 
