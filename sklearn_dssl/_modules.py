@@ -14,6 +14,7 @@ from scipy.special import ndtri
 from torch import nn
 from torch.nn import functional as F
 
+from ._kernels import Linear
 from ._losses import (
     cosine_bottleneck,
     cosine_similarity_matrix,
@@ -33,7 +34,7 @@ def make_mlp(n_in, hidden_layer_sizes, n_out, init_std=0.01, looks_linear=False)
     sizes = [n_in, *hidden_layer_sizes, n_out]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        linear = nn.Linear(a, b)
+        linear = Linear(a, b)
         if init_std is not None:
             nn.init.normal_(linear.weight, std=init_std)
             nn.init.zeros_(linear.bias)

@@ -1,0 +1,124 @@
+"""The encoders' linear layers: oneDNN's products on a CPU, torch's elsewhere."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from sklearn_dssl import _kernels
+from sklearn_dssl._kernels import Linear, linear, onednn_linear
+from sklearn_dssl._modules import make_mlp
+from tests.conftest import TINY_NEURAL
+
+needs_onednn = pytest.mark.skipif(not _kernels.HAS_ONEDNN, reason="torch built without oneDNN")
+
+
+class RecordOps(TorchDispatchMode):
+    """Names of the operators dispatched inside the block."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _gradients(fn, x, weight, bias, grad):
+    leaves = [t.detach().clone().requires_grad_() for t in (x, weight, bias) if t is not None]
+    out = fn(*leaves, None) if bias is None else fn(*leaves)
+    out.backward(grad)
+    return out.detach(), [leaf.grad for leaf in leaves]
+
+
+def _inputs(rows, n_in, n_out, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(rows, n_in, generator=g), torch.randn(n_out, n_in, generator=g),
+            torch.randn(n_out, generator=g), torch.randn(rows, n_out, generator=g))
+
+
+@needs_onednn
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("n_in, n_out", [(100, 512), (512, 100), (7, 3), (3, 7)])
+def test_onednn_linear_and_its_gradients_are_torchs(n_in, n_out, with_bias):
+    x, weight, bias, grad = _inputs(33, n_in, n_out)
+    bias = bias if with_bias else None
+    out, grads = _gradients(onednn_linear, x, weight, bias, grad)
+    expected_out, expected_grads = _gradients(F.linear, x, weight, bias, grad)
+    torch.testing.assert_close(out, expected_out, rtol=1e-5, atol=1e-4)
+    for got, expected in zip(grads, expected_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)
+    assert grads[1].shape == weight.shape
+
+
+@needs_onednn
+def test_onednn_linear_reads_a_column_slice_of_a_wider_batch():
+    # an encoder's input is its modality's columns of the batch: a strided view
+    wide, weight, bias, grad = _inputs(64, 12, 5)
+    x = wide[:, 2:9]
+    weight = weight[:, :7].contiguous()
+    out, grads = _gradients(onednn_linear, x, weight, bias, grad)
+    expected_out, expected_grads = _gradients(F.linear, x.contiguous(), weight, bias, grad)
+    torch.testing.assert_close(out, expected_out, rtol=1e-5, atol=1e-4)
+    for got, expected in zip(grads, expected_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)
+
+
+@needs_onednn
+def test_onednn_linear_passes_torchs_operator_checks():
+    x, weight, bias, _ = _inputs(6, 4, 3)
+    torch.library.opcheck(onednn_linear, (x.requires_grad_(), weight.requires_grad_(),
+                                          bias.requires_grad_()))
+
+
+@needs_onednn
+def test_linear_runs_onednn_for_2d_float32_cpu_tensors_only():
+    x, weight, bias, _ = _inputs(4, 3, 2)
+    cases = {
+        "float32 2-D": (x, weight, True),
+        "float64": (x.double(), weight.double(), False),
+        "3-D": (x.reshape(2, 2, 3), weight, False),
+        "no rows": (x[:0], weight, False),
+    }
+    for name, (inputs, w, runs_onednn) in cases.items():
+        with RecordOps() as ops:
+            out = linear(inputs, w, bias.to(w.dtype))
+        assert ("onednn_linear" in " ".join(ops.names)) is runs_onednn, name
+        torch.testing.assert_close(out, F.linear(inputs, w, bias.to(w.dtype)),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_make_mlp_builds_linear_layers_with_torchs_parameters():
+    torch.manual_seed(0)
+    mlp = make_mlp(5, (4,), 3, init_std=None)
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    assert all(isinstance(layer, Linear) for layer in (mlp[0], mlp[2]))
+    assert isinstance(mlp[0], torch.nn.Linear)
+    state, expected = mlp.state_dict(), plain.state_dict()
+    assert list(state) == list(expected)
+    for key in state:
+        torch.testing.assert_close(state[key], expected[key], rtol=0, atol=0)
+    x = torch.randn(10, 5)
+    torch.testing.assert_close(mlp(x), plain(x), rtol=1e-5, atol=1e-6)
+
+
+@needs_onednn
+def test_compiled_linear_matches_eager():
+    x, weight, bias, grad = _inputs(16, 6, 4)
+    compiled = torch.compile(linear, options={"fallback_random": True})
+    out, grads = _gradients(compiled, x, weight, bias, grad)
+    expected_out, expected_grads = _gradients(linear, x, weight, bias, grad)
+    torch.testing.assert_close(out, expected_out, rtol=1e-5, atol=1e-5)
+    for got, expected in zip(grads, expected_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_a_cpu_fit_trains_through_onednn():
+    X = torch.randn(64, 6).numpy()
+    with RecordOps() as ops:
+        TINY_NEURAL["DisentangledSSL"](device="cpu").fit(X)
+    assert sum("onednn_linear" in name for name in ops.names) > 0
+    assert not any(name.startswith("aten.addmm") for name in ops.names)
