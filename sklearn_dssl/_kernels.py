@@ -13,14 +13,15 @@ encoders' products at the paper's shapes (batch 256, widths 100 and 512)
 2-D float32 CPU tensors, its backward pass included, and by torch otherwise
 (other devices, dtypes or shapes, or a torch without oneDNN). It is a
 custom operator (``torch.library.custom_op``): autograd differentiates it
-through its registered backward, and ``torch.compile`` calls it as one
-opaque kernel.
+through its registered backward, ``torch.compile`` calls it as one opaque
+kernel, and torch's ``FlopCounterMode`` counts its operations.
 """
 
 from typing import Optional
 
 import torch
 from torch.nn import functional as F
+from torch.utils.flop_counter import register_flop_formula
 
 
 def _has_onednn_linear():
@@ -80,6 +81,12 @@ def _onednn_linear_backward(ctx, grad):
 
 
 onednn_linear.register_autograd(_onednn_linear_backward, setup_context=_save_operands)
+
+
+@register_flop_formula(torch.ops.sklearn_dssl.onednn_linear)
+def _onednn_linear_flops(x_shape, weight_shape, *args, out_shape=None, **kwargs):
+    """Multiply-adds times two, as torch's ``FlopCounterMode`` counts ``addmm``."""
+    return 2 * x_shape[0] * x_shape[1] * weight_shape[0]
 
 
 def _onednn_applies(x, weight):

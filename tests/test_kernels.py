@@ -122,3 +122,17 @@ def test_a_cpu_fit_trains_through_onednn():
         TINY_NEURAL["DisentangledSSL"](device="cpu").fit(X)
     assert sum("onednn_linear" in name for name in ops.names) > 0
     assert not any(name.startswith("aten.addmm") for name in ops.names)
+
+
+@needs_onednn
+def test_flop_counter_counts_onednn_linear_as_torchs_addmm():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x, weight, bias, grad = _inputs(32, 10, 6)
+    counts = []
+    for fn in (onednn_linear, F.linear):
+        leaves = [t.clone().requires_grad_() for t in (x, weight, bias)]
+        with FlopCounterMode(display=False) as counter:
+            fn(*leaves).backward(grad)
+        counts.append(counter.get_total_flops())
+    assert counts[0] == counts[1] == 3 * 2 * 32 * 10 * 6
