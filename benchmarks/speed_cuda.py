@@ -35,9 +35,8 @@ import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from paper_synthetic import blocks_of, shared_probe, specific_probe, split_rows
 from speed import (PAPER, RESULTS, BareTorchLoop, interleaved_epochs, matmul_gflops,
-                   skorch_epoch, step_modules, step_products)
+                   probes, skorch_epoch, step_modules, step_products)
 from sklearn_dssl import DisentangledSSL, load, save
 from sklearn_dssl._training import as_tensor
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -48,17 +47,6 @@ EPOCHS = {"shared": 50, "specific": 30}
 def epoch_seconds(net):
     """Median wall time of a fitted skorch net's epochs after the first, from its history."""
     return float(np.median(net.history[1:, "dur"])) if len(net.history) > 1 else None
-
-
-def probes(model, data):
-    """The paper's probes of ``model``'s blocks, as paper_synthetic.py reports them."""
-    (X_train, X_test), (y_train, y_test), _ = split_rows(data)
-    train, test = blocks_of(model, X_train, X_test)
-    shared = shared_probe(train, test, y_train, y_test)
-    specific = specific_probe(train, test, y_train, y_test)
-    return {"shared": {"Y_c": shared["shared"], "leakage_Y_s1": shared["specific_m1"]},
-            "specific_m1": {"Y_s1": specific["specific_m1"],
-                            "leakage_Y_c": specific["shared"]}}
 
 
 def loaded_on_the_cpu(model, X, save_dir=None):
