@@ -36,7 +36,11 @@ compile cache empty (a new process with a cache folder of its own), and
 compiled again in that process with the cache filled; the figures are
 added to an existing speed.json as ``compile_cost``.
 
-Run: python benchmarks/speed.py [--full] [--epochs 4] | --compile-cost
+With ``--kernels`` it measures only what oneDNN's products gain: epochs of
+both steps with the encoders' layers on oneDNN and on torch's BLAS,
+alternated, uncompiled and compiled; added to speed.json as ``kernels``.
+
+Run: python benchmarks/speed.py [--full] [--epochs 4] | --compile-cost | --kernels
 Writes benchmarks/results/speed.json.
 """
 
@@ -58,6 +62,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from paper_synthetic import blocks_of, shared_probe, specific_probe, split_rows
 from sklearn_dssl import DisentangledSSL
+from sklearn_dssl import _kernels
 from sklearn_dssl._kernels import HAS_ONEDNN, onednn_linear
 from sklearn_dssl._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
@@ -311,6 +316,45 @@ def compile_cost():
             "compiled_filled_cache_seconds": filled_cache}
 
 
+def kernel_comparison(X_train, modalities, epochs):
+    """Epoch times with the encoders' layers on oneDNN against torch's BLAS.
+
+    Two nets of each step, one per library, trained epoch by epoch in
+    alternation, uncompiled and compiled: the median epoch time of each and
+    the median of the per-epoch ratios (oneDNN / BLAS).
+    """
+    X = as_tensor(X_train, "cpu")
+    report = {}
+    for compile in (False, True):
+        models = {}
+        for onednn in (False, True):
+            # the switch that sklearn_dssl._kernels.linear reads on every call;
+            # a benchmark's own, not a user setting
+            _kernels.HAS_ONEDNN = onednn
+            models[onednn] = DisentangledSSL(
+                modalities=modalities, max_epochs_shared=1, max_epochs_specific=1,
+                random_state=0, device="cpu", compile=compile, **PAPER).fit(X_train)
+
+        def epoch(onednn, step):
+            _kernels.HAS_ONEDNN = onednn
+            return skorch_epoch(getattr(models[onednn], step), X)
+
+        for step in ("shared", "specific"):
+            for onednn in (False, True):
+                epoch(onednn, f"{step}_net_")  # compiles again (fit released its graphs)
+            times = interleaved_epochs(
+                {onednn: (lambda o=onednn: epoch(o, f"{step}_net_")) for onednn in (False, True)},
+                epochs)
+            key = f"{step}_compiled" if compile else step
+            report[key] = {"blas_epoch_seconds": float(np.median(times[False])),
+                           "onednn_epoch_seconds": float(np.median(times[True])),
+                           "onednn_over_blas": float(np.median(times[True] / times[False])),
+                           "onednn_over_blas_per_epoch": (times[True] / times[False]).tolist()}
+            print(f"{key}: oneDNN / BLAS {report[key]['onednn_over_blas']:.3f}", flush=True)
+    _kernels.HAS_ONEDNN = True
+    return report
+
+
 def probes(model, data):
     """The paper's probes of ``model``'s blocks, as paper_synthetic.py reports them."""
     (X_train, X_test), (y_train, y_test), _ = split_rows(data)
@@ -330,6 +374,9 @@ def main():
     parser.add_argument("--head", default="vmf", choices=sorted(HEADS))
     parser.add_argument("--compile-cost", action="store_true",
                         help="only measure what compiling costs a fit, into speed.json")
+    parser.add_argument("--kernels", action="store_true",
+                        help="only compare epochs with oneDNN and with torch's BLAS layers, "
+                             "into speed.json")
     args = parser.parse_args()
 
     if args.compile_cost:
@@ -344,6 +391,14 @@ def main():
 
     data = make_paper_synthetic(n_samples=90000, random_state=0)
     X_train = data.data[:72000]
+    if args.kernels:
+        if not _kernels.HAS_ONEDNN:
+            raise SystemExit("--kernels: this torch has no oneDNN")
+        path = RESULTS / "speed.json"
+        report = json.loads(path.read_text())
+        report["kernels"] = kernel_comparison(X_train, data.modalities, args.epochs)
+        path.write_text(json.dumps(report, indent=2))
+        return
     X = as_tensor(X_train, "cpu")
     report = {
         "machine": {"processor": platform.processor() or platform.machine(),
