@@ -10,13 +10,15 @@ the paper configuration took 0.93 (step 1) and 0.77 (step 2) of their time
 with torch's BLAS (``benchmarks/speed.py``).
 
 :func:`linear` is ``torch.nn.functional.linear`` computed by oneDNN for
-2-D float32 CPU tensors, its backward pass included, and by torch otherwise
-(other devices, dtypes or shapes, or a torch without oneDNN). It is a
+2-D float32 tensors on an x86-64 CPU, its backward pass included, and by
+torch otherwise (other devices, processors, dtypes or shapes, or a torch
+without oneDNN). It is a
 custom operator (``torch.library.custom_op``): autograd differentiates it
 through its registered backward, ``torch.compile`` calls it as one opaque
 kernel, and torch's ``FlopCounterMode`` counts its operations.
 """
 
+import platform
 from typing import Optional
 
 import torch
@@ -25,6 +27,13 @@ from torch.utils.flop_counter import register_flop_formula
 
 
 def _has_onednn_linear():
+    """Whether torch has oneDNN's linear operator, on an x86-64 processor.
+
+    Elsewhere (ARM processors, whose torch builds pair oneDNN with other
+    libraries) its gain was not measured, and torch's own ``linear`` stays.
+    """
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        return False
     try:
         return torch.backends.mkldnn.is_available() and hasattr(
             torch.ops.mkldnn, "_linear_pointwise"

@@ -136,3 +136,12 @@ def test_flop_counter_counts_onednn_linear_as_torchs_addmm():
             fn(*leaves).backward(grad)
         counts.append(counter.get_total_flops())
     assert counts[0] == counts[1] == 3 * 2 * 32 * 10 * 6
+
+
+def test_without_onednn_linear_is_torchs(monkeypatch):
+    monkeypatch.setattr(_kernels, "HAS_ONEDNN", False)
+    x, weight, bias, _ = _inputs(4, 3, 2)
+    with RecordOps() as ops:
+        out = linear(x, weight, bias)
+    assert not any("onednn_linear" in name for name in ops.names)
+    torch.testing.assert_close(out, F.linear(x, weight, bias), rtol=0, atol=0)
