@@ -36,9 +36,11 @@ compile cache empty (a new process with a cache folder of its own), and
 compiled again in that process with the cache filled; the figures are
 added to an existing speed.json as ``compile_cost``.
 
-With ``--kernels`` it measures only what oneDNN's products gain: epochs of
-both steps with the encoders' layers on oneDNN and on torch's BLAS,
-alternated, uncompiled and compiled; added to speed.json as ``kernels``.
+With ``--kernels`` it measures only what oneDNN's products gain: one
+linear layer's forward and backward pass by each library over a range of
+shapes (where oneDNN's cost per call is repaid), and epochs of both steps
+with the encoders' layers on oneDNN and on torch's BLAS, alternated,
+uncompiled and compiled; added to speed.json as ``kernels``.
 
 Run: python benchmarks/speed.py [--full] [--epochs 4] | --compile-cost | --kernels
 Writes benchmarks/results/speed.json.
@@ -316,6 +318,47 @@ def compile_cost():
             "compiled_filled_cache_seconds": filled_cache}
 
 
+LAYER_SHAPES = [(32, 6, 8), (64, 50, 64), (256, 20, 512), (256, 512, 10), (128, 100, 512),
+                (256, 100, 256), (256, 100, 512), (256, 512, 100), (512, 100, 512),
+                (256, 200, 512), (1024, 100, 512)]
+
+
+def layer_pass_microseconds(product, rows, n_in, n_out, rounds=5):
+    """Best time of one linear layer's forward and backward pass by ``product``."""
+    x = torch.randn(rows, n_in, requires_grad=True)
+    weight = torch.randn(n_out, n_in, requires_grad=True)
+    bias = torch.randn(n_out, requires_grad=True)
+    grad = torch.randn(rows, n_out)
+    repeats = min(2000, max(20, int(2e8 / (rows * n_in * n_out + 1e5))))
+    product(x, weight, bias).backward(grad)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            product(x, weight, bias).backward(grad)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best * 1e6
+
+
+def layer_comparison():
+    """One layer's forward and backward pass by torch's BLAS and by oneDNN, over shapes.
+
+    Where oneDNN's cost per call is repaid: ``sklearn_dssl._kernels`` uses it
+    from ``ONEDNN_MIN_MULTIPLY_ADDS`` multiply-adds per product.
+    """
+    rows = []
+    for shape in LAYER_SHAPES:
+        blas = layer_pass_microseconds(torch.nn.functional.linear, *shape)
+        onednn = layer_pass_microseconds(onednn_linear, *shape)
+        rows.append({"rows_inputs_outputs": list(shape),
+                     "multiply_adds": int(np.prod(shape)),
+                     "blas_microseconds": blas, "onednn_microseconds": onednn,
+                     "onednn_over_blas": onednn / blas})
+        print(f"layer {shape}: BLAS {blas:.0f} us, oneDNN {onednn:.0f} us "
+              f"({onednn / blas:.2f})", flush=True)
+    return rows
+
+
 def kernel_comparison(X_train, modalities, epochs):
     """Epoch times with the encoders' layers on oneDNN against torch's BLAS.
 
@@ -396,7 +439,9 @@ def main():
             raise SystemExit("--kernels: this torch has no oneDNN")
         path = RESULTS / "speed.json"
         report = json.loads(path.read_text())
-        report["kernels"] = kernel_comparison(X_train, data.modalities, args.epochs)
+        report["kernels"] = {"layers": layer_comparison(),
+                             "min_multiply_adds": _kernels.ONEDNN_MIN_MULTIPLY_ADDS,
+                             **kernel_comparison(X_train, data.modalities, args.epochs)}
         path.write_text(json.dumps(report, indent=2))
         return
     X = as_tensor(X_train, "cpu")

@@ -10,9 +10,10 @@ the paper configuration took 0.93 (step 1) and 0.77 (step 2) of their time
 with torch's BLAS (``benchmarks/speed.py``).
 
 :func:`linear` is ``torch.nn.functional.linear`` computed by oneDNN for
-2-D float32 tensors on an x86-64 CPU, its backward pass included, and by
-torch otherwise (other devices, processors, dtypes or shapes, or a torch
-without oneDNN). It is a
+2-D float32 tensors on an x86-64 CPU, its backward pass included, when the
+product is large enough to repay oneDNN's cost per call, and by torch
+otherwise (other devices, processors, dtypes or smaller products, or a
+torch without oneDNN). It is a
 custom operator (``torch.library.custom_op``): autograd differentiates it
 through its registered backward, ``torch.compile`` calls it as one opaque
 kernel, and torch's ``FlopCounterMode`` counts its operations.
@@ -43,6 +44,13 @@ def _has_onednn_linear():
 
 
 HAS_ONEDNN = _has_onednn_linear()
+
+# Products smaller than this (rows x inputs x outputs) stay torch's: each
+# call to oneDNN through the custom operator costs about 75 us more per
+# layer (forward and backward) on a 2-core AMD EPYC, which the faster
+# kernels repay from about 6.5 million multiply-adds (a batch of 256
+# through a 100 x 256 layer); the paper's layers hold 13 to 26 million.
+ONEDNN_MIN_MULTIPLY_ADDS = 1 << 23
 
 
 @torch.library.custom_op("sklearn_dssl::onednn_linear", mutates_args=())
@@ -105,14 +113,14 @@ def _onednn_applies(x, weight):
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and x.dim() == 2
-        and x.shape[0] > 0
+        and x.shape[0] * weight.shape[0] * weight.shape[1] >= ONEDNN_MIN_MULTIPLY_ADDS
         and x.layout == torch.strided
         and weight.layout == torch.strided
     )
 
 
 def linear(x, weight, bias=None):
-    """``torch.nn.functional.linear``, by oneDNN for 2-D float32 CPU tensors."""
+    """``torch.nn.functional.linear``, by oneDNN for large 2-D float32 CPU products."""
     if _onednn_applies(x, weight):
         return onednn_linear(x, weight, bias)
     return F.linear(x, weight, bias)
