@@ -38,7 +38,8 @@ added to an existing speed.json as ``compile_cost``.
 
 With ``--kernels`` it measures only what oneDNN's products gain: one
 linear layer's forward and backward pass by each library over a range of
-shapes (where oneDNN's cost per call is repaid), and epochs of both steps
+shapes (where oneDNN's cost per call is repaid), small fits with oneDNN as
+used and for every layer against torch's BLAS, and epochs of both steps
 with the encoders' layers on oneDNN and on torch's BLAS, alternated,
 uncompiled and compiled; added to speed.json as ``kernels``.
 
@@ -359,6 +360,49 @@ def layer_comparison():
     return rows
 
 
+SMALL_FITS = {
+    "1,000 x (6 + 6), hidden 8, batch 32": (
+        dict(n_samples=1000, n_latent=2, n_features=6),
+        dict(n_shared=2, n_specific=2, hidden_layer_sizes=(8,), batch_size=32)),
+    "5,000 x (20 + 20), hidden 512, batch 256": (
+        dict(n_samples=5000, n_latent=10, n_features=20),
+        dict(n_shared=10, n_specific=10)),
+    "5,000 x (50 + 50), hidden 64, batch 64": (
+        dict(n_samples=5000, n_latent=25, n_features=50),
+        dict(n_shared=16, n_specific=16, hidden_layer_sizes=(64,), batch_size=64)),
+}
+
+
+def small_fit_comparison(rounds=3):
+    """Small fits (3 + 3 epochs) with oneDNN as used, and for every layer, against BLAS.
+
+    The fits of each configuration alternate ``rounds`` times; the medians
+    of the per-round ratios to the BLAS fit.
+    """
+    settings = {"blas": (False, _kernels.ONEDNN_MIN_MULTIPLY_ADDS),
+                "as_used": (True, _kernels.ONEDNN_MIN_MULTIPLY_ADDS),
+                "every_layer": (True, 1)}
+    report = {}
+    for name, (data_params, params) in SMALL_FITS.items():
+        X = make_paper_synthetic(random_state=0, **data_params).data
+        seconds = {setting: [] for setting in settings}
+        for _ in range(rounds):
+            for setting, (onednn, threshold) in settings.items():
+                _kernels.HAS_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = onednn, threshold
+                model = DisentangledSSL(lr=1e-3, max_epochs_shared=3, max_epochs_specific=3,
+                                        random_state=0, device="cpu", **params)
+                start = time.perf_counter()
+                model.fit(X)
+                seconds[setting].append(time.perf_counter() - start)
+        _kernels.HAS_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = settings["as_used"]
+        blas = np.array(seconds["blas"])
+        report[name] = {"blas_seconds": float(np.median(blas)),
+                        **{f"{s}_over_blas": float(np.median(np.array(seconds[s]) / blas))
+                           for s in ("as_used", "every_layer")}}
+        print(f"{name}: {report[name]}", flush=True)
+    return report
+
+
 def kernel_comparison(X_train, modalities, epochs):
     """Epoch times with the encoders' layers on oneDNN against torch's BLAS.
 
@@ -441,6 +485,7 @@ def main():
         report = json.loads(path.read_text())
         report["kernels"] = {"layers": layer_comparison(),
                              "min_multiply_adds": _kernels.ONEDNN_MIN_MULTIPLY_ADDS,
+                             "small_fits": small_fit_comparison(),
                              **kernel_comparison(X_train, data.modalities, args.epochs)}
         path.write_text(json.dumps(report, indent=2))
         return
