@@ -6,8 +6,8 @@ processors with AVX-512 it runs AVX2 ones, at about half the machine's
 float32 rate. oneDNN, which torch also ships, chooses by instruction set.
 On 2 cores of an AMD EPYC (Zen 5) it multiplied 2048 x 2048 float32
 matrices at 466 GFLOP/s against 216 for ``torch.mm``, and training epochs at
-the paper configuration took 0.93 to 0.97 (step 1) and 0.77 (step 2) of their time
-with torch's BLAS (``benchmarks/speed.py``).
+the paper configuration took 0.93 to 0.97 (step 1) and 0.77 to 0.78 (step 2)
+of their time with torch's BLAS (``benchmarks/speed.py``).
 
 :func:`linear` is ``torch.nn.functional.linear`` computed by oneDNN for
 2-D float32 tensors on an x86-64 CPU, its backward pass included, when the
@@ -46,7 +46,7 @@ def _has_onednn_linear():
 HAS_ONEDNN = _has_onednn_linear()
 
 # Products smaller than this (rows x inputs x outputs) stay torch's: each
-# call to oneDNN through the custom operator costs about 75 us more per
+# call to oneDNN through the custom operator costs about 70 us more per
 # layer (forward and backward) on a 2-core AMD EPYC, which the faster
 # kernels repay from about 6.5 million multiply-adds (a batch of 256
 # through a 100 x 256 layer); the paper's layers hold 13 to 26 million.
@@ -54,7 +54,9 @@ ONEDNN_MIN_MULTIPLY_ADDS = 1 << 23
 
 
 @torch.library.custom_op("sklearn_dssl::onednn_linear", mutates_args=())
-def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+def onednn_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
+) -> torch.Tensor:
     """``x @ weight.T + bias`` by oneDNN, for 2-D float32 CPU tensors."""
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
