@@ -153,3 +153,14 @@ def test_without_onednn_linear_is_torchs(monkeypatch):
         out = linear(x, weight, bias)
     assert not any("onednn_linear" in name for name in ops.names)
     torch.testing.assert_close(out, F.linear(x, weight, bias), rtol=0, atol=0)
+
+
+@needs_onednn
+def test_linear_takes_a_column_major_batch():
+    x, weight, bias, grad = _inputs(256, 100, 512)
+    x = x.t().contiguous().t()  # column-major, as a Fortran-ordered array arrives
+    out, grads = _gradients(linear, x, weight, bias, grad)
+    expected_out, expected_grads = _gradients(F.linear, x, weight, bias, grad)
+    torch.testing.assert_close(out, expected_out, rtol=1e-5, atol=1e-4)
+    for got, expected in zip(grads, expected_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
