@@ -462,8 +462,8 @@ def main():
     parser.add_argument("--compile-cost", action="store_true",
                         help="only measure what compiling costs a fit, into speed.json")
     parser.add_argument("--kernels", action="store_true",
-                        help="only compare epochs with oneDNN and with torch's BLAS layers, "
-                             "into speed.json")
+                        help="only compare oneDNN's products with torch's BLAS (one layer "
+                             "over shapes, small fits, epochs), into speed.json")
     args = parser.parse_args()
 
     if args.compile_cost:
