@@ -164,3 +164,11 @@ def test_linear_takes_a_column_major_batch():
     torch.testing.assert_close(out, expected_out, rtol=1e-5, atol=1e-4)
     for got, expected in zip(grads, expected_grads):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_onednn_is_not_used_off_x86_or_without_onednn(monkeypatch):
+    monkeypatch.setattr(_kernels.platform, "machine", lambda: "aarch64")
+    assert not _kernels._has_onednn_linear()
+    monkeypatch.setattr(_kernels.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not _kernels._has_onednn_linear()
