@@ -5,9 +5,9 @@ the official wheels), which chooses its kernels by processor vendor: on AMD
 processors with AVX-512 it runs AVX2 ones, at about half the machine's
 float32 rate. oneDNN, which torch also ships, chooses by instruction set.
 On 2 cores of an AMD EPYC (Zen 5) it multiplied 2048 x 2048 float32
-matrices at 466 GFLOP/s against 216 for ``torch.mm``, and training epochs at
-the paper configuration took 0.93 to 0.97 (step 1) and 0.77 to 0.78 (step 2)
-of their time with torch's BLAS (``benchmarks/speed.py``).
+matrices at 466 to 494 GFLOP/s against 216 to 223 for ``torch.mm``, and
+training epochs at the paper configuration took 0.93 to 0.97 (step 1) and
+0.77 to 0.83 (step 2) of their time with torch's BLAS (``benchmarks/speed.py``).
 
 :func:`linear` is ``torch.nn.functional.linear`` computed by oneDNN for
 2-D float32 tensors on an x86-64 CPU, its backward pass included, when the
