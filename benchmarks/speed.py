@@ -66,7 +66,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from paper_synthetic import blocks_of, shared_probe, specific_probe, split_rows
 from sklearn_dssl import DisentangledSSL
 from sklearn_dssl import _kernels
-from sklearn_dssl._kernels import HAS_ONEDNN, onednn_linear
+from sklearn_dssl._kernels import onednn_linear
 from sklearn_dssl._modules import HEADS, SharedEncoders, SpecificEncoders, TabularAugmenter
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._training import TensorBatches, as_tensor
@@ -77,24 +77,32 @@ PAPER = dict(n_shared=100, n_specific=100, hidden_layer_sizes=(512,), batch_size
              beta=0.1, ortho_weight=1.0, lr=1e-4)
 
 
-def matmul_gflops(n=2048, repeats=10, rounds=5, device="cpu", product=torch.mm):
-    """Float32 GEMM throughput of ``product(a, b)`` on ``device``: the best of ``rounds`` timings.
+def best_seconds(fn, repeats, rounds, warmup=1, sync=lambda: None):
+    """Seconds per call of ``fn()``: the best of ``rounds`` timings of ``repeats`` calls.
 
-    The best, not the mean: the yardstick is what the hardware can do, and
-    a shared machine only ever slows a round down.
+    The best, not the mean: the figure is what the hardware can do, and a
+    shared machine only ever slows a round down. ``sync`` waits for queued
+    work (a GPU's) before and after each round.
     """
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    for _ in range(3):
-        product(a, b)
-    best = 0.0
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
     for _ in range(rounds):
-        finish(a)
+        sync()
         start = time.perf_counter()
         for _ in range(repeats):
-            product(a, b)
-        finish(a)
-        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+            fn()
+        sync()
+        best = min(best, (time.perf_counter() - start) / repeats)
     return best
+
+
+def matmul_gflops(n=2048, repeats=10, rounds=5, device="cpu", product=torch.mm):
+    """Float32 GEMM throughput of ``product(a, b)`` on ``device``, from :func:`best_seconds`."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    seconds = best_seconds(lambda: product(a, b), repeats, rounds, warmup=3,
+                           sync=lambda: finish(a))
+    return 2 * n**3 / seconds / 1e9
 
 
 def cpu_matmul_gflops():
@@ -107,7 +115,7 @@ def cpu_matmul_gflops():
     two is the machine's yardstick.
     """
     rates = {"torch_mm": matmul_gflops()}
-    if HAS_ONEDNN:
+    if _kernels.HAS_ONEDNN:
         rates["onednn"] = matmul_gflops(product=lambda a, b: onednn_linear(a, b, None))
     return rates
 
@@ -242,14 +250,12 @@ def matmuls_alone(flops, calls, rounds=200):
     calls = [(func, [torch.empty_strided(*layout).normal_() if isinstance(layout, tuple)
                      else layout for layout in layouts])
              for func, layouts in calls]
-    seconds = []
-    for _ in range(4):  # the first round warms up
-        start = time.perf_counter()
-        for _ in range(rounds):
-            for func, args in calls:
-                func(*args)
-        seconds.append(time.perf_counter() - start)
-    return flops * rounds / min(seconds[1:]) / 1e9
+
+    def replay():
+        for func, args in calls:
+            func(*args)
+
+    return flops / best_seconds(replay, repeats=rounds, rounds=3) / 1e9
 
 
 def encoders_only_fraction(report, peak):
@@ -259,6 +265,15 @@ def encoders_only_fraction(report, peak):
     seconds = (50 * flops["shared"] / report["shared"]["encoders_only_gflops"]
                + 30 * flops["specific"] / report["specific"]["encoders_only_gflops"])
     return (50 * flops["shared"] + 30 * flops["specific"]) / seconds / peak
+
+
+def timed_fit(model, X):
+    """Fit ``model`` on ``X``; return the wall time, the device's queued work included."""
+    start = time.perf_counter()
+    model.fit(X)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def skorch_epoch(net, X):
@@ -331,14 +346,7 @@ def layer_pass_microseconds(product, rows, n_in, n_out, rounds=5):
     bias = torch.randn(n_out, requires_grad=True)
     grad = torch.randn(rows, n_out)
     repeats = min(2000, max(20, int(2e8 / (rows * n_in * n_out + 1e5))))
-    product(x, weight, bias).backward(grad)
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            product(x, weight, bias).backward(grad)
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return best * 1e6
+    return 1e6 * best_seconds(lambda: product(x, weight, bias).backward(grad), repeats, rounds)
 
 
 def layer_comparison():
@@ -391,9 +399,7 @@ def small_fit_comparison(rounds=3):
                 _kernels.HAS_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = onednn, threshold
                 model = DisentangledSSL(lr=1e-3, max_epochs_shared=3, max_epochs_specific=3,
                                         random_state=0, device="cpu", **params)
-                start = time.perf_counter()
-                model.fit(X)
-                seconds[setting].append(time.perf_counter() - start)
+                seconds[setting].append(timed_fit(model, X))
         _kernels.HAS_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = settings["as_used"]
         blas = np.array(seconds["blas"])
         report[name] = {"blas_seconds": float(np.median(blas)),
@@ -508,9 +514,7 @@ def main():
     model.fit(X_train)
     # the same, compiled: its first epoch of each step includes the compiling
     compiled = clone(model).set_params(compile=True)
-    start = time.perf_counter()
-    compiled.fit(X_train)
-    report["compiled_first_epochs_seconds"] = time.perf_counter() - start
+    report["compiled_first_epochs_seconds"] = timed_fit(compiled, X_train)
     torch.manual_seed(0)
     (m1, c1), (m2, c2) = step_modules(X, args.head)
     batches = 72000 // PAPER["batch_size"]
@@ -595,16 +599,12 @@ def main():
     if args.full:
         full = DisentangledSSL(modalities=data.modalities, random_state=0, head=args.head,
                                device="cpu", **PAPER)
-        start = time.perf_counter()
-        full.fit(X_train)
-        report["paper_fit_seconds"] = time.perf_counter() - start
+        report["paper_fit_seconds"] = timed_fit(full, X_train)
         report["paper_fit_probes"] = probes(full, data)
         print(f"paper configuration fitted in {report['paper_fit_seconds']:.0f} s; probes: "
               f"{report['paper_fit_probes']}", flush=True)
         full_compiled = clone(full).set_params(compile=True)
-        start = time.perf_counter()
-        full_compiled.fit(X_train)
-        report["paper_fit_compiled_seconds"] = time.perf_counter() - start
+        report["paper_fit_compiled_seconds"] = timed_fit(full_compiled, X_train)
         report["paper_fit_compiled_probes"] = probes(full_compiled, data)
         print(f"compiled: {report['paper_fit_compiled_seconds']:.0f} s, compiling included; "
               f"probes: {report['paper_fit_compiled_probes']}", flush=True)

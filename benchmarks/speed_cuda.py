@@ -36,7 +36,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from speed import (PAPER, RESULTS, BareTorchLoop, interleaved_epochs, matmul_gflops,
-                   probes, skorch_epoch, step_modules, step_products)
+                   probes, skorch_epoch, step_modules, step_products, timed_fit)
 from sklearn_dssl import DisentangledSSL, load, save
 from sklearn_dssl._training import as_tensor
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -71,13 +71,6 @@ def gpu_operations_per_step(bare, steps=3):
             bare.step(next(batches)[0])
         torch.cuda.synchronize()
     return sum(event.device_type == DeviceType.CUDA for event in prof.events()) / steps
-
-
-def timed_fit(model, X):
-    start = time.perf_counter()
-    model.fit(X)
-    torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def main():
