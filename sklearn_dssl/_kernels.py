@@ -57,6 +57,10 @@ HAS_ONEDNN = _has_onednn_linear()
 ONEDNN_MIN_MULTIPLY_ADDS = 1 << 23
 
 
+# TorchInductor's on-disk cache keys a compiled graph by the operators it
+# calls, not by their fake implementations: an operator whose result changes
+# shape or layout needs a new name, or graphs cached by an older version of
+# the package fail their stride checks.
 @torch.library.custom_op("sklearn_dssl::onednn_linear", mutates_args=())
 def onednn_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
