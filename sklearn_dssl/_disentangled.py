@@ -157,6 +157,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         shared embeddings (only with ``ica``).
     mixing_ : ndarray of shape (n_shared, n_shared)
         ``ica_.mixing_``, the pseudo-inverse of ``unmixing_`` (only with ``ica``).
+    step1_params_ : dict
+        The values of the parameters that only step 1 uses (``n_shared``,
+        ``beta``, ``head``, ``kappa``, ``max_epochs_shared``, ``ica``) when
+        step 1 was fitted: :meth:`fit_specific` keeps that step 1 and warns
+        when they have changed since.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -328,7 +333,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
         self._fit_shared_ica(X_model, seed_ica)
-        self._step1_params = {name: getattr(self, name) for name in STEP1_ONLY_PARAMETERS}
+        self.step1_params_ = {name: getattr(self, name) for name in STEP1_ONLY_PARAMETERS}
         if self.output == "shared" or self.shared_net_.interrupted_:
             # step 2 would not be used, or the user stopped training:
             # fit_specific adds it on demand
@@ -393,8 +398,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
 
     def _warn_of_changed_step1_settings(self):
         """Warn that fit_specific keeps a step 1 fitted with other settings."""
-        # not kept by sklearn_dssl.save, unlike the fitted column groups
-        fitted = self.__dict__.get("_step1_params", {})
+        # absent from models fitted by earlier versions of the package
+        fitted = self.__dict__.get("step1_params_", {})
         changed = [
             f"{name}={getattr(self, name)!r} (fitted with {value!r})"
             for name, value in fitted.items() if getattr(self, name) != value

@@ -50,7 +50,8 @@ from ._neural import with_earlier_values
 from ._training import make_net, resolve_device
 
 FORMAT = "sklearn-dssl-model"
-FORMAT_VERSION = 1
+# 2: DisentangledSSL stores step1_params_
+FORMAT_VERSION = 2
 METADATA = "metadata.json"
 WEIGHTS = "weights.pt"
 
@@ -64,7 +65,7 @@ ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
 # each estimator; load accepts no others.
 _COMMON = {"modalities_", "n_features_in_", "feature_names_in_"}
 ATTRIBUTES = {
-    "DisentangledSSL": _COMMON | {"ica_"},
+    "DisentangledSSL": _COMMON | {"ica_", "step1_params_"},
     "MultimodalContrastive": _COMMON | {"ica_"},
     "LinearCCA": _COMMON | {"means_", "weights_", "canonical_correlations_",
                             "residual_maps_"},

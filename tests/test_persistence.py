@@ -328,10 +328,15 @@ def test_pickles_from_before_a_parameter_unpickle_with_the_value_they_trained_wi
     assert pickle.loads(pickle.dumps(cls())).get_params() == cls().get_params()
 
 
-def test_fit_specific_on_a_loaded_model_still_warns_of_other_column_groups(data, tmp_path):
-    model = load(save(small_model().fit(data.data), tmp_path / "model.zip"))
+def test_fit_specific_on_a_loaded_model_still_warns_of_changed_step_one(data, tmp_path):
+    model = small_model(beta=0.1).fit(data.data)
+    # saved after a change of beta: the step 1 saved is the one fitted at 0.1
+    loaded = load(save(model.set_params(beta=1.0), tmp_path / "model.zip"))
+    assert loaded.beta == 1.0 and loaded.step1_params_ == model.step1_params_
+    with pytest.warns(UserWarning, match=r"beta=1\.0 \(fitted with 0\.1\)"):
+        loaded.fit_specific(data.data)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model.set_params(beta=1.0).fit_specific(data.data)  # no record of beta: no warning
+        loaded.set_params(beta=0.1).fit_specific(data.data)
     with pytest.warns(UserWarning, match="changed since: modalities"):
-        model.set_params(modalities=[3, 5]).fit_specific(data.data)
+        loaded.set_params(modalities=[3, 5]).fit_specific(data.data)
