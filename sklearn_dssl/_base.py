@@ -96,13 +96,23 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
 
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
-        return validate_data(
+        X = validate_data(
             self,
             X,
             reset=reset,
             dtype=[np.float32, np.float64],
             ensure_min_samples=2 if reset else 1,
         )
+        # the models compute and return float32, whose range float64 exceeds
+        limit = np.finfo(np.float32).max
+        if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > limit:
+            raise ValueError(
+                f"X holds values beyond float32's range (largest magnitude "
+                f"{max(X.max(), -X.min()):.3g}, float32 ends at {limit:.3g}); the "
+                "estimators compute in float32. Scale the features first, e.g. with "
+                "sklearn.preprocessing.StandardScaler."
+            )
+        return X
 
     def _resolve_modalities(self):
         """Fit ``modalities_`` from the spec; call after validating X with reset."""
@@ -151,6 +161,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_feature_names_in(self, input_features, generate_names=False)
+        # the names of what transform returns: none for a block not fitted
+        self._check_blocks_fitted(self._output_blocks())
         widths = self._block_widths()
         return np.asarray(
             [
@@ -256,10 +268,13 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             if not 0 <= modality < len(names):
                 raise ValueError(f"modality={modality} is out of range; there are {len(names)}.")
             index = int(modality)
-        elif modality in self.modalities_:
+        elif isinstance(modality, str) and modality in self.modalities_:
             index = names.index(modality)
         else:
-            raise ValueError(f"modality={modality!r} is none of {names}.")
+            raise ValueError(
+                f"modality={modality!r} is none of {names}; pass a modality's name or "
+                "its position."
+            )
         if block not in self._blocks:
             raise ValueError(f"block={block!r} is not one of {list(self._blocks)}.")
         self._check_blocks_fitted((block,))

@@ -8,7 +8,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -29,6 +29,29 @@ from ._training import as_tensor, completed_epochs, infer, seeded_torch
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
 # was fitted with them, and says so when they have changed since.
 STEP1_ONLY_PARAMETERS = ("n_shared", "beta", "head", "kappa", "max_epochs_shared", "ica")
+
+
+def _same_setting(value, fitted):
+    """Whether a parameter's value equals the one step 1 was fitted with.
+
+    Estimators (an ``ica``) compare by type and parameters, as a loaded copy
+    must; a random generator is taken as equal to anything (fitting draws
+    from it, and a saved model cannot store it).
+    """
+    if isinstance(value, BaseEstimator) or isinstance(fitted, BaseEstimator):
+        return type(value) is type(fitted) and _same_setting(
+            value.get_params(deep=False), fitted.get_params(deep=False)
+        )
+    if isinstance(value, dict) and isinstance(fitted, dict):
+        return value.keys() == fitted.keys() and all(
+            _same_setting(value[k], fitted[k]) for k in value
+        )
+    if isinstance(value, np.random.RandomState) or isinstance(fitted, np.random.RandomState):
+        return True  # a saved model stores a generator as its default, None
+    try:
+        return bool(value == fitted)
+    except (TypeError, ValueError):  # e.g. arrays
+        return value is fitted
 
 
 class DisentangledSSL(NeuralMultimodalTransformer):
@@ -182,7 +205,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     :meth:`fit_specific` retrains step 2 alone, e.g. to sweep
     ``ortho_weight`` without retraining step 1. With an integer
     ``random_state`` it gives the same model as a full :meth:`fit` with the
-    new step-2 parameters.
+    new values, when only parameters that step 2 alone uses have changed.
 
     References
     ----------
@@ -333,7 +356,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
             )
         self._fit_shared_ica(X_model, seed_ica)
-        self.step1_params_ = {name: getattr(self, name) for name in STEP1_ONLY_PARAMETERS}
+        self.step1_params_ = {
+            # a copy of an estimator parameter (ica), which set_params may change in place
+            name: clone(value) if isinstance(value, BaseEstimator) else value
+            for name, value in ((n, getattr(self, n)) for n in STEP1_ONLY_PARAMETERS)
+        }
         if self.output == "shared" or self.shared_net_.interrupted_:
             # step 2 would not be used, or the user stopped training:
             # fit_specific adds it on demand
@@ -367,9 +394,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``, ``ica``)
         keep the values of the last :meth:`fit`, and so do the column groups
         (``modalities_``): the step-1 encoders read those. A ``UserWarning``
-        says so when any of them has been changed since the fit (for a
-        model read back by :func:`sklearn_dssl.load`, the column groups
-        only: it keeps no record of the parameters).
+        says so when any of them has been changed since the fit (also for a
+        model read back by :func:`sklearn_dssl.load`). Parameters that both
+        steps use (``hidden_layer_sizes``, ``temperature``, the augmentation,
+        ``batch_size``, ``lr``, ``random_state``, ``validation_fraction``)
+        take their current values in the new step 2 only, without a warning.
 
         Parameters
         ----------
@@ -402,7 +431,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         fitted = self.__dict__.get("step1_params_", {})
         changed = [
             f"{name}={getattr(self, name)!r} (fitted with {value!r})"
-            for name, value in fitted.items() if getattr(self, name) != value
+            for name, value in fitted.items() if not _same_setting(getattr(self, name), value)
         ]
         try:
             groups = self._column_groups()

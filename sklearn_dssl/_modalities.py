@@ -61,7 +61,7 @@ def resolve_modalities(spec, n_features, feature_names=None):
         if len(set(names)) != len(names):
             raise ValueError(f"modality names must be unique once cast to str, got {names}.")
         groups = list(spec.values())
-    elif isinstance(spec, (str, bytes)) or not isinstance(spec, Sequence | np.ndarray):
+    elif not _is_sequence(spec):
         raise TypeError(
             "modalities must be None, a sequence of column counts or column groups, "
             f"or a dict of them; got {type(spec).__name__}."
@@ -99,6 +99,16 @@ def resolve_modalities(spec, n_features, feature_names=None):
     return _check_partition(dict(zip(names, columns)), n_features)
 
 
+def _is_sequence(value):
+    """A list-like of entries: a sequence, an array, or a pandas Index or Series."""
+    if isinstance(value, (str, bytes, Mapping)):
+        return False
+    if isinstance(value, Sequence | np.ndarray):
+        return True
+    # pandas and polars columns: array-likes that are not Sequences
+    return all(hasattr(value, attr) for attr in ("__array__", "__iter__", "__len__"))
+
+
 def _is_int(value):
     return isinstance(value, Integral) and not isinstance(value, bool)
 
@@ -108,7 +118,7 @@ def _group_indices(group, name, n_features, feature_names):
     if isinstance(group, slice):
         indices = np.arange(n_features)[group]
     else:
-        if isinstance(group, (str, bytes)) or not isinstance(group, Sequence | np.ndarray):
+        if not _is_sequence(group):
             raise TypeError(
                 f"modality {name!r}: a column group must be a slice or a sequence of "
                 f"column indices or names, got {type(group).__name__}."

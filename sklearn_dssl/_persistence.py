@@ -130,7 +130,8 @@ def _encode(value):
         }
         return {
             "__estimator__": "FastICA",
-            "params": _encode(value.get_params(deep=False)),
+            # a RandomState or a callable fun, used only to fit it, become defaults
+            "params": {"__dict__": [[name, v] for name, v in _parameters(value).items()]},
             "fitted": fitted,
             # set_output's choice, e.g. plain arrays whatever the global config
             "output": getattr(value, "_sklearn_output_config", {}).get("transform"),
@@ -298,14 +299,15 @@ def _criterion_spec(criterion):
     if type(criterion) is SharedObjective:
         heads = {cls: name for name, cls in HEADS.items()}
         return {"type": "SharedObjective", "head": heads[type(criterion.head)],
-                "kappa": criterion.head.kappa, "temperature": criterion.temperature,
-                "beta": criterion.beta}
+                "kappa": float(criterion.head.kappa),
+                "temperature": float(criterion.temperature), "beta": float(criterion.beta)}
+    # float(): the parameters may be NumPy scalars, e.g. from a grid of np.float32
     if type(criterion) is SpecificObjective:
-        return {"type": "SpecificObjective", "temperature": criterion.temperature,
-                "ortho_weight": criterion.ortho_weight}
+        return {"type": "SpecificObjective", "temperature": float(criterion.temperature),
+                "ortho_weight": float(criterion.ortho_weight)}
     if type(criterion) is ContrastiveObjective:
         return {"type": "ContrastiveObjective", "similarity": criterion.similarity,
-                "temperature": criterion.temperature}
+                "temperature": float(criterion.temperature)}
     return {"type": "none"}  # inference needs no objective
 
 
@@ -423,6 +425,20 @@ def _parameters(estimator):
     return encoded
 
 
+def _encode_settings(settings):
+    """A dict of parameter values as tagged JSON, without the values JSON cannot hold."""
+    kept = []
+    with warnings.catch_warnings():
+        # an ica's RandomState stored as its default needs no word here
+        warnings.simplefilter("ignore", UserWarning)
+        for name, value in settings.items():
+            try:
+                kept.append([name, _encode(value)])
+            except _NotEncodable:
+                continue
+    return {"__dict__": kept}
+
+
 def _plain_sequences(value):
     """``value`` with ranges and other sequences JSON cannot hold as lists,
     inside dict values and lists of groups too (``modalities`` forms)."""
@@ -499,6 +515,9 @@ def save(estimator, path):
         if isinstance(value, NeuralNet):
             nets[name] = _net_spec(value)
             states[name] = {k: v.detach() for k, v in value.module_.state_dict().items()}
+        elif name == "step1_params_":
+            # what fit_specific checks; a value JSON cannot hold goes unchecked
+            attributes[name] = _encode_settings(value)
         else:
             try:
                 attributes[name] = _encode(value)

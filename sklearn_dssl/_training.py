@@ -39,7 +39,20 @@ def resolve_device(device):
             f"device={device!r} asks for CUDA, but torch sees no CUDA device; "
             "use device='auto' or 'cpu', or install a CUDA build of torch."
         )
+    if parsed.type not in ("cpu", "cuda") and not _accelerator_available(parsed.type):
+        raise ValueError(
+            f"device={device!r}: torch has no usable {parsed.type!r} device here; use "
+            "'auto', 'cpu' or 'cuda[:k]'."
+        )
     return device
+
+
+def _accelerator_available(kind):
+    """Whether torch can compute on devices of the type ``kind`` (e.g. "mps") here."""
+    if kind == "mps":
+        return torch.backends.mps.is_available()
+    module = getattr(torch, kind, None)  # torch.xpu and the like
+    return bool(getattr(module, "is_available", lambda: False)())
 
 
 def training_device(device, accelerator=None):

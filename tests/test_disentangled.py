@@ -68,6 +68,8 @@ def test_output_shared_fits_step_one_only(data):
     model.set_params(output="all")
     with pytest.raises(NotFittedError, match="fit_specific"):
         model.transform(data.data)
+    with pytest.raises(NotFittedError, match="fit_specific"):
+        model.get_feature_names_out()
     full = small_model().fit(data.data)
     np.testing.assert_array_equal(
         model.fit_specific(data.data).transform(data.data), full.transform(data.data)
@@ -87,6 +89,8 @@ def test_one_modality_alone_gives_its_blocks(fitted, data):
         fitted.transform_modality(data.data, "protein")
     with pytest.raises(ValueError, match="none of"):
         fitted.transform_modality(X_protein, "dna")
+    with pytest.raises(ValueError, match="none of"):
+        fitted.transform_modality(X_protein, ["protein"])
     with pytest.raises(ValueError, match="block="):
         fitted.transform_modality(X_protein, "protein", block="joint")
 
@@ -337,6 +341,11 @@ def test_device_handling(data):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             small_model(device="cuda").fit(data.data)
+    with pytest.raises(ValueError, match="no usable 'meta' device"):
+        small_model(device="meta").fit(data.data)
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="no usable 'mps' device"):
+            small_model(device="mps").fit(data.data)
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,7 @@ FAILS = {
     ),
     "object strings": (lambda: np.full((40, 6), "x", dtype=object), ValueError, "convert"),
     "complex": (lambda: X.astype(complex), ValueError, "Complex data"),
+    "beyond float32": (lambda: 1e39 * X, ValueError, "beyond float32's range"),
     "sparse CSR": (lambda: sp.csr_matrix(X), TypeError, "dense data is required"),
     "sparse COO": (lambda: sp.coo_matrix(X), TypeError, "dense data is required"),
     "0 rows": (lambda: X[:0], ValueError, "0 sample"),

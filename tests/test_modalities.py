@@ -1,6 +1,7 @@
 """The ``modalities`` specification: every accepted form and every refusal."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,6 +32,11 @@ def _as_lists(modalities):
         ([NAMES == "b", NAMES != "b"], {"m1": [1], "m2": [0, 2, 3, 4]}),
         ({"x": [True, True, False, False, False], "y": [False, False, True, True, True]},
          {"x": [0, 1], "y": [2, 3, 4]}),
+        # pandas: an Index of column names, a boolean Series, a Series of counts
+        ({"x": pd.Index(["a", "c"]), "y": pd.Index(["b", "d", "e"])},
+         {"x": [0, 2], "y": [1, 3, 4]}),
+        ([pd.Series(NAMES == "b"), pd.Series(NAMES != "b")], {"m1": [1], "m2": [0, 2, 3, 4]}),
+        (pd.Series([2, 3]), {"m1": [0, 1], "m2": [2, 3, 4]}),
     ],
 )
 def test_accepted_specs(spec, expected):

@@ -340,3 +340,27 @@ def test_fit_specific_on_a_loaded_model_still_warns_of_changed_step_one(data, tm
         loaded.set_params(beta=0.1).fit_specific(data.data)
     with pytest.warns(UserWarning, match="changed since: modalities"):
         loaded.set_params(modalities=[3, 5]).fit_specific(data.data)
+
+
+def test_numpy_scalar_parameters_save(data, tmp_path):
+    # e.g. a grid of np.float32 values, then search.best_estimator_
+    model = small_model(beta=np.float32(0.1), temperature=np.float32(0.07),
+                        ortho_weight=np.float32(1.0)).fit(data.data)
+    loaded = load(save(model, tmp_path / "m.zip"))
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+
+
+def test_an_ica_with_a_random_generator_saves_with_its_default(data, tmp_path):
+    from sklearn.decomposition import FastICA
+
+    ica = FastICA(random_state=np.random.RandomState(0), max_iter=300)
+    model = small_model(ica=ica).fit(data.data)
+    with pytest.warns(UserWarning, match="random_state=None"):
+        loaded = load(save(model, tmp_path / "m.zip"))
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+    assert loaded.ica.max_iter == 300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same ica settings: nothing has changed
+        loaded.fit_specific(data.data)
+    with pytest.warns(UserWarning, match=r"ica=FastICA\(max_iter=10"):
+        loaded.set_params(ica__max_iter=10).fit_specific(data.data)
