@@ -10,6 +10,7 @@ every subcommand.
 import argparse
 import contextlib
 import fnmatch
+import os
 import sys
 import time
 import warnings
@@ -326,6 +327,21 @@ def _check_model_path(path):
             f"--model {path}: a path not ending in .zip is written as a directory, but "
             "it is an existing file; give a path ending in .zip or a new directory."
         )
+    _check_writable_folder("--model", path)
+
+
+def _check_writable_folder(option, path):
+    """Refuse a path whose folder cannot be created or written, before any training."""
+    folder = Path(path).absolute().parent
+    while not folder.exists():  # save and the table writers create missing folders
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CommandError(
+            f"{option} {path}: {folder} is a file, so the folder cannot be created; "
+            "choose another path."
+        )
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"{option} {path}: {folder} is not writable; choose another path.")
 
 
 def _fit(args):
@@ -335,6 +351,7 @@ def _fit(args):
         raise CommandError("nothing to write: give --output EMBEDDINGS and/or --model PATH.")
     if args.output is not None:
         _table_format(args.output)  # a bad extension fails before training
+        _check_writable_folder("--output", args.output)
     if args.model is not None:
         _check_model_path(args.model)  # so does a path save cannot write
     frame = read_table(args.table, args.id)
@@ -370,6 +387,7 @@ def _transform(args):
     from ._persistence import load
 
     _table_format(args.output)
+    _check_writable_folder("--output", args.output)
     model = load(args.model, device=args.device)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
@@ -587,7 +605,9 @@ def main(argv=None):
     try:
         with _one_line_warnings():
             return args.run(args)
-    except (CommandError, ValueError, TypeError, NotFittedError, OSError) as exc:
+    # FloatingPointError: a training loss that stopped being finite
+    except (CommandError, ValueError, TypeError, NotFittedError, OSError,
+            FloatingPointError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 1

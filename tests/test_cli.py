@@ -217,6 +217,8 @@ def bad_tables(tables):
     (folder / "garbage.parquet").write_bytes(b"not parquet")
     (folder / "empty.csv").write_text("")
     frame[["cell", *RNA]].to_csv(folder / "rna_only.csv", index=False)
+    frame.assign(**{c: frame[c] * 1e20 for c in RNA + ATAC}).to_csv(folder / "huge.csv",
+                                                                   index=False)
     return folder
 
 
@@ -278,6 +280,17 @@ ERRORS = {
     "model .zip is a directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
                                    "--prefix", "atac=atac_", "--model", "{f}/folder.zip"],
                                   "is an existing directory"),
+    "model folder is a file": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                                "atac=atac_", "--model", "{f}/cells.csv/m.zip"],
+                               "is a file, so the folder cannot be created"),
+    "output folder is a file": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                                 "atac=atac_", "-o", "{f}/cells.csv/sub/z.csv"],
+                                "--output {f}/cells.csv/sub/z.csv: "),
+    "training diverges": (["fit", "{f}/huge.csv", "--prefix", "rna=rna_", "--prefix",
+                           "atac=atac_", "--method", "contrastive", "--similarity",
+                           "euclidean", "--hidden", "none", "--n-components", "2",
+                           "--epochs", "1", "-q", "--model", "{t}/m"],
+                          "training loss became nan"),
     "nothing to write": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                           "atac=atac_"], "nothing to write"),
     "not a model": (["transform", "{f}/cells.csv", "{f}/cells.csv", "-o", "{t}/z.csv"],

@@ -188,3 +188,27 @@ def test_probe_scorer_on_a_pipeline_embeds_through_its_steps():
     np.testing.assert_array_equal(
         block_features(fitted, data.data, "specific", ["m1"]), expected
     )
+
+
+def test_the_default_probe_reads_a_block_of_any_scale():
+    # contrastive losses leave the scale free: a block of standard deviation
+    # 1e-3 carries the label as well as the same block at scale 1
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    Z = (y[:, None] - 0.5 + 0.5 * rng.normal(size=(300, 3))) * 1e-3
+    small = probe_score(_KnownBlocks({"shared": {"m1": Z}}), np.arange(300), y)
+    unit = probe_score(_KnownBlocks({"shared": {"m1": Z * 1e3}}), np.arange(300), y)
+    assert small == pytest.approx(unit) and small > 0.85
+
+
+def test_probe_score_takes_a_generator_of_splits_and_a_modality_name():
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    est = _KnownBlocks({"shared": {"m1": y[:, None] + 0.1 * rng.normal(size=(60, 1)),
+                                  "m2": rng.normal(size=(60, 1))}})
+    splits = list(KFold(3).split(np.arange(60)))
+    expected = probe_score(est, np.arange(60), y, cv=splits, modalities=["m1"])
+    assert probe_score(est, np.arange(60), y, cv=iter(splits), modalities="m1") == expected
+    assert expected > 0.95

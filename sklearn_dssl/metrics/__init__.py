@@ -2,6 +2,7 @@
 
 from ._metrics import (
     block_features,
+    default_probe,
     leakage_score,
     linear_r2,
     make_probe_scorer,
@@ -12,6 +13,7 @@ from ._metrics import (
 
 __all__ = [
     "block_features",
+    "default_probe",
     "leakage_score",
     "linear_r2",
     "make_probe_scorer",

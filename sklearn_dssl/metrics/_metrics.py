@@ -9,7 +9,8 @@ from sklearn.base import is_classifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
@@ -28,7 +29,7 @@ def block_features(estimator, X, block="shared", modalities=None):
         Data with the columns seen in fit.
     block : {"shared", "specific"}, default="shared"
         Which block to return.
-    modalities : list of str or None, default=None
+    modalities : list of str, str or None, default=None
         Modalities whose block to concatenate; None takes all of them.
 
     Returns
@@ -42,6 +43,8 @@ def block_features(estimator, X, block="shared", modalities=None):
     blocks = estimator.transform_blocks(X)
     if block not in blocks:
         raise ValueError(f"block={block!r} is not one of {list(blocks)}.")
+    if isinstance(modalities, str):
+        modalities = [modalities]
     names = list(blocks[block]) if modalities is None else list(modalities)
     unknown = [m for m in names if m not in blocks[block]]
     if unknown:
@@ -70,10 +73,10 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         The label to probe for.
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
-    modalities : list of str or None, default=None
+    modalities : list of str, str or None, default=None
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
-        Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+        Unfitted classifier; when None, :func:`default_probe`.
         A regressor probes a continuous ``y`` (the score is then its own,
         e.g. R^2).
     cv : int or cross-validation generator, default=3
@@ -105,13 +108,39 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     True
     """
     Z = block_features(estimator, X, block, modalities)
-    probe = LogisticRegression(max_iter=1000) if probe is None else probe
+    probe = default_probe() if probe is None else probe
+    # once: a generator of splits is used up by reading it
+    folds = check_cv(cv, y, classifier=is_classifier(probe))
     if is_classifier(probe):
-        _check_labels(y, len(Z), cv)
-    return float(np.mean(cross_val_score(probe, Z, y, cv=cv, error_score="raise")))
+        _check_labels(y, len(Z), folds)
+    return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
 
 
-def _check_labels(y, n_samples, cv):
+def default_probe():
+    """The probe of :func:`probe_score` and the other metrics when none is given.
+
+    A ``LogisticRegression(max_iter=1000)`` on the standardised embedding, so
+    that the score does not depend on the embedding's scale: contrastive
+    losses leave it free, and on embeddings of standard deviation near 1e-3
+    an unscaled logistic regression is held at the majority class by its
+    regularisation.
+
+    Returns
+    -------
+    probe : Pipeline
+        ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``,
+        unfitted.
+
+    Examples
+    --------
+    >>> from sklearn_dssl.metrics import default_probe
+    >>> default_probe().steps[-1][1]
+    LogisticRegression(max_iter=1000)
+    """
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _check_labels(y, n_samples, folds):
     """Refuse labels that a cross-validated classifier cannot be scored on."""
     y = column_or_1d(y, warn=True)
     check_consistent_length(y, np.empty(n_samples))
@@ -125,7 +154,6 @@ def _check_labels(y, n_samples, cv):
     classes = classes.tolist()
     if len(classes) < 2:
         raise ValueError(f"y holds a single class ({classes[0]!r}); a probe needs two or more.")
-    folds = check_cv(cv, y, classifier=True)
     if isinstance(folds, StratifiedKFold) and len(classes) == 2 and counts.min() < 2:
         # the fold that tests the lone row trains on the other class alone
         raise ValueError(
@@ -154,10 +182,10 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
         The label the block should not carry.
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
-    modalities : list of str or None, default=None
+    modalities : list of str, str or None, default=None
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
-        Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+        Unfitted classifier; when None, :func:`default_probe`.
     cv : int or cross-validation generator, default=3
         Cross-validation of the probe on the embedding.
 
@@ -176,10 +204,10 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
     ----------
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
-    modalities : list of str or None, default=None
+    modalities : list of str, str or None, default=None
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
-        Unfitted classifier; ``LogisticRegression(max_iter=1000)`` when None.
+        Unfitted classifier; when None, :func:`default_probe`.
     cv : int or cross-validation generator, default=3
         Cross-validation of the probe on the embedded held-out fold.
 
