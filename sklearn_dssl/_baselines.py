@@ -541,6 +541,8 @@ class DMVAE(_JointlyTrainedBaseline):
 
     _parameter_constraints: dict = {
         **_BASELINE_PARAMETER_CONSTRAINTS,
+        # not contrastive: a batch of one row is a valid (if noisy) step
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
     }
 

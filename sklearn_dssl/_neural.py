@@ -31,7 +31,8 @@ from ._training import as_tensor, infer, seed_from, train, training_device
 # Parameters of every estimator trained by skorch.
 TRAINING_PARAMETER_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like"],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    # a contrastive loss needs a negative in every batch: at least 2 rows
+    "batch_size": [Interval(Integral, 2, None, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "device": [str],
     "random_state": ["random_state"],

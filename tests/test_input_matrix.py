@@ -16,7 +16,7 @@ import torch
 
 from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA, MultimodalContrastive
 from sklearn_dssl._training import NonFiniteLossError
-from tests.conftest import small_model
+from tests.conftest import TINY_NEURAL, small_model
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 6))
@@ -147,3 +147,13 @@ def test_refused_refit_keeps_the_fitted_model(name):
             estimator.fit(make())
         assert estimator.n_features_in_ == 6
         np.testing.assert_array_equal(estimator.transform(X), expected)
+
+
+@pytest.mark.parametrize("name", list(TINY_NEURAL))
+def test_a_contrastive_loss_needs_batches_of_two_rows(name):
+    model = TINY_NEURAL[name](batch_size=1)
+    if name == "DMVAE":  # a reconstruction loss trains on single rows
+        assert model.fit(X).transform(X).shape[0] == len(X)
+        return
+    with pytest.raises(ValueError, match=r"batch_size.*\[2, inf\)"):
+        model.fit(X)
