@@ -429,8 +429,9 @@ def held_out_rows(n_rows, fraction):
     if n_valid < 2 or n_rows - n_valid < 2:
         raise ValueError(
             f"validation_fraction={fraction} holds out {n_valid} of {n_rows} rows, leaving "
-            f"{n_rows - n_valid} to train on; a contrastive loss needs at least 2 rows on "
-            "each side. Change validation_fraction, or leave it at None to train on all rows."
+            f"{n_rows - n_valid} to train on; the estimators need at least 2 rows on each "
+            "side (a contrastive loss, a negative for every row). Change "
+            "validation_fraction, or leave it at None to train on all rows."
         )
     return n_valid
 
