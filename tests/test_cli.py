@@ -340,3 +340,13 @@ def test_demo_subcommand_prints_the_probe_table(capsys):
     out = capsys.readouterr().out
     assert "DisentangledSSL on make_paper_synthetic: 600 rows" in out
     assert "oracle: true Z_c" in out
+
+
+def test_an_id_column_that_a_prefix_matches_is_left_out_with_a_warning(tables, tmp_path, capsys):
+    folder, _ = tables
+    assert main(["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--id", "rna_0", "--method", "cca", "--n-components", "1",
+                 "-q", "--model", str(tmp_path / "m.zip")]) == 0
+    assert ("--prefix rna=rna_: the --id column 'rna_0' starts with 'rna_' too; it is left "
+            "out of modality 'rna'.") in capsys.readouterr().err
+    assert len(load(tmp_path / "m.zip").modalities_["rna"]) == 2
