@@ -150,7 +150,7 @@ def resolve_modality_columns(columns, specs, id_column=None):
             raise CommandError(f"modality {name!r} is given more than once.")
         if option == "--prefix":
             chosen = [c for c in candidates if c.startswith(value)]
-            if id_column is not None and str(id_column).startswith(value):
+            if id_column in columns and str(id_column).startswith(value):
                 warnings.warn(f"--prefix {name}={value}: the --id column {id_column!r} starts "
                               f"with {value!r} too; it is left out of modality {name!r}.")
             if not chosen:
