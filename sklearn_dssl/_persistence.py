@@ -425,20 +425,6 @@ def _parameters(estimator):
     return encoded
 
 
-def _encode_settings(settings):
-    """A dict of parameter values as tagged JSON, without the values JSON cannot hold."""
-    kept = []
-    with warnings.catch_warnings():
-        # an ica's RandomState stored as its default needs no word here
-        warnings.simplefilter("ignore", UserWarning)
-        for name, value in settings.items():
-            try:
-                kept.append([name, _encode(value)])
-            except _NotEncodable:
-                continue
-    return {"__dict__": kept}
-
-
 def _plain_sequences(value):
     """``value`` with ranges and other sequences JSON cannot hold as lists,
     inside dict values and lists of groups too (``modalities`` forms)."""
@@ -515,9 +501,6 @@ def save(estimator, path):
         if isinstance(value, NeuralNet):
             nets[name] = _net_spec(value)
             states[name] = {k: v.detach() for k, v in value.module_.state_dict().items()}
-        elif name == "step1_params_":
-            # what fit_specific checks; a value JSON cannot hold goes unchecked
-            attributes[name] = _encode_settings(value)
         else:
             try:
                 attributes[name] = _encode(value)
