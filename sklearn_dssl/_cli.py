@@ -579,6 +579,19 @@ def _one_line_warnings():
         warnings.showwarning = original
 
 
+def _discard_stdout():
+    """Send what is left of stdout to the null device.
+
+    The reader of the output went away (``sklearn-dssl demo | head``): as
+    command-line tools do, stop without a message, and without the second
+    error Python would report when it flushes stdout at exit.
+    """
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor under a capture
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main(argv=None):
     """Run the ``sklearn-dssl`` command line.
 
@@ -591,7 +604,8 @@ def main(argv=None):
     -------
     status : int
         0 on success, 1 when the command failed on its input (the reason is
-        printed as one line on stderr), 2 for a usage error.
+        printed as one line on stderr) or its output pipe was closed early
+        (``... | head``, quietly), 2 for a usage error.
 
     Examples
     --------
@@ -608,6 +622,9 @@ def main(argv=None):
     try:
         with _one_line_warnings():
             return args.run(args)
+    except BrokenPipeError:
+        _discard_stdout()
+        return 1
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,
             FloatingPointError) as exc:

@@ -35,24 +35,31 @@ def tables(tmp_path_factory):
     return folder, frame
 
 
-def start_cli(*args, cwd):
+def start_cli(*args, cwd, stdout=subprocess.PIPE):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen([sys.executable, "-m", "sklearn_dssl", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=stdout, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
 def runs(tables):
-    """Two commands run as a user runs them, side by side (starting Python and
-    torch dominates their time): a fit, and a fit that fails on its input."""
+    """Three commands run as a user runs them, side by side (starting Python and
+    torch dominates their time): a fit, a fit that fails on its input, and a
+    fit whose output pipe has no reader (``... | head`` after head exited)."""
     folder, _ = tables
+    read_end, write_end = os.pipe()
+    os.close(read_end)
     processes = {
         "fit": start_cli("fit", "cells.csv", "--prefix", "rna=rna_", "--modality",
                          "atac=atac_*", "--id", "cell", *TINY, "-o", "out/embeddings.parquet",
                          "--model", "model.zip", cwd=folder),
         "error": start_cli("fit", "cells.csv", "--prefix", "rna=rnx_", "--prefix",
                            "atac=atac_", "--model", "m.zip", cwd=folder),
+        "closed pipe": start_cli("fit", "cells.csv", "--prefix", "rna=rna_", "--prefix",
+                                 "atac=atac_", *TINY, "--model", "closed.zip", cwd=folder,
+                                 stdout=write_end),
     }
+    os.close(write_end)
     results = {}
     for name, process in processes.items():
         out, err = process.communicate(timeout=300)
@@ -97,6 +104,13 @@ def test_errors_are_one_line_without_traceback(runs):
         "sklearn-dssl fit: error: --prefix rna=rnx_: no column starts with 'rnx_'; columns "
         "are: cell, rna_0, rna_1, rna_2, atac_0, atac_1, atac_2, label."
     ]
+
+
+def test_a_closed_output_pipe_stops_the_command_quietly(runs):
+    result = runs["closed pipe"]
+    assert result.returncode == 1
+    assert "Broken pipe" not in result.stderr and "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr
 
 
 def test_help_everywhere(capsys):
