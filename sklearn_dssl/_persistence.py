@@ -16,6 +16,7 @@ weights into it; nothing in the files can name a class or function to call
 beyond the fixed set of estimators, modules and FastICA known here.
 """
 
+import contextlib
 import hashlib
 import inspect
 import io
@@ -414,13 +415,14 @@ def _parameters(estimator):
             replaced.append(name)
     if replaced:
         warnings.warn(
-            f"save stores {', '.join(f'{n}={defaults[n]!r}' for n in replaced)} instead "
+            f"save stores {type(estimator).__name__}'s "
+            f"{', '.join(f'{n}={defaults[n]!r}' for n in replaced)} instead "
             f"of the given value(s), which JSON cannot hold (e.g. skorch callbacks, a "
             "callable, a RandomState or an accelerator); the fitted model is unaffected, "
             "but a refit "
             "of the loaded estimator uses these values unless you set them again.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=2,  # save re-emits it for its caller
         )
     return encoded
 
@@ -435,6 +437,54 @@ def _plain_sequences(value):
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [_plain_sequences(v) for v in value]
     return value
+
+
+@contextlib.contextmanager
+def _warn_once_each():
+    """Re-emit the warnings raised inside, each distinct one once, for the
+    caller of the function that uses this (e.g. ``save``)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for category, message in dict.fromkeys((w.category, str(w.message)) for w in caught):
+        warnings.warn(message, category, stacklevel=4)
+
+
+def _serialise(estimator):
+    """``save``'s two files as bytes: ``metadata.json`` and ``weights.pt``."""
+    attributes, nets, states = {}, {}, {}
+    for name, value in vars(estimator).items():
+        if not name.endswith("_") or name.startswith("_") or name in ALIASES:
+            continue
+        if isinstance(value, NeuralNet):
+            nets[name] = _net_spec(value)
+            states[name] = {k: v.detach() for k, v in value.module_.state_dict().items()}
+        else:
+            try:
+                attributes[name] = _encode(value)
+            except _NotEncodable as exc:
+                raise TypeError(
+                    f"cannot save the fitted attribute {name} ({exc}); save supports "
+                    "the attributes the package's estimators set in fit."
+                ) from None
+    buffer = io.BytesIO()
+    torch.save(states, buffer)
+    weights = buffer.getvalue()
+    from . import __version__
+
+    metadata = json.dumps({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sklearn_dssl_version": __version__,
+        "estimator": type(estimator).__name__,
+        "params": _parameters(estimator),
+        "attributes": attributes,
+        "nets": nets,
+        # set_output's choice, e.g. pandas DataFrames from transform
+        "output": getattr(estimator, "_sklearn_output_config", {}).get("transform"),
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }).encode()
+    return metadata, weights
 
 
 def save(estimator, path):
@@ -494,38 +544,8 @@ def save(estimator, path):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    attributes, nets, states = {}, {}, {}
-    for name, value in vars(estimator).items():
-        if not name.endswith("_") or name.startswith("_") or name in ALIASES:
-            continue
-        if isinstance(value, NeuralNet):
-            nets[name] = _net_spec(value)
-            states[name] = {k: v.detach() for k, v in value.module_.state_dict().items()}
-        else:
-            try:
-                attributes[name] = _encode(value)
-            except _NotEncodable as exc:
-                raise TypeError(
-                    f"cannot save the fitted attribute {name} ({exc}); save supports "
-                    "the attributes the package's estimators set in fit."
-                ) from None
-    buffer = io.BytesIO()
-    torch.save(states, buffer)
-    weights = buffer.getvalue()
-    from . import __version__
-
-    metadata = json.dumps({
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "sklearn_dssl_version": __version__,
-        "estimator": type(estimator).__name__,
-        "params": _parameters(estimator),
-        "attributes": attributes,
-        "nets": nets,
-        # set_output's choice, e.g. pandas DataFrames from transform
-        "output": getattr(estimator, "_sklearn_output_config", {}).get("transform"),
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
-    }).encode()
+    with _warn_once_each():  # an ica's parameters are in ica, ica_ and step1_params_
+        metadata, weights = _serialise(estimator)
 
     path = Path(os.fspath(path))
     if path.suffix.lower() == ".zip":
