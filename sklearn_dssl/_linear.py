@@ -163,7 +163,8 @@ class LinearCCA(MultimodalTransformer):
 
     def _block_widths(self):
         return {
-            "shared": [self.n_components] * len(self.modalities_),
+            # the fitted width: n_components may have been set since the fit
+            "shared": [W.shape[1] for W in self.weights_],
             "specific": list(self._modality_sizes),
         }
 

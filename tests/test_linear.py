@@ -61,6 +61,16 @@ def test_transform_modality_alone(data):
     )
 
 
+def test_the_fitted_width_holds_until_the_next_fit(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    expected = cca.transform(data.data)
+    cca.set_params(n_components=3)  # as a search does on a fitted estimator
+    np.testing.assert_array_equal(cca.transform(data.data), expected)
+    assert len(cca.get_feature_names_out()) == expected.shape[1] == 2 + 2 + 10 + 10
+    assert cca.transform_modality(data.data[:, :10], "m1").shape == (4000, 2)
+    assert cca.fit(data.data).transform(data.data).shape[1] == 3 + 3 + 10 + 10
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
