@@ -25,7 +25,6 @@ import os
 import pickle
 import warnings
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from ._contrastive import MultimodalContrastive
 from ._disentangled import DisentangledSSL
 from ._linear import LinearCCA
 from ._losses import ContrastiveObjective, SharedObjective, SpecificObjective
+from ._modalities import _is_sequence
 from ._modules import (
     HEADS,
     ContrastiveEncoders,
@@ -428,13 +428,15 @@ def _parameters(estimator):
 
 
 def _plain_sequences(value):
-    """``value`` with ranges and other sequences JSON cannot hold as lists,
-    inside dict values and lists of groups too (``modalities`` forms)."""
+    """``value`` with ranges, pandas columns and other sequences JSON cannot
+    hold as lists, inside dict values and lists of groups too (``modalities``
+    forms)."""
     if isinstance(value, dict):
         return {k: _plain_sequences(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return tuple(_plain_sequences(v) for v in value)
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+    # lists, ranges, pandas Index and Series; arrays are stored as arrays
+    if _is_sequence(value) and not isinstance(value, np.ndarray):
         return [_plain_sequences(v) for v in value]
     return value
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
@@ -156,6 +157,24 @@ def test_range_modalities_are_stored_as_lists(data, tmp_path):
             loaded = load(save(model, tmp_path / "cca2"))
         assert [list(v) for v in loaded.fit(X).modalities_.values()] == [
             list(range(4)), list(range(4, 8))]
+
+
+def test_pandas_modalities_are_stored_as_lists(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(data.data, columns=[f"c{i}" for i in range(8)])
+    counts = pd.Series([3, 5], index=["a", "b"])
+    for modalities, columns in [
+        ([frame.columns[:3], frame.columns[3:]], [[0, 1, 2], [3, 4, 5, 6, 7]]),
+        ({"a": frame.columns[:5], "b": frame.columns[5:]}, [[0, 1, 2, 3, 4], [5, 6, 7]]),
+        (counts, [[0, 1, 2], [3, 4, 5, 6, 7]]),
+        ([pd.Series(frame.columns.str.fullmatch("c[0-3]")),
+          pd.Series(~frame.columns.str.fullmatch("c[0-3]"))], [[0, 1, 2, 3], [4, 5, 6, 7]]),
+    ]:
+        model = LinearCCA(modalities=modalities, n_components=2).fit(frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # modalities is stored as given
+            loaded = load(save(model, tmp_path / "cca"))
+        assert [v.tolist() for v in clone(loaded).fit(frame).modalities_.values()] == columns
 
 
 def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
