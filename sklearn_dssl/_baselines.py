@@ -7,7 +7,6 @@ the block layout and feature names come from
 :class:`~sklearn_dssl._neural.NeuralMultimodalTransformer`.
 """
 
-import warnings
 from numbers import Integral, Real
 
 from sklearn.base import _fit_context
@@ -32,7 +31,7 @@ from ._neural import (
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
 )
-from ._training import completed_epochs, infer, seeded_torch
+from ._training import infer, seeded_torch, warn_if_interrupted
 
 # Parameters every baseline shares (besides the training ones of the base).
 _BASELINE_PARAMETER_CONSTRAINTS = {
@@ -147,12 +146,7 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
                 self.net_ = self._train(
                     module, objective, X_model, self.max_epochs, type(self).__name__, device
                 )
-            if self.net_.interrupted_:
-                warnings.warn(
-                    f"training was interrupted after {completed_epochs(self.net_)} complete "
-                    "epoch(s); the model keeps those weights.",
-                    UserWarning,
-                )
+            warn_if_interrupted(self.net_)
         return self
 
 

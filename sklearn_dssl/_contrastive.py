@@ -19,7 +19,7 @@ from ._neural import (
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
 )
-from ._training import seeded_torch
+from ._training import seeded_torch, warn_if_interrupted
 
 
 class MultimodalContrastive(NeuralMultimodalTransformer):
@@ -231,6 +231,10 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
                 self.net_ = self._train(
                     module, criterion, X_model, self.max_epochs, "contrastive", device
                 )
+            warn_if_interrupted(
+                self.net_, outcome="the model keeps those weights"
+                + (" and fits the ICA on them." if self.ica is not False else ".")
+            )
             self._fit_shared_ica(X_model, seed_ica)
         return self
 

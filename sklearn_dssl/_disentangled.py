@@ -24,7 +24,7 @@ from ._neural import (
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
 )
-from ._training import as_tensor, completed_epochs, infer, seeded_torch
+from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted
 
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
 # was fitted with them, and says so when they have changed since.
@@ -365,23 +365,14 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             # step 2 would not be used, or the user stopped training:
             # fit_specific adds it on demand
             self.__dict__.pop("specific_net_", None)
-            if self.shared_net_.interrupted_:
-                warnings.warn(
-                    f"training was interrupted in step 1 after "
-                    f"{completed_epochs(self.shared_net_)} complete epoch(s); the model keeps "
-                    "those weights and has no specific block: transform with "
-                    "output='shared', or call fit_specific to train step 2.",
-                    UserWarning,
-                )
+            warn_if_interrupted(
+                self.shared_net_, "step 1",
+                "the model keeps those weights and has no specific block: transform with "
+                "output='shared', or call fit_specific to train step 2.",
+            )
         else:
             self._fit_specific(X_model, hidden, seed_specific, device)
-            if self.specific_net_.interrupted_:
-                warnings.warn(
-                    f"training was interrupted in step 2 after "
-                    f"{completed_epochs(self.specific_net_)} complete epoch(s); the model "
-                    "keeps those weights.",
-                    UserWarning,
-                )
+            warn_if_interrupted(self.specific_net_, "step 2")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_specific(self, X, y=None):

@@ -204,6 +204,21 @@ def completed_epochs(net):
     return sum("train_loss" in row for row in net.history)
 
 
+def warn_if_interrupted(net, step=None, outcome="the model keeps those weights."):
+    """Tell the user that a KeyboardInterrupt stopped ``net``'s training.
+
+    ``step`` names the training in the message (e.g. ``"step 1"``);
+    ``outcome`` says what the fitted estimator holds as a result.
+    """
+    if net.interrupted_:
+        where = f" in {step}" if step else ""
+        warnings.warn(
+            f"training was interrupted{where} after {completed_epochs(net)} complete "
+            f"epoch(s); {outcome}",
+            UserWarning,
+        )
+
+
 class KeepLastEpochWeights(Callback):
     """Remember the module's weights at the start and after every epoch."""
 

@@ -1,6 +1,7 @@
 """Persistence, memory and concurrency."""
 
 import pickle
+import re
 import tracemalloc
 
 import joblib
@@ -103,6 +104,36 @@ def test_interrupt_in_step_two_keeps_both_blocks(data):
         model = small_model(max_epochs_specific=3, augmentation=_interrupt_at_call(24 + 30)).fit(data.data)
     assert model.specific_net_.interrupted_
     assert np.isfinite(model.transform(data.data)).all()
+
+
+class _InterruptAtBatch(Callback):
+    """A Ctrl-C in the middle of training, at the k-th batch."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def on_batch_end(self, net, **kwargs):
+        self.k -= 1
+        if self.k == 0:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("name, settings, outcome", [
+    ("MultimodalContrastive", dict(n_components=3, ica=False), "."),
+    ("MultimodalContrastive", dict(n_components=3, ica=True), " and fits the ICA on them."),
+    ("JointOptSSL", dict(n_shared=3, n_specific=3), "."),
+])
+def test_interrupt_of_a_one_step_estimator_warns(data, name, settings, outcome):
+    import sklearn_dssl
+
+    model = getattr(sklearn_dssl, name)(
+        modalities=data.modalities, hidden_layer_sizes=(8,), max_epochs=3, batch_size=16,
+        callbacks=[_InterruptAtBatch(20)], random_state=0, **settings)
+    # 13 batches an epoch (200 rows, batch 16): interrupted in epoch 2
+    with pytest.warns(UserWarning, match=(r"interrupted after 1 complete epoch\(s\); the model "
+                                          r"keeps those weights" + re.escape(outcome))):
+        model.fit(data.data)
+    assert model.net_.interrupted_ and np.isfinite(model.transform(data.data)).all()
 
 
 class _StopAfter(Callback):
