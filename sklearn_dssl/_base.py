@@ -103,16 +103,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             dtype=[np.float32, np.float64],
             ensure_min_samples=2 if reset else 1,
         )
-        # the models compute and return float32, whose range float64 exceeds
-        limit = np.finfo(np.float32).max
-        if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > limit:
-            raise ValueError(
-                f"X holds values beyond float32's range (largest magnitude "
-                f"{max(X.max(), -X.min()):.3g}, float32 ends at {limit:.3g}); the "
-                "estimators compute in float32. Scale the features first, e.g. with "
-                "sklearn.preprocessing.StandardScaler."
-            )
-        return X
+        return check_float32_range(X)
 
     def _resolve_modalities(self):
         """Fit ``modalities_`` from the spec; call after validating X with reset."""
@@ -303,5 +294,22 @@ def check_modality_block(X, n_columns, name, expected_names):
     if X.shape[1] != n_columns:
         raise ValueError(
             f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
+        )
+    return check_float32_range(X)
+
+
+def check_float32_range(X):
+    """``X``, refused when it holds float64 values float32 cannot hold.
+
+    The models compute and return float32: such values would silently become
+    inf, then NaN.
+    """
+    limit = np.finfo(np.float32).max
+    if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > limit:
+        raise ValueError(
+            f"X holds values beyond float32's range (largest magnitude "
+            f"{max(X.max(), -X.min()):.3g}, float32 ends at {limit:.3g}); the "
+            "estimators compute in float32. Scale the features first, e.g. with "
+            "sklearn.preprocessing.StandardScaler."
         )
     return X

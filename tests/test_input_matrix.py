@@ -157,3 +157,17 @@ def test_a_contrastive_loss_needs_batches_of_two_rows(name):
         return
     with pytest.raises(ValueError, match=r"batch_size.*\[2, inf\)"):
         model.fit(X)
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_one_modality_alone_refuses_what_transform_refuses(name):
+    estimator = _estimators()[name]().fit(X)
+    part = X[:, :3]
+    for data, error, message in [
+        (np.where(part > 1.5, np.nan, part), ValueError, "NaN"),
+        (1e39 * part, ValueError, "beyond float32's range"),
+        (sp.csr_matrix(part), TypeError, "dense data is required"),
+        (np.full((40, 3), "x", dtype=object), ValueError, "convert"),
+    ]:
+        with pytest.raises(error, match=message):
+            estimator.transform_modality(data, "m1")
