@@ -48,9 +48,14 @@ def _same_setting(value, fitted):
         )
     if isinstance(value, np.random.RandomState) or isinstance(fitted, np.random.RandomState):
         return True  # a saved model stores a generator as its default, None
+    if isinstance(value, np.ndarray) or isinstance(fitted, np.ndarray):
+        # e.g. FastICA's w_init; step1_params_ holds a copy
+        return np.shape(value) == np.shape(fitted) and bool(np.array_equal(value, fitted))
+    if isinstance(value, list | tuple) and isinstance(fitted, list | tuple):
+        return len(value) == len(fitted) and all(map(_same_setting, value, fitted))
     try:
         return bool(value == fitted)
-    except (TypeError, ValueError):  # e.g. arrays
+    except (TypeError, ValueError):
         return value is fitted
 
 

@@ -170,6 +170,17 @@ def test_fit_specific_warns_only_of_changed_step_one_settings(data):
         model.set_params(beta=0.1, head="vmf", modalities=[4, 6]).fit_specific(data.data)
 
 
+def test_fit_specific_compares_array_settings_by_value(data):
+    from sklearn.decomposition import FastICA
+
+    model = small_model(ica=FastICA(w_init=np.eye(3), max_iter=500)).fit(data.data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # step1_params_ holds a copy of the same w_init
+        model.set_params(ortho_weight=2.0).fit_specific(data.data)
+    with pytest.warns(UserWarning, match="changed since: ica"):
+        model.set_params(ica__w_init=2 * np.eye(3)).fit_specific(data.data)
+
+
 def test_fit_specific_needs_a_fitted_step_one(data):
     with pytest.raises(NotFittedError):
         small_model().fit_specific(data.data)
