@@ -339,7 +339,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         The symmetric InfoNCE between the modalities' shared embeddings
         (deterministic: no augmentation or sampling, before any ICA
         rotation), computed on consecutive blocks of ``batch_size`` rows and
-        averaged with the block sizes as weights. It is at most 0; a model
+        averaged with the block sizes as weights; a last block of one row,
+        which has no other row to be told apart from, is left out. It is at
+        most 0; a model
         whose shared embeddings tell the partners apart best scores highest,
         so GridSearchCV can use it without labels. Scores are comparable
         between fits with the same ``batch_size`` and ``temperature``. The
@@ -350,7 +352,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data with the columns seen in fit.
+            Data with the columns seen in fit, at least 2 rows.
         y : None
             Ignored.
 
@@ -361,18 +363,26 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        total = 0.0
+        if X.shape[0] < 2:
+            raise ValueError(
+                "score needs at least 2 rows: a row's contrastive loss measures how "
+                f"well it is told apart from the other rows; got {X.shape[0]}."
+            )
+        total, scored = 0.0, 0
         rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
         similarity = SIMILARITIES[self._score_similarity]
         for _, encoded in self._iter_blocks(X, ("shared",), rows, encode=self._encode_raw):
             shared = [torch.from_numpy(a) for a in encoded["shared"]]
             for start in range(0, shared[0].shape[0], self.batch_size):
                 block = [s[start : start + self.batch_size] for s in shared]
+                if block[0].shape[0] < 2:
+                    continue  # only the last row, when X has k * batch_size + 1
                 loss = mean_over_pairs(
                     lambda a, b: info_nce(a, b, self.temperature, similarity), block
                 )
                 total += float(loss) * block[0].shape[0]
-        return -total / X.shape[0]
+                scored += block[0].shape[0]
+        return -total / scored
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

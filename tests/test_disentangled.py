@@ -194,6 +194,14 @@ def test_score_is_negative_contrastive_loss_and_rewards_training(data):
     assert trained.score(X) > untrained.score(X) + 0.3
 
 
+def test_score_leaves_out_a_last_row_that_has_no_other_to_be_told_from(data):
+    model = small_model().fit(data.data)  # batch_size 16
+    np.testing.assert_allclose(model.score(data.data[:33]), model.score(data.data[:32]))
+    assert model.score(data.data[:34]) != model.score(data.data[:32])
+    with pytest.raises(ValueError, match="score needs at least 2 rows"):
+        model.score(data.data[:1])
+
+
 def test_dataframe_in_pandas_out_and_column_names(data):
     columns = [f"g{i}" for i in range(5)] + [f"p{i}" for i in range(5)]
     df = pd.DataFrame(data.data, columns=columns)
