@@ -82,6 +82,27 @@ def test_box_setting_keeps_the_coupled_latents_in_the_box():
     assert 0.08 < deviation <= 0.1
 
 
+def test_box_setting_draws_wide_noise_without_endless_rejection():
+    from sklearn_dssl.datasets._causal import _coupled_in_box
+
+    # Laplace noise 1e6 wide is almost never in the box: drawn by inverse
+    # transform, the truncated density is nearly flat, whatever z1 is
+    data = make_latent_partial_causal(
+        4000, setting="box", n_coupled=2, noise_scale=1e6, random_state=0
+    )
+    z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+    assert z2.min() >= 0 and z2.max() <= 1 and abs(z2.mean() - 0.5) < 0.02
+    assert abs(np.corrcoef(z1.ravel(), z2.ravel())[0, 1]) < 0.05
+    # the inverse transform and rejection draw the same truncated density
+    by_rejection = _coupled_in_box(np.random.RandomState(0), 20000, 3, 0.3)
+    by_inversion = _coupled_in_box(np.random.RandomState(0), 20000, 3, 0.3, rejection_rounds=0)
+    for z1, z2 in (by_rejection, by_inversion):
+        assert z2.min() >= 0 and z2.max() <= 1
+    deviations = [np.abs(z2 - z1).mean() for z1, z2 in (by_rejection, by_inversion)]
+    assert abs(deviations[0] - deviations[1]) < 0.005, deviations
+    assert 0.15 < deviations[0] < 0.25  # truncation shrinks 0.3; independent draws: 1/3
+
+
 def test_each_modality_carries_its_own_latents():
     # Each modality is an invertible function of its latents: even a linear
     # regression recovers most of them, and nothing of the other modality's.

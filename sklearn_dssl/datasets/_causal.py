@@ -27,22 +27,43 @@ def _coupled_on_sphere(rng, n_samples, n_coupled, concentration):
     return z1, z2
 
 
-def _coupled_in_box(rng, n_samples, n_coupled, scale):
+def _coupled_in_box(rng, n_samples, n_coupled, scale, rejection_rounds=20):
     """z1 uniform in [0, 1]^d, z2 = z1 + Laplace(0, scale) noise kept in the box.
 
     Entries that leave the box are redrawn (rejection, vectorised), so z2
-    given z1 is a Laplace density truncated to the box.
+    given z1 is a Laplace density truncated to the box. Entries still out
+    after ``rejection_rounds`` (a wide ``scale`` accepts rarely) are drawn
+    exactly from that truncated density by inverting its distribution
+    function.
     """
     z1 = rng.uniform(size=(n_samples, n_coupled))
     z2 = np.full_like(z1, np.nan)
     pending = np.ones_like(z1, dtype=bool)
-    while pending.any():
+    for _ in range(rejection_rounds):
+        if not pending.any():
+            return z1, z2
         proposal = z1[pending] + rng.laplace(scale=scale, size=pending.sum())
         accepted = (proposal >= 0.0) & (proposal <= 1.0)
         index = np.flatnonzero(pending)[accepted]
         z2.flat[index] = proposal[accepted]
         pending.flat[index] = False
+    z2[pending] = _truncated_laplace(rng, z1[pending], scale)
     return z1, z2
+
+
+def _truncated_laplace(rng, centre, scale):
+    """Laplace(centre, scale) draws truncated to [0, 1], by inverse transform."""
+
+    def cdf(x):
+        t = (x - centre) / scale
+        return np.where(t < 0, 0.5 * np.exp(np.minimum(t, 0)), 1 - 0.5 * np.exp(-np.maximum(t, 0)))
+
+    u = rng.uniform(cdf(0.0), cdf(1.0))
+    below = u < 0.5
+    with np.errstate(divide="ignore"):  # u at 0 or 1 gives +-inf, clipped below
+        x = np.where(below, centre + scale * np.log(2 * np.where(below, u, 0.5)),
+                     centre - scale * np.log(2 * (1 - np.where(below, 0.5, u))))
+    return np.clip(x, 0.0, 1.0)
 
 
 def _coupled_independent(rng, n_samples, n_coupled, scale):
