@@ -123,6 +123,8 @@ def test_probe_and_leakage_read_the_chosen_block():
     assert block_features(est, rows, "shared").shape == (600, 3)
     with pytest.raises(ValueError, match="none of"):
         probe_score(est, rows, y, modalities=["m3"])
+    with pytest.raises(ValueError, match="modalities is empty"):
+        probe_score(est, rows, y, modalities=[])
     with pytest.raises(ValueError, match="block="):
         probe_score(est, rows, y, block="joint")
 

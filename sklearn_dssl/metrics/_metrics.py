@@ -46,6 +46,11 @@ def block_features(estimator, X, block="shared", modalities=None):
     if isinstance(modalities, str):
         modalities = [modalities]
     names = list(blocks[block]) if modalities is None else list(modalities)
+    if not names:
+        raise ValueError(
+            f"modalities is empty; name at least one of {list(blocks[block])}, or pass "
+            "None for all of them."
+        )
     unknown = [m for m in names if m not in blocks[block]]
     if unknown:
         raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}.")
