@@ -393,6 +393,7 @@ def _build_net(spec, state, device):
     net.history = History(spec["history"])
     net.interrupted_ = False
     net.stopped_by_callback_ = False
+    net._loaded_for_inference = True  # partial_fit refuses to go on training
     return net
 
 

@@ -287,6 +287,20 @@ class ContrastiveNet(NeuralNet):
     and infers as without compiling.
     """
 
+    def initialize(self):
+        # fresh weights and optimiser: whatever was loaded is gone
+        self.__dict__.pop("_loaded_for_inference", None)
+        return super().initialize()
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        if self.__dict__.get("_loaded_for_inference"):
+            raise RuntimeError(
+                "this net was loaded by sklearn_dssl.load with its weights but not its "
+                "optimiser's state, so it cannot continue training; refit the estimator "
+                "instead."
+            )
+        return super().partial_fit(X, y, classes, **fit_params)
+
     def torch_compile(self, module, name):
         # skorch would wrap module_ and criterion_; the training step is
         # compiled instead (train_step_single)

@@ -119,6 +119,11 @@ def test_round_trip_gives_identical_output(case, data, tmp_path):
     # the loaded model pickles, and refits like a fresh one
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(loaded)).transform(X),
                                   model.transform(X))
+    # its nets compute but do not go on training (the optimiser state is not stored)
+    for net in ("shared_net_", "specific_net_", "net_"):
+        if hasattr(loaded, net):
+            with pytest.raises(RuntimeError, match="cannot continue training; refit"):
+                getattr(loaded, net).partial_fit(torch.as_tensor(np.asarray(X), dtype=torch.float32))
 
 
 def test_loaded_model_refits_like_the_original(data, tmp_path):
