@@ -65,7 +65,8 @@ def read_table(path, id_column=None):
 
     The ``id_column`` of a CSV or TSV file is read as text, so that ids such
     as ``00042`` stay as written. A Parquet file's index, when it is not the
-    default (it has a name, or is not a range), becomes a column.
+    default (it has a name, or is not the range 0, 1, ..., n - 1), becomes a
+    column.
     """
     pd = _pandas()
     fmt = _table_format(path)
@@ -74,9 +75,9 @@ def read_table(path, id_column=None):
     try:
         if fmt == "parquet":
             frame = pd.read_parquet(path)
-            index = frame.index
-            if any(name is not None for name in index.names) or not isinstance(
-                index, pd.RangeIndex
+            default = pd.RangeIndex(len(frame))
+            if any(name is not None for name in frame.index.names) or not (
+                frame.index.equals(default) and isinstance(frame.index, pd.RangeIndex)
             ):
                 frame = frame.reset_index()
         else:
@@ -603,7 +604,7 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 when the command failed on its input (the reason is
+        0 on success (``--help`` included), 1 when the command failed on its input (the reason is
         printed as one line on stderr) or its output pipe was closed early
         (``... | head``, quietly), 2 for a usage error.
 
@@ -615,7 +616,10 @@ def main(argv=None):
     1
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits after --help (0) and usage errors (2)
+        return exc.code
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
