@@ -220,13 +220,32 @@ def warn_if_interrupted(net, step=None, outcome="the model keeps those weights."
 
 
 class KeepLastEpochWeights(Callback):
-    """Remember the module's weights at the start and after every epoch."""
+    """Remember the module's weights at the start and after every epoch.
+
+    The copy serves only while training runs (an interrupted epoch goes back
+    to it); it is dropped at the end, so a fitted net does not carry it.
+    """
 
     def on_train_begin(self, net, **kwargs):
         self.state_ = copy.deepcopy(net.module_.state_dict())
 
     def on_epoch_end(self, net, **kwargs):
         self.state_ = copy.deepcopy(net.module_.state_dict())
+
+    def on_train_end(self, net, **kwargs):
+        self.state_ = None
+
+
+class TrainingLRScheduler(LRScheduler):
+    """skorch's ``LRScheduler``, holding its torch scheduler only while training.
+
+    The scheduler built when training starts is dropped when it ends (the
+    next training builds a new one from the history, as skorch does anyway),
+    so a pickled net does not store the optimiser a second time through it.
+    """
+
+    def on_train_end(self, net, **kwargs):
+        self.lr_scheduler_ = None
 
 
 def loss_and_terms(criterion, y_pred):
@@ -514,7 +533,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     ``"valid_loss"``.
     """
     own_callbacks = [
-        ("lr_schedule", LRScheduler(
+        ("lr_schedule", TrainingLRScheduler(
             policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(max_epochs, 1))),
         ("stop_on_non_finite_loss", StopOnNonFiniteLoss(step_name)),
         ("keep_last_epoch_weights", KeepLastEpochWeights()),

@@ -34,6 +34,21 @@ def test_pickle_and_joblib_round_trips(make, data, tmp_path):
         )
 
 
+def test_a_fitted_net_holds_no_training_only_copies_and_can_go_on(data):
+    model = small_model(hidden_layer_sizes=(64,)).fit(data.data)
+    net = model.shared_net_
+    callbacks = dict(net.callbacks_)
+    # the last epoch's weights and the torch scheduler (which holds the
+    # optimiser) serve only while training; pickles would carry them
+    assert callbacks["keep_last_epoch_weights"].state_ is None
+    assert callbacks["lr_schedule"].lr_scheduler_ is None
+    # the optimiser is kept: training goes on where it stopped
+    lr_before = net.optimizer_.param_groups[0]["lr"]
+    net.partial_fit(torch.as_tensor(data.data, dtype=torch.float32))
+    assert len(net.history) == 2 * model.max_epochs_shared
+    assert net.optimizer_.param_groups[0]["lr"] != lr_before
+
+
 def _numpy_peak_bytes(fn):
     tracemalloc.start()
     try:
