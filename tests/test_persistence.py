@@ -123,7 +123,7 @@ def test_round_trip_gives_identical_output(case, data, tmp_path):
     for net in ("shared_net_", "specific_net_", "net_"):
         if hasattr(loaded, net):
             with pytest.raises(RuntimeError, match="cannot continue training; refit"):
-                getattr(loaded, net).partial_fit(torch.as_tensor(np.asarray(X), dtype=torch.float32))
+                getattr(loaded, net).partial_fit(torch.tensor(np.asarray(X), dtype=torch.float32))
 
 
 def test_loaded_model_refits_like_the_original(data, tmp_path):
