@@ -604,9 +604,9 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success (``--help`` included), 1 when the command failed on its input (the reason is
-        printed as one line on stderr) or its output pipe was closed early
-        (``... | head``, quietly), 2 for a usage error.
+        0 on success (``--help`` included), 1 when the command failed on its
+        input (the reason is printed as one line on stderr) or its output pipe
+        was closed early (``... | head``, quietly), 2 for a usage error.
 
     Examples
     --------

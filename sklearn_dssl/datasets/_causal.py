@@ -56,7 +56,8 @@ def _truncated_laplace(rng, centre, scale):
 
     def cdf(x):
         t = (x - centre) / scale
-        return np.where(t < 0, 0.5 * np.exp(np.minimum(t, 0)), 1 - 0.5 * np.exp(-np.maximum(t, 0)))
+        return np.where(t < 0, 0.5 * np.exp(np.minimum(t, 0)),
+                        1 - 0.5 * np.exp(-np.maximum(t, 0)))
 
     u = rng.uniform(cdf(0.0), cdf(1.0))
     below = u < 0.5
