@@ -376,7 +376,18 @@ def _check_shapes(spec, state):
         raise ValueError("the recorded architecture does not match the stored weights")
 
 
+def _check_net_settings(spec):
+    """Refuse training settings and a history of the wrong types."""
+    for key, kinds in (("max_epochs", int), ("batch_size", int), ("lr", (int, float)),
+                       ("step_name", str), ("history", list)):
+        if not isinstance(spec[key], kinds) or isinstance(spec[key], bool):
+            raise ValueError(f"the net's {key} is a {type(spec[key]).__name__}")
+    if not all(isinstance(row, dict) for row in spec["history"]):
+        raise ValueError("the net's history holds rows that are not JSON objects")
+
+
 def _build_net(spec, state, device):
+    _check_net_settings(spec)
     _check_shapes(spec["module"], state)
     with torch.random.fork_rng(devices=[]):  # leave the caller's torch RNG alone
         module = _build_module(spec["module"])
@@ -557,6 +568,12 @@ def save(estimator, path):
             archive.writestr(METADATA, metadata)
             archive.writestr(WEIGHTS, weights)
     else:
+        if path.exists() and not path.is_dir():
+            raise ValueError(
+                f"{path} is a file; save writes a model as a directory of two files, or "
+                "as one file when the path ends in .zip: give a new path, or one ending "
+                "in .zip."
+            )
         path.mkdir(parents=True, exist_ok=True)
         (path / METADATA).write_bytes(metadata)
         (path / WEIGHTS).write_bytes(weights)
@@ -654,7 +671,12 @@ def load(path, *, device="cpu"):
             f"the format tag {FORMAT!r})."
         )
     version = metadata.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(
+            f"{path} is damaged or was modified: format version {version!r} is not a "
+            "version save writes."
+        )
+    if version > FORMAT_VERSION:
         raise ValueError(
             f"{path} has format version {version!r}, newer than this sklearn_dssl "
             f"reads ({FORMAT_VERSION}); upgrade sklearn_dssl."

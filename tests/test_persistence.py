@@ -182,6 +182,13 @@ def test_pandas_modalities_are_stored_as_lists(data, tmp_path):
         assert [v.tolist() for v in clone(loaded).fit(frame).modalities_.values()] == columns
 
 
+def test_save_refuses_a_directory_path_that_is_a_file(data, tmp_path):
+    (tmp_path / "model").write_text("notes")
+    with pytest.raises(ValueError, match="is a file; save writes a model as a directory"):
+        save(LinearCCA(n_components=2).fit(data.data), tmp_path / "model")
+    assert (tmp_path / "model").read_text() == "notes"
+
+
 def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
     with pytest.raises(NotFittedError):
         save(small_model(), tmp_path / "m")
@@ -241,6 +248,9 @@ def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
         load(_write(tmp_path / "b.zip", {**metadata, "format": "other"}, weights))
     with pytest.raises(ValueError, match="newer"):
         load(_write(tmp_path / "c.zip", {**metadata, "format_version": 99}, weights))
+    for version in (0, "2", True):
+        with pytest.raises(ValueError, match=f"format version {version!r} is not a version"):
+            load(_write(tmp_path / "c.zip", {**metadata, "format_version": version}, weights))
     with pytest.raises(ValueError, match="unknown estimator 'os.system'"):
         load(_write(tmp_path / "d.zip", {**metadata, "estimator": "os.system"}, weights))
     with pytest.raises(ValueError, match="unknown JSON tag"):
@@ -253,6 +263,11 @@ def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
     nets["shared_net_"]["module"]["n_outputs"] += 1
     with pytest.raises(ValueError, match="damaged or was modified"):
         load(_write(tmp_path / "g.zip", {**metadata, "nets": nets}, weights))
+    for key, value in (("batch_size", "x"), ("lr", None), ("history", "x"), ("history", [1])):
+        nets = json.loads(json.dumps(metadata["nets"]))
+        nets["shared_net_"][key] = value
+        with pytest.raises(ValueError, match=f"damaged or was modified: the net's {key}"):
+            load(_write(tmp_path / "g.zip", {**metadata, "nets": nets}, weights))
 
     # a weights file holding an arbitrary pickled object, with a matching
     # checksum: the weights-only reader refuses it without running it
