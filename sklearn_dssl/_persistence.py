@@ -25,6 +25,7 @@ import os
 import pickle
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -374,6 +375,10 @@ def _check_shapes(spec, state):
     stored = {k: tuple(v.shape) for k, v in state.items()}
     if expected != stored:
         raise ValueError("the recorded architecture does not match the stored weights")
+    if not all(v.dtype == torch.float32 for v in state.values()):
+        raise ValueError("the stored weights are not all float32")
+    if not all(torch.isfinite(v).all() for v in state.values()):
+        raise ValueError("the stored weights are not all finite")
 
 
 def _check_net_settings(spec):
@@ -418,8 +423,7 @@ def _parameters(estimator):
     }
     encoded, replaced = {}, []
     for name, value in estimator.get_params(deep=False).items():
-        if name == "modalities":
-            value = _plain_sequences(value)
+        value = _plain_sequences(value)  # e.g. modalities or hidden_layer_sizes as a range
         try:
             encoded[name] = _encode(value)
         except _NotEncodable:
@@ -605,7 +609,8 @@ def _read_members(path):
                     f"{missing[0]}."
                 )
             return {m: archive.read(m) for m in (METADATA, WEIGHTS)}
-    except (zipfile.BadZipFile, OSError) as exc:
+    # zlib.error: a damaged compressed member
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as exc:
         raise ValueError(f"{path} is not a readable zip file ({exc}).") from None
 
 
@@ -663,7 +668,7 @@ def load(path, *, device="cpu"):
     members = _read_members(path)
     try:
         metadata = json.loads(members[METADATA])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{path}: {METADATA} is not valid JSON ({exc}).") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError(
@@ -691,7 +696,7 @@ def load(path, *, device="cpu"):
         return _rebuild(metadata, members[WEIGHTS], device)
     except ValueError as exc:
         raise ValueError(f"{path} is damaged or was modified: {exc}") from None
-    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError,
+    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
             pickle.UnpicklingError) as exc:
         raise ValueError(
             f"{path} is damaged or was modified: {type(exc).__name__}: {exc}"
@@ -749,4 +754,24 @@ def _rebuild(metadata, weights, device):
         if list(module.modality_sizes) != sizes:
             raise ValueError(f"{net_name} does not match modalities_")
         setattr(estimator, net_name, net)
+    _check_consistent(estimator)
     return estimator
+
+
+def _check_consistent(estimator):
+    """Refuse fitted attributes that do not fit together (in a modified file).
+
+    The feature names must name the columns, and every fitted block must
+    embed a row of ones into finite numbers.
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and not (
+        isinstance(names, np.ndarray) and names.shape == (estimator.n_features_in_,)
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError("feature_names_in_ does not name the n_features_in_ columns")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. an array for a model fitted on a DataFrame
+        blocks = estimator.transform_blocks(np.ones((1, estimator.n_features_in_)))
+    if not all(np.isfinite(a).all() for arrays in blocks.values() for a in arrays.values()):
+        raise ValueError("the model embeds a row of ones into values that are not finite")

@@ -195,7 +195,8 @@ class StopOnNonFiniteLoss(Callback):
             raise NonFiniteLossError(
                 f"the {self.step_name} training loss became {loss} at epoch "
                 f"{len(net.history)}; lower lr, or scale the features (e.g. "
-                "StandardScaler) before fitting."
+                "StandardScaler) before fitting, or bring extreme loss settings "
+                "(a tiny temperature, huge term weights) nearer their defaults."
             )
 
 

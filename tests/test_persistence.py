@@ -278,6 +278,64 @@ def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
     assert not _Trap.triggered
 
 
+def test_load_refuses_damaged_bytes_and_hand_made_files(saved_zip, data, tmp_path):
+    # a damaged download: flipped bytes anywhere in the zip (its compressed
+    # streams included) load or are refused with a ValueError, nothing else
+    raw = saved_zip.read_bytes()
+    for position in range(0, len(raw), max(1, len(raw) // 60)):
+        damaged = bytearray(raw)
+        damaged[position] ^= 0xFF
+        (tmp_path / "d.zip").write_bytes(bytes(damaged))
+        try:
+            load(tmp_path / "d.zip")
+        except ValueError:
+            pass
+    metadata, weights = _members(saved_zip)
+    deep = {**metadata, "params": json.loads("[" * 200 + "]" * 200)}
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "metadata.json").write_text(
+        json.dumps(deep).replace('"params": [', '"params": ' + "[" * 5000, 1)
+        .replace("]", "]" * 5000, 1))
+    (tmp_path / "deep" / "weights.pt").write_bytes(weights)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load(tmp_path / "deep")
+    with pytest.raises(ValueError, match="damaged or was modified"):
+        load(_write(tmp_path / "empty.zip", dict(metadata), b""))
+
+    # fitted attributes that do not fit together, each with a valid checksum
+    cca = save(LinearCCA(n_components=2).fit(data.data), tmp_path / "cca.zip")
+    metadata, weights = _members(cca)
+    attributes = dict(metadata["attributes"])
+    groups = {"__dict__": [["m1", {"__ndarray__": [0, 1], "dtype": "<i8", "shape": [2]}],
+                           ["m2", {"__ndarray__": [2, 3], "dtype": "<i8", "shape": [2]}],
+                           ["m3", {"__ndarray__": [4, 5, 6, 7], "dtype": "<i8", "shape": [4]}]]}
+    for name, value in (("modalities_", groups), ("feature_names_in_", 5)):
+        with pytest.raises(ValueError, match="damaged or was modified"):
+            load(_write(tmp_path / "a.zip",
+                        {**metadata, "attributes": {**attributes, name: value}}, weights))
+    metadata, weights = _members(saved_zip)
+    states = torch.load(io.BytesIO(weights), weights_only=True)
+    for tamper, message in ((lambda t: t * float("nan"), "not all finite"),
+                            (lambda t: t.to(torch.complex64), "not all float32")):
+        changed = {net: dict(state) for net, state in states.items()}
+        name = next(iter(changed["shared_net_"]))
+        changed["shared_net_"][name] = tamper(changed["shared_net_"][name])
+        buffer = io.BytesIO()
+        torch.save(changed, buffer)
+        with pytest.raises(ValueError, match=message):
+            load(_write(tmp_path / "w.zip", dict(metadata), buffer.getvalue()))
+
+
+def test_a_range_of_hidden_layer_sizes_is_stored_as_a_list(data, tmp_path):
+    model = small_model(hidden_layer_sizes=range(6, 8)).fit(data.data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        loaded = load(save(model, tmp_path / "m.zip"))
+    assert loaded.hidden_layer_sizes == [6, 7]
+    np.testing.assert_array_equal(clone(loaded).fit(data.data).transform(data.data),
+                                  model.transform(data.data))
+
+
 def test_load_refuses_what_would_allocate_much_memory(saved_zip, tmp_path):
     metadata, weights = _members(saved_zip)
     huge = {"__ndarray__": ["a"], "dtype": "<U500000000", "shape": [1]}
