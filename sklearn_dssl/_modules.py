@@ -430,7 +430,11 @@ def _into_box(h):
 
 
 def _onto_sphere(h):
-    return F.normalize(h, dim=1)
+    # divided by its largest entry first: the squared norm of a row near 1e20
+    # overflows float32, and the row would come out as zeros. Normalising
+    # ignores the scale, so it takes no part in the gradient.
+    scale = h.detach().abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(h.dtype).tiny)
+    return F.normalize(h / scale, dim=1)
 
 
 def _unbounded(h):

@@ -146,6 +146,14 @@ def test_embeddings_live_where_the_similarity_says(ica_data, similarity, inside)
     assert inside(Z[:, :3]) and inside(Z[:, 3:])
 
 
+def test_cosine_embeddings_stay_on_the_sphere_for_huge_inputs(ica_data):
+    # rows near 1e25 have squared norms beyond float32's range
+    model = small_contrastive(modalities=ica_data.modalities).fit(ica_data.data[:500])
+    Z = model.transform(1e25 * ica_data.data[:500])
+    for block in (Z[:, :3], Z[:, 3:]):
+        np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0, atol=1e-5)
+
+
 def test_one_modality_is_enough_to_transform_it(ica_data):
     model = small_contrastive(modalities=ica_data.modalities).fit(ica_data.data[:500])
     Z = model.transform(ica_data.data[:100])
