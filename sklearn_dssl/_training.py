@@ -547,6 +547,15 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))
     user_callbacks = [copy_callback(cb) for cb in (callbacks or [])]
+    own_names = [name for name, _ in own_callbacks]
+    taken = [cb[0] for cb in user_callbacks if isinstance(cb, tuple) and cb[0] in own_names]
+    if taken:
+        raise ValueError(
+            f"callbacks: the name {taken[0]!r} is one of the package's own callbacks "
+            f"({', '.join(own_names)}), which every net keeps; give yours another name. "
+            "A callback of yours acts beside them (e.g. a second LRScheduler also "
+            "changes the learning rate)."
+        )
     cls, extra = ContrastiveNet, {}
     if accelerator is not None:
         cls = AcceleratedContrastiveNet

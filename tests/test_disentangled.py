@@ -296,6 +296,14 @@ def test_a_callback_list_entry_that_is_no_callback_is_refused(data, entry):
         small_model(callbacks=[entry]).fit(data.data)
 
 
+def test_a_callback_named_like_one_of_the_package_is_refused_with_the_fix(data):
+    from skorch.callbacks import LRScheduler
+
+    with pytest.raises(ValueError, match="'lr_schedule' is one of the package's own"):
+        small_model(callbacks=[("lr_schedule", LRScheduler(policy="StepLR", step_size=1))]
+                    ).fit(data.data)
+
+
 def test_a_callback_that_cannot_be_copied_is_named_with_the_fix(data):
     # state kept in an attribute without a trailing '_' is a skorch parameter,
     # which the copy made for each net passes to __init__
