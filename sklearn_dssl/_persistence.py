@@ -609,8 +609,11 @@ def _read_members(path):
                     f"{missing[0]}."
                 )
             return {m: archive.read(m) for m in (METADATA, WEIGHTS)}
-    # zlib.error: a damaged compressed member
-    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as exc:
+    # a damaged header or stream: zlib.error, or zipfile's NotImplementedError
+    # (an unknown compression method or version) and RuntimeError (a member
+    # marked as encrypted)
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError, NotImplementedError,
+            RuntimeError) as exc:
         raise ValueError(f"{path} is not a readable zip file ({exc}).") from None
 
 
