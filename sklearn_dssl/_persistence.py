@@ -367,9 +367,10 @@ def _net_spec(net):
     }
 
 
-def _check_shapes(spec, state):
-    """Refuse an architecture whose tensors differ from the stored weights,
-    before allocating it (it is built on the meta device, without memory)."""
+def _check_weights(spec, state):
+    """Refuse stored weights that are not finite float32 tensors of the
+    recorded architecture, before allocating it (it is built on the meta
+    device, without memory)."""
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in _build_module(spec).state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in state.items()}
@@ -393,7 +394,7 @@ def _check_net_settings(spec):
 
 def _build_net(spec, state, device):
     _check_net_settings(spec)
-    _check_shapes(spec["module"], state)
+    _check_weights(spec["module"], state)
     with torch.random.fork_rng(devices=[]):  # leave the caller's torch RNG alone
         module = _build_module(spec["module"])
     net = make_net(
@@ -437,8 +438,7 @@ def _parameters(estimator):
             "callable, a RandomState or an accelerator); the fitted model is unaffected, "
             "but a refit "
             "of the loaded estimator uses these values unless you set them again.",
-            UserWarning,
-            stacklevel=2,  # save re-emits it for its caller
+            UserWarning,  # save re-emits it, once, for its caller
         )
     return encoded
 
