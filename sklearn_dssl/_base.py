@@ -241,8 +241,10 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_columns_of_modality)
-            The modality's columns, in the order of ``modalities_[modality]``
-            (with a DataFrame fitted by column names, the same names).
+            The modality's columns, in the order of ``modalities_[modality]``,
+            which is the order the ``modalities`` specification gave them in
+            (``X_full[:, model.modalities_[modality]]``; with a DataFrame
+            fitted by column names, the same names in that order).
         modality : str or int
             The modality's name (a key of ``modalities_``) or position.
         block : {"shared", "specific"}, default="shared"

@@ -76,7 +76,8 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
     {accelerator}"""
 
 _ATTRIBUTES_DOC = """modalities_ : dict of str to ndarray of int
-        Modality names mapped to the column indices of X they hold.
+        Modality names mapped to the column indices of X they hold, in the
+        order the ``modalities`` specification gave them.
     net_ : skorch.NeuralNet
         The fitted net; ``net_.history`` holds the per-epoch training loss
         and, unweighted, each term of the objective (``"train_<term>"``).

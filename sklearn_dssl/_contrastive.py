@@ -93,7 +93,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     Attributes
     ----------
     modalities_ : dict of str to ndarray of int
-        Modality names mapped to the column indices of X they hold.
+        Modality names mapped to the column indices of X they hold, in the
+        order the ``modalities`` specification gave them.
     net_ : skorch.NeuralNet
         The fitted net; ``net_.history`` holds the per-epoch training loss
         and its one term, ``"train_contrast"``.

@@ -168,7 +168,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     Attributes
     ----------
     modalities_ : dict of str to ndarray of int
-        Modality names mapped to the column indices of X they hold.
+        Modality names mapped to the column indices of X they hold, in the
+        order the ``modalities`` specification gave them.
     shared_net_ : skorch.NeuralNet
         The fitted step-1 net; ``shared_net_.history`` holds its per-epoch
         training loss and, unweighted, its two terms (``"train_contrast"``,

@@ -57,7 +57,8 @@ class LinearCCA(MultimodalTransformer):
     Attributes
     ----------
     modalities_ : dict of str to ndarray of int
-        Modality names mapped to the column indices of X they hold.
+        Modality names mapped to the column indices of X they hold, in the
+        order the ``modalities`` specification gave them.
     means_ : list of ndarray
         Column means of each modality.
     weights_ : list of ndarray of shape (n_columns_of_modality, n_components)

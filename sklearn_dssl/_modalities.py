@@ -36,7 +36,9 @@ def resolve_modalities(spec, n_features, feature_names=None):
     Returns
     -------
     modalities : dict of str to ndarray of int
-        Modality names mapped to sorted column indices, in modality order.
+        Modality names mapped to column indices, in modality order; each
+        group keeps the column order it was given in (a slice, a mask or a
+        count gives ascending columns).
 
     Raises
     ------
@@ -153,7 +155,7 @@ def _group_indices(group, name, n_features, feature_names):
         raise ValueError(f"modality {name!r} has no columns.")
     if np.unique(indices).size != indices.size:
         raise ValueError(f"modality {name!r} lists a column more than once.")
-    return np.sort(indices)
+    return indices
 
 
 def _names_to_indices(values, name, feature_names):

@@ -171,3 +171,24 @@ def test_one_modality_alone_refuses_what_transform_refuses(name):
     ]:
         with pytest.raises(error, match=message):
             estimator.transform_modality(data, "m1")
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_one_modality_alone_takes_its_columns_in_the_order_given(name):
+    """Groups listed out of column order: ``X[:, group]`` is what transform_modality reads."""
+    groups = [[2, 0, 4], [5, 1, 3]]
+    estimator = _estimators()[name](modalities=groups).fit(X)
+    assert [cols.tolist() for cols in estimator.modalities_.values()] == groups
+    blocks = estimator.transform_blocks(X)
+    for modality, group in zip(("m1", "m2"), groups):
+        np.testing.assert_allclose(
+            estimator.transform_modality(X[:, group], modality), blocks["shared"][modality],
+            rtol=1e-5, atol=1e-6,
+        )
+    df = pd.DataFrame(X, columns=COLUMNS)
+    by_name = [[COLUMNS[i] for i in group] for group in groups]
+    estimator = _estimators()[name](modalities=by_name).fit(df)
+    np.testing.assert_allclose(
+        estimator.transform_modality(df[by_name[0]], "m1"),
+        estimator.transform_blocks(df)["shared"]["m1"], rtol=1e-5, atol=1e-6,
+    )
