@@ -131,6 +131,9 @@ def vmf_cosine_quantiles(kappa, dim, n_knots=8193):
     return cdf(theta), theta
 
 
+_KNOT_BUFFERS = frozenset({"_knots_cdf", "_knots_theta"})
+
+
 class VonMisesFisherHead(nn.Module):
     """Von Mises-Fisher posterior with fixed concentration ``kappa``.
 
@@ -162,6 +165,21 @@ class VonMisesFisherHead(nn.Module):
             self.register_buffer("_knots_theta", theta, persistent=False)
             self._knots_for = (self.kappa, dim)
         return self._knots_cdf.to(device), self._knots_theta.to(device)
+
+    def __getstate__(self):
+        """The head's state without its tables, which the first sample after
+        unpickling tabulates again (131 KB that would otherwise ride along in
+        every pickle and copy of a fitted model)."""
+        state = super().__getstate__().copy()
+        state["_buffers"] = {
+            name: buffer for name, buffer in state["_buffers"].items()
+            if name not in _KNOT_BUFFERS
+        }
+        state["_non_persistent_buffers_set"] = (
+            state["_non_persistent_buffers_set"] - _KNOT_BUFFERS
+        )
+        state.pop("_knots_for", None)
+        return state
 
     def _sample_cosine(self, n, dim, device):
         cdf, theta = self._quantile_knots(dim, device)
