@@ -41,6 +41,8 @@ GENERATORS = {"paper": make_paper_synthetic, "nonlinear": make_nonlinear_multimo
 LABELS = ["specific_m1", "shared", "specific_m2"]
 # rows of step 2 at another width of the specific block record it as n_specific
 DEFAULT_N_SPECIFIC = DisentangledSSL().n_specific
+# rows fitted at another InfoNCE temperature record it as temperature
+DEFAULT_TEMPERATURE = DisentangledSSL().temperature
 
 
 def split_rows(data):
@@ -149,16 +151,16 @@ def save_results(output, report, merge=None):
 
 
 def step1_key(row):
-    return row["beta"], row.get("noise_scale", 0.1)
+    return row["beta"], row.get("noise_scale", 0.1), row.get("temperature", DEFAULT_TEMPERATURE)
 
 
 def merge_study(saved, report):
     """Add a run's rows to a saved study (see ``--append``).
 
-    A step 1 whose (beta, noise_scale) the file already holds from another
-    run is a refit: its shared row stays out of ``shared_vs_beta`` and rides
-    along as ``step1_refit`` in its own step-2 rows, whose probes it
-    explains. Decided here, under the lock, so that two runs refitting the
+    A step 1 whose (beta, noise_scale, temperature) the file already holds
+    from another run is a refit: its shared row stays out of
+    ``shared_vs_beta`` and rides along as ``step1_refit`` in its own step-2
+    rows, whose probes it explains. Decided here, under the lock, so that two runs refitting the
     same beta at once cannot both add it.
     """
     saved["reference"] = report["reference"] or saved["reference"]
@@ -190,6 +192,9 @@ def main():
     parser.add_argument("--noise-scale", type=float, default=DisentangledSSL().noise_scale,
                         help="the augmentation's noise, in feature standard deviations (the "
                              "authors' absolute 0.01 is about 0.0025 on the paper's data)")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                        help="the InfoNCE temperature of both steps (rows of another than the "
+                             "default record it)")
     parser.add_argument("--n-specifics", type=int, nargs="+",
                         default=[DEFAULT_N_SPECIFIC],
                         help="widths of the specific block to fit step 2 with (rows of a width "
@@ -255,14 +260,16 @@ def main():
         model = DisentangledSSL(
             modalities=data.modalities, beta=beta, max_epochs_shared=epochs[0],
             max_epochs_specific=epochs[1], output="shared", random_state=0,
-            noise_scale=args.noise_scale, compile=args.compile,
+            noise_scale=args.noise_scale, temperature=args.temperature, compile=args.compile,
         )
         start = time.perf_counter()
         model.fit(X_train)
         seconds = time.perf_counter() - start
         train, test = blocks_of(model, X_train, X_test)
-        compiled = {"compile": True} if args.compile else {}
-        shared_row = {"beta": beta, "noise_scale": args.noise_scale, **compiled,
+        recorded = {"compile": True} if args.compile else {}  # settings rows record
+        if args.temperature != DEFAULT_TEMPERATURE:
+            recorded["temperature"] = args.temperature
+        shared_row = {"beta": beta, "noise_scale": args.noise_scale, **recorded,
                       "fit_seconds": seconds, **shared_probe(train, test, y_train, y_test)}
         report["shared_vs_beta"].append(shared_row)
         print("shared", shared_row, flush=True)
@@ -279,7 +286,7 @@ def main():
             wider = {} if n_specific == DEFAULT_N_SPECIFIC else {"n_specific": n_specific}
             row = {"beta": beta, "ortho_weight": ortho_weight, "noise_scale": args.noise_scale,
                    **wider, "specific_init": args.specific_init,
-                   **({"step2_random_state": seed} if seed else {}), **compiled,
+                   **({"step2_random_state": seed} if seed else {}), **recorded,
                    "fit_seconds": seconds,
                    **specific_probe(train, test, y_train, y_test)}
             report["specific_frontier"].append(row)

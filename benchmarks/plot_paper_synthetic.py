@@ -11,17 +11,28 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from paper_synthetic import DEFAULT_N_SPECIFIC  # noqa: E402
+from paper_synthetic import DEFAULT_N_SPECIFIC, DEFAULT_TEMPERATURE  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 NAMES = {"shared": "Y_c", "specific_m1": "Y_s1", "specific_m2": "Y_s2"}
 
 
 def setting_of(row):
-    """(beta, augmentation noise, width of the specific block, its initial weights)
-    of a step-2 row (rows without ``specific_init`` were fitted with "normal")."""
+    """(beta, augmentation noise, width of the specific block, its initial weights,
+    temperature) of a step-2 row (rows without ``specific_init`` were fitted with
+    "normal")."""
     return (row["beta"], row.get("noise_scale", 0.1), row.get("n_specific", DEFAULT_N_SPECIFIC),
-            row.get("specific_init", "normal"))
+            row.get("specific_init", "normal"), row.get("temperature", DEFAULT_TEMPERATURE))
+
+
+def other_settings(row):
+    """What a shared row changes from the default augmentation noise and temperature."""
+    changed = []
+    if row.get("noise_scale", 0.1) != 0.1:
+        changed.append(f"augmentation noise {row['noise_scale']:g}")
+    if row.get("temperature", DEFAULT_TEMPERATURE) != DEFAULT_TEMPERATURE:
+        changed.append(f"temperature {row['temperature']:g}")
+    return ", ".join(changed)
 
 
 def main():
@@ -30,14 +41,18 @@ def main():
     fig, axes = plt.subplots(len(reports), 2, figsize=(15, 4.2 * len(reports)), squeeze=False)
     for (ax_a, ax_b), report in zip(axes, reports):
         rows = sorted(report["shared_vs_beta"], key=lambda r: r["beta"])
-        default = [r for r in rows if r.get("noise_scale", 0.1) == 0.1]
-        other = [r for r in rows if r.get("noise_scale", 0.1) != 0.1]
+        default = [r for r in rows if not other_settings(r)]
+        other = [r for r in rows if other_settings(r)]
+        markers = "DsP^v"
+        if len(other) > len(markers):
+            raise ValueError(f"{len(other)} shared rows of other settings, markers for "
+                             f"{len(markers)}")
         for label, color in zip(NAMES, ("C0", "C1", "C2")):
             ax_a.plot([r["beta"] for r in default], [r[label] for r in default], "o-",
                       color=color, label=f"DisentangledSSL shared on {NAMES[label]}")
-            for r in other:
-                ax_a.plot(r["beta"], r[label], "D", color=color, mfc="none",
-                          label=(f"  hollow: augmentation noise {r['noise_scale']:g}"
+            for r, marker in zip(other, markers):
+                ax_a.plot(r["beta"], r[label], marker, color=color, mfc="none",
+                          label=(f"  hollow: {other_settings(r)}"
                                  if label == "shared" else None))
         ref = report["reference"]
         ax_a.axhline(ref["LinearCCA shared"]["shared"], color="C1", ls="--",
@@ -53,16 +68,19 @@ def main():
         rows = report["specific_frontier"]
         settings = sorted({setting_of(r) for r in rows})
         # C1 is LinearCCA's
-        colors = [f"C{i}" for i in (0, 2, 3, 4, 5, 6, 7, 8, 9)] + ["navy", "olive", "teal"]
+        colors = [f"C{i}" for i in (0, 2, 3, 4, 5, 6, 7, 8, 9)] + ["navy", "olive", "teal",
+                                                                     "maroon"]
         if len(settings) > len(colors):
             raise ValueError(f"{len(settings)} settings in {report['data']}'s frontier, "
                              f"colours for {len(colors)}")
-        for color, (beta, noise, width, init) in zip(colors, settings):
-            same = [r for r in rows if setting_of(r) == (beta, noise, width, init)]
+        for color, (beta, noise, width, init, temperature) in zip(colors, settings):
+            same = [r for r in rows if setting_of(r) == (beta, noise, width, init, temperature)]
             frontier = sorted((r for r in same if not r.get("step2_random_state")),
                               key=lambda r: r["ortho_weight"])
             wider = "" if width == DEFAULT_N_SPECIFIC else f", width {width}"
             start = ", looks-linear start" if init == "looks_linear" else ""
+            if temperature != DEFAULT_TEMPERATURE:
+                start += f", temperature {temperature:g}"
             ax_b.plot([r["shared"] for r in frontier], [r["specific_m1"] for r in frontier],
                       "o-" if init == "looks_linear" else "o--", color=color,
                       label=f"DisentangledSSL specific m1, beta={beta:g}, "
