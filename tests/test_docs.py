@@ -1,7 +1,8 @@
-"""The API reference names every public object of the package.
+"""The docs against the package: the API reference and the code newcomers run first.
 
-The reference is docs/api.rst; the check reads its autosummary lists, so it
-needs no Sphinx. Skipped when the docs are not part of the checkout (an
+The API reference is docs/api.rst; the check reads its autosummary lists,
+so it needs no Sphinx. The README's quickstart and the getting-started page
+are run as written. Skipped when the docs are not part of the checkout (an
 installed package).
 """
 
@@ -14,7 +15,8 @@ import pytest
 
 import sklearn_dssl
 
-API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
+ROOT = Path(__file__).resolve().parents[1]
+API_RST = ROOT / "docs" / "api.rst"
 
 pytestmark = pytest.mark.skipif(not API_RST.exists(), reason="docs/api.rst not in this checkout")
 
@@ -138,3 +140,44 @@ def test_gallery_scripts_have_a_title_and_a_place():
         title, underline = docstring.splitlines()[:2]
         assert set(underline) == {"="} and len(underline) >= len(title), script.name
         assert script.name in ORDER, f"{script.name} is missing from docs/_gallery_order.py"
+
+
+def python_blocks(path):
+    """The ```python blocks of a Markdown file, in order."""
+    return re.findall(r"^```python\n(.*?)^```", path.read_text(encoding="utf-8"),
+                      flags=re.MULTILINE | re.DOTALL)
+
+
+def run_blocks(blocks, folder, monkeypatch):
+    """Run code blocks one after the other in one namespace, inside ``folder``."""
+    monkeypatch.chdir(folder)
+    namespace = {"__name__": "__docs__"}
+    for block in blocks:
+        exec(compile(block, "<docs>", "exec"), namespace)
+    return namespace
+
+
+def test_python_blocks_found():
+    assert python_blocks(ROOT / "README.md")[0].startswith("from sklearn")
+    assert len(python_blocks(ROOT / "docs" / "getting_started.md")) == 2
+
+
+def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
+    ns = run_blocks(python_blocks(ROOT / "README.md")[:1], tmp_path, monkeypatch)
+    assert ns["Z"].shape == (5000, 40)  # the comments' figures
+    assert ns["embed"].get_feature_names_out()[[0, 10, 20, 30]].tolist() == [
+        "shared_m1_0", "shared_m2_0", "specific_m1_0", "specific_m2_0"]
+    # the shared block predicts the shared label (chance: 0.5)
+    assert ns["search"].best_score_ > 0.8
+
+
+def test_getting_started_runs_as_written(tmp_path, monkeypatch):
+    ns = run_blocks(python_blocks(ROOT / "docs" / "getting_started.md"), tmp_path, monkeypatch)
+    assert ns["Z"].shape == (5000, 40)
+    assert ns["model"].get_feature_names_out()[[0, 10, 20, 30]].tolist() == [
+        "shared_m1_0", "shared_m2_0", "specific_m1_0", "specific_m2_0"]
+    # the page: the shared block predicts the shared label, a specific block
+    # its own modality's label
+    probe_score, model, X, y = ns["probe_score"], ns["model"], ns["X"], ns["data"].target
+    assert probe_score(model, X, y[:, 1], block="shared") > 0.8
+    assert probe_score(model, X, y[:, 0], block="specific", modalities=["m1"]) > 0.7
