@@ -37,8 +37,8 @@ def resolve_modalities(spec, n_features, feature_names=None):
     -------
     modalities : dict of str to ndarray of int
         Modality names mapped to column indices, in modality order; each
-        group keeps the column order it was given in (a slice, a mask or a
-        count gives ascending columns).
+        group keeps the column order it was given in (a mask or a count
+        gives ascending columns, a slice or range its own order).
 
     Raises
     ------
