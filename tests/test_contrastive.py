@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.decomposition import FastICA
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_dssl import DisentangledSSL, MultimodalContrastive
+from sklearn_dssl._losses import ContrastiveObjective
 from sklearn_dssl.datasets import make_latent_partial_causal
 from sklearn_dssl.metrics import linear_r2, mcc
 from tests.conftest import small_model
@@ -338,3 +340,18 @@ def test_ica_does_not_depend_on_where_the_modalities_lie_in_x(ica_data, make_mod
     # Unit-variance components on the training rows, as FastICA promises.
     Z = a.transform(X)
     assert np.abs(np.vstack([Z[:, :3], Z[:, 3:6]]).std(axis=0) - 1).max() < 0.05
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "l1", "euclidean"])
+def test_parameters_reach_the_trained_objective(similarity):
+    """The trained criterion is the InfoNCE of the estimator's similarity and
+    temperature: equal loss on fixed inputs, and another temperature changes it."""
+    X = np.random.default_rng(0).normal(size=(64, 6))
+    model = small_contrastive(similarity=similarity, temperature=0.3, max_epochs=1).fit(X)
+    g = torch.Generator().manual_seed(1)
+    embeddings = [torch.randn(16, 3, generator=g, dtype=torch.float64) for _ in range(2)]
+    expected = ContrastiveObjective(similarity, 0.3)(embeddings).item()
+    assert model.net_.criterion_(embeddings).item() == pytest.approx(expected, rel=1e-9)
+    default = MultimodalContrastive().temperature
+    assert ContrastiveObjective(similarity, default)(embeddings).item() != pytest.approx(
+        expected, rel=1e-6)

@@ -18,6 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dssl import DisentangledSSL
+from sklearn_dssl._losses import SharedObjective, SpecificObjective
+from sklearn_dssl._modules import HEADS
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
 
@@ -507,3 +509,63 @@ def test_failed_refit_leaves_the_fitted_model_usable(data, bad_refit):
     assert (model.shared_net_, model.specific_net_) == nets
     assert model.n_features_in_ == 10
     np.testing.assert_array_equal(model.set_params(modalities=None).transform(data.data), before)
+
+
+def _objective_loss(objective, inputs):
+    torch.manual_seed(0)  # the head's samples
+    return objective(inputs).item()
+
+
+@pytest.mark.parametrize("head", ["vmf", "gaussian"])
+def test_parameters_reach_the_trained_objectives(data, head):
+    """Each step's criterion is the objective of the estimator's parameters: its
+    loss on fixed inputs equals that of the objective built from them, and each
+    parameter set back to its default changes that loss."""
+    params = dict(beta=0.37, kappa=25.0, temperature=0.3, ortho_weight=0.4)
+    model = small_model(head=head, max_epochs_shared=1, max_epochs_specific=1, **params)
+    model.fit(data.data)
+    g = torch.Generator().manual_seed(1)  # not the samples' seed: other numbers
+
+    def normal(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    means = [normal(16, 3) for _ in range(2)]
+    views = tuple(([normal(16, 2) for _ in range(2)], [normal(16, 3) for _ in range(2)])
+                  for _ in range(2))
+    steps = [
+        (model.shared_net_.criterion_, means, lambda p: SharedObjective(
+            HEADS[head](p["kappa"]), temperature=p["temperature"], beta=p["beta"])),
+        (model.specific_net_.criterion_, views, lambda p: SpecificObjective(
+            temperature=p["temperature"], ortho_weight=p["ortho_weight"])),
+    ]
+    defaults = DisentangledSSL().get_params()
+    for trained, inputs, reference in steps:
+        expected = _objective_loss(reference(params), inputs)
+        assert _objective_loss(trained, inputs) == pytest.approx(expected, rel=1e-9)
+    # every parameter changes one of the two steps' losses
+    for name in params:
+        assert any(
+            _objective_loss(reference({**params, name: defaults[name]}), inputs)
+            != pytest.approx(_objective_loss(reference(params), inputs), rel=1e-6)
+            for _, inputs, reference in steps
+        ), name
+
+
+@pytest.mark.parametrize("kind, noise_scale, mask_fraction", [("noise", 0.5, 0.05),
+                                                               ("mask", 0.5, 0.3)])
+def test_augmentation_parameters_reach_the_training_augmenter(data, kind, noise_scale,
+                                                              mask_fraction):
+    """The augmenter trained with noises by noise_scale times each column's
+    standard deviation in X, or masks mask_fraction of the entries."""
+    model = small_model(output="shared", max_epochs_shared=1, augmentation=kind,
+                        noise_scale=noise_scale, mask_fraction=mask_fraction).fit(data.data)
+    augmenter = model.shared_net_.module_.augmenter.train()
+    torch.manual_seed(0)
+    n_columns = data.data.shape[1]
+    if kind == "noise":
+        out = augmenter(torch.zeros(20000, n_columns)).std(dim=0).numpy()
+        np.testing.assert_allclose(out / data.data.std(axis=0), noise_scale, atol=0.02)
+    else:
+        far = torch.full((20000, n_columns), 1e3)  # far from every column's mean
+        changed = (augmenter(far) != 1e3).float().mean().item()
+        assert changed == pytest.approx(mask_fraction, abs=0.01)

@@ -331,6 +331,23 @@ def test_mixed_augmentation_noises_masks_or_keeps_a_third_of_the_rows_each(
     assert torch.allclose(relative.std(dim=0), torch.ones(d), atol=0.05)
 
 
+def test_noise_and_mask_augmentations_alone():
+    """"noise" adds N(0, (noise_scale * scale)^2) to every entry of every row;
+    "mask" sets each entry to its feature's mean with probability mask_fraction."""
+    torch.manual_seed(0)
+    n, d = 30000, 40
+    center, scale = torch.full((d,), 7.0), torch.linspace(0.5, 2.0, d)
+    x = torch.zeros(n, d)
+    noised = TabularAugmenter(center, scale, "noise", 0.3, 0.2)(x)
+    relative = noised / (0.3 * scale)
+    assert relative.mean().abs().item() < 0.01
+    assert relative.std().item() == pytest.approx(1.0, abs=0.01)  # 10x noise: 10
+    assert torch.allclose(relative.std(dim=0), torch.ones(d), atol=0.05)
+    masked = TabularAugmenter(center, scale, "mask", 0.3, 0.2)(x)
+    assert ((masked == 0.0) | (masked == 7.0)).all()  # masked to the mean, not to 0
+    assert (masked == 7.0).float().mean().item() == pytest.approx(0.2, abs=0.01)
+
+
 def test_looks_linear_mlp_of_one_hidden_pair_is_the_hand_computed_linear_map():
     """Hidden width 2 holds one pair: f(x) = c relu(a.x) - c relu(-a.x) = c (a.x)."""
     torch.manual_seed(0)

@@ -40,6 +40,9 @@ def test_linear_r2_exact_and_unrelated():
     assert linear_r2(rng.normal(size=(400, 3)), z) < 0.05
     # half the variance explained: z0 is seen, z1 is not
     assert linear_r2(z[:, :1], z[:, :2]) == pytest.approx(0.5, abs=0.08)
+    # 100 unrelated dimensions on 200 rows: a map fitted on the rows it is
+    # scored on would explain half the variance (0.52); held-out rows, none
+    assert linear_r2(rng.normal(size=(200, 100)), rng.normal(size=(200, 1))) < 0
 
 
 def test_retrieval_top_k_hand_computed():

@@ -104,3 +104,17 @@ def test_watching_a_held_out_score_without_held_out_rows_names_the_fix(X):
     with pytest.raises(ValueError, match="held-out score .*'valid_loss'.* set validation_fraction"):
         model.fit(X)
     assert not hasattr(model, "shared_net_")
+
+
+@pytest.mark.parametrize("name", list(TINY_NEURAL))
+def test_learning_rate_follows_a_cosine_annealing_to_zero(name):
+    """Each epoch starts at lr * (1 + cos(pi * epoch / max_epochs)) / 2."""
+    X = np.random.default_rng(0).normal(size=(64, 6))
+    epochs = 4
+    model = TINY_NEURAL[name](lr=0.01).set_params(**(
+        {"max_epochs_shared": epochs, "max_epochs_specific": epochs}
+        if name == "DisentangledSSL" else {"max_epochs": epochs})).fit(X)
+    expected = 0.01 * (1 + np.cos(np.pi * np.arange(epochs) / epochs)) / 2
+    for net in fitted_nets(model):
+        np.testing.assert_allclose(net.history[:, "event_lr"], expected, rtol=1e-12)
+        assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
