@@ -160,8 +160,8 @@ def merge_study(saved, report):
     A step 1 whose (beta, noise_scale, temperature) the file already holds
     from another run is a refit: its shared row stays out of
     ``shared_vs_beta`` and rides along as ``step1_refit`` in its own step-2
-    rows, whose probes it explains. Decided here, under the lock, so that two runs refitting the
-    same beta at once cannot both add it.
+    rows, whose probes it explains. Decided here, under the lock, so that
+    two runs refitting the same beta at once cannot both add it.
     """
     saved["reference"] = report["reference"] or saved["reference"]
     refits = {}
