@@ -196,6 +196,13 @@ def test_score_is_negative_contrastive_loss_and_rewards_training(data):
     assert trained.score(X) > untrained.score(X) + 0.3
 
 
+def test_score_averages_the_batches_by_their_rows(data):
+    model = small_model().fit(data.data)  # batch_size 16: blocks of 16 and 4 rows
+    rows = data.data[:20]
+    weighted = (16 * model.score(rows[:16]) + 4 * model.score(rows[16:])) / 20
+    assert model.score(rows) == pytest.approx(weighted, rel=1e-5)
+
+
 def test_score_leaves_out_a_last_row_that_has_no_other_to_be_told_from(data):
     model = small_model().fit(data.data)  # batch_size 16
     np.testing.assert_allclose(model.score(data.data[:33]), model.score(data.data[:32]))

@@ -192,3 +192,15 @@ def test_one_modality_alone_takes_its_columns_in_the_order_given(name):
         estimator.transform_modality(df[by_name[0]], "m1"),
         estimator.transform_blocks(df)["shared"]["m1"], rtol=1e-5, atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_values_beyond_float32_are_refused_after_fit_too(name):
+    """transform, transform_blocks and score check the range, not only fit."""
+    estimator = _estimators()[name]().fit(X)
+    huge = X.copy()
+    huge[0, 0] = 1e300
+    for method in ("transform", "transform_blocks", "score"):
+        if hasattr(estimator, method):
+            with pytest.raises(ValueError, match="beyond float32's range"):
+                getattr(estimator, method)(huge)

@@ -103,6 +103,8 @@ def test_round_trip_gives_identical_output(case, data, tmp_path):
         for modality, array in arrays.items():
             np.testing.assert_array_equal(loaded.transform_blocks(X)[block][modality], array)
     assert list(loaded.modalities_) == list(model.modalities_)
+    if hasattr(model, "feature_names_in_"):
+        np.testing.assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
     if hasattr(model, "score"):
         assert loaded.score(X) == model.score(X)
     if hasattr(model, "ica_"):
@@ -468,3 +470,10 @@ def test_an_ica_with_a_random_generator_saves_with_its_default(data, tmp_path):
         loaded.fit_specific(data.data)
     with pytest.warns(UserWarning, match=r"ica=FastICA\(max_iter=10"):
         loaded.set_params(ica__max_iter=10).fit_specific(data.data)
+
+
+def test_load_puts_the_nets_on_the_device_asked_for(data, tmp_path):
+    model = small_model(max_epochs_shared=1, max_epochs_specific=1).fit(data.data)
+    loaded = load(save(model, tmp_path / "model.zip"), device="cpu:0")
+    assert [net.device for net in (loaded.shared_net_, loaded.specific_net_)] == ["cpu:0"] * 2
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
