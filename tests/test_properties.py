@@ -13,14 +13,15 @@ FAST = settings(max_examples=8, deadline=None, suppress_health_check=[HealthChec
 
 @st.composite
 def problems(draw):
-    """A random table, a random partition of its columns into 2 modalities, and a spec form."""
+    """A random table, a random partition of its columns into 2 modalities (each
+    listing its columns in a random order), a spec form, and a row permutation."""
     sizes = [draw(st.integers(1, 4)), draw(st.integers(1, 4))]
     n_rows = draw(st.integers(2, 40))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_rows, sum(sizes)))
     order = rng.permutation(sum(sizes))
-    groups = [np.sort(order[: sizes[0]]), np.sort(order[sizes[0] :])]
+    groups = [order[: sizes[0]], order[sizes[0] :]]  # columns in any order
     form = draw(st.sampled_from(["indices", "dict", "counts"]))
     if form == "indices":
         spec, names = [g.tolist() for g in groups], ["m1", "m2"]
@@ -47,6 +48,14 @@ def test_disentangled_shapes_names_determinism_equivariance(problem, n_shared, n
     np.testing.assert_array_equal(small_model(**params).fit(X).transform(X), Z)
     # transform treats rows independently
     np.testing.assert_allclose(model.transform(X[perm]), Z[perm], rtol=1e-5, atol=1e-6)
+    # each modality embedded from its own columns, as the spec lists them
+    if not isinstance(spec, list) or not isinstance(spec[0], int):
+        groups = spec.values() if isinstance(spec, dict) else spec
+        assert [list(g) for g in model.modalities_.values()] == [list(g) for g in groups]
+    blocks_of_X = model.transform_blocks(X)
+    for name, columns in model.modalities_.items():
+        np.testing.assert_allclose(model.transform_modality(X[:, columns], name, blocks[0]),
+                                   blocks_of_X[blocks[0]][name], rtol=1e-5, atol=1e-6)
 
 
 @FAST
