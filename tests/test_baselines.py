@@ -309,6 +309,20 @@ def test_joint_opt_specific_loss_reaches_the_shared_encoders():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
+def test_dmvae_samples_its_latents_in_training():
+    """Each latent is drawn as mean + N(0, 1) * exp(log_var / 2), so two training
+    passes over one batch reconstruct it differently."""
+    torch.manual_seed(0)
+    mean, log_var = torch.full((40000, 2), 3.0), torch.full((40000, 2), np.log(4.0))
+    draws = _baseline_modules._sample(mean, log_var)
+    assert draws.mean().item() == pytest.approx(3.0, abs=0.03)
+    assert draws.std().item() == pytest.approx(2.0, abs=0.03)
+    x = torch.randn(64, 7)
+    module = _randomised(MultimodalVAE((4, 3), (8,), 2, 2, _noise_augmenter(x, "none")))
+    first, second = module.train()(x)["joint"], module(x)["joint"]
+    assert all(not torch.allclose(a, b) for a, b in zip(first, second))
+
+
 def test_dmvae_joint_reconstruction_decodes_the_product_of_experts(monkeypatch):
     """With sampling replaced by the mean, the joint reconstructions are the decoders
     applied to each private mean and the product-of-experts mean; the cross ones use

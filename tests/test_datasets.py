@@ -19,6 +19,7 @@ def test_bunch_layout(make):
         "shared": (200, 4), "specific_m1": (200, 4), "specific_m2": (200, 4)
     }
     assert data.modalities == {"m1": 10, "m2": 10}
+    assert list(data.modalities) == ["m1", "m2"]  # dicts compare without their order
     np.testing.assert_array_equal(data.target.mean(axis=0), [0.5, 0.5, 0.5])
     again = make(n_samples=200, n_latent=4, n_features=10, random_state=0)
     np.testing.assert_array_equal(data.data, again.data)
@@ -30,8 +31,14 @@ def test_paper_synthetic_is_the_linear_mixing_of_the_latents():
     X1 = np.hstack([z["specific_m1"], z["shared"]]) @ data.mixing["m1"]
     X2 = np.hstack([z["specific_m2"], z["shared"]]) @ data.mixing["m2"]
     np.testing.assert_allclose(data.data, np.hstack([X1, X2]))
-    assert np.all(np.abs(data.mixing["m1"]) <= 1)
     assert z["shared"].var() == pytest.approx(0.5, rel=0.1)
+    # each modality its own U(-1, 1) mixing
+    T1, T2 = data.mixing["m1"], data.mixing["m2"]
+    assert np.abs(T1 - T2).max() > 1
+    entries = make_paper_synthetic(n_samples=50, n_latent=10, n_features=20,
+                                   random_state=0).mixing["m1"]
+    assert -1 <= entries.min() < -0.9 and 0.9 < entries.max() <= 1
+    assert abs(entries.mean()) < 0.05 and entries.var() == pytest.approx(1 / 3, abs=0.05)
 
 
 def test_each_label_depends_on_its_own_block_only():
@@ -50,15 +57,19 @@ def _leaky_relu_inverse(H, slope):
     return np.where(H > 0, H, H / slope)
 
 
-def test_nonlinear_mixing_is_invertible_and_not_linear():
+@pytest.mark.parametrize("slope", [0.2, 0.5])
+def test_nonlinear_mixing_is_invertible_and_not_linear(slope):
     data = make_nonlinear_multimodal(
-        n_samples=3000, n_latent=3, n_features=8, negative_slope=0.2, random_state=0
+        n_samples=3000, n_latent=3, n_features=8, negative_slope=slope, random_state=0
     )
+    # each modality mixed by its own network
+    for W1, W2 in zip(data.mixing["m1"], data.mixing["m2"]):
+        assert np.abs(W1 - W2).max() > 0.5
     for m, columns in (("m1", slice(0, 8)), ("m2", slice(8, 16))):
         weights = data.mixing[m]
         H = data.data[:, columns] @ weights[-1].T  # rows of the last layer are orthonormal
         for W in weights[-2::-1]:
-            H = _leaky_relu_inverse(H, 0.2) @ W.T
+            H = _leaky_relu_inverse(H, slope) @ W.T
         expected = np.hstack([data.latents[f"specific_{m}"], data.latents["shared"]])
         np.testing.assert_allclose(H, expected, atol=1e-8)
     # the shared latents are a linear function of X on the paper's data, not here

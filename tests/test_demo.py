@@ -13,5 +13,11 @@ def test_demo_prints_probe_table():
         "oracle: true Z_c", "oracle: true Z_1", "oracle: true Z_2",
     ]
     assert all(len(v) == 3 and all(0.0 <= s <= 1.0 for s in v) for v in rows.values())
-    # the oracle rows carry their own label, as generated
-    assert rows["oracle: true Z_c"][1] > 0.65
+    # the columns in the header's order, each oracle row carrying its own
+    # label (its column) and no other
+    header = lines[4]
+    assert header.index("Y_s1") < header.index("Y_c") < header.index("Y_s2")
+    for name, column in (("oracle: true Z_1", 0), ("oracle: true Z_c", 1),
+                         ("oracle: true Z_2", 2)):
+        scores = rows[name]
+        assert scores[column] > 0.65 and max(scores) == scores[column], name

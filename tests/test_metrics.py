@@ -4,11 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from sklearn_dssl.datasets import make_paper_synthetic
 from sklearn_dssl.metrics import (
     block_features,
+    default_probe,
     leakage_score,
     linear_r2,
     make_probe_scorer,
@@ -207,8 +208,6 @@ def test_the_default_probe_reads_a_block_of_any_scale():
 
 
 def test_probe_score_takes_a_generator_of_splits_and_a_modality_name():
-    from sklearn.model_selection import KFold
-
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 60)
     est = _KnownBlocks({"shared": {"m1": y[:, None] + 0.1 * rng.normal(size=(60, 1)),
@@ -217,3 +216,21 @@ def test_probe_score_takes_a_generator_of_splits_and_a_modality_name():
     expected = probe_score(est, np.arange(60), y, cv=splits, modalities=["m1"])
     assert probe_score(est, np.arange(60), y, cv=iter(splits), modalities="m1") == expected
     assert expected > 0.95
+
+
+def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
+    """On a noise block, the folds decide the score: probe_score and the scorer
+    give cross_val_score's figure for the folds passed, on the modality asked for."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 120)
+    noise = rng.normal(size=(120, 2))
+    est = _KnownBlocks({"shared": {"m1": y[:, None] + 0.1 * rng.normal(size=(120, 1)),
+                                  "m2": noise}})
+    rows = np.arange(120)
+    for folds in (KFold(2), KFold(4)):
+        expected = cross_val_score(default_probe(), noise, y, cv=folds).mean()
+        assert probe_score(est, rows, y, modalities="m2", cv=folds) == pytest.approx(expected)
+        scorer = make_probe_scorer(modalities=["m2"], cv=folds)
+        assert scorer(est, rows, y) == pytest.approx(expected)
+    assert expected < 0.7  # a noise block, far from the m1 block's score
+    assert probe_score(est, rows, y, modalities="m1") > 0.95
