@@ -527,7 +527,7 @@ def _objective_loss(objective, inputs):
 def test_parameters_reach_the_trained_objectives(data, head):
     """Each step's criterion is the objective of the estimator's parameters: its
     loss on fixed inputs equals that of the objective built from them, and each
-    parameter set back to its default changes that loss."""
+    parameter set back to its default changes the loss of a step that uses it."""
     params = dict(beta=0.37, kappa=25.0, temperature=0.3, ortho_weight=0.4)
     model = small_model(head=head, max_epochs_shared=1, max_epochs_specific=1, **params)
     model.fit(data.data)
