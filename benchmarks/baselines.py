@@ -369,7 +369,24 @@ def _label(params):
                      else f"{short.get(k, k)}={v}" for k, v in params.items())
 
 
+def frontier(points):
+    """Indices of the points no other point beats on both axes of Figure 4(b).
+
+    ``points`` are ``(leakage, accuracy)`` pairs; a point is on the frontier
+    when every point with less or equal leakage has lower accuracy. Returned
+    in order of leakage.
+    """
+    best, kept = -np.inf, []
+    for i in sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1])):
+        if points[i][1] > best:
+            best = points[i][1]
+            kept.append(i)
+    return kept
+
+
 def plot():
+    """Figure 4(b) with every method: each method's fitted settings, its frontier
+    drawn as a line and labelled, the others faint."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -381,18 +398,22 @@ def plot():
                if p.exists()]
     if not reports:
         return
-    fig, axes = plt.subplots(1, len(reports), figsize=(7 * len(reports), 5.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(reports), figsize=(7 * len(reports), 6), squeeze=False)
     for ax, report in zip(axes[0], reports):
         for i, method in enumerate(MARKERS):
             rows = [r for r in report["runs"] if r["method"] == method]
             if not rows:
                 continue
-            x = [r["specific_m1"]["shared"] for r in rows]
-            y = [r["specific_m1"]["specific_m1"] for r in rows]
-            ax.plot(x, y, MARKERS[method], color=f"C{i}", ms=8, label=method)
-            for r, xi, yi in zip(rows, x, y):
-                ax.annotate(_label(r["params"]), (xi, yi), fontsize=6, xytext=(4, 3),
-                            textcoords="offset points")
+            points = [(r["specific_m1"]["shared"], r["specific_m1"]["specific_m1"])
+                      for r in rows]
+            x, y = np.transpose(points)
+            ax.plot(x, y, MARKERS[method], color=f"C{i}", ms=6, alpha=0.3)
+            best = frontier(points)
+            ax.plot(x[best], y[best], "-" + MARKERS[method], color=f"C{i}", ms=8,
+                    label=f"{method} (frontier)" if len(rows) > 1 else method)
+            for j in best:
+                ax.annotate(_label(rows[j]["params"]), points[j], fontsize=6,
+                            xytext=(4, 3), textcoords="offset points", color=f"C{i}")
         oracle = report["reference"]["oracle Z_1"]
         ax.plot(oracle["shared"], oracle["specific_m1"], "*", color="k", ms=12,
                 label="oracle Z_1")
@@ -406,8 +427,14 @@ def plot():
                ylabel="specific m1 accuracy on Y_s1 (higher is better)",
                title=f"{report['data']} data, {report['n_train']:,} training rows, "
                      f"{report['epochs']['baselines']} epochs")
-        ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    # one legend for the panels, below them
+    legend = {}
+    for ax in axes[0]:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels())))
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=5, fontsize=8)
+    fig.suptitle("Figure 4(b), every method: faint markers are settings off a "
+                 "method's frontier", fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(RESULTS / "baselines_frontier.png", dpi=110)
     plt.close(fig)
 
