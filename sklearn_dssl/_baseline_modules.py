@@ -98,6 +98,7 @@ class JointObjective(WeightedTerms):
     """
 
     term_names = ("shared_contrast", "specific_contrast", "orthogonality")
+    cross_modal_infonce = ("shared_contrast", 1)  # the mean over the two views
 
     def __init__(self, head, temperature=0.07, specific_weight=1.0, ortho_weight=1.0):
         super().__init__()
@@ -149,6 +150,7 @@ class FocalObjective(WeightedTerms):
     """
 
     term_names = ("shared_contrast", "specific_contrast", "orthogonality")
+    cross_modal_infonce = ("shared_contrast", 2)  # the sum over the two views
 
     def __init__(self, temperature=0.07, specific_weight=1.0, ortho_weight=1.0):
         super().__init__()

@@ -129,7 +129,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     >>> data = make_latent_partial_causal(500, setting="ica", random_state=0)
     >>> model = MultimodalContrastive(
     ...     modalities=data.modalities, n_components=5, similarity="euclidean",
-    ...     ica=True, hidden_layer_sizes=(32,), max_epochs=2, random_state=0)
+    ...     ica=True, hidden_layer_sizes=(32,), max_epochs=10, batch_size=64,
+    ...     lr=1e-2, random_state=0)
     >>> model.fit_transform(data.data).shape
     (500, 10)
     >>> model.unmixing_.shape

@@ -227,8 +227,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     ...     n_samples=600, n_latent=4, n_features=8, random_state=0)
     >>> model = DisentangledSSL(
     ...     modalities=data.modalities, n_shared=4, n_specific=4,
-    ...     hidden_layer_sizes=(32,), max_epochs_shared=2, max_epochs_specific=2,
-    ...     random_state=0)
+    ...     hidden_layer_sizes=(32,), max_epochs_shared=10, max_epochs_specific=2,
+    ...     batch_size=64, lr=1e-3, random_state=0)
     >>> Z = model.fit_transform(data.data)
     >>> Z.shape
     (600, 16)

@@ -130,6 +130,9 @@ class WeightedTerms(torch.nn.Module):
     """
 
     term_names = ()
+    # (term, count): the term that sums ``count`` cross-modal InfoNCE losses,
+    # checked against chance after training (see warn_if_no_better_than_chance)
+    cross_modal_infonce = None
 
     def terms(self, output):
         raise NotImplementedError
@@ -162,6 +165,7 @@ class SharedObjective(WeightedTerms):
     """
 
     term_names = ("contrast", "bottleneck")
+    cross_modal_infonce = ("contrast", 1)
 
     def __init__(self, head, temperature=0.07, beta=0.1):
         super().__init__()
@@ -231,6 +235,7 @@ class ContrastiveObjective(WeightedTerms):
     """
 
     term_names = ("contrast",)
+    cross_modal_infonce = ("contrast", 1)
 
     def __init__(self, similarity="cosine", temperature=0.1):
         super().__init__()

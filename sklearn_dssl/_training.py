@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.dataset import unpack_data
@@ -217,6 +218,37 @@ def warn_if_interrupted(net, step=None, outcome="the model keeps those weights."
             f"training was interrupted{where} after {completed_epochs(net)} complete "
             f"epoch(s); {outcome}",
             UserWarning,
+        )
+
+
+def warn_if_no_better_than_chance(net, criterion, step_name):
+    """Warn when training left the cross-modal contrast no better than chance.
+
+    ``criterion.cross_modal_infonce`` is ``(term, count)``: the name of the
+    history term that sums ``count`` symmetric cross-modal InfoNCE losses
+    (``None``, the default, skips the check). For embeddings that do not
+    tell a batch's rows apart, each is at least ``log(batch rows)`` in
+    expectation (uniform similarities give exactly that), so a last epoch at
+    or above ``count * log(rows)`` means the encoders learned nothing that
+    pairs a row's modalities. An interrupted fit is left to
+    :func:`warn_if_interrupted`.
+    """
+    term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
+    if term is None or net.interrupted_ or not completed_epochs(net):
+        return
+    last = net.history[-1, f"train_{term}"]
+    rows = net.history[-1, "batches", 0, "train_batch_size"]
+    chance = count * math.log(rows)
+    if last >= chance:
+        level = f"log({rows})" if count == 1 else f"{count} x log({rows})"
+        warnings.warn(
+            f"the {step_name} training ended with its cross-modal contrastive term at "
+            f"{last:.4g}, no better than chance ({level} = {chance:.4g} for batches of "
+            f"{rows} rows): the embeddings pair a row's modalities no better than "
+            "chance. Raise lr or the number of epochs, make the posterior head, where "
+            "there is one, less noisy (a larger kappa), or the other terms of the loss "
+            "lighter; or the modalities may share nothing.",
+            ConvergenceWarning,
         )
 
 
@@ -644,6 +676,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         net.release_compiled()  # the fitted estimator trains no further
         if accelerator is not None:
             net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
+    warn_if_no_better_than_chance(net, criterion, step_name)
     return net
 
 

@@ -3,17 +3,19 @@
 import pickle
 import re
 import tracemalloc
+import warnings
 
 import joblib
 import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
+from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_dssl import LinearCCA
+from sklearn_dssl import DisentangledSSL, LinearCCA
 from sklearn_dssl._training import train
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import small_model
+from tests.conftest import TINY_NEURAL, small_model
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +187,82 @@ def test_thread_parallel_fits_do_not_leak_seeds_into_torch(data):
         joblib.delayed(lambda: small_model().fit(data.data))() for _ in range(2)
     )
     torch.testing.assert_close(torch.rand(2), expected)
+
+
+def _chance_warnings(fit):
+    """The contrast-at-chance ConvergenceWarnings that ``fit()`` raises."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # the suite's configuration ignores them
+        fit()
+    return [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)
+            and "cross-modal contrastive term" in str(w.message)]
+
+
+@pytest.fixture(scope="module")
+def learnable():
+    # 600 rows, batch 64: step 1 of the vMF head below ends at 0.6 of chance
+    return make_paper_synthetic(n_samples=600, n_latent=4, n_features=8, random_state=0)
+
+
+def _learning_settings(**params):
+    return dict(n_shared=4, n_specific=4, hidden_layer_sizes=(32,), max_epochs_shared=10,
+                max_epochs_specific=2, batch_size=64, lr=1e-3, random_state=0, **params)
+
+
+def test_a_fit_that_learns_the_shared_block_does_not_warn(learnable):
+    model = DisentangledSSL(learnable.modalities, **_learning_settings())
+    assert _chance_warnings(lambda: model.fit(learnable.data)) == []
+    assert model.shared_net_.history[-1, "train_contrast"] < 0.7 * np.log(64)
+
+
+def test_a_head_too_noisy_to_learn_through_warns_once_for_step_one(learnable):
+    # the unit-variance Gaussian head at the same settings: step 1 stays at
+    # chance; step 2, trained after it, is not checked
+    model = DisentangledSSL(learnable.modalities,
+                            **_learning_settings(head="gaussian", kappa=1.0))
+    messages = _chance_warnings(lambda: model.fit(learnable.data))
+    assert len(messages) == 1
+    assert messages[0].startswith("the step-1 (shared) training ended")
+    assert "no better than chance (log(64) = 4.159 for batches of 64 rows)" in messages[0]
+    assert "a larger kappa" in messages[0]
+    assert model.shared_net_.history[-1, "train_contrast"] >= np.log(64)
+
+
+@pytest.mark.parametrize("name, level", [
+    ("MultimodalContrastive", "log(32) = 3.466"),
+    ("JointOptSSL", "log(32) = 3.466"),
+    ("FOCAL", "2 x log(32) = 6.931"),  # its term sums the two views' InfoNCE
+    ("DMVAE", None),  # no contrastive term
+])
+def test_every_contrastive_estimator_warns_when_it_learns_nothing(learnable, name, level):
+    model = TINY_NEURAL[name](modalities=learnable.modalities, lr=1e-9)
+    messages = _chance_warnings(lambda: model.fit(learnable.data))
+    if level is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and f"no better than chance ({level} for batches of 32 rows)" \
+            in messages[0] and messages[0].startswith(f"the {name if name != 'MultimodalContrastive' else 'contrastive'} training")
+
+
+@pytest.mark.parametrize("count", [1, 2])
+@pytest.mark.parametrize("ratio, warns", [(0.999, False), (1.0, True), (1.5, True)])
+def test_the_chance_level_is_count_times_log_of_the_batch_rows(count, ratio, warns):
+    from types import SimpleNamespace
+
+    from skorch.history import History
+
+    from sklearn_dssl._training import warn_if_no_better_than_chance
+
+    history = History()
+    history.new_epoch()
+    history.new_batch()
+    history.record_batch("train_batch_size", 64)
+    history.record("train_loss", 1.0)
+    history.record("train_shared", ratio * count * np.log(64))
+    net = SimpleNamespace(history=history, interrupted_=False)
+    criterion = SimpleNamespace(cross_modal_infonce=("shared", count))
+    messages = _chance_warnings(lambda: warn_if_no_better_than_chance(net, criterion, "test"))
+    assert len(messages) == int(warns)
+    # an interrupted fit is left to its own warning
+    net.interrupted_ = True
+    assert _chance_warnings(lambda: warn_if_no_better_than_chance(net, criterion, "test")) == []
