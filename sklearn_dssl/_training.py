@@ -245,9 +245,10 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
             f"the {step_name} training ended with its cross-modal contrastive term at "
             f"{last:.4g}, no better than chance ({level} = {chance:.4g} for batches of "
             f"{rows} rows): the embeddings pair a row's modalities no better than "
-            "chance. Raise lr or the number of epochs, make the posterior head, where "
-            "there is one, less noisy (a larger kappa), or the other terms of the loss "
-            "lighter; or the modalities may share nothing.",
+            "chance. Train for more epochs or at another lr (too low barely moves the "
+            "weights, too high throws them about), make the posterior head, where there "
+            "is one, less noisy (a larger kappa), or the other terms of the loss lighter; "
+            "or the modalities may share nothing.",
             ConvergenceWarning,
         )
 

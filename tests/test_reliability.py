@@ -205,8 +205,8 @@ def learnable():
 
 
 def _learning_settings(**params):
-    return dict(n_shared=4, n_specific=4, hidden_layer_sizes=(32,), max_epochs_shared=10,
-                max_epochs_specific=2, batch_size=64, lr=1e-3, random_state=0, **params)
+    return {**dict(n_shared=4, n_specific=4, hidden_layer_sizes=(32,), max_epochs_shared=10,
+                   max_epochs_specific=2, batch_size=64, lr=1e-3, random_state=0), **params}
 
 
 def test_a_fit_that_learns_the_shared_block_does_not_warn(learnable):
@@ -226,6 +226,12 @@ def test_a_head_too_noisy_to_learn_through_warns_once_for_step_one(learnable):
     assert "no better than chance (log(64) = 4.159 for batches of 64 rows)" in messages[0]
     assert "a larger kappa" in messages[0]
     assert model.shared_net_.history[-1, "train_contrast"] >= np.log(64)
+
+
+def test_a_learning_rate_that_throws_the_weights_about_warns(learnable):
+    model = DisentangledSSL(learnable.modalities, **_learning_settings(lr=1e6))
+    messages = _chance_warnings(lambda: model.fit(learnable.data))
+    assert len(messages) == 1 and "too high throws them about" in messages[0]
 
 
 @pytest.mark.parametrize("name, level", [
