@@ -85,9 +85,12 @@ def main():
                       "o-" if init == "looks_linear" else "o--", color=color,
                       label=f"DisentangledSSL specific m1, beta={beta:g}, "
                             f"noise {noise:g}{wider}{start}")
-            for r in frontier:
+            # lambda at the two ends of the line only: inside, the labels of the
+            # crowded settings cover one another
+            for r in {id(r): r for r in (frontier[0], frontier[-1])}.values():
                 ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
-                              fontsize=7, xytext=(3, 3), textcoords="offset points")
+                              fontsize=7, xytext=(3, 3), textcoords="offset points",
+                              color=color)
             seeds = [r for r in same if r.get("step2_random_state")]
             if seeds:
                 ax_b.plot([r["shared"] for r in seeds], [r["specific_m1"] for r in seeds], "x",
