@@ -87,7 +87,8 @@ def main():
                             f"noise {noise:g}{wider}{start}")
             # lambda at the two ends of the line only: inside, the labels of the
             # crowded settings cover one another
-            for r in {id(r): r for r in (frontier[0], frontier[-1])}.values():
+            ends = (frontier[0], frontier[-1]) if frontier else ()
+            for r in {id(r): r for r in ends}.values():
                 ax_b.annotate(f"λ={r['ortho_weight']:g}", (r["shared"], r["specific_m1"]),
                               fontsize=7, xytext=(3, 3), textcoords="offset points",
                               color=color)

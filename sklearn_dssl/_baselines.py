@@ -208,12 +208,13 @@ class JointOptSSL(_JointlyTrainedBaseline):
     --------
     >>> from sklearn_dssl import JointOptSSL
     >>> from sklearn_dssl.datasets import make_paper_synthetic
-    >>> data = make_paper_synthetic(n_samples=300, n_latent=4, n_features=8, random_state=0)
+    >>> data = make_paper_synthetic(n_samples=600, n_latent=4, n_features=8, random_state=0)
     >>> model = JointOptSSL(
     ...     modalities=data.modalities, n_shared=4, n_specific=3,
-    ...     hidden_layer_sizes=(16,), max_epochs=2, batch_size=64, random_state=0)
+    ...     hidden_layer_sizes=(32,), max_epochs=20, batch_size=64, lr=1e-3,
+    ...     random_state=0)
     >>> model.fit_transform(data.data).shape
-    (300, 14)
+    (600, 14)
     >>> model.get_feature_names_out()[[0, 4, 8, 11]].tolist()
     ['shared_m1_0', 'shared_m2_0', 'specific_m1_0', 'specific_m2_0']
     """
@@ -362,14 +363,15 @@ class FOCAL(_JointlyTrainedBaseline):
     --------
     >>> from sklearn_dssl import FOCAL
     >>> from sklearn_dssl.datasets import make_paper_synthetic
-    >>> data = make_paper_synthetic(n_samples=300, n_latent=4, n_features=8, random_state=0)
+    >>> data = make_paper_synthetic(n_samples=600, n_latent=4, n_features=8, random_state=0)
     >>> model = FOCAL(
     ...     modalities=data.modalities, n_shared=4, n_specific=4,
-    ...     hidden_layer_sizes=(16,), max_epochs=2, batch_size=64, random_state=0)
+    ...     hidden_layer_sizes=(32,), max_epochs=20, batch_size=64, lr=1e-3,
+    ...     random_state=0)
     >>> model.fit_transform(data.data).shape
-    (300, 16)
+    (600, 16)
     >>> model.transform_modality(data.data[:, 8:], "m2", block="specific").shape
-    (300, 4)
+    (600, 4)
     """
 
     __doc__ = _fill(__doc__)

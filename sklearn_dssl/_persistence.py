@@ -656,10 +656,12 @@ def load(path, *, device="cpu"):
     >>> import tempfile, os
     >>> import numpy as np
     >>> from sklearn_dssl import DisentangledSSL, save, load
-    >>> X = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
-    >>> model = DisentangledSSL(n_shared=2, n_specific=2, hidden_layer_sizes=(8,),
-    ...                         max_epochs_shared=1, max_epochs_specific=1,
-    ...                         batch_size=32, random_state=0).fit(X)
+    >>> from sklearn_dssl.datasets import make_paper_synthetic
+    >>> X = make_paper_synthetic(n_samples=600, n_latent=4, n_features=8,
+    ...                          random_state=0).data
+    >>> model = DisentangledSSL(n_shared=4, n_specific=4, hidden_layer_sizes=(32,),
+    ...                         max_epochs_shared=10, max_epochs_specific=2,
+    ...                         batch_size=64, lr=1e-3, random_state=0).fit(X)
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     loaded = load(save(model, os.path.join(tmp, "model")))
     >>> np.array_equal(loaded.transform(X), model.transform(X))

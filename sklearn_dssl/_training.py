@@ -226,11 +226,13 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
 
     ``criterion.cross_modal_infonce`` is ``(term, count)``: the name of the
     history term that sums ``count`` symmetric cross-modal InfoNCE losses
-    (``None``, the default, skips the check). For embeddings that do not
-    tell a batch's rows apart, each is at least ``log(batch rows)`` in
-    expectation (uniform similarities give exactly that), so a last epoch at
-    or above ``count * log(rows)`` means the encoders learned nothing that
-    pairs a row's modalities. An interrupted fit is left to
+    (``None``, the default, skips the check). For embeddings that carry
+    nothing shared, each is at least ``log(batch rows)`` in expectation
+    (equal similarities give exactly that), so a last epoch at or above
+    ``count * log(rows)`` (less a float32 rounding margin) shows no learning
+    of what the modalities share. The epoch's loss is that of the augmented,
+    sampled training batches, so a fit just above chance may still pair rows
+    a little better than random embeddings do. An interrupted fit is left to
     :func:`warn_if_interrupted`.
     """
     term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
@@ -239,16 +241,19 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
     last = net.history[-1, f"train_{term}"]
     rows = net.history[-1, "batches", 0, "train_batch_size"]
     chance = count * math.log(rows)
-    if last >= chance:
+    # float32 losses of embeddings that carry nothing (equal similarities)
+    # land a rounding error below log(rows)
+    if last >= chance * (1.0 - 1e-5):
         level = f"log({rows})" if count == 1 else f"{count} x log({rows})"
         warnings.warn(
-            f"the {step_name} training ended with its cross-modal contrastive term at "
-            f"{last:.4g}, no better than chance ({level} = {chance:.4g} for batches of "
-            f"{rows} rows): the embeddings pair a row's modalities no better than "
-            "chance. Train for more epochs or at another lr (too low barely moves the "
-            "weights, too high throws them about), make the posterior head, where there "
-            "is one, less noisy (a larger kappa), or the other terms of the loss lighter; "
-            "or the modalities may share nothing.",
+            f"the {step_name} training ended with its cross-modal contrastive loss at "
+            f"{last:.4g}, at or above its chance level ({level} = {chance:.4g} for "
+            f"batches of {rows} rows, the loss of embeddings that carry nothing "
+            "shared): training has not taught the encoders what the modalities share. "
+            "Train for more epochs or at another lr (too low barely moves the weights, "
+            "too high throws them about), make the posterior head, where there is one, "
+            "less noisy (a larger kappa), or the other terms of the loss lighter; or "
+            "the modalities may share nothing.",
             ConvergenceWarning,
         )
 

@@ -105,10 +105,10 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     >>> from sklearn_dssl import DisentangledSSL
     >>> from sklearn_dssl.datasets import make_paper_synthetic
     >>> from sklearn_dssl.metrics import probe_score
-    >>> data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=6, random_state=0)
-    >>> model = DisentangledSSL(modalities=data.modalities, n_shared=3, n_specific=3,
-    ...     hidden_layer_sizes=(16,), max_epochs_shared=2, max_epochs_specific=2,
-    ...     random_state=0).fit(data.data)
+    >>> data = make_paper_synthetic(n_samples=600, n_latent=4, n_features=8, random_state=0)
+    >>> model = DisentangledSSL(modalities=data.modalities, n_shared=4, n_specific=4,
+    ...     hidden_layer_sizes=(32,), max_epochs_shared=10, max_epochs_specific=2,
+    ...     batch_size=64, lr=1e-3, random_state=0).fit(data.data)
     >>> 0.0 <= probe_score(model, data.data, data.target[:, 1]) <= 1.0
     True
     """
