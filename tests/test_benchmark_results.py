@@ -98,3 +98,13 @@ def test_concurrent_appends_lose_no_rows(tmp_path):
     assert sorted(r["params"]["i"] for r in rows) == [*range(25), *range(100, 125),
                                                       *range(200, 225)]
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_frontier_keeps_the_points_no_other_beats_on_both_axes():
+    # (leakage, accuracy): lower leakage and higher accuracy are better
+    points = [(0.60, 0.70), (0.55, 0.65), (0.60, 0.72), (0.70, 0.72), (0.58, 0.60),
+              (0.65, 0.80), (0.55, 0.65)]
+    # at equal leakage the more accurate point; an equal accuracy at more
+    # leakage, and a repeated point, drop out
+    assert baselines.frontier(points) == [1, 2, 5]
+    assert baselines.frontier([]) == []
