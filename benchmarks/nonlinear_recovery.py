@@ -27,7 +27,8 @@ the generator's networks) it fits LinearCCA and DisentangledSSL (the paper
 configuration, step 2 at lambda 1 and 1000 with the default start) and takes
 the same measurements.
 
-Run: python benchmarks/nonlinear_recovery.py [--quick] [--mixings]
+Run: python benchmarks/nonlinear_recovery.py [--quick] [--mixings [--mixing LAYERS
+SLOPE] [--n-samples N] [--step1 JSON] [--append]]
 Writes benchmarks/results/nonlinear_recovery.json (nonlinear_mixing.json
 with ``--mixings``).
 """
@@ -38,7 +39,7 @@ import time
 
 import numpy as np
 import torch
-from paper_synthetic import RESULTS, probe, split_rows
+from paper_synthetic import RESULTS, probe, save_results, split_rows
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPRegressor
@@ -121,38 +122,57 @@ def block_rows(model, X_train, X_test, y_train, y_test, z_train, z_test):
     return rows
 
 
-def mixing_study(n_samples, epochs, output):
-    """LinearCCA against DisentangledSSL for each of ``MIXINGS``."""
+def mixing_study(n_samples, epochs, output, mixings=MIXINGS, step1=None, append=False):
+    """LinearCCA against DisentangledSSL for each of ``mixings``.
+
+    ``step1`` adds DisentangledSSL settings to the paper configuration's step
+    1 (recorded in each row); every row records its rows of training data.
+    With ``append``, the rows join those of ``output`` (read, merged and
+    written under the results lock, so that runs side by side keep all rows).
+    """
+    step1 = step1 or {}
     report = {"epochs": epochs, "threads": torch.get_num_threads(), "runs": []}
-    for n_layers, slope in MIXINGS:
+    if append and not output.exists():
+        raise SystemExit(f"cannot append: {output.name} does not exist yet; run once "
+                         "without --append")
+    # the run's own rows, merged into the file's at each save (see --append)
+    rows = []
+
+    def merge(saved, report):
+        saved["runs"].extend(row for row in report["runs"] if row not in saved["runs"])
+
+    for n_layers, slope in mixings:
         data = make_nonlinear_multimodal(n_samples=n_samples, n_layers=n_layers,
                                          negative_slope=slope, random_state=0)
         (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
-        report.update(n_train=len(X_train), n_test=len(X_test))
-        mixing = {"n_layers": n_layers, "negative_slope": slope}
+        where = {"mixing": {"n_layers": n_layers, "negative_slope": slope},
+                 "n_train": len(X_train), "n_test": len(X_test)}
 
         def save(row):
-            row = {"mixing": mixing, **row,
+            row = {**where, **row,
                    **block_rows(model, X_train, X_test, y_train, y_test, z_train, z_test)}
-            report["runs"].append(row)
+            rows.append(row)
             print(json.dumps(row), flush=True)
-            RESULTS.mkdir(exist_ok=True)
-            output.write_text(json.dumps(report, indent=2))
+            save_results(output, {**report, "runs": rows}, merge if append else None)
 
-        start = time.perf_counter()
-        model = LinearCCA(modalities=data.modalities,
-                          n_components=z_train["shared"].shape[1]).fit(X_train)
-        save({"model": "LinearCCA", "fit_seconds": time.perf_counter() - start})
+        saved = json.loads(output.read_text())["runs"] if append else []
+        if not any(r["model"] == "LinearCCA" and {**r, **where} == r for r in saved):
+            start = time.perf_counter()
+            model = LinearCCA(modalities=data.modalities,
+                              n_components=z_train["shared"].shape[1]).fit(X_train)
+            save({"model": "LinearCCA", "fit_seconds": time.perf_counter() - start})
+        settings = {"max_epochs_shared": epochs[0], **step1}
         model = DisentangledSSL(data.modalities, beta=0.1, output="shared", random_state=0,
-                                max_epochs_shared=epochs[0], max_epochs_specific=epochs[1])
+                                max_epochs_specific=epochs[1], **settings)
         start = time.perf_counter()
         model.fit(X_train)
-        step1 = {"model": "DisentangledSSL", "step1_seconds": time.perf_counter() - start,
-                 "step1_contrast": float(model.shared_net_.history[-1, "train_contrast"])}
+        step1_row = {"model": "DisentangledSSL", "step1_params": step1,
+                     "step1_seconds": time.perf_counter() - start,
+                     "step1_contrast": float(model.shared_net_.history[-1, "train_contrast"])}
         for ortho_weight in MIXING_ORTHO_WEIGHTS:
             start = time.perf_counter()
             model.set_params(output="all", ortho_weight=ortho_weight).fit_specific(X_train)
-            save({**step1, "step2_params": {"ortho_weight": ortho_weight},
+            save({**step1_row, "step2_params": {"ortho_weight": ortho_weight},
                   "step2_seconds": time.perf_counter() - start})
 
 
@@ -161,13 +181,25 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small data, 2 epochs")
     parser.add_argument("--mixings", action="store_true",
                         help="LinearCCA against DisentangledSSL on stronger mixings")
+    parser.add_argument("--mixing", nargs=2, type=float, action="append",
+                        metavar=("LAYERS", "SLOPE"),
+                        help="with --mixings: only this mixing (repeatable)")
+    parser.add_argument("--n-samples", type=int, default=30000,
+                        help="with --mixings: rows of each data set (80%% for training)")
+    parser.add_argument("--step1", type=json.loads, default=None,
+                        help="with --mixings: DisentangledSSL settings for step 1, as JSON, "
+                             "e.g. '{\"lr\": 1e-3, \"max_epochs_shared\": 150}'")
+    parser.add_argument("--append", action="store_true",
+                        help="with --mixings: add the rows to the existing results file")
     args = parser.parse_args()
     n_samples = 3000 if args.quick else 30000
     epochs = (2, 2) if args.quick else (50, 30)
     mlp_iter = 2 if args.quick else 60
     if args.mixings:
         name = f"nonlinear_mixing{'_quick' if args.quick else ''}.json"
-        mixing_study(n_samples, epochs, RESULTS / name)
+        mixings = [(int(n), slope) for n, slope in args.mixing] if args.mixing else MIXINGS
+        mixing_study(n_samples if args.quick else args.n_samples, epochs, RESULTS / name,
+                     mixings, args.step1, args.append)
         return
     data = make_nonlinear_multimodal(n_samples=n_samples, random_state=0)
     (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
