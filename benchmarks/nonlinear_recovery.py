@@ -46,6 +46,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dssl import DisentangledSSL, LinearCCA
+from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl.datasets import make_nonlinear_multimodal
 from sklearn_dssl.metrics import retrieval_top_k
 
@@ -68,6 +69,7 @@ ORTHO_WEIGHT = 1000.0  # the best lambda on this data at full scale (paper_synth
 MIXINGS = [(3, 0.2), (3, 0.05), (6, 0.2), (6, 0.05)]
 MIXING_ORTHO_WEIGHTS = [1.0, ORTHO_WEIGHT]  # the paper's lambda and this data's best
 RETRIEVAL_ROWS = 1000
+DEFAULTS = DisentangledSSL().get_params()
 
 
 def r2_by_dimension(train, test, z_train, z_test):
@@ -126,7 +128,9 @@ def mixing_study(n_samples, epochs, output, mixings=MIXINGS, step1=None, append=
     """LinearCCA against DisentangledSSL for each of ``mixings``.
 
     ``step1`` adds DisentangledSSL settings to the paper configuration's step
-    1 (recorded in each row); every row records its rows of training data.
+    1 (recorded in each row); step 2 runs with the paper configuration's
+    values of those that both steps use (such as ``lr``), recorded in
+    ``step2_params``. Every row records its rows of training data.
     With ``append``, the rows join those of ``output`` (read, merged and
     written under the results lock, so that runs side by side keep all rows).
     """
@@ -169,10 +173,14 @@ def mixing_study(n_samples, epochs, output, mixings=MIXINGS, step1=None, append=
         step1_row = {"model": "DisentangledSSL", "step1_params": step1,
                      "step1_seconds": time.perf_counter() - start,
                      "step1_contrast": float(model.shared_net_.history[-1, "train_contrast"])}
+        # settings step 2 uses too go back to the paper configuration's
+        both_steps = {k: DEFAULTS[k] for k in step1 if k not in STEP1_ONLY_PARAMETERS}
         for ortho_weight in MIXING_ORTHO_WEIGHTS:
             start = time.perf_counter()
-            model.set_params(output="all", ortho_weight=ortho_weight).fit_specific(X_train)
-            save({**step1_row, "step2_params": {"ortho_weight": ortho_weight},
+            model.set_params(output="all", ortho_weight=ortho_weight, **both_steps)
+            model.fit_specific(X_train)
+            save({**step1_row,
+                  "step2_params": {"ortho_weight": ortho_weight, "lr": model.lr, **both_steps},
                   "step2_seconds": time.perf_counter() - start})
 
 
@@ -188,7 +196,8 @@ def main():
                         help="with --mixings: rows of each data set (80%% for training)")
     parser.add_argument("--step1", type=json.loads, default=None,
                         help="with --mixings: DisentangledSSL settings for step 1, as JSON, "
-                             "e.g. '{\"lr\": 1e-3, \"max_epochs_shared\": 150}'")
+                             "e.g. '{\"lr\": 1e-3, \"max_epochs_shared\": 150}' (step 2 "
+                             "keeps the defaults)")
     parser.add_argument("--append", action="store_true",
                         help="with --mixings: add the rows to the existing results file")
     args = parser.parse_args()
