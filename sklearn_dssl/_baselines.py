@@ -135,6 +135,14 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
         -------
         self : object
             The fitted estimator.
+
+        Warns
+        -----
+        ConvergenceWarning
+            JointOptSSL and FOCAL: when the cross-modal contrastive loss of the
+            shared encoders ends its last epoch at or above its chance level
+            (``log`` of the batch's rows; twice that for FOCAL, which sums its
+            two views).
         """
         with self._unchanged_on_error():
             X_model, hidden, device = self._start_fit(X)

@@ -214,6 +214,13 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         -------
         self : MultimodalContrastive
             The fitted estimator.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the contrastive loss ends its last epoch at or above its
+            chance level, ``log`` of the batch's rows: the encoders have not
+            learned what the modalities share.
         """
         with self._unchanged_on_error():
             X_model, hidden, device = self._start_fit(X)

@@ -336,6 +336,13 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         -------
         self : DisentangledSSL
             The fitted estimator.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When step 1's contrastive loss ends its last epoch at or above its
+            chance level, ``log`` of the batch's rows: the shared encoders
+            have not learned what the modalities share.
         """
         with self._unchanged_on_error():
             self._fit(X)
