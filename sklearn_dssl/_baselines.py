@@ -142,7 +142,8 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
             JointOptSSL and FOCAL: when the cross-modal contrastive loss of the
             shared encoders ends its last epoch at or above its chance level
             (``log`` of the batch's rows; twice that for FOCAL, which sums its
-            two views).
+            two views). With ``validation_fraction``, the loss on the held-out
+            rows is judged.
         """
         with self._unchanged_on_error():
             X_model, hidden, device = self._start_fit(X)

@@ -220,7 +220,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         ConvergenceWarning
             When the contrastive loss ends its last epoch at or above its
             chance level, ``log`` of the batch's rows: the encoders have not
-            learned what the modalities share.
+            learned what the modalities share. With ``validation_fraction``,
+            the loss on the held-out rows is judged.
         """
         with self._unchanged_on_error():
             X_model, hidden, device = self._start_fit(X)

@@ -342,7 +342,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ConvergenceWarning
             When step 1's contrastive loss ends its last epoch at or above its
             chance level, ``log`` of the batch's rows: the shared encoders
-            have not learned what the modalities share.
+            have not learned what the modalities share. With
+            ``validation_fraction``, the loss on the held-out rows is judged.
         """
         with self._unchanged_on_error():
             self._fit(X)

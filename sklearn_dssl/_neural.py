@@ -92,7 +92,8 @@ VALIDATION_FRACTION_DOC = """validation_fraction : float in (0, 1) or None, defa
         Hold out this fraction of the rows (random rows, drawn from the fit's
         seed) from each training net, and record its objective on them, as
         in training (augmented views, samples) but without gradients, as
-        ``"valid_loss"`` in the net's history after each epoch. With it,
+        ``"valid_loss"`` in the net's history after each epoch, each of its
+        terms beside it as ``"valid_<term>"``. With it,
         skorch's ``EarlyStopping(monitor="valid_loss", load_best=True)`` in
         ``callbacks`` stops a net when the held-out objective stops
         improving. The held-out rows do not train the encoders; transform,

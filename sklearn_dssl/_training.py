@@ -230,32 +230,55 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
     nothing shared, each is at least ``log(batch rows)`` in expectation
     (equal similarities give exactly that), so a last epoch at or above
     ``count * log(rows)`` (less a float32 rounding margin) shows no learning
-    of what the modalities share. The epoch's loss is that of the augmented,
-    sampled training batches, so a fit just above chance may still pair rows
-    a little better than random embeddings do. An interrupted fit is left to
+    of what the modalities share. The loss judged is that of the held-out
+    rows where the net holds some out (``valid_<term>``), so that encoders
+    which only tell the training rows apart warn too, and otherwise that of
+    the training batches (``train_<term>``). Either is the loss of augmented,
+    sampled batches, so a fit just above chance may still pair rows a little
+    better than random embeddings do. An interrupted fit is left to
     :func:`warn_if_interrupted`.
     """
     term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
     if term is None or net.interrupted_ or not completed_epochs(net):
         return
-    last = net.history[-1, f"train_{term}"]
-    rows = net.history[-1, "batches", 0, "train_batch_size"]
-    chance = count * math.log(rows)
+    last_epoch = net.history[-1]
+    prefix = "valid" if f"valid_{term}" in last_epoch else "train"
+    last = last_epoch[f"{prefix}_{term}"]
+    rows = [batch[f"{prefix}_batch_size"] for batch in last_epoch["batches"]
+            if f"{prefix}_batch_size" in batch]
+    # the epoch's loss is the row-weighted mean of its batches' losses
+    chance = count * float(np.average(np.log(rows), weights=rows))
     # float32 losses of embeddings that carry nothing (equal similarities)
     # land a rounding error below log(rows)
     if last >= chance * (1.0 - 1e-5):
-        level = f"log({rows})" if count == 1 else f"{count} x log({rows})"
         warnings.warn(
-            f"the {step_name} training ended with its cross-modal contrastive loss at "
-            f"{last:.4g}, at or above its chance level ({level} = {chance:.4g} for "
-            f"batches of {rows} rows, the loss of embeddings that carry nothing "
-            "shared): training has not taught the encoders what the modalities share. "
+            f"the {step_name} training ended with its cross-modal contrastive loss "
+            f"{_where_judged(prefix)} at {last:.4g}, at or above its chance level "
+            f"({_chance_level(count, rows)} = {chance:.4g} for batches of "
+            f"{_batch_rows(rows)} rows, the loss of embeddings that carry nothing "
+            f"shared): training has not taught the encoders what the modalities share"
+            f"{' beyond the rows it was trained on' if prefix == 'valid' else ''}. "
             "Train for more epochs or at another lr (too low barely moves the weights, "
             "too high throws them about), make the posterior head, where there is one, "
             "less noisy (a larger kappa), or the other terms of the loss lighter; or "
             "the modalities may share nothing.",
             ConvergenceWarning,
         )
+
+
+def _where_judged(prefix):
+    return "on the held-out rows" if prefix == "valid" else "on the training batches"
+
+
+def _chance_level(count, rows):
+    """``log(r)``, ``2 x log(r)`` or, for batches of several sizes, their mean."""
+    log = f"log({rows[0]})" if len(set(rows)) == 1 else "the row-weighted mean log(rows)"
+    return log if count == 1 else f"{count} x {log}"
+
+
+def _batch_rows(rows):
+    sizes = sorted(set(rows), reverse=True)
+    return str(sizes[0]) if len(sizes) == 1 else " and ".join(map(str, sizes))
 
 
 class KeepLastEpochWeights(Callback):
@@ -428,7 +451,8 @@ class ContrastiveNet(NeuralNet):
         Xi, _ = unpack_data(batch)
         with torch.no_grad():
             y_pred = self.infer(Xi, **fit_params)
-            loss = self.get_loss(y_pred, None, X=Xi, training=False)
+            loss, terms = loss_and_terms(self.criterion_, y_pred)
+        self._record_terms("valid", terms)
         return {"loss": loss, "y_pred": y_pred}
 
     def get_dataset(self, X, y=None):
@@ -446,11 +470,15 @@ class ContrastiveNet(NeuralNet):
         # a GPU, reading them waits no longer than skorch's own read of the loss.
         self._batch_terms = {}
         step = super().train_step(batch, **fit_params)
-        if self._batch_terms:
-            values = torch.stack([v.float() for v in self._batch_terms.values()]).tolist()
-            for name, value in zip(self._batch_terms, values):
-                self.history.record_batch("train_" + name, value)
+        self._record_terms("train", self._batch_terms)
         return step
+
+    def _record_terms(self, prefix, terms):
+        """Each named term of the batch's objective as ``<prefix>_<name>``, in one transfer."""
+        if terms:
+            values = torch.stack([v.detach().float() for v in terms.values()]).tolist()
+            for name, value in zip(terms, values):
+                self.history.record_batch(f"{prefix}_{name}", value)
 
     def release_compiled(self):
         """Free the graphs compiled for training; a further epoch compiles again."""
@@ -578,10 +606,15 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         ("keep_last_epoch_weights", KeepLastEpochWeights()),
     ]
     # each named term of the objective, averaged over the epoch's batches
+    term_names = getattr(criterion, "term_names", ())
     own_callbacks += [
         (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
-        for name in getattr(criterion, "term_names", ())
+        for name in term_names
     ]
+    if validation_fraction is not None:  # and on the held-out rows
+        own_callbacks += [
+            (f"valid_{name}", PassthroughScoring(name=f"valid_{name}")) for name in term_names
+        ]
     if verbose:
         own_callbacks.append(("progress_bar", ProgressBar()))
     user_callbacks = [copy_callback(cb) for cb in (callbacks or [])]

@@ -290,6 +290,41 @@ def test_embeddings_that_carry_nothing_warn_despite_float32_rounding():
             lambda: warn_if_no_better_than_chance(net, criterion, "x"))) == 1
 
 
+def test_encoders_that_only_tell_the_training_rows_apart_warn_on_held_out_rows():
+    # two unrelated modalities of noise: step 1 gets under chance on its one
+    # training batch, which it learns by heart, but not on rows it never saw
+    X = np.random.default_rng(0).standard_normal((300, 20)).astype(np.float32)
+    model = DisentangledSSL([10, 10], output="shared", max_epochs_shared=30, random_state=0)
+    assert _chance_warnings(lambda: model.fit(X)) == []
+    history = model.shared_net_.history
+    assert history[-1, "train_contrast"] < 0.9 * np.log(256)
+    messages = _chance_warnings(lambda: model.set_params(validation_fraction=0.2).fit(X))
+    assert len(messages) == 1
+    assert "contrastive loss on the held-out rows at" in messages[0]
+    assert "(log(60) = 4.094 for batches of 60 rows" in messages[0]
+    assert "beyond the rows it was trained on" in messages[0]
+    history = model.shared_net_.history
+    assert history[-1, "train_contrast"] < 0.9 * np.log(240)
+    assert history[-1, "valid_contrast"] > np.log(60)
+
+
+def test_the_held_out_chance_level_weighs_batches_of_several_sizes():
+    # held-out batches of 64 and 8 rows: the epoch's loss is their row-weighted mean
+    net = _one_epoch_net("contrast", 1.0)
+    for rows in (64, 8):
+        net.history.new_batch()
+        net.history.record_batch("valid_batch_size", rows)
+    chance = (64 * np.log(64) + 8 * np.log(8)) / 72
+    criterion = SimpleNamespace(cross_modal_infonce=("contrast", 2))
+    for ratio, warns in [(0.999, False), (1.0, True)]:
+        net.history.record("valid_contrast", ratio * 2 * chance)
+        messages = _chance_warnings(lambda: warn_if_no_better_than_chance(net, criterion, "x"))
+        assert len(messages) == int(warns)
+    assert (f"(2 x the row-weighted mean log(rows) = {2 * chance:.4g} for batches of 64 and "
+            "8 rows") in messages[0]
+    assert "loss on the held-out rows at" in messages[0]
+
+
 def test_the_chance_level_counts_the_rows_of_a_batch_smaller_than_batch_size(learnable):
     # 600 rows at batch_size 1000 train in one batch of 600
     model = TINY_NEURAL["FOCAL"](modalities=learnable.modalities, lr=1e-9, batch_size=1000)

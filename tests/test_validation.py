@@ -39,6 +39,37 @@ def test_every_net_records_the_objective_on_its_held_out_rows(name, X):
     assert np.isfinite(model.transform(X)).all()
 
 
+@pytest.mark.parametrize("name", TINY_NEURAL)
+def test_each_term_of_the_held_out_objective_is_recorded_and_sums_to_it(name, X):
+    model = TINY_NEURAL[name](validation_fraction=0.25, device="cpu").fit(X)
+    for net in fitted_nets(model):
+        weights = net.criterion_.term_weights()
+        assert weights, "every objective here has named terms"
+        for epoch in net.history:
+            # the epoch's held-out loss is the weighted sum of its terms'
+            # epoch means, as each batch's loss is of its terms
+            weighted = sum(weight * epoch[f"valid_{term}"] for term, weight in weights.items())
+            assert weighted == pytest.approx(epoch["valid_loss"], rel=1e-5, abs=1e-6)
+            for batch in epoch["batches"]:
+                if "valid_loss" in batch:
+                    assert set(f"valid_{term}" for term in weights) <= set(batch)
+
+
+def test_without_a_fraction_no_held_out_terms(X):
+    model = TINY_NEURAL["DisentangledSSL"](device="cpu").fit(X)
+    for net in fitted_nets(model):
+        assert not [key for key in net.history[-1] if key.startswith("valid_")]
+
+
+def test_early_stopping_can_watch_one_held_out_term(X):
+    stop = EarlyStopping(monitor="valid_contrast", patience=1, threshold=1e9,
+                         threshold_mode="abs")
+    model = TINY_NEURAL["MultimodalContrastive"](validation_fraction=0.25, callbacks=[stop],
+                                                 device="cpu")
+    model.set_params(max_epochs=5).fit(X)
+    assert len(model.net_.history) == 2
+
+
 def test_without_a_fraction_every_row_trains_and_no_valid_loss(X):
     model = TINY_NEURAL["DisentangledSSL"](device="cpu").fit(X)
     for net in fitted_nets(model):
