@@ -161,9 +161,11 @@ def merge_study(saved, report):
     from another run is a refit: its shared row stays out of
     ``shared_vs_beta`` and rides along as ``step1_refit`` in its own step-2
     rows, whose probes it explains. Decided here, under the lock, so that
-    two runs refitting the same beta at once cannot both add it.
+    two runs refitting the same beta at once cannot both add it. The
+    saved reference rows (oracle, LinearCCA) stay: the appending run, on
+    the same data, recomputes them only up to float rounding.
     """
-    saved["reference"] = report["reference"] or saved["reference"]
+    saved["reference"] = saved["reference"] or report["reference"]
     refits = {}
     for row in report["shared_vs_beta"]:
         if row in saved["shared_vs_beta"]:

@@ -44,6 +44,12 @@ def test_merge_study_keeps_a_refit_with_its_own_step2_rows():
         specific_row(10.0, 2.0, 22.0),
     ]
     assert saved["reference"] == {"oracle": 1}  # an empty report keeps the file's
+    # and so does a report with its own, recomputed on the same data
+    paper_synthetic.merge_study(saved, study([], [], {"oracle": 1.0001}))
+    assert saved["reference"] == {"oracle": 1}
+    fresh = study([], [])
+    paper_synthetic.merge_study(fresh, study([], [], {"oracle": 1}))
+    assert fresh["reference"] == {"oracle": 1}  # a file without them takes the run's
 
     merged_once = json.loads(json.dumps(saved))
     paper_synthetic.merge_study(saved, report)  # the run's next save adds nothing
