@@ -15,7 +15,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
@@ -94,8 +94,27 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             self.__dict__.update(state)
             raise
 
+    def _validate_params(self):
+        """scikit-learn's parameter validation, refusing ``True``/``False`` as counts.
+
+        A bool is an ``Integral`` to scikit-learn's constraints, so widths,
+        epochs and batch sizes of ``True`` would pass them and fail later.
+        """
+        super()._validate_params()
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name, None)
+            numeric = any(isinstance(c, Interval) for c in constraints)
+            takes_bools = any(
+                isinstance(c, str) and c in ("boolean", "verbose") or c is bool
+                for c in constraints
+            )
+            if isinstance(value, (bool, np.bool_)) and numeric and not takes_bools:
+                raise TypeError(f"{name}={value!r}: {name} takes a number, not a bool.")
+
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
+        if hasattr(X, "detach") and hasattr(X, "cpu"):
+            X = X.detach().cpu()  # a torch tensor: numpy reads it from the CPU, without grad
         X = validate_data(
             self,
             X,
@@ -261,6 +280,13 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             if not 0 <= modality < len(names):
                 raise ValueError(f"modality={modality} is out of range; there are {len(names)}.")
             index = int(modality)
+            if str(modality) in names and names.index(str(modality)) != index:
+                raise ValueError(
+                    f"modality={modality} is ambiguous: the modality at position "
+                    f"{modality} is {names[index]!r}, but another is named "
+                    f"{str(modality)!r}; pass the name as a string, "
+                    f"modality={names[index]!r} or modality={str(modality)!r}."
+                )
         elif isinstance(modality, str) and modality in self.modalities_:
             index = names.index(modality)
         else:

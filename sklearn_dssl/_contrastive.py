@@ -250,4 +250,5 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
 
     @property
     def _score_similarity(self):
-        return self.similarity
+        # the fitted encoders' geometry, whatever similarity was set since
+        return self.net_.module_.similarity

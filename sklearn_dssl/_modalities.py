@@ -105,7 +105,9 @@ def _is_sequence(value):
     """A list-like of entries: a sequence, an array, or a pandas Index or Series."""
     if isinstance(value, (str, bytes, Mapping)):
         return False
-    if isinstance(value, Sequence | np.ndarray):
+    if isinstance(value, np.ndarray):
+        return value.ndim > 0  # a 0-d array is one value
+    if isinstance(value, Sequence):
         return True
     # pandas and polars columns: array-likes that are not Sequences
     return all(hasattr(value, attr) for attr in ("__array__", "__iter__", "__len__"))

@@ -202,7 +202,14 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         return training_device(self.device, self.accelerator)
 
     def _check_hidden_layer_sizes(self):
-        sizes = tuple(np.ravel(self.hidden_layer_sizes).tolist())
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, Integral):
+            sizes = (sizes,)
+        elif isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+            sizes = tuple(sizes.tolist())
+        # a flat sequence of widths; nested ones (e.g. [[8, 4]]) are refused,
+        # not flattened
+        sizes = tuple(sizes) if isinstance(sizes, (list, tuple)) else (None,)
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a tuple of positive ints, e.g. (512,), "
@@ -332,6 +339,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     # ------------------------------------------------------------------
     # Unsupervised score
     # ------------------------------------------------------------------
+    # The similarity of the contrastive loss that score computes: the one the
+    # shared encoders were trained with.
     _score_similarity = "cosine"
 
     def score(self, X, y=None):
@@ -345,7 +354,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         most 0; a model
         whose shared embeddings tell the partners apart best scores highest,
         so GridSearchCV can use it without labels. Scores are comparable
-        between fits with the same ``batch_size`` and ``temperature``. The
+        between fits with the same ``batch_size`` and ``temperature`` (their
+        current values: set either since fit, and score uses it; the
+        similarity is the one the encoders were trained with). The
         specific block plays no part: settings that change only it (e.g.
         DisentangledSSL's ``ortho_weight``) all score alike; search those with
         :func:`~sklearn_dssl.metrics.make_probe_scorer` and labels.
@@ -363,6 +374,13 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             Negative contrastive loss per row, at most 0.
         """
         check_is_fitted(self)
+        self._validate_params()  # batch_size and temperature may have been set since fit
+        if self.batch_size < 2:
+            raise ValueError(
+                f"score compares each row with the others of its block of batch_size "
+                f"rows, and batch_size={self.batch_size} leaves it none; set batch_size "
+                "to 2 or more to score."
+            )
         X = self._validate_input(X, reset=False)
         if X.shape[0] < 2:
             raise ValueError(

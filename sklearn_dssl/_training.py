@@ -401,6 +401,14 @@ class ContrastiveNet(NeuralNet):
                     "but no rows are held out; set validation_fraction (e.g. 0.1), or "
                     "monitor 'train_loss'."
                 ) from exc
+            if "not found in history" in str(exc) and len(self.history):
+                keys = [k for k in self.history[-1] if k not in ("batches", "epoch", "dur")
+                        and not k.endswith("_batch_count")]
+                raise ValueError(
+                    f"A callback reads a score from the history that it does not hold "
+                    f"({exc.args[0]}); the scores recorded every epoch are {keys}. Check "
+                    "the name the callback monitors."
+                ) from exc
             raise
 
     def fit_loop(self, X, y=None, **fit_params):

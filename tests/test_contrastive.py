@@ -212,6 +212,22 @@ def test_score_is_higher_after_training(ica_data):
     assert trained.score(X) > untrained.score(X) + 0.5
 
 
+def test_score_checks_settings_changed_since_fit_and_keeps_the_trained_similarity(ica_data):
+    X = ica_data.data[:300]
+    model = small_contrastive(modalities=ica_data.modalities, similarity="l1").fit(X)
+    score = model.score(X)
+    fitted = model.get_params()
+    for param, value in [("batch_size", 1), ("batch_size", 2.5), ("temperature", 0),
+                         ("temperature", -1.0), ("similarity", "dot")]:
+        with pytest.raises(ValueError, match=f"'{param}' parameter"):
+            model.set_params(**{param: value}).score(X)
+        model.set_params(**{param: fitted[param]})
+    # the encoders were trained for the L1 similarity; the score stays its loss
+    assert model.set_params(similarity="cosine").score(X) == score
+    # batch_size and temperature are the score's own settings, read when scoring
+    assert model.set_params(temperature=0.5).score(X) != score
+
+
 # ---------------------------------------------------------------------------
 # ICA
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.utils._param_validation import Interval
 
 from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA, MultimodalContrastive
 from sklearn_dssl._training import NonFiniteLossError
@@ -61,6 +62,7 @@ WORKS = {
     "huge values": lambda tmp: 1e30 * X,
     "duplicated columns": lambda tmp: np.hstack([X[:, :3], X[:, :3]]),
     "numeric object DataFrame": lambda tmp: pd.DataFrame(X, columns=COLUMNS).astype(object),
+    "torch tensor that requires grad": lambda tmp: torch.tensor(X, requires_grad=True),
 }
 
 FAILS = {
@@ -204,3 +206,45 @@ def test_values_beyond_float32_are_refused_after_fit_too(name):
         if hasattr(estimator, method):
             with pytest.raises(ValueError, match="beyond float32's range"):
                 getattr(estimator, method)(huge)
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_a_bool_is_refused_where_a_number_is_expected(name):
+    # scikit-learn's Interval constraints take True for the int 1
+    estimator = _estimators()[name]()
+    numeric = [p for p, constraints in estimator._parameter_constraints.items()
+               if any(isinstance(c, Interval) for c in constraints)]
+    assert numeric
+    for param in numeric:
+        # refused by scikit-learn where 1 is out of range, by the package where not
+        with pytest.raises(TypeError, match=rf"'?{param}'?(=True: | parameter .* Got True)"):
+            _estimators()[name]().set_params(**{param: True}).fit(X)
+    # where a bool is meant, it still passes
+    flags = {"verbose": True} if "verbose" in estimator.get_params() else {}
+    assert np.isfinite(_estimators()[name]().set_params(**flags).fit(X).transform(X)).all()
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_a_modality_position_that_is_another_modality_s_name_is_refused(name):
+    # named 1 and 0, in that order: modality=1 could mean either
+    estimator = _estimators()[name](modalities={1: [3, 4, 5], 0: [0, 1, 2]}).fit(X)
+    with pytest.raises(ValueError, match=r"modality=1 is ambiguous.*modality='0' or modality='1'"):
+        estimator.transform_modality(X[:, 3:6], 1)
+    blocks = estimator.transform_blocks(X)["shared"]
+    np.testing.assert_allclose(estimator.transform_modality(X[:, 3:6], "1"), blocks["1"],
+                               rtol=1e-5, atol=1e-6)
+    # a position that is no other modality's name stays a position
+    estimator = _estimators()[name](modalities={"a": [0, 1, 2], 1: [3, 4, 5]}).fit(X)
+    np.testing.assert_allclose(estimator.transform_modality(X[:, 3:6], 1),
+                               estimator.transform_blocks(X)["shared"]["1"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [[[8], [8, 8]], [[8, 4]], np.array([[8], [4]]), (8, True)])
+def test_hidden_layer_sizes_that_are_not_a_flat_list_of_widths_are_refused(sizes):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive ints"):
+        TINY_NEURAL["MultimodalContrastive"](hidden_layer_sizes=sizes).fit(X)
+
+
+def test_a_zero_dimensional_array_is_no_column_group():
+    with pytest.raises(TypeError, match="a column group must be a slice or a sequence"):
+        LinearCCA(modalities=[np.array(3), np.array(3)], n_components=1).fit(X)

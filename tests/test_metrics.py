@@ -129,8 +129,10 @@ def test_probe_and_leakage_read_the_chosen_block():
         probe_score(est, rows, y, modalities=["m3"])
     with pytest.raises(ValueError, match="modalities is empty"):
         probe_score(est, rows, y, modalities=[])
-    with pytest.raises(ValueError, match="block="):
+    with pytest.raises(ValueError, match="'block' parameter of probe_score .* Got 'joint'"):
         probe_score(est, rows, y, block="joint")
+    with pytest.raises(ValueError, match="block='joint' is not one of"):
+        block_features(est, rows, block="joint")
 
 
 @pytest.mark.parametrize(
@@ -234,3 +236,41 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
         assert scorer(est, rows, y) == pytest.approx(expected)
     assert expected < 0.7  # a noise block, far from the m1 block's score
     assert probe_score(est, rows, y, modalities="m1") > 0.95
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"block": "specfic"}, "'block' parameter"),
+    ({"cv": -3}, "'cv' parameter"),
+    ({"modalities": 0}, "'modalities' parameter"),
+    ({"probe": "logistic"}, "'probe' parameter"),
+])
+def test_a_probe_scorer_with_a_bad_setting_is_refused_when_built(settings, message):
+    # inside a search it would score every candidate NaN and pick one anyway
+    with pytest.raises(ValueError, match=message):
+        make_probe_scorer(**settings)
+
+
+def test_an_estimator_without_blocks_is_refused_with_the_estimators_that_have_them():
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    y = np.arange(30) % 2
+    for estimator in (PCA(2).fit(X), make_pipeline(PCA(2)).fit(X)):
+        with pytest.raises(TypeError, match="PCA has no transform_blocks.*DisentangledSSL"):
+            probe_score(estimator, X, y)
+    # a Pipeline of the package's estimator alone embeds with it
+    from sklearn_dssl import LinearCCA
+
+    alone = make_pipeline(LinearCCA([2, 2], n_components=1)).fit(X)
+    assert probe_score(alone, X, y) == probe_score(alone[-1], X, y)
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-160, 1e-200])
+def test_retrieval_top_k_at_any_finite_scale(scale):
+    # the norms of such rows overflow or underflow in float64
+    z = np.random.default_rng(0).normal(size=(80, 5))
+    assert retrieval_top_k(scale * z, z) == 1.0
+    assert retrieval_top_k(scale * z, scale * z) == 1.0
+    # zero rows stay zero: tied with every other zero row
+    assert retrieval_top_k(np.zeros((4, 2)), np.zeros((4, 2)), k=2) == pytest.approx(0.5)

@@ -149,3 +149,9 @@ def test_learning_rate_follows_a_cosine_annealing_to_zero(name):
     for net in fitted_nets(model):
         np.testing.assert_allclose(net.history[:, "event_lr"], expected, rtol=1e-12)
         assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_callback_watching_a_score_the_history_lacks_names_the_ones_it_has(X):
+    model = TINY_NEURAL["MultimodalContrastive"](callbacks=[EarlyStopping(monitor="train_los")])
+    with pytest.raises(ValueError, match=r"'train_los'.*recorded every epoch are \[.*'train_loss'"):
+        model.fit(X)

@@ -11,7 +11,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
@@ -38,8 +38,16 @@ def block_features(estimator, X, block="shared", modalities=None):
         The block of each chosen modality, side by side.
     """
     if isinstance(estimator, Pipeline):
-        X = estimator[:-1].transform(X)
+        if len(estimator) > 1:
+            X = estimator[:-1].transform(X)
         estimator = estimator[-1]
+    if not hasattr(estimator, "transform_blocks"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no transform_blocks: the probe metrics read "
+            "the blocks of a fitted estimator of sklearn_dssl (DisentangledSSL, "
+            "MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE) or of a "
+            "Pipeline ending in one; of a fitted search, pass its best_estimator_."
+        )
     blocks = estimator.transform_blocks(X)
     if block not in blocks:
         raise ValueError(f"block={block!r} is not one of {list(blocks)}.")
@@ -57,6 +65,19 @@ def block_features(estimator, X, block="shared", modalities=None):
     return np.hstack([blocks[block][m] for m in names])
 
 
+_PROBE_PARAMETERS = {
+    "block": [StrOptions({"shared", "specific"})],
+    "modalities": ["array-like", str, None],
+    "probe": [HasMethods(["fit", "predict"]), None],
+    "cv": ["cv_object"],
+}
+
+
+@validate_params(
+    {"estimator": "no_validation", "X": "no_validation", "y": "no_validation",
+     **_PROBE_PARAMETERS},
+    prefer_skip_nested_validation=True,
+)
 def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
     """Accuracy of a linear probe on one block of a fitted estimator.
 
@@ -168,6 +189,11 @@ def _check_labels(y, n_samples, folds):
         )
 
 
+@validate_params(
+    {"estimator": "no_validation", "X": "no_validation", "y": "no_validation",
+     **_PROBE_PARAMETERS},
+    prefer_skip_nested_validation=True,
+)
 def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
     """Accuracy of a linear probe on a label the block should *not* carry.
 
@@ -202,6 +228,7 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
     return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv)
 
 
+@validate_params(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
 def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
     """A scorer for GridSearchCV that probes one block for the target ``y``.
 
@@ -387,9 +414,7 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
         )
     # similarities in double precision: in float32 distinct candidates tie
     # with the partner by rounding alone
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    a, b = _unit_rows(a.astype(np.float64)), _unit_rows(b.astype(np.float64))
     hits = 0.0
     for start in range(0, a.shape[0], 1024):
         sim = a[start : start + 1024] @ b.T
@@ -401,3 +426,14 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
         tied = (sim == own[:, None]).sum(axis=1)
         hits += float(np.clip((k - above) / tied, 0.0, 1.0).sum())
     return hits / a.shape[0]
+
+
+def _unit_rows(a):
+    """Each row over its norm (zero rows stay zero), for rows of any finite scale.
+
+    Each row is first divided by its largest absolute value, so that the
+    norm neither overflows for huge rows nor underflows for tiny ones.
+    """
+    peak = np.abs(a).max(axis=1, keepdims=True)
+    a = a / np.where(peak > 0, peak, 1.0)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
