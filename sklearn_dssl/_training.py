@@ -180,8 +180,12 @@ class TensorBatches:
             yield data[start : start + self.batch_size], None
 
 
-class NonFiniteLossError(FloatingPointError):
-    """Raised when a training loss becomes NaN or infinite."""
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """Raised when a training loss becomes NaN or infinite.
+
+    A ValueError too: what diverges is most often the input's scale or a
+    setting (``lr``), and the package reports those as ValueErrors.
+    """
 
 
 class StopOnNonFiniteLoss(Callback):
