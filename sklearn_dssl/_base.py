@@ -124,14 +124,16 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         )
         return check_float32_range(X)
 
-    def _resolve_modalities(self):
-        """Fit ``modalities_`` from the spec; call after validating X with reset."""
-        self.modalities_ = self._column_groups()
+    def _resolve_modalities(self, X):
+        """Fit ``modalities_`` from the spec and the data ``X`` as given to fit;
+        call after validating X with reset."""
+        self.modalities_ = self._column_groups(X)
 
-    def _column_groups(self):
-        """The column groups the ``modalities`` spec gives for the X seen in fit."""
+    def _column_groups(self, X):
+        """The column groups the ``modalities`` spec gives for ``X`` (as given
+        to fit: callable groups select from it) with the columns seen in fit."""
         return resolve_modalities(
-            self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None)
+            self.modalities, self.n_features_in_, getattr(self, "feature_names_in_", None), X
         )
 
     @property

@@ -83,7 +83,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         first takes the extra column when the count is odd). A sequence of
         ints: column counts, in column order. A sequence of column groups,
         each a sequence of column indices, a slice, a boolean mask over the
-        columns, or for a DataFrame a list of column names. A dict ``{name: count or group}`` also names the
+        columns, for a DataFrame a list of column names, or a callable that
+        selects a group from X as given to fit, as in ``ColumnTransformer``
+        (e.g. ``make_column_selector(pattern="^rna_")``). A dict
+        ``{name: count or group}`` also names the
         modalities (names default to ``"m1"``, ``"m2"``, ...). Every column
         must belong to exactly one modality. Two or more modalities: with
         more than two, step 1's contrastive and bottleneck terms average
@@ -418,7 +421,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             The estimator with a new step 2.
         """
         check_is_fitted(self, "shared_net_")
-        self._warn_of_changed_step1_settings()
+        self._warn_of_changed_step1_settings(X)
         with self._unchanged_on_error():
             X = self._validate_input(X, reset=False)
             if X.shape[0] < 2:
@@ -430,7 +433,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             )
         return self
 
-    def _warn_of_changed_step1_settings(self):
+    def _warn_of_changed_step1_settings(self, X):
         """Warn that fit_specific keeps a step 1 fitted with other settings."""
         # absent from models fitted by earlier versions of the package
         fitted = self.__dict__.get("step1_params_", {})
@@ -439,7 +442,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             for name, value in fitted.items() if not _same_setting(getattr(self, name), value)
         ]
         try:
-            groups = self._column_groups()
+            groups = self._column_groups(X)
             same_groups = list(groups) == list(self.modalities_) and all(
                 np.array_equal(groups[m], self.modalities_[m]) for m in groups
             )

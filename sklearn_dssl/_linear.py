@@ -122,8 +122,9 @@ class LinearCCA(MultimodalTransformer):
         return self
 
     def _fit(self, X):
+        given = X
         X = self._validate_input(X, reset=True)
-        self._resolve_modalities()
+        self._resolve_modalities(given)
         if len(self.modalities_) != 2:
             raise ValueError(
                 f"LinearCCA needs exactly 2 modalities, got {len(self.modalities_)}."

@@ -11,7 +11,7 @@ from numbers import Integral
 import numpy as np
 
 
-def resolve_modalities(spec, n_features, feature_names=None):
+def resolve_modalities(spec, n_features, feature_names=None, X=None):
     """Turn a ``modalities`` specification into named column-index groups.
 
     Parameters
@@ -22,8 +22,10 @@ def resolve_modalities(spec, n_features, feature_names=None):
         - a sequence of ints: the number of columns of each modality, in
           column order;
         - a sequence of groups, each a sequence of column indices, a slice, a
-          boolean mask over the columns, or (when ``feature_names`` are known,
-          e.g. for a DataFrame) a sequence of column names;
+          boolean mask over the columns, (when ``feature_names`` are known,
+          e.g. for a DataFrame) a sequence of column names, or a callable
+          that takes ``X`` and returns one of these, as in scikit-learn's
+          ``ColumnTransformer`` (e.g. ``make_column_selector``);
         - a dict ``{name: group}`` with any of the forms above as values
           (ints meaning column counts, in column order).
 
@@ -32,6 +34,8 @@ def resolve_modalities(spec, n_features, feature_names=None):
         Number of columns of X.
     feature_names : ndarray of str or None
         Column names of X, when X had string column names.
+    X : array-like or None
+        The data as given to fit, for the callable groups.
 
     Returns
     -------
@@ -77,6 +81,7 @@ def resolve_modalities(spec, n_features, feature_names=None):
             f"modalities must describe at least 2 modalities, got {len(groups)}."
         )
 
+    groups = [_selected(group, name, X) for name, group in zip(names, groups)]
     if all(_is_int(group) for group in groups):
         counts = [int(group) for group in groups]
         if any(count < 1 for count in counts):
@@ -99,6 +104,26 @@ def resolve_modalities(spec, n_features, feature_names=None):
             for name, group in zip(names, groups)
         ]
     return _check_partition(dict(zip(names, columns)), n_features)
+
+
+def _selected(group, name, X):
+    """A callable group's columns, as it selects them from X; any other group as given."""
+    if not callable(group) or isinstance(group, type):
+        return group
+    if X is None:
+        raise ValueError(
+            f"modality {name!r} is a callable column selector, which needs the data "
+            "it selects from; this call has none."
+        )
+    selected = group(X)
+    if callable(selected) or isinstance(selected, (str, bytes)) or not (
+        isinstance(selected, slice) or _is_sequence(selected)
+    ):
+        raise TypeError(
+            f"modality {name!r}: its column selector returned {selected!r}; a selector "
+            "must return column names, indices, a slice or a boolean mask."
+        )
+    return selected
 
 
 def _is_sequence(value):

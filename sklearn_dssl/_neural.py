@@ -185,8 +185,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         Returns ``(X_model, hidden_layer_sizes, device)``: X as a float32
         tensor on the device with each modality's columns contiguous.
         """
+        given = X
         X = self._validate_input(X, reset=True)
-        self._resolve_modalities()
+        self._resolve_modalities(given)
         n = len(self.modalities_)
         if self._n_modalities is not None and n != self._n_modalities:
             raise ValueError(

@@ -249,3 +249,25 @@ def test_hidden_layer_sizes_that_are_not_a_flat_list_of_widths_are_refused(sizes
 def test_a_zero_dimensional_array_is_no_column_group():
     with pytest.raises(TypeError, match="a column group must be a slice or a sequence"):
         LinearCCA(modalities=[np.array(3), np.array(3)], n_components=1).fit(X)
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_column_selectors_pick_the_modalities_of_a_dataframe_in_a_pipeline(name):
+    from sklearn.compose import make_column_selector
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.DataFrame(X, columns=["rna_a", "atac_a", "rna_b", "atac_b", "rna_c", "atac_c"])
+    spec = {"rna": make_column_selector("^rna_"), "atac": make_column_selector("^atac_")}
+    by_names = {"rna": ["rna_a", "rna_b", "rna_c"], "atac": ["atac_a", "atac_b", "atac_c"]}
+    pipe = make_pipeline(StandardScaler().set_output(transform="pandas"),
+                         _estimators()[name](modalities=spec)).fit(df)
+    assert {m: c.tolist() for m, c in pipe[-1].modalities_.items()} == {
+        "rna": [0, 2, 4], "atac": [1, 3, 5]}
+    reference = make_pipeline(StandardScaler().set_output(transform="pandas"),
+                              _estimators()[name](modalities=by_names)).fit(df)
+    np.testing.assert_array_equal(pipe.transform(df), reference.transform(df))
+    if name == "DisentangledSSL":  # the same selectors: no changed step-1 settings
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            pipe[-1].fit_specific(pipe[0].transform(df))

@@ -99,3 +99,35 @@ def test_partitions_round_trip(counts, rnd):
     assert np.array_equal(np.concatenate(list(by_count.values())), np.arange(n))
     named = resolve_modalities(dict(zip("abcdef", groups)), n)
     assert list(named) == list("abcdef"[: len(groups)])
+
+
+def test_callable_groups_select_from_the_data_as_in_column_transformer():
+    from sklearn.compose import make_column_selector
+
+    X = pd.DataFrame(np.zeros((3, 5)), columns=["rna_a", "atac_a", "rna_b", "atac_b", "rna_c"])
+    names = X.columns.to_numpy(dtype=object)
+    spec = {"rna": make_column_selector("^rna_"), "atac": make_column_selector("^atac_")}
+    assert _as_lists(resolve_modalities(spec, 5, names, X)) == {
+        "rna": [0, 2, 4], "atac": [1, 3]}
+    # any callable of X, returning any form of group; mixed with plain groups
+    spec = [lambda X: [c.startswith("rna") for c in X.columns], slice(None, None, 2)]
+    with pytest.raises(ValueError, match="overlap"):
+        resolve_modalities(spec, 5, names, X)
+    spec = [lambda X: np.flatnonzero([c.startswith("atac") for c in X.columns]), [0, 2, 4]]
+    assert _as_lists(resolve_modalities(spec, 5, names, X)) == {"m1": [1, 3], "m2": [0, 2, 4]}
+
+
+@pytest.mark.parametrize("returned, error, message", [
+    (3, TypeError, "'m2': its column selector returned 3; a selector must return"),
+    ("rna_a", TypeError, "returned 'rna_a'"),
+    ([], ValueError, "'m2' has no columns"),
+])
+def test_a_selector_that_selects_no_group_is_refused(returned, error, message):
+    X = pd.DataFrame(np.zeros((3, 2)), columns=["rna_a", "atac_a"])
+    with pytest.raises(error, match=message):
+        resolve_modalities([["rna_a"], lambda X: returned], 2, np.array(["rna_a", "atac_a"]), X)
+
+
+def test_a_selector_without_data_names_what_it_needs():
+    with pytest.raises(ValueError, match="callable column selector, which needs the data"):
+        resolve_modalities([lambda X: [0], [1]], 2)
