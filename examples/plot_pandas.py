@@ -47,6 +47,24 @@ print(type(embedding).__name__, embedding.shape)
 print(embedding.iloc[:3, [0, 8, 16, 24]])
 
 # %%
+# The same columns can be picked by a selector, as in ``ColumnTransformer``:
+# it is called on the table the estimator is fitted on, here the scaled one,
+# and finds each modality's columns by their names, wherever they are.
+from sklearn.compose import make_column_selector
+
+selected = make_pipeline(
+    StandardScaler().set_output(transform="pandas"),
+    DisentangledSSL(
+        modalities={"rna": make_column_selector("^gene_"),
+                    "protein": make_column_selector("^protein_")},
+        n_shared=8, n_specific=8, hidden_layer_sizes=(64,),
+        max_epochs_shared=15, max_epochs_specific=10, lr=1e-3, random_state=0,
+    ),
+).fit(table)
+print(all((selected[-1].modalities_[m] == pipeline[-1].modalities_[m]).all()
+          for m in modalities))
+
+# %%
 # The names say it all: ``shared_rna_*`` and ``shared_protein_*`` are the
 # shared blocks computed from each modality, ``specific_*`` the specific
 # ones. One modality on its own, by its column names:
