@@ -10,12 +10,15 @@ every subcommand.
 import argparse
 import contextlib
 import fnmatch
+import importlib
 import os
+import re
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 from sklearn.exceptions import NotFittedError
 
 PROG = "sklearn-dssl"
@@ -30,6 +33,9 @@ METHODS = {
 }
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+# Fewest rows of demo: a fifth are held out, and each probe trains on both
+# classes of its label.
+MIN_DEMO_SAMPLES = 100
 
 
 class CommandError(Exception):
@@ -66,7 +72,8 @@ def read_table(path, id_column=None):
     The ``id_column`` of a CSV or TSV file is read as text, so that ids such
     as ``00042`` stay as written. A Parquet file's index, when it is not the
     default (it has a name, or is not the range 0, 1, ..., n - 1), becomes a
-    column.
+    column. A CSV or TSV file whose first line is all numbers is refused as
+    lacking a header row.
     """
     pd = _pandas()
     fmt = _table_format(path)
@@ -89,9 +96,61 @@ def read_table(path, id_column=None):
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CommandError(f"cannot read {path} as {fmt.upper()}: {message}") from None
     frame.columns = [str(c) for c in frame.columns]
+    if fmt != "parquet":
+        _check_header(frame.columns, path)
     if frame.shape[0] == 0:
         raise CommandError(f"{path} has no rows.")
     return frame
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header(names, path):
+    """Refuse a CSV or TSV file whose first line is data: its first row would
+    be lost as column names."""
+    names = list(names)
+    if names == [str(i) for i in range(len(names))]:
+        return  # the names pandas gives unnamed columns: DataFrame(X).to_csv(...)
+    # pandas appends .1, .2, ... to repeated names
+    if all(_is_number(n) or _is_number(re.sub(r"\.\d+$", "", n)) for n in names):
+        raise CommandError(
+            f"{path} seems to lack a header row: its first line ({_preview(names, 4)}) "
+            "is all numbers. The command needs a first line of column names; add one "
+            "(pandas' to_csv writes it unless given header=False)."
+        )
+
+
+def _parquet_engine_installed():
+    """Whether pandas can write Parquet: pyarrow or fastparquet imports."""
+    for module in ("pyarrow", "fastparquet"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        return True
+    return False
+
+
+def _check_output_table(path):
+    """Refuse an ``--output`` table that cannot be written, before any training."""
+    fmt = _table_format(path)
+    if Path(path).is_dir():
+        raise CommandError(
+            f"--output {path} is an existing directory; give the path of a table "
+            f"file to write, e.g. {Path(path) / 'embeddings.csv'}."
+        )
+    if fmt == "parquet" and not _parquet_engine_installed():
+        raise CommandError(
+            f"--output {path}: writing Parquet needs pyarrow (or fastparquet): pip install "
+            "pyarrow, or write a .csv or .tsv file."
+        )
+    _check_writable_folder("--output", path)
 
 
 def write_table(frame, path):
@@ -214,6 +273,12 @@ def _numeric_block(frame, columns, path):
         raise CommandError(
             f"{path}: column(s) {_preview(missing)} have missing values; impute or drop "
             "those rows first."
+        )
+    infinite = [c for c in columns if frame[c].isin([np.inf, -np.inf]).any()]
+    if infinite:
+        raise CommandError(
+            f"{path}: column(s) {_preview(infinite)} have infinite values (inf or -inf); "
+            "replace or drop those rows first."
         )
     return block
 
@@ -348,16 +413,42 @@ def _check_writable_folder(option, path):
         raise CommandError(f"{option} {path}: {folder} is not writable; choose another path.")
 
 
+def _check_separate_outputs(output, model):
+    """Refuse an ``--output`` and ``--model`` that would be written over or
+    inside each other, before any training."""
+    table, saved = Path(output).resolve(), Path(model).resolve()
+    if table == saved or table in saved.parents or (
+        saved.suffix.lower() == ".zip" and saved in table.parents
+    ):
+        raise CommandError(
+            f"--output {output} and --model {model} would be written over or inside "
+            "each other; give them separate paths."
+        )
+
+
+def _check_blocks_fitted(model, path):
+    """Refuse blocks the saved model was not fitted to compute."""
+    missing = [b for b in model._output_blocks()
+               if b in model._blocks and b not in model._fitted_blocks()]
+    if missing:
+        raise CommandError(
+            f"{path} has no fitted {missing[0]} block (it was fitted with --blocks shared, "
+            "or its training was interrupted); give --blocks shared."
+        )
+
+
 def _fit(args):
     from ._persistence import save
 
     if args.output is None and args.model is None:
         raise CommandError("nothing to write: give --output EMBEDDINGS and/or --model PATH.")
+    # paths that cannot be written fail before the table is read or anything trained
     if args.output is not None:
-        _table_format(args.output)  # a bad extension fails before training
-        _check_writable_folder("--output", args.output)
+        _check_output_table(args.output)
     if args.model is not None:
-        _check_model_path(args.model)  # so does a path save cannot write
+        _check_model_path(args.model)
+    if args.output is not None and args.model is not None:
+        _check_separate_outputs(args.output, args.model)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
@@ -373,26 +464,29 @@ def _fit(args):
     start = time.perf_counter()
     model.fit(X)
     print(f"fitted in {time.perf_counter() - start:.1f} s", flush=True)
-    if args.output is not None:
-        embeddings = _embeddings_frame(model, X, ids)
-        write_table(embeddings, args.output)
-        print(f"wrote embeddings ({embeddings.shape[0]} rows x "
-              f"{embeddings.shape[1] - (ids is not None)} columns) to {args.output}")
+    # the model first: a failure to write the embeddings then keeps the training
     if args.model is not None:
         with warnings.catch_warnings():
             # the CLI's only callback, --early-stopping, matters for training alone
             warnings.simplefilter("ignore", UserWarning)
             path = save(model, args.model)
-        print(f"wrote the model to {path}")
+        print(f"wrote the model to {path}", flush=True)
+    if args.output is not None:
+        embeddings = _embeddings_frame(model, X, ids)
+        write_table(embeddings, args.output)
+        print(f"wrote embeddings ({embeddings.shape[0]} rows x "
+              f"{embeddings.shape[1] - (ids is not None)} columns) to {args.output}")
     return 0
 
 
 def _transform(args):
     from ._persistence import load
 
-    _table_format(args.output)
-    _check_writable_folder("--output", args.output)
+    _check_output_table(args.output)
     model = load(args.model, device=args.device)
+    # the command builds its own table from arrays, whatever set_output the model
+    # was saved with (e.g. "polars", which may not be installed here)
+    model.set_output(transform="default")
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     if hasattr(model, "feature_names_in_"):
@@ -416,6 +510,7 @@ def _transform(args):
         X = X.to_numpy()
     if args.blocks is not None:
         model.set_params(output=args.blocks)
+    _check_blocks_fitted(model, args.model)
     embeddings = _embeddings_frame(model, X, ids)
     write_table(embeddings, args.output)
     print(f"wrote embeddings ({embeddings.shape[0]} rows x "
@@ -434,13 +529,16 @@ def _demo(args):
 # --------------------------------------------------------------------------
 # Parser
 # --------------------------------------------------------------------------
-def _positive_int(text):
+def _demo_rows(text):
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number of rows, got {text!r}") from None
+    if value < MIN_DEMO_SAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"expected at least {MIN_DEMO_SAMPLES} rows, got {text!r}: the probes need "
+            "rows of both classes of every label to train and score on"
+        )
     return value
 
 
@@ -474,7 +572,9 @@ def build_parser():
         help="fit a model on a table; write its embeddings and the model",
         description=(
             "Fit DisentangledSSL (or MultimodalContrastive, LinearCCA) on a CSV, TSV or\n"
-            "Parquet table and write the embeddings table and/or the fitted model.\n\n"
+            "Parquet table and write the embeddings table and/or the fitted model. A\n"
+            "CSV or TSV table needs a first line of column names. A leading ~ in a\n"
+            "path is the home directory.\n\n"
             "Modalities are column groups, in the order given; every modality column\n"
             "must be numeric. Columns in no modality (labels, ids) are ignored.\n"
             "  --prefix NAME=PREFIX      columns whose name starts with PREFIX\n"
@@ -555,14 +655,24 @@ def build_parser():
             "block for the three labels; under a minute on 2 CPU cores."
         ),
     )
-    demo.add_argument("--n-samples", type=_positive_int, default=10000, metavar="N",
-                      help="rows of synthetic data (default 10000)")
+    demo.add_argument("--n-samples", type=_demo_rows, default=10000, metavar="N",
+                      help=f"rows of synthetic data (default 10000; at least "
+                           f"{MIN_DEMO_SAMPLES})")
     demo.add_argument("--random-state", type=int, default=0, metavar="SEED",
                       help="seed (default 0)")
     demo.add_argument("-v", "--verbose", action="count", default=0,
                       help="show the training log and progress bars")
     demo.set_defaults(run=_demo)
     return parser
+
+
+def _expand_user(args):
+    """Expand ``~`` in every path the command takes (the input table, the
+    output and the model), as pandas and sklearn_dssl.save and load do."""
+    for name in ("table", "output", "model"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(args, name, os.path.expanduser(value))
 
 
 @contextlib.contextmanager
@@ -623,6 +733,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    _expand_user(args)
     try:
         with _one_line_warnings():
             return args.run(args)

@@ -210,7 +210,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             sizes = tuple(sizes.tolist())
         # a flat sequence of widths; nested ones (e.g. [[8, 4]]) are refused,
         # not flattened
-        sizes = tuple(sizes) if isinstance(sizes, (list, tuple)) else (None,)
+        sizes = tuple(sizes) if isinstance(sizes, (list, tuple, range)) else (None,)
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a tuple of positive ints, e.g. (512,), "

@@ -23,6 +23,7 @@ import io
 import json
 import os
 import pickle
+import re
 import warnings
 import zipfile
 import zlib
@@ -522,12 +523,19 @@ def save(estimator, path):
         JointOptSSL, FOCAL or DMVAE.
     path : str or path-like
         A ``.zip`` file to create (or overwrite), or else a directory to
-        create (or whose two files to overwrite).
+        create (or whose two files to overwrite). A leading ``~`` is the
+        home directory, as in pandas.
 
     Returns
     -------
     path : pathlib.Path
         Where the model was written.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is an existing file and does not end in ``.zip``, or an
+        existing directory and ends in ``.zip``.
 
     Warns
     -----
@@ -565,8 +573,14 @@ def save(estimator, path):
     with _warn_once_each():  # an ica's parameters are in ica, ica_ and step1_params_
         metadata, weights = _serialise(estimator)
 
-    path = Path(os.fspath(path))
+    path = _user_path(path)
     if path.suffix.lower() == ".zip":
+        if path.is_dir():
+            raise ValueError(
+                f"{path} is a directory; save writes a model as one zip file when the "
+                "path ends in .zip, or else as a directory of two files: give a new "
+                "path, or one not ending in .zip."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(METADATA, metadata)
@@ -584,6 +598,20 @@ def save(estimator, path):
     return path
 
 
+def _user_path(path):
+    """``path`` as a Path, with ``~`` expanded to the home directory."""
+    return Path(os.path.expanduser(os.fspath(path)))
+
+
+def _looks_like_zip(path):
+    """Whether ``path`` is meant to be a zip file: named ``.zip``, or starting
+    with the zip signature."""
+    if path.suffix.lower() == ".zip":
+        return True
+    with open(path, "rb") as file:
+        return file.read(4) == b"PK\x03\x04"
+
+
 def _read_members(path):
     if path.is_dir():
         members = {}
@@ -594,7 +622,7 @@ def _read_members(path):
                 )
             members[member] = (path / member).read_bytes()
         return members
-    if not zipfile.is_zipfile(path):
+    if not (zipfile.is_zipfile(path) or _looks_like_zip(path)):
         raise ValueError(
             f"{path} is neither a directory nor a zip file written by "
             "sklearn_dssl.save; pass the path that save returned."
@@ -614,7 +642,11 @@ def _read_members(path):
     # marked as encrypted)
     except (zipfile.BadZipFile, OSError, zlib.error, EOFError, NotImplementedError,
             RuntimeError) as exc:
-        raise ValueError(f"{path} is not a readable zip file ({exc}).") from None
+        raise ValueError(
+            f"{path} is not a readable zip file ({exc}); it looks damaged or truncated "
+            "(e.g. an interrupted copy or download): copy it again, or save the model "
+            "again."
+        ) from None
 
 
 def load(path, *, device="cpu"):
@@ -627,7 +659,8 @@ def load(path, *, device="cpu"):
     Parameters
     ----------
     path : str or path-like
-        A directory or ``.zip`` file written by :func:`save`.
+        A directory or ``.zip`` file written by :func:`save`. A leading ``~``
+        is the home directory, as in pandas.
     device : str, default="cpu"
         Torch device of the loaded nets: "cpu", "cuda", "cuda:k", or "auto"
         (CUDA when available). It does not change the estimator's ``device``
@@ -645,7 +678,8 @@ def load(path, *, device="cpu"):
     ValueError
         If the files were not written by :func:`save`, were modified or are
         damaged (the weights' checksum is verified), or come from a newer
-        format version.
+        format version, or from a newer sklearn_dssl with parameters or
+        attributes this one does not know.
 
     See Also
     --------
@@ -667,7 +701,7 @@ def load(path, *, device="cpu"):
     >>> np.array_equal(loaded.transform(X), model.transform(X))
     True
     """
-    path = Path(os.fspath(path))
+    path = _user_path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved model at {path}.")
     members = _read_members(path)
@@ -699,6 +733,8 @@ def load(path, *, device="cpu"):
     device = resolve_device(device)
     try:
         return _rebuild(metadata, members[WEIGHTS], device)
+    except _SavedByNewerVersion as exc:
+        raise ValueError(f"{path} {exc}") from None
     except ValueError as exc:
         raise ValueError(f"{path} is damaged or was modified: {exc}") from None
     except (KeyError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
@@ -708,22 +744,67 @@ def load(path, *, device="cpu"):
         ) from None
 
 
+class _SavedByNewerVersion(ValueError):
+    """Names this version does not know, in a file a newer version saved."""
+
+
+def _version_key(version):
+    """A comparable form of a version string, or None for one that is not."""
+    try:
+        from packaging.version import InvalidVersion, Version
+    except ImportError:  # packaging is not a dependency: the release numbers alone
+        match = re.match(r"\d+(\.\d+)*", version)
+        if match is None:
+            return None
+        numbers = [int(n) for n in match.group().split(".")]
+        while len(numbers) > 1 and numbers[-1] == 0:
+            numbers.pop()
+        return tuple(numbers)
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None
+
+
+def _is_newer(saved, installed):
+    """Whether version string ``saved`` is newer than ``installed``."""
+    if not isinstance(saved, str):
+        return False
+    saved, installed = _version_key(saved), _version_key(installed)
+    return saved is not None and installed is not None and saved > installed
+
+
+def _unknown_names(metadata, problem):
+    """The error for names the estimator does not know: a newer version's
+    addition when a newer version saved the file, else a modification."""
+    from . import __version__
+
+    saved = metadata.get("sklearn_dssl_version")
+    if _is_newer(saved, __version__):
+        return _SavedByNewerVersion(
+            f"has {problem}: it was saved by sklearn_dssl {saved}, newer than this "
+            f"{__version__}; upgrade sklearn_dssl to load it."
+        )
+    return ValueError(problem)
+
+
 def _rebuild(metadata, weights, device):
     name = metadata["estimator"]
     if name not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {name!r}; expected one of {sorted(ESTIMATORS)}")
+        raise _unknown_names(
+            metadata, f"unknown estimator {name!r} (expected one of {sorted(ESTIMATORS)})")
     cls = ESTIMATORS[name]
     # names are checked before any value is decoded
     known = set(inspect.signature(cls).parameters)
     unknown = set(_fields(metadata["params"])) - known
     if unknown:
-        raise ValueError(f"unknown {name} parameter(s) {sorted(unknown)}")
+        raise _unknown_names(metadata, f"unknown {name} parameter(s) {sorted(unknown)}")
     unexpected = set(_fields(metadata["attributes"])) - ATTRIBUTES[name]
     if unexpected:
-        raise ValueError(f"unexpected {name} attribute(s) {sorted(unexpected)}")
+        raise _unknown_names(metadata, f"unexpected {name} attribute(s) {sorted(unexpected)}")
     unexpected = set(_fields(metadata["nets"])) - NETS[name]
     if unexpected:
-        raise ValueError(f"unexpected {name} net(s) {sorted(unexpected)}")
+        raise _unknown_names(metadata, f"unexpected {name} net(s) {sorted(unexpected)}")
     # saved before a parameter existed: the value it was trained with
     estimator = cls(**with_earlier_values(cls, _decode_fields(metadata["params"])))
     output = metadata.get("output")  # absent from files of earlier versions

@@ -195,6 +195,11 @@ def test_transform_with_a_model_fitted_on_an_array(tables, tmp_path, capsys):
     np.testing.assert_allclose(Z.iloc[:, 1:].to_numpy(),
                                model.set_params(output="specific").transform(X),
                                rtol=1e-6, atol=1e-9)
+    # the header pandas writes for unnamed columns, 0, 1, ..., is a header, not data
+    pd.DataFrame(X).to_csv(tmp_path / "unnamed.csv", index=False)
+    assert main(["transform", str(tmp_path / "array_model"), str(tmp_path / "unnamed.csv"),
+                 "-o", str(tmp_path / "z.csv")]) == 0, capsys.readouterr().err
+    assert pd.read_csv(tmp_path / "z.csv").shape == (len(frame), 2 * 2 + 2 * 2)
 
 
 def test_ids_keep_their_text_and_parquet_index_ids_are_found(tables, tmp_path, capsys):
@@ -236,6 +241,11 @@ def bad_tables(tables):
     frame[["cell", *RNA]].to_csv(folder / "rna_only.csv", index=False)
     frame.assign(**{c: frame[c] * 1e20 for c in RNA + ATAC}).to_csv(folder / "huge.csv",
                                                                    index=False)
+    frame.assign(rna_2=np.where(np.arange(len(frame)) == 5, np.inf, 0.0),
+                 atac_1=np.where(np.arange(len(frame)) == 7, -np.inf, 0.0)).to_csv(
+        folder / "inf.csv", index=False)
+    frame[RNA + ATAC].to_csv(folder / "headerless.csv", index=False, header=False)
+    (folder / "outdir.csv").mkdir()
     return folder
 
 
@@ -310,6 +320,28 @@ ERRORS = {
                           "training loss became nan"),
     "nothing to write": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                           "atac=atac_"], "nothing to write"),
+    "infinite values": (["fit", "{f}/inf.csv", "--prefix", "rna=rna_", "--prefix",
+                         "atac=atac_", "--model", "{t}/m"],
+                        "{f}/inf.csv: column(s) rna_2, atac_1 have infinite values"),
+    "headerless csv at fit": (["fit", "{f}/headerless.csv", "--prefix", "rna=rna_",
+                               "--prefix", "atac=atac_", "--model", "{t}/m"],
+                              "{f}/headerless.csv seems to lack a header row"),
+    "headerless csv at transform": (["transform", "{t}/model.zip", "{f}/headerless.csv",
+                                     "-o", "{t}/z.csv"],
+                                    "{f}/headerless.csv seems to lack a header row"),
+    "output is a directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                               "atac=atac_", "-o", "{f}/outdir.csv", "--model", "{t}/m"],
+                              "--output {f}/outdir.csv is an existing directory"),
+    "transform output is a directory": (["transform", "{t}/model.zip", "{f}/cells.csv",
+                                         "-o", "{f}/outdir.csv"],
+                                        "--output {f}/outdir.csv is an existing directory"),
+    "output is the model": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                             "atac=atac_", "-o", "{t}/same.csv", "--model", "{t}/same.csv"],
+                            "--output {t}/same.csv and --model {t}/same.csv would be "
+                            "written over or inside each other"),
+    "output inside the model zip": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
+                                     "--prefix", "atac=atac_", "-o", "{t}/new.zip/z.csv",
+                                     "--model", "{t}/new.zip"], "inside each other"),
     "not a model": (["transform", "{f}/cells.csv", "{f}/cells.csv", "-o", "{t}/z.csv"],
                     "is neither a directory nor a zip file"),
     "absent model": (["transform", "{t}/none.zip", "{f}/cells.csv", "-o", "{t}/z.csv"],
@@ -350,6 +382,11 @@ def test_usage_errors_exit_with_status_2(capsys):
         assert "usage: sklearn-dssl" in capsys.readouterr().err
 
 
+def test_demo_refuses_too_few_rows_for_its_probes(capsys):
+    assert main(["demo", "--n-samples", "3"]) == 2
+    assert "--n-samples: expected at least 100 rows, got '3'" in capsys.readouterr().err
+
+
 def test_demo_subcommand_prints_the_probe_table(capsys):
     assert main(["demo", "--n-samples", "600"]) == 0
     out = capsys.readouterr().out
@@ -365,3 +402,105 @@ def test_an_id_column_that_a_prefix_matches_is_left_out_with_a_warning(tables, t
     assert ("--prefix rna=rna_: the --id column 'rna_0' starts with 'rna_' too; it is left "
             "out of modality 'rna'.") in capsys.readouterr().err
     assert len(load(tmp_path / "m.zip").modalities_["rna"]) == 2
+
+
+def test_outputs_that_cannot_be_written_fail_before_training(tables, tmp_path, capsys,
+                                                           monkeypatch):
+    folder, _ = tables
+    (tmp_path / "folder.csv").mkdir()
+    fit = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+           *TINY, "-q"]
+    for outputs, expected in (
+        (["-o", str(tmp_path / "folder.csv")], "is an existing directory"),
+        (["-o", str(tmp_path / "same.csv")], "would be written over or inside each other"),
+    ):
+        assert main([*fit, *outputs, "--model", str(tmp_path / "same.csv")]) == 1
+        out, err = capsys.readouterr()
+        assert "fitting" not in out and expected in err
+    # without a Parquet engine, a .parquet output is refused up front
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "fastparquet", None)
+    argv = [*fit, "-o", str(tmp_path / "z.parquet"), "--model", str(tmp_path / "m.zip")]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "fitting" not in out
+    assert "writing Parquet needs pyarrow (or fastparquet)" in err
+    assert not (tmp_path / "same.csv").exists() and not (tmp_path / "m.zip").exists()
+
+
+def test_the_model_is_saved_before_the_embeddings_are_written(tables, tmp_path, capsys,
+                                                              monkeypatch):
+    from sklearn_dssl import _cli
+
+    def fail(frame, path):
+        raise OSError(f"disk full writing {path}")
+
+    folder, frame = tables
+    monkeypatch.setattr(_cli, "write_table", fail)
+    assert main(["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--method", "cca", "--n-components", "2",
+                 "-o", str(tmp_path / "z.csv"), "--model", str(tmp_path / "m.zip")]) == 1
+    out, err = capsys.readouterr()
+    assert "wrote the model to" in out and "disk full" in err
+    Z = load(tmp_path / "m.zip").transform(frame[RNA + ATAC])
+    assert Z.shape == (len(frame), 2 * 2 + 2 * 3)
+
+
+def test_tilde_is_the_home_directory_in_every_path(tables, tmp_path, capsys, monkeypatch):
+    folder, frame = tables
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    frame.to_csv(home / "cells.csv", index=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    common = ["--prefix", "rna=rna_", "--prefix", "atac=atac_", "--method", "cca",
+              "--n-components", "2"]
+    assert main(["fit", "~/cells.csv", *common, "-o", "~/out/z.csv",
+                 "--model", "~/m.zip"]) == 0, capsys.readouterr().err
+    assert f"wrote the model to {home / 'm.zip'}" in capsys.readouterr().out
+    assert main(["transform", "~/m.zip", "~/cells.csv", "-o", "~/z2.csv"]) == 0
+    np.testing.assert_array_equal(pd.read_csv(home / "out" / "z.csv").to_numpy(),
+                                  pd.read_csv(home / "z2.csv").to_numpy())
+    assert list(work.iterdir()) == []  # no literal ./~ folder
+
+
+def test_transform_writes_arrays_whatever_set_output_the_model_was_saved_with(
+        tables, tmp_path, capsys):
+    """A model saved after set_output(transform="pandas") or "polars" (whether
+    or not polars is installed here) embeds as the command needs."""
+    import json
+
+    from sklearn_dssl import LinearCCA
+
+    folder, frame = tables
+    model = LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2)
+    model.set_output(transform="pandas").fit(frame[RNA + ATAC])
+    expected = np.asarray(model.transform(frame[RNA + ATAC]))
+    save(model, tmp_path / "pandas")
+    save(model, tmp_path / "polars")
+    metadata = json.loads((tmp_path / "polars" / "metadata.json").read_text())
+    assert metadata["output"] == "pandas"
+    metadata["output"] = "polars"  # as saved after set_output(transform="polars")
+    (tmp_path / "polars" / "metadata.json").write_text(json.dumps(metadata))
+    for name in ("pandas", "polars"):
+        out = tmp_path / f"{name}.csv"
+        assert main(["transform", str(tmp_path / name), str(folder / "cells.csv"), "--id",
+                     "cell", "-o", str(out)]) == 0, capsys.readouterr().err
+        np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:].to_numpy(), expected,
+                                   rtol=1e-6, atol=1e-9)
+
+
+def test_a_shared_only_model_asks_for_blocks_shared(tables, tmp_path, capsys):
+    folder, frame = tables
+    model = small_model(modalities={"rna": RNA, "atac": ATAC}, n_shared=2, output="shared")
+    save(model.fit(frame[RNA + ATAC]), tmp_path / "shared.zip")
+    argv = ["transform", str(tmp_path / "shared.zip"), str(folder / "cells.csv"),
+            "-o", str(tmp_path / "z.csv")]
+    for blocks in ("all", "specific"):
+        assert main([*argv, "--blocks", blocks]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.endswith("has no fitted specific block (it was fitted with --blocks "
+                            "shared, or its training was interrupted); give --blocks shared.")
+    assert main([*argv, "--blocks", "shared"]) == 0
+    assert pd.read_csv(tmp_path / "z.csv").shape == (len(frame), 4)

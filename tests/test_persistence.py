@@ -4,6 +4,8 @@ import hashlib
 import io
 import json
 import pickle
+import re
+import sys
 import warnings
 import zipfile
 
@@ -477,3 +479,77 @@ def test_load_puts_the_nets_on_the_device_asked_for(data, tmp_path):
     loaded = load(save(model, tmp_path / "model.zip"), device="cpu:0")
     assert [net.device for net in (loaded.shared_net_, loaded.specific_net_)] == ["cpu:0"] * 2
     np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+
+
+def test_save_refuses_a_zip_path_that_is_a_directory(data, tmp_path):
+    (tmp_path / "model.zip").mkdir()
+    with pytest.raises(ValueError, match=r"model\.zip is a directory; save writes a model "
+                                         "as one zip file when the path ends in .zip"):
+        save(LinearCCA(n_components=2).fit(data.data), tmp_path / "model.zip")
+    assert list((tmp_path / "model.zip").iterdir()) == []
+
+
+def test_save_and_load_expand_the_home_directory(data, tmp_path, monkeypatch):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    model = LinearCCA(n_components=2).fit(data.data)
+    for name in ("m.zip", "m"):
+        assert save(model, f"~/{name}") == home / name
+        np.testing.assert_array_equal(load(f"~/{name}").transform(data.data),
+                                      model.transform(data.data))
+    assert list(work.iterdir()) == []  # no literal ./~ folder
+
+
+def test_a_truncated_zip_is_reported_as_damaged(saved_zip, tmp_path):
+    raw = saved_zip.read_bytes()
+    for cut in (0, 10, len(raw) // 2, len(raw) - 1):
+        names = ["cut.zip"] + (["cut.bin"] if cut >= 4 else [])  # named .zip, or PK\x03\x04
+        for name in names:
+            (tmp_path / name).write_bytes(raw[:cut])
+            with pytest.raises(ValueError, match=r"is not a readable zip file \(.*\); it looks "
+                                                 r"damaged or truncated \(e\.g\. an interrupted "
+                                                 r"copy or download\)"):
+                load(tmp_path / name)
+
+
+def test_a_model_from_a_newer_version_asks_for_an_upgrade(saved_zip, tmp_path):
+    from sklearn_dssl import __version__
+
+    metadata, weights = _members(saved_zip)
+    newer = {**metadata, "sklearn_dssl_version": "99.0"}
+    upgrade = (rf"saved by sklearn_dssl 99\.0, newer than this {re.escape(__version__)}; "
+               "upgrade sklearn_dssl to load it")
+    for changed, problem in (
+        ({"params": {**metadata["params"], "new_option": 1}},
+         r"has unknown DisentangledSSL parameter\(s\) \['new_option'\]: it was "),
+        ({"attributes": {**metadata["attributes"], "new_attribute_": 1}},
+         r"has unexpected DisentangledSSL attribute\(s\) \['new_attribute_'\]: it was "),
+        ({"estimator": "NewEstimator"}, r"has unknown estimator 'NewEstimator'"),
+    ):
+        with pytest.raises(ValueError, match=problem + ".*" + upgrade):
+            load(_write(tmp_path / "newer.zip", {**newer, **changed}, weights))
+        # from this version or an earlier one, such names mean a modified file
+        with pytest.raises(ValueError, match="damaged or was modified"):
+            load(_write(tmp_path / "same.zip", {**metadata, **changed}, weights))
+    # a newer version's file with nothing new in it loads
+    assert isinstance(load(_write(tmp_path / "plain.zip", newer, weights)), DisentangledSSL)
+
+
+@pytest.mark.parametrize("with_packaging", [True, False])
+def test_versions_compare_with_or_without_packaging(with_packaging, monkeypatch):
+    from sklearn_dssl._persistence import _is_newer
+
+    if with_packaging:
+        pytest.importorskip("packaging")
+    else:
+        monkeypatch.setitem(sys.modules, "packaging", None)
+        monkeypatch.setitem(sys.modules, "packaging.version", None)
+    assert _is_newer("0.10.0", "0.9.1")
+    assert _is_newer("1.0.0rc1", "0.9")
+    assert not _is_newer("0.1.0", "0.1")
+    assert not _is_newer("0.1.0", "0.2.0")
+    assert not _is_newer("not a version", "0.1.0")
+    assert not _is_newer(None, "0.1.0")
