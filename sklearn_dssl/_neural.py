@@ -355,8 +355,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         most 0; a model
         whose shared embeddings tell the partners apart best scores highest,
         so GridSearchCV can use it without labels. Scores are comparable
-        between fits with the same ``batch_size`` and ``temperature`` (their
-        current values: set either since fit, and score uses it; the
+        between fits with the same ``batch_size`` and ``temperature`` (score
+        reads their current values, so either may be set after fit; the
         similarity is the one the encoders were trained with). The
         specific block plays no part: settings that change only it (e.g.
         DisentangledSSL's ``ortho_weight``) all score alike; search those with
