@@ -429,6 +429,16 @@ def _parameters(estimator):
         try:
             encoded[name] = _encode(value)
         except _NotEncodable:
+            if name == "modalities" and hasattr(estimator, "modalities_"):
+                encoded[name] = _encode(_selected_groups(estimator))
+                warnings.warn(
+                    f"save stores {type(estimator).__name__}'s modalities as the column "
+                    "groups fitted from it (modalities_, by column name where X had "
+                    "names), as JSON cannot hold the given callables: a refit of the "
+                    "loaded estimator selects those columns.",
+                    UserWarning,
+                )
+                continue
             encoded[name] = _encode(defaults[name])
             replaced.append(name)
     if replaced:
@@ -442,6 +452,16 @@ def _parameters(estimator):
             UserWarning,  # save re-emits it, once, for its caller
         )
     return encoded
+
+
+def _selected_groups(estimator):
+    """``modalities_`` as a ``modalities`` spec: ``{name: column names}``, or
+    column indices where X had no names."""
+    names = getattr(estimator, "feature_names_in_", None)
+    return {
+        modality: (names[columns] if names is not None else columns).tolist()
+        for modality, columns in estimator.modalities_.items()
+    }
 
 
 def _plain_sequences(value):

@@ -186,6 +186,27 @@ def test_pandas_modalities_are_stored_as_lists(data, tmp_path):
         assert [v.tolist() for v in clone(loaded).fit(frame).modalities_.values()] == columns
 
 
+def test_column_selectors_are_stored_as_the_groups_they_selected(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_selector
+
+    frame = pd.DataFrame(data.data, columns=["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"])
+    model = LinearCCA(modalities={"a": make_column_selector("^a"), "b": lambda X: ["b0", "b1",
+                      "b2", "b3"]}, n_components=2).fit(frame)
+    with pytest.warns(UserWarning, match="modalities as the column groups fitted"):
+        loaded = load(save(model, tmp_path / "cca"))
+    assert loaded.get_params()["modalities"] == {"a": ["a0", "a1", "a2", "a3"],
+                                                 "b": ["b0", "b1", "b2", "b3"]}
+    refitted = clone(loaded).fit(frame[["b3", "a0", "b0", "a1", "b1", "a2", "b2", "a3"]])
+    assert [v.tolist() for v in refitted.modalities_.values()] == [[1, 3, 5, 7], [2, 4, 6, 0]]
+    # without column names, as indices
+    model = LinearCCA(modalities=[lambda X: [0, 1, 2, 3], lambda X: [4, 5, 6, 7]],
+                      n_components=2).fit(data.data)
+    with pytest.warns(UserWarning, match="modalities as the column groups"):
+        loaded = load(save(model, tmp_path / "cca_array"))
+    assert loaded.get_params()["modalities"] == {"m1": [0, 1, 2, 3], "m2": [4, 5, 6, 7]}
+
+
 def test_save_refuses_a_directory_path_that_is_a_file(data, tmp_path):
     (tmp_path / "model").write_text("notes")
     with pytest.raises(ValueError, match="is a file; save writes a model as a directory"):
