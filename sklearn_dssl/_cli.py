@@ -466,6 +466,9 @@ def _fit(args):
     print(f"fitted in {time.perf_counter() - start:.1f} s", flush=True)
     # the model first: a failure to write the embeddings then keeps the training
     if args.model is not None:
+        if "verbose" in model.get_params():
+            # the command's display, not the model's: a refit in Python is quiet
+            model.set_params(verbose=0)
         with warnings.catch_warnings():
             # the CLI's only callback, --early-stopping, matters for training alone
             warnings.simplefilter("ignore", UserWarning)

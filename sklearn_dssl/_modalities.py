@@ -103,7 +103,7 @@ def resolve_modalities(spec, n_features, feature_names=None, X=None):
             _group_indices(group, name, n_features, feature_names)
             for name, group in zip(names, groups)
         ]
-    return _check_partition(dict(zip(names, columns)), n_features)
+    return _check_partition(dict(zip(names, columns)), n_features, feature_names)
 
 
 def _selected(group, name, X):
@@ -189,7 +189,9 @@ def _names_to_indices(values, name, feature_names):
     if feature_names is None:
         raise ValueError(
             f"modality {name!r} is given by column names, which needs X to be a "
-            "DataFrame with string column names; pass column indices otherwise."
+            "DataFrame with string column names (in a Pipeline, have the steps "
+            "before it output DataFrames: set_output(transform='pandas')); pass "
+            "column indices otherwise."
         )
     position = {feature: i for i, feature in enumerate(feature_names)}
     missing = [v for v in values if v not in position]
@@ -198,17 +200,22 @@ def _names_to_indices(values, name, feature_names):
     return np.array([position[v] for v in values], dtype=int)
 
 
-def _check_partition(modalities, n_features):
+def _check_partition(modalities, n_features, feature_names=None):
     """Check that the groups cover each column of X exactly once."""
     counts = np.bincount(np.concatenate(list(modalities.values())), minlength=n_features)
+
+    def columns(mask):  # by name where X has names
+        indices = np.flatnonzero(mask)
+        return (indices if feature_names is None else feature_names[indices]).tolist()
+
     if (counts > 1).any():
         raise ValueError(
-            "modalities overlap: column(s) "
-            f"{np.flatnonzero(counts > 1).tolist()} belong to more than one modality."
+            f"modalities overlap: column(s) {columns(counts > 1)} belong to more than "
+            "one modality."
         )
     if (counts == 0).any():
         raise ValueError(
-            f"column(s) {np.flatnonzero(counts == 0).tolist()} of X belong to no "
-            "modality; drop them from X or add them to a modality."
+            f"column(s) {columns(counts == 0)} of X belong to no modality; drop them "
+            "from X (e.g. a label column) or add them to a modality."
         )
     return modalities

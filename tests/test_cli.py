@@ -75,6 +75,7 @@ def test_fit_as_a_user_runs_it_then_transform(tables, runs, capsys):
     assert "ignoring 1 column(s) in no modality: label" in fitted.stderr
 
     model = load(folder / "model.zip")
+    assert model.verbose == 0  # trained verbosely, saved to refit quietly
     names = model.get_feature_names_out().tolist()
     assert list(model.modalities_) == ["rna", "atac"]
     assert model.feature_names_in_.tolist() == RNA + ATAC

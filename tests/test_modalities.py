@@ -57,7 +57,10 @@ def test_accepted_specs(spec, expected):
         ([[0, 0], [1, 2, 3, 4]], 5, None, "more than once"),
         ([[], [0, 1, 2, 3, 4]], 5, None, "no columns"),
         ([["a"], ["b", "zz"]], 5, NAMES, "not in X.*zz"),
-        ([["a"], ["b"]], 5, None, "DataFrame"),
+        ([["a"], ["b"]], 5, None, r"DataFrame.*set_output\(transform='pandas'\)"),
+        # columns named where X has names
+        ([["a", "b"], ["c", "d"]], 5, NAMES, r"column\(s\) \['e'\] of X belong to no modality"),
+        ([["a", "b"], ["b", "c", "d", "e"]], 5, NAMES, r"overlap: column\(s\) \['b'\]"),
         ([[True, False], [False, True]], 5, None, "boolean mask of 2 entries, but X has 5"),
         ([NAMES == "a", NAMES == "z"], 5, None, "'m2' has no columns"),
         ({"a": 2, "A": 3}, 5, None, None),  # distinct names are fine
