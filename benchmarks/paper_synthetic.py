@@ -5,7 +5,9 @@
 (b) Specific block of modality 1: accuracy on Y_s1 against leakage on Y_c,
     for several ortho_weight (lambda) values (and, with ``--n-specifics``,
     widths of the specific block); step 1 is fitted once per beta and reused
-    across them through ``fit_specific``.
+    across them through ``fit_specific``. ``--n-shared`` sets the width of
+    the shared block of a run (rows of another width than the default record
+    it as n_shared).
 
 Reference rows: LinearCCA (closed-form CCA, residuals as specific blocks) and
 the oracle (the true latent blocks). Probes are the paper's: logistic
@@ -41,6 +43,8 @@ GENERATORS = {"paper": make_paper_synthetic, "nonlinear": make_nonlinear_multimo
 LABELS = ["specific_m1", "shared", "specific_m2"]
 # rows of step 2 at another width of the specific block record it as n_specific
 DEFAULT_N_SPECIFIC = DisentangledSSL().n_specific
+# rows of both steps at another width of the shared block record it as n_shared
+DEFAULT_N_SHARED = DisentangledSSL().n_shared
 # rows fitted at another InfoNCE temperature record it as temperature
 DEFAULT_TEMPERATURE = DisentangledSSL().temperature
 
@@ -151,13 +155,14 @@ def save_results(output, report, merge=None):
 
 
 def step1_key(row):
-    return row["beta"], row.get("noise_scale", 0.1), row.get("temperature", DEFAULT_TEMPERATURE)
+    return (row["beta"], row.get("noise_scale", 0.1), row.get("temperature", DEFAULT_TEMPERATURE),
+            row.get("n_shared", DEFAULT_N_SHARED))
 
 
 def merge_study(saved, report):
     """Add a run's rows to a saved study (see ``--append``).
 
-    A step 1 whose (beta, noise_scale, temperature) the file already holds
+    A step 1 whose (beta, noise_scale, temperature, n_shared) the file already holds
     from another run is a refit: its shared row stays out of
     ``shared_vs_beta`` and rides along as ``step1_refit`` in its own step-2
     rows, whose probes it explains. Decided here, under the lock, so that
@@ -201,6 +206,9 @@ def main():
                         default=[DEFAULT_N_SPECIFIC],
                         help="widths of the specific block to fit step 2 with (rows of a width "
                              "other than the default record it as n_specific)")
+    parser.add_argument("--n-shared", type=int, default=DEFAULT_N_SHARED,
+                        help="width of the shared block of each modality (rows of another "
+                             "width than the default record it as n_shared)")
     parser.add_argument("--specific-init", choices=["looks_linear", "normal"],
                         default=DisentangledSSL().specific_init,
                         help="initial weights of the specific encoders (rows record it; rows "
@@ -263,6 +271,7 @@ def main():
             modalities=data.modalities, beta=beta, max_epochs_shared=epochs[0],
             max_epochs_specific=epochs[1], output="shared", random_state=0,
             noise_scale=args.noise_scale, temperature=args.temperature, compile=args.compile,
+            n_shared=args.n_shared,
         )
         start = time.perf_counter()
         model.fit(X_train)
@@ -271,6 +280,8 @@ def main():
         recorded = {"compile": True} if args.compile else {}  # settings rows record
         if args.temperature != DEFAULT_TEMPERATURE:
             recorded["temperature"] = args.temperature
+        if args.n_shared != DEFAULT_N_SHARED:
+            recorded["n_shared"] = args.n_shared
         shared_row = {"beta": beta, "noise_scale": args.noise_scale, **recorded,
                       "fit_seconds": seconds, **shared_probe(train, test, y_train, y_test)}
         report["shared_vs_beta"].append(shared_row)
