@@ -427,14 +427,16 @@ def _check_separate_outputs(output, model):
 
 
 def _check_blocks_fitted(model, path):
-    """Refuse blocks the saved model was not fitted to compute."""
-    missing = [b for b in model._output_blocks()
-               if b in model._blocks and b not in model._fitted_blocks()]
-    if missing:
+    """Refuse blocks the saved model was not fitted to compute, with the
+    command's fix rather than the Python one of the estimator's own check."""
+    try:
+        model._check_blocks_fitted(model._output_blocks())
+    except NotFittedError as exc:
+        block = next(b for b in model._output_blocks() if b not in model._fitted_blocks())
         raise CommandError(
-            f"{path} has no fitted {missing[0]} block (it was fitted with --blocks shared, "
+            f"{path} has no fitted {block} block (it was fitted with --blocks shared, "
             "or its training was interrupted); give --blocks shared."
-        )
+        ) from exc
 
 
 def _fit(args):

@@ -375,13 +375,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             Negative contrastive loss per row, at most 0.
         """
         check_is_fitted(self)
-        self._validate_params()  # batch_size and temperature may have been set since fit
-        if self.batch_size < 2:
-            raise ValueError(
-                f"score compares each row with the others of its block of batch_size "
-                f"rows, and batch_size={self.batch_size} leaves it none; set batch_size "
-                "to 2 or more to score."
-            )
+        # batch_size (2 or more) and temperature may have been set since fit
+        self._validate_params()
         X = self._validate_input(X, reset=False)
         if X.shape[0] < 2:
             raise ValueError(
