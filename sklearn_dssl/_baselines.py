@@ -70,7 +70,8 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
         Seeds weight initialisation, batch order, augmentation and samples.
         On a CPU, the same value gives the same embeddings.
     verbose : int, default=0
-        If > 0, print skorch's per-epoch log with a progress bar.
+        If > 0, print skorch's per-epoch log, with a progress bar where stderr
+        is a terminal or in a notebook.
     {callbacks}
     {compile}
     {accelerator}"""

@@ -426,6 +426,33 @@ def _check_separate_outputs(output, model):
         )
 
 
+def _check_not_input(output, table):
+    """Refuse an ``--output`` that is the input table, before any training."""
+    if Path(output).resolve() == Path(table).resolve():
+        raise CommandError(
+            f"--output {output} is the input table; write to another path, so that "
+            "the table is kept."
+        )
+
+
+def _check_id_not_output_name(id_column, model, modalities):
+    """Refuse an ``--id`` named like an embedding column, before any training.
+
+    Embedding columns are ``<block>_<modality>_<i>``; the widths are known
+    only after fit, so any index counts.
+    """
+    if id_column is None:
+        return
+    for block in model._blocks:
+        for name in modalities:
+            prefix = f"{block}_{name}_"
+            if id_column.startswith(prefix) and id_column[len(prefix):].isdigit():
+                raise CommandError(
+                    f"--id {id_column} is also the name of an embedding column "
+                    f"({block} block of modality {name!r}); rename the id column."
+                )
+
+
 def _check_blocks_fitted(model, path):
     """Refuse blocks the saved model was not fitted to compute, with the
     command's fix rather than the Python one of the estimator's own check."""
@@ -451,10 +478,13 @@ def _fit(args):
         _check_model_path(args.model)
     if args.output is not None and args.model is not None:
         _check_separate_outputs(args.output, args.model)
+    if args.output is not None:
+        _check_not_input(args.output, args.table)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
     model = _estimator(args)
+    _check_id_not_output_name(args.id, model, groups)
     columns = [c for chosen in groups.values() for c in chosen]
     X = _numeric_block(frame, columns, args.table)
     model.set_params(modalities=groups)
@@ -488,6 +518,7 @@ def _transform(args):
     from ._persistence import load
 
     _check_output_table(args.output)
+    _check_not_input(args.output, args.table)
     model = load(args.model, device=args.device)
     # the command builds its own table from arrays, whatever set_output the model
     # was saved with (e.g. "polars", which may not be installed here)

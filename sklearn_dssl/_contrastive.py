@@ -85,7 +85,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         Seeds weight initialisation, batch order and ICA. On a CPU, the same
         value gives the same embeddings.
     verbose : int, default=0
-        If > 0, print skorch's per-epoch log with a progress bar.
+        If > 0, print skorch's per-epoch log, with a progress bar where stderr
+        is a terminal or in a notebook.
     {callbacks}
     {compile}
     {accelerator}

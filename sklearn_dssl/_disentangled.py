@@ -158,7 +158,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         Seeds weight initialisation, batch order, augmentation and posterior
         samples. On a CPU, the same value gives the same embeddings.
     verbose : int, default=0
-        If > 0, print skorch's per-epoch log with a progress bar.
+        If > 0, print skorch's per-epoch log, with a progress bar where stderr
+        is a terminal or in a notebook.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (instances, classes or ``(name, callback)``
         pairs, as skorch takes them), copied into the nets of both steps. Each

@@ -11,6 +11,7 @@ nowhere else.
 import contextlib
 import copy
 import math
+import sys
 import threading
 import types
 import warnings
@@ -592,6 +593,14 @@ def copy_callback(callback):
         ) from exc
 
 
+def _progress_bar_shows():
+    """Whether a progress bar can redraw in place: stderr is a terminal or
+    the process is a notebook kernel. Elsewhere (a log file, a pipe) each
+    redraw would stay in the output as a fragment."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return ProgressBar().in_ipynb() or bool(isatty is not None and isatty())
+
+
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
              verbose=0, step_name="training", accelerator=None, compile=False,
              validation_fraction=None):
@@ -627,7 +636,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         own_callbacks += [
             (f"valid_{name}", PassthroughScoring(name=f"valid_{name}")) for name in term_names
         ]
-    if verbose:
+    if verbose and _progress_bar_shows():
         own_callbacks.append(("progress_bar", ProgressBar()))
     user_callbacks = [copy_callback(cb) for cb in (callbacks or [])]
     own_names = [name for name, _ in own_callbacks]

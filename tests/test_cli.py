@@ -429,6 +429,40 @@ def test_outputs_that_cannot_be_written_fail_before_training(tables, tmp_path, c
     assert not (tmp_path / "same.csv").exists() and not (tmp_path / "m.zip").exists()
 
 
+def test_the_input_table_and_id_column_are_kept_from_being_overwritten(tables, tmp_path,
+                                                                       capsys, cca_model):
+    folder, frame = tables
+    table, model = tmp_path / "cells.csv", cca_model / "model.zip"
+    frame.to_csv(table, index=False)
+    before = table.read_bytes()
+    fit = ["fit", str(table), "--prefix", "rna=rna_", "--prefix", "atac=atac_", *TINY, "-q"]
+    for argv, expected in (
+        ([*fit, "-o", str(table)], f"--output {table} is the input table"),
+        (["transform", str(model), str(table), "-o", str(table)],
+         f"--output {table} is the input table"),
+    ):
+        assert main(argv) == 1
+        out, err = capsys.readouterr()
+        assert "fitting" not in out and expected in err
+    assert table.read_bytes() == before
+    # an --id named like an embedding column fails before training, not after
+    renamed = tmp_path / "renamed.csv"
+    frame.rename(columns={"cell": "specific_rna_7"}).to_csv(renamed, index=False)
+    argv = ["fit", str(renamed), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+            "--id", "specific_rna_7", *TINY, "-q", "-o", str(tmp_path / "z.csv")]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "fitting" not in out
+    assert ("--id specific_rna_7 is also the name of an embedding column (specific block "
+            "of modality 'rna'); rename the id column.") in err
+    # a name that only looks alike is an id like any other
+    frame.rename(columns={"cell": "specific_rna_x"}).to_csv(renamed, index=False)
+    assert main(["fit", str(renamed), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+                 "--id", "specific_rna_x", "--method", "cca", "--n-components", "1",
+                 "-o", str(tmp_path / "z.csv")]) == 0
+    assert pd.read_csv(tmp_path / "z.csv").columns[0] == "specific_rna_x"
+
+
 def test_the_model_is_saved_before_the_embeddings_are_written(tables, tmp_path, capsys,
                                                               monkeypatch):
     from sklearn_dssl import _cli

@@ -1,6 +1,8 @@
 """DisentangledSSL: fit/transform contract, composition with scikit-learn, errors."""
 
+import io
 import pickle
+import sys
 import warnings
 
 import joblib
@@ -278,8 +280,26 @@ def test_persistence_round_trip(fitted, data, tmp_path, dump_load):
 
 def test_verbose_prints_skorch_log(data, capsys):
     small_model(verbose=1).fit(data.data)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "train_loss" in out and "epoch" in out
+    # stderr is captured, as a log file would be: no progress-bar redraws in it
+    assert "\r" not in err and "it/s" not in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_draws_progress_bars_on_a_terminal_only(data, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    model = small_model(verbose=1).fit(data.data)
+    assert "progress_bar" in dict(model.shared_net_.callbacks_)
+    assert "it/s" in sys.stderr.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    model = small_model(verbose=1).fit(data.data)
+    assert "progress_bar" not in dict(model.shared_net_.callbacks_)
+    assert sys.stderr.getvalue() == ""
 
 
 class _CountEpochs(Callback):
