@@ -7,6 +7,7 @@ Latent Partial Causal Models", 2024.
 from numbers import Integral, Real
 
 from sklearn.base import _fit_context
+from sklearn.decomposition import FastICA
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._losses import SIMILARITIES, ContrastiveObjective
@@ -244,7 +245,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
                 )
             warn_if_interrupted(
                 self.net_, outcome="the model keeps those weights"
-                + (" and fits the ICA on them." if self.ica is not False else ".")
+                + (" and fits the ICA on them." if isinstance(self.ica, FastICA) or self.ica else ".")
             )
             self._fit_shared_ica(X_model, seed_ica)
         return self

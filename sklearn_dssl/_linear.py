@@ -10,20 +10,46 @@ from sklearn.utils._param_validation import Interval
 from ._base import MultimodalTransformer
 
 
-def _inverse_sqrt(C, name):
-    """C^(-1/2) of the (regularised) covariance of modality ``name``.
+def _regularised_whitener(C, ridge, name):
+    """A whitening map of modality ``name``'s covariance ``C``, regularised.
 
-    Refuses a matrix that is singular to working precision, whose inverse
-    square root would be meaningless or not finite.
+    The ridge is added to the correlation matrix, i.e. to each column's
+    variance in proportion to it (to the mean variance for a column that is
+    constant on the training rows), so that the result does not depend on
+    the columns' units. Returns ``W`` of shape (columns, directions) with
+    ``W.T @ (C + ridge * diag(C)) @ W = I``: one column per direction in
+    which the modality varies on the training rows. Refuses, without a
+    ridge, columns that are linearly dependent, whose covariance cannot be
+    whitened.
     """
-    eigenvalues, eigenvectors = linalg.eigh(C)
-    if eigenvalues.min() <= len(C) * np.finfo(float).eps * eigenvalues.max():
+    variances = np.diag(C).copy()
+    variances[variances <= 0] = np.trace(C) / len(C)
+    scales = 1 / np.sqrt(variances)
+    eigenvalues, eigenvectors = linalg.eigh(C * np.outer(scales, scales))
+    singular = eigenvalues <= len(C) * np.finfo(float).eps * eigenvalues.max()
+    if ridge == 0 and singular.any():
         raise ValueError(
             f"the columns of modality {name!r} are linearly dependent on the training "
             "rows (duplicated or collinear columns, or fewer rows than columns), so "
             "its covariance cannot be whitened; set ridge > 0 (the default is 1e-6)."
         )
-    return (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
+    # directions without variance on the training rows would give variates
+    # that are zero there and noise amplified by 1/sqrt(ridge) elsewhere
+    kept = ~singular
+    inverse_sqrt = eigenvectors[:, kept] / np.sqrt(eigenvalues[kept] + ridge)
+    return scales[:, None] * inverse_sqrt
+
+
+def _variate_correlations(covariances, cross_covariance, weights):
+    """Training-row correlations of the paired variates ``x_i @ weights[i]``.
+
+    Without a ridge, the canonical correlations; with one, the variates are
+    those of the regularised problem and these their actual correlations.
+    """
+    W1, W2 = weights
+    variances = [np.einsum("ij,ik,kj->j", W, C, W) for W, C in zip(weights, covariances)]
+    covariance = np.einsum("ij,ik,kj->j", W1, cross_covariance, W2)
+    return covariance / np.sqrt(variances[0] * variances[1])
 
 
 class LinearCCA(MultimodalTransformer):
@@ -49,8 +75,10 @@ class LinearCCA(MultimodalTransformer):
         Number of canonical variates per modality (the shared width). At most
         the column count of the smaller modality.
     ridge : float, default=1e-6
-        Ridge added to each modality's covariance, relative to its mean
-        variance (the trace divided by the column count).
+        Ridge added to each modality's covariance, to each column's variance
+        in proportion to it (to the modality's mean variance for a column
+        that is constant on the training rows), so that the variates do not
+        depend on the columns' units.
     output : {"all", "shared", "specific"}, default="all"
         Which blocks :meth:`transform` returns.
 
@@ -66,7 +94,8 @@ class LinearCCA(MultimodalTransformer):
     residual_maps_ : list of ndarray of shape (n_columns, n_columns)
         ``(x_i - means_[i]) @ residual_maps_[i]`` is the specific block.
     canonical_correlations_ : ndarray of shape (n_components,)
-        Correlations of the paired variates on the training data.
+        Correlations of the paired variates on the training data, in
+        decreasing order up to the ridge's effect.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -146,22 +175,35 @@ class LinearCCA(MultimodalTransformer):
                     f"modality {name!r} is constant on the training rows, so it shares "
                     "nothing with the other; drop it or pass rows where it varies."
                 )
-        regularised = [
-            C + self.ridge * np.trace(C) / len(C) * np.eye(len(C)) for C in covariances
+        whiteners = [
+            _regularised_whitener(C, self.ridge, name)
+            for C, name in zip(covariances, self.modalities_)
         ]
-        whiteners = [_inverse_sqrt(C, name) for C, name in zip(regularised, self.modalities_)]
-        cross = whiteners[0] @ (centred[0].T @ centred[1] / n) @ whiteners[1]
-        U, s, Vt = linalg.svd(cross, full_matrices=False)
+        for W, name in zip(whiteners, self.modalities_):
+            self._check_directions(W.shape[1], name)
+        cross = whiteners[0].T @ (centred[0].T @ centred[1] / n) @ whiteners[1]
+        U, _, Vt = linalg.svd(cross, full_matrices=False)
         k = self.n_components
         self.weights_ = [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T]
-        self.canonical_correlations_ = s[:k]
-        # least-squares projection of each modality onto its own variates; the
-        # pseudo-inverse, as variates of directions the training rows do not
-        # span (more components than rows) have no variance there
+        self.canonical_correlations_ = _variate_correlations(
+            covariances, centred[0].T @ centred[1] / n, self.weights_
+        )
+        # least-squares projection of each modality onto its own variates
         self.residual_maps_ = []
         for C, W in zip(covariances, self.weights_):
             coefficients = linalg.pinvh(W.T @ C @ W) @ (W.T @ C)
             self.residual_maps_.append(np.eye(len(C)) - W @ coefficients)
+
+    def _check_directions(self, count, name):
+        """Refuse more components than modality ``name`` has directions of
+        variation on the training rows (``count``)."""
+        if self.n_components > count:
+            raise ValueError(
+                f"n_components={self.n_components} exceeds the {count} directions in "
+                f"which modality {name!r} varies on the training rows (fewer rows than "
+                f"columns, or collinear columns); use at most {count}, or fit on more "
+                "rows."
+            )
 
     def _block_widths(self):
         return {

@@ -253,7 +253,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """
         for name in ("ica_", "unmixing_", "mixing_"):
             self.__dict__.pop(name, None)
-        if self.ica is False:
+        if not isinstance(self.ica, FastICA) and not self.ica:  # False or numpy's False
             return
         # float64: the whitening of a low-variance float32 embedding loses
         # precision, and row-wise results of float32 products depend on the
@@ -261,7 +261,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         stacked = np.concatenate(self._stack_by_modality(X_model.cpu().numpy()))
         stacked = stacked.astype(np.float64)
         width = stacked.shape[1]
-        if self.ica is True:
+        if not isinstance(self.ica, FastICA):  # True or numpy's True
             ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         else:
             ica = clone(self.ica)
@@ -280,7 +280,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         Called before training too, so that a bad setting costs no fit.
         """
         ica = getattr(self, "ica", False)
-        if not isinstance(ica, bool) and ica.n_components not in (None, width):
+        if isinstance(ica, FastICA) and ica.n_components not in (None, width):
             raise ValueError(
                 f"ica=FastICA(n_components={ica.n_components}) must keep the "
                 f"width of the shared embedding ({width}); leave its "

@@ -252,6 +252,18 @@ def test_ica_is_fastica_on_the_raw_embedding(ica_data):
     assert not hasattr(raw, "ica_")
 
 
+@pytest.mark.parametrize("make_model", [small_contrastive, small_model])
+def test_numpy_booleans_set_ica_as_python_ones_do(ica_data, make_model):
+    # as a grid search over np.array([False, True]) passes them
+    X = ica_data.data[:300]
+    model = make_model(modalities=ica_data.modalities)
+    for flag in (np.True_, np.False_):
+        expected = clone(model).set_params(ica=bool(flag)).fit(X)
+        fitted = clone(model).set_params(ica=flag).fit(X)
+        assert hasattr(fitted, "ica_") == bool(flag)
+        np.testing.assert_array_equal(fitted.transform(X), expected.transform(X))
+
+
 def test_a_given_fastica_is_cloned_not_fitted(ica_data):
     ica = FastICA(whiten="unit-variance", max_iter=500, tol=1e-3)
     model = small_contrastive(

@@ -53,6 +53,35 @@ def test_canonical_correlations_match_scikit_learn():
     np.testing.assert_allclose(got, ours.canonical_correlations_, rtol=1e-4)
 
 
+def test_the_variates_do_not_depend_on_the_columns_units():
+    # one column of each modality in units 1e5 times larger: the ridge must
+    # not swamp the others, whose signal carries the correlation
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2000, 1))
+    X = np.hstack([z + 0.1 * rng.normal(size=(2000, 1)), rng.normal(size=(2000, 2)),
+                   z + 0.1 * rng.normal(size=(2000, 1)), rng.normal(size=(2000, 2))])
+    scaled = X * np.array([1, 1e5, 1, 1, 1e5, 1])
+    plain = LinearCCA([[0, 1, 2], [3, 4, 5]], n_components=1).fit(X)
+    units = LinearCCA([[0, 1, 2], [3, 4, 5]], n_components=1).fit(scaled)
+    assert units.canonical_correlations_[0] > 0.98
+    np.testing.assert_allclose(units.canonical_correlations_, plain.canonical_correlations_,
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.abs(units.transform(scaled)[:, :2]),
+                               np.abs(plain.transform(X)[:, :2]), rtol=1e-3, atol=1e-3)
+
+
+def test_with_a_ridge_the_reported_correlations_are_the_variates_own():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(500, 2))
+    X = np.hstack([z @ rng.normal(size=(2, 4)) + rng.normal(size=(500, 4)),
+                   z @ rng.normal(size=(2, 4)) + rng.normal(size=(500, 4))])
+    cca = LinearCCA([[0, 1, 2, 3], [4, 5, 6, 7]], n_components=3, ridge=1.0).fit(X)
+    blocks = cca.transform_blocks(X)
+    measured = [np.corrcoef(blocks["shared"]["m1"][:, j], blocks["shared"]["m2"][:, j])[0, 1]
+                for j in range(3)]
+    np.testing.assert_allclose(cca.canonical_correlations_, measured, atol=1e-5)
+
+
 def test_transform_modality_alone(data):
     cca = LinearCCA(modalities=data.modalities, n_components=4).fit(data.data)
     np.testing.assert_allclose(
@@ -96,11 +125,14 @@ def test_singular_training_data_is_refused_with_its_fix(data):
         LinearCCA(modalities=data.modalities, n_components=2).fit(X)
 
 
-def test_more_components_than_training_rows_span(data):
-    # 3 rows span 2 directions of each modality; the other variates have no
-    # variance on them, and the residual of the training rows is still 0
-    cca = LinearCCA(modalities=data.modalities, n_components=4).fit(data.data[:3])
-    np.testing.assert_allclose(cca.canonical_correlations_[:2], 1.0, atol=1e-4)
+def test_more_components_than_training_rows_span_are_refused(data):
+    # 3 rows span 2 directions of each modality: further variates would be 0
+    # on them and noise amplified by 1/sqrt(ridge) on other rows
+    with pytest.raises(ValueError, match=r"n_components=3 exceeds the 2 directions in which "
+                       r"modality 'm1' varies on the training rows .*use at most 2"):
+        LinearCCA(modalities=data.modalities, n_components=3).fit(data.data[:3])
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data[:3])
+    np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-4)
     np.testing.assert_allclose(cca.transform_blocks(data.data[:3])["specific"]["m1"], 0.0,
                                atol=1e-3)
-    assert np.isfinite(cca.transform(data.data)).all()
+    assert np.abs(cca.transform(data.data)).max() < 1e3
