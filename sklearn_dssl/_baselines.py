@@ -344,8 +344,9 @@ class FOCAL(_JointlyTrainedBaseline):
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
     {specific_init}
     specific_weight : float, default=1.0
-        Weight of the self-contrastive specific loss (the paper's ``a``,
-        swept from 0.01 to 1000).
+        Weight ``a`` > 0 of the self-contrastive specific loss (the paper
+        sweeps 0.01 to 1000); at 0 nothing but the penalty would train the
+        specific encoders.
     ortho_weight : float, default=1.0
         Weight of the cosine penalty (the paper's lambda).
     temperature : float, default=0.07
@@ -389,7 +390,7 @@ class FOCAL(_JointlyTrainedBaseline):
     _parameter_constraints: dict = {
         **_BASELINE_PARAMETER_CONSTRAINTS,
         **SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
-        "specific_weight": [Interval(Real, 0, None, closed="left")],
+        "specific_weight": [Interval(Real, 0, None, closed="neither")],
         "ortho_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }

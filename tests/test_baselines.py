@@ -510,11 +510,12 @@ def test_three_modalities_are_refused(cls, data):
         (small(JointOptSSL, n_shared=1), "head='gaussian'"),
         (small(DMVAE, hidden_layer_sizes=(8, 0)), "positive ints"),
         (small(JointOptSSL, specific_weight=0.0), "specific_weight"),
+        (small(FOCAL, n_shared=2, n_specific=2, specific_weight=0.0), "specific_weight"),
         (small(DMVAE, kl_weight=-1.0), "kl_weight"),
         (small(FOCAL, output="joint"), "output"),
     ],
     ids=["focal-widths", "focal-one-dim", "joint-one-dim-sphere", "hidden", "a-zero",
-         "negative-kl", "output"],
+         "focal-a-zero", "negative-kl", "output"],
 )
 def test_bad_parameters_name_the_problem(model, match, data):
     with pytest.raises(ValueError, match=match):
