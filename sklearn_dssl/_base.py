@@ -10,6 +10,7 @@ compute them for a batch (:meth:`_encode_batch`); it owns no training loop
 """
 
 import contextlib
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -303,7 +304,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         expected_names = None
         if hasattr(self, "feature_names_in_"):
             expected_names = self.feature_names_in_[columns]
-        X = check_modality_block(X, len(columns), names[index], expected_names)
+        X = check_modality_block(X, len(columns), names[index], expected_names,
+                                 type(self).__name__)
         out = np.empty((X.shape[0], self._block_widths()[block][index]), dtype=np.float32)
         for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
             rows = slice(start, start + INFERENCE_BATCH_ROWS)
@@ -311,9 +313,20 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         return out
 
 
-def check_modality_block(X, n_columns, name, expected_names):
-    """Validate the columns of one modality given on their own."""
+def check_modality_block(X, n_columns, name, expected_names, estimator_name):
+    """Validate the columns of one modality given on their own.
+
+    Warns, as scikit-learn's transformers do, when X has column names and
+    the estimator was fitted without, or the other way round.
+    """
     columns = getattr(X, "columns", None)
+    named = columns is not None and all(isinstance(c, str) for c in columns)
+    if expected_names is not None and not named:
+        warnings.warn(f"X does not have valid feature names, but {estimator_name} was "
+                      "fitted with feature names", UserWarning, stacklevel=3)
+    elif expected_names is None and named:
+        warnings.warn(f"X has feature names, but {estimator_name} was fitted without "
+                      "feature names", UserWarning, stacklevel=3)
     if expected_names is not None and columns is not None:
         if [str(c) for c in columns] != list(expected_names):
             raise ValueError(

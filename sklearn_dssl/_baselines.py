@@ -184,7 +184,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         Width of each modality's shared embedding.
     n_specific : int, default=100
         Width of each modality's specific embedding.
-    hidden_layer_sizes : tuple of int, default=(512,)
+    hidden_layer_sizes : int or tuple of int, default=(512,)
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
     {specific_init}
     specific_weight : float, default=1.0
@@ -340,7 +340,7 @@ class FOCAL(_JointlyTrainedBaseline):
     n_specific : int, default=100
         Width of each modality's specific embedding; must equal ``n_shared``
         (the penalty compares the two by cosine).
-    hidden_layer_sizes : tuple of int, default=(512,)
+    hidden_layer_sizes : int or tuple of int, default=(512,)
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
     {specific_init}
     specific_weight : float, default=1.0
@@ -497,7 +497,7 @@ class DMVAE(_JointlyTrainedBaseline):
         Width of the shared latent.
     n_specific : int, default=100
         Width of each modality's private latent.
-    hidden_layer_sizes : tuple of int, default=(512,)
+    hidden_layer_sizes : int or tuple of int, default=(512,)
         Hidden ReLU layers of every encoder (decoders use them reversed).
     kl_weight : float, default=1.0
         Weight ``a`` of every KL term (a beta-VAE weight). The paper's

@@ -67,7 +67,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         means the same in each) and return its independent components. True
         uses ``FastICA(whiten="unit-variance", max_iter=1000)``; pass a
         FastICA instance to choose its settings (it is cloned).
-    hidden_layer_sizes : tuple of int, default=(256, 256)
+    hidden_layer_sizes : int or tuple of int, default=(256, 256)
         Hidden ReLU layers of each encoder.
     max_epochs : int, default=100
         Training epochs.
@@ -233,7 +233,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
                     f"needs n_components >= 2, got {self.n_components}; raise "
                     "n_components or use similarity='l1' or 'euclidean'."
                 )
-            self._check_ica_width(self.n_components)
+            self._check_ica(self.n_components)
             seed_net, seed_ica = self._seeds(2)
             with seeded_torch(seed_net, device):
                 module = ContrastiveEncoders(

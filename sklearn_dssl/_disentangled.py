@@ -98,7 +98,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         Width of each modality's shared embedding.
     n_specific : int, default=100
         Width of each modality's specific embedding.
-    hidden_layer_sizes : tuple of int, default=(512,)
+    hidden_layer_sizes : int or tuple of int, default=(512,)
         Hidden ReLU layers of every encoder; ``()`` gives linear encoders.
     {specific_init}
     beta : float, default=0.1
@@ -361,7 +361,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 f"n_shared >= 2, got {self.n_shared}; raise n_shared or use "
                 "head='gaussian'."
             )
-        self._check_ica_width(self.n_shared)
+        self._check_ica(self.n_shared)
         seed_shared, seed_specific, seed_ica = self._seeds(3)
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(
@@ -447,8 +447,13 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             same_groups = list(groups) == list(self.modalities_) and all(
                 np.array_equal(groups[m], self.modalities_[m]) for m in groups
             )
-        except (TypeError, ValueError):  # a spec that no longer fits X differs
-            same_groups = False
+        except (TypeError, ValueError):
+            # column selectors cannot run on an array given to a model fitted
+            # on named columns: its columns count by position, as scikit-learn
+            # takes them after its feature-names warning; otherwise a spec
+            # that no longer fits X differs
+            same_groups = (getattr(X, "columns", None) is None
+                           and hasattr(self, "feature_names_in_"))
         if not same_groups:
             changed.append("modalities")
         if changed:

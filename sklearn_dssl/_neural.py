@@ -30,7 +30,7 @@ from ._training import as_tensor, infer, seed_from, train, training_device
 
 # Parameters of every estimator trained by skorch.
 TRAINING_PARAMETER_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like"],
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     # a contrastive loss needs a negative in every batch: at least 2 rows
     "batch_size": [Interval(Integral, 2, None, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
@@ -265,7 +265,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         else:
             ica = clone(self.ica)
-            self._check_ica_width(width)
+            self._check_ica(width)
             if ica.random_state is None:
                 ica.set_params(random_state=seed)
         _check_full_rank(stacked)
@@ -274,13 +274,18 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         self.unmixing_ = self.ica_.components_
         self.mixing_ = self.ica_.mixing_
 
-    def _check_ica_width(self, width):
-        """Refuse an ``ica`` FastICA whose ``n_components`` would change ``width``.
+    def _check_ica(self, width):
+        """Refuse an ``ica`` FastICA with invalid settings, or whose
+        ``n_components`` would change ``width``.
 
-        Called before training too, so that a bad setting costs no fit.
+        Called before training, so that a bad setting costs no fit (the
+        estimator's own parameter check does not look inside it).
         """
         ica = getattr(self, "ica", False)
-        if isinstance(ica, FastICA) and ica.n_components not in (None, width):
+        if not isinstance(ica, FastICA):
+            return
+        ica._validate_params()
+        if ica.n_components not in (None, width):
             raise ValueError(
                 f"ica=FastICA(n_components={ica.n_components}) must keep the "
                 f"width of the shared embedding ({width}); leave its "

@@ -100,14 +100,24 @@ _SEEDED_LOCK = threading.RLock()
 
 @contextlib.contextmanager
 def seeded_torch(seed, device):
-    """Seed torch's global generators inside the block and restore them after.
+    """Seed torch's CPU generator and ``device``'s own inside the block, and
+    restore them after; no other device's generator is touched.
 
     Blocks in different threads of one process run one at a time, which keeps
     thread-parallel fits (e.g. joblib's threading backend) reproducible.
     """
-    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    with _SEEDED_LOCK, torch.random.fork_rng(devices=devices, device_type="cuda"):
-        torch.manual_seed(seed)
+    device = torch.device(device)
+    on_device = device.type != "cpu"
+    with _SEEDED_LOCK, torch.random.fork_rng(
+        devices=[device] if on_device else [], device_type=device.type if on_device else "cuda"
+    ):
+        # not torch.manual_seed, which also seeds every other device
+        torch.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        elif on_device:  # mps, xpu, ...: the backend's own seeding
+            getattr(torch, device.type).manual_seed(seed)
         yield
 
 

@@ -174,6 +174,20 @@ def test_fit_specific_warns_only_of_changed_step_one_settings(data):
         model.set_params(beta=0.1, head="vmf", modalities=[4, 6]).fit_specific(data.data)
 
 
+def test_fit_specific_on_an_array_after_column_selectors_warns_of_names_alone(data):
+    from sklearn.compose import make_column_selector
+
+    df = pd.DataFrame(data.data, columns=[f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)])
+    model = small_model(modalities=[make_column_selector("^a"), make_column_selector("^b")])
+    model.fit(df)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit_specific(df.to_numpy())
+    messages = [str(w.message) for w in caught]
+    assert any("X does not have valid feature names" in m for m in messages)
+    assert not any("changed since" in m for m in messages)
+
+
 def test_fit_specific_compares_array_settings_by_value(data):
     from sklearn.decomposition import FastICA
 
@@ -230,6 +244,14 @@ def test_dataframe_in_pandas_out_and_column_names(data):
     )
     with pytest.raises(ValueError, match="do not match modality"):
         model.transform_modality(df[columns[:5]], "proteins")
+    # names on one side only: scikit-learn's warnings, as transform gives them
+    with pytest.warns(UserWarning, match="X does not have valid feature names, but "
+                      "DisentangledSSL was fitted with feature names"):
+        model.transform_modality(df[columns[5:]].to_numpy(), "proteins")
+    unnamed = small_model(modalities=[5, 5]).fit(data.data)
+    with pytest.warns(UserWarning, match="X has feature names, but DisentangledSSL was "
+                      "fitted without feature names"):
+        unnamed.transform_modality(df[columns[5:]], 1)
     # reordered columns are refused by name
     with pytest.raises(ValueError, match="feature names"):
         model.transform(df[columns[::-1]])

@@ -246,6 +246,15 @@ def test_hidden_layer_sizes_that_are_not_a_flat_list_of_widths_are_refused(sizes
         TINY_NEURAL["MultimodalContrastive"](hidden_layer_sizes=sizes).fit(X)
 
 
+def test_an_int_hidden_layer_size_is_one_hidden_layer_as_in_mlp_classifier():
+    one = TINY_NEURAL["MultimodalContrastive"](hidden_layer_sizes=8).fit(X)
+    np.testing.assert_array_equal(
+        one.transform(X), TINY_NEURAL["MultimodalContrastive"](hidden_layer_sizes=(8,)).fit(X)
+        .transform(X))
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        TINY_NEURAL["MultimodalContrastive"](hidden_layer_sizes=0).fit(X)
+
+
 def test_a_zero_dimensional_array_is_no_column_group():
     with pytest.raises(TypeError, match="a column group must be a slice or a sequence"):
         LinearCCA(modalities=[np.array(3), np.array(3)], n_components=1).fit(X)

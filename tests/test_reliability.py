@@ -192,6 +192,18 @@ def test_thread_parallel_fits_do_not_leak_seeds_into_torch(data):
     torch.testing.assert_close(torch.rand(2), expected)
 
 
+def test_a_cpu_fit_seeds_no_accelerator_generator(data, monkeypatch):
+    # torch.manual_seed would seed every GPU (and mps, xpu) without restoring them
+    seeded = []
+    for backend in ("cuda", "mps", "xpu"):
+        module = getattr(torch, backend)
+        for name in ("manual_seed", "manual_seed_all"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, lambda seed, b=backend: seeded.append(b))
+    small_model().fit(data.data)
+    assert seeded == []
+
+
 def _chance_warnings(fit):
     """The contrast-at-chance ConvergenceWarnings that ``fit()`` raises."""
     with warnings.catch_warnings(record=True) as caught:

@@ -133,6 +133,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     >>> 0.0 <= probe_score(model, data.data, data.target[:, 1]) <= 1.0
     True
     """
+    _check_probe(probe)
     Z = block_features(estimator, X, block, modalities)
     probe = default_probe() if probe is None else probe
     # once: a generator of splits is used up by reading it
@@ -258,7 +259,19 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
     ...     DisentangledSSL(), {"beta": [0.01, 1.0]},
     ...     scoring=make_probe_scorer(block="shared"))
     """
+    _check_probe(probe)
     return partial(probe_score, block=block, modalities=modalities, probe=probe, cv=cv)
+
+
+def _check_probe(probe):
+    """Check a given probe's own settings up front: the functions' parameter
+    check does not look inside it, and a search would otherwise find a bad
+    setting in every fold's scoring."""
+    if probe is not None and hasattr(probe, "_validate_params"):
+        try:
+            probe._validate_params()
+        except ValueError as exc:  # named for the probe, not for this function
+            raise ValueError(f"probe={probe!r}: {exc}") from None
 
 
 def _check_pair(a, b):
