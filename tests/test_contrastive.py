@@ -338,6 +338,10 @@ def test_ica_must_keep_the_embedding_width_and_is_checked_before_training(
                        if make_model == "disentangled" else "n_components"):
         model.fit(ica_data.data[:200])
     assert not hasattr(model, "net_") and not hasattr(model, "shared_net_")
+    # so are the FastICA's own settings, which the estimator's check does not see
+    model.set_params(ica=FastICA(max_iter=0))
+    with pytest.raises(ValueError, match="'max_iter' parameter of FastICA"):
+        model.fit(ica_data.data[:200])
 
 
 def test_ica_on_a_degenerate_embedding_says_so(ica_data):

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -243,6 +244,8 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     ({"cv": -3}, "'cv' parameter"),
     ({"modalities": 0}, "'modalities' parameter"),
     ({"probe": "logistic"}, "'probe' parameter"),
+    ({"probe": LogisticRegression(C=-1.0)},
+     r"probe=LogisticRegression\(C=-1.0\): The 'C' parameter of LogisticRegression"),
 ])
 def test_a_probe_scorer_with_a_bad_setting_is_refused_when_built(settings, message):
     # inside a search it would score every candidate NaN and pick one anyway
