@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import _fit_context
+from sklearn.utils.extmath import svd_flip
 from sklearn.utils._param_validation import Interval
 
 from ._base import MultimodalTransformer
@@ -183,6 +184,7 @@ class LinearCCA(MultimodalTransformer):
             self._check_directions(W.shape[1], name)
         cross = whiteners[0].T @ (centred[0].T @ centred[1] / n) @ whiteners[1]
         U, _, Vt = linalg.svd(cross, full_matrices=False)
+        U, Vt = svd_flip(U, Vt)  # a sign for each pair of variates that reruns keep
         k = self.n_components
         self.weights_ = [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T]
         self.canonical_correlations_ = _variate_correlations(

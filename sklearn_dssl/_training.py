@@ -650,6 +650,8 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         own_callbacks.append(("progress_bar", ProgressBar()))
     user_callbacks = [copy_callback(cb) for cb in (callbacks or [])]
     own_names = [name for name, _ in own_callbacks]
+    if verbose and "progress_bar" not in own_names:  # the same names whatever the terminal
+        own_names.append("progress_bar")
     taken = [cb[0] for cb in user_callbacks if isinstance(cb, tuple) and cb[0] in own_names]
     if taken:
         raise ValueError(

@@ -353,6 +353,10 @@ def test_a_callback_named_like_one_of_the_package_is_refused_with_the_fix(data):
     with pytest.raises(ValueError, match="'lr_schedule' is one of the package's own"):
         small_model(callbacks=[("lr_schedule", LRScheduler(policy="StepLR", step_size=1))]
                     ).fit(data.data)
+    # verbose's progress bar is reserved whether or not stderr is a terminal
+    with pytest.raises(ValueError, match="'progress_bar' is one of the package's own"):
+        small_model(verbose=1, callbacks=[("progress_bar", _CountEpochs())]).fit(data.data)
+    small_model(callbacks=[("progress_bar", _CountEpochs())]).fit(data.data)
 
 
 def test_a_callback_that_cannot_be_copied_is_named_with_the_fix(data):

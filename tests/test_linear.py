@@ -66,8 +66,17 @@ def test_the_variates_do_not_depend_on_the_columns_units():
     assert units.canonical_correlations_[0] > 0.98
     np.testing.assert_allclose(units.canonical_correlations_, plain.canonical_correlations_,
                                rtol=1e-6)
-    np.testing.assert_allclose(np.abs(units.transform(scaled)[:, :2]),
-                               np.abs(plain.transform(X)[:, :2]), rtol=1e-3, atol=1e-3)
+    # nor their signs: a column in other units gives the same variates
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(600, 3))
+    X = np.hstack([z @ rng.normal(size=(3, 6)) + rng.normal(size=(600, 6)),
+                   z @ rng.normal(size=(3, 6)) + rng.normal(size=(600, 6))])
+    shared = LinearCCA([6, 6], n_components=3, output="shared").fit(X).transform(X)
+    for scale in (2.0, 1000.0):
+        rescaled = X * np.r_[scale, np.ones(11)]
+        np.testing.assert_allclose(
+            LinearCCA([6, 6], n_components=3, output="shared").fit(rescaled).transform(rescaled),
+            shared, rtol=1e-4, atol=1e-4)
 
 
 def test_with_a_ridge_the_reported_correlations_are_the_variates_own():
