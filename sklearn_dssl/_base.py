@@ -16,7 +16,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from ._modalities import resolve_modalities
+from ._validation import refuse_bool_numbers
 
 BLOCKS = ("shared", "specific")
 
@@ -102,15 +103,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         epochs and batch sizes of ``True`` would pass them and fail later.
         """
         super()._validate_params()
-        for name, constraints in self._parameter_constraints.items():
-            value = getattr(self, name, None)
-            numeric = any(isinstance(c, Interval) for c in constraints)
-            takes_bools = any(
-                isinstance(c, str) and c in ("boolean", "verbose") or c is bool
-                for c in constraints
-            )
-            if isinstance(value, (bool, np.bool_)) and numeric and not takes_bools:
-                raise TypeError(f"{name}={value!r}: {name} takes a number, not a bool.")
+        refuse_bool_numbers(self._parameter_constraints, self.get_params(deep=False))
 
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""

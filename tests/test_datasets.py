@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from sklearn_dssl.datasets import make_nonlinear_multimodal, make_paper_synthetic
-from sklearn_dssl.metrics import linear_r2
+from sklearn_dssl.metrics import linear_r2, retrieval_top_k
 
 
 @pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
@@ -113,3 +113,14 @@ def test_authors_label_law_keeps_labels_on_their_own_block():
 def test_unknown_label_init_is_refused():
     with pytest.raises(ValueError, match="label_init"):
         make_paper_synthetic(n_samples=10, label_init="uniform")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: make_paper_synthetic(10, n_features=True),
+    lambda: make_nonlinear_multimodal(10, n_latent=True),
+    lambda: retrieval_top_k(np.eye(3), np.eye(3), k=True),
+], ids=["paper-n_features", "nonlinear-n_latent", "retrieval-k"])
+def test_a_bool_is_no_count_for_the_public_functions(call):
+    # scikit-learn's Integral constraint takes it; numpy then fails or runs it as 1
+    with pytest.raises(TypeError, match="takes a number, not a bool"):
+        call()

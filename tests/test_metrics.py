@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_dssl.datasets import make_paper_synthetic
 from sklearn_dssl.metrics import (
@@ -28,6 +30,14 @@ def test_mcc_hand_computed():
     z_learned = np.column_stack([3 * b, -(a + b)])
     # |corr|: a-c1 0, a-c2 1/sqrt2, b-c1 1, b-c2 1/sqrt2; best matching a-c2, b-c1
     assert mcc(z_true, z_learned) == pytest.approx((1 + 1 / np.sqrt(2)) / 2)
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-160])
+def test_mcc_at_any_finite_scale(scale):
+    z = np.random.default_rng(0).normal(size=(100, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow in the products
+        assert mcc(z, scale * z[:, [2, 0, 1]]) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_mcc_of_independent_noise_is_small():
@@ -70,6 +80,19 @@ def test_retrieval_top_k_breaks_ties_at_random():
     candidates = np.array([[1.0, 0.0], [3.0, 0.0], [-1.0, 0.1]])
     assert retrieval_top_k(queries, candidates) == pytest.approx((0.5 + 0.5 + 1) / 3)
     assert retrieval_top_k(queries, candidates, k=2) == 1.0
+
+
+def test_retrieval_top_k_of_a_collapsed_representation_is_chance_at_any_size():
+    # one candidate row repeated: the product of a query with each copy can
+    # round differently at another place in the matrix, and is still a tie
+    rng = np.random.default_rng(0)
+    n = 2049
+    queries = rng.normal(size=(n, 16))
+    candidates = np.tile(rng.normal(size=(1, 16)), (n, 1))
+    assert retrieval_top_k(queries, candidates) == pytest.approx(1 / n)
+    # alike in direction, not in length
+    lengths = rng.uniform(0.1, 10, size=(n, 1))
+    assert retrieval_top_k(queries, candidates * lengths) == pytest.approx(1 / n)
 
 
 def test_retrieval_top_k_does_not_tie_by_float32_rounding():
@@ -132,7 +155,7 @@ def test_probe_and_leakage_read_the_chosen_block():
         probe_score(est, rows, y, modalities=[])
     with pytest.raises(ValueError, match="'block' parameter of probe_score .* Got 'joint'"):
         probe_score(est, rows, y, block="joint")
-    with pytest.raises(ValueError, match="block='joint' is not one of"):
+    with pytest.raises(ValueError, match="'block' parameter of block_features must be a str among"):
         block_features(est, rows, block="joint")
 
 
@@ -246,11 +269,32 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     ({"probe": "logistic"}, "'probe' parameter"),
     ({"probe": LogisticRegression(C=-1.0)},
      r"probe=LogisticRegression\(C=-1.0\): The 'C' parameter of LogisticRegression"),
+    ({"probe": make_pipeline(StandardScaler(), LogisticRegression(max_iter=-5))},
+     "The 'max_iter' parameter of LogisticRegression"),
 ])
 def test_a_probe_scorer_with_a_bad_setting_is_refused_when_built(settings, message):
     # inside a search it would score every candidate NaN and pick one anyway
     with pytest.raises(ValueError, match=message):
         make_probe_scorer(**settings)
+
+
+def test_probe_score_checks_the_probe_and_the_estimators_inside_it():
+    from sklearn_dssl import LinearCCA
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = np.arange(60) % 2
+    cca = LinearCCA([2, 2], n_components=1).fit(X)
+    for probe in (make_pipeline(StandardScaler(), LogisticRegression(class_weight="nope")),
+                  LogisticRegression(tol=-1.0)):
+        with pytest.raises(ValueError, match="parameter of LogisticRegression must be"):
+            probe_score(cca, X, y, probe=probe)
+    with pytest.raises(TypeError, match=r"probe=LogisticRegression is a class; pass an "
+                       r"instance, e.g. probe=LogisticRegression\(\)"):
+        probe_score(cca, X, y, probe=LogisticRegression)
+    with pytest.raises(TypeError, match="estimator=LinearCCA is a class; pass a fitted"):
+        block_features(LinearCCA, X)
+    with pytest.raises(ValueError, match="'modalities' parameter of block_features"):
+        block_features(cca, X, modalities=1)
 
 
 def test_an_estimator_without_blocks_is_refused_with_the_estimators_that_have_them():

@@ -5,8 +5,9 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._validation import validate_params_refusing_bools
 from ._synthetic import _apply_mlp, _invertible_leaky_relu_mlp
 
 SETTINGS = ("sphere", "box", "ica")
@@ -73,7 +74,7 @@ def _coupled_independent(rng, n_samples, n_coupled, scale):
     return z1, z1 + scale * rng.standard_normal(z1.shape)
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "setting": [StrOptions(set(SETTINGS))],

@@ -4,7 +4,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._validation import validate_params_refusing_bools
 
 TARGET_NAMES = ["specific_m1", "shared", "specific_m2"]
 
@@ -50,6 +52,9 @@ def threshold_at_median(score, noise, rng):
 # The label parameters' documentation, common to the generators' docstrings.
 _LABEL_PARAMETERS_DOC = """label_noise : float, default=0.1
         Standard deviation of the noise added before thresholding a label.
+        Without noise and with few ``label_hidden`` units, the rows whose
+        hidden units are all off share one score, and a label thresholded
+        at the median is then not balanced.
     label_hidden : int, default=100
         Hidden units of each label's random network.
     label_init : {"normal", "xavier"}, default="normal"
@@ -81,7 +86,9 @@ _LATENT_PARAMETER_CONSTRAINTS = {
 }
 
 
-@validate_params(_LATENT_PARAMETER_CONSTRAINTS, prefer_skip_nested_validation=True)
+@validate_params_refusing_bools(
+    _LATENT_PARAMETER_CONSTRAINTS, prefer_skip_nested_validation=True
+)
 @_with_label_parameters
 def make_paper_synthetic(
     n_samples=90000,
@@ -112,7 +119,8 @@ def make_paper_synthetic(
     n_latent : int, default=50
         Width of each latent block.
     n_features : int, default=100
-        Columns per modality.
+        Columns per modality. The mixing is invertible, as the paper's is,
+        only when ``n_features >= 2 * n_latent``.
     latent_variance : float, default=0.5
         Variance of every latent coordinate.
     {label_parameters}
@@ -208,7 +216,7 @@ def _apply_mlp(weights, Z, negative_slope):
     return H
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {
         **_LATENT_PARAMETER_CONSTRAINTS,
         "n_layers": [Interval(Integral, 1, None, closed="left")],
@@ -247,7 +255,8 @@ def make_nonlinear_multimodal(
     n_latent : int, default=50
         Width of each latent block.
     n_features : int, default=100
-        Columns per modality.
+        Columns per modality. The mixing is invertible only when
+        ``n_features >= 2 * n_latent``.
     n_layers : int, default=3
         Linear layers of each mixing network (1 gives a linear mixing).
     negative_slope : float, default=0.2

@@ -11,11 +11,18 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
+from .._validation import validate_params_refusing_bools
 
+
+@validate_params_refusing_bools(
+    {"estimator": "no_validation", "X": "no_validation",
+     "block": [StrOptions({"shared", "specific"})], "modalities": ["array-like", str, None]},
+    prefer_skip_nested_validation=True,
+)
 def block_features(estimator, X, block="shared", modalities=None):
     """The chosen block of a fitted estimator on X, modalities side by side.
 
@@ -47,6 +54,11 @@ def block_features(estimator, X, block="shared", modalities=None):
     >>> block_features(cca, data.data, block="specific", modalities="m1").shape
     (500, 8)
     """
+    if isinstance(estimator, type):
+        raise TypeError(
+            f"estimator={estimator.__name__} is a class; pass a fitted instance, e.g. "
+            f"{estimator.__name__}(...).fit(X)."
+        )
     if isinstance(estimator, Pipeline):
         if len(estimator) > 1:
             X = estimator[:-1].transform(X)
@@ -83,10 +95,12 @@ _PROBE_PARAMETERS = {
 }
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {"estimator": "no_validation", "X": "no_validation", "y": "no_validation",
      **_PROBE_PARAMETERS},
-    prefer_skip_nested_validation=True,
+    # False: the probe's own settings are checked when it is fitted, as in
+    # cross_val_score
+    prefer_skip_nested_validation=False,
 )
 def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
     """Accuracy of a linear probe on one block of a fitted estimator.
@@ -200,10 +214,12 @@ def _check_labels(y, n_samples, folds):
         )
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {"estimator": "no_validation", "X": "no_validation", "y": "no_validation",
      **_PROBE_PARAMETERS},
-    prefer_skip_nested_validation=True,
+    # False: the probe's own settings are checked when it is fitted, as in
+    # cross_val_score
+    prefer_skip_nested_validation=False,
 )
 def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
     """Accuracy of a linear probe on a label the block should *not* carry.
@@ -250,7 +266,7 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
     return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv)
 
 
-@validate_params(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
+@validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
 def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
     """A scorer for GridSearchCV that probes one block for the target ``y``.
 
@@ -285,14 +301,23 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
 
 
 def _check_probe(probe):
-    """Check a given probe's own settings up front: the functions' parameter
-    check does not look inside it, and a search would otherwise find a bad
+    """Check a given probe's own settings, and those of the estimators inside
+    it (a Pipeline's steps), up front: a search would otherwise find a bad
     setting in every fold's scoring."""
-    if probe is not None and hasattr(probe, "_validate_params"):
-        try:
-            probe._validate_params()
-        except ValueError as exc:  # named for the probe, not for this function
-            raise ValueError(f"probe={probe!r}: {exc}") from None
+    if probe is None:
+        return
+    if isinstance(probe, type):
+        raise TypeError(
+            f"probe={probe.__name__} is a class; pass an instance, e.g. "
+            f"probe={probe.__name__}()."
+        )
+    inner = probe.get_params(deep=True).values() if hasattr(probe, "get_params") else ()
+    for estimator in (probe, *inner):
+        if hasattr(estimator, "_validate_params") and not isinstance(estimator, type):
+            try:
+                estimator._validate_params()
+            except ValueError as exc:  # named for the probe, not for this function
+                raise ValueError(f"probe={probe!r}: {exc}") from None
 
 
 def _check_pair(a, b):
@@ -302,7 +327,7 @@ def _check_pair(a, b):
     return a, b
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {"z_true": ["array-like"], "z_learned": ["array-like"]}, prefer_skip_nested_validation=True
 )
 def mcc(z_true, z_learned):
@@ -336,6 +361,9 @@ def mcc(z_true, z_learned):
     1.0
     """
     a, b = _check_pair(z_true, z_learned)
+    # each column over its largest magnitude: products neither overflow for
+    # huge values nor underflow for tiny ones
+    a, b = _unit_peak_columns(a), _unit_peak_columns(b)
     with np.errstate(invalid="ignore", divide="ignore"):  # constant dimensions
         corr = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
     corr = np.abs(np.nan_to_num(corr))
@@ -343,7 +371,7 @@ def mcc(z_true, z_learned):
     return float(corr[rows, cols].mean())
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {
         "z_learned": ["array-like"],
         "z_true": ["array-like"],
@@ -396,7 +424,7 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     return float(r2_score(b_test, prediction, multioutput="uniform_average"))
 
 
-@validate_params(
+@validate_params_refusing_bools(
     {
         "queries": ["array-like"],
         "candidates": ["array-like"],
@@ -449,17 +477,26 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     # similarities in double precision: in float32 distinct candidates tie
     # with the partner by rounding alone
     a, b = _unit_rows(a.astype(np.float64)), _unit_rows(b.astype(np.float64))
+    # similarities of unit rows closer than this differ by rounding alone (the
+    # same product can round differently at another place in the matrix)
+    tolerance = 8 * a.shape[1] * np.finfo(np.float64).eps
     hits = 0.0
     for start in range(0, a.shape[0], 1024):
         sim = a[start : start + 1024] @ b.T
         own = sim[np.arange(sim.shape[0]), np.arange(start, start + sim.shape[0])]
         # the partner ranks anywhere among the candidates as similar as it
-        # (itself included), after those strictly more similar: the chance
-        # that a random order of the ties leaves it in the top k
-        above = (sim > own[:, None]).sum(axis=1)
-        tied = (sim == own[:, None]).sum(axis=1)
+        # (itself included), after those more similar: the chance that a
+        # random order of the ties leaves it in the top k
+        above = (sim > own[:, None] + tolerance).sum(axis=1)
+        tied = (np.abs(sim - own[:, None]) <= tolerance).sum(axis=1)
         hits += float(np.clip((k - above) / tied, 0.0, 1.0).sum())
     return hits / a.shape[0]
+
+
+def _unit_peak_columns(a):
+    """Each column over its largest absolute value (zero columns stay zero)."""
+    peak = np.abs(a).max(axis=0)
+    return a / np.where(peak > 0, peak, 1.0)
 
 
 def _unit_rows(a):

@@ -1,0 +1,54 @@
+"""Parameter validation shared by the estimators and the public functions.
+
+scikit-learn's constraints take a bool for an ``Integral`` (or ``Real``), so
+``n_samples=True`` or ``k=False`` would pass them and fail later, or run as
+1 and 0. Here a bool is refused wherever the constraints ask for a number
+and do not also take booleans.
+"""
+
+import functools
+import inspect
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
+
+
+def refuse_bool_numbers(constraints, params):
+    """Raise a TypeError for a bool given where ``constraints`` ask for a number.
+
+    Parameters
+    ----------
+    constraints : dict of str to list
+        scikit-learn parameter constraints.
+    params : dict of str to object
+        The values given, by parameter name.
+    """
+    for name, allowed in constraints.items():
+        value = params.get(name)
+        if not isinstance(value, (bool, np.bool_)):
+            continue
+        numeric = any(isinstance(c, Interval) for c in allowed)
+        takes_bools = any(
+            isinstance(c, str) and c in ("boolean", "verbose") or c is bool for c in allowed
+        )
+        if numeric and not takes_bools:
+            raise TypeError(f"{name}={value!r}: {name} takes a number, not a bool.")
+
+
+def validate_params_refusing_bools(constraints, *, prefer_skip_nested_validation):
+    """scikit-learn's ``validate_params`` decorator, refusing bools as numbers."""
+
+    def decorate(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def refusing_bools(*args, **kwargs):
+            bound = signature.bind_partial(*args, **kwargs)
+            refuse_bool_numbers(constraints, bound.arguments)
+            return func(*args, **kwargs)
+
+        return validate_params(
+            constraints, prefer_skip_nested_validation=prefer_skip_nested_validation
+        )(refusing_bools)
+
+    return decorate
