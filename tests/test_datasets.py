@@ -124,3 +124,13 @@ def test_a_bool_is_no_count_for_the_public_functions(call):
     # scikit-learn's Integral constraint takes it; numpy then fails or runs it as 1
     with pytest.raises(TypeError, match="takes a number, not a bool"):
         call()
+
+
+def test_one_coupled_latent_is_enough_except_on_the_sphere():
+    from sklearn_dssl.datasets import make_latent_partial_causal
+
+    for setting in ("box", "ica"):
+        data = make_latent_partial_causal(200, setting=setting, n_coupled=1, random_state=0)
+        assert data.latents["coupled_m1"].shape == (200, 1)
+    with pytest.raises(ValueError, match="needs n_coupled >= 2, got 1"):
+        make_latent_partial_causal(200, setting="sphere", n_coupled=1)

@@ -78,7 +78,7 @@ def _coupled_independent(rng, n_samples, n_coupled, scale):
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "setting": [StrOptions(set(SETTINGS))],
-        "n_coupled": [Interval(Integral, 2, None, closed="left")],
+        "n_coupled": [Interval(Integral, 1, None, closed="left")],
         "n_specific": [Interval(Integral, 0, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "negative_slope": [Interval(Real, 0, 1, closed="right")],
@@ -132,7 +132,7 @@ def make_latent_partial_causal(
         How the coupled latents of the two modalities depend on each other
         (see above).
     n_coupled : int, default=5
-        Dimension of the coupled latents.
+        Dimension of the coupled latents; at least 2 for ``"sphere"``.
     n_specific : int, default=2
         Dimension of each modality-specific latent.
     n_layers : int, default=3
@@ -173,6 +173,12 @@ def make_latent_partial_causal(
     >>> bool(z.min() >= 0 and z.max() <= 1)
     True
     """
+    if setting == "sphere" and n_coupled < 2:
+        raise ValueError(
+            f"setting='sphere' draws the coupled latents on the unit sphere of "
+            f"R^n_coupled, which needs n_coupled >= 2, got {n_coupled}; raise n_coupled "
+            "or use setting='box' or 'ica'."
+        )
     rng = check_random_state(random_state)
     if setting == "sphere":
         z1, z2 = _coupled_on_sphere(rng, n_samples, n_coupled, concentration)
