@@ -140,6 +140,19 @@ ACCELERATOR_DOC = """accelerator : accelerate.Accelerator or None, default=None
         ``accelerator=None``; see the scaling-out page of the documentation."""
 
 
+def _column_std(X):
+    """Per-column standard deviation of float32 ``X``, finite for any finite X.
+
+    CUDA reduces float32 in float32, where the squared deviations of columns
+    of magnitude 1e19 and beyond overflow; only then is the std taken again
+    in float64 (the CPU's wider accumulation keeps such columns finite).
+    """
+    std = X.std(dim=0, correction=0)
+    if not bool(torch.isfinite(std).all()):
+        std = X.double().std(dim=0, correction=0).to(X.dtype)
+    return std
+
+
 def _check_full_rank(embedding):
     """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
     singular = np.linalg.svd(embedding - embedding.mean(axis=0), compute_uv=False)
@@ -227,7 +240,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """The augmenter of the ``augmentation`` parameters, scaled to X."""
         return TabularAugmenter(
             X_model.mean(dim=0),
-            X_model.std(dim=0, correction=0),
+            _column_std(X_model),
             kind=getattr(self, "augmentation", "none"),
             noise_scale=getattr(self, "noise_scale", 0.0),
             mask_fraction=getattr(self, "mask_fraction", 0.0),

@@ -604,6 +604,22 @@ def test_parameters_reach_the_trained_objectives(data, head):
         ), name
 
 
+def test_the_augmenter_scale_stays_finite_where_float32_squares_overflow(data, monkeypatch):
+    # as on CUDA, which reduces float32 in float32: the squared deviations of
+    # 1e30-scale columns overflow there (on the CPU they are accumulated wider)
+    std = torch.Tensor.std
+
+    def float32_std(self, *args, **kwargs):
+        out = std(self, *args, **kwargs)
+        return torch.where(out > 1e19, torch.inf, out) if self.dtype == torch.float32 else out
+
+    monkeypatch.setattr(torch.Tensor, "std", float32_std)
+    X = data.data * 1e30
+    model = small_model(output="shared", max_epochs_shared=1).fit(X)
+    scale = model.shared_net_.module_.augmenter.scale.numpy()
+    np.testing.assert_allclose(scale, X.std(axis=0), rtol=1e-4)
+
+
 @pytest.mark.parametrize("kind, noise_scale, mask_fraction", [("noise", 0.5, 0.05),
                                                                ("mask", 0.5, 0.3)])
 def test_augmentation_parameters_reach_the_training_augmenter(data, kind, noise_scale,
