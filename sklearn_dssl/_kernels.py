@@ -53,7 +53,8 @@ HAS_ONEDNN = _has_onednn_linear()
 # call to oneDNN through the custom operator costs about 70 us more per
 # layer (forward and backward) on a 2-core AMD EPYC, which the faster
 # kernels repay from about 6.5 million multiply-adds (a batch of 256
-# through a 100 x 256 layer); the paper's layers hold 13 to 26 million.
+# through a 100 x 256 layer); 2^23 (8.4 million) keeps a margin above that
+# break-even, and the paper's layers hold 13 to 26 million.
 ONEDNN_MIN_MULTIPLY_ADDS = 1 << 23
 
 
@@ -120,6 +121,9 @@ def _onednn_applies(x, weight):
     return (
         HAS_ONEDNN
         and x.device.type == "cpu"
+        # under CPU autocast torch's product casts as autocast says; the
+        # custom operator would keep float32 for large products only
+        and not torch.is_autocast_enabled("cpu")
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and x.dim() == 2

@@ -22,7 +22,14 @@ def l1_similarity_matrix(a, b):
 
 
 def euclidean_similarity_matrix(a, b):
-    """Negative squared Euclidean distances of every row of ``a`` to every row of ``b``."""
+    """Negative squared Euclidean distances of every row of ``a`` to every row of ``b``.
+
+    Both are first centred on their common mean, which leaves the distances
+    as they are: expanded as ``|a|^2 - 2 a.b + |b|^2``, they would otherwise
+    lose to cancellation what an offset shared by all rows adds to the norms.
+    """
+    center = torch.cat([a, b], dim=-2).mean(dim=-2, keepdim=True)
+    a, b = a - center, b - center
     return -(
         a.pow(2).sum(dim=-1, keepdim=True) - 2.0 * a @ b.mT + b.pow(2).sum(dim=-1).unsqueeze(-2)
     )

@@ -92,12 +92,16 @@ def _sample_on_sphere_around(mean, w):
 
     The orthogonal part is an isotropic Gaussian vector projected off the
     mean direction and normalised: uniform on the directions orthogonal to it.
+    Its length ``sqrt(1 - w^2)`` is taken in ``w``'s precision (float64 for
+    the spherical heads) before the cast to the mean's: in float32, cosines
+    within 1e-7 of 1 would all round to 1, and their samples onto the mean.
     """
     direction = F.normalize(mean, dim=1)
     noise = torch.randn_like(direction)
     tangent = F.normalize(noise - (noise * direction).sum(dim=1, keepdim=True) * direction, dim=1)
+    sine = torch.sqrt((1.0 - w * w).clamp_min(0.0)).to(direction.dtype).unsqueeze(1)
     w = w.to(direction.dtype).unsqueeze(1)
-    return w * direction + torch.sqrt((1.0 - w * w).clamp_min(0.0)) * tangent
+    return w * direction + sine * tangent
 
 
 def vmf_cosine_quantiles(kappa, dim, n_knots=8193):
@@ -164,7 +168,9 @@ class VonMisesFisherHead(nn.Module):
             self.register_buffer("_knots_cdf", cdf, persistent=False)
             self.register_buffer("_knots_theta", theta, persistent=False)
             self._knots_for = (self.kappa, dim)
-        return self._knots_cdf.to(device), self._knots_theta.to(device)
+        # float64 even after the module's .float() or .half()
+        return (self._knots_cdf.to(device, torch.float64),
+                self._knots_theta.to(device, torch.float64))
 
     def __getstate__(self):
         """The head's state without its tables, which the first sample after
@@ -207,9 +213,11 @@ class PowerSphericalHead(VonMisesFisherHead):
 
     def _sample_cosine(self, n, dim, device):
         half = (dim - 1.0) / 2.0
+        # float64: in float32, t rounds to 1 within 1e-7 of it, where a
+        # concentrated head draws much of its mass
         beta = torch.distributions.Beta(
-            torch.tensor(half + self.kappa, device=device),
-            torch.tensor(half, device=device),
+            torch.tensor(half + self.kappa, dtype=torch.float64, device=device),
+            torch.tensor(half, dtype=torch.float64, device=device),
             validate_args=False,
         )
         return 2.0 * beta.sample((n,)) - 1.0

@@ -99,6 +99,13 @@ def test_linear_runs_onednn_for_large_2d_float32_cpu_products_only():
                                    rtol=1e-5, atol=1e-4)
 
 
+def test_under_cpu_autocast_linear_casts_as_torchs_does_at_every_size():
+    x, weight, bias, _ = _inputs(256, 100, 512)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for rows in (256, 2):  # above and below the size at which oneDNN would run
+            assert linear(x[:rows], weight, bias).dtype == torch.bfloat16, rows
+
+
 def test_make_mlp_builds_linear_layers_with_torchs_parameters():
     torch.manual_seed(0)
     mlp = make_mlp(5, (4,), 3, init_std=None)

@@ -183,6 +183,30 @@ def test_vmf_cosines_follow_the_vmf_marginal(kappa, dim):
 
 
 @pytest.mark.parametrize("head_cls", [VonMisesFisherHead, PowerSphericalHead])
+def test_concentrated_samples_in_two_dimensions_keep_their_angle(head_cls):
+    """At d=2, kappa=1e5 a sample's angle to the mean is about 0.003: in
+    float32 its cosine rounds to 1 for a sizeable share of the draws, which
+    then lie on the mean; the angle's law must survive the float32 sample."""
+    torch.manual_seed(0)
+    mean = torch.tensor([[1.0, 0.0]]).expand(20000, 2)
+    head = head_cls(1e5)
+    z = head.sample(mean)
+    assert z.dtype == torch.float32
+    angles = torch.atan2(z[:, 1], z[:, 0]).abs().double().numpy()
+    assert (angles == 0).mean() < 0.001
+    torch.manual_seed(1)
+    reference = torch.acos(head._sample_cosine(20000, 2, "cpu")).numpy()  # float64
+    assert stats.ks_2samp(angles, reference).statistic < 0.02
+
+
+def test_the_vmf_head_samples_after_a_cast_of_the_module():
+    head = VonMisesFisherHead(100.0)
+    head.sample(torch.randn(4, 3))  # tabulates its float64 knots as buffers
+    head.float()
+    assert head.sample(torch.randn(4, 3)).shape == (4, 3)
+
+
+@pytest.mark.parametrize("head_cls", [VonMisesFisherHead, PowerSphericalHead])
 def test_spherical_samples_spread_uniformly_around_the_mean(head_cls):
     """The part of a sample orthogonal to the mean direction has mean zero and
     covariance E[1 - w^2] / (d - 1) times the projection off the mean."""
@@ -251,6 +275,19 @@ def test_similarity_matrices_match_numpy(name):
     a, b = rng.normal(size=(6, 4)), rng.normal(size=(5, 4))
     got = SIMILARITIES[name](torch.tensor(a), torch.tensor(b)).numpy()
     np.testing.assert_allclose(got, _numpy_similarities(a, b)[name], rtol=1e-10, atol=1e-10)
+
+
+def test_euclidean_similarities_do_not_depend_on_an_offset_shared_by_all_rows():
+    from sklearn_dssl._losses import euclidean_similarity_matrix
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(256, 10)), rng.normal(size=(256, 10))
+    reference = _numpy_similarities(a, b)["euclidean"]
+    # float32 rows near 1e3: their own rounding moves distances by about 1e-3;
+    # expanded about the origin the cancellation moved them by about 5
+    a32, b32 = (torch.tensor(x + 1e3, dtype=torch.float32) for x in (a, b))
+    got = euclidean_similarity_matrix(a32, b32).double().numpy()
+    assert np.abs(got - reference).max() < 0.05
 
 
 @pytest.mark.parametrize("name", ["cosine", "l1", "euclidean"])
