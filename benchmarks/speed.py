@@ -44,7 +44,8 @@ with the encoders' layers on oneDNN and on torch's BLAS, alternated,
 uncompiled and compiled; added to speed.json as ``kernels``.
 
 Run: python benchmarks/speed.py [--full] [--epochs 4] | --compile-cost | --kernels
-Writes benchmarks/results/speed.json.
+[--output NAME]
+Writes benchmarks/results/speed.json (or ``--output``).
 """
 
 import argparse
@@ -118,6 +119,17 @@ def cpu_matmul_gflops():
     if _kernels.HAS_ONEDNN:
         rates["onednn"] = matmul_gflops(product=lambda a, b: onednn_linear(a, b, None))
     return rates
+
+
+def cpu_model():
+    """The processor's model name where the system says it (Linux), else None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def finish(tensor):
@@ -277,12 +289,20 @@ def timed_fit(model, X):
 
 
 def skorch_epoch(net, X):
-    """Train the fitted skorch ``net`` one more epoch; return its wall time."""
+    """Train the fitted skorch ``net`` one more epoch; return its wall time.
+
+    As ``partial_fit`` does, the callbacks' ``on_train_begin`` and
+    ``on_train_end`` bracket the epoch (a fitted net's LR scheduler is built
+    again at the one and dropped at the other), outside the timing.
+    """
+    net.notify("on_train_begin", X=X, y=None)
     finish(X)
     start = time.perf_counter()
     net.fit_loop(X, None, epochs=1)
     finish(X)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    net.notify("on_train_end", X=X, y=None)
+    return seconds
 
 
 def interleaved_epochs(loops, rounds):
@@ -382,7 +402,8 @@ SMALL_FITS = {
 
 
 def small_fit_comparison(rounds=3):
-    """Small fits (3 + 3 epochs) with oneDNN as used, and for every layer, against BLAS.
+    """Small fits (3 + 3 epochs) with oneDNN as used where it pays (layers above
+    the threshold), and for every layer, against BLAS.
 
     The fits of each configuration alternate ``rounds`` times, after one
     untimed fit; the medians of the per-round ratios to the BLAS fit.
@@ -402,9 +423,11 @@ def small_fit_comparison(rounds=3):
         seconds = {setting: [] for setting in settings}
         for _ in range(rounds):
             for setting, (onednn, threshold) in settings.items():
-                _kernels.HAS_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = onednn, threshold
+                _kernels.USE_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = onednn, threshold
                 seconds[setting].append(timed_fit(model(), X))
-        _kernels.HAS_ONEDNN, _kernels.ONEDNN_MIN_MULTIPLY_ADDS = settings["as_used"]
+        # back to what the package does on this machine
+        _kernels.USE_ONEDNN = _kernels._onednn_pays()
+        _kernels.ONEDNN_MIN_MULTIPLY_ADDS = settings["as_used"][1]
         blas = np.array(seconds["blas"])
         report[name] = {"blas_seconds": float(np.median(blas)),
                         **{f"{s}_over_blas": float(np.median(np.array(seconds[s]) / blas))
@@ -427,13 +450,13 @@ def kernel_comparison(X_train, modalities, epochs):
         for onednn in (False, True):
             # the switch that sklearn_dssl._kernels.linear reads on every call;
             # a benchmark's own, not a user setting
-            _kernels.HAS_ONEDNN = onednn
+            _kernels.USE_ONEDNN = onednn
             models[onednn] = DisentangledSSL(
                 modalities=modalities, max_epochs_shared=1, max_epochs_specific=1,
                 random_state=0, device="cpu", compile=compile, **PAPER).fit(X_train)
 
         def epoch(onednn, step):
-            _kernels.HAS_ONEDNN = onednn
+            _kernels.USE_ONEDNN = onednn
             return skorch_epoch(getattr(models[onednn], step), X)
 
         for step in ("shared", "specific"):
@@ -448,7 +471,7 @@ def kernel_comparison(X_train, modalities, epochs):
                            "onednn_over_blas": float(np.median(times[True] / times[False])),
                            "onednn_over_blas_per_epoch": (times[True] / times[False]).tolist()}
             print(f"{key}: oneDNN / BLAS {report[key]['onednn_over_blas']:.3f}", flush=True)
-    _kernels.HAS_ONEDNN = True
+    _kernels.USE_ONEDNN = _kernels._onednn_pays()
     return report
 
 
@@ -474,10 +497,14 @@ def main():
     parser.add_argument("--kernels", action="store_true",
                         help="only compare oneDNN's products with torch's BLAS (one layer "
                              "over shapes, small fits, epochs), into speed.json")
+    parser.add_argument("--output", default="speed.json", metavar="NAME",
+                        help="results file in benchmarks/results (default speed.json), e.g. "
+                             "to keep another machine's measurements beside it")
     args = parser.parse_args()
+    output = RESULTS / args.output
 
     if args.compile_cost:
-        path = RESULTS / "speed.json"
+        path = output
         report = json.loads(path.read_text())
         report["compile_cost"] = cost = compile_cost()
         print(f"1 + 1 epochs: {cost['uncompiled_seconds']:.1f} s uncompiled, "
@@ -491,7 +518,7 @@ def main():
     if args.kernels:
         if not _kernels.HAS_ONEDNN:
             raise SystemExit("--kernels: this torch has no oneDNN")
-        path = RESULTS / "speed.json"
+        path = output
         report = json.loads(path.read_text())
         report["kernels"] = {"layers": layer_comparison(),
                              "min_multiply_adds": _kernels.ONEDNN_MIN_MULTIPLY_ADDS,
@@ -502,6 +529,7 @@ def main():
     X = as_tensor(X_train, "cpu")
     report = {
         "machine": {"processor": platform.processor() or platform.machine(),
+                    "cpu": cpu_model(), "cores": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
         "config": {**PAPER, "n_train": 72000, "head": args.head},
     }
@@ -614,7 +642,7 @@ def main():
               f"probes: {report['paper_fit_compiled_probes']}", flush=True)
 
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(report, indent=2))
+    output.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

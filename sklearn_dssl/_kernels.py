@@ -1,4 +1,4 @@
-"""The matrix products of the encoders' linear layers, on oneDNN where torch has it.
+"""The matrix products of the encoders' linear layers, on oneDNN where it pays.
 
 On a CPU, torch computes float32 ``nn.Linear`` layers with its BLAS (MKL in
 the official wheels), which chooses its kernels by processor vendor: on AMD
@@ -8,12 +8,14 @@ On 2 cores of an AMD EPYC (Zen 5) it multiplied 2048 x 2048 float32
 matrices at 466 to 494 GFLOP/s against 216 to 223 for ``torch.mm``, and
 training epochs at the paper configuration took 0.93 to 0.97 (step 1) and
 0.77 to 0.83 (step 2) of their time with torch's BLAS (``benchmarks/speed.py``).
+On an Intel Xeon, where MKL runs its AVX-512 kernels, the same epochs took
+1.19 to 1.25 times as long on oneDNN, and each layer 1.2 to 4.7 times.
 
 :func:`linear` is ``torch.nn.functional.linear`` computed by oneDNN for
-2-D float32 tensors on an x86-64 CPU, its backward pass included, when the
-product is large enough to repay oneDNN's cost per call, and by torch
-otherwise (other devices, processors, dtypes or smaller products, or a
-torch without oneDNN). It is a
+2-D float32 tensors on an AMD (or Hygon) x86-64 CPU with AVX-512, its
+backward pass included, when the product is large enough to repay oneDNN's
+cost per call, and by torch otherwise (other devices, processors, dtypes or
+smaller products, or a torch without oneDNN). It is a
 custom operator (``torch.library.custom_op``): autograd differentiates it
 through its registered backward, ``torch.compile`` calls it as one opaque
 kernel, and torch's ``FlopCounterMode`` counts its operations.
@@ -48,6 +50,41 @@ def _has_onednn_linear():
 
 
 HAS_ONEDNN = _has_onednn_linear()
+
+
+def _cpu_vendor():
+    """The x86 processor's vendor (e.g. ``"AuthenticAMD"``), or ``""`` when unknown.
+
+    Read from ``/proc/cpuinfo`` on Linux; Windows names it at the end of
+    ``platform.processor()``. Elsewhere (macOS: Intel processors only) it
+    is unknown.
+    """
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    processor = platform.processor()
+    for vendor in ("AuthenticAMD", "HygonGenuine", "GenuineIntel"):
+        if vendor in processor:
+            return vendor
+    return ""
+
+
+def _onednn_pays():
+    """Whether oneDNN's products beat torch's BLAS here: on processors whose
+    AVX-512 MKL leaves unused (AMD's, and Hygon's, derived from them)."""
+    try:
+        avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    except (AttributeError, RuntimeError):
+        return False
+    return HAS_ONEDNN and avx512 and _cpu_vendor() in {"AuthenticAMD", "HygonGenuine"}
+
+
+# The switch :func:`linear` reads on every call.
+USE_ONEDNN = _onednn_pays()
 
 # Products smaller than this (rows x inputs x outputs) stay torch's: each
 # call to oneDNN through the custom operator costs about 70 us more per
@@ -119,7 +156,7 @@ def _onednn_linear_flops(x_shape, weight_shape, *args, out_shape=None, **kwargs)
 
 def _onednn_applies(x, weight):
     return (
-        HAS_ONEDNN
+        USE_ONEDNN
         and x.device.type == "cpu"
         # under CPU autocast torch's product casts as autocast says; the
         # custom operator would keep float32 for large products only
@@ -134,7 +171,8 @@ def _onednn_applies(x, weight):
 
 
 def linear(x, weight, bias=None):
-    """``torch.nn.functional.linear``, by oneDNN for large 2-D float32 CPU products."""
+    """``torch.nn.functional.linear``, by oneDNN for large 2-D float32 CPU products
+    where it pays (``USE_ONEDNN``: AMD processors with AVX-512)."""
     if _onednn_applies(x, weight):
         # oneDNN reads strided inputs slowly (a transposed batch about 60 times
         # slower than a copy); an encoder's modality columns are such a slice

@@ -13,6 +13,13 @@ from tests.conftest import TINY_NEURAL
 needs_onednn = pytest.mark.skipif(not _kernels.HAS_ONEDNN, reason="torch built without oneDNN")
 
 
+@pytest.fixture(autouse=True)
+def onednn_in_use(monkeypatch):
+    """The layers on oneDNN wherever torch has it, as on the processors where
+    it pays (AMD's with AVX-512), whatever this machine's processor."""
+    monkeypatch.setattr(_kernels, "USE_ONEDNN", _kernels.HAS_ONEDNN)
+
+
 class RecordOps(TorchDispatchMode):
     """Names of the operators dispatched inside the block."""
 
@@ -158,7 +165,7 @@ def test_flop_counter_counts_onednn_linear_as_torchs_addmm():
 
 
 def test_without_onednn_linear_is_torchs(monkeypatch):
-    monkeypatch.setattr(_kernels, "HAS_ONEDNN", False)
+    monkeypatch.setattr(_kernels, "USE_ONEDNN", False)
     x, weight, bias, _ = _inputs(4, 3, 2)
     with RecordOps() as ops:
         out = linear(x, weight, bias)
@@ -183,3 +190,34 @@ def test_onednn_is_not_used_off_x86_or_without_onednn(monkeypatch):
     monkeypatch.setattr(_kernels.platform, "machine", lambda: "x86_64")
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
     assert not _kernels._has_onednn_linear()
+
+
+@pytest.mark.parametrize("vendor, capability, pays", [
+    ("AuthenticAMD", "AVX512", True),
+    ("HygonGenuine", "AVX512", True),
+    ("AuthenticAMD", "AVX2", False),  # oneDNN's kernels are no wider than MKL's there
+    ("GenuineIntel", "AVX512", False),  # MKL runs its AVX-512 kernels: 1.2 to 1.25x faster
+    ("", "AVX512", False),
+])
+def test_onednn_is_used_where_mkl_leaves_avx512_unused(monkeypatch, vendor, capability, pays):
+    monkeypatch.setattr(_kernels, "HAS_ONEDNN", True)
+    monkeypatch.setattr(_kernels, "_cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert _kernels._onednn_pays() is pays
+    monkeypatch.setattr(_kernels, "HAS_ONEDNN", False)
+    assert not _kernels._onednn_pays()
+
+
+def test_the_cpu_vendor_is_read_where_the_system_gives_it(monkeypatch):
+    import builtins
+
+    def no_cpuinfo(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    assert isinstance(_kernels._cpu_vendor(), str)
+    monkeypatch.setattr(builtins, "open", no_cpuinfo)
+    monkeypatch.setattr(_kernels.platform, "processor",
+                        lambda: "AMD64 Family 25 Model 33 Stepping 0, AuthenticAMD")
+    assert _kernels._cpu_vendor() == "AuthenticAMD"
+    monkeypatch.setattr(_kernels.platform, "processor", lambda: "i386")
+    assert _kernels._cpu_vendor() == ""
