@@ -9,7 +9,7 @@ matrices at 466 to 494 GFLOP/s against 216 to 223 for ``torch.mm``, and
 training epochs at the paper configuration took 0.93 to 0.97 (step 1) and
 0.77 to 0.83 (step 2) of their time with torch's BLAS (``benchmarks/speed.py``).
 On an Intel Xeon, where MKL runs its AVX-512 kernels, the same epochs took
-1.19 to 1.25 times as long on oneDNN, and each layer 1.2 to 4.7 times.
+1.19 to 1.28 times as long on oneDNN, and each layer 1.2 to 4.6 times.
 
 :func:`linear` is ``torch.nn.functional.linear`` computed by oneDNN for
 2-D float32 tensors on an AMD (or Hygon) x86-64 CPU with AVX-512, its
