@@ -110,26 +110,16 @@ def cpu_matmul_gflops():
     """This CPU's float32 GEMM throughput by each library torch offers for it.
 
     ``torch_mm`` is torch's BLAS (MKL in the official wheels), ``onednn``
-    oneDNN, which the encoders' layers use (``sklearn_dssl._kernels``). MKL
-    picks its kernels by vendor and runs AVX2 ones on AMD processors with
-    AVX-512, where oneDNN reaches about twice its rate; the better of the
-    two is the machine's yardstick.
+    oneDNN, which the encoders' layers use on AMD processors with AVX-512
+    (``sklearn_dssl._kernels``). MKL picks its kernels by vendor and runs
+    AVX2 ones there, where oneDNN reaches about twice its rate; on Intel
+    processors MKL is the faster. The better of the two is the machine's
+    yardstick.
     """
     rates = {"torch_mm": matmul_gflops()}
     if _kernels.HAS_ONEDNN:
         rates["onednn"] = matmul_gflops(product=lambda a, b: onednn_linear(a, b, None))
     return rates
-
-
-def cpu_model():
-    """The processor's model name where the system says it (Linux), else None."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def finish(tensor):
@@ -529,7 +519,7 @@ def main():
     X = as_tensor(X_train, "cpu")
     report = {
         "machine": {"processor": platform.processor() or platform.machine(),
-                    "cpu": cpu_model(), "cores": os.cpu_count(),
+                    "cpu": _kernels.cpuinfo_field("model name"), "cores": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
         "config": {**PAPER, "n_train": 72000, "head": args.head},
     }

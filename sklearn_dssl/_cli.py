@@ -427,8 +427,9 @@ def _check_separate_outputs(output, model):
 
 
 def _check_not_input(output, table):
-    """Refuse an ``--output`` that is the input table, before any training."""
-    if Path(output).resolve() == Path(table).resolve():
+    """Refuse an ``--output`` that is the input table, before any training
+    (the same file by another name too: a link, or other letter cases)."""
+    if Path(output).exists() and Path(table).exists() and os.path.samefile(output, table):
         raise CommandError(
             f"--output {output} is the input table; write to another path, so that "
             "the table is kept."
@@ -443,10 +444,13 @@ def _check_id_not_output_name(id_column, model, modalities):
     """
     if id_column is None:
         return
-    for block in model._blocks:
+    for block in model._output_blocks():
         for name in modalities:
             prefix = f"{block}_{name}_"
-            if id_column.startswith(prefix) and id_column[len(prefix):].isdigit():
+            index = id_column[len(prefix):]
+            if id_column.startswith(prefix) and index.isascii() and index.isdigit() and (
+                index == str(int(index))
+            ):
                 raise CommandError(
                     f"--id {id_column} is also the name of an embedding column "
                     f"({block} block of modality {name!r}); rename the id column."

@@ -7,7 +7,6 @@ Latent Partial Causal Models", 2024.
 from numbers import Integral, Real
 
 from sklearn.base import _fit_context
-from sklearn.decomposition import FastICA
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._losses import SIMILARITIES, ContrastiveObjective
@@ -19,6 +18,7 @@ from ._neural import (
     ICA_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
+    ica_on,
 )
 from ._training import seeded_torch, warn_if_interrupted
 
@@ -245,7 +245,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
                 )
             warn_if_interrupted(
                 self.net_, outcome="the model keeps those weights"
-                + (" and fits the ICA on them." if isinstance(self.ica, FastICA) or self.ica else ".")
+                + (" and fits the ICA on them." if ica_on(self.ica) else ".")
             )
             self._fit_shared_ica(X_model, seed_ica)
         return self

@@ -442,18 +442,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             f"{name}={getattr(self, name)!r} (fitted with {value!r})"
             for name, value in fitted.items() if not _same_setting(getattr(self, name), value)
         ]
-        try:
-            groups = self._column_groups(X)
-            same_groups = list(groups) == list(self.modalities_) and all(
-                np.array_equal(groups[m], self.modalities_[m]) for m in groups
-            )
-        except (TypeError, ValueError):
-            # column selectors cannot run on an array given to a model fitted
-            # on named columns: its columns count by position, as scikit-learn
-            # takes them after its feature-names warning; otherwise a spec
-            # that no longer fits X differs
-            same_groups = (getattr(X, "columns", None) is None
-                           and hasattr(self, "feature_names_in_"))
+        groups = self._resolvable_column_groups(X)
+        same_groups = groups is not None and list(groups) == list(self.modalities_) and all(
+            np.array_equal(groups[m], self.modalities_[m]) for m in groups
+        )
         if not same_groups:
             changed.append("modalities")
         if changed:
@@ -463,6 +455,27 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 "retrain both steps with them.",
                 UserWarning,
             )
+
+    def _resolvable_column_groups(self, X):
+        """The column groups ``modalities`` gives for X, or None where it
+        gives none (a spec that no longer fits X).
+
+        Column selectors cannot run on an array given to a model fitted on
+        named columns: they run on the array with the fitted names, its
+        columns counting by position, as scikit-learn takes them after its
+        feature-names warning.
+        """
+        try:
+            return self._column_groups(X)
+        except (TypeError, ValueError):
+            if getattr(X, "columns", None) is not None or not hasattr(self, "feature_names_in_"):
+                return None
+        try:
+            import pandas as pd
+
+            return self._column_groups(pd.DataFrame(np.asarray(X), columns=self.feature_names_in_))
+        except (ImportError, TypeError, ValueError):
+            return None
 
     def _fit_specific(self, X_model, hidden, seed, device):
         shared = self.shared_net_.module_

@@ -52,6 +52,19 @@ def _has_onednn_linear():
 HAS_ONEDNN = _has_onednn_linear()
 
 
+def cpuinfo_field(name):
+    """The first value of field ``name`` in ``/proc/cpuinfo`` (Linux), or None."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
 def _cpu_vendor():
     """The x86 processor's vendor (e.g. ``"AuthenticAMD"``), or ``""`` when unknown.
 
@@ -59,13 +72,9 @@ def _cpu_vendor():
     ``platform.processor()``. Elsewhere (macOS: Intel processors only) it
     is unknown.
     """
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    vendor = cpuinfo_field("vendor_id")
+    if vendor:
+        return vendor
     processor = platform.processor()
     for vendor in ("AuthenticAMD", "HygonGenuine", "GenuineIntel"):
         if vendor in processor:

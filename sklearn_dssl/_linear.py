@@ -5,7 +5,6 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import _fit_context
-from sklearn.utils.extmath import svd_flip
 from sklearn.utils._param_validation import Interval
 
 from ._base import MultimodalTransformer
@@ -39,6 +38,21 @@ def _regularised_whitener(C, ridge, name):
     kept = ~singular
     inverse_sqrt = eigenvectors[:, kept] / np.sqrt(eigenvalues[kept] + ridge)
     return scales[:, None] * inverse_sqrt
+
+
+def _signed_by_largest_weight(weights, covariance):
+    """The paired weights, each pair's sign set by the data, not by the solvers.
+
+    SVD and eigendecomposition give each direction an arbitrary sign. Each
+    pair is turned so that, in the first modality's weights in units of its
+    columns' standard deviations, the entry of largest magnitude is
+    positive: the same variates whatever the columns' units or order.
+    """
+    W1, W2 = weights
+    scaled = np.sqrt(np.diag(covariance))[:, None] * W1
+    signs = np.sign(scaled[np.abs(scaled).argmax(axis=0), np.arange(W1.shape[1])])
+    signs[signs == 0] = 1.0
+    return [W1 * signs, W2 * signs]
 
 
 def _variate_correlations(covariances, cross_covariance, weights):
@@ -184,9 +198,10 @@ class LinearCCA(MultimodalTransformer):
             self._check_directions(W.shape[1], name)
         cross = whiteners[0].T @ (centred[0].T @ centred[1] / n) @ whiteners[1]
         U, _, Vt = linalg.svd(cross, full_matrices=False)
-        U, Vt = svd_flip(U, Vt)  # a sign for each pair of variates that reruns keep
         k = self.n_components
-        self.weights_ = [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T]
+        self.weights_ = _signed_by_largest_weight(
+            [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T], covariances[0]
+        )
         self.canonical_correlations_ = _variate_correlations(
             covariances, centred[0].T @ centred[1] / n, self.weights_
         )

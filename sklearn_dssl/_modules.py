@@ -87,19 +87,22 @@ def mirror_weights_(mlp):
 # --------------------------------------------------------------------------
 
 
-def _sample_on_sphere_around(mean, w):
+def _sample_on_sphere_around(mean, w, sine=None):
     """Unit vectors with cosine ``w`` to ``mean``'s direction, uniform otherwise.
 
     The orthogonal part is an isotropic Gaussian vector projected off the
     mean direction and normalised: uniform on the directions orthogonal to it.
-    Its length ``sqrt(1 - w^2)`` is taken in ``w``'s precision (float64 for
-    the spherical heads) before the cast to the mean's: in float32, cosines
-    within 1e-7 of 1 would all round to 1, and their samples onto the mean.
+    Its length ``sine``, by default ``sqrt(1 - w^2)``, is taken in ``w``'s
+    precision (float64 for the vMF head) before the cast to the mean's: in
+    float32, cosines within 1e-7 of 1 would all round to 1, and their
+    samples onto the mean.
     """
     direction = F.normalize(mean, dim=1)
     noise = torch.randn_like(direction)
     tangent = F.normalize(noise - (noise * direction).sum(dim=1, keepdim=True) * direction, dim=1)
-    sine = torch.sqrt((1.0 - w * w).clamp_min(0.0)).to(direction.dtype).unsqueeze(1)
+    if sine is None:
+        sine = torch.sqrt((1.0 - w * w).clamp_min(0.0))
+    sine = sine.to(direction.dtype).unsqueeze(1)
     w = w.to(direction.dtype).unsqueeze(1)
     return w * direction + sine * tangent
 
@@ -211,16 +214,28 @@ class PowerSphericalHead(VonMisesFisherHead):
     ``t ~ Beta((d - 1) / 2 + kappa, (d - 1) / 2)``.
     """
 
-    def _sample_cosine(self, n, dim, device):
+    def _sample_half_distance(self, n, dim, device, dtype=torch.float32):
+        """``s = (1 - w) / 2 = 1 - t ~ Beta((d - 1) / 2, (d - 1) / 2 + kappa)``.
+
+        Drawn as ``s`` rather than ``t``: near ``t = 1``, where a concentrated
+        head draws much of its mass, float32 rounds ``t`` to 1 but keeps
+        ``s`` to full relative precision (without float64, which some
+        devices lack).
+        """
         half = (dim - 1.0) / 2.0
-        # float64: in float32, t rounds to 1 within 1e-7 of it, where a
-        # concentrated head draws much of its mass
         beta = torch.distributions.Beta(
-            torch.tensor(half + self.kappa, dtype=torch.float64, device=device),
-            torch.tensor(half, dtype=torch.float64, device=device),
+            torch.tensor(half, dtype=dtype, device=device),
+            torch.tensor(half + self.kappa, dtype=dtype, device=device),
             validate_args=False,
         )
-        return 2.0 * beta.sample((n,)) - 1.0
+        return beta.sample((n,))
+
+    def _sample_cosine(self, n, dim, device):
+        return 1.0 - 2.0 * self._sample_half_distance(n, dim, device, torch.float64)
+
+    def sample(self, mean):
+        s = self._sample_half_distance(mean.shape[0], mean.shape[1], mean.device, mean.dtype)
+        return _sample_on_sphere_around(mean, 1.0 - 2.0 * s, 2.0 * torch.sqrt(s * (1.0 - s)))
 
 
 class GaussianHead(nn.Module):

@@ -140,6 +140,12 @@ ACCELERATOR_DOC = """accelerator : accelerate.Accelerator or None, default=None
         ``accelerator=None``; see the scaling-out page of the documentation."""
 
 
+def ica_on(ica):
+    """Whether the ``ica`` setting asks for the rotation: a FastICA, or True
+    (numpy's too, as a grid over ``np.array([False, True])`` passes it)."""
+    return isinstance(ica, FastICA) or bool(ica)
+
+
 def _column_std(X):
     """Per-column standard deviation of float32 ``X``, finite for any finite X.
 
@@ -226,7 +232,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         sizes = tuple(sizes) if isinstance(sizes, (list, tuple, range)) else (None,)
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive ints, e.g. (512,), "
+                "hidden_layer_sizes must be a positive int or a tuple of positive ints, "
+                "e.g. (512,), "
                 f"got {self.hidden_layer_sizes!r}."
             )
         return sizes
@@ -266,7 +273,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """
         for name in ("ica_", "unmixing_", "mixing_"):
             self.__dict__.pop(name, None)
-        if not isinstance(self.ica, FastICA) and not self.ica:  # False or numpy's False
+        if not ica_on(self.ica):
             return
         # float64: the whitening of a low-variance float32 embedding loses
         # precision, and row-wise results of float32 products depend on the

@@ -605,10 +605,10 @@ def copy_callback(callback):
 
 def _progress_bar_shows():
     """Whether a progress bar can redraw in place: stderr is a terminal or
-    the process is a notebook kernel. Elsewhere (a log file, a pipe) each
-    redraw would stay in the output as a fragment."""
+    the process is a Jupyter kernel (a notebook, Colab, an editor's). Elsewhere
+    (a log file, a pipe) each redraw would stay in the output as a fragment."""
     isatty = getattr(sys.stderr, "isatty", None)
-    return ProgressBar().in_ipynb() or bool(isatty is not None and isatty())
+    return "ipykernel" in sys.modules or bool(isatty is not None and isatty())
 
 
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,

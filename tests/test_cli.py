@@ -445,6 +445,12 @@ def test_the_input_table_and_id_column_are_kept_from_being_overwritten(tables, t
         out, err = capsys.readouterr()
         assert "fitting" not in out and expected in err
     assert table.read_bytes() == before
+    # nor by another name of the same file
+    link = tmp_path / "link.csv"
+    os.link(table, link)
+    assert main([*fit, "-o", str(link)]) == 1
+    assert f"--output {link} is the input table" in capsys.readouterr().err
+    assert table.read_bytes() == before
     # an --id named like an embedding column fails before training, not after
     renamed = tmp_path / "renamed.csv"
     frame.rename(columns={"cell": "specific_rna_7"}).to_csv(renamed, index=False)
@@ -461,6 +467,11 @@ def test_the_input_table_and_id_column_are_kept_from_being_overwritten(tables, t
                  "--id", "specific_rna_x", "--method", "cca", "--n-components", "1",
                  "-o", str(tmp_path / "z.csv")]) == 0
     assert pd.read_csv(tmp_path / "z.csv").columns[0] == "specific_rna_x"
+    # as is the name of a block the command does not write
+    frame.rename(columns={"cell": "specific_rna_0"}).to_csv(renamed, index=False)
+    assert main(["fit", str(renamed), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+                 "--id", "specific_rna_0", "--method", "cca", "--n-components", "1",
+                 "--blocks", "shared", "-o", str(tmp_path / "z.csv")]) == 0
 
 
 def test_the_model_is_saved_before_the_embeddings_are_written(tables, tmp_path, capsys,

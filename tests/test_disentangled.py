@@ -186,6 +186,10 @@ def test_fit_specific_on_an_array_after_column_selectors_warns_of_names_alone(da
     messages = [str(w.message) for w in caught]
     assert any("X does not have valid feature names" in m for m in messages)
     assert not any("changed since" in m for m in messages)
+    # selectors that pick other columns are a change, array or not
+    model.set_params(modalities=[make_column_selector("^a[0-2]"), make_column_selector("^b")])
+    with pytest.warns(UserWarning, match="changed since: modalities"):
+        model.fit_specific(df.to_numpy())
 
 
 def test_fit_specific_compares_array_settings_by_value(data):
@@ -322,6 +326,12 @@ def test_verbose_draws_progress_bars_on_a_terminal_only(data, monkeypatch):
     model = small_model(verbose=1).fit(data.data)
     assert "progress_bar" not in dict(model.shared_net_.callbacks_)
     assert sys.stderr.getvalue() == ""
+    # a Jupyter kernel (notebook, Colab) shows it, though its stderr is no terminal
+    import types
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    model = small_model(verbose=1).fit(data.data)
+    assert "progress_bar" in dict(model.shared_net_.callbacks_)
 
 
 class _CountEpochs(Callback):

@@ -242,7 +242,8 @@ def test_a_modality_position_that_is_another_modality_s_name_is_refused(name):
 
 @pytest.mark.parametrize("sizes", [[[8], [8, 8]], [[8, 4]], np.array([[8], [4]]), (8, True)])
 def test_hidden_layer_sizes_that_are_not_a_flat_list_of_widths_are_refused(sizes):
-    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive ints"):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a positive int or a "
+                       "tuple of positive ints"):
         TINY_NEURAL["MultimodalContrastive"](hidden_layer_sizes=sizes).fit(X)
 
 

@@ -288,6 +288,23 @@ def test_probe_score_checks_the_probe_and_the_estimators_inside_it():
                   LogisticRegression(tol=-1.0)):
         with pytest.raises(ValueError, match="parameter of LogisticRegression must be"):
             probe_score(cca, X, y, probe=probe)
+    # a probe of the user's own, without scikit-learn's parameter constraints
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class OwnProbe(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.model_ = LogisticRegression().fit(X, y)
+            self.classes_ = self.model_.classes_
+            return self
+
+        def predict(self, X):
+            return self.model_.predict(X)
+
+    assert 0 <= probe_score(cca, X, y, probe=OwnProbe()) <= 1
+    assert make_probe_scorer(probe=make_pipeline(StandardScaler(), OwnProbe()))(cca, X, y) >= 0
+    # a bad setting is a TypeError too, as scikit-learn's InvalidParameterError is
+    with pytest.raises(TypeError, match="'C' parameter of LogisticRegression"):
+        probe_score(cca, X, y, probe=LogisticRegression(C=-1.0))
     with pytest.raises(TypeError, match=r"probe=LogisticRegression is a class; pass an "
                        r"instance, e.g. probe=LogisticRegression\(\)"):
         probe_score(cca, X, y, probe=LogisticRegression)

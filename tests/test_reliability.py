@@ -16,7 +16,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sklearn_dssl import DisentangledSSL, LinearCCA
-from sklearn_dssl._training import train, warn_if_no_better_than_chance
+from sklearn_dssl._training import seeded_torch, train, warn_if_no_better_than_chance
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import TINY_NEURAL, small_model
 
@@ -202,6 +202,43 @@ def test_a_cpu_fit_seeds_no_accelerator_generator(data, monkeypatch):
                 monkeypatch.setattr(module, name, lambda seed, b=backend: seeded.append(b))
     small_model().fit(data.data)
     assert seeded == []
+
+
+@pytest.mark.parametrize("device, forked, seeds", [
+    ("cuda:1", ([torch.device("cuda:1")], "cuda"), [("device", torch.device("cuda:1")),
+                                                  ("cuda", 5)]),
+    ("mps", ([torch.device("mps")], "mps"), [("mps", 5)]),
+    ("cpu", ([], "cuda"), []),
+])
+def test_a_device_fit_seeds_and_restores_that_device_alone(monkeypatch, device, forked, seeds):
+    # no GPU here: torch's device calls are recorded instead of made
+    import contextlib
+
+    calls = []
+
+    @contextlib.contextmanager
+    def fork_rng(devices, device_type):
+        calls.append(("fork", (devices, device_type)))
+        yield
+
+    @contextlib.contextmanager
+    def cuda_device(which):
+        calls.append(("device", which))
+        yield
+
+    monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
+    monkeypatch.setattr(torch.cuda, "device", cuda_device)
+    for backend, name in (("cuda", "manual_seed"), ("mps", "manual_seed")):
+        monkeypatch.setattr(getattr(torch, backend), name,
+                            lambda seed, b=backend: calls.append((b, seed)))
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(("all", seed)))
+    cpu_state = torch.get_rng_state()
+    try:
+        with seeded_torch(5, device):
+            pass
+    finally:
+        torch.set_rng_state(cpu_state)  # the recorded fork_rng restored nothing
+    assert calls == [("fork", forked), *seeds]
 
 
 def _chance_warnings(fit):

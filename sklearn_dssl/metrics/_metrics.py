@@ -313,11 +313,19 @@ def _check_probe(probe):
         )
     inner = probe.get_params(deep=True).values() if hasattr(probe, "get_params") else ()
     for estimator in (probe, *inner):
-        if hasattr(estimator, "_validate_params") and not isinstance(estimator, type):
-            try:
-                estimator._validate_params()
-            except ValueError as exc:  # named for the probe, not for this function
-                raise ValueError(f"probe={probe!r}: {exc}") from None
+        # scikit-learn's own estimators declare their constraints; others may not
+        if getattr(type(estimator), "_parameter_constraints", None) is None:
+            continue
+        try:
+            estimator._validate_params()
+        except ValueError as exc:  # named for the probe, not for this function
+            raise _InvalidProbeError(f"probe={probe!r}: {exc}") from None
+
+
+class _InvalidProbeError(ValueError, TypeError):
+    """A probe's own setting is invalid: a ValueError and a TypeError, as
+    scikit-learn's InvalidParameterError is (whose message this function's
+    parameter check would reword as if the setting were its own)."""
 
 
 def _check_pair(a, b):
