@@ -468,12 +468,14 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         try:
             return self._column_groups(X)
         except (TypeError, ValueError):
-            if getattr(X, "columns", None) is not None or not hasattr(self, "feature_names_in_"):
+            named = getattr(X, "columns", None) is not None
+            if named or not hasattr(self, "feature_names_in_"):
                 return None
         try:
             import pandas as pd
 
-            return self._column_groups(pd.DataFrame(np.asarray(X), columns=self.feature_names_in_))
+            X = pd.DataFrame(np.asarray(X), columns=self.feature_names_in_)
+            return self._column_groups(X)
         except (ImportError, TypeError, ValueError):
             return None
 

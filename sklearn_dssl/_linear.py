@@ -88,7 +88,8 @@ class LinearCCA(MultimodalTransformer):
         Column groups of X; see :class:`DisentangledSSL`. Exactly two.
     n_components : int, default=50
         Number of canonical variates per modality (the shared width). At most
-        the column count of the smaller modality.
+        the column count of the smaller modality, and the number of directions
+        in which each modality varies on the training rows.
     ridge : float, default=1e-6
         Ridge added to each modality's covariance, to each column's variance
         in proportion to it (to the modality's mean variance for a column
