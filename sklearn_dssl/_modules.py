@@ -102,9 +102,20 @@ def _sample_on_sphere_around(mean, w, sine=None):
     tangent = F.normalize(noise - (noise * direction).sum(dim=1, keepdim=True) * direction, dim=1)
     if sine is None:
         sine = torch.sqrt((1.0 - w * w).clamp_min(0.0))
-    sine = sine.to(direction.dtype).unsqueeze(1)
-    w = w.to(direction.dtype).unsqueeze(1)
+    sine = sine.to(direction.device, direction.dtype).unsqueeze(1)
+    w = w.to(direction.device, direction.dtype).unsqueeze(1)
     return w * direction + sine * tangent
+
+
+# Devices without float64 (Apple's MPS): the vMF head reads its quantile
+# table, and draws its cosines, on the CPU for them.
+_NO_FLOAT64 = frozenset({"mps"})
+
+
+def _table_device(device):
+    """Where the vMF head's float64 quantile table is read for batches on ``device``."""
+    device = torch.device(device)
+    return torch.device("cpu") if device.type in _NO_FLOAT64 else device
 
 
 def vmf_cosine_quantiles(kappa, dim, n_knots=8193):
@@ -200,7 +211,7 @@ class VonMisesFisherHead(nn.Module):
         return torch.cos(torch.lerp(theta[lower], theta[upper], (u - cdf[lower]) / step))
 
     def sample(self, mean):
-        w = self._sample_cosine(mean.shape[0], mean.shape[1], mean.device)
+        w = self._sample_cosine(mean.shape[0], mean.shape[1], _table_device(mean.device))
         return _sample_on_sphere_around(mean, w)
 
     def bottleneck(self, mean_a, mean_b):

@@ -277,6 +277,28 @@ def test_similarity_matrices_match_numpy(name):
     np.testing.assert_allclose(got, _numpy_similarities(a, b)[name], rtol=1e-10, atol=1e-10)
 
 
+def test_the_vmf_head_draws_its_cosines_on_the_cpu_for_a_device_without_float64(
+        monkeypatch):
+    # no MPS here: the meta device stands in for one without float64
+    from sklearn_dssl import _modules
+
+    monkeypatch.setattr(_modules, "_NO_FLOAT64", frozenset({"meta"}))
+    head = VonMisesFisherHead(100.0)
+    drawn_on = []
+    sample_cosine = head._sample_cosine
+
+    def recorded(n, dim, device):
+        drawn_on.append(torch.device(device).type)
+        return sample_cosine(n, dim, device)
+
+    monkeypatch.setattr(head, "_sample_cosine", recorded)
+    z = head.sample(torch.randn(4, 3, device="meta"))
+    assert drawn_on == ["cpu"]
+    assert z.device.type == "meta" and z.shape == (4, 3) and z.dtype == torch.float32
+    head.sample(torch.randn(4, 3))
+    assert drawn_on == ["cpu", "cpu"]
+
+
 def test_euclidean_similarities_do_not_depend_on_an_offset_shared_by_all_rows():
     from sklearn_dssl._losses import euclidean_similarity_matrix
 
