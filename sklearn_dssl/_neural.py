@@ -27,6 +27,7 @@ from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer
 from ._losses import SIMILARITIES, info_nce, mean_over_pairs
 from ._modules import TabularAugmenter
 from ._training import as_tensor, infer, seed_from, train, training_device
+from ._validation import validate_estimator_settings
 
 # Parameters of every estimator trained by skorch.
 TRAINING_PARAMETER_CONSTRAINTS = {
@@ -304,7 +305,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         ica = getattr(self, "ica", False)
         if not isinstance(ica, FastICA):
             return
-        ica._validate_params()
+        validate_estimator_settings(ica)
         if ica.n_components not in (None, width):
             raise ValueError(
                 f"ica=FastICA(n_components={ica.n_components}) must keep the "

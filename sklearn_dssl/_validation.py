@@ -35,6 +35,22 @@ def refuse_bool_numbers(constraints, params):
             raise TypeError(f"{name}={value!r}: {name} takes a number, not a bool.")
 
 
+def validate_estimator_settings(estimator):
+    """Check a given estimator's own settings, and those of the estimators
+    inside it (a Pipeline's steps), against their parameter constraints.
+
+    A caller's own parameter check sees such an estimator as one value and
+    does not look inside it. Estimators that declare no constraints (not
+    scikit-learn's) are taken as they are. Raises scikit-learn's
+    ``InvalidParameterError`` (a ValueError and a TypeError).
+    """
+    inner = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else ()
+    for part in (estimator, *inner):
+        if isinstance(part, type) or getattr(type(part), "_parameter_constraints", None) is None:
+            continue
+        part._validate_params()
+
+
 def validate_params_refusing_bools(constraints, *, prefer_skip_nested_validation):
     """scikit-learn's ``validate_params`` decorator, refusing bools as numbers."""
 

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from .._validation import validate_params_refusing_bools
+from .._validation import validate_estimator_settings, validate_params_refusing_bools
 
 
 @validate_params_refusing_bools(
@@ -311,15 +311,10 @@ def _check_probe(probe):
             f"probe={probe.__name__} is a class; pass an instance, e.g. "
             f"probe={probe.__name__}()."
         )
-    inner = probe.get_params(deep=True).values() if hasattr(probe, "get_params") else ()
-    for estimator in (probe, *inner):
-        # scikit-learn's own estimators declare their constraints; others may not
-        if getattr(type(estimator), "_parameter_constraints", None) is None:
-            continue
-        try:
-            estimator._validate_params()
-        except ValueError as exc:  # named for the probe, not for this function
-            raise _InvalidProbeError(f"probe={probe!r}: {exc}") from None
+    try:
+        validate_estimator_settings(probe)
+    except ValueError as exc:  # named for the probe, not for this function
+        raise _InvalidProbeError(f"probe={probe!r}: {exc}") from None
 
 
 class _InvalidProbeError(ValueError, TypeError):
@@ -371,7 +366,7 @@ def mcc(z_true, z_learned):
     a, b = _check_pair(z_true, z_learned)
     # each column over its largest magnitude: products neither overflow for
     # huge values nor underflow for tiny ones
-    a, b = _unit_peak_columns(a), _unit_peak_columns(b)
+    a, b = _over_peak(a, axis=0), _over_peak(b, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):  # constant dimensions
         corr = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
     corr = np.abs(np.nan_to_num(corr))
@@ -501,18 +496,14 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     return hits / a.shape[0]
 
 
-def _unit_peak_columns(a):
-    """Each column over its largest absolute value (zero columns stay zero)."""
-    peak = np.abs(a).max(axis=0)
+def _over_peak(a, axis):
+    """``a`` over its largest absolute value along ``axis`` (zeros stay zero):
+    products and norms of the result neither overflow nor underflow."""
+    peak = np.abs(a).max(axis=axis, keepdims=True)
     return a / np.where(peak > 0, peak, 1.0)
 
 
 def _unit_rows(a):
-    """Each row over its norm (zero rows stay zero), for rows of any finite scale.
-
-    Each row is first divided by its largest absolute value, so that the
-    norm neither overflows for huge rows nor underflows for tiny ones.
-    """
-    peak = np.abs(a).max(axis=1, keepdims=True)
-    a = a / np.where(peak > 0, peak, 1.0)
+    """Each row over its norm (zero rows stay zero), for rows of any finite scale."""
+    a = _over_peak(a, axis=1)
     return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
