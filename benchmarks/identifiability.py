@@ -40,7 +40,7 @@ from sklearn_dssl import MultimodalContrastive
 from sklearn_dssl.datasets import make_latent_partial_causal
 from sklearn_dssl.metrics import linear_r2, mcc
 
-RESULTS = Path(__file__).parent / "results"
+from paper_synthetic import RESULTS
 
 # setting -> (generator parameters, model parameters, training rows and epochs).
 # The sphere setting needs the most data: at 25,000 rows its linear R^2 stops

@@ -5,7 +5,6 @@ Writes benchmarks/results/paper_synthetic.png (one row of panels per data set).
 """
 
 import json
-from pathlib import Path
 
 import matplotlib
 
@@ -15,9 +14,9 @@ from paper_synthetic import (  # noqa: E402
     DEFAULT_N_SHARED,
     DEFAULT_N_SPECIFIC,
     DEFAULT_TEMPERATURE,
+    RESULTS,
 )
 
-RESULTS = Path(__file__).parent / "results"
 NAMES = {"shared": "Y_c", "specific_m1": "Y_s1", "specific_m2": "Y_s2"}
 
 

@@ -43,8 +43,12 @@ used and for every layer against torch's BLAS, and epochs of both steps
 with the encoders' layers on oneDNN and on torch's BLAS, alternated,
 uncompiled and compiled; added to speed.json as ``kernels``.
 
+With ``--quick`` it is a smoke run: 5,000 rows, one timed epoch, nothing
+compiled, written to speed_quick.json; its figures say only that the script
+runs.
+
 Run: python benchmarks/speed.py [--full] [--epochs 4] | --compile-cost | --kernels
-[--output NAME]
+[--output NAME] | --quick
 Writes benchmarks/results/speed.json (or ``--output``).
 """
 
@@ -56,7 +60,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -64,7 +67,7 @@ from sklearn.base import clone
 from torch.utils._python_dispatch import TorchDispatchMode  # as FlopCounterMode uses
 from torch.utils.flop_counter import FlopCounterMode
 
-from paper_synthetic import blocks_of, shared_probe, specific_probe, split_rows
+from paper_synthetic import RESULTS, blocks_of, shared_probe, specific_probe, split_rows
 from sklearn_dssl import DisentangledSSL
 from sklearn_dssl import _kernels
 from sklearn_dssl._kernels import onednn_linear
@@ -73,7 +76,6 @@ from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._training import TensorBatches, as_tensor
 from sklearn_dssl.datasets import make_paper_synthetic
 
-RESULTS = Path(__file__).parent / "results"
 PAPER = dict(n_shared=100, n_specific=100, hidden_layer_sizes=(512,), batch_size=256,
              beta=0.1, ortho_weight=1.0, lr=1e-4)
 
@@ -106,7 +108,7 @@ def matmul_gflops(n=2048, repeats=10, rounds=5, device="cpu", product=torch.mm):
     return 2 * n**3 / seconds / 1e9
 
 
-def cpu_matmul_gflops():
+def cpu_matmul_gflops(**timing):
     """This CPU's float32 GEMM throughput by each library torch offers for it.
 
     ``torch_mm`` is torch's BLAS (MKL in the official wheels), ``onednn``
@@ -114,11 +116,12 @@ def cpu_matmul_gflops():
     (``sklearn_dssl._kernels``). MKL picks its kernels by vendor and runs
     AVX2 ones there, where oneDNN reaches about twice its rate; on Intel
     processors MKL is the faster. The better of the two is the machine's
-    yardstick.
+    yardstick. ``timing`` goes to :func:`matmul_gflops` (``repeats``, ``rounds``).
     """
-    rates = {"torch_mm": matmul_gflops()}
+    rates = {"torch_mm": matmul_gflops(**timing)}
     if _kernels.HAS_ONEDNN:
-        rates["onednn"] = matmul_gflops(product=lambda a, b: onednn_linear(a, b, None))
+        rates["onednn"] = matmul_gflops(product=lambda a, b: onednn_linear(a, b, None),
+                                        **timing)
     return rates
 
 
@@ -487,11 +490,16 @@ def main():
     parser.add_argument("--kernels", action="store_true",
                         help="only compare oneDNN's products with torch's BLAS (one layer "
                              "over shapes, small fits, epochs), into speed.json")
-    parser.add_argument("--output", default="speed.json", metavar="NAME",
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 5,000 rows, one timed epoch, nothing compiled, "
+                             "into speed_quick.json")
+    parser.add_argument("--output", default=None, metavar="NAME",
                         help="results file in benchmarks/results (default speed.json), e.g. "
                              "to keep another machine's measurements beside it")
     args = parser.parse_args()
-    output = RESULTS / args.output
+    output = RESULTS / (args.output or ("speed_quick.json" if args.quick else "speed.json"))
+    if args.quick and (args.full or args.compile_cost or args.kernels):
+        parser.error("--quick runs alone")
 
     if args.compile_cost:
         path = output
@@ -503,8 +511,11 @@ def main():
         path.write_text(json.dumps(report, indent=2))
         return
 
-    data = make_paper_synthetic(n_samples=90000, random_state=0)
-    X_train = data.data[:72000]
+    data = make_paper_synthetic(n_samples=5000 if args.quick else 90000, random_state=0)
+    (X_train, _), _, _ = split_rows(data)
+    epochs = 1 if args.quick else args.epochs
+    # a smoke run times everything once
+    timing = dict(repeats=1, rounds=1) if args.quick else {}
     if args.kernels:
         if not _kernels.HAS_ONEDNN:
             raise SystemExit("--kernels: this torch has no oneDNN")
@@ -513,7 +524,7 @@ def main():
         report["kernels"] = {"layers": layer_comparison(),
                              "min_multiply_adds": _kernels.ONEDNN_MIN_MULTIPLY_ADDS,
                              "small_fits": small_fit_comparison(),
-                             **kernel_comparison(X_train, data.modalities, args.epochs)}
+                             **kernel_comparison(X_train, data.modalities, epochs)}
         path.write_text(json.dumps(report, indent=2))
         return
     X = as_tensor(X_train, "cpu")
@@ -521,9 +532,9 @@ def main():
         "machine": {"processor": platform.processor() or platform.machine(),
                     "cpu": _kernels.cpuinfo_field("model name"), "cores": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
-        "config": {**PAPER, "n_train": 72000, "head": args.head},
+        "config": {**PAPER, "n_train": len(X_train), "head": args.head},
     }
-    rates = cpu_matmul_gflops()
+    rates = cpu_matmul_gflops(**timing)
     peak = max(rates.values())
     print("matrix multiply: " + ", ".join(f"{r:.1f} GFLOP/s ({name})" for name, r in rates.items()),
           flush=True)
@@ -535,53 +546,59 @@ def main():
                             head=args.head, device="cpu", **PAPER)
     model.fit(X_train)
     # the same, compiled: its first epoch of each step includes the compiling
-    compiled = clone(model).set_params(compile=True)
-    report["compiled_first_epochs_seconds"] = timed_fit(compiled, X_train)
+    compiled = None if args.quick else clone(model).set_params(compile=True)
+    if compiled is not None:
+        report["compiled_first_epochs_seconds"] = timed_fit(compiled, X_train)
     torch.manual_seed(0)
     (m1, c1), (m2, c2) = step_modules(X, args.head)
-    batches = 72000 // PAPER["batch_size"]
-    for step, net, compiled_net, (module, criterion) in (
-        ("shared", model.shared_net_, compiled.shared_net_, (m1, c1)),
-        ("specific", model.specific_net_, compiled.specific_net_, (m2, c2)),
-    ):
-        bare = BareTorchLoop(module, criterion, X, args.epochs)
+    batches = len(X_train) // PAPER["batch_size"]
+    for step, (module, criterion) in (("shared", (m1, c1)), ("specific", (m2, c2))):
+        net = getattr(model, f"{step}_net_")
+        bare = BareTorchLoop(module, criterion, X, epochs)
         bare.epoch()  # warm-up, as the skorch net's first epoch
-        skorch_epoch(compiled_net, X)  # compiles again: fit released its graphs
-        times = interleaved_epochs({
-            "skorch": lambda: skorch_epoch(net, X),
-            "bare": bare.epoch,
-            "compiled": lambda: skorch_epoch(compiled_net, X),
-        }, args.epochs)
+        loops = {"skorch": lambda: skorch_epoch(net, X), "bare": bare.epoch}
+        if compiled is not None:
+            compiled_net = getattr(compiled, f"{step}_net_")
+            skorch_epoch(compiled_net, X)  # compiles again: fit released its graphs
+            loops["compiled"] = lambda: skorch_epoch(compiled_net, X)
+        times = interleaved_epochs(loops, epochs)
         skorch, plain = times["skorch"], times["bare"]
         skorch_epoch_s, bare_epoch = float(np.median(skorch)), float(np.median(plain))
-        compiled_epoch = float(np.median(times["compiled"]))
         step_flops, products = step_products(module, criterion, X)
         flops = step_flops * batches
-        report[step] = {
+        report[step] = r = {
             "epoch_seconds": skorch_epoch_s,
             "bare_torch_epoch_seconds": bare_epoch,
             "skorch_over_bare_torch": float(np.median(skorch / plain)),
             "skorch_over_bare_torch_per_epoch": (skorch / plain).tolist(),
-            "compiled_epoch_seconds": compiled_epoch,
-            "compiled_over_skorch": float(np.median(times["compiled"] / skorch)),
-            "compiled_over_skorch_per_epoch": (times["compiled"] / skorch).tolist(),
             "gflop_per_epoch": flops / 1e9,
             "achieved_gflops": flops / skorch_epoch_s / 1e9,
-            "compiled_achieved_gflops": flops / compiled_epoch / 1e9,
         }
-        r = report[step]
-        r["encoders_only_gflops"] = encoder_floor(module, X)
-        r["matmuls_alone_gflops"] = matmuls_alone(step_flops, products)
+        compiled_summary = ""
+        if compiled is not None:
+            compiled_epoch = float(np.median(times["compiled"]))
+            r["compiled_epoch_seconds"] = compiled_epoch
+            r["compiled_over_skorch"] = float(np.median(times["compiled"] / skorch))
+            r["compiled_over_skorch_per_epoch"] = (times["compiled"] / skorch).tolist()
+            r["compiled_achieved_gflops"] = flops / compiled_epoch / 1e9
+            compiled_summary = (f"; compiled {compiled_epoch:.2f} s, ratio "
+                                f"{r['compiled_over_skorch']:.3f}, "
+                                f"{r['compiled_achieved_gflops']:.1f} GFLOP/s")
+        r["encoders_only_gflops"] = encoder_floor(module, X, rounds=1 if args.quick else 3)
+        r["matmuls_alone_gflops"] = matmuls_alone(step_flops, products,
+                                                  rounds=1 if args.quick else 200)
         print(f"step {step}: {skorch_epoch_s:.2f} s/epoch (bare torch {bare_epoch:.2f} s, "
-              f"ratio {r['skorch_over_bare_torch']:.3f}; compiled {compiled_epoch:.2f} s, "
-              f"ratio {r['compiled_over_skorch']:.3f}); {r['achieved_gflops']:.1f} GFLOP/s "
-              f"(compiled {r['compiled_achieved_gflops']:.1f}); the encoders' passes "
+              f"ratio {r['skorch_over_bare_torch']:.3f}{compiled_summary}); "
+              f"{r['achieved_gflops']:.1f} GFLOP/s; the encoders' passes "
               f"alone: {r['encoders_only_gflops']:.1f} GFLOP/s; its matrix products "
               f"alone: {r['matmuls_alone_gflops']:.1f} GFLOP/s", flush=True)
-    estimate = 50 * report["shared"]["epoch_seconds"] + 30 * report["specific"]["epoch_seconds"]
+    # the paper's epochs cover 72,000 rows (a --quick run's, fewer)
+    paper_epoch = 72000 / len(X_train)
+    estimate = paper_epoch * (50 * report["shared"]["epoch_seconds"]
+                              + 30 * report["specific"]["epoch_seconds"])
     # measured again after the training epochs; the yardstick is the better of the two
     rates = {name: max(rate, again) for (name, rate), again in
-             zip(rates.items(), cpu_matmul_gflops().values())}
+             zip(rates.items(), cpu_matmul_gflops(**timing).values())}
     peak = max(rates.values())
     print(f"matrix multiply, best of both measurements: {peak:.1f} GFLOP/s ("
           + ", ".join(f"{name} {r:.1f}" for name, r in rates.items()) + ")", flush=True)
@@ -590,26 +607,31 @@ def main():
     for step in ("shared", "specific"):
         r = report[step]
         r["fraction_of_matmul"] = r["achieved_gflops"] / peak
-        r["compiled_fraction_of_matmul"] = r["compiled_achieved_gflops"] / peak
+        if compiled is not None:
+            r["compiled_fraction_of_matmul"] = r["compiled_achieved_gflops"] / peak
         r["encoders_only_fraction_of_matmul"] = r["encoders_only_gflops"] / peak
         r["matmuls_alone_fraction_of_matmul"] = r["matmuls_alone_gflops"] / peak
-        print(f"step {step}: {100 * r['fraction_of_matmul']:.0f}% of matmul (compiled "
-              f"{100 * r['compiled_fraction_of_matmul']:.0f}%); its encoders' "
-              f"passes alone, the ceiling at this batch size: "
+        print(f"step {step}: {100 * r['fraction_of_matmul']:.0f}% of matmul"
+              + (f" (compiled {100 * r['compiled_fraction_of_matmul']:.0f}%)"
+                 if compiled is not None else "")
+              + "; its encoders' passes alone, the ceiling at this batch size: "
               f"{100 * r['encoders_only_fraction_of_matmul']:.0f}%", flush=True)
     report["paper_fit_seconds_estimated"] = estimate
-    flops = 50 * report["shared"]["gflop_per_epoch"] + 30 * report["specific"]["gflop_per_epoch"]
+    flops = paper_epoch * (50 * report["shared"]["gflop_per_epoch"]
+                           + 30 * report["specific"]["gflop_per_epoch"])
     report["paper_fit_fraction_of_matmul"] = flops / estimate / peak
     report["paper_fit_encoders_only_fraction_of_matmul"] = encoders_only_fraction(report, peak)
-    compiled_estimate = (50 * report["shared"]["compiled_epoch_seconds"]
-                         + 30 * report["specific"]["compiled_epoch_seconds"])
-    report["paper_fit_compiled_seconds_estimated"] = compiled_estimate
-    report["paper_fit_compiled_fraction_of_matmul"] = flops / compiled_estimate / peak
+    compiled_summary = ""
+    if compiled is not None:
+        compiled_estimate = paper_epoch * (50 * report["shared"]["compiled_epoch_seconds"]
+                                           + 30 * report["specific"]["compiled_epoch_seconds"])
+        report["paper_fit_compiled_seconds_estimated"] = compiled_estimate
+        report["paper_fit_compiled_fraction_of_matmul"] = flops / compiled_estimate / peak
+        compiled_summary = (f" (compiled: {compiled_estimate:.0f} s, "
+                            f"{100 * report['paper_fit_compiled_fraction_of_matmul']:.0f}%)")
     print(f"paper configuration (50 + 30 epochs), from epoch times: {estimate:.0f} s, "
-          f"{flops / estimate:.1f} GFLOP/s = {100 * flops / estimate / peak:.0f}% of matmul "
-          f"(compiled: {compiled_estimate:.0f} s, "
-          f"{100 * report['paper_fit_compiled_fraction_of_matmul']:.0f}%); "
-          f"ceiling at the encoders-only rates: "
+          f"{flops / estimate:.1f} GFLOP/s = {100 * flops / estimate / peak:.0f}% of matmul"
+          f"{compiled_summary}; ceiling at the encoders-only rates: "
           f"{100 * report['paper_fit_encoders_only_fraction_of_matmul']:.0f}%")
 
     start = time.perf_counter()
