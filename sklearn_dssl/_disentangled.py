@@ -371,7 +371,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 HEADS[self.head](self.kappa), temperature=self.temperature, beta=self.beta
             )
             self.shared_net_ = self._train(
-                module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device
+                module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device,
+                file_prefix="step1_",
             )
         self._fit_shared_ica(X_model, seed_ica)
         self.step1_params_ = {
@@ -422,11 +423,15 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             The estimator with a new step 2.
         """
         check_is_fitted(self, "shared_net_")
-        self._warn_of_changed_step1_settings(X)
         with self._unchanged_on_error():
-            X = self._validate_input(X, reset=False)
-            if X.shape[0] < 2:
-                raise ValueError(f"fit_specific needs at least 2 samples, got {X.shape[0]}.")
+            X_checked = self._validate_input(X, reset=False)
+            if X_checked.shape[0] < 2:
+                raise ValueError(
+                    f"fit_specific needs at least 2 samples, got {X_checked.shape[0]}."
+                )
+            # after the input's own checks, which name what is wrong with X itself
+            self._warn_of_changed_step1_settings(X)
+            X = X_checked
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
             self._fit_specific(
@@ -491,7 +496,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             )
             self.specific_net_ = self._train(
                 module, criterion, X_model, self.max_epochs_specific,
-                "step-2 (specific)", device,
+                "step-2 (specific)", device, file_prefix="step2_",
             )
 
     # ------------------------------------------------------------------

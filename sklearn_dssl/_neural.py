@@ -13,6 +13,7 @@ a small protocol: ``block_widths`` (``{block: [width per modality]}``),
 ``encode_modality(x, index, block)``.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -196,6 +197,17 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         # pickled before a parameter existed: the value it was trained with
         super().__setstate__(with_earlier_values(type(self), state))
 
+    def __deepcopy__(self, memo):
+        # a copy in this process: it keeps the accelerator, as clone does,
+        # which pickling (and so copy's default through __getstate__) drops
+        accelerator = self.__dict__.get("accelerator")
+        if accelerator is not None:
+            memo[id(accelerator)] = accelerator
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
+
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
@@ -254,13 +266,14 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             mask_fraction=getattr(self, "mask_fraction", 0.0),
         )
 
-    def _train(self, module, criterion, X_model, max_epochs, step_name, device):
+    def _train(self, module, criterion, X_model, max_epochs, step_name, device,
+               file_prefix=""):
         return train(
             module, criterion, X_model,
             max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
             device=device, callbacks=self.callbacks, verbose=self.verbose,
             step_name=step_name, accelerator=self.accelerator, compile=self.compile,
-            validation_fraction=self.validation_fraction,
+            validation_fraction=self.validation_fraction, file_prefix=file_prefix,
         )
 
     # ------------------------------------------------------------------

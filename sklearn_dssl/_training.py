@@ -18,7 +18,6 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
@@ -144,7 +143,9 @@ class TensorBatches:
     A drop-in for skorch's ``iterator_train``/``iterator_valid``: much cheaper
     than a ``DataLoader`` that indexes and collates row by row. Batches are
     ``(X_batch, None)``. With ``drop_last`` the incomplete last batch is
-    dropped, unless it is the only one.
+    dropped, unless it is the only one; without, a last batch of one row
+    joins the batch before it, as a contrastive loss needs two rows (the
+    held-out rows' loss would count it as 0).
 
     With an ``accelerator`` running several processes (data-parallel
     training), every process holds all the rows; the epoch's order is that
@@ -171,6 +172,8 @@ class TensorBatches:
         n = len(self.data)
         if self.drop_last and n >= self.batch_size:
             return n // self.batch_size
+        if n % self.batch_size == 1 and n > 1 and self._shards()[0] == 1:
+            return n // self.batch_size  # the last batch takes the odd row
         return math.ceil(n / self.batch_size)
 
     def __len__(self):
@@ -186,9 +189,13 @@ class TensorBatches:
 
                 order = broadcast(order, from_process=0)
             data = data[order]
-        for i in range(len(self)):
+        n_batches = len(self)
+        for i in range(n_batches):
             start = (i * n_shards + shard) * self.batch_size
-            yield data[start : start + self.batch_size], None
+            stop = start + self.batch_size
+            if i == n_batches - 1 and n_shards == 1 and not self.drop_last:
+                stop = None  # with a row left over (see _n_batches)
+            yield data[start:stop], None
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -574,13 +581,34 @@ def held_out_rows(n_rows, fraction):
     return n_valid
 
 
-def copy_callback(callback):
+def _fresh_callback(callback, file_prefix):
+    """``type(callback)(**params)``: the callback's parameters, not its state.
+
+    The parameters themselves are shared, not copied: a writer, a run or a
+    sink given to a logging callback (skorch's ``TensorBoard(writer)``,
+    ``EarlyStopping(sink=...)``) receives what every net's copy sends it. A
+    callback among them (``LoadInitState``'s checkpoint) is built afresh
+    the same way. ``file_prefix`` goes before the file names of a callback
+    that writes files (``fn_prefix``: skorch's ``Checkpoint`` and
+    ``TrainEndCheckpoint``), so that two nets of one fit do not write over
+    each other's files.
+    """
+    params = callback.get_params(deep=False)
+    for name, value in params.items():
+        if isinstance(value, Callback):
+            params[name] = _fresh_callback(value, file_prefix)
+    if file_prefix and isinstance(params.get("fn_prefix"), str):
+        params["fn_prefix"] = file_prefix + params["fn_prefix"]
+    return type(callback)(**params)
+
+
+def copy_callback(callback, file_prefix=""):
     """A fresh copy of a user's callback for one net, so that nets share no state.
 
     The copy is built from the callback's parameters, which for a skorch
-    callback are its attributes whose names do not end in ``_``. As in
-    skorch, an entry is a callback, a callback class, or a ``(name,
-    callback)`` pair.
+    callback are its attributes whose names do not end in ``_``
+    (:func:`_fresh_callback`). As in skorch, an entry is a callback, a
+    callback class, or a ``(name, callback)`` pair.
     """
     named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
     entry = callback[1] if named else callback
@@ -591,16 +619,30 @@ def copy_callback(callback):
             "skorch.callbacks.Callback (e.g. EarlyStopping(monitor='train_loss')), "
             "their classes, or (name, callback) pairs."
         )
+    if isinstance(entry, type):  # skorch builds it for each net
+        return callback
     try:
-        return clone(callback, safe=False)
+        fresh = _fresh_callback(entry, file_prefix)
     except (TypeError, RuntimeError) as exc:
-        name = type(callback).__name__
+        name = type(entry).__name__
         raise TypeError(
             f"callbacks: {name} cannot be copied for a new net ({exc}). Each training net "
             f"gets a copy built by {name}(**params) from its skorch parameters, its "
             "attributes whose names do not end in '_'; accept each of them in __init__, "
             "or name attributes that hold state with a trailing '_' (e.g. self.rows_)."
         ) from exc
+    return (callback[0], fresh) if named else fresh
+
+
+class BatchCountingProgressBar(ProgressBar):
+    """skorch's progress bar, its total the number of batches the net's
+    iterators give: training drops an incomplete last batch, which skorch's
+    count (rows over batch size, rounded up) includes."""
+
+    def _get_batches_per_epoch_phase(self, net, dataset, training):
+        if dataset is None:
+            return 0
+        return len(net.get_iterator(dataset, training=training))
 
 
 def _progress_bar_shows():
@@ -613,7 +655,7 @@ def _progress_bar_shows():
 
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
              verbose=0, step_name="training", accelerator=None, compile=False,
-             validation_fraction=None):
+             validation_fraction=None, file_prefix=""):
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -628,7 +670,9 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     training steps (see :class:`ContrastiveNet`). With a
     ``validation_fraction``, the net holds out that fraction of the rows it
     is given (:class:`HoldOut`) and records the objective on them as
-    ``"valid_loss"``.
+    ``"valid_loss"``. The net gets its own copy of each of ``callbacks``
+    (:func:`copy_callback`), those that write files with ``file_prefix``
+    before their file names.
     """
     own_callbacks = [
         ("lr_schedule", TrainingLRScheduler(
@@ -647,8 +691,8 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
             (f"valid_{name}", PassthroughScoring(name=f"valid_{name}")) for name in term_names
         ]
     if verbose and _progress_bar_shows():
-        own_callbacks.append(("progress_bar", ProgressBar()))
-    user_callbacks = [copy_callback(cb) for cb in (callbacks or [])]
+        own_callbacks.append(("progress_bar", BatchCountingProgressBar()))
+    user_callbacks = [copy_callback(cb, file_prefix) for cb in (callbacks or [])]
     own_names = [name for name, _ in own_callbacks]
     if verbose and "progress_bar" not in own_names:  # the same names whatever the terminal
         own_names.append("progress_bar")
@@ -694,7 +738,8 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
 
 
 def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
-          verbose, step_name, accelerator=None, compile=False, validation_fraction=None):
+          verbose, step_name, accelerator=None, compile=False, validation_fraction=None,
+          file_prefix=""):
     """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -710,12 +755,13 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     ``torch.compile`` (not with an accelerator, which has its own option).
     With ``validation_fraction``, that fraction of the rows is held out of
     training, and the history's ``"valid_loss"`` is the objective on them
-    (not with an accelerator).
+    (not with an accelerator). Callbacks that write files put
+    ``file_prefix`` before their file names (see :func:`make_net`).
     """
     settings = dict(
         max_epochs=max_epochs, batch_size=batch_size, lr=lr, device=device,
         callbacks=callbacks, verbose=verbose, step_name=step_name,
-        validation_fraction=validation_fraction,
+        validation_fraction=validation_fraction, file_prefix=file_prefix,
     )
     if validation_fraction is not None:
         if accelerator is not None:

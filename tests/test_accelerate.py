@@ -9,6 +9,7 @@ with the same weights. On GPUs: a single-GPU mixed-precision fit, and a two-GPU 
 
 import json
 import os
+import copy
 import pickle
 import socket
 import subprocess
@@ -304,3 +305,14 @@ def test_validation_fraction_with_an_accelerator_is_refused_with_the_fix(X):
                                          "accelerator.*leave it at None"):
         model.fit(X)
     assert not hasattr(model, "net_")
+
+
+def test_a_deep_copy_keeps_the_accelerator(X, cpu_accelerator):
+    # a copy in this process, as clone makes; only pickling drops it
+    model = ESTIMATORS["DisentangledSSL"](accelerator=cpu_accelerator)
+    assert copy.deepcopy(model).accelerator is cpu_accelerator
+    model.fit(X)
+    copied = copy.deepcopy(model)
+    assert copied.accelerator is cpu_accelerator
+    assert copied.shared_net_ is not model.shared_net_
+    np.testing.assert_array_equal(copied.transform(X), model.transform(X))

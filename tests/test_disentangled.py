@@ -3,6 +3,7 @@
 import io
 import pickle
 import sys
+import threading
 import warnings
 
 import joblib
@@ -11,7 +12,14 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from skorch.callbacks import Callback, ProgressBar
+from skorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    LoadInitState,
+    ProgressBar,
+    TensorBoard,
+)
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -188,8 +196,26 @@ def test_fit_specific_on_an_array_after_column_selectors_warns_of_names_alone(da
     assert not any("changed since" in m for m in messages)
     # selectors that pick other columns are a change, array or not
     model.set_params(modalities=[make_column_selector("^a[0-2]"), make_column_selector("^b")])
-    with pytest.warns(UserWarning, match="changed since: modalities"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model.fit_specific(df.to_numpy())
+    messages = [str(w.message) for w in caught]
+    assert any("X does not have valid feature names" in m for m in messages)
+    assert any("changed since: modalities" in m for m in messages)
+
+
+def test_fit_specific_refuses_bad_input_before_any_warning_of_its_settings(data):
+    from sklearn.compose import make_column_selector
+
+    df = pd.DataFrame(data.data, columns=[f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)])
+    model = small_model(modalities=[make_column_selector("^a"), make_column_selector("^b")])
+    model.fit(df)
+    for bad in (df[df.columns[::-1]], df.drop(columns=["a0"]), df.iloc[:1]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(ValueError):
+                model.fit_specific(bad)
+        assert not any("changed since" in str(w.message) for w in caught)
 
 
 def test_fit_specific_compares_array_settings_by_value(data):
@@ -334,6 +360,14 @@ def test_verbose_draws_progress_bars_on_a_terminal_only(data, monkeypatch):
     assert "progress_bar" in dict(model.shared_net_.callbacks_)
 
 
+def test_the_progress_bar_counts_the_batches_trained(data, monkeypatch):
+    # 120 rows in batches of 16: 7 batches, the 8 rows left over dropped
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    small_model(verbose=1).fit(data.data)
+    drawn = sys.stderr.getvalue()
+    assert "0/7 " in drawn and "/8 " not in drawn
+
+
 class _CountEpochs(Callback):
     def on_epoch_end(self, net, **kwargs):
         net.history.record("counted", True)
@@ -367,6 +401,53 @@ def test_a_callback_named_like_one_of_the_package_is_refused_with_the_fix(data):
     with pytest.raises(ValueError, match="'progress_bar' is one of the package's own"):
         small_model(verbose=1, callbacks=[("progress_bar", _CountEpochs())]).fit(data.data)
     small_model(callbacks=[("progress_bar", _CountEpochs())]).fit(data.data)
+
+
+class _Writer:
+    """A logging handle (a SummaryWriter, a tracking run): it holds a lock, so
+    it cannot be copied, and what it is sent must reach the user's object."""
+
+    def __init__(self):
+        self.scalars = []
+        self._lock = threading.Lock()
+
+    def add_scalar(self, tag, scalar_value, global_step=None):
+        self.scalars.append(tag)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_callbacks_send_to_the_objects_they_are_given(data, capsys):
+    writer, lines = _Writer(), []
+    never_better = EarlyStopping(monitor="train_loss", patience=1, threshold=1e6,
+                                 threshold_mode="abs", sink=lines.append)
+    given = dict(vars(never_better))
+    model = small_model(callbacks=[TensorBoard(writer), never_better], verbose=1
+                        ).fit(data.data)
+    # both steps log to the one writer (skorch's TensorBoard records every
+    # epoch's train_loss), and each step's stopping message reaches the sink
+    assert writer.scalars.count("Loss/train_loss") == 2 + 2
+    assert len(lines) == 2 and all("Stopping since train_loss" in line for line in lines)
+    # each net has its own copy, which holds its own state
+    stops = [dict(net.callbacks_)["EarlyStopping"] for net in
+             (model.shared_net_, model.specific_net_)]
+    assert stops[0] is not stops[1] and stops[0] is not never_better
+    assert vars(never_better) == given  # the given callback is left as it was
+
+
+def test_checkpoints_of_the_two_steps_keep_their_own_files(data, tmp_path):
+    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
+    small_model(callbacks=[checkpoint]).fit(data.data)
+    files = {p.name for p in tmp_path.iterdir()}
+    assert {"step1_params.pt", "step2_params.pt", "step1_history.json"} <= files
+    assert "params.pt" not in files
+    # and a later fit starts each step from its own step's files
+    again = small_model(callbacks=[checkpoint, LoadInitState(checkpoint)]).fit(data.data)
+    assert len(again.shared_net_.history) == len(again.specific_net_.history) == 2 + 2
 
 
 def test_a_callback_that_cannot_be_copied_is_named_with_the_fix(data):

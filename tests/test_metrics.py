@@ -244,6 +244,18 @@ def test_probe_score_takes_a_generator_of_splits_and_a_modality_name():
     assert expected > 0.95
 
 
+def test_a_probe_scorer_built_with_an_iterator_of_folds_scores_every_call():
+    # a search calls the scorer once per fold and setting: the folds serve each
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    est = _KnownBlocks({"shared": {"m1": y[:, None] + 0.5 * rng.normal(size=(60, 1)),
+                                  "m2": rng.normal(size=(60, 1))}})
+    splits = list(KFold(3).split(np.arange(60)))
+    scorer = make_probe_scorer(cv=KFold(3).split(np.arange(60)))
+    expected = probe_score(est, np.arange(60), y, cv=splits)
+    assert [scorer(est, np.arange(60), y) for _ in range(3)] == [expected] * 3
+
+
 def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     """On a noise block, the folds decide the score: probe_score and the scorer
     give cross_val_score's figure for the folds passed, on the modality asked for."""

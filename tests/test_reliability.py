@@ -16,7 +16,12 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from sklearn_dssl import DisentangledSSL, LinearCCA
-from sklearn_dssl._training import seeded_torch, train, warn_if_no_better_than_chance
+from sklearn_dssl._training import (
+    TensorBatches,
+    seeded_torch,
+    train,
+    warn_if_no_better_than_chance,
+)
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import TINY_NEURAL, small_model
 
@@ -379,3 +384,26 @@ def test_the_chance_level_counts_the_rows_of_a_batch_smaller_than_batch_size(lea
     model = TINY_NEURAL["FOCAL"](modalities=learnable.modalities, lr=1e-9, batch_size=1000)
     messages = _chance_warnings(lambda: model.fit(learnable.data))
     assert len(messages) == 1 and "(2 x log(600) = 12.79 for batches of 600 rows" in messages[0]
+
+
+def test_a_row_left_over_joins_the_last_batch_unless_training_drops_it():
+    def sizes(n, **kwargs):
+        return [len(batch) for batch, _ in TensorBatches(torch.zeros(n, 2), 16, **kwargs)]
+
+    assert sizes(65) == [16, 16, 16, 17]  # one row alone has no negative to contrast with
+    assert sizes(66) == [16, 16, 16, 16, 2]
+    assert sizes(64) == [16] * 4
+    assert sizes(1) == [1]
+    assert sizes(65, drop_last=True) == [16] * 4
+    assert sizes(15, drop_last=True) == [15]
+    assert len(TensorBatches(torch.zeros(65, 2), 16)) == 4
+
+
+def test_held_out_rows_are_scored_in_batches_of_two_rows_or_more(learnable):
+    # 600 rows, a tenth held out: 60 rows, at batch_size 59 one batch of 60
+    model = TINY_NEURAL["MultimodalContrastive"](
+        modalities=learnable.modalities, validation_fraction=0.1, batch_size=59
+    ).fit(learnable.data)
+    for epoch in model.net_.history:
+        held_out = [b["valid_batch_size"] for b in epoch["batches"] if "valid_batch_size" in b]
+        assert held_out == [60]

@@ -278,8 +278,11 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
         Unfitted classifier; when None, :func:`default_probe`.
-    cv : int or cross-validation generator, default=3
-        Cross-validation of the probe on the embedded held-out fold.
+    cv : int, cross-validation generator or iterable, default=3
+        Cross-validation of the probe on the embedded held-out fold. An
+        iterable of ``(train, test)`` index pairs is read once, here, and
+        serves every call of the scorer (an iterator, such as a splitter's
+        ``split(...)``, could serve only the first).
 
     Returns
     -------
@@ -297,6 +300,8 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
     ...     scoring=make_probe_scorer(block="shared"))
     """
     _check_probe(probe)
+    if cv is not None and not isinstance(cv, Integral) and not hasattr(cv, "split"):
+        cv = list(cv)  # the splits, for every call
     return partial(probe_score, block=block, modalities=modalities, probe=probe, cv=cv)
 
 
