@@ -2,10 +2,15 @@
 
 import numpy as np
 import pytest
+from scipy import special, stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from sklearn_dssl.datasets import make_nonlinear_multimodal, make_paper_synthetic
+from sklearn_dssl.datasets import (
+    make_latent_partial_causal,
+    make_nonlinear_multimodal,
+    make_paper_synthetic,
+)
 from sklearn_dssl.metrics import linear_r2, retrieval_top_k
 
 
@@ -134,3 +139,59 @@ def test_one_coupled_latent_is_enough_except_on_the_sphere():
         assert data.latents["coupled_m1"].shape == (200, 1)
     with pytest.raises(ValueError, match="needs n_coupled >= 2, got 1"):
         make_latent_partial_causal(200, setting="sphere", n_coupled=1)
+
+
+def _invert(data, m, slope):
+    """Modality ``m``'s latents, from its columns through its inverted network."""
+    width = data.modalities[m]
+    columns = slice(0, width) if m == "m1" else slice(width, 2 * width)
+    weights = data.mixing[m]
+    H = data.data[:, columns] @ weights[-1].T  # square orthonormal layers
+    for W in weights[-2::-1]:
+        H = _leaky_relu_inverse(H, slope) @ W.T
+    return H
+
+
+@pytest.mark.parametrize("setting", ["sphere", "box", "ica"])
+def test_causal_mixing_has_its_layers_and_slope(setting):
+    data = make_latent_partial_causal(2000, setting=setting, n_layers=2, negative_slope=0.5,
+                                      random_state=0)
+    assert len(data.mixing["m1"]) == len(data.mixing["m2"]) == 2
+    for m in ("m1", "m2"):
+        latents = np.hstack([data.latents[f"coupled_{m}"], data.latents[f"specific_{m}"]])
+        np.testing.assert_allclose(_invert(data, m, 0.5), latents, atol=1e-8)
+
+
+@pytest.mark.parametrize("concentration", [10.0, 50.0])
+def test_causal_sphere_coupling_has_the_vmf_mean_cosine(concentration):
+    # the mean cosine of vMF(mu, kappa) draws to mu in R^d is I_{d/2}(k) / I_{d/2-1}(k)
+    data = make_latent_partial_causal(20000, setting="sphere", n_coupled=5,
+                                      concentration=concentration, random_state=0)
+    z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+    np.testing.assert_allclose(np.linalg.norm(z1, axis=1), 1.0)
+    expected = special.ive(2.5, concentration) / special.ive(1.5, concentration)
+    assert np.mean(np.sum(z1 * z2, axis=1)) == pytest.approx(expected, abs=0.005)
+
+
+def test_causal_ica_coupling_is_unit_variance_uniform_plus_its_noise():
+    data = make_latent_partial_causal(20000, setting="ica", noise_scale=0.3, random_state=0)
+    z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+    np.testing.assert_allclose(z1.std(axis=0), 1.0, atol=0.02)
+    np.testing.assert_allclose(stats.kurtosis(z1, axis=0), -1.2, atol=0.05)  # uniform
+    np.testing.assert_allclose((z2 - z1).std(axis=0), 0.3, atol=0.01)
+    np.testing.assert_allclose(stats.kurtosis(z2 - z1, axis=0), 0.0, atol=0.15)  # normal
+
+
+@pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
+def test_the_label_networks_width_is_used(make):
+    a = make(n_samples=500, n_latent=3, n_features=8, label_hidden=5, random_state=0)
+    b = make(n_samples=500, n_latent=3, n_features=8, label_hidden=50, random_state=0)
+    np.testing.assert_array_equal(a.latents["shared"], b.latents["shared"])
+    assert (a.target != b.target).mean() > 0.2
+
+
+def test_the_nonlinear_mixing_has_its_layers():
+    for n_layers in (1, 2, 4):
+        data = make_nonlinear_multimodal(n_samples=50, n_latent=3, n_features=8,
+                                         n_layers=n_layers, random_state=0)
+        assert len(data.mixing["m1"]) == len(data.mixing["m2"]) == n_layers

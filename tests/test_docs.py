@@ -6,7 +6,9 @@ are run as written. Skipped when the docs are not part of the checkout (an
 installed package).
 """
 
+import ast
 import importlib
+import inspect
 import pkgutil
 import re
 from pathlib import Path
@@ -87,6 +89,32 @@ def test_api_reference_names_exist():
         module_name, _, attribute = name.rpartition(".")
         module = importlib.import_module(module_name)
         assert hasattr(module, attribute), f"{name} in {API_RST.name} does not exist"
+
+
+def documented_defaults(obj):
+    """``(name, default)`` of every parameter line ``name : type, default=value``
+    of ``obj``'s numpydoc docstring, the value read as a Python literal."""
+    lines = re.findall(r"^(\w+(?:, \w+)*) : [^\n]*?default=([^\n]+)$",
+                       inspect.getdoc(obj) or "", re.M)
+    return [(name, ast.literal_eval(value.strip()))
+            for names, value in lines for name in names.split(", ")]
+
+
+def test_every_documented_default_is_the_signatures():
+    checked = 0
+    for module in public_modules():
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not callable(obj):
+                continue
+            signature = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)
+            for parameter, documented in documented_defaults(obj):
+                where = f"{module.__name__}.{name}({parameter})"
+                assert parameter in signature.parameters, where
+                default = signature.parameters[parameter].default
+                assert (documented, type(documented)) == (default, type(default)), where
+                checked += 1
+    assert checked > 150  # the estimators', functions' and generators' parameters
 
 
 def test_parser_reads_currentmodule_and_options():

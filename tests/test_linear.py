@@ -93,6 +93,37 @@ def test_with_a_ridge_the_reported_correlations_are_the_variates_own():
     np.testing.assert_allclose(cca.canonical_correlations_, measured, atol=1e-5)
 
 
+def test_the_ridge_is_added_to_each_covariance_relative_to_its_variances():
+    # regularised CCA in closed form: whiten each modality by
+    # (C_ii + ridge * diag(C_ii))^-1/2, then the top singular pair of the
+    # whitened cross-covariance; the first variate of m1 must be that one
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(400, 2))
+    mix = rng.normal(size=(4, 4))  # correlated columns, where a ridge matters
+    X1 = (z @ rng.normal(size=(2, 4)) + rng.normal(size=(400, 4))) @ mix
+    X2 = z @ rng.normal(size=(2, 3)) + rng.normal(size=(400, 3))
+    X = np.hstack([X1, 10.0 * X2])
+
+    def first_variate(ridge):
+        A, B = X1 - X1.mean(0), X2 - X2.mean(0)
+        C11, C22, C12 = A.T @ A, B.T @ B, A.T @ B
+
+        def inverse_sqrt(C):
+            values, vectors = np.linalg.eigh(C + ridge * np.diag(np.diag(C)))
+            return vectors / np.sqrt(values) @ vectors.T
+
+        W1 = inverse_sqrt(C11)
+        U, _, _ = np.linalg.svd(W1 @ C12 @ inverse_sqrt(C22))
+        return A @ W1 @ U[:, 0]
+
+    for ridge in (0.0, 1.0):
+        ours = LinearCCA([4, 3], n_components=1, ridge=ridge).fit(X)
+        variate = ours.transform_blocks(X)["shared"]["m1"][:, 0]
+        assert abs(np.corrcoef(variate, first_variate(ridge))[0, 1]) > 1 - 1e-9, ridge
+    # and the ridge changes the variate on these data
+    assert abs(np.corrcoef(first_variate(0.0), first_variate(1.0))[0, 1]) < 0.999
+
+
 def test_transform_modality_alone(data):
     cca = LinearCCA(modalities=data.modalities, n_components=4).fit(data.data)
     np.testing.assert_allclose(

@@ -122,6 +122,8 @@ def test_linear_r2_refuses_a_held_out_split_of_one_row():
         linear_r2(z, z)
     assert linear_r2(np.vstack([z, z + 1]), np.vstack([z, z + 1]), test_size=0.25) == (
         pytest.approx(1.0))
+    # a larger held-out share leaves the 4 rows 2 to score on
+    assert linear_r2(z[:, :1], 2 * z[:, :1], test_size=0.5) == pytest.approx(1.0)
 
 
 class _KnownBlocks:
@@ -148,6 +150,10 @@ def test_probe_and_leakage_read_the_chosen_block():
     assert probe_score(est, rows, y, block="shared") > 0.99
     assert probe_score(est, rows, y, block="shared", modalities=["m2"]) < 0.6
     assert leakage_score(est, rows, y, block="specific") < 0.6
+    # leakage is the probe's accuracy on a label the block should not carry
+    assert leakage_score(est, rows, y, block="shared", modalities=["m1"]) > 0.99
+    assert leakage_score(est, rows, y, block="specific") == probe_score(
+        est, rows, y, block="specific")
     assert block_features(est, rows, "shared").shape == (600, 3)
     with pytest.raises(ValueError, match="none of"):
         probe_score(est, rows, y, modalities=["m3"])
@@ -265,6 +271,9 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     est = _KnownBlocks({"shared": {"m1": y[:, None] + 0.1 * rng.normal(size=(120, 1)),
                                   "m2": noise}})
     rows = np.arange(120)
+    # by default, 3 folds (stratified, as cross_val_score's for a classifier)
+    assert probe_score(est, rows, y, modalities="m2") == pytest.approx(
+        cross_val_score(default_probe(), noise, y, cv=3).mean())
     for folds in (KFold(2), KFold(4)):
         expected = cross_val_score(default_probe(), noise, y, cv=folds).mean()
         assert probe_score(est, rows, y, modalities="m2", cv=folds) == pytest.approx(expected)
