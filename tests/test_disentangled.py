@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import re
 import sys
 import threading
 import warnings
@@ -28,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_dssl import DisentangledSSL
+from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._modules import HEADS
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -180,6 +182,35 @@ def test_fit_specific_warns_only_of_changed_step_one_settings(data):
         model.set_params(beta=1.0, head="gaussian").fit_specific(data.data)
     with pytest.warns(UserWarning, match="changed since: modalities"):
         model.set_params(beta=0.1, head="vmf", modalities=[4, 6]).fit_specific(data.data)
+
+
+# Each parameter that only step 1 uses, with a valid value other than small_model's.
+STEP1_CHANGES = {
+    "n_shared": (3, 4),
+    "beta": (0.1, 1.0),
+    "head": ("vmf", "gaussian"),
+    "kappa": (1000.0, 10.0),
+    "max_epochs_shared": (2, 3),
+    "ica": (False, True),
+}
+
+
+def test_every_step_one_setting_has_a_case_in_the_warning_test():
+    # a name added to STEP1_ONLY_PARAMETERS needs a case below
+    assert set(STEP1_CHANGES) == set(STEP1_ONLY_PARAMETERS)
+
+
+@pytest.mark.parametrize("name", list(STEP1_CHANGES))
+def test_fit_specific_warns_of_each_changed_step_one_setting(data, name):
+    """fit_specific keeps step 1: a change to any setting only step 1 reads is
+    named in the warning (the list is fixed here, so one dropped from
+    STEP1_ONLY_PARAMETERS goes unwarned and fails its case)."""
+    fitted_with, changed = STEP1_CHANGES[name]
+    model = small_model(**{name: fitted_with}).fit(data.data)
+    assert model.step1_params_[name] == fitted_with
+    with pytest.warns(UserWarning, match=re.escape(
+            f"changed since: {name}={changed!r} (fitted with {fitted_with!r}). Call fit")):
+        model.set_params(**{name: changed}).fit_specific(data.data)
 
 
 def test_fit_specific_on_an_array_after_column_selectors_warns_of_names_alone(data):
@@ -716,16 +747,26 @@ def test_the_augmenter_scale_stays_finite_where_float32_squares_overflow(data, m
 def test_augmentation_parameters_reach_the_training_augmenter(data, kind, noise_scale,
                                                               mask_fraction):
     """The augmenter trained with noises by noise_scale times each column's
-    standard deviation in X, or masks mask_fraction of the entries."""
-    model = small_model(output="shared", max_epochs_shared=1, augmentation=kind,
-                        noise_scale=noise_scale, mask_fraction=mask_fraction).fit(data.data)
-    augmenter = model.shared_net_.module_.augmenter.train()
-    torch.manual_seed(0)
+    standard deviation in X, or masks mask_fraction of the entries, each to
+    its column's mean in X."""
     n_columns = data.data.shape[1]
+    # columns centred far from 0 and from each other: a mask to zeros, or to
+    # another column's mean, shows
+    X = data.data + 5.0 * np.arange(1, n_columns + 1)
+    model = small_model(output="shared", max_epochs_shared=1, augmentation=kind,
+                        noise_scale=noise_scale, mask_fraction=mask_fraction).fit(X)
+    augmenter = model.shared_net_.module_.augmenter.train()
+    np.testing.assert_allclose(augmenter.center.numpy(), X.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(augmenter.scale.numpy(), X.std(axis=0), rtol=1e-4)
+    torch.manual_seed(0)
     if kind == "noise":
         out = augmenter(torch.zeros(20000, n_columns)).std(dim=0).numpy()
-        np.testing.assert_allclose(out / data.data.std(axis=0), noise_scale, atol=0.02)
+        np.testing.assert_allclose(out / X.std(axis=0), noise_scale, atol=0.02)
     else:
         far = torch.full((20000, n_columns), 1e3)  # far from every column's mean
-        changed = (augmenter(far) != 1e3).float().mean().item()
-        assert changed == pytest.approx(mask_fraction, abs=0.01)
+        out = augmenter(far)
+        masked = out != 1e3
+        assert masked.float().mean().item() == pytest.approx(mask_fraction, abs=0.01)
+        assert masked.any(dim=0).all()  # every column has masked entries
+        column_means = torch.tensor(X.mean(axis=0), dtype=torch.float32).expand_as(out)
+        torch.testing.assert_close(out[masked], column_means[masked])

@@ -240,6 +240,20 @@ def test_a_modality_position_that_is_another_modality_s_name_is_refused(name):
                                estimator.transform_blocks(X)["shared"]["1"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_a_modality_position_out_of_range_or_an_unknown_name_is_refused(name):
+    # positions run from 0 to n - 1: -1 is no Python-style "last modality",
+    # and n is a ValueError naming the range, not an IndexError
+    estimator = _estimators()[name]().fit(X)
+    for position in (-1, 2, np.int64(-1), np.int64(2)):
+        with pytest.raises(ValueError, match=rf"modality={position} is out of range; there are 2"):
+            estimator.transform_modality(X[:, 3:6], position)
+    with pytest.raises(ValueError, match=r"modality='m3' is none of \['m1', 'm2'\]"):
+        estimator.transform_modality(X[:, 3:6], "m3")
+    np.testing.assert_allclose(estimator.transform_modality(X[:, 3:6], 1),
+                               estimator.transform_blocks(X)["shared"]["m2"], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("sizes", [[[8], [8, 8]], [[8, 4]], np.array([[8], [4]]), (8, True)])
 def test_hidden_layer_sizes_that_are_not_a_flat_list_of_widths_are_refused(sizes):
     with pytest.raises(ValueError, match="hidden_layer_sizes must be a positive int or a "

@@ -13,6 +13,7 @@ from sklearn_dssl._losses import (
     SpecificObjective,
     cosine_bottleneck,
     cosine_similarity_matrix,
+    dot_similarity_matrix,
     euclidean_similarity_matrix,
     info_nce,
     l1_similarity_matrix,
@@ -22,6 +23,8 @@ from sklearn_dssl._losses import (
 from sklearn_dssl._modules import (
     GaussianHead,
     PowerSphericalHead,
+    SharedEncoders,
+    SpecificEncoders,
     TabularAugmenter,
     VonMisesFisherHead,
     make_mlp,
@@ -92,6 +95,39 @@ def test_shared_objective_combines_contrast_and_bottleneck(batches):
     assert loss == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("head_cls", [VonMisesFisherHead, PowerSphericalHead])
+def test_spherical_heads_bottleneck_is_minus_the_mean_cosine_of_the_means(head_cls, batches):
+    """A bottleneck to be minimised pulls the posteriors together: aligned means
+    give its minimum -1, opposite means its maximum 1, whatever their lengths."""
+    a, b = (torch.tensor(x) for x in batches)
+    head = head_cls(10.0)
+    assert head.bottleneck(a, a).item() == pytest.approx(-1.0)
+    assert head.bottleneck(a, 3.0 * a).item() == pytest.approx(-1.0)
+    assert head.bottleneck(a, -a).item() == pytest.approx(1.0)
+    cos = np.sum(_unit(batches[0]) * _unit(batches[1]), axis=1)
+    assert head.bottleneck(a, b).item() == pytest.approx(-cos.mean())
+    assert head.bottleneck(a, b).item() == pytest.approx(cosine_bottleneck(a, b).item())
+
+
+@pytest.mark.parametrize("head_cls", [VonMisesFisherHead, PowerSphericalHead])
+def test_shared_objective_with_a_spherical_head_adds_beta_times_minus_the_mean_cosine(
+    batches, head_cls
+):
+    # b close to a: a mean cosine near 1, so a bottleneck of the wrong sign
+    # moves the loss by about 2 * beta
+    a = torch.tensor(batches[0])
+    b = a + 0.1 * torch.tensor(batches[1])
+    objective = SharedObjective(head_cls(50.0), temperature=0.5, beta=2.0)
+    torch.manual_seed(0)
+    loss = objective([a, b]).item()
+    torch.manual_seed(0)  # the same samples, drawn around both modalities' means at once
+    samples_a, samples_b = head_cls(50.0).sample(torch.cat([a, b])).split(len(a))
+    contrast = info_nce(samples_a, samples_b, 0.5, dot_similarity_matrix).item()
+    mean_cosine = np.mean(np.sum(_unit(a.numpy()) * _unit(b.numpy()), axis=1))
+    assert mean_cosine > 0.9
+    assert loss == pytest.approx(contrast - 2.0 * mean_cosine, rel=1e-9)
+
+
 def test_specific_objective_pairs_specific_with_other_modalitys_shared():
     rng = np.random.default_rng(2)
     s1, s2, c1, c2 = (torch.tensor(rng.normal(size=(4, 3))) for _ in range(4))
@@ -108,6 +144,36 @@ def test_specific_objective_pairs_specific_with_other_modalitys_shared():
     terms = SpecificObjective(temperature=0.1, ortho_weight=0.5).terms(views)
     assert terms["contrast"].item() == pytest.approx(contrast.item())
     assert terms["orthogonality"].item() == pytest.approx(ortho.item())
+
+
+def test_specific_objective_pairs_each_modality_with_the_next_modalitys_shared():
+    """With three modalities, modality i's joint representation is its specific
+    embedding beside modality i + 1's shared one, the last modality's beside the
+    first's (a cycle, not i - 1)."""
+    rng = np.random.default_rng(3)
+
+    def normals(k):
+        return [torch.tensor(rng.normal(size=(6, 3))) for _ in range(k)]
+
+    s, c, v, d = normals(3), normals(3), normals(3), normals(3)
+    views = [(s, c), (v, d)]
+    objective = SpecificObjective(temperature=0.1, ortho_weight=0.5)
+    partner = {0: 1, 1: 2, 2: 0}
+    contrast = sum(
+        info_nce(torch.cat([s[i], c[j]], 1), torch.cat([v[i], d[j]], 1), 0.1)
+        for i, j in partner.items()
+    )
+    ortho = 0.5 * sum(orthogonality(s[i], c[i]) + orthogonality(v[i], d[i]) for i in range(3))
+    terms = objective.terms(views)
+    assert terms["contrast"].item() == pytest.approx(contrast.item(), rel=1e-10)
+    assert terms["orthogonality"].item() == pytest.approx(ortho.item(), rel=1e-10)
+    assert objective(views).item() == pytest.approx((contrast + 0.5 * ortho).item())
+    # the other cycle (i - 1) gives another loss: the test tells them apart
+    backwards = sum(
+        info_nce(torch.cat([s[j], c[i]], 1), torch.cat([v[j], d[i]], 1), 0.1)
+        for i, j in partner.items()
+    )
+    assert backwards.item() != pytest.approx(contrast.item(), rel=1e-6)
 
 
 def test_terms_of_weight_zero_are_left_out_of_the_sum():
@@ -447,3 +513,87 @@ def test_looks_linear_leaves_an_mlp_with_a_one_unit_hidden_layer_as_drawn():
     torch.manual_seed(0)
     kept = make_mlp(4, (3, 1), 2, looks_linear=True).state_dict()
     assert all(torch.equal(drawn[name], kept[name]) for name in drawn)
+
+
+# ---------------------------------------------------------------------------
+# The step-2 module
+# ---------------------------------------------------------------------------
+
+
+def _small_specific_encoders(augmenter=None):
+    """Step-1 and step-2 modules of two modalities (3 and 4 columns), with
+    N(0, 1) weights: the default N(0, 0.01^2) would make every output, and
+    every difference between outputs, too small to tell apart."""
+    torch.manual_seed(0)
+    augmenter = augmenter if augmenter is not None else torch.nn.Identity()
+    shared = SharedEncoders((3, 4), (5,), 2, augmenter, init_std=1.0)
+    specific = SpecificEncoders(shared, (6,), 3, augmenter)
+    with torch.no_grad():
+        for parameter in specific.encoders.parameters():
+            parameter.normal_()
+    return shared, specific
+
+
+def test_specific_encoders_read_each_modality_beside_its_shared_embedding():
+    """g_i's input is [x_i, f_i(x_i)]: its output is g_i of that concatenation,
+    for the whole batch and for one modality alone."""
+    shared, specific = _small_specific_encoders()
+    specific.eval()
+    x = torch.randn(8, 7)
+    parts = x.split((3, 4), dim=1)
+    with torch.no_grad():
+        got_specific, got_shared = specific.encode(x)
+        for i, part in enumerate(parts):
+            f_i = shared.encoders[i](part)
+            expected = specific.encoders[i](torch.cat([part, f_i], dim=1))
+            torch.testing.assert_close(got_shared[i], f_i)
+            torch.testing.assert_close(got_specific[i], expected)
+            torch.testing.assert_close(specific.encode_modality(part, i), expected)
+
+
+def test_the_specific_output_depends_on_the_shared_encoders_weights():
+    # other step-1 weights, the same g_i: f_i(x_i) is part of g_i's input,
+    # so the specific embeddings change with it
+    _, specific = _small_specific_encoders()
+    specific.eval()
+    x = torch.randn(8, 7)
+    parts = x.split((3, 4), dim=1)
+    with torch.no_grad():
+        before, _ = specific.encode(x)
+        before_alone = [specific.encode_modality(part, i) for i, part in enumerate(parts)]
+        for parameter in specific.shared.parameters():
+            parameter.add_(1.0)
+        after, _ = specific.encode(x)
+        after_alone = [specific.encode_modality(part, i) for i, part in enumerate(parts)]
+    for i in range(2):
+        assert (after[i] - before[i]).abs().max() > 0.1
+        assert (after_alone[i] - before_alone[i]).abs().max() > 0.1
+
+
+def test_the_second_training_view_is_the_first_view_augmented_again():
+    """TwoAugmentedViews: x is the batch augmented once, v is x augmented again
+    (not a second draw from the batch), and each view's embeddings are those
+    of its own rows."""
+    calls = []
+
+    def record(x):
+        out = x + 1.0 + 10.0 * len(calls)  # each call a different, known shift
+        calls.append((x.clone(), out.clone()))
+        return out
+
+    augmenter = TabularAugmenter(torch.zeros(7), torch.ones(7), kind=record)
+    _, specific = _small_specific_encoders(augmenter)
+    batch = torch.randn(8, 7)
+    with torch.no_grad():
+        (specific_x, shared_x), (specific_v, shared_v) = specific.train()(batch)
+    assert len(calls) == 2
+    torch.testing.assert_close(calls[0][0], batch, rtol=0, atol=0)
+    torch.testing.assert_close(calls[1][0], calls[0][1], rtol=0, atol=0)
+    with torch.no_grad():
+        for view, (specific_rows, shared_rows) in zip(
+            (calls[0][1], calls[1][1]), ((specific_x, shared_x), (specific_v, shared_v))
+        ):
+            expected_specific, expected_shared = specific.encode(view)
+            for got, expected in zip(specific_rows + shared_rows,
+                                     expected_specific + expected_shared):
+                torch.testing.assert_close(got, expected)
