@@ -534,13 +534,17 @@ def _small_specific_encoders(augmenter=None):
     return shared, specific
 
 
+def _rows_of_both_modalities():
+    """8 rows for :func:`_small_specific_encoders`, and each modality's columns."""
+    x = torch.randn(8, 7)
+    return x, x.split((3, 4), dim=1)
+
+
 def test_specific_encoders_read_each_modality_beside_its_shared_embedding():
     """g_i's input is [x_i, f_i(x_i)]: its output is g_i of that concatenation,
     for the whole batch and for one modality alone."""
     shared, specific = _small_specific_encoders()
-    specific.eval()
-    x = torch.randn(8, 7)
-    parts = x.split((3, 4), dim=1)
+    x, parts = _rows_of_both_modalities()
     with torch.no_grad():
         got_specific, got_shared = specific.encode(x)
         for i, part in enumerate(parts):
@@ -555,9 +559,7 @@ def test_the_specific_output_depends_on_the_shared_encoders_weights():
     # other step-1 weights, the same g_i: f_i(x_i) is part of g_i's input,
     # so the specific embeddings change with it
     _, specific = _small_specific_encoders()
-    specific.eval()
-    x = torch.randn(8, 7)
-    parts = x.split((3, 4), dim=1)
+    x, parts = _rows_of_both_modalities()
     with torch.no_grad():
         before, _ = specific.encode(x)
         before_alone = [specific.encode_modality(part, i) for i, part in enumerate(parts)]
