@@ -368,12 +368,11 @@ def mcc(z_true, z_learned):
     >>> round(mcc(z, -2 * z[:, [2, 0, 1]]), 6)
     1.0
     """
-    a, b = _check_pair(z_true, z_learned)
-    # each column over its largest magnitude: products neither overflow for
-    # huge values nor underflow for tiny ones
-    a, b = _over_peak(a, axis=0), _over_peak(b, axis=0)
+    a, b = (_centred_over_peak(z) for z in _check_pair(z_true, z_learned))
+    # the true-by-learned block of correlations alone
+    norms = np.sqrt(np.outer(np.einsum("ij,ij->j", a, a), np.einsum("ij,ij->j", b, b)))
     with np.errstate(invalid="ignore", divide="ignore"):  # constant dimensions
-        corr = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
+        corr = (a.T @ b) / norms
     corr = np.abs(np.nan_to_num(corr))
     rows, cols = linear_sum_assignment(-corr)
     return float(corr[rows, cols].mean())
@@ -489,16 +488,36 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     # same product can round differently at another place in the matrix)
     tolerance = 8 * a.shape[1] * np.finfo(np.float64).eps
     hits = 0.0
-    for start in range(0, a.shape[0], 1024):
-        sim = a[start : start + 1024] @ b.T
-        own = sim[np.arange(sim.shape[0]), np.arange(start, start + sim.shape[0])]
+    # queries in blocks of about _SIMILARITY_BLOCK_BYTES of similarities,
+    # however many candidates there are
+    rows = max(16, _SIMILARITY_BLOCK_BYTES // (8 * b.shape[0]))
+    for start in range(0, a.shape[0], rows):
+        gap = a[start : start + rows] @ b.T
+        queries = np.arange(gap.shape[0])
+        own = gap[queries, queries + start].copy()
+        gap -= own[:, None]  # each candidate's similarity less the partner's, in place
         # the partner ranks anywhere among the candidates as similar as it
         # (itself included), after those more similar: the chance that a
         # random order of the ties leaves it in the top k
-        above = (sim > own[:, None] + tolerance).sum(axis=1)
-        tied = (np.abs(sim - own[:, None]) <= tolerance).sum(axis=1)
+        above = (gap > tolerance).sum(axis=1)
+        tied = (np.abs(gap, out=gap) <= tolerance).sum(axis=1)
         hits += float(np.clip((k - above) / tied, 0.0, 1.0).sum())
     return hits / a.shape[0]
+
+
+# what retrieval_top_k holds of the similarity matrix at a time
+_SIMILARITY_BLOCK_BYTES = 32 * 2**20
+
+
+def _centred_over_peak(z):
+    """A float64 copy of ``z``, each column over its largest magnitude (so
+    that products neither overflow for huge values nor underflow for tiny
+    ones), then centred; computed in place on the copy."""
+    z = np.array(z, dtype=np.float64)
+    peak = np.maximum(z.max(axis=0), -z.min(axis=0))  # without a copy for abs
+    z /= np.where(peak > 0, peak, 1.0)
+    z -= z.mean(axis=0)
+    return z
 
 
 def _over_peak(a, axis):
