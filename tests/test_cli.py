@@ -7,9 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.utils.validation import check_is_fitted
 
+import sklearn_dssl
 from sklearn_dssl import load, save
-from sklearn_dssl._cli import main
+from sklearn_dssl._cli import ESTIMATOR_OPTIONS, METHODS, build_parser, main
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
 
@@ -550,3 +552,97 @@ def test_a_shared_only_model_asks_for_blocks_shared(tables, tmp_path, capsys):
                             "shared, or its training was interrupted); give --blocks shared.")
     assert main([*argv, "--blocks", "shared"]) == 0
     assert pd.read_csv(tmp_path / "z.csv").shape == (len(frame), 4)
+
+
+# One epoch, tiny widths: the base of each method's run in the flag test below.
+ONE_EPOCH = {
+    "dssl": ["--n-shared", "2", "--n-specific", "2", "--hidden", "8", "--epochs-shared", "1",
+             "--epochs-specific", "1", "--batch-size", "32", "--random-state", "0"],
+    "contrastive": ["--n-components", "2", "--hidden", "8", "--epochs", "1",
+                    "--batch-size", "32", "--random-state", "0"],
+    "cca": ["--n-components", "2"],
+}
+# Every flag that sets an estimator parameter, for each method it applies to:
+# (flag, its argument or None for a switch, parameter, value the parameter must
+# get). Each value differs from the estimator's default and from ONE_EPOCH's, so
+# a flag that sets another parameter (or none) leaves a value the test refuses.
+ESTIMATOR_FLAGS = {
+    "dssl": [
+        ("--n-shared", "3", "n_shared", 3),
+        ("--n-specific", "3", "n_specific", 3),
+        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
+        ("--specific-init", "normal", "specific_init", "normal"),
+        ("--beta", "0.3", "beta", 0.3),
+        ("--ortho-weight", "0.5", "ortho_weight", 0.5),
+        ("--lambda", "0.25", "ortho_weight", 0.25),
+        ("--temperature", "0.2", "temperature", 0.2),
+        ("--head", "gaussian", "head", "gaussian"),
+        ("--kappa", "50", "kappa", 50.0),
+        ("--augmentation", "noise", "augmentation", "noise"),
+        ("--epochs-shared", "2", "max_epochs_shared", 2),
+        ("--epochs-specific", "2", "max_epochs_specific", 2),
+        ("--ica", None, "ica", True),
+        ("--batch-size", "16", "batch_size", 16),
+        ("--lr", "0.01", "lr", 0.01),
+        ("--device", "cpu", "device", "cpu"),
+        ("--compile", None, "compile", True),
+        ("--validation-fraction", "0.25", "validation_fraction", 0.25),
+        ("--random-state", "7", "random_state", 7),
+        ("--blocks", "shared", "output", "shared"),
+    ],
+    "contrastive": [
+        ("--n-components", "3", "n_components", 3),
+        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
+        ("--temperature", "0.2", "temperature", 0.2),
+        ("--epochs", "2", "max_epochs", 2),
+        ("--similarity", "l1", "similarity", "l1"),
+        ("--ica", None, "ica", True),
+        ("--batch-size", "16", "batch_size", 16),
+        ("--lr", "0.01", "lr", 0.01),
+        ("--device", "cpu", "device", "cpu"),
+        ("--compile", None, "compile", True),
+        ("--validation-fraction", "0.25", "validation_fraction", 0.25),
+        ("--random-state", "7", "random_state", 7),
+        ("--blocks", "shared", "output", "shared"),
+    ],
+    "cca": [
+        ("--n-components", "3", "n_components", 3),
+        ("--ridge", "0.5", "ridge", 0.5),
+        ("--blocks", "shared", "output", "shared"),
+    ],
+}
+
+
+def _method_class(method):
+    return getattr(sklearn_dssl, METHODS[method])
+
+
+def test_the_flag_test_covers_every_estimator_flag_of_every_method():
+    # a flag added to the command later needs a case in ESTIMATOR_FLAGS too
+    for method, cases in ESTIMATOR_FLAGS.items():
+        accepted = _method_class(method)().get_params()
+        expected = {flag for flags, param, _ in ESTIMATOR_OPTIONS if param in accepted
+                    for flag in flags}
+        assert {flag for flag, *_ in cases} == expected, method
+
+
+@pytest.mark.parametrize("method, flag, value, param, expected", [
+    (method, *case) for method, cases in ESTIMATOR_FLAGS.items() for case in cases
+])
+def test_each_estimator_flag_reaches_the_saved_model(tables, tmp_path, capsys, method, flag,
+                                                     value, param, expected):
+    folder, _ = tables
+    # the value tested is neither what the estimator nor the base run would use
+    assert _method_class(method)().get_params()[param] != expected
+    base = build_parser().parse_args(["fit", "t.csv", *ONE_EPOCH[method]])
+    assert getattr(base, f"param_{param}", None) != expected
+
+    argv = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+            "--method", method, "-q", *ONE_EPOCH[method],
+            flag, *([] if value is None else [value]), "--model", str(tmp_path / "m.zip")]
+    assert main(argv) == 0, capsys.readouterr().err
+    model = load(tmp_path / "m.zip")
+    assert model.get_params()[param] == expected
+    if flag == "--ica":
+        # the shared block was rotated: the saved model carries a fitted FastICA
+        check_is_fitted(model.ica_)

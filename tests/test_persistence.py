@@ -28,6 +28,8 @@ from sklearn_dssl import (
     load,
     save,
 )
+from sklearn_dssl._modules import TabularAugmenter
+from sklearn_dssl._persistence import _NoObjective
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
 from tests.fixtures.make_fixtures import (CUDA_EXPECTED, CUDA_MODEL, EXPECTED, MODEL,
@@ -63,10 +65,20 @@ CASES = {
         ).fit(_frame(X)),
         "model",
     ),
+    # every setting of the objectives and augmenters off its default, and each
+    # distinct (beta vs temperature, noise_scale vs mask_fraction): a value
+    # stored in another's place shows
+    "dssl-own-objective-and-augmenter": (
+        lambda X: small_model(beta=0.25, temperature=0.2, ortho_weight=0.5, kappa=50.0,
+                              head="power_spherical", augmentation="mask", noise_scale=0.3,
+                              mask_fraction=0.15).fit(X),
+        "model.zip",
+    ),
     "contrastive-l1-ica": (
+        # temperature off its default, which a loaded objective would fall back to
         lambda X: MultimodalContrastive(
-            n_components=2, similarity="l1", ica=True, hidden_layer_sizes=(8,),
-            max_epochs=2, batch_size=16, random_state=0,
+            n_components=2, similarity="l1", temperature=0.2, ica=True,
+            hidden_layer_sizes=(8,), max_epochs=2, batch_size=16, random_state=0,
         ).fit(X),
         "model.zip",
     ),
@@ -83,6 +95,47 @@ CASES = {
         "cca",
     ),
 }
+
+
+# The settings of each stored training objective. The baselines' objectives
+# (JointObjective, FocalObjective, DMVAEObjective, with their specific_weight,
+# ortho_weight or kl_weight) are not stored: their loaded nets get a
+# placeholder objective that refuses to train.
+STORED_OBJECTIVES = {
+    "SharedObjective": ("temperature", "beta"),
+    "SpecificObjective": ("temperature", "ortho_weight"),
+    "ContrastiveObjective": ("similarity", "temperature"),
+}
+UNSTORED_OBJECTIVES = {"JointObjective", "FocalObjective", "DMVAEObjective"}
+
+
+def _assert_same_objective_and_augmenters(loaded, net):
+    """The loaded net trains towards the saved one's objective, on the same
+    augmentation: output alone cannot tell, as neither acts at inference."""
+    original, criterion = net.criterion_, loaded.criterion_
+    name = type(original).__name__
+    if name in UNSTORED_OBJECTIVES:
+        assert type(criterion) is _NoObjective
+    else:
+        assert type(criterion) is type(original)
+        for setting in STORED_OBJECTIVES[name]:
+            assert getattr(criterion, setting) == getattr(original, setting), setting
+    if hasattr(original, "head"):  # the posterior of step 1
+        assert type(criterion.head) is type(original.head)
+        assert criterion.head.kappa == original.head.kappa
+    # every augmenter, step 2's copy of step 1's included
+    augmenters = {n: m for n, m in net.module_.named_modules()
+                  if isinstance(m, TabularAugmenter)}
+    loaded_augmenters = {n: m for n, m in loaded.module_.named_modules()
+                         if isinstance(m, TabularAugmenter)}
+    assert loaded_augmenters.keys() == augmenters.keys()
+    for where, augmenter in augmenters.items():
+        copy = loaded_augmenters[where]
+        assert (copy.kind, copy.noise_scale, copy.mask_fraction) == (
+            augmenter.kind, augmenter.noise_scale, augmenter.mask_fraction), where
+        for buffer in ("center", "scale"):
+            torch.testing.assert_close(getattr(copy, buffer).cpu(),
+                                       getattr(augmenter, buffer).cpu(), rtol=0, atol=0)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -120,6 +173,7 @@ def test_round_trip_gives_identical_output(case, data, tmp_path):
         if hasattr(model, net):
             assert getattr(loaded, net).history[:, "train_loss"] == (
                 getattr(model, net).history[:, "train_loss"])
+            _assert_same_objective_and_augmenters(getattr(loaded, net), getattr(model, net))
     # the loaded model pickles, and refits like a fresh one
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(loaded)).transform(X),
                                   model.transform(X))
