@@ -182,20 +182,22 @@ class TensorBatches:
     def __iter__(self):
         data = self.data
         n_shards, shard = self._shards()
+        order = None
         if self.shuffle:
             order = torch.randperm(len(data), device=data.device)
             if n_shards > 1:
                 from accelerate.utils import broadcast
 
                 order = broadcast(order, from_process=0)
-            data = data[order]
         n_batches = len(self)
         for i in range(n_batches):
             start = (i * n_shards + shard) * self.batch_size
             stop = start + self.batch_size
             if i == n_batches - 1 and n_shards == 1 and not self.drop_last:
                 stop = None  # with a row left over (see _n_batches)
-            yield data[start:stop], None
+            # a shuffled batch gathers its rows: no shuffled copy of all the data
+            yield (data[start:stop] if order is None
+                   else data.index_select(0, order[start:stop])), None
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):

@@ -1,3 +1,5 @@
+import tracemalloc
+
 import pytest
 import torch
 
@@ -46,3 +48,14 @@ TINY_NEURAL = {
         for cls in (JointOptSSL, FOCAL, DMVAE)
     },
 }
+
+
+def peak_traced_bytes(fn):
+    """``(peak bytes that Python and numpy allocated while fn ran, fn())``."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()

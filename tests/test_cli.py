@@ -554,6 +554,17 @@ def test_a_shared_only_model_asks_for_blocks_shared(tables, tmp_path, capsys):
     assert pd.read_csv(tmp_path / "z.csv").shape == (len(frame), 4)
 
 
+# the training flags of both neural methods: (flag, value, parameter, expected)
+NEURAL_TRAINING_FLAGS = [
+    ("--batch-size", "16", "batch_size", 16),
+    ("--lr", "0.01", "lr", 0.01),
+    ("--device", "cpu", "device", "cpu"),
+    ("--compile", None, "compile", True),
+    ("--validation-fraction", "0.25", "validation_fraction", 0.25),
+    ("--random-state", "7", "random_state", 7),
+    ("--blocks", "shared", "output", "shared"),
+]
+
 # One epoch, tiny widths: the base of each method's run in the flag test below.
 ONE_EPOCH = {
     "dssl": ["--n-shared", "2", "--n-specific", "2", "--hidden", "8", "--epochs-shared", "1",
@@ -582,13 +593,7 @@ ESTIMATOR_FLAGS = {
         ("--epochs-shared", "2", "max_epochs_shared", 2),
         ("--epochs-specific", "2", "max_epochs_specific", 2),
         ("--ica", None, "ica", True),
-        ("--batch-size", "16", "batch_size", 16),
-        ("--lr", "0.01", "lr", 0.01),
-        ("--device", "cpu", "device", "cpu"),
-        ("--compile", None, "compile", True),
-        ("--validation-fraction", "0.25", "validation_fraction", 0.25),
-        ("--random-state", "7", "random_state", 7),
-        ("--blocks", "shared", "output", "shared"),
+        *NEURAL_TRAINING_FLAGS,
     ],
     "contrastive": [
         ("--n-components", "3", "n_components", 3),
@@ -597,13 +602,7 @@ ESTIMATOR_FLAGS = {
         ("--epochs", "2", "max_epochs", 2),
         ("--similarity", "l1", "similarity", "l1"),
         ("--ica", None, "ica", True),
-        ("--batch-size", "16", "batch_size", 16),
-        ("--lr", "0.01", "lr", 0.01),
-        ("--device", "cpu", "device", "cpu"),
-        ("--compile", None, "compile", True),
-        ("--validation-fraction", "0.25", "validation_fraction", 0.25),
-        ("--random-state", "7", "random_state", 7),
-        ("--blocks", "shared", "output", "shared"),
+        *NEURAL_TRAINING_FLAGS,
     ],
     "cca": [
         ("--n-components", "3", "n_components", 3),

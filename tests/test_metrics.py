@@ -1,6 +1,5 @@
 """Metrics against hand-computed cases."""
 
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -21,7 +20,7 @@ from sklearn_dssl.metrics import (
     probe_score,
     retrieval_top_k,
 )
-from tests.conftest import small_model
+from tests.conftest import peak_traced_bytes, small_model
 
 
 def test_mcc_hand_computed():
@@ -354,22 +353,12 @@ def test_retrieval_top_k_at_any_finite_scale(scale):
     assert retrieval_top_k(np.zeros((4, 2)), np.zeros((4, 2)), k=2) == pytest.approx(0.5)
 
 
-def _peak_bytes(fn):
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        result = fn()
-        return tracemalloc.get_traced_memory()[1], result
-    finally:
-        tracemalloc.stop()
-
-
 def test_retrieval_holds_a_bounded_block_of_similarities():
     # 12,000 rows: the whole similarity matrix is 1.15 GB, a block of 1,024
     # queries 98 MB; the metric holds about 32 MB of it at a time
     rng = np.random.default_rng(0)
     z = rng.normal(size=(12000, 8))
-    peak, accuracy = _peak_bytes(lambda: retrieval_top_k(z, z + 0.01 * rng.normal(size=z.shape)))
+    peak, accuracy = peak_traced_bytes(lambda: retrieval_top_k(z, z + 0.01 * rng.normal(size=z.shape)))
     assert accuracy > 0.95
     assert peak < 80 * 2**20
 
@@ -379,6 +368,6 @@ def test_mcc_needs_memory_for_the_correlations_it_matches():
     # no stacked copy of both beside them
     rng = np.random.default_rng(0)
     z = rng.normal(size=(200_000, 20)).astype(np.float32)
-    peak, value = _peak_bytes(lambda: mcc(z, 2 * z[:, ::-1]))
+    peak, value = peak_traced_bytes(lambda: mcc(z, 2 * z[:, ::-1]))
     assert value == pytest.approx(1.0)
     assert peak < 100 * 2**20

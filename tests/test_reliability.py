@@ -2,7 +2,6 @@
 
 import pickle
 import re
-import tracemalloc
 import warnings
 from types import SimpleNamespace
 
@@ -23,7 +22,7 @@ from sklearn_dssl._training import (
     warn_if_no_better_than_chance,
 )
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import TINY_NEURAL, small_model
+from tests.conftest import TINY_NEURAL, peak_traced_bytes, small_model
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +58,10 @@ def test_a_fitted_net_holds_no_training_only_copies_and_can_go_on(data):
     assert net.optimizer_.param_groups[0]["lr"] != lr_before
 
 
-def _numpy_peak_bytes(fn):
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        result = fn()
-        return tracemalloc.get_traced_memory()[1], result
-    finally:
-        tracemalloc.stop()
-
-
 def test_transform_of_a_million_rows_needs_memory_for_the_output_only(data):
     model = small_model(n_shared=2, n_specific=2).fit(data.data)
     X = np.random.default_rng(0).normal(size=(1_000_000, 8)).astype(np.float32)
-    peak, Z = _numpy_peak_bytes(lambda: model.transform(X))
+    peak, Z = peak_traced_bytes(lambda: model.transform(X))
     assert Z.shape == (1_000_000, 8)
     # output: 32 MB; one batch of 4096 rows is far below 1 MB
     assert peak < Z.nbytes + 2_000_000
@@ -397,6 +386,19 @@ def test_a_row_left_over_joins_the_last_batch_unless_training_drops_it():
     assert sizes(65, drop_last=True) == [16] * 4
     assert sizes(15, drop_last=True) == [15]
     assert len(TensorBatches(torch.zeros(65, 2), 16)) == 4
+
+
+def test_a_shuffled_epoch_gathers_each_batch_from_one_permutation():
+    # each batch gathers its rows (no shuffled copy of all the data): together
+    # the rows of the order torch's generator draws, each row once
+    X = torch.arange(100.0).reshape(50, 2)
+    torch.manual_seed(0)
+    batches = [b for b, _ in TensorBatches(X, 16, shuffle=True, drop_last=True)]
+    torch.manual_seed(0)
+    order = torch.randperm(50)
+    assert [len(b) for b in batches] == [16, 16, 16]
+    torch.testing.assert_close(torch.cat(batches), X[order[:48]])
+    assert all(b.is_contiguous() for b in batches)
 
 
 def test_held_out_rows_are_scored_in_batches_of_two_rows_or_more(learnable):
