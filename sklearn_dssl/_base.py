@@ -31,6 +31,8 @@ BLOCKS = ("shared", "specific")
 
 # Rows per forward pass in transform: bounds memory to the output itself.
 INFERENCE_BATCH_ROWS = 4096
+# Rows per block when training columns are reordered into float32.
+REORDER_BATCH_ROWS = 16384
 
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
     """Base class of the package's estimators (not for direct use)."""
@@ -134,10 +136,23 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _modality_sizes(self):
         return tuple(len(columns) for columns in self.modalities_.values())
 
-    def _in_model_order(self, X):
-        """X (validated ndarray) with each modality's columns contiguous, in order."""
+    def _in_model_order(self, X, dtype=None):
+        """X (validated ndarray) with each modality's columns contiguous, in order.
+
+        With a ``dtype``, as that dtype: columns to reorder are copied in
+        blocks of rows straight into it, without a whole copy in X's dtype
+        first (float64 training data would otherwise be copied twice).
+        """
         order = np.concatenate(list(self.modalities_.values()))
-        return X if np.array_equal(order, np.arange(X.shape[1])) else X[:, order]
+        if np.array_equal(order, np.arange(X.shape[1])):
+            return X if dtype is None else X.astype(dtype, copy=False)
+        if dtype is None:
+            return X[:, order]
+        reordered = np.empty((X.shape[0], len(order)), dtype=dtype)
+        for start in range(0, X.shape[0], REORDER_BATCH_ROWS):
+            rows = slice(start, start + REORDER_BATCH_ROWS)
+            reordered[rows] = X[rows][:, order]
+        return reordered
 
     # ------------------------------------------------------------------
     # Output layout

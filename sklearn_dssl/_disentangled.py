@@ -435,7 +435,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
             self._fit_specific(
-                as_tensor(self._in_model_order(X), device), hidden, self._seeds(2)[1], device
+                as_tensor(self._in_model_order(X, np.float32), device), hidden, self._seeds(2)[1], device
             )
         return self
 

@@ -228,7 +228,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             )
         hidden = self._check_hidden_layer_sizes()
         device = self._training_device()
-        return as_tensor(self._in_model_order(X), device), hidden, device
+        return as_tensor(self._in_model_order(X, np.float32), device), hidden, device
 
     def _training_device(self):
         """The device of a new fit: ``device``, or the ``accelerator``'s."""

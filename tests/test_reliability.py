@@ -83,6 +83,17 @@ def test_float32_input_reaches_training_without_a_copy(monkeypatch):
     assert all(np.shares_memory(t.numpy(), X) for t in seen)
 
 
+def test_interleaved_float64_columns_reach_training_in_one_float32_copy():
+    # modalities of interleaved columns are reordered: straight into float32,
+    # a block of rows at a time, not through a whole float64 copy (16 MB here)
+    X = np.random.default_rng(0).normal(size=(200_000, 10))
+    model = small_model()
+    model.modalities_ = {"a": np.arange(0, 10, 2), "b": np.arange(1, 10, 2)}
+    peak, reordered = peak_traced_bytes(lambda: model._in_model_order(X, np.float32))
+    np.testing.assert_array_equal(reordered, X[:, [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]].astype(np.float32))
+    assert peak < reordered.nbytes + X.nbytes / 8
+
+
 def _interrupt_at_call(k):
     """An augmentation that acts like a Ctrl-C at its k-th call."""
     calls = []
