@@ -180,9 +180,11 @@ class LinearCCA(MultimodalTransformer):
                 f"n_components={self.n_components} exceeds the smaller modality's "
                 f"{min(sizes)} columns; use at most {min(sizes)}."
             )
-        parts = [np.asarray(X[:, cols], dtype=np.float64) for cols in self.modalities_.values()]
-        self.means_ = [p.mean(axis=0) for p in parts]
-        centred = [p - m for p, m in zip(parts, self.means_)]
+        # each modality's columns, a copy (fancy indexing) centred in place
+        centred = [np.asarray(X[:, cols], dtype=np.float64) for cols in self.modalities_.values()]
+        self.means_ = [c.mean(axis=0) for c in centred]
+        for c, mean in zip(centred, self.means_):
+            c -= mean
         n = X.shape[0]
         covariances = [c.T @ c / n for c in centred]
         for name, C in zip(self.modalities_, covariances):
@@ -197,14 +199,15 @@ class LinearCCA(MultimodalTransformer):
         ]
         for W, name in zip(whiteners, self.modalities_):
             self._check_directions(W.shape[1], name)
-        cross = whiteners[0].T @ (centred[0].T @ centred[1] / n) @ whiteners[1]
+        cross_covariance = centred[0].T @ centred[1] / n
+        cross = whiteners[0].T @ cross_covariance @ whiteners[1]
         U, _, Vt = linalg.svd(cross, full_matrices=False)
         k = self.n_components
         self.weights_ = _signed_by_largest_weight(
             [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T], covariances[0]
         )
         self.canonical_correlations_ = _variate_correlations(
-            covariances, centred[0].T @ centred[1] / n, self.weights_
+            covariances, cross_covariance, self.weights_
         )
         # least-squares projection of each modality onto its own variates
         self.residual_maps_ = []
