@@ -645,3 +645,23 @@ def test_each_estimator_flag_reaches_the_saved_model(tables, tmp_path, capsys, m
     if flag == "--ica":
         # the shared block was rotated: the saved model carries a fitted FastICA
         check_is_fitted(model.ica_)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+@pytest.mark.parametrize("pyarrow_installed", [True, False])
+def test_written_tables_read_back_as_written(tmp_path, monkeypatch, suffix, pyarrow_installed):
+    # pyarrow's writer where it is installed, pandas' otherwise: the same
+    # table comes back, names and ids with separators and quotes included
+    from sklearn_dssl._cli import read_table, write_table
+
+    if not pyarrow_installed:
+        monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow fails
+    values = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    frame = pd.DataFrame(values, columns=["shared_m1_0", "a,b", 'c"d\te'])
+    frame.insert(0, "id", ["00042", "y,z", 'q"r', "tab\there"])
+    path = tmp_path / f"table{suffix}"
+    write_table(frame, path)
+    back = read_table(path, id_column="id")
+    assert list(back.columns) == list(frame.columns)
+    assert list(back["id"]) == list(frame["id"])
+    np.testing.assert_array_equal(back.iloc[:, 1:].to_numpy(np.float32), values)
