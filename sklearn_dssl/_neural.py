@@ -163,7 +163,11 @@ def _column_std(X):
 
 def _check_full_rank(embedding):
     """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
-    singular = np.linalg.svd(embedding - embedding.mean(axis=0), compute_uv=False)
+    # the singular values of the centred rows, from the eigenvalues of their
+    # d x d Gram matrix: one product over the rows instead of their SVD
+    centred = embedding - embedding.mean(axis=0)
+    eigenvalues = np.linalg.eigvalsh(centred.T @ centred)[::-1]
+    singular = np.sqrt(np.clip(eigenvalues, 0.0, None))
     rank = int(np.sum(singular > singular[0] * 1e-6)) if singular[0] > 0 else 0
     if rank < embedding.shape[1]:
         raise ValueError(

@@ -353,6 +353,17 @@ def test_ica_on_a_degenerate_embedding_says_so(ica_data):
         model.fit(X)
 
 
+def test_the_rank_check_sees_dependent_columns_under_an_offset():
+    from sklearn_dssl._neural import _check_full_rank
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(5000, 6)) + 1e3  # far from the origin
+    _check_full_rank(Z)
+    Z[:, 5] = 2 * Z[:, 3] - Z[:, 1] + 1e-9 * rng.normal(size=5000)
+    with pytest.raises(ValueError, match="rank 5 < its width 6"):
+        _check_full_rank(Z)
+
+
 @pytest.mark.parametrize("make_model", ["contrastive", "disentangled"])
 def test_ica_does_not_depend_on_where_the_modalities_lie_in_x(ica_data, make_model):
     """The same columns stored in another order give the same components."""
