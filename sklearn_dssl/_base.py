@@ -231,22 +231,38 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             out[rows] = np.concatenate([a for b in blocks for a in encoded[b]], axis=1)
         return out
 
-    def transform_blocks(self, X):
+    def transform_blocks(self, X, blocks=None):
         """Embed X and return every block separately.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Data with the columns seen in fit.
+        blocks : str, sequence of str or None, default=None
+            The blocks to compute ("shared", "specific"); None computes every
+            fitted block, whatever
+            ``output`` says. Fewer blocks can take less work (DisentangledSSL's
+            shared block needs its step-1 encoders alone).
 
         Returns
         -------
         blocks : dict
-            ``{"shared": {modality: ndarray}, "specific": {modality: ndarray}}``,
-            each array of shape (n_samples, width of the block); every fitted
-            block is returned, whatever ``output`` says.
+            ``{"shared": {modality: ndarray}, "specific": {modality: ndarray}}``
+            (the blocks asked for), each array of shape (n_samples, width of
+            the block).
         """
         check_is_fitted(self)
+        fitted = self._fitted_blocks()
+        if blocks is None:
+            blocks = fitted
+        else:
+            blocks = [blocks] if isinstance(blocks, str) else list(blocks)
+            if not blocks:
+                raise ValueError(
+                    f"blocks is empty; name at least one of {list(fitted)}, or pass None "
+                    "for all of them."
+                )
+            self._check_blocks_fitted(blocks)
         X = self._validate_input(X, reset=False)
         widths = self._block_widths()
         result = {
@@ -254,7 +270,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
                 m: np.empty((X.shape[0], w), np.float32)
                 for m, w in zip(self.modalities_, widths[b])
             }
-            for b in self._fitted_blocks()
+            for b in fitted if b in blocks
         }
         for rows, encoded in self._iter_blocks(X, tuple(result)):
             for block, arrays in encoded.items():

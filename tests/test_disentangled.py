@@ -33,6 +33,7 @@ from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._modules import HEADS
 from sklearn_dssl.datasets import make_paper_synthetic
+from sklearn_dssl.metrics import probe_score
 from tests.conftest import small_model
 
 
@@ -770,3 +771,28 @@ def test_augmentation_parameters_reach_the_training_augmenter(data, kind, noise_
         assert masked.any(dim=0).all()  # every column has masked entries
         column_means = torch.tensor(X.mean(axis=0), dtype=torch.float32).expand_as(out)
         torch.testing.assert_close(out[masked], column_means[masked])
+
+
+def test_transform_blocks_computes_the_blocks_asked_for(fitted, data, monkeypatch):
+    every = fitted.transform_blocks(data.data)
+    for asked in ("shared", ["specific"], ("shared", "specific")):
+        got = fitted.transform_blocks(data.data, blocks=asked)
+        assert list(got) == ([asked] if isinstance(asked, str) else list(asked))
+        for block in got:
+            for name in got[block]:
+                np.testing.assert_array_equal(got[block][name], every[block][name])
+    with pytest.raises(ValueError, match="blocks is empty"):
+        fitted.transform_blocks(data.data, blocks=[])
+    with pytest.raises(ValueError, match="has no joint block"):
+        fitted.transform_blocks(data.data, blocks=["joint"])
+    shared_only = clone(fitted).set_params(output="shared").fit(data.data)
+    with pytest.raises(NotFittedError, match="no fitted specific block"):
+        shared_only.transform_blocks(data.data, blocks="specific")
+
+    # the shared block and the probe metrics on it need step 1 alone
+    def step_two_not_needed(*args, **kwargs):
+        raise AssertionError("step 2 ran")
+
+    monkeypatch.setattr(fitted.specific_net_.module_, "encode", step_two_not_needed)
+    fitted.transform_blocks(data.data, blocks="shared")
+    probe_score(fitted, data.data, data.target[:, 1], block="shared")

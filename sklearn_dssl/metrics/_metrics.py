@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
+from .._base import MultimodalTransformer
 from .._validation import validate_estimator_settings, validate_params_refusing_bools
 
 
@@ -70,7 +71,14 @@ def block_features(estimator, X, block="shared", modalities=None):
             "MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE) or of a "
             "Pipeline ending in one; of a fitted search, pass its best_estimator_."
         )
-    blocks = estimator.transform_blocks(X)
+    if isinstance(estimator, MultimodalTransformer):
+        if block not in estimator._fitted_blocks():
+            raise ValueError(
+                f"block={block!r} is not one of {list(estimator._fitted_blocks())}."
+            )
+        blocks = estimator.transform_blocks(X, blocks=[block])  # that block's work alone
+    else:
+        blocks = estimator.transform_blocks(X)
     if block not in blocks:
         raise ValueError(f"block={block!r} is not one of {list(blocks)}.")
     if isinstance(modalities, str):
