@@ -186,7 +186,7 @@ def main():
         earlier = json.loads(output.read_text())
         for key in results:
             results[key] = {**earlier.get(key, {}), **results[key]}
-    output.parent.mkdir(exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, output.with_suffix(".png"))
     print(json.dumps(results["summary"], indent=2))

@@ -120,7 +120,7 @@ def main():
               f"{row['specific_m1']['specific_m1']:.3f} leak Y_c "
               f"{row['specific_m1']['shared']:.3f} | shared Y_c {row['shared']['shared']:.3f}",
               flush=True)
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"label_draws{'_quick' if args.quick else ''}.json"
     (RESULTS / name).write_text(json.dumps(report, indent=2))
 

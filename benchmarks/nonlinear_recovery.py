@@ -222,7 +222,7 @@ def main():
     def save(row):
         report["runs"].append(row)
         print(json.dumps(row), flush=True)
-        RESULTS.mkdir(exist_ok=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(report, indent=2))
 
     for name, cols in columns.items():

@@ -147,7 +147,7 @@ def save_results(output, report, merge=None):
     this one last wrote), the file is read, merged and written under
     :func:`results_lock`.
     """
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     with results_lock() if merge else contextlib.nullcontext():
         saved = report
         if merge:

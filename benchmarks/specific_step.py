@@ -310,7 +310,7 @@ def main():
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()
                if k != "initial"}, flush=True)
         print("  as initialised:", {k: round(v, 3) for k, v in row["initial"].items()}, flush=True)
-        RESULTS.mkdir(exist_ok=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(report, indent=2))
 
 

@@ -500,6 +500,7 @@ def main():
     output = RESULTS / (args.output or ("speed_quick.json" if args.quick else "speed.json"))
     if args.quick and (args.full or args.compile_cost or args.kernels):
         parser.error("--quick runs alone")
+    RESULTS.mkdir(parents=True, exist_ok=True)  # before the measuring, not after
 
     if args.compile_cost:
         path = output
@@ -653,7 +654,6 @@ def main():
         print(f"compiled: {report['paper_fit_compiled_seconds']:.0f} s, compiling included; "
               f"probes: {report['paper_fit_compiled_probes']}", flush=True)
 
-    RESULTS.mkdir(exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
 
 

@@ -526,10 +526,22 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             arrays = infer(shared_then_specific, x, self.specific_net_.device)
             encoded = {"shared": arrays[:n], "specific": arrays[n:]}
             return {block: encoded[block] for block in blocks}
-        module = self.shared_net_.module_.eval()
-        return {"shared": infer(module.encode, x, self.shared_net_.device)}
+        module, device = self._shared_encoders()
+        return {"shared": infer(module.encode, x, device)}
 
     def _encode_modality_raw(self, x, index, block):
-        net = self.specific_net_ if block == "specific" else self.shared_net_
-        module = net.module_.eval()
-        return infer(lambda t: module.encode_modality(t, index), x, net.device)
+        if block == "specific":
+            module, device = self.specific_net_.module_.eval(), self.specific_net_.device
+        else:
+            module, device = self._shared_encoders()
+        return infer(lambda t: module.encode_modality(t, index), x, device)
+
+    def _shared_encoders(self):
+        """The step-1 encoders every shared block comes from, in evaluation
+        mode, and their device: with a step 2, the copy of them it was trained
+        with (the same weights, unless ``shared_net_`` has been trained on
+        since), so that every entry point gives one shared block."""
+        specific = getattr(self, "specific_net_", None)
+        if specific is not None:
+            return specific.module_.shared.eval(), specific.device
+        return self.shared_net_.module_.eval(), self.shared_net_.device

@@ -11,6 +11,7 @@ nowhere else.
 import contextlib
 import copy
 import math
+import os
 import sys
 import threading
 import types
@@ -590,17 +591,19 @@ def _fresh_callback(callback, file_prefix):
     sink given to a logging callback (skorch's ``TensorBoard(writer)``,
     ``EarlyStopping(sink=...)``) receives what every net's copy sends it. A
     callback among them (``LoadInitState``'s checkpoint) is built afresh
-    the same way. ``file_prefix`` goes before the file names of a callback
-    that writes files (``fn_prefix``: skorch's ``Checkpoint`` and
-    ``TrainEndCheckpoint``), so that two nets of one fit do not write over
-    each other's files.
+    the same way, and initialised, as the net initialises its own callbacks.
+    ``file_prefix`` goes before the name of each file a callback writes
+    (its ``f_*`` parameters: skorch's ``Checkpoint`` and
+    ``TrainEndCheckpoint``), in whatever folder the name gives, so that two
+    nets of one fit do not write over each other's files.
     """
     params = callback.get_params(deep=False)
     for name, value in params.items():
         if isinstance(value, Callback):
-            params[name] = _fresh_callback(value, file_prefix)
-    if file_prefix and isinstance(params.get("fn_prefix"), str):
-        params["fn_prefix"] = file_prefix + params["fn_prefix"]
+            params[name] = _fresh_callback(value, file_prefix).initialize()
+        elif file_prefix and name.startswith("f_") and isinstance(value, (str, os.PathLike)):
+            folder, base = os.path.split(os.fspath(value))
+            params[name] = os.path.join(folder, file_prefix + base)
     return type(callback)(**params)
 
 

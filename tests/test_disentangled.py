@@ -20,6 +20,7 @@ from skorch.callbacks import (
     LoadInitState,
     ProgressBar,
     TensorBoard,
+    TrainEndCheckpoint,
 )
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -480,6 +481,22 @@ def test_checkpoints_of_the_two_steps_keep_their_own_files(data, tmp_path):
     # and a later fit starts each step from its own step's files
     again = small_model(callbacks=[checkpoint, LoadInitState(checkpoint)]).fit(data.data)
     assert len(again.shared_net_.history) == len(again.specific_net_.history) == 2 + 2
+    # file names with folders in them keep their folders
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    small_model(callbacks=[Checkpoint(monitor=None, f_params=str(folder / "params.pt"),
+                                      f_optimizer=None, f_criterion=None, f_history=None)]
+                ).fit(data.data)
+    assert sorted(p.name for p in folder.iterdir()) == ["step1_params.pt", "step2_params.pt"]
+
+
+def test_a_later_fit_starts_from_the_end_of_training_checkpoints(data, tmp_path):
+    at_the_end = TrainEndCheckpoint(dirname=str(tmp_path))
+    small_model(callbacks=[at_the_end]).fit(data.data)
+    assert {"train_end_step1_params.pt", "train_end_step2_params.pt"} <= {
+        p.name for p in tmp_path.iterdir()}
+    again = small_model(callbacks=[LoadInitState(at_the_end)]).fit(data.data)
+    assert len(again.shared_net_.history) == len(again.specific_net_.history) == 2 + 2
 
 
 def test_a_callback_that_cannot_be_copied_is_named_with_the_fix(data):
@@ -796,3 +813,25 @@ def test_transform_blocks_computes_the_blocks_asked_for(fitted, data, monkeypatc
     monkeypatch.setattr(fitted.specific_net_.module_, "encode", step_two_not_needed)
     fitted.transform_blocks(data.data, blocks="shared")
     probe_score(fitted, data.data, data.target[:, 1], block="shared")
+
+
+def test_every_entry_point_gives_one_shared_block_after_step_one_trains_on(data):
+    # training shared_net_ further leaves the model's shared blocks as step 2
+    # was trained with, wherever they are read from
+    model = small_model().fit(data.data)
+    before = model.transform_blocks(data.data)["shared"]
+    model.shared_net_.partial_fit(torch.as_tensor(data.data, dtype=torch.float32))
+    alone = model.transform_blocks(data.data, blocks="shared")["shared"]
+    shared_output = model.set_params(output="shared").transform(data.data)
+    for i, name in enumerate(model.modalities_):
+        np.testing.assert_array_equal(alone[name], before[name])
+        np.testing.assert_array_equal(shared_output[:, 3 * i : 3 * (i + 1)], before[name])
+        columns = data.data[:, model.modalities_[name]]
+        np.testing.assert_array_equal(model.transform_modality(columns, name), before[name])
+    # and fit_specific trains a step 2 on the continued encoders
+    continued = model.shared_net_.module_.encode(
+        torch.as_tensor(data.data, dtype=torch.float32))[0].detach().numpy()
+    model.fit_specific(data.data)
+    np.testing.assert_allclose(model.transform_blocks(data.data)["shared"]["m1"], continued,
+                               rtol=1e-6)
+    assert np.abs(continued - before["m1"]).max() > 1e-6

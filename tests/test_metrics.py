@@ -40,6 +40,12 @@ def test_mcc_at_any_finite_scale(scale):
         assert mcc(z, scale * z[:, [2, 0, 1]]) == pytest.approx(1.0, abs=1e-12)
 
 
+def test_mcc_stays_within_one_under_rounding():
+    for seed in range(30):
+        z = np.random.default_rng(seed).normal(size=(50, 3))
+        assert mcc(z, z) <= 1.0 and mcc(z, -3 * z[:, ::-1]) <= 1.0
+
+
 def test_mcc_of_independent_noise_is_small():
     rng = np.random.default_rng(0)
     assert mcc(rng.normal(size=(5000, 4)), rng.normal(size=(5000, 4))) < 0.05
@@ -371,3 +377,19 @@ def test_mcc_needs_memory_for_the_correlations_it_matches():
     peak, value = peak_traced_bytes(lambda: mcc(z, 2 * z[:, ::-1]))
     assert value == pytest.approx(1.0)
     assert peak < 100 * 2**20
+
+
+@pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive", "JointOptSSL",
+                                  "LinearCCA"])
+def test_the_probe_metrics_on_an_unfitted_estimator_say_so(name):
+    from sklearn.exceptions import NotFittedError
+
+    from sklearn_dssl import DisentangledSSL, JointOptSSL, LinearCCA, MultimodalContrastive
+
+    estimator = {"DisentangledSSL": DisentangledSSL, "MultimodalContrastive":
+                 MultimodalContrastive, "JointOptSSL": JointOptSSL, "LinearCCA": LinearCCA}[name]()
+    X, y = np.zeros((10, 4)), np.arange(10) % 2
+    with pytest.raises(NotFittedError):
+        block_features(estimator, X)
+    with pytest.raises(NotFittedError):
+        leakage_score(estimator, X, y)

@@ -83,15 +83,30 @@ def test_float32_input_reaches_training_without_a_copy(monkeypatch):
     assert all(np.shares_memory(t.numpy(), X) for t in seen)
 
 
-def test_interleaved_float64_columns_reach_training_in_one_float32_copy():
-    # modalities of interleaved columns are reordered: straight into float32,
-    # a block of rows at a time, not through a whole float64 copy (16 MB here)
+def test_interleaved_float64_columns_reach_training_in_one_float32_copy(monkeypatch):
+    # modalities of interleaved columns are reordered straight into float32, a
+    # block of rows at a time, not through a whole float64 copy (16 MB here)
+    from sklearn_dssl._base import MultimodalTransformer
+
     X = np.random.default_rng(0).normal(size=(200_000, 10))
-    model = small_model()
-    model.modalities_ = {"a": np.arange(0, 10, 2), "b": np.arange(1, 10, 2)}
+    interleaved = {"a": np.arange(0, 10, 2), "b": np.arange(1, 10, 2)}
+    model = small_model(modalities=interleaved).fit(X[:300])
     peak, reordered = peak_traced_bytes(lambda: model._in_model_order(X, np.float32))
-    np.testing.assert_array_equal(reordered, X[:, [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]].astype(np.float32))
+    expected = X[:, [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]].astype(np.float32)
+    np.testing.assert_array_equal(reordered, expected)
     assert peak < reordered.nbytes + X.nbytes / 8
+    # and fit and fit_specific ask for float32
+    asked = []
+    in_model_order = MultimodalTransformer._in_model_order
+
+    def spy(self, X, dtype=None):
+        asked.append(dtype)
+        return in_model_order(self, X, dtype)
+
+    monkeypatch.setattr(MultimodalTransformer, "_in_model_order", spy)
+    model.fit(X[:300])
+    model.fit_specific(X[:300])
+    assert asked == [np.float32, np.float32]
 
 
 def _interrupt_at_call(k):

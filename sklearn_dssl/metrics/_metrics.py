@@ -13,7 +13,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from .._base import MultimodalTransformer
 from .._validation import validate_estimator_settings, validate_params_refusing_bools
@@ -72,6 +77,7 @@ def block_features(estimator, X, block="shared", modalities=None):
             "Pipeline ending in one; of a fitted search, pass its best_estimator_."
         )
     if isinstance(estimator, MultimodalTransformer):
+        check_is_fitted(estimator)
         if block not in estimator._fitted_blocks():
             raise ValueError(
                 f"block={block!r} is not one of {list(estimator._fitted_blocks())}."
@@ -381,7 +387,8 @@ def mcc(z_true, z_learned):
     norms = np.sqrt(np.outer(np.einsum("ij,ij->j", a, a), np.einsum("ij,ij->j", b, b)))
     with np.errstate(invalid="ignore", divide="ignore"):  # constant dimensions
         corr = (a.T @ b) / norms
-    corr = np.abs(np.nan_to_num(corr))
+    # within [-1, 1], as a correlation is (rounding can step past it)
+    corr = np.clip(np.abs(np.nan_to_num(corr)), 0.0, 1.0)
     rows, cols = linear_sum_assignment(-corr)
     return float(corr[rows, cols].mean())
 
