@@ -78,11 +78,10 @@ def block_features(estimator, X, block="shared", modalities=None):
         )
     if isinstance(estimator, MultimodalTransformer):
         check_is_fitted(estimator)
-        if block not in estimator._fitted_blocks():
-            raise ValueError(
-                f"block={block!r} is not one of {list(estimator._fitted_blocks())}."
-            )
-        blocks = estimator.transform_blocks(X, blocks=[block])  # that block's work alone
+        fitted = estimator._fitted_blocks()
+        # that block's work alone; a block the model lacks is refused below
+        blocks = (estimator.transform_blocks(X, blocks=[block]) if block in fitted
+                  else dict.fromkeys(fitted))
     else:
         blocks = estimator.transform_blocks(X)
     if block not in blocks:
@@ -498,7 +497,7 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
         )
     # similarities in double precision: in float32 distinct candidates tie
     # with the partner by rounding alone
-    a, b = _unit_rows(a.astype(np.float64)), _unit_rows(b.astype(np.float64))
+    a, b = _unit_rows(a), _unit_rows(b)
     # similarities of unit rows closer than this differ by rounding alone (the
     # same product can round differently at another place in the matrix)
     tolerance = 8 * a.shape[1] * np.finfo(np.float64).eps
@@ -524,25 +523,26 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
 _SIMILARITY_BLOCK_BYTES = 32 * 2**20
 
 
+def _float64_over_peak(a, axis):
+    """A float64 copy of ``a`` over its largest magnitude along ``axis``
+    (zeros stay zero), divided in place: products and norms of the result
+    neither overflow for huge values nor underflow for tiny ones."""
+    a = np.array(a, dtype=np.float64)
+    peak = np.maximum(a.max(axis=axis, keepdims=True), -a.min(axis=axis, keepdims=True))
+    a /= np.where(peak > 0, peak, 1.0)
+    return a
+
+
 def _centred_over_peak(z):
-    """A float64 copy of ``z``, each column over its largest magnitude (so
-    that products neither overflow for huge values nor underflow for tiny
-    ones), then centred; computed in place on the copy."""
-    z = np.array(z, dtype=np.float64)
-    peak = np.maximum(z.max(axis=0), -z.min(axis=0))  # without a copy for abs
-    z /= np.where(peak > 0, peak, 1.0)
+    """:func:`_float64_over_peak` by columns, then centred in place."""
+    z = _float64_over_peak(z, axis=0)
     z -= z.mean(axis=0)
     return z
 
 
-def _over_peak(a, axis):
-    """``a`` over its largest absolute value along ``axis`` (zeros stay zero):
-    products and norms of the result neither overflow nor underflow."""
-    peak = np.abs(a).max(axis=axis, keepdims=True)
-    return a / np.where(peak > 0, peak, 1.0)
-
-
 def _unit_rows(a):
-    """Each row over its norm (zero rows stay zero), for rows of any finite scale."""
-    a = _over_peak(a, axis=1)
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    """A float64 copy of ``a``, each row over its norm (zero rows stay zero),
+    for rows of any finite scale."""
+    a = _float64_over_peak(a, axis=1)
+    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    return a
