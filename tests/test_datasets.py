@@ -12,6 +12,7 @@ from sklearn_dssl.datasets import (
     make_paper_synthetic,
 )
 from sklearn_dssl.metrics import linear_r2, retrieval_top_k
+from tests.conftest import peak_traced_bytes
 
 
 @pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
@@ -195,3 +196,16 @@ def test_the_nonlinear_mixing_has_its_layers():
         data = make_nonlinear_multimodal(n_samples=50, n_latent=3, n_features=8,
                                          n_layers=n_layers, random_state=0)
         assert len(data.mixing["m1"]) == len(data.mixing["m2"]) == n_layers
+
+
+@pytest.mark.parametrize("make, kwargs", [
+    (make_paper_synthetic, {}),
+    (make_nonlinear_multimodal, {}),
+    (make_latent_partial_causal, {"n_coupled": 50, "n_specific": 50}),
+])
+def test_generators_write_the_modalities_in_place(make, kwargs):
+    # each modality's columns go straight into the data matrix: beside the
+    # returned arrays, at most about one modality's input and buffer
+    peak, data = peak_traced_bytes(lambda: make(20000, random_state=0, **kwargs))
+    returned = data.data.nbytes + sum(z.nbytes for z in data.latents.values())
+    assert peak < 1.7 * returned

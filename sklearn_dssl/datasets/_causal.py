@@ -8,7 +8,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import validate_params_refusing_bools
-from ._synthetic import _apply_mlp, _invertible_leaky_relu_mlp
+from ._synthetic import _apply_mlp, _empty_modalities, _invertible_leaky_relu_mlp
 
 SETTINGS = ("sphere", "box", "ica")
 
@@ -193,13 +193,14 @@ def make_latent_partial_causal(
         "specific_m2": rng.standard_normal((n_samples, n_specific)),
     }
     width = n_coupled + n_specific
-    mixing, columns = {}, []
+    X, columns = _empty_modalities(n_samples, width)
+    mixing = {}
     for m in ("m1", "m2"):
         mixing[m] = _invertible_leaky_relu_mlp(rng, width, width, n_layers)
         inputs = np.hstack([latents[f"coupled_{m}"], latents[f"specific_{m}"]])
-        columns.append(_apply_mlp(mixing[m], inputs, negative_slope))
+        _apply_mlp(mixing[m], inputs, negative_slope, out=columns[m])
     return Bunch(
-        data=np.hstack(columns),
+        data=X,
         latents=latents,
         mixing=mixing,
         modalities={"m1": width, "m2": width},
