@@ -138,12 +138,32 @@ def infer(fn, x, device):
     return [t.cpu().numpy() for t in out]
 
 
+class Rows:
+    """The rows ``index`` of the tensor ``data``, without copying them.
+
+    What :class:`HoldOut` gives for each side of its split:
+    :class:`TensorBatches` gathers each batch from ``data``.
+    """
+
+    def __init__(self, data, index):
+        self.data = data
+        self.index = index
+
+    def __len__(self):
+        return len(self.index)
+
+    @property
+    def device(self):
+        return self.data.device
+
+
 class TensorBatches:
     """Mini-batches of a tensor by slicing (and one shuffle per epoch).
 
     A drop-in for skorch's ``iterator_train``/``iterator_valid``: much cheaper
     than a ``DataLoader`` that indexes and collates row by row. Batches are
-    ``(X_batch, None)``. With ``drop_last`` the incomplete last batch is
+    ``(X_batch, None)``. The dataset is a tensor, or :class:`Rows` of one,
+    whose batches are gathered from it. With ``drop_last`` the incomplete last batch is
     dropped, unless it is the only one; without, a last batch of one row
     joins the batch before it, as a contrastive loss needs two rows (the
     held-out rows' loss would count it as 0).
@@ -181,22 +201,28 @@ class TensorBatches:
         return self._n_batches() // self._shards()[0]
 
     def __iter__(self):
-        data = self.data
+        data, rows = ((self.data.data, self.data.index) if isinstance(self.data, Rows)
+                      else (self.data, None))
         n_shards, shard = self._shards()
         order = None
         if self.shuffle:
-            order = torch.randperm(len(data), device=data.device)
+            order = torch.randperm(len(self.data), device=data.device)
             if n_shards > 1:
                 from accelerate.utils import broadcast
 
                 order = broadcast(order, from_process=0)
+            if rows is not None:
+                order = rows[order]
+        elif rows is not None:
+            order = rows
         n_batches = len(self)
         for i in range(n_batches):
             start = (i * n_shards + shard) * self.batch_size
             stop = start + self.batch_size
             if i == n_batches - 1 and n_shards == 1 and not self.drop_last:
                 stop = None  # with a row left over (see _n_batches)
-            # a shuffled batch gathers its rows: no shuffled copy of all the data
+            # a shuffled batch, or one of some of the rows, gathers its rows:
+            # no shuffled copy of all the data
             yield (data[start:stop] if order is None
                    else data.index_select(0, order[start:stop])), None
 
@@ -557,7 +583,8 @@ class HoldOut:
 
     The net calls it at the start of each ``fit_loop``; :func:`train` runs
     that inside :func:`seeded_torch`, so the held-out rows follow the fit's
-    seed. Returns ``(X_train, X_valid)``.
+    seed. Returns ``(X_train, X_valid)``, each the :class:`Rows` of ``X``
+    on its side: neither copies them.
     """
 
     def __init__(self, fraction):
@@ -566,7 +593,7 @@ class HoldOut:
     def __call__(self, X, y=None, **fit_params):
         order = torch.randperm(len(X), device=X.device)
         n_valid = held_out_rows(len(X), self.fraction)
-        return X[order[n_valid:]], X[order[:n_valid]]
+        return Rows(X, order[n_valid:]), Rows(X, order[:n_valid])
 
 
 def held_out_rows(n_rows, fraction):

@@ -16,6 +16,7 @@ from skorch.history import History
 
 from sklearn_dssl import DisentangledSSL, LinearCCA
 from sklearn_dssl._training import (
+    Rows,
     TensorBatches,
     seeded_torch,
     train,
@@ -81,6 +82,23 @@ def test_float32_input_reaches_training_without_a_copy(monkeypatch):
     small_model(device="cpu").fit(X)  # on a GPU the rows are copied there, once
     assert len(seen) == 2 and all(t.dtype == torch.float32 for t in seen)
     assert all(np.shares_memory(t.numpy(), X) for t in seen)
+
+
+def test_held_out_rows_are_gathered_from_the_training_rows_not_copied(monkeypatch):
+    # validation_fraction splits the rows by index: every batch, trained on
+    # or held out, is gathered from the rows as given
+    X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    sources = []
+    iterate = TensorBatches.__iter__
+
+    def spy(self):
+        sources.append(self.data.data if isinstance(self.data, Rows) else self.data)
+        return iterate(self)
+
+    monkeypatch.setattr(TensorBatches, "__iter__", spy)
+    small_model(device="cpu", validation_fraction=0.2).fit(X)
+    assert len(sources) == 4 * 2  # 2 epochs of both nets, each its two sides
+    assert all(np.shares_memory(source.numpy(), X) for source in sources)
 
 
 def test_interleaved_float64_columns_reach_training_in_one_float32_copy(monkeypatch):
@@ -425,6 +443,20 @@ def test_a_shuffled_epoch_gathers_each_batch_from_one_permutation():
     assert [len(b) for b in batches] == [16, 16, 16]
     torch.testing.assert_close(torch.cat(batches), X[order[:48]])
     assert all(b.is_contiguous() for b in batches)
+
+
+def test_batches_of_some_rows_are_those_rows_in_their_order_or_shuffled():
+    X = torch.arange(100.0).reshape(50, 2)
+    index = torch.tensor([7, 3, 40, 12, 0, 33, 21, 9, 48, 5, 30, 17, 2, 44, 26, 11, 38])
+    batches = [b for b, _ in TensorBatches(Rows(X, index), 8)]
+    assert [len(b) for b in batches] == [8, 9]  # the 17th row joins the last batch
+    torch.testing.assert_close(torch.cat(batches), X[index])
+    torch.manual_seed(0)
+    batches = [b for b, _ in TensorBatches(Rows(X, index), 8, shuffle=True, drop_last=True)]
+    torch.manual_seed(0)
+    order = torch.randperm(17)
+    torch.testing.assert_close(torch.cat(batches), X[index[order[:16]]])
+    assert len(TensorBatches(Rows(X, index), 8, drop_last=True)) == 2
 
 
 def test_held_out_rows_are_scored_in_batches_of_two_rows_or_more(learnable):

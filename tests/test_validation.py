@@ -94,7 +94,10 @@ def test_hold_out_splits_the_rows_in_two():
     torch.manual_seed(0)
     train, valid = HoldOut(0.3)(X)
     assert len(valid) == 3 and len(train) == 7
-    assert sorted(torch.cat([train, valid])[:, 0].tolist()) == list(range(10))
+    rows = torch.cat([X[train.index], X[valid.index]])
+    assert sorted(rows[:, 0].tolist()) == list(range(10))
+    # each side refers to the rows, without copying them
+    assert train.data is X and valid.data is X
 
 
 def test_early_stopping_on_the_held_out_loss_stops_each_net(X):
