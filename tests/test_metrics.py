@@ -15,6 +15,7 @@ from sklearn_dssl.metrics import (
     default_probe,
     leakage_score,
     linear_r2,
+    make_leakage_scorer,
     make_probe_scorer,
     mcc,
     probe_score,
@@ -198,6 +199,62 @@ def test_probe_score_scores_a_rare_class_as_scikit_learn_does():
         assert 0.0 <= probe_score(estimator, np.arange(60), y) <= 1.0
 
 
+def test_target_picks_the_label_of_a_y_with_several():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    own, other = rng.integers(0, 2, size=(2, 300))
+    est = _KnownBlocks({"specific": {"m1": own[:, None] + 0.1 * rng.normal(size=(300, 1))}})
+    rows = np.arange(300)
+    y = np.column_stack([own, other])
+    frame = pd.DataFrame(y, columns=["own", "other"], index=rows + 1000)
+    settings = dict(block="specific", cv=KFold(3))
+    kept = probe_score(est, rows, own, **settings)
+    leaked = leakage_score(est, rows, other, **settings)
+    assert kept > 0.95 and leaked < 0.6
+    for target, label in [(0, kept), (-2, kept), (1, leaked), (-1, leaked)]:
+        assert probe_score(est, rows, y, target=target, **settings) == label
+        assert leakage_score(est, rows, y, target=target, **settings) == label
+        assert probe_score(est, rows, frame, target=target, **settings) == label
+    assert probe_score(est, rows, frame, target="other", **settings) == leaked
+    assert make_probe_scorer(target=0, **settings)(est, rows, y) == kept
+    # the leakage scorer is minus the leakage: higher is better, as for every scorer
+    assert make_leakage_scorer(target="other", **settings)(est, rows, frame) == -leaked
+    assert make_leakage_scorer(target=1, **settings)(est, rows, y) == -leaked
+
+
+@pytest.mark.parametrize("y, target, message", [
+    (np.zeros((10, 2)), 2, r"target=2 picks a column of a 2-D y, but y has shape \(10, 2\)"),
+    (np.zeros(10), 0, r"target=0 picks a column of a 2-D y, but y has shape \(10,\)"),
+    (np.zeros((10, 2)), "own", "target='own' names a column of y, but y has no column"),
+    (None, None, r"the probe needs labels, but y is None; pass them, e.g. search.fit\(X, y\)"),
+])
+def test_a_target_y_lacks_is_refused(y, target, message):
+    est = _KnownBlocks({"shared": {"m1": np.zeros((10, 1))}})
+    with pytest.raises(ValueError, match=message):
+        probe_score(est, np.arange(10), y, target=target)
+
+
+def test_leakage_and_probe_scorers_score_one_search_on_a_y_of_several_labels():
+    # the specific block of m1 on its own label (column 0) and on the shared
+    # one (column 1), both from one search over ortho_weight
+    data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=5, random_state=0)
+    scoring = {
+        "specific": make_probe_scorer(block="specific", modalities="m1", target=0),
+        "neg_leakage": make_leakage_scorer(block="specific", modalities="m1", target=1),
+    }
+    search = GridSearchCV(small_model(), {"ortho_weight": [0.0, 1.0]}, scoring=scoring,
+                          refit="specific", cv=2, error_score="raise")
+    search.fit(data.data, data.target)
+    results = search.cv_results_
+    train, test = next(KFold(2).split(data.data))  # the search's folds
+    fitted = small_model(ortho_weight=0.0).fit(data.data[train])
+    assert results["split0_test_neg_leakage"][0] == pytest.approx(-leakage_score(
+        fitted, data.data[test], data.target[test, 1], block="specific", modalities="m1"))
+    assert results["split0_test_specific"][0] == pytest.approx(probe_score(
+        fitted, data.data[test], data.target[test, 0], block="specific", modalities="m1"))
+
+
 def test_probe_score_takes_a_regressor_for_a_continuous_target():
     from sklearn.linear_model import Ridge
 
@@ -281,8 +338,10 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     assert probe_score(est, rows, y, modalities="m1") > 0.95
 
 
+@pytest.mark.parametrize("make_scorer", [make_probe_scorer, make_leakage_scorer])
 @pytest.mark.parametrize("settings, message", [
     ({"block": "specfic"}, "'block' parameter"),
+    ({"target": 1.5}, "'target' parameter"),
     ({"cv": -3}, "'cv' parameter"),
     ({"modalities": 0}, "'modalities' parameter"),
     ({"probe": "logistic"}, "'probe' parameter"),
@@ -291,10 +350,10 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     ({"probe": make_pipeline(StandardScaler(), LogisticRegression(max_iter=-5))},
      "The 'max_iter' parameter of LogisticRegression"),
 ])
-def test_a_probe_scorer_with_a_bad_setting_is_refused_when_built(settings, message):
+def test_a_probe_scorer_with_a_bad_setting_is_refused_when_built(make_scorer, settings, message):
     # inside a search it would score every candidate NaN and pick one anyway
     with pytest.raises(ValueError, match=message):
-        make_probe_scorer(**settings)
+        make_scorer(**settings)
 
 
 def test_probe_score_checks_the_probe_and_the_estimators_inside_it():

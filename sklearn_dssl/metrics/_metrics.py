@@ -105,7 +105,43 @@ _PROBE_PARAMETERS = {
     "modalities": ["array-like", str, None],
     "probe": [HasMethods(["fit", "predict"]), None],
     "cv": ["cv_object"],
+    "target": [Interval(Integral, None, None, closed="neither"), str, None],
 }
+
+# The ``target`` entry of the probes' Parameters sections.
+_TARGET_DOC = """target : int, str or None, default=None
+        The column of ``y`` to probe for, when ``y`` holds several labels
+        (e.g. the ``target`` of :func:`~sklearn_dssl.datasets.make_paper_synthetic`):
+        its position, or its name in a DataFrame ``y``. None: ``y`` is
+        the one label."""
+
+
+def _with_target_doc(function):
+    """Put the ``target`` parameter's documentation into ``function``'s docstring."""
+    function.__doc__ = function.__doc__.replace("{target}", _TARGET_DOC)
+    return function
+
+
+def _target_column(y, target):
+    """Column ``target`` of the labels ``y`` (``y`` itself when None)."""
+    if target is None:
+        return y
+    if isinstance(target, str):
+        columns = getattr(y, "columns", None)
+        if columns is None or target not in columns:
+            have = "" if columns is None else f" (its columns: {list(columns)})"
+            raise ValueError(
+                f"target={target!r} names a column of y, but y has no column of that "
+                f"name{have}; pass y as a DataFrame with it, or target as a position."
+            )
+        return y[target]
+    shape = np.shape(y)
+    if len(shape) != 2 or not -shape[1] <= target < shape[1]:
+        raise ValueError(
+            f"target={target} picks a column of a 2-D y, but y has shape {shape}; pass "
+            "y with one column per label, or leave target=None for a y of one label."
+        )
+    return y.iloc[:, target] if hasattr(y, "iloc") else np.asarray(y)[:, target]
 
 
 @validate_params_refusing_bools(
@@ -115,7 +151,9 @@ _PROBE_PARAMETERS = {
     # cross_val_score
     prefer_skip_nested_validation=False,
 )
-def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
+@_with_target_doc
+def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3,
+                target=None):
     """Accuracy of a linear probe on one block of a fitted estimator.
 
     X is embedded by ``estimator``; the probe (by default a
@@ -132,8 +170,8 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         or a fitted Pipeline whose last step is one.
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
-    y : array-like of shape (n_samples,)
-        The label to probe for.
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        The label to probe for; with several, ``target`` picks it.
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
     modalities : list of str, str or None, default=None
@@ -145,6 +183,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     cv : int or cross-validation generator, default=3
         Cross-validation of the probe on the embedding, as in
         :func:`~sklearn.model_selection.cross_val_score`.
+    {target}
 
     Returns
     -------
@@ -171,6 +210,12 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     True
     """
     _check_probe(probe)
+    if y is None:
+        raise ValueError(
+            "the probe needs labels, but y is None; pass them, e.g. "
+            "search.fit(X, y) for a search scored by make_probe_scorer."
+        )
+    y = _target_column(y, target)
     Z = block_features(estimator, X, block, modalities)
     probe = default_probe() if probe is None else probe
     # once: a generator of splits is used up by reading it
@@ -234,7 +279,9 @@ def _check_labels(y, n_samples, folds):
     # cross_val_score
     prefer_skip_nested_validation=False,
 )
-def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3):
+@_with_target_doc
+def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3,
+                  target=None):
     """Accuracy of a linear probe on a label the block should *not* carry.
 
     The same computation as :func:`probe_score`, read the other way: lower is
@@ -249,8 +296,9 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
         or a fitted Pipeline whose last step is one.
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
-    y : array-like of shape (n_samples,)
-        The label the block should not carry.
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        The label the block should not carry; with several, ``target``
+        picks it.
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
     modalities : list of str, str or None, default=None
@@ -259,6 +307,7 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
         Unfitted classifier; when None, :func:`default_probe`.
     cv : int or cross-validation generator, default=3
         Cross-validation of the probe on the embedding.
+    {target}
 
     Returns
     -------
@@ -276,11 +325,13 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
     >>> bool(leakage_score(cca, data.data, data.target[:, 0]) < 0.6)
     True
     """
-    return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv)
+    return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv,
+                       target=target)
 
 
 @validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
-def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
+@_with_target_doc
+def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, target=None):
     """A scorer for GridSearchCV that probes one block for the target ``y``.
 
     Parameters
@@ -296,12 +347,17 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
         iterable of ``(train, test)`` index pairs is read once, here, and
         serves every call of the scorer (an iterator, such as a splitter's
         ``split(...)``, could serve only the first).
+    {target}
 
     Returns
     -------
     scorer : callable
         ``scorer(estimator, X, y) -> float``, :func:`probe_score` with these
         settings.
+
+    See Also
+    --------
+    make_leakage_scorer : The scorer of a label a block should not carry.
 
     Examples
     --------
@@ -312,10 +368,83 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3):
     ...     DisentangledSSL(), {"beta": [0.01, 1.0]},
     ...     scoring=make_probe_scorer(block="shared"))
     """
+    return partial(probe_score, **_probe_settings(block, modalities, probe, cv, target))
+
+
+@validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
+@_with_target_doc
+def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, target=None):
+    """A scorer for GridSearchCV of the leakage of a label into one block, negated.
+
+    The scorer returns minus :func:`leakage_score`, so that, as for every
+    scikit-learn scorer, higher is better (as for ``"neg_log_loss"``). Beside
+    :func:`make_probe_scorer` in a search's ``scoring`` dict, it measures
+    both sides of disentanglement in one search: how much of its own label
+    a block keeps and how much of a label it should not carry leaks into
+    it. Searching ``ortho_weight`` on the probe alone would favour the
+    settings that keep everything, the other label included.
+
+    Parameters
+    ----------
+    block : {"shared", "specific"}, default="shared"
+        Which block the probe sees.
+    modalities : list of str, str or None, default=None
+        Modalities whose block the probe sees (all when None).
+    probe : classifier or None, default=None
+        Unfitted classifier; when None, :func:`default_probe`.
+    cv : int, cross-validation generator or iterable, default=3
+        Cross-validation of the probe on the embedded held-out fold, as in
+        :func:`make_probe_scorer`.
+    {target}
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, minus :func:`leakage_score`
+        with these settings.
+
+    See Also
+    --------
+    make_probe_scorer : The scorer of a label a block should carry.
+
+    Examples
+    --------
+    Choose ``ortho_weight`` for the specific block of ``m1``: its own label
+    is the first column of ``y``, the shared label the second; refit the
+    setting that keeps the most of the first among those that leak the
+    least of the second (within 0.02).
+
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_dssl import DisentangledSSL
+    >>> from sklearn_dssl.metrics import make_leakage_scorer, make_probe_scorer
+    >>> scoring = {
+    ...     "specific": make_probe_scorer(block="specific", modalities="m1", target=0),
+    ...     "neg_leakage": make_leakage_scorer(block="specific", modalities="m1", target=1),
+    ... }
+    >>> def most_specific_of_the_least_leaky(results):
+    ...     leakage = -results["mean_test_neg_leakage"]
+    ...     candidates = np.flatnonzero(leakage <= leakage.min() + 0.02)
+    ...     return int(candidates[np.argmax(results["mean_test_specific"][candidates])])
+    >>> search = GridSearchCV(
+    ...     DisentangledSSL(modalities={"m1": 100, "m2": 100}),
+    ...     {"ortho_weight": [0.1, 1.0, 10.0]},
+    ...     scoring=scoring, refit=most_specific_of_the_least_leaky)
+    """
+    return partial(_negated_leakage, **_probe_settings(block, modalities, probe, cv, target))
+
+
+def _probe_settings(block, modalities, probe, cv, target):
+    """The probe's settings for a scorer, checked once, here."""
     _check_probe(probe)
     if cv is not None and not isinstance(cv, Integral) and not hasattr(cv, "split"):
         cv = list(cv)  # the splits, for every call
-    return partial(probe_score, block=block, modalities=modalities, probe=probe, cv=cv)
+    return dict(block=block, modalities=modalities, probe=probe, cv=cv, target=target)
+
+
+def _negated_leakage(estimator, X, y, **settings):
+    """Minus :func:`leakage_score`: the leakage scorer's value."""
+    return -leakage_score(estimator, X, y, **settings)
 
 
 def _check_probe(probe):
