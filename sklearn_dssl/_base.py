@@ -45,6 +45,10 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     # The blocks the method computes, in output order.
     _blocks = BLOCKS
 
+    # The dtypes X is read in: kept when X has one of them, else the first
+    # (the neural estimators train in float32; LinearCCA computes in float64).
+    _input_dtypes = (np.float32, np.float64)
+
     # ------------------------------------------------------------------
     # Subclass hooks
     # ------------------------------------------------------------------
@@ -109,13 +113,12 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
 
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
-        if hasattr(X, "detach") and hasattr(X, "cpu"):
-            X = X.detach().cpu()  # a torch tensor: numpy reads it from the CPU, without grad
+        X = readable_input(X)
         X = validate_data(
             self,
             X,
             reset=reset,
-            dtype=[np.float32, np.float64],
+            dtype=list(self._input_dtypes),
             ensure_min_samples=2 if reset else 1,
         )
         return check_float32_range(X)
@@ -329,7 +332,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             expected_names = self.feature_names_in_[columns]
         X = check_modality_block(X, len(columns), names[index], expected_names,
-                                 type(self).__name__)
+                                 type(self).__name__, self._input_dtypes)
         out = np.empty((X.shape[0], self._block_widths()[block][index]), dtype=np.float32)
         for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
             rows = slice(start, start + INFERENCE_BATCH_ROWS)
@@ -337,12 +340,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         return out
 
 
-def check_modality_block(X, n_columns, name, expected_names, estimator_name):
-    """Validate the columns of one modality given on their own.
+def check_modality_block(X, n_columns, name, expected_names, estimator_name,
+                         dtypes=(np.float32, np.float64)):
+    """Validate the columns of one modality given on their own, read in one of
+    ``dtypes`` (X's own if it has one of them, else the first).
 
     Warns, as scikit-learn's transformers do, when X has column names and
     the estimator was fitted without, or the other way round.
     """
+    X = readable_input(X)
     columns = getattr(X, "columns", None)
     named = columns is not None and all(isinstance(c, str) for c in columns)
     if expected_names is not None and not named:
@@ -357,7 +363,7 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name):
                 f"the columns of X do not match modality {name!r}: expected "
                 f"{list(expected_names)}, got {list(columns)}."
             )
-    X = check_array(X, dtype=[np.float32, np.float64])
+    X = check_array(X, dtype=list(dtypes))
     if X.shape[1] != n_columns:
         raise ValueError(
             f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
@@ -365,17 +371,88 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name):
     return check_float32_range(X)
 
 
+def readable_input(X):
+    """``X`` in a form numpy reads as numbers, or a ValueError naming what it cannot.
+
+    A torch tensor is read from the CPU, without its gradient, and bfloat16
+    (which numpy lacks) as float32. Dates, times and durations are refused:
+    numpy would read them as counts of their unit since an epoch.
+    """
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor
+        X = X.detach().cpu()
+        if str(X.dtype) == "torch.bfloat16":
+            X = X.float()
+        return X
+    columns = getattr(X, "columns", None)
+    dtypes = getattr(X, "dtypes", None)
+    if columns is not None and dtypes is not None:  # a DataFrame
+        temporal = [c for c, dtype in zip(columns, list(dtypes)) if _is_temporal(dtype)]
+        if temporal:
+            raise ValueError(
+                f"X's column(s) {temporal[:5]} hold dates, times or durations, which "
+                "the estimators cannot read as numbers; convert them to numbers first "
+                "(e.g. durations in seconds), or drop them from X."
+            )
+    elif _is_temporal(getattr(X, "dtype", None)):
+        raise ValueError(
+            f"X holds {X.dtype} values, dates or durations, which the estimators cannot "
+            "read as numbers; convert them to numbers first (e.g. durations in seconds)."
+        )
+    return X
+
+
+def _is_temporal(dtype):
+    """Whether ``dtype`` (numpy's, pandas' or polars') holds dates, times or durations."""
+    is_temporal = getattr(dtype, "is_temporal", None)  # polars
+    if callable(is_temporal):
+        return bool(is_temporal())
+    if getattr(dtype, "kind", None) in ("M", "m") or type(dtype).__name__ == "PeriodDtype":
+        return True
+    arrow = getattr(dtype, "pyarrow_dtype", None)  # pandas' ArrowDtype
+    if arrow is not None:
+        import pyarrow
+
+        return pyarrow.types.is_temporal(arrow)
+    return False
+
+
+def check_finite_score(score):
+    """``score``, or a ValueError when it is not finite (NaN would rank anywhere
+    in a search)."""
+    if not np.isfinite(score):
+        raise ValueError(
+            f"the score of X is {score}: X's values, or the settings the score reads "
+            "(e.g. temperature), are too extreme for it to be computed. Scale the "
+            "features as they were at fit (e.g. with the same StandardScaler), or bring "
+            "the settings nearer their defaults."
+        )
+    return score
+
+
 def check_float32_range(X):
     """``X``, refused when it holds float64 values float32 cannot hold.
 
-    The models compute and return float32: such values would silently become
-    inf, then NaN.
+    The models compute and return float32: values beyond its range would
+    silently become inf, then NaN, and a column whose every value lies below
+    its smallest normal number would lose its precision, or become zeros.
     """
-    limit = np.finfo(np.float32).max
-    if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > limit:
+    if X.dtype != np.float64 or not X.size:
+        return X
+    peaks = np.maximum(X.max(axis=0), -X.min(axis=0))
+    limit, tiny = np.finfo(np.float32).max, np.finfo(np.float32).tiny
+    if peaks.max() > limit:
         raise ValueError(
             f"X holds values beyond float32's range (largest magnitude "
-            f"{max(X.max(), -X.min()):.3g}, float32 ends at {limit:.3g}); the "
+            f"{peaks.max():.3g}, float32 ends at {limit:.3g}); the "
+            "estimators compute in float32. Scale the features first, e.g. with "
+            "sklearn.preprocessing.StandardScaler."
+        )
+    small = np.flatnonzero((peaks > 0) & (peaks < tiny))
+    if small.size:
+        raise ValueError(
+            f"X's column(s) {small[:5].tolist()} hold values too small for float32 "
+            f"(largest magnitude {peaks[small[0]]:.3g}; float32's smallest normal number "
+            f"is {tiny:.3g}), which would lose their precision or become zeros; the "
             "estimators compute in float32. Scale the features first, e.g. with "
             "sklearn.preprocessing.StandardScaler."
         )

@@ -13,6 +13,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import check_finite_score
 from ._baseline_modules import (
     DMVAEObjective,
     FocalObjective,
@@ -624,13 +625,14 @@ class DMVAE(_JointlyTrainedBaseline):
         X = self._validate_input(X, reset=False)
         module = self.net_.module_.eval()
 
-        def squared_error(x):
+        def squared_error(x):  # in float64: errors of large values overflow float32
             parts = x.split(module.modality_sizes, dim=1)
-            return sum((r - p).pow(2).sum() for r, p in zip(module.reconstruct(x), parts))
+            return sum((r.double() - p.double()).pow(2).sum()
+                       for r, p in zip(module.reconstruct(x), parts))
 
         def batch_error(x, blocks):
             return float(infer(squared_error, x, self.net_.device))
 
         total = sum(error for _, error in self._iter_blocks(X, (), encode=batch_error))
-        return -total / X.shape[0]
+        return check_finite_score(-total / X.shape[0])
 

@@ -445,6 +445,11 @@ def _embeddings_frame(model, X, ids):
 
 def _check_model_path(path):
     """Refuse a ``--model`` path that save cannot write, before any training."""
+    if not path.strip():
+        raise CommandError(
+            f"--model {path!r} is empty; give a .zip file or a directory to write the "
+            "model to."
+        )
     target = Path(path)
     if target.suffix.lower() == ".zip":
         if target.is_dir():

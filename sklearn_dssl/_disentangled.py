@@ -83,7 +83,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         first takes the extra column when the count is odd). A sequence of
         ints: column counts, in column order. A sequence of column groups,
         each a sequence of column indices, a slice, a boolean mask over the
-        columns, for a DataFrame a list of column names, or a callable that
+        columns, for a DataFrame a list of column names or a slice of them
+        (both ends included), or a callable that
         selects a group from X as given to fit, as in ``ColumnTransformer``
         (e.g. ``make_column_selector(pattern="^rna_")``). A dict
         ``{name: count or group}`` also names the

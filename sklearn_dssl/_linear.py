@@ -140,6 +140,9 @@ class LinearCCA(MultimodalTransformer):
         "ridge": [Interval(Real, 0, None, closed="left")],
     }
 
+    # computed in float64: other inputs (integers, longdouble) are read as float64
+    _input_dtypes = (np.float64, np.float32)
+
     def __init__(self, modalities=None, *, n_components=50, ridge=1e-6, output="all"):
         self.modalities = modalities
         self.n_components = n_components

@@ -6,7 +6,7 @@ ordered mapping it returns.
 """
 
 from collections.abc import Mapping, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -23,7 +23,8 @@ def resolve_modalities(spec, n_features, feature_names=None, X=None):
           column order;
         - a sequence of groups, each a sequence of column indices, a slice, a
           boolean mask over the columns, (when ``feature_names`` are known,
-          e.g. for a DataFrame) a sequence of column names, or a callable
+          e.g. for a DataFrame) a sequence of column names or a slice of
+          them (both ends included, as ``DataFrame.loc`` takes them), or a callable
           that takes ``X`` and returns one of these, as in scikit-learn's
           ``ColumnTransformer`` (e.g. ``make_column_selector``);
         - a dict ``{name: group}`` with any of the forms above as values
@@ -145,8 +146,13 @@ def _is_int(value):
 def _group_indices(group, name, n_features, feature_names):
     """Column indices of one modality's group, checked against X."""
     if isinstance(group, slice):
-        indices = np.arange(n_features)[group]
+        indices = _slice_indices(group, name, n_features, feature_names)
     else:
+        if isinstance(group, Real) and not isinstance(group, (bool, np.bool_)):
+            raise TypeError(
+                f"modality {name!r} is {group!r}, a number but not an int; give column "
+                "counts as ints (e.g. modalities=[100, 50]), or a column group."
+            )
         if not _is_sequence(group):
             raise TypeError(
                 f"modality {name!r}: a column group must be a slice or a sequence of "
@@ -165,14 +171,14 @@ def _group_indices(group, name, n_features, feature_names):
                 )
             indices = np.flatnonzero(values.astype(bool))
         elif all(_is_int(v) for v in values):
-            indices = values.astype(int)
-            bad = indices[(indices < -n_features) | (indices >= n_features)]
-            if bad.size:
+            # checked as Python ints: an index past C's long would overflow an array
+            bad = [int(v) for v in values if not -n_features <= int(v) < n_features]
+            if bad:
                 raise ValueError(
-                    f"modality {name!r} names column(s) {bad.tolist()}, but X has "
+                    f"modality {name!r} names column(s) {bad}, but X has "
                     f"{n_features} features."
                 )
-            indices = indices % n_features
+            indices = values.astype(int) % n_features
         else:
             raise TypeError(
                 f"modality {name!r}: a column group holds integer indices, column "
@@ -181,8 +187,41 @@ def _group_indices(group, name, n_features, feature_names):
     if indices.size == 0:
         raise ValueError(f"modality {name!r} has no columns.")
     if np.unique(indices).size != indices.size:
-        raise ValueError(f"modality {name!r} lists a column more than once.")
+        hint = ""
+        if indices.size == n_features and set(indices.tolist()) <= {0, 1}:
+            hint = " (a mask over the columns holds True and False, not 1 and 0)"
+        raise ValueError(f"modality {name!r} lists a column more than once{hint}.")
     return indices
+
+
+def _slice_indices(group, name, n_features, feature_names):
+    """The columns of a slice: of positions, or of column names with both ends
+    included (as ``DataFrame.loc`` and ``ColumnTransformer`` take them)."""
+    if group.step == 0:
+        raise ValueError(f"modality {name!r} is {group!r}; a slice's step cannot be zero.")
+    bounds = (group.start, group.stop)
+    if not any(isinstance(bound, str) for bound in bounds):
+        try:
+            return np.arange(n_features)[group]
+        except TypeError:
+            raise TypeError(
+                f"modality {name!r} is {group!r}; a slice of columns has int positions "
+                "(or column names) as its bounds, and an int step."
+            ) from None
+    if not all(bound is None or isinstance(bound, str) for bound in bounds) or not (
+        group.step is None or _is_int(group.step)
+    ):
+        raise TypeError(
+            f"modality {name!r} is {group!r}; a slice of column names has names (or "
+            "None) at both ends, and an int step."
+        )
+    start, stop = (
+        None if bound is None else int(_names_to_indices([bound], name, feature_names)[0])
+        for bound in bounds
+    )
+    if stop is not None:  # its end included
+        stop = stop + 1 if (group.step or 1) > 0 else (stop - 1 if stop > 0 else None)
+    return np.arange(n_features)[slice(start, stop, group.step)]
 
 
 def _names_to_indices(values, name, feature_names):

@@ -24,7 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer
+from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
 from ._losses import SIMILARITIES, info_nce, mean_over_pairs
 from ._modules import TabularAugmenter
 from ._training import as_tensor, infer, seed_from, train, training_device
@@ -430,7 +430,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
         similarity = SIMILARITIES[self._score_similarity]
         for _, encoded in self._iter_blocks(X, ("shared",), rows, encode=self._encode_raw):
-            shared = [torch.from_numpy(a) for a in encoded["shared"]]
+            # in float64: similarities of large embeddings, or at a tiny
+            # temperature, would overflow float32
+            shared = [torch.from_numpy(a).double() for a in encoded["shared"]]
             for start in range(0, shared[0].shape[0], self.batch_size):
                 block = [s[start : start + self.batch_size] for s in shared]
                 if block[0].shape[0] < 2:
@@ -440,7 +442,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                 )
                 total += float(loss) * block[0].shape[0]
                 scored += block[0].shape[0]
-        return -total / scored
+        return check_finite_score(-total / scored)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

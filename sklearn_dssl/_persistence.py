@@ -619,8 +619,14 @@ def save(estimator, path):
 
 
 def _user_path(path):
-    """``path`` as a Path, with ``~`` expanded to the home directory."""
-    return Path(os.path.expanduser(os.fspath(path)))
+    """``path`` as a Path, with ``~`` expanded to the home directory; an empty
+    one, which Path would read as the current directory, is refused."""
+    path = os.fspath(path)
+    if not path.strip():
+        raise ValueError(
+            f"the path {path!r} is empty; give the .zip file or the directory of the model."
+        )
+    return Path(os.path.expanduser(path))
 
 
 def _looks_like_zip(path):

@@ -248,7 +248,8 @@ class StopOnNonFiniteLoss(Callback):
                 f"the {self.step_name} training loss became {loss} at epoch "
                 f"{len(net.history)}; lower lr, or scale the features (e.g. "
                 "StandardScaler) before fitting, or bring extreme loss settings "
-                "(a tiny temperature, huge term weights) nearer their defaults."
+                "(a tiny temperature, huge term weights) nearer their defaults; an "
+                "augmentation of your own must return finite values."
             )
 
 

@@ -307,6 +307,8 @@ ERRORS = {
                               "atac=atac_", "--model", "{f}/cells.csv"],
                              "--model {f}/cells.csv: a path not ending in .zip is written "
                              "as a directory, but it is an existing file"),
+    "model path is empty": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                             "atac=atac_", "--model", ""], "--model '' is empty"),
     "model .zip is a directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
                                    "--prefix", "atac=atac_", "--model", "{f}/folder.zip"],
                                   "is an existing directory"),

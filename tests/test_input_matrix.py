@@ -63,7 +63,18 @@ WORKS = {
     "duplicated columns": lambda tmp: np.hstack([X[:, :3], X[:, :3]]),
     "numeric object DataFrame": lambda tmp: pd.DataFrame(X, columns=COLUMNS).astype(object),
     "torch tensor that requires grad": lambda tmp: torch.tensor(X, requires_grad=True),
+    "bfloat16 torch tensor": lambda tmp: torch.tensor(X, dtype=torch.bfloat16),
+    "tiny values beside normal ones": lambda tmp: np.where(np.abs(X) < 0.1, 1e-45 * X, X),
 }
+
+
+def _with_column(values):
+    """A DataFrame of X's first five columns and ``values`` as the sixth."""
+    return pd.DataFrame({**dict(zip(COLUMNS[:5], X[:, :5].T)), "when": values})
+
+
+# dates, times and durations, which numpy would read as counts since an epoch
+TEMPORAL = "hold dates, times or durations"
 
 FAILS = {
     "NaN": (lambda: np.where(X > 1.5, np.nan, X), ValueError, "NaN"),
@@ -76,6 +87,23 @@ FAILS = {
     "object strings": (lambda: np.full((40, 6), "x", dtype=object), ValueError, "convert"),
     "complex": (lambda: X.astype(complex), ValueError, "Complex data"),
     "beyond float32": (lambda: 1e39 * X, ValueError, "beyond float32's range"),
+    "below float32's normal numbers": (lambda: 1e-46 * X, ValueError, "too small for float32"),
+    "datetime column": (
+        lambda: _with_column(pd.date_range("2020-01-01", periods=40)), ValueError, TEMPORAL),
+    "timezone-aware datetime column": (
+        lambda: _with_column(pd.date_range("2020-01-01", periods=40, tz="UTC")),
+        ValueError, TEMPORAL),
+    "timedelta column": (
+        lambda: _with_column(pd.to_timedelta(np.arange(40), unit="s")), ValueError, TEMPORAL),
+    "period column": (
+        lambda: _with_column(pd.period_range("2020-01", periods=40, freq="M")),
+        ValueError, TEMPORAL),
+    "pyarrow timestamp column": (
+        lambda: _with_column(pd.Series(pd.date_range("2020-01-01", periods=40)).astype(
+            "timestamp[us][pyarrow]")), ValueError, TEMPORAL),
+    "datetime64 array": (
+        lambda: np.arange(240).astype("datetime64[D]").reshape(40, 6), ValueError,
+        r"X holds datetime64\[D\] values"),
     "sparse CSR": (lambda: sp.csr_matrix(X), TypeError, "dense data is required"),
     "sparse COO": (lambda: sp.coo_matrix(X), TypeError, "dense data is required"),
     "0 rows": (lambda: X[:0], ValueError, "0 sample"),
@@ -169,6 +197,9 @@ def test_one_modality_alone_refuses_what_transform_refuses(name):
     for data, error, message in [
         (np.where(part > 1.5, np.nan, part), ValueError, "NaN"),
         (1e39 * part, ValueError, "beyond float32's range"),
+        (1e-46 * part, ValueError, "too small for float32"),
+        (pd.DataFrame({"a": part[:, 0], "b": part[:, 1],
+                       "c": pd.date_range("2020-01-01", periods=40)}), ValueError, TEMPORAL),
         (sp.csr_matrix(part), TypeError, "dense data is required"),
         (np.full((40, 3), "x", dtype=object), ValueError, "convert"),
     ]:
@@ -295,3 +326,19 @@ def test_column_selectors_pick_the_modalities_of_a_dataframe_in_a_pipeline(name)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             pipe[-1].fit_specific(pipe[0].transform(df))
+
+
+@pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive", "DMVAE"])
+def test_score_of_large_values_is_finite_or_refused(name):
+    # computed in float64, where float32 had given NaN or -inf silently
+    estimator = _estimators()[name]()
+    if name == "MultimodalContrastive":
+        estimator.set_params(similarity="euclidean")
+    estimator.fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert np.isfinite(estimator.score(1e30 * X))
+    if name != "DMVAE":  # a temperature beyond float64's range: no score to give
+        with pytest.raises(ValueError, match="the score of X is nan: X's values, or the "
+                                             "settings the score reads"):
+            estimator.set_params(temperature=1e-320).score(X)

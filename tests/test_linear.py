@@ -178,3 +178,20 @@ def test_more_components_than_training_rows_span_are_refused(data):
     np.testing.assert_allclose(cca.transform_blocks(data.data[:3])["specific"]["m1"], 0.0,
                                atol=1e-3)
     assert np.abs(cca.transform(data.data)).max() < 1e3
+
+
+def test_integer_input_is_read_in_float64_as_the_model_computes():
+    # large integers (counts, identifiers) lose their low digits in float32:
+    # LinearCCA reads them in float64, where it computes
+    rng = np.random.default_rng(0)
+    shared = rng.integers(-50, 50, size=(500, 1))
+    X = 10**8 + np.hstack([shared + rng.integers(-5, 5, size=(500, 2)),
+                           shared + rng.integers(-5, 5, size=(500, 2))])
+    as_float = LinearCCA(n_components=1).fit(X.astype(np.float64))
+    for data in (X, X.astype(np.longdouble)):
+        cca = LinearCCA(n_components=1).fit(data)
+        np.testing.assert_allclose(cca.canonical_correlations_,
+                                   as_float.canonical_correlations_, rtol=1e-10)
+        np.testing.assert_array_equal(cca.transform(data), as_float.transform(X.astype(float)))
+        np.testing.assert_array_equal(cca.transform_modality(data[:, :2], "m1"),
+                                      as_float.transform_modality(X[:, :2].astype(float), "m1"))

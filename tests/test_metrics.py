@@ -133,6 +133,28 @@ def test_linear_r2_refuses_a_held_out_split_of_one_row():
     assert linear_r2(z[:, :1], 2 * z[:, :1], test_size=0.5) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("constant", [0.1, 1.0, 7.7])
+def test_linear_r2_refuses_a_constant_true_latent(constant):
+    # its R^2 is undefined: rounding alone had decided between 0, 1 and -17
+    rng = np.random.default_rng(0)
+    z = np.column_stack([rng.normal(size=200), np.full(200, constant)])
+    with pytest.raises(ValueError, match=r"z_true's column\(s\) \[1\] are constant over the "
+                                         "50 held-out rows"):
+        linear_r2(rng.normal(size=(200, 3)), z)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_linear_r2_at_any_finite_scale(scale):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 3))
+    learned = z @ rng.normal(size=(3, 4)) + 0.3 * rng.normal(size=(300, 4))
+    expected = linear_r2(learned, z)
+    assert 0.5 < expected < 0.99
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow on the way
+        assert linear_r2(scale * learned, scale * z) == pytest.approx(expected, rel=1e-9)
+
+
 class _KnownBlocks:
     """A fitted-estimator stand-in whose blocks are given."""
 

@@ -38,6 +38,10 @@ def _as_lists(modalities):
          {"x": [2, 0], "y": [1, 3, 4]}),
         ([pd.Series(NAMES == "b"), pd.Series(NAMES != "b")], {"m1": [1], "m2": [0, 2, 3, 4]}),
         (pd.Series([2, 3]), {"m1": [0, 1], "m2": [2, 3, 4]}),
+        # slices of column names include both ends, as DataFrame.loc's
+        ([slice("a", "b"), slice("c", None)], {"m1": [0, 1], "m2": [2, 3, 4]}),
+        ({"x": slice("d", "b", -1), "y": slice(None, "e", 4)}, {"x": [3, 2, 1], "y": [0, 4]}),
+        ([slice("b", "a", -1), slice("e", "c", -1)], {"m1": [1, 0], "m2": [4, 3, 2]}),
     ],
 )
 def test_accepted_specs(spec, expected):
@@ -64,6 +68,14 @@ def test_accepted_specs(spec, expected):
         ([[True, False], [False, True]], 5, None, "boolean mask of 2 entries, but X has 5"),
         ([NAMES == "a", NAMES == "z"], 5, None, "'m2' has no columns"),
         ({"a": 2, "A": 3}, 5, None, None),  # distinct names are fine
+        ([[1, 1, 1, 0, 0], [0, 0, 0, 1, 1]], 5, None,
+         r"more than once \(a mask over the columns holds True and False, not 1 and 0\)"),
+        ([[0, 2**70], [1, 2, 3, 4]], 5, None, r"column\(s\) \[1180591620717411303424\]"),
+        ([[np.uint64(2**64 - 1)], [0, 1, 2, 3, 4]], 5, None,
+         r"column\(s\) \[18446744073709551615\], but X has 5"),
+        ([slice(0, 2, 0), slice(2, None)], 5, None, "a slice's step cannot be zero"),
+        ([slice("a", "b"), slice("c", None)], 5, None, "given by column names"),
+        ([slice("a", "zz"), slice("c", None)], 5, NAMES, r"not in X: \['zz'\]"),
     ],
 )
 def test_refused_specs(spec, n_features, names, message):
@@ -77,7 +89,8 @@ def test_refused_specs(spec, n_features, names, message):
 @pytest.mark.parametrize(
     "spec",
     ["ab", 3, [2, [0, 1, 2]], [[0, 1.5], [2, 3, 4]], [[0, "b"], [2, 3, 4]], [{0}, {1}],
-     [[True, 1, 0, 0, 0], [False, 0, 1, 1, 1]]],
+     [[True, 1, 0, 0, 0], [False, 0, 1, 1, 1]], [2.5, 2.5], [slice(0, 2.5), slice(3, None)],
+     [slice("a", 2), slice(3, None)], [slice("a", "b", "c"), slice(2, None)]],
 )
 def test_badly_typed_specs_raise_type_error(spec):
     with pytest.raises(TypeError, match="modalit"):

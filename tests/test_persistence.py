@@ -268,6 +268,17 @@ def test_save_refuses_a_directory_path_that_is_a_file(data, tmp_path):
     assert (tmp_path / "model").read_text() == "notes"
 
 
+@pytest.mark.parametrize("path", ["", "  "])
+def test_an_empty_path_is_refused(data, path, tmp_path, monkeypatch):
+    # Path("") is the current directory, which save would fill and load read
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"the path {path!r} is empty"):
+        save(LinearCCA(n_components=1).fit(data.data), path)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match=f"the path {path!r} is empty"):
+        load(path)
+
+
 def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
     with pytest.raises(NotFittedError):
         save(small_model(), tmp_path / "m")

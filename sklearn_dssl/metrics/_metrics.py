@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from .._base import MultimodalTransformer
+from .._base import MultimodalTransformer, readable_input
 from .._validation import validate_estimator_settings, validate_params_refusing_bools
 
 
@@ -471,8 +471,8 @@ class _InvalidProbeError(ValueError, TypeError):
 
 
 def _check_pair(a, b):
-    a = check_array(a, ensure_min_samples=2)
-    b = check_array(b, ensure_min_samples=2)
+    a = check_array(readable_input(a), ensure_min_samples=2)
+    b = check_array(readable_input(b), ensure_min_samples=2)
     check_consistent_length(a, b)
     return a, b
 
@@ -551,7 +551,13 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     -------
     r2 : float
         Held-out R^2, averaged over the true dimensions; 1 is a perfect
-        linear fit.
+        linear fit. It does not depend on the columns' scales.
+
+    Raises
+    ------
+    ValueError
+        When a column of ``z_true`` is constant over the held-out rows
+        (R^2 is undefined for it).
 
     Examples
     --------
@@ -561,7 +567,9 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     >>> round(linear_r2(z @ [[1.0, 2.0], [3.0, -1.0]], z), 6)
     1.0
     """
-    a, b = _check_pair(z_learned, z_true)
+    # R^2 is the same for columns of any scale: over their peaks, the
+    # regression's sums of squares neither overflow nor underflow
+    a, b = (_float64_over_peak(z, axis=0) for z in _check_pair(z_learned, z_true))
     a_train, a_test, b_train, b_test = train_test_split(
         a, b, test_size=test_size, random_state=random_state
     )
@@ -569,6 +577,13 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
         raise ValueError(
             f"linear_r2 holds out {len(a_test)} of the {len(a)} rows, and R^2 needs at "
             "least 2; pass more rows or a larger test_size."
+        )
+    constant = np.flatnonzero(np.ptp(b_test, axis=0) == 0)
+    if constant.size:
+        raise ValueError(
+            f"z_true's column(s) {constant.tolist()} are constant over the {len(b_test)} "
+            "held-out rows, where R^2 is undefined; drop constant columns of z_true, or "
+            "pass more rows or a larger test_size."
         )
     prediction = LinearRegression().fit(a_train, b_train).predict(a_test)
     return float(r2_score(b_test, prediction, multioutput="uniform_average"))
