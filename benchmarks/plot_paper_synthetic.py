@@ -4,6 +4,7 @@ Run: python benchmarks/plot_paper_synthetic.py
 Writes benchmarks/results/paper_synthetic.png (one row of panels per data set).
 """
 
+import argparse
 import json
 
 import matplotlib
@@ -120,4 +121,5 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

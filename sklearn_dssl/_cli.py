@@ -9,6 +9,7 @@ every subcommand.
 
 import argparse
 import contextlib
+import csv
 import fnmatch
 import importlib
 import os
@@ -99,6 +100,7 @@ def read_table(path, id_column=None):
     frame.columns = [str(c) for c in frame.columns]
     if fmt != "parquet":
         _check_header(frame.columns, path)
+        _check_unique_names(path, "\t" if fmt == "tsv" else ",")
     if frame.shape[0] == 0:
         raise CommandError(f"{path} has no rows.")
     return frame
@@ -136,6 +138,20 @@ def _check_header(names, path):
             f"{path} seems to lack a header row: its first line ({_preview(names, 4)}) "
             "is all numbers. The command needs a first line of column names; add one "
             "(pandas' to_csv writes it unless given header=False)."
+        )
+
+
+def _check_unique_names(path, sep):
+    """Refuse a CSV or TSV file that names two columns alike, which pandas
+    would read apart as ``name`` and ``name.1`` (a prefix or pattern would
+    then take both, or one would match nothing)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as file:
+        header = next(csv.reader(file, delimiter=sep), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise CommandError(
+            f"{path} gives more than one column the name(s) {_preview(repeated, 4)}; "
+            "give each column its own name."
         )
 
 
@@ -269,14 +285,16 @@ def resolve_modality_columns(columns, specs, id_column=None):
             raise CommandError(f"modality {name!r} is given more than once.")
         if option == "--prefix":
             chosen = [c for c in candidates if c.startswith(value)]
-            if id_column in columns and str(id_column).startswith(value):
-                warnings.warn(f"--prefix {name}={value}: the --id column {id_column!r} starts "
-                              f"with {value!r} too; it is left out of modality {name!r}.")
+            id_matches = id_column in columns and str(id_column).startswith(value)
             if not chosen:
+                besides = f" but the --id column {id_column!r}" if id_matches else ""
                 raise CommandError(
-                    f"--prefix {name}={value}: no column starts with {value!r}; "
+                    f"--prefix {name}={value}: no column{besides} starts with {value!r}; "
                     f"columns are: {_preview(candidates)}."
                 )
+            if id_matches:
+                warnings.warn(f"--prefix {name}={value}: the --id column {id_column!r} starts "
+                              f"with {value!r} too; it is left out of modality {name!r}.")
         else:
             chosen, seen = [], set()
             for item in (v.strip() for v in value.split(",")):

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import math
 import os
+import re
 import sys
 import threading
 import types
@@ -678,6 +679,24 @@ class BatchCountingProgressBar(ProgressBar):
         return len(net.get_iterator(dataset, training=training))
 
 
+_COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_uncoloured(*values, **kwargs):
+    """``print``, without the terminal colour codes of skorch's per-epoch log."""
+    print(*(_COLOUR_CODES.sub("", str(value)) for value in values), **kwargs)
+
+
+def log_sink():
+    """Where a net prints its per-epoch log: ``print`` where its colours show
+    (a terminal, a notebook), else :func:`print_uncoloured` (a log file, a
+    pipe), which would keep them as escape codes."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    if "ipykernel" in sys.modules or (isatty is not None and isatty()):
+        return print
+    return print_uncoloured
+
+
 def _progress_bar_shows():
     """Whether a progress bar can redraw in place: stderr is a terminal or
     the process is a Jupyter kernel (a notebook, Colab, an editor's). Elsewhere
@@ -737,7 +756,8 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
             "A callback of yours acts beside them (e.g. a second LRScheduler also "
             "changes the learning rate)."
         )
-    cls, extra = ContrastiveNet, {}
+    # skorch's log prints through any sink but print whatever the verbosity
+    cls, extra = ContrastiveNet, {"callbacks__print_log__sink": log_sink() if verbose else print}
     if accelerator is not None:
         cls = AcceleratedContrastiveNet
         extra = {
@@ -819,6 +839,8 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
                 f"{batch_size}; lower batch_size or use fewer processes."
             )
     net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)
+    if verbose:  # a caption for the per-epoch log
+        (log_sink() if accelerator is None else accelerator.print)(f"{step_name} training:")
     with warnings.catch_warnings():
         # skorch warns that the module is an instance it will not re-create;
         # that is what we want.

@@ -248,6 +248,7 @@ def bad_tables(tables):
                  atac_1=np.where(np.arange(len(frame)) == 7, -np.inf, 0.0)).to_csv(
         folder / "inf.csv", index=False)
     frame[RNA + ATAC].to_csv(folder / "headerless.csv", index=False, header=False)
+    frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated.csv", index=False)
     (folder / "outdir.csv").mkdir()
     return folder
 
@@ -328,6 +329,14 @@ ERRORS = {
     "infinite values": (["fit", "{f}/inf.csv", "--prefix", "rna=rna_", "--prefix",
                          "atac=atac_", "--model", "{t}/m"],
                         "{f}/inf.csv: column(s) rna_2, atac_1 have infinite values"),
+    "prefix of the id column alone": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
+                                       "--prefix", "c=c", "--id", "cell", "--model", "{t}/m"],
+                                      "--prefix c=c: no column but the --id column 'cell' "
+                                      "starts with 'c'"),
+    "repeated column name": (["fit", "{f}/repeated.csv", "--prefix", "rna=rna_", "--prefix",
+                              "atac=atac_", "--model", "{t}/m"],
+                             "{f}/repeated.csv gives more than one column the name(s) rna_1; "
+                             "give each column its own name."),
     "headerless csv at fit": (["fit", "{f}/headerless.csv", "--prefix", "rna=rna_",
                                "--prefix", "atac=atac_", "--model", "{t}/m"],
                               "{f}/headerless.csv seems to lack a header row"),

@@ -363,17 +363,28 @@ def test_persistence_round_trip(fitted, data, tmp_path, dump_load):
     assert not hasattr(unfitted, "shared_net_")
 
 
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
 def test_verbose_prints_skorch_log(data, capsys):
     small_model(verbose=1).fit(data.data)
     out, err = capsys.readouterr()
     assert "train_loss" in out and "epoch" in out
     # stderr is captured, as a log file would be: no progress-bar redraws in it
     assert "\r" not in err and "it/s" not in err
+    # nor colour codes in the log; each step's table under its caption
+    assert "\x1b[" not in out
+    lines = out.splitlines()
+    assert lines[0] == "step-1 (shared) training:" and "epoch" in lines[1]
+    assert "step-2 (specific) training:" in lines
 
 
-class _Terminal(io.StringIO):
-    def isatty(self):
-        return True
+def test_verbose_log_keeps_its_colours_on_a_terminal(data, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    small_model(verbose=1).fit(data.data)
+    assert "\x1b[" in sys.stdout.getvalue()
 
 
 def test_verbose_draws_progress_bars_on_a_terminal_only(data, monkeypatch):
