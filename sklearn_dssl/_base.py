@@ -386,7 +386,18 @@ def readable_input(X):
     columns = getattr(X, "columns", None)
     dtypes = getattr(X, "dtypes", None)
     if columns is not None and dtypes is not None:  # a DataFrame
-        temporal = [c for c, dtype in zip(columns, list(dtypes)) if _is_temporal(dtype)]
+        names = list(columns)
+        if len(set(names)) != len(names):
+            seen, repeated = set(), []
+            for name in names:
+                if name in seen and name not in repeated:
+                    repeated.append(name)
+                seen.add(name)
+            raise ValueError(
+                f"X gives more than one column the name(s) {repeated[:5]}; give each "
+                "column its own name (e.g. by setting X.columns)."
+            )
+        temporal = [c for c, dtype in zip(names, list(dtypes)) if _is_temporal(dtype)]
         if temporal:
             raise ValueError(
                 f"X's column(s) {temporal[:5]} hold dates, times or durations, which "

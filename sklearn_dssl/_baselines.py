@@ -64,7 +64,7 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
     {validation_fraction}
     output : {"all", "shared", "specific"}, default="all"
         Which blocks :meth:`transform` returns (both are always trained).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Torch device: "auto" (CUDA when available, else CPU), "cpu", "cuda"
         or "cuda:k".
     random_state : int, RandomState instance or None, default=None

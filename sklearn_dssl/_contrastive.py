@@ -79,7 +79,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     {validation_fraction}
     output : {"all", "shared"}, default="all"
         Which blocks :meth:`transform` returns; both mean the one block.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Torch device: "auto" (CUDA when available, else CPU), "cpu", "cuda"
         or "cuda:k".
     random_state : int, RandomState instance or None, default=None

@@ -151,7 +151,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         Which blocks :meth:`transform` returns. With "shared", :meth:`fit`
         trains step 1 only (step 2 would go unused; :meth:`fit_specific`
         adds it later).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Torch device to train on: "auto" (CUDA when available, else CPU),
         "cpu", "cuda" or "cuda:k". A model trained on a GPU can be unpickled
         on a CPU-only machine.

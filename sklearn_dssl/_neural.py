@@ -36,7 +36,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     # a contrastive loss needs a negative in every batch: at least 2 rows
     "batch_size": [Interval(Integral, 2, None, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
-    "device": [str],
+    "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "callbacks": [list, None],

@@ -116,6 +116,8 @@ def _encode(value):
         return {"__tuple__": [_encode(v) for v in value]}
     if isinstance(value, dict):
         return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, torch.device):  # as its name, which means the same
+        return str(value)
     if isinstance(value, slice):
         return {"__slice__": [_encode(value.start), _encode(value.stop), _encode(value.step)]}
     if isinstance(value, np.ndarray):

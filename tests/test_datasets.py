@@ -29,6 +29,9 @@ def test_bunch_layout(make):
     np.testing.assert_array_equal(data.target.mean(axis=0), [0.5, 0.5, 0.5])
     again = make(n_samples=200, n_latent=4, n_features=10, random_state=0)
     np.testing.assert_array_equal(data.data, again.data)
+    X, y = make(n_samples=200, n_latent=4, n_features=10, random_state=0, return_X_y=True)
+    np.testing.assert_array_equal(X, data.data)
+    np.testing.assert_array_equal(y, data.target)
 
 
 def test_paper_synthetic_is_the_linear_mixing_of_the_latents():

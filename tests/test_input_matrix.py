@@ -101,6 +101,9 @@ FAILS = {
     "pyarrow timestamp column": (
         lambda: _with_column(pd.Series(pd.date_range("2020-01-01", periods=40)).astype(
             "timestamp[us][pyarrow]")), ValueError, TEMPORAL),
+    "repeated column names": (
+        lambda: pd.DataFrame(X, columns=["a", "b", "a", "c", "d", "c"]), ValueError,
+        r"X gives more than one column the name\(s\) \['a', 'c'\]; give each column its own"),
     "datetime64 array": (
         lambda: np.arange(240).astype("datetime64[D]").reshape(40, 6), ValueError,
         r"X holds datetime64\[D\] values"),

@@ -222,6 +222,20 @@ def test_range_modalities_are_stored_as_lists(data, tmp_path):
             list(range(4)), list(range(4, 8))]
 
 
+def test_a_torch_device_trains_there_and_is_stored_as_its_name(data, tmp_path):
+    import torch
+
+    model = small_model(device=torch.device("cpu")).fit(data.data)
+    assert model.get_params()["device"] == torch.device("cpu")  # as given
+    np.testing.assert_array_equal(model.transform(data.data),
+                                  small_model(device="cpu").fit(data.data).transform(data.data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # nothing lost
+        loaded = load(save(model, tmp_path / "m.zip"))
+    assert loaded.get_params()["device"] == "cpu"
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+
+
 def test_pandas_modalities_are_stored_as_lists(data, tmp_path):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(data.data, columns=[f"c{i}" for i in range(8)])

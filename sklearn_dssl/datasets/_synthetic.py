@@ -83,6 +83,7 @@ _LATENT_PARAMETER_CONSTRAINTS = {
     "label_hidden": [Interval(Integral, 1, None, closed="left")],
     "label_init": [StrOptions(set(LABEL_INITS))],
     "random_state": ["random_state"],
+    "return_X_y": ["boolean"],
 }
 
 
@@ -100,6 +101,7 @@ def make_paper_synthetic(
     label_hidden=100,
     label_init="normal",
     random_state=None,
+    return_X_y=False,
 ):
     """Two linearly mixed modalities with shared and specific latents (Wang et al. 2025).
 
@@ -126,6 +128,9 @@ def make_paper_synthetic(
     {label_parameters}
     random_state : int, RandomState instance or None, default=None
         Seeds the latents, the mixing matrices and the label networks.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of the Bunch, as scikit-learn's
+        dataset loaders do.
 
     Returns
     -------
@@ -141,6 +146,9 @@ def make_paper_synthetic(
         - ``mixing``: dict of the matrices ``T_1`` and ``T_2`` by modality;
         - ``modalities``: ``{"m1": n_features, "m2": n_features}``, the
           ``modalities`` argument for the estimators.
+
+    (data, target) : tuple
+        With ``return_X_y``: the arrays ``data`` and ``target`` above.
 
     Examples
     --------
@@ -161,7 +169,7 @@ def make_paper_synthetic(
     X, columns = _empty_modalities(n_samples, n_features)
     for m, T in mixing.items():
         np.matmul(_modality_input(latents, m), T, out=columns[m])
-    return _bunch(X, target, latents, mixing, n_features)
+    return (X, target) if return_X_y else _bunch(X, target, latents, mixing, n_features)
 
 
 def _latents_and_labels(
@@ -252,6 +260,7 @@ def make_nonlinear_multimodal(
     label_hidden=100,
     label_init="normal",
     random_state=None,
+    return_X_y=False,
 ):
     """Two nonlinearly mixed modalities with shared and specific latents.
 
@@ -282,12 +291,18 @@ def make_nonlinear_multimodal(
     {label_parameters}
     random_state : int, RandomState instance or None, default=None
         Seeds the latents, the mixing networks and the label networks.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of the Bunch, as scikit-learn's
+        dataset loaders do.
 
     Returns
     -------
     data : Bunch
         As returned by :func:`make_paper_synthetic`; ``mixing`` holds the
         list of layer weights of each modality's network.
+
+    (data, target) : tuple
+        With ``return_X_y``: the arrays ``data`` and ``target``.
 
     Examples
     --------
@@ -308,4 +323,4 @@ def make_nonlinear_multimodal(
     X, columns = _empty_modalities(n_samples, n_features)
     for m, weights in mixing.items():
         _apply_mlp(weights, _modality_input(latents, m), negative_slope, out=columns[m])
-    return _bunch(X, target, latents, mixing, n_features)
+    return (X, target) if return_X_y else _bunch(X, target, latents, mixing, n_features)
