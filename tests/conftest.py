@@ -1,3 +1,5 @@
+import os
+import shutil
 import tracemalloc
 
 import pytest
@@ -10,6 +12,16 @@ from sklearn_dssl import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, MultimodalC
 def _few_threads():
     # Small models on tiny data: extra threads only add overhead.
     torch.set_num_threads(1)
+
+
+def cxx_found():
+    """Whether torch.compile finds a C++ compiler, which it builds CPU kernels with."""
+    return any(shutil.which(name) for name in (os.environ.get("CXX"), "g++", "clang++") if name)
+
+
+needs_cxx = pytest.mark.skipif(
+    not cxx_found(), reason="compile=True on a CPU needs a C++ compiler (g++ or clang++)"
+)
 
 
 def small_model(**params):

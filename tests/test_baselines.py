@@ -487,8 +487,10 @@ def test_shared_block_learns_what_the_modalities_share(cls, params, learning_dat
     y_c = data.target[:, 1]
     accuracy = LogisticRegression().fit(shared[:cut], y_c[:cut]).score(shared[cut:], y_c[cut:])
     # chance is 0.5; with 400 test rows its standard error is 0.025 (FOCAL
-    # over seeds 0-5: 0.62 to 0.72)
-    assert accuracy > 0.6, accuracy
+    # over seeds 0-5: 0.62 to 0.72; 0.62 at this seed, so that a change of
+    # rounding alone may move it by a standard error); an untrained model's
+    # embeddings, too small for the unscaled probe's regularisation, give 0.48
+    assert accuracy > 0.58, accuracy
 
 
 # ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import sklearn_dssl
 from sklearn_dssl import load, save
 from sklearn_dssl._cli import ESTIMATOR_OPTIONS, METHODS, build_parser, main
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import small_model
+from tests.conftest import cxx_found, needs_cxx, small_model
 
 pd = pytest.importorskip("pandas")
 
@@ -137,8 +137,8 @@ def test_console_script_entry_point():
 
 
 @pytest.mark.parametrize("method, extra, width", [
-    ("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden", "8",
-                     "--compile"], 4),
+    pytest.param("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden",
+                                 "8", "--compile"], 4, marks=needs_cxx),
     ("cca", ["--n-components", "2"], 2 * 2 + 2 * 3),
     ("dssl", [*TINY, "--blocks", "shared"], 4),
 ])
@@ -642,6 +642,8 @@ def test_the_flag_test_covers_every_estimator_flag_of_every_method():
 def test_each_estimator_flag_reaches_the_saved_model(tables, tmp_path, capsys, method, flag,
                                                      value, param, expected):
     folder, _ = tables
+    if flag == "--compile" and not cxx_found():
+        pytest.skip("compile=True on a CPU needs a C++ compiler (g++ or clang++)")
     # the value tested is neither what the estimator nor the base run would use
     assert _method_class(method)().get_params()[param] != expected
     base = build_parser().parse_args(["fit", "t.csv", *ONE_EPOCH[method]])

@@ -58,10 +58,12 @@ def expected_failures(estimator):
                 "check_fit2d_predict1d",
             ]
         }
-    if isinstance(estimator, MultimodalContrastive) and estimator.ica:
-        # Float32 matrix products round a row differently (by one unit in the
-        # last place) depending on its position in the batch, and the ICA
+    if getattr(estimator, "ica", False):
+        # Float32 matrix products can round a row differently (by one unit in
+        # the last place) depending on its position in the batch, as MKL's
+        # AVX2 kernels do (those it runs on AMD processors), and the ICA
         # whitening magnifies this to ~5e-7 relative; the check allows 1e-7.
+        # Where the products round alike (MKL's AVX-512 kernels) it passes.
         return {
             "check_methods_sample_order_invariance": (
                 "float32 rounding magnified by ICA whitening: ~5e-7 relative"

@@ -17,7 +17,9 @@ import torch._inductor.config
 
 from sklearn_dssl import load, save
 from sklearn_dssl.datasets import make_paper_synthetic
-from tests.conftest import TINY_NEURAL, fitted_nets
+from tests.conftest import TINY_NEURAL, fitted_nets, needs_cxx
+
+pytestmark = needs_cxx
 
 ESTIMATORS = TINY_NEURAL
 

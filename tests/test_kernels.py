@@ -8,7 +8,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from sklearn_dssl import _kernels
 from sklearn_dssl._kernels import Linear, linear, onednn_linear
 from sklearn_dssl._modules import make_mlp
-from tests.conftest import TINY_NEURAL
+from tests.conftest import TINY_NEURAL, needs_cxx
 
 needs_onednn = pytest.mark.skipif(not _kernels.HAS_ONEDNN, reason="torch built without oneDNN")
 
@@ -129,6 +129,7 @@ def test_make_mlp_builds_linear_layers_with_torchs_parameters():
 
 
 @needs_onednn
+@needs_cxx
 @pytest.mark.usefixtures("onednn_for_any_size")
 def test_compiled_linear_matches_eager():
     x, weight, bias, grad = _inputs(16, 6, 4)

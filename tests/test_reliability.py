@@ -302,7 +302,9 @@ def _learning_settings(**params):
 def test_a_fit_that_learns_the_shared_block_does_not_warn(learnable):
     model = DisentangledSSL(learnable.modalities, **_learning_settings())
     assert _chance_warnings(lambda: model.fit(learnable.data)) == []
-    assert model.shared_net_.history[-1, "train_contrast"] < 0.7 * np.log(64)
+    # and it learned (0.60 of chance at this seed, 0.55 to 0.72 at seeds 1-3;
+    # the warning fires at 1)
+    assert model.shared_net_.history[-1, "train_contrast"] < 0.85 * np.log(64)
 
 
 def test_a_head_too_noisy_to_learn_through_warns_once_for_step_one(learnable):
