@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from ._modalities import resolve_modalities
-from ._validation import refuse_bool_numbers
+from ._validation import refuse_bool_numbers, repeated_names
 
 BLOCKS = ("shared", "specific")
 
@@ -121,6 +121,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             dtype=list(self._input_dtypes),
             ensure_min_samples=2 if reset else 1,
         )
+        if reset:
+            check_float32_columns_at_fit(X, getattr(self, "feature_names_in_", None))
         return check_float32_range(X)
 
     def _resolve_modalities(self, X):
@@ -224,6 +226,10 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         X_new : ndarray of shape (n_samples, n_features_out), dtype float32
             Columns as in :meth:`get_feature_names_out`. Computed in batches,
             so memory beyond the output does not grow with ``n_samples``.
+            The neural estimators' blocks have no set scale (a contrastive
+            loss does not fix it; it is often far below 1): standardise them
+            before an estimator that depends on scale, e.g. a regularised
+            classifier.
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
@@ -371,12 +377,13 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
     return check_float32_range(X)
 
 
-def readable_input(X):
+def readable_input(X, name="X"):
     """``X`` in a form numpy reads as numbers, or a ValueError naming what it cannot.
 
     A torch tensor is read from the CPU, without its gradient, and bfloat16
     (which numpy lacks) as float32. Dates, times and durations are refused:
-    numpy would read them as counts of their unit since an epoch.
+    numpy would read them as counts of their unit since an epoch. ``name``
+    names X in the messages.
     """
     if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor
         X = X.detach().cpu()
@@ -387,27 +394,23 @@ def readable_input(X):
     dtypes = getattr(X, "dtypes", None)
     if columns is not None and dtypes is not None:  # a DataFrame
         names = list(columns)
-        if len(set(names)) != len(names):
-            seen, repeated = set(), []
-            for name in names:
-                if name in seen and name not in repeated:
-                    repeated.append(name)
-                seen.add(name)
+        repeated = repeated_names(names)
+        if repeated:
             raise ValueError(
-                f"X gives more than one column the name(s) {repeated[:5]}; give each "
-                "column its own name (e.g. by setting X.columns)."
+                f"{name} gives more than one column the name(s) {repeated[:5]}; give each "
+                f"column its own name (e.g. by setting {name}.columns)."
             )
         temporal = [c for c, dtype in zip(names, list(dtypes)) if _is_temporal(dtype)]
         if temporal:
             raise ValueError(
-                f"X's column(s) {temporal[:5]} hold dates, times or durations, which "
-                "the estimators cannot read as numbers; convert them to numbers first "
-                "(e.g. durations in seconds), or drop them from X."
+                f"{name}'s column(s) {temporal[:5]} hold dates, times or durations, which "
+                "cannot be read as numbers; convert them to numbers first (e.g. durations "
+                f"in seconds), or drop them from {name}."
             )
     elif _is_temporal(getattr(X, "dtype", None)):
         raise ValueError(
-            f"X holds {X.dtype} values, dates or durations, which the estimators cannot "
-            "read as numbers; convert them to numbers first (e.g. durations in seconds)."
+            f"{name} holds {X.dtype} values, dates or durations, which cannot be read as "
+            "numbers; convert them to numbers first (e.g. durations in seconds)."
         )
     return X
 
@@ -427,15 +430,16 @@ def _is_temporal(dtype):
     return False
 
 
-def check_finite_score(score):
+def check_finite_score(score, setting=None):
     """``score``, or a ValueError when it is not finite (NaN would rank anywhere
-    in a search)."""
+    in a search); ``setting`` names a parameter the score reads, if any."""
     if not np.isfinite(score):
+        also = "" if setting is None else f", or {setting}, which the score reads,"
         raise ValueError(
-            f"the score of X is {score}: X's values, or the settings the score reads "
-            "(e.g. temperature), are too extreme for it to be computed. Scale the "
-            "features as they were at fit (e.g. with the same StandardScaler), or bring "
-            "the settings nearer their defaults."
+            f"the score of X is {score}: X's values{also} are too extreme for it to be "
+            "computed. Scale the features as they were at fit (e.g. with the same "
+            "StandardScaler)"
+            + ("." if setting is None else f", or bring {setting} nearer its default.")
         )
     return score
 
@@ -443,28 +447,37 @@ def check_finite_score(score):
 def check_float32_range(X):
     """``X``, refused when it holds float64 values float32 cannot hold.
 
-    The models compute and return float32: values beyond its range would
-    silently become inf, then NaN, and a column whose every value lies below
-    its smallest normal number would lose its precision, or become zeros.
+    The models compute and return float32: such values would silently become
+    inf, then NaN.
     """
-    if X.dtype != np.float64 or not X.size:
-        return X
-    peaks = np.maximum(X.max(axis=0), -X.min(axis=0))
-    limit, tiny = np.finfo(np.float32).max, np.finfo(np.float32).tiny
-    if peaks.max() > limit:
+    limit = np.finfo(np.float32).max
+    if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > limit:
         raise ValueError(
             f"X holds values beyond float32's range (largest magnitude "
-            f"{peaks.max():.3g}, float32 ends at {limit:.3g}); the "
-            "estimators compute in float32. Scale the features first, e.g. with "
-            "sklearn.preprocessing.StandardScaler."
-        )
-    small = np.flatnonzero((peaks > 0) & (peaks < tiny))
-    if small.size:
-        raise ValueError(
-            f"X's column(s) {small[:5].tolist()} hold values too small for float32 "
-            f"(largest magnitude {peaks[small[0]]:.3g}; float32's smallest normal number "
-            f"is {tiny:.3g}), which would lose their precision or become zeros; the "
+            f"{max(X.max(), -X.min()):.3g}, float32 ends at {limit:.3g}); the "
             "estimators compute in float32. Scale the features first, e.g. with "
             "sklearn.preprocessing.StandardScaler."
         )
     return X
+
+
+def check_float32_columns_at_fit(X, feature_names=None):
+    """Refuse float64 training columns whose every value lies below float32's
+    smallest normal number: in float32 they lose their precision or become
+    zeros, so that a model would train on nothing from them, and a block at
+    their scale (LinearCCA's specific block) would be returned as zeros. (At
+    transform, a row of such values is what it was at fit: next to nothing.)"""
+    if X.dtype != np.float64 or not X.size:
+        return
+    peaks = np.maximum(X.max(axis=0), -X.min(axis=0))
+    tiny = np.finfo(np.float32).tiny
+    small = np.flatnonzero((peaks > 0) & (peaks < tiny))
+    if small.size:
+        columns = (small if feature_names is None else feature_names[small])[:5].tolist()
+        raise ValueError(
+            f"X's column(s) {columns} hold values too small for float32 (largest magnitude "
+            f"{peaks[small[0]]:.3g}; float32's smallest normal number is {tiny:.3g}), "
+            "which would lose their precision or become zeros; the estimators train "
+            "and return float32. Scale the features first, e.g. with "
+            "sklearn.preprocessing.StandardScaler."
+        )

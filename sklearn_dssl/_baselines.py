@@ -9,6 +9,7 @@ the block layout and feature names come from
 
 from numbers import Integral, Real
 
+import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -625,10 +626,16 @@ class DMVAE(_JointlyTrainedBaseline):
         X = self._validate_input(X, reset=False)
         module = self.net_.module_.eval()
 
-        def squared_error(x):  # in float64: errors of large values overflow float32
+        def squared_error(x):
             parts = x.split(module.modality_sizes, dim=1)
-            return sum((r.double() - p.double()).pow(2).sum()
-                       for r, p in zip(module.reconstruct(x), parts))
+            error = sum((r - p).pow(2).sum() for r, p in zip(module.reconstruct(x), parts))
+            if not torch.isfinite(error):
+                # again in float64, on the CPU (where every device's tensors
+                # go, mps having no float64): errors of large values
+                # overflow float32
+                error = sum((r.cpu().double() - p.cpu().double()).pow(2).sum()
+                            for r, p in zip(module.reconstruct(x), parts))
+            return error
 
         def batch_error(x, blocks):
             return float(infer(squared_error, x, self.net_.device))

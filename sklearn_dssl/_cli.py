@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from ._validation import repeated_names
+
 PROG = "sklearn-dssl"
 
 METHODS = {
@@ -147,11 +149,13 @@ def _check_unique_names(path, sep):
     then take both, or one would match nothing)."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as file:
         header = next(csv.reader(file, delimiter=sep), [])
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    # pandas names empty header cells apart ("Unnamed: 7"), as a spreadsheet's
+    # trailing separators leave them
+    repeated = repeated_names(name for name in header if name.strip())
     if repeated:
         raise CommandError(
-            f"{path} gives more than one column the name(s) {_preview(repeated, 4)}; "
-            "give each column its own name."
+            f"{path} gives more than one column the name(s) "
+            f"{_preview([repr(name) for name in repeated], 4)}; give each column its own name."
         )
 
 

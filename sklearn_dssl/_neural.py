@@ -429,20 +429,24 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         total, scored = 0.0, 0
         rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
         similarity = SIMILARITIES[self._score_similarity]
+        def block_loss(block):
+            return mean_over_pairs(lambda a, b: info_nce(a, b, self.temperature, similarity),
+                                   block)
+
         for _, encoded in self._iter_blocks(X, ("shared",), rows, encode=self._encode_raw):
-            # in float64: similarities of large embeddings, or at a tiny
-            # temperature, would overflow float32
-            shared = [torch.from_numpy(a).double() for a in encoded["shared"]]
+            shared = [torch.from_numpy(a) for a in encoded["shared"]]
             for start in range(0, shared[0].shape[0], self.batch_size):
                 block = [s[start : start + self.batch_size] for s in shared]
                 if block[0].shape[0] < 2:
                     continue  # only the last row, when X has k * batch_size + 1
-                loss = mean_over_pairs(
-                    lambda a, b: info_nce(a, b, self.temperature, similarity), block
-                )
+                loss = block_loss(block)
+                if not torch.isfinite(loss):
+                    # again in float64: the similarities of large embeddings,
+                    # or at a tiny temperature, overflow float32
+                    loss = block_loss([b.double() for b in block])
                 total += float(loss) * block[0].shape[0]
                 scored += block[0].shape[0]
-        return check_finite_score(-total / scored)
+        return check_finite_score(-total / scored, "temperature")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -689,7 +689,7 @@ def load(path, *, device="cpu"):
     path : str or path-like
         A directory or ``.zip`` file written by :func:`save`. A leading ``~``
         is the home directory, as in pandas.
-    device : str, default="cpu"
+    device : str or torch.device, default="cpu"
         Torch device of the loaded nets: "cpu", "cuda", "cuda:k", or "auto"
         (CUDA when available). It does not change the estimator's ``device``
         parameter, which a refit uses.

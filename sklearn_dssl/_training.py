@@ -10,6 +10,7 @@ nowhere else.
 
 import contextlib
 import copy
+import functools
 import math
 import os
 import re
@@ -35,16 +36,17 @@ def resolve_device(device):
         parsed = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:k]'."
+            f"device={str(device)!r} is not a torch device; use 'auto', 'cpu' or "
+            "'cuda[:k]'."
         ) from exc
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"device={device!r} asks for CUDA, but torch sees no CUDA device; "
+            f"device={str(device)!r} asks for CUDA, but torch sees no CUDA device; "
             "use device='auto' or 'cpu', or install a CUDA build of torch."
         )
     if parsed.type not in ("cpu", "cuda") and not _accelerator_available(parsed.type):
         raise ValueError(
-            f"device={device!r}: torch has no usable {parsed.type!r} device here; use "
+            f"device={str(device)!r}: torch has no usable {parsed.type!r} device here; use "
             "'auto', 'cpu' or 'cuda[:k]'."
         )
     return device
@@ -73,7 +75,7 @@ def training_device(device, accelerator=None):
             asked.index is not None and chosen.index is not None and asked.index != chosen.index
         ):
             raise ValueError(
-                f"device={device!r} contradicts the accelerator, which trains on "
+                f"device={str(device)!r} contradicts the accelerator, which trains on "
                 f"{chosen}; leave device='auto' when passing an accelerator: the "
                 "accelerator chooses the device."
             )
@@ -143,7 +145,10 @@ class Rows:
     """The rows ``index`` of the tensor ``data``, without copying them.
 
     What :class:`HoldOut` gives for each side of its split:
-    :class:`TensorBatches` gathers each batch from ``data``.
+    :class:`TensorBatches` gathers each batch from ``data``. Whatever else
+    asks for them, such as a callback given the held-out rows (skorch's
+    ``EpochScoring`` with a function of X), gets the tensor of those rows,
+    gathered then: its attributes and methods, its items and its array.
     """
 
     def __init__(self, data, index):
@@ -156,6 +161,21 @@ class Rows:
     @property
     def device(self):
         return self.data.device
+
+    def tensor(self):
+        """The rows, gathered into a tensor of their own."""
+        return self.data.index_select(0, self.index)
+
+    def __getattr__(self, name):
+        if name.startswith("__") or "data" not in self.__dict__:
+            raise AttributeError(name)  # copy and pickle ask before __init__ has run
+        return getattr(self.tensor(), name)
+
+    def __getitem__(self, key):
+        return self.tensor()[key]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.tensor().cpu(), dtype=dtype)
 
 
 class TensorBatches:
@@ -682,26 +702,33 @@ class BatchCountingProgressBar(ProgressBar):
 _COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def print_uncoloured(*values, **kwargs):
-    """``print``, without the terminal colour codes of skorch's per-epoch log."""
-    print(*(_COLOUR_CODES.sub("", str(value)) for value in values), **kwargs)
+def print_uncoloured(*values, printer=print, **kwargs):
+    """``printer`` (``print``), without the terminal colour codes of skorch's
+    per-epoch log."""
+    printer(*(_COLOUR_CODES.sub("", str(value)) for value in values), **kwargs)
 
 
-def log_sink():
-    """Where a net prints its per-epoch log: ``print`` where its colours show
-    (a terminal, a notebook), else :func:`print_uncoloured` (a log file, a
-    pipe), which would keep them as escape codes."""
-    isatty = getattr(sys.stdout, "isatty", None)
-    if "ipykernel" in sys.modules or (isatty is not None and isatty()):
-        return print
-    return print_uncoloured
+def log_sink(printer=print):
+    """Where a net prints its per-epoch log: ``printer`` (``print``, or an
+    accelerator's) where its colours show (stdout a terminal, a notebook),
+    else through :func:`print_uncoloured` (a log file, a pipe would keep
+    them as escape codes)."""
+    if _shows_in_place(sys.stdout):
+        return printer
+    return print_uncoloured if printer is print else functools.partial(
+        print_uncoloured, printer=printer)
 
 
 def _progress_bar_shows():
-    """Whether a progress bar can redraw in place: stderr is a terminal or
-    the process is a Jupyter kernel (a notebook, Colab, an editor's). Elsewhere
-    (a log file, a pipe) each redraw would stay in the output as a fragment."""
-    isatty = getattr(sys.stderr, "isatty", None)
+    """Whether a progress bar can redraw in place (see :func:`_shows_in_place`)."""
+    return _shows_in_place(sys.stderr)
+
+
+def _shows_in_place(stream):
+    """Whether ``stream`` shows a terminal's colours and redraws: it is a
+    terminal, or the process is a Jupyter kernel (a notebook, Colab, an
+    editor's). Elsewhere (a log file, a pipe) the codes stay in the output."""
+    isatty = getattr(stream, "isatty", None)
     return "ipykernel" in sys.modules or bool(isatty is not None and isatty())
 
 
@@ -765,7 +792,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
             "iterator_train__accelerator": accelerator,
             # skorch's log prints through any sink but print whatever the
             # verbosity; the accelerator's prints on the main process only
-            "callbacks__print_log__sink": accelerator.print if verbose else print,
+            "callbacks__print_log__sink": log_sink(accelerator.print) if verbose else print,
         }
         if accelerator.device_placement:
             device = None  # the accelerator places the module
@@ -840,7 +867,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
             )
     net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)
     if verbose:  # a caption for the per-epoch log
-        (log_sink() if accelerator is None else accelerator.print)(f"{step_name} training:")
+        log_sink(print if accelerator is None else accelerator.print)(f"{step_name} training:")
     with warnings.catch_warnings():
         # skorch warns that the module is an instance it will not re-create;
         # that is what we want.

@@ -8,6 +8,7 @@ and do not also take booleans.
 
 import functools
 import inspect
+from collections import Counter
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
@@ -68,3 +69,9 @@ def validate_params_refusing_bools(constraints, *, prefer_skip_nested_validation
         )(refusing_bools)
 
     return decorate
+
+
+def repeated_names(names):
+    """The names that occur more than once in ``names``, in order of first occurrence."""
+    counts = Counter(names)
+    return [name for name in counts if counts[name] > 1]

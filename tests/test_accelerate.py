@@ -316,3 +316,12 @@ def test_a_deep_copy_keeps_the_accelerator(X, cpu_accelerator):
     assert copied.accelerator is cpu_accelerator
     assert copied.shared_net_ is not model.shared_net_
     np.testing.assert_array_equal(copied.transform(X), model.transform(X))
+
+
+def test_an_accelerated_verbose_fit_logs_without_colours_where_they_do_not_show(X, capsys):
+    # the accelerator prints the log (on its main process) as print would
+    model = ESTIMATORS["DisentangledSSL"](accelerator=_accelerator(cpu=True), verbose=1)
+    model.fit(X)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b[" not in out
+    assert "step-1 (shared) training:" in out and "step-2 (specific) training:" in out

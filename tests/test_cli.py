@@ -10,7 +10,7 @@ import pytest
 from sklearn.utils.validation import check_is_fitted
 
 import sklearn_dssl
-from sklearn_dssl import load, save
+from sklearn_dssl import LinearCCA, load, save
 from sklearn_dssl._cli import ESTIMATOR_OPTIONS, METHODS, build_parser, main
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import cxx_found, needs_cxx, small_model
@@ -134,6 +134,22 @@ def test_console_script_entry_point():
     if not scripts:
         pytest.skip("the package is installed without its metadata")
     assert scripts == {"sklearn-dssl": "sklearn_dssl._cli:main"}
+
+
+def test_a_header_with_empty_cells_is_read_as_pandas_reads_it(tables, tmp_path):
+    # a spreadsheet's export can end its lines with separators: pandas names
+    # the empty header cells apart ("Unnamed: 9"), and they are no repeated names
+    folder, frame = tables
+    lines = (folder / "cells.csv").read_text().splitlines()
+    (tmp_path / "trailing.csv").write_text("\n".join(line + ",," for line in lines) + "\n")
+    argv = ["fit", str(tmp_path / "trailing.csv"), "--prefix", "rna=rna_", "--prefix",
+            "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2", "-q",
+            "--model", str(tmp_path / "m.zip")]
+    assert main(argv) == 0
+    np.testing.assert_allclose(load(tmp_path / "m.zip").transform(frame[RNA + ATAC]),
+                               LinearCCA(modalities=[3, 3], n_components=2)
+                               .fit(frame[RNA + ATAC].to_numpy()).transform(
+                                   frame[RNA + ATAC].to_numpy()), rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("method, extra, width", [
@@ -335,8 +351,8 @@ ERRORS = {
                                       "starts with 'c'"),
     "repeated column name": (["fit", "{f}/repeated.csv", "--prefix", "rna=rna_", "--prefix",
                               "atac=atac_", "--model", "{t}/m"],
-                             "{f}/repeated.csv gives more than one column the name(s) rna_1; "
-                             "give each column its own name."),
+                             "{f}/repeated.csv gives more than one column the name(s) "
+                             "'rna_1'; give each column its own name."),
     "headerless csv at fit": (["fit", "{f}/headerless.csv", "--prefix", "rna=rna_",
                                "--prefix", "atac=atac_", "--model", "{t}/m"],
                               "{f}/headerless.csv seems to lack a header row"),

@@ -200,7 +200,8 @@ def test_probe_and_leakage_read_the_chosen_block():
         (np.zeros(60), r"single class \(0.0\)"),
         (np.linspace(0, 1, 60), "'continuous'.*pass a regressor"),
         (np.r_[np.ones(1), np.zeros(59)], r"single row of class 1.0.*train on one class"),
-        (np.zeros((60, 2)), "1d array"),
+        (np.zeros((60, 2)), "y has 2 columns, but the probe scores one label"),
+        (np.zeros((60, 1)), r"single class \(0.0\)"),  # one column is the one label
         (np.zeros(50), "inconsistent numbers of samples"),
     ],
 )
@@ -250,6 +251,8 @@ def test_target_picks_the_label_of_a_y_with_several():
     (np.zeros(10), 0, r"target=0 picks a column of a 2-D y, but y has shape \(10,\)"),
     (np.zeros((10, 2)), "own", "target='own' names a column of y, but y has no column"),
     (None, None, r"the probe needs labels, but y is None; pass them, e.g. search.fit\(X, y\)"),
+    (np.zeros((10, 3)), None, "y has 3 columns, but the probe scores one label; pick it with "
+                              "target="),
 ])
 def test_a_target_y_lacks_is_refused(y, target, message):
     est = _KnownBlocks({"shared": {"m1": np.zeros((10, 1))}})
@@ -474,3 +477,14 @@ def test_the_probe_metrics_on_an_unfitted_estimator_say_so(name):
         block_features(estimator, X)
     with pytest.raises(NotFittedError):
         leakage_score(estimator, X, y)
+
+
+def test_the_identifiability_metrics_name_the_argument_they_cannot_read():
+    dates = np.arange(20).astype("datetime64[D]").reshape(10, 2)
+    z = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match=r"z_learned holds datetime64\[D\] values"):
+        mcc(z, dates)
+    with pytest.raises(ValueError, match=r"z_true holds datetime64\[D\] values"):
+        linear_r2(z, dates)
+    with pytest.raises(ValueError, match=r"candidates holds datetime64\[D\] values"):
+        retrieval_top_k(z, dates)

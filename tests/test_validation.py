@@ -100,6 +100,29 @@ def test_hold_out_splits_the_rows_in_two():
     assert train.data is X and valid.data is X
 
 
+def test_a_callback_given_the_held_out_rows_sees_their_tensor(X):
+    # skorch's EpochScoring hands a function the held-out rows as X
+    from skorch.callbacks import EpochScoring
+
+    seen = []
+
+    def rows_mean(net, X_valid, y):
+        seen.append((X_valid.shape, float(X_valid.abs().mean()), np.asarray(X_valid)[0]))
+        return float(X_valid.abs().mean())
+
+    scoring = EpochScoring(rows_mean, name="rows_mean", use_caching=False)
+    model = TINY_NEURAL["MultimodalContrastive"](validation_fraction=0.25, device="cpu",
+                                                 callbacks=[scoring]).fit(X)
+    n_valid = int(np.ceil(0.25 * len(X)))
+    assert len(seen) == model.max_epochs
+    for shape, mean, first in seen:
+        assert shape == (n_valid, X.shape[1])
+        rows = np.flatnonzero(np.isclose(X, first).all(axis=1))  # which row came first
+        assert rows.size == 1
+    assert len({mean for _, mean, _ in seen}) == 1  # the same rows every epoch
+    assert model.net_.history[-1, "rows_mean"] == seen[-1][1]
+
+
 def test_early_stopping_on_the_held_out_loss_stops_each_net(X):
     # a threshold no epoch can improve by: the net stops after patience epochs
     stop = EarlyStopping(monitor="valid_loss", patience=1, threshold=1e9,

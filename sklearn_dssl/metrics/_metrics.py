@@ -215,6 +215,11 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
             "the probe needs labels, but y is None; pass them, e.g. "
             "search.fit(X, y) for a search scored by make_probe_scorer."
         )
+    if target is None and np.ndim(y) == 2 and np.shape(y)[1] > 1:
+        raise ValueError(
+            f"y has {np.shape(y)[1]} columns, but the probe scores one label; pick it "
+            "with target= (its column's position, or name in a DataFrame y)."
+        )
     y = _target_column(y, target)
     Z = block_features(estimator, X, block, modalities)
     probe = default_probe() if probe is None else probe
@@ -470,9 +475,10 @@ class _InvalidProbeError(ValueError, TypeError):
     parameter check would reword as if the setting were its own)."""
 
 
-def _check_pair(a, b):
-    a = check_array(readable_input(a), ensure_min_samples=2)
-    b = check_array(readable_input(b), ensure_min_samples=2)
+def _check_pair(a, b, names):
+    """``a`` and ``b`` (named ``names`` in messages) as 2-D arrays of equal length."""
+    a = check_array(readable_input(a, names[0]), ensure_min_samples=2, input_name=names[0])
+    b = check_array(readable_input(b, names[1]), ensure_min_samples=2, input_name=names[1])
     check_consistent_length(a, b)
     return a, b
 
@@ -510,7 +516,7 @@ def mcc(z_true, z_learned):
     >>> round(mcc(z, -2 * z[:, [2, 0, 1]]), 6)
     1.0
     """
-    a, b = (_centred_over_peak(z) for z in _check_pair(z_true, z_learned))
+    a, b = (_centred_over_peak(z) for z in _check_pair(z_true, z_learned, ("z_true", "z_learned")))
     # the true-by-learned block of correlations alone
     norms = np.sqrt(np.outer(np.einsum("ij,ij->j", a, a), np.einsum("ij,ij->j", b, b)))
     with np.errstate(invalid="ignore", divide="ignore"):  # constant dimensions
@@ -569,7 +575,8 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     """
     # R^2 is the same for columns of any scale: over their peaks, the
     # regression's sums of squares neither overflow nor underflow
-    a, b = (_float64_over_peak(z, axis=0) for z in _check_pair(z_learned, z_true))
+    pair = _check_pair(z_learned, z_true, ("z_learned", "z_true"))
+    a, b = (_float64_over_peak(z, axis=0) for z in pair)
     a_train, a_test, b_train, b_test = train_test_split(
         a, b, test_size=test_size, random_state=random_state
     )
@@ -633,7 +640,7 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     >>> retrieval_top_k(a, a[[0, 2, 1]]), retrieval_top_k(a, a[[0, 2, 1]], k=3)
     (0.3333333333333333, 1.0)
     """
-    a, b = _check_pair(queries, candidates)
+    a, b = _check_pair(queries, candidates, ("queries", "candidates"))
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"queries have {a.shape[1]} dimensions but candidates {b.shape[1]}; "
