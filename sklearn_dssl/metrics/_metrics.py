@@ -116,9 +116,27 @@ _TARGET_DOC = """target : int, str or None, default=None
         the one label."""
 
 
-def _with_target_doc(function):
-    """Put the ``target`` parameter's documentation into ``function``'s docstring."""
-    function.__doc__ = function.__doc__.replace("{target}", _TARGET_DOC)
+# The Parameters section of the scorer factories.
+_SCORER_PARAMETERS_DOC = """block : {"shared", "specific"}, default="shared"
+        Which block the probe sees.
+    modalities : list of str, str or None, default=None
+        Modalities whose block the probe sees (all when None).
+    probe : classifier or None, default=None
+        Unfitted classifier; when None, :func:`default_probe`.
+    cv : int, cross-validation generator or iterable, default=3
+        Cross-validation of the probe on the embedded held-out fold. An
+        iterable of ``(train, test)`` index pairs is read once, here, and
+        serves every call of the scorer (an iterator, such as a splitter's
+        ``split(...)``, could serve only the first).
+    """ + _TARGET_DOC
+
+
+def _with_parameter_docs(function):
+    """Put the ``target`` parameter's documentation, or the scorer factories'
+    parameters, into ``function``'s docstring (where it has one)."""
+    if function.__doc__:
+        function.__doc__ = (function.__doc__.replace("{scorer_parameters}", _SCORER_PARAMETERS_DOC)
+                            .replace("{target}", _TARGET_DOC))
     return function
 
 
@@ -151,7 +169,7 @@ def _target_column(y, target):
     # cross_val_score
     prefer_skip_nested_validation=False,
 )
-@_with_target_doc
+@_with_parameter_docs
 def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3,
                 target=None):
     """Accuracy of a linear probe on one block of a fitted estimator.
@@ -284,7 +302,7 @@ def _check_labels(y, n_samples, folds):
     # cross_val_score
     prefer_skip_nested_validation=False,
 )
-@_with_target_doc
+@_with_parameter_docs
 def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3,
                   target=None):
     """Accuracy of a linear probe on a label the block should *not* carry.
@@ -335,24 +353,13 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
 
 
 @validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
-@_with_target_doc
+@_with_parameter_docs
 def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, target=None):
     """A scorer for GridSearchCV that probes one block for the target ``y``.
 
     Parameters
     ----------
-    block : {"shared", "specific"}, default="shared"
-        Which block the probe sees.
-    modalities : list of str, str or None, default=None
-        Modalities whose block the probe sees (all when None).
-    probe : classifier or None, default=None
-        Unfitted classifier; when None, :func:`default_probe`.
-    cv : int, cross-validation generator or iterable, default=3
-        Cross-validation of the probe on the embedded held-out fold. An
-        iterable of ``(train, test)`` index pairs is read once, here, and
-        serves every call of the scorer (an iterator, such as a splitter's
-        ``split(...)``, could serve only the first).
-    {target}
+    {scorer_parameters}
 
     Returns
     -------
@@ -377,7 +384,7 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, targ
 
 
 @validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
-@_with_target_doc
+@_with_parameter_docs
 def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, target=None):
     """A scorer for GridSearchCV of the leakage of a label into one block, negated.
 
@@ -391,16 +398,7 @@ def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, ta
 
     Parameters
     ----------
-    block : {"shared", "specific"}, default="shared"
-        Which block the probe sees.
-    modalities : list of str, str or None, default=None
-        Modalities whose block the probe sees (all when None).
-    probe : classifier or None, default=None
-        Unfitted classifier; when None, :func:`default_probe`.
-    cv : int, cross-validation generator or iterable, default=3
-        Cross-validation of the probe on the embedded held-out fold, as in
-        :func:`make_probe_scorer`.
-    {target}
+    {scorer_parameters}
 
     Returns
     -------
