@@ -94,7 +94,9 @@ class LinearCCA(MultimodalTransformer):
         Ridge added to each modality's covariance, to each column's variance
         in proportion to it (to the modality's mean variance for a column
         that is constant on the training rows), so that the variates do not
-        depend on the columns' units.
+        depend on the columns' units. The variates have unit variance under
+        the ridged covariance: a large ridge shrinks them (by about
+        ``1 / sqrt(1 + ridge)``) toward zero.
     output : {"all", "shared", "specific"}, default="all"
         Which blocks :meth:`transform` returns.
 
