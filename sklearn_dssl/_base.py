@@ -11,6 +11,7 @@ compute them for a batch (:meth:`_encode_batch`); it owns no training loop
 
 import contextlib
 import warnings
+from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
@@ -101,6 +102,20 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if isinstance(state.get("modalities"), Mapping):
+            # A dict's order is the order of the blocks, but joblib.hash, the
+            # key of Pipeline(memory=...)'s cache, sorts a dict's items: two
+            # orders would share a cached fit. The order goes beside it, as a list.
+            state = {**state, "_modality_order": [str(name) for name in state["modalities"]]}
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.pop("_modality_order", None)
+        super().__setstate__(state)
 
     def _validate_params(self):
         """scikit-learn's parameter validation, refusing ``True``/``False`` as counts.

@@ -244,6 +244,13 @@ def test_target_picks_the_label_of_a_y_with_several():
     # the leakage scorer is minus the leakage: higher is better, as for every scorer
     assert make_leakage_scorer(target="other", **settings)(est, rows, frame) == -leaked
     assert make_leakage_scorer(target=1, **settings)(est, rows, y) == -leaked
+    # a scorer shows the call that made it, also in a search's repr, and pickles
+    import pickle
+
+    scorer = make_leakage_scorer(block="specific", modalities="m1", target=1)
+    assert repr(scorer) == ("make_leakage_scorer(block='specific', modalities='m1', "
+                            "probe=None, cv=3, target=1)")
+    assert pickle.loads(pickle.dumps(scorer))(est, rows, y) == scorer(est, rows, y)
 
 
 @pytest.mark.parametrize("y, target, message", [

@@ -469,3 +469,27 @@ def test_held_out_rows_are_scored_in_batches_of_two_rows_or_more(learnable):
     for epoch in model.net_.history:
         held_out = [b["valid_batch_size"] for b in epoch["batches"] if "valid_batch_size" in b]
         assert held_out == [60]
+
+
+def test_a_cached_pipeline_refits_a_modalities_dict_given_in_another_order(tmp_path):
+    # joblib.hash, the key of Pipeline(memory=...)'s cache, sorts a dict's
+    # items; the order of a modalities dict is that of the blocks
+    import pickle
+
+    import joblib
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    first = {"rna": [0, 1], "prot": [2, 3]}
+    second = {"prot": [2, 3], "rna": [0, 1]}
+    assert joblib.hash(LinearCCA(first)) != joblib.hash(LinearCCA(second))
+    memory = joblib.Memory(tmp_path, verbose=0)
+    for modalities in (first, second):
+        pipeline = Pipeline([("cca", LinearCCA(modalities, n_components=1)),
+                             ("scale", StandardScaler())], memory=memory).fit(X)
+        assert list(pipeline[0].modalities_) == list(modalities)
+        assert pipeline.get_feature_names_out()[0] == f"shared_{next(iter(modalities))}_0"
+    # pickling keeps nothing more than the estimator's own attributes
+    again = pickle.loads(pickle.dumps(pipeline[0]))
+    assert sorted(vars(again)) == sorted(vars(pipeline[0]))

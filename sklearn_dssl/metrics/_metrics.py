@@ -1,6 +1,5 @@
 """Evaluation of learned representations: probes, leakage, identifiability."""
 
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -380,7 +379,7 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, targ
     ...     DisentangledSSL(), {"beta": [0.01, 1.0]},
     ...     scoring=make_probe_scorer(block="shared"))
     """
-    return partial(probe_score, **_probe_settings(block, modalities, probe, cv, target))
+    return _ProbeScorer("make_probe_scorer", _probe_settings(block, modalities, probe, cv, target))
 
 
 @validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
@@ -434,7 +433,8 @@ def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, ta
     ...     {"ortho_weight": [0.1, 1.0, 10.0]},
     ...     scoring=scoring, refit=most_specific_of_the_least_leaky)
     """
-    return partial(_negated_leakage, **_probe_settings(block, modalities, probe, cv, target))
+    settings = _probe_settings(block, modalities, probe, cv, target)
+    return _ProbeScorer("make_leakage_scorer", settings, negate=True)
 
 
 def _probe_settings(block, modalities, probe, cv, target):
@@ -445,9 +445,23 @@ def _probe_settings(block, modalities, probe, cv, target):
     return dict(block=block, modalities=modalities, probe=probe, cv=cv, target=target)
 
 
-def _negated_leakage(estimator, X, y, **settings):
-    """Minus :func:`leakage_score`: the leakage scorer's value."""
-    return -leakage_score(estimator, X, y, **settings)
+class _ProbeScorer:
+    """A scorer made by ``factory`` (make_probe_scorer or make_leakage_scorer):
+    :func:`probe_score` with its ``settings``, negated for a leakage, shown
+    as the call that made it."""
+
+    def __init__(self, factory, settings, negate=False):
+        self.factory = factory
+        self.settings = settings
+        self.negate = negate
+
+    def __call__(self, estimator, X, y=None):
+        score = probe_score(estimator, X, y, **self.settings)
+        return -score if self.negate else score
+
+    def __repr__(self):
+        given = ", ".join(f"{name}={value!r}" for name, value in self.settings.items())
+        return f"{self.factory}({given})"
 
 
 def _check_probe(probe):
