@@ -32,6 +32,8 @@ def test_bunch_layout(make):
     X, y = make(n_samples=200, n_latent=4, n_features=10, random_state=0, return_X_y=True)
     np.testing.assert_array_equal(X, data.data)
     np.testing.assert_array_equal(y, data.target)
+    with pytest.raises(ValueError, match="'return_X_y' parameter"):
+        make(n_samples=200, return_X_y="yes")
 
 
 def test_paper_synthetic_is_the_linear_mixing_of_the_latents():

@@ -381,6 +381,28 @@ def test_verbose_prints_skorch_log(data, capsys):
     assert "step-2 (specific) training:" in lines
 
 
+def test_a_quiet_fit_prints_nothing(data, capsys):
+    small_model().fit(data.data)
+    assert capsys.readouterr().out == ""
+
+
+def test_the_log_goes_through_the_printer_given(monkeypatch):
+    # an accelerator's print (its main process only): on a terminal as it
+    # is, elsewhere without the colour codes
+    from sklearn_dssl._training import log_sink
+
+    printed = []
+
+    def printer(*values, **kwargs):
+        printed.append(values)
+
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    assert log_sink(printer) is printer
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    log_sink(printer)("\x1b[36m4.98\x1b[0m")
+    assert printed == [("4.98",)] and sys.stdout.getvalue() == ""
+
+
 def test_verbose_log_keeps_its_colours_on_a_terminal(data, monkeypatch):
     monkeypatch.setattr(sys, "stdout", _Terminal())
     small_model(verbose=1).fit(data.data)

@@ -65,6 +65,8 @@ WORKS = {
     "torch tensor that requires grad": lambda tmp: torch.tensor(X, requires_grad=True),
     "bfloat16 torch tensor": lambda tmp: torch.tensor(X, dtype=torch.bfloat16),
     "tiny values beside normal ones": lambda tmp: np.where(np.abs(X) < 0.1, 1e-45 * X, X),
+    "a column of zeros": lambda tmp: np.hstack([X[:, :5], np.zeros((40, 1))]),
+    "small values float32 still holds": lambda tmp: 1e-37 * X / np.abs(X).max(),
 }
 
 
@@ -104,6 +106,11 @@ FAILS = {
     "repeated column names": (
         lambda: pd.DataFrame(X, columns=["a", "b", "a", "c", "d", "c"]), ValueError,
         r"X gives more than one column the name\(s\) \['a', 'c'\]; give each column its own"),
+    "pyarrow date column": (
+        lambda: _with_column(pd.Series(pd.date_range("2020-01-01", periods=40).date).astype(
+            "date32[pyarrow]")), ValueError, TEMPORAL),
+    "negative values below float32's normal numbers": (
+        lambda: -1e-46 * np.abs(X), ValueError, "too small for float32"),
     "datetime64 array": (
         lambda: np.arange(240).astype("datetime64[D]").reshape(40, 6), ValueError,
         r"X holds datetime64\[D\] values"),
@@ -355,3 +362,37 @@ def test_tiny_values_are_judged_at_fit_only(name):
     rows[0] = 1e-40
     np.testing.assert_allclose(estimator.transform(rows[:1]), estimator.transform(rows)[:1],
                                rtol=1e-5, atol=1e-7)  # products may round by the row's place
+
+
+def test_a_column_too_small_for_float32_is_named():
+    frame = pd.DataFrame(X, columns=COLUMNS).assign(c5=1e-39 * X[:, 5])
+    with pytest.raises(ValueError, match=r"X's column\(s\) \['c5'\] hold values too small"):
+        _estimators()["LinearCCA"]().fit(frame)
+
+
+def test_a_polars_style_temporal_dtype_is_refused():
+    # polars' dtypes say whether they are temporal; a stand-in for its frames
+    from sklearn_dssl._base import readable_input
+
+    class Dtype:
+        def __init__(self, temporal):
+            self.temporal = temporal
+
+        def is_temporal(self):
+            return self.temporal
+
+    class Frame:
+        columns = ["a", "when"]
+        dtypes = [Dtype(False), Dtype(True)]
+
+    with pytest.raises(ValueError, match=r"X's column\(s\) \['when'\] hold dates"):
+        readable_input(Frame())
+
+
+@pytest.mark.parametrize("score", [np.nan, np.inf, -np.inf])
+def test_a_score_that_is_not_finite_is_refused(score):
+    from sklearn_dssl._base import check_finite_score
+
+    with pytest.raises(ValueError, match=f"the score of X is {score}"):
+        check_finite_score(score)
+    assert check_finite_score(-3.5) == -3.5

@@ -461,6 +461,18 @@ def test_batches_of_some_rows_are_those_rows_in_their_order_or_shuffled():
     assert len(TensorBatches(Rows(X, index), 8, drop_last=True)) == 2
 
 
+def test_rows_stand_for_the_tensor_of_their_rows():
+    # what a callback given the held-out rows sees: those rows, in their order
+    X = torch.arange(40.0).reshape(20, 2) - 15
+    index = torch.tensor([7, 3, 12, 0])
+    rows, expected = Rows(X, index), X[index]
+    torch.testing.assert_close(rows.tensor(), expected)
+    assert rows.shape == (4, 2) and len(rows) == 4
+    torch.testing.assert_close(rows.abs(), expected.abs())
+    torch.testing.assert_close(rows[1], X[3])
+    np.testing.assert_array_equal(np.asarray(rows), expected.numpy())
+
+
 def test_held_out_rows_are_scored_in_batches_of_two_rows_or_more(learnable):
     # 600 rows, a tenth held out: 60 rows, at batch_size 59 one batch of 60
     model = TINY_NEURAL["MultimodalContrastive"](

@@ -98,6 +98,10 @@ def test_hold_out_splits_the_rows_in_two():
     assert sorted(rows[:, 0].tolist()) == list(range(10))
     # each side refers to the rows, without copying them
     assert train.data is X and valid.data is X
+    # the rows held out are a random draw of the fit's seed, not the first ones
+    torch.manual_seed(0)
+    order = torch.randperm(10)
+    assert valid.index.tolist() == order[:3].tolist() != [0, 1, 2]
 
 
 def test_a_callback_given_the_held_out_rows_sees_their_tensor(X):
