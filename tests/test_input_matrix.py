@@ -351,6 +351,13 @@ def test_score_of_large_values_is_finite_or_refused(name):
         with pytest.raises(ValueError, match="the score of X is nan: X's values, or "
                                              "temperature, which the score reads, are too"):
             estimator.set_params(temperature=1e-320).score(X)
+    else:  # a reconstruction that overflows, as from weights trained on huge values
+        module = estimator.net_.module_
+        sizes = module.modality_sizes
+        module.reconstruct = lambda x: [torch.full((len(x), n), np.inf) for n in sizes]
+        with pytest.raises(ValueError, match="the score of X is -inf: X's values are too "
+                                             "extreme for it to be computed"):
+            estimator.score(X)
 
 
 @pytest.mark.parametrize("name", list(_estimators()))

@@ -70,6 +70,10 @@ def test_accepted_specs(spec, expected):
         ({"a": 2, "A": 3}, 5, None, None),  # distinct names are fine
         ([[1, 1, 1, 0, 0], [0, 0, 0, 1, 1]], 5, None,
          r"more than once \(a mask over the columns holds True and False, not 1 and 0\)"),
+        ([[1, 1, 0], [2, 3, 4]], 5, None, r"'m1' lists a column more than once\.$"),  # no mask
+        ([[0, 5], [1, 2, 3, 4]], 5, None, r"column\(s\) \[5\], but X has 5"),
+        ([[0, -6], [1, 2, 3, 4]], 5, None, r"column\(s\) \[-6\], but X has 5"),
+        ([[-5], [1, 2, 3, 4]], 5, None, None),  # column 0, counted from the end
         ([[0, 2**70], [1, 2, 3, 4]], 5, None, r"column\(s\) \[1180591620717411303424\]"),
         ([[np.uint64(2**64 - 1)], [0, 1, 2, 3, 4]], 5, None,
          r"column\(s\) \[18446744073709551615\], but X has 5"),
@@ -147,3 +151,9 @@ def test_a_selector_that_selects_no_group_is_refused(returned, error, message):
 def test_a_selector_without_data_names_what_it_needs():
     with pytest.raises(ValueError, match="callable column selector, which needs the data"):
         resolve_modalities([lambda X: [0], [1]], 2)
+
+
+def test_a_float_column_count_says_counts_are_ints():
+    with pytest.raises(TypeError, match=r"modality 'm1' is 2.0, a number but not an int; give "
+                                        r"column counts as ints"):
+        resolve_modalities([2.0, 3.0], 5)
