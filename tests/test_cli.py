@@ -152,6 +152,24 @@ def test_a_header_with_empty_cells_is_read_as_pandas_reads_it(tables, tmp_path):
                                    frame[RNA + ATAC].to_numpy()), rtol=1e-6, atol=1e-9)
 
 
+def test_quoted_header_names_are_read_as_pandas_reads_them(tables, tmp_path):
+    # a comma inside a quoted name is part of it; a quoted name equal to an
+    # unquoted one repeats it
+    folder, frame = tables
+    body = frame[RNA + ATAC].to_csv(index=False, header=False)
+    names = ['"rna,0"', '"rna,1"', "rna_2", "atac_0", "atac_1", "atac_2"]
+    (tmp_path / "quoted.csv").write_text(",".join(names) + "\n" + body)
+    argv = ["fit", str(tmp_path / "quoted.csv"), "--prefix", "rna=rna", "--prefix",
+            "atac=atac_", "--method", "cca", "--n-components", "2", "-q",
+            "--model", str(tmp_path / "m.zip")]
+    assert main(argv) == 0
+    assert list(load(tmp_path / "m.zip").feature_names_in_[:2]) == ["rna,0", "rna,1"]
+    names[1] = "atac_0"
+    (tmp_path / "repeated.csv").write_text(",".join(names).replace('"rna,0"', '"atac_1"')
+                                           + "\n" + body)
+    assert main([*argv[:1], str(tmp_path / "repeated.csv"), *argv[2:]]) == 1
+
+
 @pytest.mark.parametrize("method, extra, width", [
     pytest.param("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden",
                                  "8", "--compile"], 4, marks=needs_cxx),
@@ -265,6 +283,10 @@ def bad_tables(tables):
         folder / "inf.csv", index=False)
     frame[RNA + ATAC].to_csv(folder / "headerless.csv", index=False, header=False)
     frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated.csv", index=False)
+    frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated.tsv", index=False,
+                                                    sep="\t")
+    frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated_bom.csv", index=False,
+                                                    encoding="utf-8-sig")
     (folder / "outdir.csv").mkdir()
     return folder
 
@@ -345,6 +367,15 @@ ERRORS = {
     "infinite values": (["fit", "{f}/inf.csv", "--prefix", "rna=rna_", "--prefix",
                          "atac=atac_", "--model", "{t}/m"],
                         "{f}/inf.csv: column(s) rna_2, atac_1 have infinite values"),
+    "repeated column name, tab-separated": (
+        ["fit", "{f}/repeated.tsv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{t}/m"], "the name(s) 'rna_1'"),
+    "repeated column name, after a byte-order mark": (
+        ["fit", "{f}/repeated_bom.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{t}/m"], "the name(s) 'rna_1'"),
+    "model path of spaces": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                              "atac=atac_", "--model", "  "],
+                             "is empty; give a .zip file or a directory to write the model to"),
     "prefix of the id column alone": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
                                        "--prefix", "c=c", "--id", "cell", "--model", "{t}/m"],
                                       "--prefix c=c: no column but the --id column 'cell' "

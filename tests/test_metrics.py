@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -257,6 +258,9 @@ def test_target_picks_the_label_of_a_y_with_several():
     (np.zeros((10, 2)), 2, r"target=2 picks a column of a 2-D y, but y has shape \(10, 2\)"),
     (np.zeros(10), 0, r"target=0 picks a column of a 2-D y, but y has shape \(10,\)"),
     (np.zeros((10, 2)), "own", "target='own' names a column of y, but y has no column"),
+    (pd.DataFrame({"a": np.zeros(10), "b": np.ones(10)}), "own",
+     r"target='own' names a column of y, but y has no column of that name \(its columns: "
+     r"\['a', 'b'\]\)"),
     (None, None, r"the probe needs labels, but y is None; pass them, e.g. search.fit\(X, y\)"),
     (np.zeros((10, 3)), None, "y has 3 columns, but the probe scores one label; pick it with "
                               "target="),
@@ -489,9 +493,30 @@ def test_the_probe_metrics_on_an_unfitted_estimator_say_so(name):
 def test_the_identifiability_metrics_name_the_argument_they_cannot_read():
     dates = np.arange(20).astype("datetime64[D]").reshape(10, 2)
     z = np.random.default_rng(0).normal(size=(10, 2))
-    with pytest.raises(ValueError, match=r"z_learned holds datetime64\[D\] values"):
-        mcc(z, dates)
-    with pytest.raises(ValueError, match=r"z_true holds datetime64\[D\] values"):
-        linear_r2(z, dates)
-    with pytest.raises(ValueError, match=r"candidates holds datetime64\[D\] values"):
-        retrieval_top_k(z, dates)
+    for metric, names in [(mcc, ("z_true", "z_learned")), (linear_r2, ("z_learned", "z_true")),
+                          (retrieval_top_k, ("queries", "candidates"))]:
+        with pytest.raises(ValueError, match=rf"{names[0]} holds datetime64\[D\] values"):
+            metric(dates, z)
+        with pytest.raises(ValueError, match=rf"{names[1]} holds datetime64\[D\] values"):
+            metric(z, dates)
+        with pytest.raises(ValueError, match=f"Input {names[0]} contains NaN"):
+            metric(np.full((10, 2), np.nan), z)
+
+
+def test_linear_r2_scales_each_column_on_its_own():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 2))
+    learned = z @ rng.normal(size=(2, 3))
+    assert linear_r2(learned * [1e200, 1e-200, 1.0], z * [1e200, 1e-200]) == pytest.approx(1.0)
+
+
+def test_linear_r2_judges_constancy_on_the_rows_it_scores():
+    # a latent constant on the held-out rows only: R^2 undefined there
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 2))
+    _, held_out = train_test_split(np.arange(200), test_size=0.25, random_state=0)
+    z[held_out, 1] = 0.5
+    with pytest.raises(ValueError, match=r"\[1\] are constant over the 50 held-out rows"):
+        linear_r2(rng.normal(size=(200, 3)), z)

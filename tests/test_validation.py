@@ -185,3 +185,10 @@ def test_a_callback_watching_a_score_the_history_lacks_names_the_ones_it_has(X):
     model = TINY_NEURAL["MultimodalContrastive"](callbacks=[EarlyStopping(monitor="train_los")])
     with pytest.raises(ValueError, match=r"'train_los'.*recorded every epoch are \[.*'train_loss'"):
         model.fit(X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA can train there")
+def test_a_torch_device_is_named_as_torch_names_it(X):
+    model = TINY_NEURAL["DisentangledSSL"](device=torch.device("cuda"))
+    with pytest.raises(ValueError, match="device='cuda' asks for CUDA, but torch sees no CUDA"):
+        model.fit(X)
