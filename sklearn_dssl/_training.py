@@ -184,8 +184,8 @@ class TensorBatches:
     A drop-in for skorch's ``iterator_train``/``iterator_valid``: much cheaper
     than a ``DataLoader`` that indexes and collates row by row. Batches are
     ``(X_batch, None)``. The dataset is a tensor, or :class:`Rows` of one,
-    whose batches are gathered from it. With ``drop_last`` the incomplete last batch is
-    dropped, unless it is the only one; without, a last batch of one row
+    whose batches are gathered from it. With ``drop_last`` the incomplete
+    last batch is dropped, unless it is the only one; without, a last batch of one row
     joins the batch before it, as a contrastive loss needs two rows (the
     held-out rows' loss would count it as 0).
 
@@ -790,8 +790,7 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
         extra = {
             "accelerator": accelerator,
             "iterator_train__accelerator": accelerator,
-            # skorch's log prints through any sink but print whatever the
-            # verbosity; the accelerator's prints on the main process only
+            # the accelerator's print prints on the main process only
             "callbacks__print_log__sink": log_sink(accelerator.print) if verbose else print,
         }
         if accelerator.device_placement:
