@@ -6,7 +6,7 @@ from ._disentangled import DisentangledSSL
 from ._linear import LinearCCA
 from ._persistence import load, save
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "DMVAE",

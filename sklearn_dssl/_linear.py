@@ -5,29 +5,58 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import _fit_context
+from sklearn.utils import deprecated
+from sklearn.utils.validation import check_is_fitted
 from sklearn.utils._param_validation import Interval
 
 from ._base import MultimodalTransformer
 
 
-def _regularised_whitener(C, ridge, name):
-    """A whitening map of modality ``name``'s covariance ``C``, regularised.
+def _column_variances(centred):
+    """Each column's variance, from the centred columns."""
+    return np.einsum("ij,ij->j", centred, centred) / len(centred)
 
-    The ridge is added to the correlation matrix, i.e. to each column's
-    variance in proportion to it (to the mean variance for a column that is
-    constant on the training rows), so that the result does not depend on
-    the columns' units. Returns ``W`` of shape (columns, directions) with
-    ``W.T @ (C + ridge * diag(C)) @ W = I``: one column per direction in
-    which the modality varies on the training rows. Refuses, without a
-    ridge, columns that are linearly dependent, whose covariance cannot be
-    whitened.
+
+def _scaled_covariance_eigen(centred, scales):
+    """Eigenvalues and eigenvectors of the covariance of ``centred * scales``.
+
+    From the columns x columns covariance when there are at least as many
+    rows as columns; otherwise from the rows x rows Gram matrix, whose
+    eigenvectors ``u`` give the covariance's as ``X.T @ u / sqrt(n * value)``
+    (``min(rows, columns)`` pairs either way). The covariance's eigenvectors
+    of eigenvalue nearly zero are not determined by the Gram matrix; the
+    caller drops them.
     """
-    variances = np.diag(C).copy()
-    variances[variances <= 0] = np.trace(C) / len(C)
+    n, d = centred.shape
+    if d <= n:
+        C = centred.T @ centred / n
+        return linalg.eigh(C * np.outer(scales, scales))
+    scaled = centred * scales
+    eigenvalues, u = linalg.eigh(scaled @ scaled.T / n)
+    norms = np.sqrt(n * np.maximum(eigenvalues, np.finfo(float).tiny))
+    return eigenvalues, scaled.T @ u / norms
+
+
+def _regularised_whitener(centred, ridge, name):
+    """A whitening map of modality ``name``'s covariance, regularised.
+
+    ``centred`` holds the modality's centred training columns. The ridge is
+    added to the correlation matrix, i.e. to each column's variance in
+    proportion to it (to the mean variance for a column that is constant on
+    the training rows), so that the result does not depend on the columns'
+    units. Returns ``W`` of shape (columns, directions) with
+    ``W.T @ (C + ridge * diag(C)) @ W = I`` for the covariance ``C``: one
+    column per direction in which the modality varies on the training rows.
+    Refuses, without a ridge, columns that are linearly dependent, whose
+    covariance cannot be whitened.
+    """
+    variances = _column_variances(centred)
+    variances[variances <= 0] = variances.mean()
     scales = 1 / np.sqrt(variances)
-    eigenvalues, eigenvectors = linalg.eigh(C * np.outer(scales, scales))
-    singular = eigenvalues <= len(C) * np.finfo(float).eps * eigenvalues.max()
-    if ridge == 0 and singular.any():
+    eigenvalues, eigenvectors = _scaled_covariance_eigen(centred, scales)
+    d = centred.shape[1]
+    singular = eigenvalues <= d * np.finfo(float).eps * eigenvalues.max()
+    if ridge == 0 and (singular.any() or len(eigenvalues) < d):
         raise ValueError(
             f"the columns of modality {name!r} are linearly dependent on the training "
             "rows (duplicated or collinear columns, or fewer rows than columns), so "
@@ -40,31 +69,48 @@ def _regularised_whitener(C, ridge, name):
     return scales[:, None] * inverse_sqrt
 
 
-def _signed_by_largest_weight(weights, covariance):
+def _signed_by_largest_weight(weights, variances):
     """The paired weights, each pair's sign set by the data, not by the solvers.
 
     SVD and eigendecomposition give each direction an arbitrary sign. Each
     pair is turned so that, in the first modality's weights in units of its
-    columns' standard deviations, the entry of largest magnitude is
-    positive: the same variates whatever the columns' units or order.
+    columns' standard deviations (``variances`` are theirs), the entry of
+    largest magnitude is positive: the same variates whatever the columns'
+    units or order.
     """
     W1, W2 = weights
-    scaled = np.sqrt(np.diag(covariance))[:, None] * W1
+    scaled = np.sqrt(variances)[:, None] * W1
     signs = np.sign(scaled[np.abs(scaled).argmax(axis=0), np.arange(W1.shape[1])])
     signs[signs == 0] = 1.0
     return [W1 * signs, W2 * signs]
 
 
-def _variate_correlations(covariances, cross_covariance, weights):
-    """Training-row correlations of the paired variates ``x_i @ weights[i]``.
+def _correlations(variates):
+    """Column-by-column correlations of two modalities' centred variates.
 
     Without a ridge, the canonical correlations; with one, the variates are
     those of the regularised problem and these their actual correlations.
     """
-    W1, W2 = weights
-    variances = [np.einsum("ij,ik,kj->j", W, C, W) for W, C in zip(weights, covariances)]
-    covariance = np.einsum("ij,ik,kj->j", W1, cross_covariance, W2)
-    return covariance / np.sqrt(variances[0] * variances[1])
+    V1, V2 = variates
+    covariance = np.einsum("ij,ij->j", V1, V2)
+    return covariance / np.sqrt(np.einsum("ij,ij->j", V1, V1) * np.einsum("ij,ij->j", V2, V2))
+
+
+def loadings_from_residual_maps(weights, residual_maps):
+    """The ``loadings_`` of a model that stored ``residual_maps_`` (before 0.2).
+
+    ``residual_map = I - weights @ loadings`` and ``weights`` has full column
+    rank, so its pseudo-inverse recovers the loadings.
+    """
+    return [
+        linalg.pinv(W) @ (np.eye(len(R)) - R) for W, R in zip(weights, residual_maps)
+    ]
+
+
+def _loadings(variates, centred):
+    """Least-squares coefficients of the centred columns on the variates:
+    ``centred - variates @ loadings`` is what the variates do not explain."""
+    return linalg.pinvh(variates.T @ variates) @ (variates.T @ centred)
 
 
 class LinearCCA(MultimodalTransformer):
@@ -76,7 +122,10 @@ class LinearCCA(MultimodalTransformer):
     explain linearly. The canonical directions come from one SVD of the
     whitened cross-covariance ``C11^(-1/2) C12 C22^(-1/2)`` with a ridge term
     added to each modality's covariance: no iterations, so tens of thousands
-    of rows fit in about a second.
+    of rows fit in about a second. A modality with more columns than rows
+    (20,000 genes of 3,000 cells, say) is whitened through the rows' Gram
+    matrix, and the specific block is computed from the variates and their
+    ``loadings_``: no columns x columns matrix is formed in fit or transform.
 
     On data that are linear mixtures of shared and specific latents this is
     the optimal baseline: the variates span the shared latents and the
@@ -109,8 +158,10 @@ class LinearCCA(MultimodalTransformer):
         Column means of each modality.
     weights_ : list of ndarray of shape (n_columns_of_modality, n_components)
         Canonical weights: ``(x_i - means_[i]) @ weights_[i]`` are the variates.
-    residual_maps_ : list of ndarray of shape (n_columns, n_columns)
-        ``(x_i - means_[i]) @ residual_maps_[i]`` is the specific block.
+    loadings_ : list of ndarray of shape (n_components, n_columns_of_modality)
+        Least-squares coefficients of each modality's centred columns on its
+        variates: with ``v_i = (x_i - means_[i]) @ weights_[i]``, the specific
+        block is ``(x_i - means_[i]) - v_i @ loadings_[i]``.
     canonical_correlations_ : ndarray of shape (n_components,)
         Correlations of the paired variates on the training data, in
         decreasing order up to the ridge's effect.
@@ -153,7 +204,7 @@ class LinearCCA(MultimodalTransformer):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Compute the canonical weights and residual maps.
+        """Compute the canonical weights and the loadings.
 
         Parameters
         ----------
@@ -190,35 +241,51 @@ class LinearCCA(MultimodalTransformer):
         self.means_ = [c.mean(axis=0) for c in centred]
         for c, mean in zip(centred, self.means_):
             c -= mean
-        n = X.shape[0]
-        covariances = [c.T @ c / n for c in centred]
-        for name, C in zip(self.modalities_, covariances):
-            if not np.trace(C) > 0:
+        for name, c in zip(self.modalities_, centred):
+            if not np.any(c):
                 raise ValueError(
                     f"modality {name!r} is constant on the training rows, so it shares "
                     "nothing with the other; drop it or pass rows where it varies."
                 )
         whiteners = [
-            _regularised_whitener(C, self.ridge, name)
-            for C, name in zip(covariances, self.modalities_)
+            _regularised_whitener(c, self.ridge, name)
+            for c, name in zip(centred, self.modalities_)
         ]
         for W, name in zip(whiteners, self.modalities_):
             self._check_directions(W.shape[1], name)
-        cross_covariance = centred[0].T @ centred[1] / n
-        cross = whiteners[0].T @ cross_covariance @ whiteners[1]
-        U, _, Vt = linalg.svd(cross, full_matrices=False)
+        # the whitened cross-covariance, from the whitened rows: never a
+        # columns x columns matrix
+        whitened = [c @ W for c, W in zip(centred, whiteners)]
+        U, _, Vt = linalg.svd(whitened[0].T @ whitened[1] / len(X), full_matrices=False)
+        del whitened
         k = self.n_components
         self.weights_ = _signed_by_largest_weight(
-            [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T], covariances[0]
+            [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T], _column_variances(centred[0])
         )
-        self.canonical_correlations_ = _variate_correlations(
-            covariances, cross_covariance, self.weights_
-        )
+        variates = [c @ W for c, W in zip(centred, self.weights_)]
+        self.canonical_correlations_ = _correlations(variates)
         # least-squares projection of each modality onto its own variates
-        self.residual_maps_ = []
-        for C, W in zip(covariances, self.weights_):
-            coefficients = linalg.pinvh(W.T @ C @ W) @ (W.T @ C)
-            self.residual_maps_.append(np.eye(len(C)) - W @ coefficients)
+        self.loadings_ = [_loadings(v, c) for v, c in zip(variates, centred)]
+
+    # TODO(0.4): remove residual_maps_ and the upgrade of its pickles
+    @deprecated(
+        "residual_maps_ was deprecated in 0.2 and will be removed in 0.4: it is a "
+        "columns x columns matrix per modality. Use loadings_: the specific block is "
+        "(x_i - means_[i]) - ((x_i - means_[i]) @ weights_[i]) @ loadings_[i]."
+    )
+    @property
+    def residual_maps_(self):
+        """Maps ``(x_i - means_[i]) @ residual_maps_[i]`` to the specific block."""
+        check_is_fitted(self, "loadings_")
+        return [np.eye(L.shape[1]) - W @ L for W, L in zip(self.weights_, self.loadings_)]
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "residual_maps_" in state:  # pickled before 0.2
+            state["loadings_"] = loadings_from_residual_maps(
+                state["weights_"], state.pop("residual_maps_")
+            )
+        super().__setstate__(state)
 
     def _check_directions(self, count, name):
         """Refuse more components than modality ``name`` has directions of
@@ -248,8 +315,11 @@ class LinearCCA(MultimodalTransformer):
 
     def _encode_modality_batch(self, x, index, block):
         centred = np.asarray(x, dtype=np.float64) - self.means_[index]
-        maps = self.weights_ if block == "shared" else self.residual_maps_
-        return (centred @ maps[index]).astype(np.float32)
+        variates = centred @ self.weights_[index]
+        if block == "shared":
+            return variates.astype(np.float32)
+        centred -= variates @ self.loadings_[index]
+        return centred.astype(np.float32)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

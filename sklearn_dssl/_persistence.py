@@ -39,7 +39,7 @@ from ._baseline_modules import JointEncoders, MultimodalVAE
 from ._baselines import DMVAE, FOCAL, JointOptSSL
 from ._contrastive import MultimodalContrastive
 from ._disentangled import DisentangledSSL
-from ._linear import LinearCCA
+from ._linear import LinearCCA, loadings_from_residual_maps
 from ._losses import ContrastiveObjective, SharedObjective, SpecificObjective
 from ._modalities import _is_sequence
 from ._modules import (
@@ -54,7 +54,8 @@ from ._training import make_net, resolve_device
 
 FORMAT = "sklearn-dssl-model"
 # 2: DisentangledSSL stores step1_params_
-FORMAT_VERSION = 2
+# 3: LinearCCA stores loadings_ instead of residual_maps_
+FORMAT_VERSION = 3
 METADATA = "metadata.json"
 WEIGHTS = "weights.pt"
 
@@ -71,7 +72,7 @@ ATTRIBUTES = {
     "DisentangledSSL": _COMMON | {"ica_", "step1_params_"},
     "MultimodalContrastive": _COMMON | {"ica_"},
     "LinearCCA": _COMMON | {"means_", "weights_", "canonical_correlations_",
-                            "residual_maps_"},
+                            "loadings_"},
     "JointOptSSL": _COMMON,
     "FOCAL": _COMMON,
     "DMVAE": _COMMON,
@@ -84,6 +85,9 @@ NETS = {
     "FOCAL": {"net_"},
     "DMVAE": {"net_"},
 }
+# Fitted attributes that files of earlier format versions hold in place of
+# one of today's: (estimator, attribute) to the last version that wrote it.
+EARLIER_ATTRIBUTES = {("LinearCCA", "residual_maps_"): 2}
 # Longest strings an array of fixed-width strings may hold.
 MAX_STRING_LENGTH = 1024
 # Transform outputs that set_output takes.
@@ -827,7 +831,10 @@ def _rebuild(metadata, weights, device):
     unknown = set(_fields(metadata["params"])) - known
     if unknown:
         raise _unknown_names(metadata, f"unknown {name} parameter(s) {sorted(unknown)}")
-    unexpected = set(_fields(metadata["attributes"])) - ATTRIBUTES[name]
+    version = metadata["format_version"]
+    earlier = {attribute for (estimator, attribute), last in EARLIER_ATTRIBUTES.items()
+               if estimator == name and version <= last}
+    unexpected = set(_fields(metadata["attributes"])) - ATTRIBUTES[name] - earlier
     if unexpected:
         raise _unknown_names(metadata, f"unexpected {name} attribute(s) {sorted(unexpected)}")
     unexpected = set(_fields(metadata["nets"])) - NETS[name]
@@ -842,6 +849,9 @@ def _rebuild(metadata, weights, device):
         estimator.set_output(transform=output)
 
     attributes = _decode_fields(metadata["attributes"])
+    if "residual_maps_" in attributes:  # a LinearCCA saved before format version 3
+        attributes["loadings_"] = loadings_from_residual_maps(
+            attributes["weights_"], attributes.pop("residual_maps_"))
     for attribute, value in attributes.items():
         setattr(estimator, attribute, value)
     modalities = getattr(estimator, "modalities_", None)

@@ -195,3 +195,90 @@ def test_integer_input_is_read_in_float64_as_the_model_computes():
         np.testing.assert_array_equal(cca.transform(data), as_float.transform(X.astype(float)))
         np.testing.assert_array_equal(cca.transform_modality(data[:, :2], "m1"),
                                       as_float.transform_modality(X[:, :2].astype(float), "m1"))
+
+
+def _regularised_cca_by_hand(X1, X2, k, ridge):
+    """Regularised CCA from the full covariances, as the method is defined:
+    whiten ``C_ii + ridge * diag(C_ii)``, take the SVD of the whitened
+    cross-covariance, regress each centred modality on its variates."""
+    means = [X1.mean(0), X2.mean(0)]
+    centred = [X1 - means[0], X2 - means[1]]
+    n = len(X1)
+    whiteners = []
+    for c in centred:
+        C = c.T @ c / n
+        values, vectors = np.linalg.eigh(C + ridge * np.diag(np.diag(C)))
+        whiteners.append(vectors / np.sqrt(values) @ vectors.T)
+    U, _, Vt = np.linalg.svd(whiteners[0] @ (centred[0].T @ centred[1] / n) @ whiteners[1])
+    weights = [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T]
+    loadings = [np.linalg.lstsq(c @ W, c, rcond=None)[0] for c, W in zip(centred, weights)]
+    return means, weights, loadings
+
+
+@pytest.mark.parametrize("n_rows, widths", [(300, (12, 8)), (40, (90, 60))],
+                         ids=["more-rows-than-columns", "more-columns-than-rows"])
+def test_blocks_match_regularised_cca_computed_by_hand(n_rows, widths):
+    # wide modalities (more columns than rows) are whitened through the rows'
+    # Gram matrix: the same blocks as from the full covariances
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(n_rows + 50, 3))
+    X = np.hstack([z @ rng.normal(size=(3, w)) + rng.normal(size=(n_rows + 50, w))
+                   for w in widths])
+    train, new = X[:n_rows], X[n_rows:]
+    cca = LinearCCA(modalities=list(widths), n_components=3, ridge=0.1).fit(train)
+    means, weights, loadings = _regularised_cca_by_hand(
+        train[:, :widths[0]], train[:, widths[0]:], 3, 0.1)
+    blocks = cca.transform_blocks(new)
+    for i, m in enumerate(("m1", "m2")):
+        centred = new[:, sum(widths[:i]):sum(widths[:i + 1])] - means[i]
+        shared = centred @ weights[i]
+        signs = np.sign((shared * blocks["shared"][m]).sum(0))  # SVD's signs are free
+        np.testing.assert_allclose(blocks["shared"][m], shared * signs, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(blocks["specific"][m], centred - shared @ loadings[i],
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_wide_modalities_never_form_a_columns_by_columns_matrix():
+    # 3,000 columns of 50 rows: a 3,000 x 3,000 float64 matrix is 72 MB
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3000 + 10))
+    tracemalloc.start()
+    try:
+        cca = LinearCCA(modalities=[3000, 10], n_components=5).fit(X)
+        cca.transform(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6
+    assert cca.transform(X).shape == (50, 5 + 5 + 3000 + 10)
+
+
+def test_wide_modalities_need_a_ridge():
+    X = np.random.default_rng(0).normal(size=(20, 30 + 5))
+    with pytest.raises(ValueError, match="'m1' are linearly dependent.*fewer rows than "
+                       "columns.*set ridge > 0"):
+        LinearCCA(modalities=[30, 5], n_components=2, ridge=0.0).fit(X)
+
+
+def test_residual_maps_are_deprecated_and_still_give_the_specific_block(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    with pytest.warns(FutureWarning, match="residual_maps_ was deprecated.*Use loadings_"):
+        maps = cca.residual_maps_
+    specific = cca.transform_blocks(data.data[:50])["specific"]
+    for (m, cols), R, mean in zip(cca.modalities_.items(), maps, cca.means_):
+        np.testing.assert_allclose((data.data[:50, cols] - mean) @ R, specific[m],
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_pickles_from_before_loadings_unpickle_to_the_same_model(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    state = cca.__getstate__()
+    with pytest.warns(FutureWarning):
+        state["residual_maps_"] = cca.residual_maps_
+    del state["loadings_"]  # as pickled before 0.2
+    restored = LinearCCA.__new__(LinearCCA)
+    restored.__setstate__(state)
+    np.testing.assert_allclose(restored.loadings_[0], cca.loadings_[0], atol=1e-10)
+    np.testing.assert_array_equal(restored.transform(data.data), cca.transform(data.data))

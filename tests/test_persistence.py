@@ -32,7 +32,8 @@ from sklearn_dssl._modules import TabularAugmenter
 from sklearn_dssl._persistence import _NoObjective
 from sklearn_dssl.datasets import make_paper_synthetic
 from tests.conftest import small_model
-from tests.fixtures.make_fixtures import (CUDA_EXPECTED, CUDA_MODEL, EXPECTED, MODEL,
+from tests.fixtures.make_fixtures import (CUDA_EXPECTED, CUDA_MODEL, EXPECTED,
+                                          LINEAR_EXPECTED, LINEAR_MODEL, MODEL,
                                           cuda_location_tags)
 
 
@@ -653,3 +654,28 @@ def test_versions_compare_with_or_without_packaging(with_packaging, monkeypatch)
     assert not _is_newer("0.1.0", "0.2.0")
     assert not _is_newer("not a version", "0.1.0")
     assert not _is_newer(None, "0.1.0")
+
+
+def test_a_linear_cca_saved_with_residual_maps_loads_with_its_loadings(tmp_path):
+    """``tests/fixtures/linearcca_format2.zip`` was saved by sklearn_dssl 0.1.0
+    (format version 2), which stored LinearCCA's D x D ``residual_maps_``;
+    ``linearcca_format2_expected.npz`` holds rows and its transform output."""
+    expected = np.load(LINEAR_EXPECTED)
+    assert _members(LINEAR_MODEL)[0]["format_version"] == 2
+    loaded = load(LINEAR_MODEL)
+    assert "residual_maps_" not in vars(loaded)
+    assert [L.shape for L in loaded.loadings_] == [(2, 5), (2, 5)]
+    np.testing.assert_allclose(loaded.transform(expected["X"]), expected["Z"],
+                               rtol=1e-5, atol=1e-6)
+    # saved again, it has today's attribute only
+    metadata = _members(save(loaded, tmp_path / "again.zip"))[0]
+    assert metadata["format_version"] == 3
+    assert "loadings_" in json.dumps(metadata) and "residual_maps_" not in json.dumps(metadata)
+
+
+def test_a_current_file_holding_residual_maps_is_refused(tmp_path, data):
+    model = LinearCCA(modalities=[4, 4], n_components=2).fit(data.data)
+    metadata, weights = _members(save(model, tmp_path / "m.zip"))
+    renamed = json.loads(json.dumps(metadata).replace("loadings_", "residual_maps_"))
+    with pytest.raises(ValueError, match="unexpected LinearCCA attribute.*residual_maps_"):
+        load(_write(tmp_path / "b.zip", renamed, weights))
