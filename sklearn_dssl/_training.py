@@ -552,6 +552,7 @@ class ContrastiveNet(NeuralNet):
         self._batch_terms = {}
         step = super().train_step(batch, **fit_params)
         self._record_terms("train", self._batch_terms)
+        self._batch_terms = {}  # tensors on the device: not kept after the step
         return step
 
     def _record_terms(self, prefix, terms):
@@ -566,8 +567,21 @@ class ContrastiveNet(NeuralNet):
         self.__dict__.pop("_compiled_objective", None)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # skorch pickles module_ and criterion_ with torch.save, and its
+        # unpickling maps them to the CPU when CUDA is missing; the nets are
+        # built from module and criterion instances, the same objects, which
+        # plain pickle would write with their devices: they go with them
+        # (skorch issue #1096), so that a GPU-fitted model unpickles on a
+        # CPU-only machine and the pairs stay one object each.
+        dependent = self.cuda_dependent_attributes_
+        self.cuda_dependent_attributes_ = [*dependent, "module", "criterion"]
+        try:
+            state = super().__getstate__()
+        finally:
+            self.cuda_dependent_attributes_ = dependent
+        state["cuda_dependent_attributes_"] = dependent
         state.pop("_compiled_objective", None)  # graphs of this process
+        state.pop("_batch_terms", None)  # the last batch's terms, on the device
         return state
 
     def get_all_learnable_params(self):

@@ -477,6 +477,36 @@ def test_saving_with_cuda_location_tags_loads_on_the_cpu(data, tmp_path):
     np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
 
 
+@pytest.mark.parametrize("make", [
+    lambda: small_model(),
+    lambda: FOCAL(n_shared=3, n_specific=3, hidden_layer_sizes=(8,), max_epochs=2,
+                  batch_size=16, lr=1e-3, random_state=0),
+    lambda: DMVAE(n_shared=3, n_specific=3, hidden_layer_sizes=(8,), max_epochs=2,
+                  batch_size=16, lr=1e-3, random_state=0),
+], ids=["DisentangledSSL", "FOCAL", "DMVAE"])
+def test_a_pickle_with_cuda_location_tags_unpickles_on_the_cpu(make, data):
+    """Every tensor of a GPU-fitted model's pickle is tagged "cuda:0" (forced
+    here, as in the fixtures): skorch maps its module_ and criterion_ to the
+    CPU on a machine without CUDA, and so must every other tensor the
+    pickle holds (the module and criterion the nets were built from, which
+    are the same objects, and no tensor kept from the last batch)."""
+    warnings.simplefilter("ignore", UserWarning)  # convergence, after 2 epochs
+    model = make().fit(data.data)
+    with cuda_location_tags():
+        pickled = pickle.dumps(model)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):  # the tags are in force
+            with cuda_location_tags():
+                pickle.loads(pickle.dumps(torch.zeros(1)))
+    restored = pickle.loads(pickled)
+    np.testing.assert_array_equal(restored.transform(data.data), model.transform(data.data))
+    for net in [getattr(restored, name) for name in ("net_", "shared_net_", "specific_net_")
+                if hasattr(restored, name)]:
+        assert net.module is net.module_ and net.criterion is net.criterion_
+        assert net.cuda_dependent_attributes_ == ["module_", "criterion_", "optimizer_"]
+    restored.fit(data.data)  # refits
+
+
 def test_committed_gpu_model_fixture_loads_on_the_cpu():
     """The committed ``tests/fixtures/disentangledssl_gpu.zip`` (format version
     1) loads and reproduces its committed output.
