@@ -224,10 +224,13 @@ class SpecificObjective(WeightedTerms):
     def terms(self, views):
         (specific_x, shared_x), (specific_v, shared_v) = views
         n = len(specific_x)
-        partner = [(i + 1) % n for i in range(n)]
-        # modality by modality along a leading axis, each term in one batched pass
-        joint_x = torch.cat([torch.stack(specific_x), torch.stack(shared_x)[partner]], dim=-1)
-        joint_v = torch.cat([torch.stack(specific_v), torch.stack(shared_v)[partner]], dim=-1)
+        # modality by modality along a leading axis, each term in one batched
+        # pass; each modality's partner is the next one (a list rotation: no
+        # index tensor to copy to the device)
+        joint_x = torch.cat([torch.stack(specific_x), torch.stack(shared_x[1:] + shared_x[:1])],
+                            dim=-1)
+        joint_v = torch.cat([torch.stack(specific_v), torch.stack(shared_v[1:] + shared_v[:1])],
+                            dim=-1)
         contrast = n * info_nce(joint_x, joint_v, self.temperature)
         ortho = orthogonality(torch.stack(specific_x + specific_v), torch.stack(shared_x + shared_v))
         return {"contrast": contrast, "orthogonality": 0.5 * ortho.sum()}

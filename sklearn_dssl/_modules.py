@@ -149,7 +149,7 @@ def vmf_cosine_quantiles(kappa, dim, n_knots=8193):
     return cdf(theta), theta
 
 
-_KNOT_BUFFERS = frozenset({"_knots_cdf", "_knots_theta"})
+_KNOT_ATTRIBUTES = ("_knots_cdf", "_knots_theta", "_knots_for")
 
 
 class VonMisesFisherHead(nn.Module):
@@ -157,7 +157,8 @@ class VonMisesFisherHead(nn.Module):
 
     The cosine to the mean direction is drawn by inverting its CDF: the
     quantile function is tabulated once per dimension
-    (:func:`vmf_cosine_quantiles`, 8193 knots, kept as buffers of the head)
+    (:func:`vmf_cosine_quantiles`, 8193 knots, kept by the head on the
+    device that reads them)
     and each row takes one uniform draw, interpolated linearly between the
     knots. Unlike a rejection sampler (Wood, 1994), a batch costs the same
     few operations every time, which torch.compile traces into its graph.
@@ -173,32 +174,29 @@ class VonMisesFisherHead(nn.Module):
     sample_similarity = staticmethod(dot_similarity_matrix)
 
     def _quantile_knots(self, dim, device):
-        """The knots of :func:`vmf_cosine_quantiles` for ``dim``, tabulated on first use
-        (and again if ``kappa`` or ``dim`` changes)."""
-        if getattr(self, "_knots_for", None) != (self.kappa, dim):
+        """The knots of :func:`vmf_cosine_quantiles` for ``dim`` on ``device``,
+        tabulated on first use (and again if ``kappa``, ``dim`` or ``device``
+        changes).
+
+        Plain float64 attributes, not buffers: moving the module does not
+        move them, nor cast them (``.float()``), nor fail on a device without
+        float64 (Apple's MPS, whose tables stay on the CPU).
+        """
+        key = (self.kappa, dim, torch.device(device))
+        if getattr(self, "_knots_for", None) != key:
             cdf, theta = vmf_cosine_quantiles(self.kappa, dim)
-            # on the device of the batches (the head moves with its criterion later)
-            cdf, theta = (torch.as_tensor(a, device=device) for a in (cdf, theta))
-            self.register_buffer("_knots_cdf", cdf, persistent=False)
-            self.register_buffer("_knots_theta", theta, persistent=False)
-            self._knots_for = (self.kappa, dim)
-        # float64 even after the module's .float() or .half()
-        return (self._knots_cdf.to(device, torch.float64),
-                self._knots_theta.to(device, torch.float64))
+            self._knots_cdf, self._knots_theta = (
+                torch.as_tensor(a, device=device) for a in (cdf, theta))
+            self._knots_for = key
+        return self._knots_cdf, self._knots_theta
 
     def __getstate__(self):
         """The head's state without its tables, which the first sample after
         unpickling tabulates again (131 KB that would otherwise ride along in
-        every pickle and copy of a fitted model)."""
+        every pickle and copy of a fitted model, on the device they were on)."""
         state = super().__getstate__().copy()
-        state["_buffers"] = {
-            name: buffer for name, buffer in state["_buffers"].items()
-            if name not in _KNOT_BUFFERS
-        }
-        state["_non_persistent_buffers_set"] = (
-            state["_non_persistent_buffers_set"] - _KNOT_BUFFERS
-        )
-        state.pop("_knots_for", None)
+        for name in _KNOT_ATTRIBUTES:
+            state.pop(name, None)
         return state
 
     def _sample_cosine(self, n, dim, device):
@@ -234,9 +232,10 @@ class PowerSphericalHead(VonMisesFisherHead):
         devices lack).
         """
         half = (dim - 1.0) / 2.0
+        # full() fills on the device; torch.tensor() would copy from the host
         beta = torch.distributions.Beta(
-            torch.tensor(half, dtype=dtype, device=device),
-            torch.tensor(half + self.kappa, dtype=dtype, device=device),
+            torch.full((), half, dtype=dtype, device=device),
+            torch.full((), half + self.kappa, dtype=dtype, device=device),
             validate_args=False,
         )
         return beta.sample((n,))
@@ -245,7 +244,10 @@ class PowerSphericalHead(VonMisesFisherHead):
         return 1.0 - 2.0 * self._sample_half_distance(n, dim, device, torch.float64)
 
     def sample(self, mean):
-        s = self._sample_half_distance(mean.shape[0], mean.shape[1], mean.device, mean.dtype)
+        # drawn where the vMF head reads its table: MPS has no Beta sampler
+        s = self._sample_half_distance(
+            mean.shape[0], mean.shape[1], _table_device(mean.device), mean.dtype
+        ).to(mean.device)
         return _sample_on_sphere_around(mean, 1.0 - 2.0 * s, 2.0 * torch.sqrt(s * (1.0 - s)))
 
 

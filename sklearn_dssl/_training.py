@@ -44,6 +44,12 @@ def resolve_device(device):
             f"device={str(device)!r} asks for CUDA, but torch sees no CUDA device; "
             "use device='auto' or 'cpu', or install a CUDA build of torch."
         )
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={str(device)!r}: torch sees {torch.cuda.device_count()} CUDA "
+            f"device(s), numbered from 0; use 'cuda' or 'cuda:k' with k below "
+            f"{torch.cuda.device_count()}."
+        )
     if parsed.type not in ("cpu", "cuda") and not _accelerator_available(parsed.type):
         raise ValueError(
             f"device={str(device)!r}: torch has no usable {parsed.type!r} device here; use "

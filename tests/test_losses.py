@@ -305,11 +305,26 @@ def test_a_pickled_head_leaves_its_quantile_table_behind(head_cls):
     expected = head.sample(mean)
     restored = pickle.loads(pickle.dumps(head))
     assert len(pickle.dumps(head)) < 2000
-    assert set(head._buffers) == ({"_knots_cdf", "_knots_theta"}
-                                  if head_cls is VonMisesFisherHead else set())
+    assert head._buffers == {}  # the table is no buffer: moving the module leaves it
+    assert ("_knots_cdf" in vars(head)) is (head_cls is VonMisesFisherHead)
+    assert "_knots_cdf" not in vars(restored)
     torch.manual_seed(0)
     torch.testing.assert_close(restored.sample(mean), expected, rtol=0, atol=0)
     assert restored.state_dict() == {}  # never part of the saved weights
+
+
+def test_the_vmf_table_stays_float64_where_it_was_read_as_the_module_moves():
+    # a device without float64 (Apple's MPS) could not take a float64 buffer:
+    # moving or casting the module must leave the table alone
+    head = VonMisesFisherHead(1000.0)
+    head.sample(torch.randn(6, 10))
+    table = head._knots_cdf
+    head.half()
+    head.to("cpu", torch.float16)
+    assert head._knots_cdf is table and table.dtype == torch.float64
+    assert head._knots_for == (1000.0, 10, torch.device("cpu"))
+    head.sample(torch.randn(6, 12))  # another width tabulates again
+    assert head._knots_cdf is not table and len(head._knots_cdf) == 8193
 
 
 def test_gaussian_head_noise_has_variance_one_over_kappa():

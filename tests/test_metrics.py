@@ -213,6 +213,20 @@ def test_probe_score_refuses_labels_it_cannot_score(y, message):
         probe_score(estimator, np.arange(60), y)
 
 
+def test_probe_labels_may_be_tensors_as_the_blocks_may():
+    import torch
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=300)
+    estimator = _KnownBlocks({"shared": {"m1": np.column_stack([y + 0.3 * rng.normal(size=300)])}})
+    expected = probe_score(estimator, np.arange(300), y)
+    for labels in (torch.tensor(y), torch.tensor(y, dtype=torch.float32, requires_grad=True),
+                   torch.tensor(np.column_stack([y, 1 - y]), dtype=torch.float32)):
+        target = 0 if labels.ndim == 2 else None
+        assert probe_score(estimator, np.arange(300), labels, target=target) == expected
+        assert leakage_score(estimator, np.arange(300), labels, target=target) == expected
+
+
 def test_probe_score_scores_a_rare_class_as_scikit_learn_does():
     # fewer rows of a class than folds: StratifiedKFold warns, every fold
     # still trains on both classes, and the score is a number

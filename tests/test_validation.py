@@ -192,3 +192,15 @@ def test_a_torch_device_is_named_as_torch_names_it(X):
     model = TINY_NEURAL["DisentangledSSL"](device=torch.device("cuda"))
     with pytest.raises(ValueError, match="device='cuda' asks for CUDA, but torch sees no CUDA"):
         model.fit(X)
+
+
+def test_a_cuda_index_past_the_devices_is_refused_with_the_count(monkeypatch):
+    from sklearn_dssl._training import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [resolve_device(d) for d in ("cuda", "cuda:1", torch.device("cuda", 0))] == [
+        "cuda", "cuda:1", torch.device("cuda", 0)]
+    with pytest.raises(ValueError, match=r"device='cuda:2': torch sees 2 CUDA device\(s\), "
+                       r"numbered from 0; use 'cuda' or 'cuda:k' with k below 2"):
+        resolve_device("cuda:2")
