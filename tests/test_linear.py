@@ -282,3 +282,39 @@ def test_pickles_from_before_loadings_unpickle_to_the_same_model(data):
     restored.__setstate__(state)
     np.testing.assert_allclose(restored.loadings_[0], cca.loadings_[0], atol=1e-10)
     np.testing.assert_array_equal(restored.transform(data.data), cca.transform(data.data))
+
+
+def test_score_is_the_mean_correlation_of_the_paired_variates():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(1000, 3))
+    X = np.hstack([z @ rng.normal(size=(3, 8)) + 2 * rng.normal(size=(1000, 8))
+                   for _ in range(2)])
+    cca = LinearCCA(n_components=3, ridge=0.0).fit(X[:600])
+    # on the training rows, the canonical correlations
+    assert cca.score(X[:600]) == pytest.approx(cca.canonical_correlations_.mean(), rel=1e-9)
+    blocks = cca.transform_blocks(X[600:])
+    by_hand = [np.corrcoef(blocks["shared"]["m1"][:, i], blocks["shared"]["m2"][:, i])[0, 1]
+               for i in range(3)]
+    assert 0.3 < min(by_hand) < max(by_hand) < 0.95  # a spread that a wrong mean would miss
+    assert cca.score(X[600:]) == pytest.approx(np.mean(by_hand), abs=1e-5)
+
+
+def test_score_chooses_the_ridge_of_noisy_wide_modalities_without_labels():
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(100, 2))
+    X = np.hstack([z @ rng.normal(size=(2, 150)) + 3 * rng.normal(size=(100, 150))
+                   for _ in range(2)])
+    small = LinearCCA(n_components=2, ridge=1e-6).fit(X)
+    assert small.score(X) > 0.999  # more columns than rows: the training rows say nothing
+    search = GridSearchCV(LinearCCA(n_components=2), {"ridge": [1e-6, 100.0]}).fit(X)
+    low, high = search.cv_results_["mean_test_score"]
+    assert search.best_params_ == {"ridge": 100.0} and high > low + 0.02
+
+
+def test_score_needs_two_rows_and_counts_a_constant_pair_as_zero(data):
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    with pytest.raises(ValueError, match="at least 2 rows.*got 1"):
+        cca.score(data.data[:1])
+    assert cca.score(np.repeat(data.data[:1], 5, axis=0)) == 0.0
