@@ -12,61 +12,100 @@ from sklearn.utils._param_validation import Interval
 from ._base import MultimodalTransformer
 
 
-def _column_variances(centred):
-    """Each column's variance, from the centred columns."""
+def _covariance(centred):
+    """The covariance of the centred columns, or None when there are more
+    columns than rows: it would then be larger than the rows, and is never
+    formed."""
+    n, d = centred.shape
+    return centred.T @ centred / n if d <= n else None
+
+
+def _column_variances(centred, covariance):
+    """Each column's variance."""
+    if covariance is not None:
+        return np.diag(covariance).copy()
     return np.einsum("ij,ij->j", centred, centred) / len(centred)
 
 
-def _scaled_covariance_eigen(centred, scales):
-    """Eigenvalues and eigenvectors of the covariance of ``centred * scales``.
+def _scaled_covariance_eigen(centred, covariance, scales):
+    """Eigenpairs of the covariance of ``centred * scales`` that rounding
+    does not make indistinguishable from 0, and the count of the others.
 
-    From the columns x columns covariance when there are at least as many
-    rows as columns; otherwise from the rows x rows Gram matrix, whose
-    eigenvectors ``u`` give the covariance's as ``X.T @ u / sqrt(n * value)``
-    (``min(rows, columns)`` pairs either way). The covariance's eigenvectors
-    of eigenvalue nearly zero are not determined by the Gram matrix; the
-    caller drops them.
+    From the columns' ``covariance`` when there is one; otherwise from the
+    rows x rows Gram matrix, whose eigenvectors ``u`` give the covariance's
+    as ``X.T @ u / sqrt(n * value)`` (``min(rows, columns)`` pairs either
+    way; the others have eigenvalue 0).
     """
     n, d = centred.shape
-    if d <= n:
-        C = centred.T @ centred / n
-        return linalg.eigh(C * np.outer(scales, scales))
+    if covariance is not None:
+        eigenvalues, eigenvectors = linalg.eigh(covariance * np.outer(scales, scales))
+        kept = eigenvalues > d * np.finfo(float).eps * eigenvalues.max()
+        return eigenvalues[kept], eigenvectors[:, kept], d - kept.sum()
     scaled = centred * scales
-    eigenvalues, u = linalg.eigh(scaled @ scaled.T / n)
-    norms = np.sqrt(n * np.maximum(eigenvalues, np.finfo(float).tiny))
-    return eigenvalues, scaled.T @ u / norms
+    # divide and conquer: the default (MRRR) slows down on the clustered
+    # eigenvalues of noise, which a Gram matrix of many columns has
+    eigenvalues, u = linalg.eigh(scaled @ scaled.T / n, driver="evd", overwrite_a=True)
+    kept = eigenvalues > d * np.finfo(float).eps * eigenvalues.max()
+    eigenvectors = scaled.T @ u[:, kept]
+    eigenvectors /= np.sqrt(n * eigenvalues[kept])
+    return eigenvalues[kept], eigenvectors, d - kept.sum()
 
 
-def _regularised_whitener(centred, ridge, name):
+def _regularised_whitener(centred, covariance, ridge, name):
     """A whitening map of modality ``name``'s covariance, regularised.
 
-    ``centred`` holds the modality's centred training columns. The ridge is
-    added to the correlation matrix, i.e. to each column's variance in
-    proportion to it (to the mean variance for a column that is constant on
-    the training rows), so that the result does not depend on the columns'
-    units. Returns ``W`` of shape (columns, directions) with
-    ``W.T @ (C + ridge * diag(C)) @ W = I`` for the covariance ``C``: one
-    column per direction in which the modality varies on the training rows.
-    Refuses, without a ridge, columns that are linearly dependent, whose
-    covariance cannot be whitened.
+    ``centred`` holds the modality's centred training columns and
+    ``covariance`` their covariance ``C`` (None for more columns than
+    rows). The ridge is added to the correlation matrix, i.e. to each
+    column's variance in proportion to it (to the mean variance for a
+    column that is constant on the training rows), so that the result does
+    not depend on the columns' units. Returns ``W`` of shape (columns,
+    directions) with ``W.T @ (C + ridge * diag(C)) @ W = I``: one column per
+    direction in which the modality varies on the training rows. Refuses,
+    without a ridge, columns that are linearly dependent, whose covariance
+    cannot be whitened.
     """
-    variances = _column_variances(centred)
+    variances = _column_variances(centred, covariance)
     variances[variances <= 0] = variances.mean()
     scales = 1 / np.sqrt(variances)
-    eigenvalues, eigenvectors = _scaled_covariance_eigen(centred, scales)
-    d = centred.shape[1]
-    singular = eigenvalues <= d * np.finfo(float).eps * eigenvalues.max()
-    if ridge == 0 and (singular.any() or len(eigenvalues) < d):
+    # directions without variance on the training rows are left out: they
+    # would give variates that are zero there and noise amplified by
+    # 1/sqrt(ridge) elsewhere
+    eigenvalues, whitener, without_variance = _scaled_covariance_eigen(
+        centred, covariance, scales)
+    if ridge == 0 and without_variance:
         raise ValueError(
             f"the columns of modality {name!r} are linearly dependent on the training "
             "rows (duplicated or collinear columns, or fewer rows than columns), so "
             "its covariance cannot be whitened; set ridge > 0 (the default is 1e-6)."
         )
-    # directions without variance on the training rows would give variates
-    # that are zero there and noise amplified by 1/sqrt(ridge) elsewhere
-    kept = ~singular
-    inverse_sqrt = eigenvectors[:, kept] / np.sqrt(eigenvalues[kept] + ridge)
-    return scales[:, None] * inverse_sqrt
+    whitener /= np.sqrt(eigenvalues + ridge)
+    whitener *= scales[:, None]
+    return whitener
+
+
+def _whitened_cross_covariance(centred, covariances, whiteners):
+    """``W1.T @ C12 @ W2``: from the cross-covariance of the columns when
+    both modalities have at most as many columns as rows, else from the
+    whitened rows, which never forms a matrix of either modality's columns
+    by the other's."""
+    n = len(centred[0])
+    if all(C is not None for C in covariances):
+        return whiteners[0].T @ (centred[0].T @ centred[1] / n) @ whiteners[1]
+    whitened = [c @ W for c, W in zip(centred, whiteners)]
+    return whitened[0].T @ whitened[1] / n
+
+
+def _variate_moments(centred, covariance, weights):
+    """The variates' covariance (k x k) and their covariance with each
+    column (k x columns), from the columns' covariance when there is one,
+    else from the rows."""
+    if covariance is not None:
+        with_columns = weights.T @ covariance
+        return with_columns @ weights, with_columns
+    variates = centred @ weights
+    n = len(centred)
+    return variates.T @ variates / n, variates.T @ centred / n
 
 
 def _signed_by_largest_weight(weights, variances):
@@ -107,12 +146,6 @@ def loadings_from_residual_maps(weights, residual_maps):
     return [
         linalg.pinv(W) @ (np.eye(len(R)) - R) for W, R in zip(weights, residual_maps)
     ]
-
-
-def _loadings(variates, centred):
-    """Least-squares coefficients of the centred columns on the variates:
-    ``centred - variates @ loadings`` is what the variates do not explain."""
-    return linalg.pinvh(variates.T @ variates) @ (variates.T @ centred)
 
 
 class LinearCCA(MultimodalTransformer):
@@ -249,25 +282,29 @@ class LinearCCA(MultimodalTransformer):
                     f"modality {name!r} is constant on the training rows, so it shares "
                     "nothing with the other; drop it or pass rows where it varies."
                 )
+        covariances = [_covariance(c) for c in centred]
         whiteners = [
-            _regularised_whitener(c, self.ridge, name)
-            for c, name in zip(centred, self.modalities_)
+            _regularised_whitener(c, C, self.ridge, name)
+            for c, C, name in zip(centred, covariances, self.modalities_)
         ]
         for W, name in zip(whiteners, self.modalities_):
             self._check_directions(W.shape[1], name)
-        # the whitened cross-covariance, from the whitened rows: never a
-        # columns x columns matrix
-        whitened = [c @ W for c, W in zip(centred, whiteners)]
-        U, _, Vt = linalg.svd(whitened[0].T @ whitened[1] / len(X), full_matrices=False)
-        del whitened
+        cross = _whitened_cross_covariance(centred, covariances, whiteners)
+        U, singular_values, Vt = linalg.svd(cross, full_matrices=False)
         k = self.n_components
         self.weights_ = _signed_by_largest_weight(
-            [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T], _column_variances(centred[0])
+            [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T],
+            _column_variances(centred[0], covariances[0]),
         )
-        variates = [c @ W for c, W in zip(centred, self.weights_)]
-        self.canonical_correlations_ = _correlations(variates)
+        moments = [_variate_moments(c, C, W)
+                   for c, C, W in zip(centred, covariances, self.weights_)]
+        # the paired variates' covariances are the singular values (the
+        # pair's signs turn together); with a ridge their variances exceed 1
+        variances = [np.diag(among) for among, _ in moments]
+        self.canonical_correlations_ = singular_values[:k] / np.sqrt(variances[0] * variances[1])
         # least-squares projection of each modality onto its own variates
-        self.loadings_ = [_loadings(v, c) for v, c in zip(variates, centred)]
+        self.loadings_ = [linalg.pinvh(among) @ with_columns
+                          for among, with_columns in moments]
 
     def score(self, X, y=None):
         """Mean correlation of the paired canonical variates on X: higher is better.
