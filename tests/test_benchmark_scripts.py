@@ -61,6 +61,7 @@ def committed_files():
     ("paper_synthetic.py", "paper_synthetic_paper_quick.json",
      {"reference", "shared_vs_beta", "specific_frontier"}),
     ("baselines.py", "baselines_paper_quick.json", {"reference", "runs"}),
+    ("linear_cca.py", "linear_cca_quick.json", {"config", "machine", "runs"}),
 ])
 def test_quick_run_writes_its_measurements(script, output, keys, tmp_path):
     before = committed_files()
@@ -78,6 +79,10 @@ def test_quick_run_writes_its_measurements(script, output, keys, tmp_path):
     if script == "baselines.py":
         methods = {run["method"] for run in report["runs"]}
         assert methods == {"LinearCCA", "DisentangledSSL", "JointOptSSL", "FOCAL", "DMVAE"}
+    if script == "linear_cca.py":
+        # the dense computation it is timed against computes the same blocks
+        assert [run["width_1"] for run in report["runs"]] == [50, 600]
+        assert all(run["largest_relative_difference"] < 1e-5 for run in report["runs"])
 
 
 @pytest.mark.parametrize("command, figure", [
