@@ -96,11 +96,11 @@ def run_setting(name, seed, args):
         mixed = z @ ortho_group.rvs(z.shape[1], random_state=seed)
         ceiling = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         result["mcc_ceiling"] = mcc(z, ceiling.fit_transform(mixed))
-        result["linear_r2"] = linear_r2(raw, z)
+        result["linear_r2"] = linear_r2(z_learned=raw, z_true=z)
     else:
-        result["linear_r2"] = linear_r2(embedding, z)
+        result["linear_r2"] = linear_r2(z_learned=embedding, z_true=z)
         result["mcc"] = mcc(z, embedding)
-    result["linear_r2_specific"] = linear_r2(embedding, specific)
+    result["linear_r2_specific"] = linear_r2(z_learned=embedding, z_true=specific)
     return result
 
 

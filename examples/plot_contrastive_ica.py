@@ -47,7 +47,8 @@ model = MultimodalContrastive(
 # returns) and before it (the ICA's inverse gives the raw embedding back).
 after = model.transform_modality(X_test[:, :width], "m1")
 before = model.ica_.inverse_transform(after)
-print(f"linear R² of the true latents from the raw embedding: {linear_r2(before, z_test):.3f}")
+raw_r2 = linear_r2(z_learned=before, z_true=z_test)
+print(f"linear R² of the true latents from the raw embedding: {raw_r2:.3f}")
 print(f"MCC of the raw input columns:     {mcc(z_test, X_test[:, :width]):.3f}")
 print(f"MCC before ICA:                   {mcc(z_test, before):.3f}")
 print(f"MCC after ICA:                    {mcc(z_test, after):.3f}")

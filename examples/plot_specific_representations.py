@@ -54,7 +54,8 @@ def r2_table(model):
         "specific m2": blocks["specific"]["m2"],
     }
     return {
-        name: [linear_r2(Z, truth[t]) for t in true_blocks] for name, Z in learned.items()
+        name: [linear_r2(z_learned=Z, z_true=truth[t]) for t in true_blocks]
+        for name, Z in learned.items()
     }
 
 

@@ -85,8 +85,8 @@ def test_nonlinear_mixing_is_invertible_and_not_linear(slope):
         np.testing.assert_allclose(H, expected, atol=1e-8)
     # the shared latents are a linear function of X on the paper's data, not here
     linear = make_paper_synthetic(n_samples=3000, n_latent=3, n_features=8, random_state=0)
-    assert linear_r2(linear.data[:, :8], linear.latents["shared"]) > 0.999
-    assert linear_r2(data.data[:, :8], data.latents["shared"]) < 0.95
+    assert linear_r2(z_learned=linear.data[:, :8], z_true=linear.latents["shared"]) > 0.999
+    assert linear_r2(z_learned=data.data[:, :8], z_true=data.latents["shared"]) < 0.95
 
 
 @pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])

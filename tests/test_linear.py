@@ -20,9 +20,9 @@ def test_blocks_recover_shared_and_specific_latents(data):
     z = data.latents
     np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-4)
     for m in ("m1", "m2"):
-        assert linear_r2(blocks["shared"][m], z["shared"]) > 0.999
-        assert linear_r2(blocks["specific"][m], z["shared"]) < 0.01
-        assert linear_r2(blocks["specific"][m], z[f"specific_{m}"]) > 0.999
+        assert linear_r2(z_learned=blocks["shared"][m], z_true=z["shared"]) > 0.999
+        assert linear_r2(z_learned=blocks["specific"][m], z_true=z["shared"]) < 0.01
+        assert linear_r2(z_learned=blocks["specific"][m], z_true=z[f"specific_{m}"]) > 0.999
     assert cca.get_feature_names_out()[[0, 4, 8, 18]].tolist() == [
         "shared_m1_0", "shared_m2_0", "specific_m1_0", "specific_m2_0"
     ]

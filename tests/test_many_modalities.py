@@ -54,10 +54,10 @@ def test_shared_blocks_hold_the_shared_latent_and_specific_blocks_their_own(dssl
     X, Z_c, Z_s = three
     blocks = dssl.transform_blocks(X)
     for name, own in zip("abc", Z_s):
-        assert linear_r2(blocks["shared"][name], Z_c) > 0.95
-        assert linear_r2(blocks["specific"][name], Z_c) < 0.1
-        assert linear_r2(blocks["specific"][name], own) > 0.6
-        assert linear_r2(blocks["shared"][name], own) < 0.25
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=Z_c) > 0.95
+        assert linear_r2(z_learned=blocks["specific"][name], z_true=Z_c) < 0.1
+        assert linear_r2(z_learned=blocks["specific"][name], z_true=own) > 0.6
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=own) < 0.25
 
 
 def test_a_model_of_three_modalities_saves_and_loads(dssl, three, tmp_path):
@@ -77,4 +77,4 @@ def test_multimodal_contrastive_recovers_the_latent_shared_by_three(three):
     blocks = model.transform_blocks(X)["shared"]
     assert len(blocks) == 3
     for embedding in blocks.values():
-        assert linear_r2(embedding, Z_c) > 0.9
+        assert linear_r2(z_learned=embedding, z_true=Z_c) > 0.9

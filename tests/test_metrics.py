@@ -56,13 +56,13 @@ def test_mcc_of_independent_noise_is_small():
 def test_linear_r2_exact_and_unrelated():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(400, 3))
-    assert linear_r2(z @ rng.normal(size=(3, 5)), z) == pytest.approx(1.0)
-    assert linear_r2(rng.normal(size=(400, 3)), z) < 0.05
+    assert linear_r2(z_learned=z @ rng.normal(size=(3, 5)), z_true=z) == pytest.approx(1.0)
+    assert linear_r2(z_learned=rng.normal(size=(400, 3)), z_true=z) < 0.05
     # half the variance explained: z0 is seen, z1 is not
-    assert linear_r2(z[:, :1], z[:, :2]) == pytest.approx(0.5, abs=0.08)
+    assert linear_r2(z_learned=z[:, :1], z_true=z[:, :2]) == pytest.approx(0.5, abs=0.08)
     # 100 unrelated dimensions on 200 rows: a map fitted on the rows it is
     # scored on would explain half the variance (0.52); held-out rows, none
-    assert linear_r2(rng.normal(size=(200, 100)), rng.normal(size=(200, 1))) < 0
+    assert linear_r2(z_learned=rng.normal(size=(200, 100)), z_true=rng.normal(size=(200, 1))) < 0
 
 
 def test_retrieval_top_k_hand_computed():
@@ -127,11 +127,12 @@ def test_mcc_of_a_constant_dimension_is_zero_without_warnings():
 def test_linear_r2_refuses_a_held_out_split_of_one_row():
     z = np.random.default_rng(0).normal(size=(4, 2))
     with pytest.raises(ValueError, match="holds out 1 of the 4 rows.*at least 2"):
-        linear_r2(z, z)
-    assert linear_r2(np.vstack([z, z + 1]), np.vstack([z, z + 1]), test_size=0.25) == (
+        linear_r2(z_learned=z, z_true=z)
+    assert linear_r2(z_learned=np.vstack([z, z + 1]), z_true=np.vstack([z, z + 1]),
+                     test_size=0.25) == (
         pytest.approx(1.0))
     # a larger held-out share leaves the 4 rows 2 to score on
-    assert linear_r2(z[:, :1], 2 * z[:, :1], test_size=0.5) == pytest.approx(1.0)
+    assert linear_r2(z_learned=z[:, :1], z_true=2 * z[:, :1], test_size=0.5) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("constant", [0.1, 1.0, 7.7])
@@ -141,7 +142,7 @@ def test_linear_r2_refuses_a_constant_true_latent(constant):
     z = np.column_stack([rng.normal(size=200), np.full(200, constant)])
     with pytest.raises(ValueError, match=r"z_true's column\(s\) \[1\] are constant over the "
                                          "50 held-out rows"):
-        linear_r2(rng.normal(size=(200, 3)), z)
+        linear_r2(z_learned=rng.normal(size=(200, 3)), z_true=z)
 
 
 @pytest.mark.parametrize("scale", [1e200, 1e-200])
@@ -149,11 +150,12 @@ def test_linear_r2_at_any_finite_scale(scale):
     rng = np.random.default_rng(0)
     z = rng.normal(size=(300, 3))
     learned = z @ rng.normal(size=(3, 4)) + 0.3 * rng.normal(size=(300, 4))
-    expected = linear_r2(learned, z)
+    expected = linear_r2(z_learned=learned, z_true=z)
     assert 0.5 < expected < 0.99
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow or underflow on the way
-        assert linear_r2(scale * learned, scale * z) == pytest.approx(expected, rel=1e-9)
+        assert linear_r2(z_learned=scale * learned, z_true=scale * z) == pytest.approx(
+            expected, rel=1e-9)
 
 
 class _KnownBlocks:
@@ -510,18 +512,19 @@ def test_the_identifiability_metrics_name_the_argument_they_cannot_read():
     for metric, names in [(mcc, ("z_true", "z_learned")), (linear_r2, ("z_learned", "z_true")),
                           (retrieval_top_k, ("queries", "candidates"))]:
         with pytest.raises(ValueError, match=rf"{names[0]} holds datetime64\[D\] values"):
-            metric(dates, z)
+            metric(**{names[0]: dates, names[1]: z})
         with pytest.raises(ValueError, match=rf"{names[1]} holds datetime64\[D\] values"):
-            metric(z, dates)
+            metric(**{names[0]: z, names[1]: dates})
         with pytest.raises(ValueError, match=f"Input {names[0]} contains NaN"):
-            metric(np.full((10, 2), np.nan), z)
+            metric(**{names[0]: np.full((10, 2), np.nan), names[1]: z})
 
 
 def test_linear_r2_scales_each_column_on_its_own():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(300, 2))
     learned = z @ rng.normal(size=(2, 3))
-    assert linear_r2(learned * [1e200, 1e-200, 1.0], z * [1e200, 1e-200]) == pytest.approx(1.0)
+    assert linear_r2(z_learned=learned * [1e200, 1e-200, 1.0],
+                     z_true=z * [1e200, 1e-200]) == pytest.approx(1.0)
 
 
 def test_linear_r2_judges_constancy_on_the_rows_it_scores():
@@ -533,4 +536,18 @@ def test_linear_r2_judges_constancy_on_the_rows_it_scores():
     _, held_out = train_test_split(np.arange(200), test_size=0.25, random_state=0)
     z[held_out, 1] = 0.5
     with pytest.raises(ValueError, match=r"\[1\] are constant over the 50 held-out rows"):
-        linear_r2(rng.normal(size=(200, 3)), z)
+        linear_r2(z_learned=rng.normal(size=(200, 3)), z_true=z)
+
+
+def test_linear_r2_warns_that_its_positional_order_will_follow_mcc():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 2))
+    learned = np.column_stack([z, rng.normal(size=200)])
+    with pytest.warns(FutureWarning, match=r"linear_r2\(z_learned, z_true\) takes its arrays "
+                      r"in the opposite order to mcc.*0\.4.*by keyword"):
+        positional = linear_r2(learned, z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert linear_r2(z_learned=learned, z_true=z) == positional == pytest.approx(1.0)
+        # the order matters: z does not predict the noise column
+        assert linear_r2(z_learned=z, z_true=learned) < 0.8

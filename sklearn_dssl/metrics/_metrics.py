@@ -1,5 +1,7 @@
 """Evaluation of learned representations: probes, leakage, identifiability."""
 
+import functools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -542,6 +544,29 @@ def mcc(z_true, z_learned):
     return float(corr[rows, cols].mean())
 
 
+def _order_changing(metric):
+    """Warn when ``metric``'s two arrays are passed by position: their order
+    becomes ``(z_true, z_learned)`` in 0.4, as in :func:`mcc`."""
+
+    @functools.wraps(metric)
+    def warning_on_position(*args, **kwargs):
+        if args:
+            warnings.warn(
+                f"{metric.__name__}(z_learned, z_true) takes its arrays in the opposite "
+                "order to mcc(z_true, z_learned) and scikit-learn's metrics; from "
+                f"sklearn_dssl 0.4 it will take {metric.__name__}(z_true, z_learned). Pass "
+                "them by keyword, z_learned=... and z_true=..., which means the same in "
+                "every version and silences this warning.",
+                FutureWarning,
+                stacklevel=2,
+            )
+        return metric(*args, **kwargs)
+
+    return warning_on_position
+
+
+# TODO(0.4): linear_r2(z_true, z_learned, ...), without _order_changing
+@_order_changing
 @validate_params_refusing_bools(
     {
         "z_learned": ["array-like"],
@@ -556,6 +581,11 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
 
     A ``LinearRegression`` from ``z_learned`` to ``z_true`` fitted on a train
     split; ``r2_score`` on the held-out split, averaged over true dimensions.
+
+    Pass the two arrays by keyword: passed by position they are read as
+    ``(z_learned, z_true)``, the opposite order to :func:`mcc`, with a
+    ``FutureWarning``; from version 0.4 the positional order will be
+    ``(z_true, z_learned)``.
 
     Parameters
     ----------
@@ -585,7 +615,7 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     >>> import numpy as np
     >>> from sklearn_dssl.metrics import linear_r2
     >>> z = np.random.default_rng(0).normal(size=(200, 2))
-    >>> round(linear_r2(z @ [[1.0, 2.0], [3.0, -1.0]], z), 6)
+    >>> round(linear_r2(z_learned=z @ [[1.0, 2.0], [3.0, -1.0]], z_true=z), 6)
     1.0
     """
     # R^2 is the same for columns of any scale: over their peaks, the
