@@ -1,11 +1,11 @@
 """Closed-form linear CCA baseline with shared and specific blocks."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg
 from sklearn.base import _fit_context
-from sklearn.utils import deprecated
 from sklearn.utils.validation import check_is_fitted
 from sklearn.utils._param_validation import Interval
 
@@ -366,15 +366,20 @@ class LinearCCA(MultimodalTransformer):
             variates.append(v - v.mean(axis=0))
         return float(_correlations(variates).mean())
 
-    # TODO(0.4): remove residual_maps_ and the upgrade of its pickles
-    @deprecated(
-        "residual_maps_ was deprecated in 0.2 and will be removed in 0.4: it is a "
-        "columns x columns matrix per modality. Use loadings_: the specific block is "
-        "(x_i - means_[i]) - ((x_i - means_[i]) @ weights_[i]) @ loadings_[i]."
-    )
-    @property
-    def residual_maps_(self):
-        """Maps ``(x_i - means_[i]) @ residual_maps_[i]`` to the specific block."""
+    # TODO(0.4): remove, with the upgrade of residual_maps_ pickles in __setstate__
+    def __getattr__(self, name):
+        # residual_maps_ is computed only when asked for by name: a property
+        # would be computed, columns x columns, by whatever lists the
+        # estimator's attributes (dir, tab completion, its HTML display)
+        if name != "residual_maps_":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        warnings.warn(
+            "residual_maps_ was deprecated in 0.2 and will be removed in 0.4: it is a "
+            "columns x columns matrix per modality. Use loadings_: the specific block is "
+            "(x_i - means_[i]) - ((x_i - means_[i]) @ weights_[i]) @ loadings_[i].",
+            FutureWarning,
+            stacklevel=2,
+        )
         check_is_fitted(self, "loadings_")
         return [np.eye(L.shape[1]) - W @ L for W, L in zip(self.weights_, self.loadings_)]
 

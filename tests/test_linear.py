@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.cross_decomposition import CCA
+from sklearn.exceptions import NotFittedError
 
 from sklearn_dssl import LinearCCA
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -280,6 +281,7 @@ def test_pickles_from_before_loadings_unpickle_to_the_same_model(data):
     del state["loadings_"]  # as pickled before 0.2
     restored = LinearCCA.__new__(LinearCCA)
     restored.__setstate__(state)
+    assert "residual_maps_" not in vars(restored)  # converted, not kept beside
     np.testing.assert_allclose(restored.loadings_[0], cca.loadings_[0], atol=1e-10)
     np.testing.assert_array_equal(restored.transform(data.data), cca.transform(data.data))
 
@@ -318,3 +320,66 @@ def test_score_needs_two_rows_and_counts_a_constant_pair_as_zero(data):
     with pytest.raises(ValueError, match="at least 2 rows.*got 1"):
         cca.score(data.data[:1])
     assert cca.score(np.repeat(data.data[:1], 5, axis=0)) == 0.0
+
+
+def test_listing_or_showing_a_wide_model_computes_no_residual_maps():
+    # dir() (tab completion) and the HTML display list the attributes: the
+    # deprecated columns x columns maps are computed only when named
+    import tracemalloc
+
+    X = np.random.default_rng(0).normal(size=(50, 4000 + 10))
+    cca = LinearCCA(modalities=[4000, 10], n_components=2).fit(X)
+    tracemalloc.start()
+    try:
+        names = dir(cca)
+        html = cca._repr_html_()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6  # one 4000 x 4000 float64 map is 128 MB
+    assert "residual_maps_" not in names and "residual_maps_" not in html
+    with pytest.raises(AttributeError, match="no attribute 'residual_mapz_'"):
+        cca.residual_mapz_
+    with pytest.raises(NotFittedError):
+        LinearCCA().residual_maps_
+    with pytest.raises(NotFittedError):
+        LinearCCA().score(X)
+
+
+@pytest.mark.parametrize("rows, widths, components, directions", [
+    (20, (50, 40), 20, 19),   # wide: centring leaves 19 directions of 20 rows
+    (200, (6, 6), 6, 5),      # narrow, one column a copy of another
+])
+def test_directions_rounding_leaves_are_not_counted(rows, widths, components, directions):
+    # whether rounding leaves a lost direction's eigenvalue just above or
+    # below 0 depends on the data: several draws
+    for seed in range(20):
+        X = np.random.default_rng(seed).normal(size=(rows, sum(widths)))
+        X[:, 1] = X[:, 0]
+        with pytest.raises(ValueError, match=rf"n_components={components} exceeds the "
+                           rf"{directions} directions in which modality 'm1' varies"):
+            LinearCCA(modalities=list(widths), n_components=components).fit(X)
+    with pytest.raises(ValueError, match="'m1' are linearly dependent.*set ridge > 0"):
+        LinearCCA(modalities=list(widths), n_components=2, ridge=0.0).fit(X)
+
+
+def test_score_of_anticorrelated_pairs_is_negative():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(500, 2))
+    X = np.hstack([z @ rng.normal(size=(2, 5)) + rng.normal(size=(500, 5)) for _ in range(2)])
+    cca = LinearCCA(n_components=2).fit(X)
+    flipped = np.hstack([X[:, :5], 2 * X[:, 5:].mean(axis=0) - X[:, 5:]])
+    assert cca.score(X) > 0.5
+    assert cca.score(flipped) == pytest.approx(-cca.score(X), rel=1e-6)
+
+
+def test_the_wide_route_drops_the_direction_centring_removes():
+    # centred, 20 rows span 19 directions; rounding leaves the 20th Gram
+    # eigenvalue just above or below 0, by the draw
+    from sklearn_dssl._linear import _scaled_covariance_eigen
+
+    for seed in range(40):
+        X = np.random.default_rng(seed).normal(size=(20, 50))
+        X -= X.mean(axis=0)
+        values, vectors, without_variance = _scaled_covariance_eigen(X, None, np.ones(50))
+        assert len(values) == 19 and vectors.shape == (50, 19) and without_variance == 31

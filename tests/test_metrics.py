@@ -229,6 +229,16 @@ def test_probe_labels_may_be_tensors_as_the_blocks_may():
         assert leakage_score(estimator, np.arange(300), labels, target=target) == expected
 
 
+def test_a_dataframe_of_labels_is_read_for_its_target_alone():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=300)
+    estimator = _KnownBlocks({"shared": {"m1": np.column_stack([y + 0.3 * rng.normal(size=300)])}})
+    labels = pd.DataFrame({"when": pd.date_range("2026-01-01", periods=300), "label": y})
+    expected = probe_score(estimator, np.arange(300), y)
+    assert probe_score(estimator, np.arange(300), labels, target="label") == expected
+    assert probe_score(estimator, np.arange(300), labels, target=1) == expected
+
+
 def test_probe_score_scores_a_rare_class_as_scikit_learn_does():
     # fewer rows of a class than folds: StratifiedKFold warns, every fold
     # still trains on both classes, and the score is a number

@@ -1,5 +1,6 @@
 """save / load: round trips, refusal of foreign or modified files, GPU-to-CPU loading."""
 
+import copy
 import hashlib
 import io
 import json
@@ -500,10 +501,15 @@ def test_a_pickle_with_cuda_location_tags_unpickles_on_the_cpu(make, data):
                 pickle.loads(pickle.dumps(torch.zeros(1)))
     restored = pickle.loads(pickled)
     np.testing.assert_array_equal(restored.transform(data.data), model.transform(data.data))
-    for net in [getattr(restored, name) for name in ("net_", "shared_net_", "specific_net_")
-                if hasattr(restored, name)]:
-        assert net.module is net.module_ and net.criterion is net.criterion_
-        assert net.cuda_dependent_attributes_ == ["module_", "criterion_", "optimizer_"]
+    copy.deepcopy(model)
+    skorch_default = ["module_", "criterion_", "optimizer_"]
+    for fitted in (model, restored):
+        for net in [getattr(fitted, name) for name in ("net_", "shared_net_", "specific_net_")
+                    if hasattr(fitted, name)]:
+            assert net.module is net.module_ and net.criterion is net.criterion_
+            # pickling lends skorch more names and gives them back
+            assert net.cuda_dependent_attributes_ == skorch_default
+            assert not vars(net).get("_batch_terms")  # no tensor of the last batch kept
     restored.fit(data.data)  # refits
 
 

@@ -234,9 +234,8 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
             "the probe needs labels, but y is None; pass them, e.g. "
             "search.fit(X, y) for a search scored by make_probe_scorer."
         )
-    y = readable_input(y, "y")
-    if hasattr(y, "detach"):  # a tensor, now on the CPU and detached
-        y = y.numpy()
+    if hasattr(y, "detach"):  # a tensor, read from the CPU without its gradient
+        y = readable_input(y, "y").numpy()
     if target is None and np.ndim(y) == 2 and np.shape(y)[1] > 1:
         raise ValueError(
             f"y has {np.shape(y)[1]} columns, but the probe scores one label; pick it "
