@@ -1,6 +1,7 @@
 """Closed-form linear CCA baseline with shared and specific blocks."""
 
 import warnings
+import itertools
 from numbers import Integral, Real
 
 import numpy as np
@@ -96,6 +97,31 @@ def _whitened_cross_covariance(centred, covariances, whiteners):
     return whitened[0].T @ whitened[1] / n
 
 
+def _joint_directions(crosses, ranks, n_components):
+    """Whitened directions of three or more modalities, ``n_components`` each.
+
+    The generalisation of CCA that maximises the sum of the paired
+    variates' covariances over all pairs of modalities (Horst's): the leading
+    eigenvectors of the symmetric block matrix whose block ``(i, j)`` is the
+    whitened cross-covariance ``crosses[i, j]`` (``i < j``) of modalities
+    ``i`` and ``j``, split into one part per modality (of ``ranks[i]``
+    rows) and each part's columns scaled to unit norm, so that the variates
+    have unit variance under the ridged covariance. For two modalities the
+    parts are the singular vectors of the one cross-covariance: CCA.
+    """
+    offsets = np.cumsum([0, *ranks])
+    blocks = np.zeros((offsets[-1], offsets[-1]))
+    for (i, j), cross in crosses.items():
+        blocks[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]] = cross
+        blocks[offsets[j]:offsets[j + 1], offsets[i]:offsets[i + 1]] = cross.T
+    _, vectors = linalg.eigh(blocks, subset_by_index=[len(blocks) - n_components,
+                                                     len(blocks) - 1])
+    parts = [vectors[lo:hi, ::-1] for lo, hi in zip(offsets[:-1], offsets[1:])]
+    norms = [np.linalg.norm(part, axis=0) for part in parts]
+    # a modality sharing nothing in a direction keeps a part of norm 0
+    return [part / np.where(norm > 0, norm, 1.0) for part, norm in zip(parts, norms)]
+
+
 def _variate_moments(centred, covariance, weights):
     """The variates' covariance (k x k) and their covariance with each
     column (k x columns), from the columns' covariance when there is one,
@@ -109,23 +135,22 @@ def _variate_moments(centred, covariance, weights):
 
 
 def _signed_by_largest_weight(weights, variances):
-    """The paired weights, each pair's sign set by the data, not by the solvers.
+    """The weights, each component's sign set by the data, not by the solvers.
 
     SVD and eigendecomposition give each direction an arbitrary sign. Each
-    pair is turned so that, in the first modality's weights in units of its
-    columns' standard deviations (``variances`` are theirs), the entry of
-    largest magnitude is positive: the same variates whatever the columns'
-    units or order.
+    component is turned, in every modality at once, so that in the first
+    modality's weights in units of its columns' standard deviations
+    (``variances`` are theirs), the entry of largest magnitude is positive:
+    the same variates whatever the columns' units or order.
     """
-    W1, W2 = weights
-    scaled = np.sqrt(variances)[:, None] * W1
-    signs = np.sign(scaled[np.abs(scaled).argmax(axis=0), np.arange(W1.shape[1])])
+    scaled = np.sqrt(variances)[:, None] * weights[0]
+    signs = np.sign(scaled[np.abs(scaled).argmax(axis=0), np.arange(scaled.shape[1])])
     signs[signs == 0] = 1.0
-    return [W1 * signs, W2 * signs]
+    return [W * signs for W in weights]
 
 
 def _correlations(variates):
-    """Column-by-column correlations of two modalities' centred variates.
+    """Column-by-column correlations of a pair of modalities' centred variates.
 
     Without a ridge, on the training rows, the canonical correlations; with
     one, the variates are those of the regularised problem and these their
@@ -149,15 +174,20 @@ def loadings_from_residual_maps(weights, residual_maps):
 
 
 class LinearCCA(MultimodalTransformer):
-    """Linear canonical correlation analysis of two modalities, in closed form.
+    """Linear canonical correlation analysis of two or more modalities, in closed form.
 
     The shared block of a modality is its ``n_components`` canonical
     variates; its specific block is the modality (centred) minus its linear
     projection onto those variates, i.e. what of it the variates do not
-    explain linearly. The canonical directions come from one SVD of the
-    whitened cross-covariance ``C11^(-1/2) C12 C22^(-1/2)`` with a ridge term
-    added to each modality's covariance: no iterations, so tens of thousands
-    of rows fit in about a second. A modality with more columns than rows
+    explain linearly. For two modalities the canonical directions come from
+    one SVD of the whitened cross-covariance ``C11^(-1/2) C12 C22^(-1/2)``
+    with a ridge term added to each modality's covariance: no iterations, so
+    tens of thousands of rows fit in about a second. For more, they are the
+    leading eigenvectors of the block matrix of every pair's whitened
+    cross-covariance (Horst's generalisation, which maximises the sum of the
+    paired variates' covariances over all pairs and is CCA for two); a
+    modality's later variates are then not always uncorrelated with its
+    earlier ones. A modality with more columns than rows
     (20,000 genes of 3,000 cells, say) is whitened through the rows' Gram
     matrix, and the specific block is computed from the variates and their
     ``loadings_``: no columns x columns matrix is formed in fit or transform.
@@ -169,10 +199,10 @@ class LinearCCA(MultimodalTransformer):
     Parameters
     ----------
     modalities : None, sequence or dict, default=None
-        Column groups of X; see :class:`DisentangledSSL`. Exactly two.
+        Column groups of X; see :class:`DisentangledSSL`. Two or more.
     n_components : int, default=50
         Number of canonical variates per modality (the shared width). At most
-        the column count of the smaller modality, and the number of directions
+        the column count of the smallest modality, and the number of directions
         in which each modality varies on the training rows.
     ridge : float, default=1e-6
         Ridge added to each modality's covariance, to each column's variance
@@ -198,7 +228,8 @@ class LinearCCA(MultimodalTransformer):
         variates: with ``v_i = (x_i - means_[i]) @ weights_[i]``, the specific
         block is ``(x_i - means_[i]) - v_i @ loadings_[i]``.
     canonical_correlations_ : ndarray of shape (n_components,)
-        Correlations of the paired variates on the training data, in
+        Correlations of the paired variates on the training data (averaged
+        over the pairs of modalities when there are more than two), in
         decreasing order up to the ridge's effect.
     n_features_in_ : int
         Number of features seen during fit.
@@ -261,14 +292,10 @@ class LinearCCA(MultimodalTransformer):
         given = X
         X = self._validate_input(X, reset=True)
         self._resolve_modalities(given)
-        if len(self.modalities_) != 2:
-            raise ValueError(
-                f"LinearCCA needs exactly 2 modalities, got {len(self.modalities_)}."
-            )
         sizes = self._modality_sizes
         if self.n_components > min(sizes):
             raise ValueError(
-                f"n_components={self.n_components} exceeds the smaller modality's "
+                f"n_components={self.n_components} exceeds the smallest modality's "
                 f"{min(sizes)} columns; use at most {min(sizes)}."
             )
         # each modality's columns, a copy (fancy indexing) centred in place
@@ -280,7 +307,7 @@ class LinearCCA(MultimodalTransformer):
             if not np.any(c):
                 raise ValueError(
                     f"modality {name!r} is constant on the training rows, so it shares "
-                    "nothing with the other; drop it or pass rows where it varies."
+                    "nothing with the others; drop it or pass rows where it varies."
                 )
         covariances = [_covariance(c) for c in centred]
         whiteners = [
@@ -289,19 +316,34 @@ class LinearCCA(MultimodalTransformer):
         ]
         for W, name in zip(whiteners, self.modalities_):
             self._check_directions(W.shape[1], name)
-        cross = _whitened_cross_covariance(centred, covariances, whiteners)
-        U, singular_values, Vt = linalg.svd(cross, full_matrices=False)
+        pairs = list(itertools.combinations(range(len(centred)), 2))
+        crosses = {
+            (i, j): _whitened_cross_covariance(
+                [centred[i], centred[j]], [covariances[i], covariances[j]],
+                [whiteners[i], whiteners[j]])
+            for i, j in pairs
+        }
         k = self.n_components
+        if len(centred) == 2:
+            U, _, Vt = linalg.svd(crosses[0, 1], full_matrices=False)
+            directions = [U[:, :k], Vt[:k].T]
+        else:
+            directions = _joint_directions(crosses, [W.shape[1] for W in whiteners], k)
         self.weights_ = _signed_by_largest_weight(
-            [whiteners[0] @ U[:, :k], whiteners[1] @ Vt[:k].T],
+            [W @ D for W, D in zip(whiteners, directions)],
             _column_variances(centred[0], covariances[0]),
         )
         moments = [_variate_moments(c, C, W)
                    for c, C, W in zip(centred, covariances, self.weights_)]
-        # the paired variates' covariances are the singular values (the
-        # pair's signs turn together); with a ridge their variances exceed 1
-        variances = [np.diag(among) for among, _ in moments]
-        self.canonical_correlations_ = singular_values[:k] / np.sqrt(variances[0] * variances[1])
+        # each pair's variates: their covariances, from the whitened
+        # cross-covariance (a pair's signs turn together), over their standard
+        # deviations (above 1 with a ridge)
+        deviations = [np.sqrt(np.diag(among)) for among, _ in moments]
+        self.canonical_correlations_ = np.mean([
+            np.einsum("ak,ab,bk->k", directions[i], crosses[i, j], directions[j])
+            / (deviations[i] * deviations[j])
+            for i, j in pairs
+        ], axis=0)
         # least-squares projection of each modality onto its own variates
         self.loadings_ = [linalg.pinvh(among) @ with_columns
                           for among, with_columns in moments]
@@ -310,8 +352,9 @@ class LinearCCA(MultimodalTransformer):
         """Mean correlation of the paired canonical variates on X: higher is better.
 
         Each of the ``n_components`` pairs of variates (one from each
-        modality) is correlated over the rows of X, as on the training rows
-        in ``canonical_correlations_``, and the correlations are averaged.
+        modality; every pair of modalities when there are more than two) is
+        correlated over the rows of X, as on the training rows in
+        ``canonical_correlations_``, and the correlations are averaged.
         On held-out rows this is the criterion of regularised CCA's
         cross-validation: the training rows' correlations grow as the ridge
         shrinks, to 1 for modalities with more columns than rows, while the
@@ -364,7 +407,8 @@ class LinearCCA(MultimodalTransformer):
         for cols, mean, W in zip(self.modalities_.values(), self.means_, self.weights_):
             v = (np.asarray(X[:, cols], dtype=np.float64) - mean) @ W
             variates.append(v - v.mean(axis=0))
-        return float(_correlations(variates).mean())
+        pairs = itertools.combinations(variates, 2)
+        return float(np.mean([_correlations(pair) for pair in pairs]))
 
     # TODO(0.4): remove, with the upgrade of residual_maps_ pickles in __setstate__
     def __getattr__(self, name):

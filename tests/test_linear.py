@@ -147,7 +147,9 @@ def test_the_fitted_width_holds_until_the_next_fit(data):
     "params, message",
     [
         (dict(modalities=[10, 10], n_components=11), "n_components=11 exceeds"),
-        (dict(modalities=[5, 5, 10], n_components=2), "exactly 2 modalities"),
+        (dict(modalities=[5, 5, 10], n_components=6), "n_components=6 exceeds the smallest "
+         "modality's 5 columns"),
+        (dict(modalities=[20], n_components=2), "at least 2 modalities"),
     ],
 )
 def test_bad_settings(data, params, message):
@@ -383,3 +385,54 @@ def test_the_wide_route_drops_the_direction_centring_removes():
         X -= X.mean(axis=0)
         values, vectors, without_variance = _scaled_covariance_eigen(X, None, np.ones(50))
         assert len(values) == 19 and vectors.shape == (50, 19) and without_variance == 31
+
+
+def _three_modalities(n_rows=3000, widths=(8, 10, 12), seed=0):
+    """Three modalities sharing 2 latents, each with 3 of its own, noiseless."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=(n_rows, 2))
+    own = [rng.normal(size=(n_rows, 3)) for _ in widths]
+    X = np.hstack([np.hstack([shared, z]) @ rng.normal(size=(5, w)) for z, w in zip(own, widths)])
+    return X, shared, own
+
+
+def test_three_modalities_recover_the_latents_they_share_and_their_own():
+    X, shared, own = _three_modalities()
+    cca = LinearCCA(modalities={"a": 8, "b": 10, "c": 12}, n_components=2).fit(X)
+    np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-4)
+    assert cca.score(X) == pytest.approx(cca.canonical_correlations_.mean(), rel=1e-9)
+    blocks = cca.transform_blocks(X)
+    for name, z in zip("abc", own):
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=shared) > 0.999
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=z) < 0.01
+        assert linear_r2(z_learned=blocks["specific"][name], z_true=z) > 0.999
+        assert linear_r2(z_learned=blocks["specific"][name], z_true=shared) < 0.01
+    # the paired variates agree across all three modalities
+    for i in range(2):
+        variates = np.column_stack([blocks["shared"][m][:, i] for m in "abc"])
+        assert np.corrcoef(variates.T).min() > 0.999
+    assert cca.get_feature_names_out()[[0, 2, 4, 6]].tolist() == [
+        "shared_a_0", "shared_b_0", "shared_c_0", "specific_a_0"]
+
+
+def test_a_modality_that_shares_nothing_leaves_the_others_pairs_intact():
+    X, shared, _ = _three_modalities()
+    X[:, 18:] = np.random.default_rng(1).normal(size=(len(X), 12))  # c: noise alone
+    cca = LinearCCA(modalities=[8, 10, 12], n_components=2).fit(X)
+    blocks = cca.transform_blocks(X)
+    for name in ("m1", "m2"):
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=shared) > 0.99
+    # the noise correlates with nothing but chance (its 12 columns are chosen
+    # to correlate on the training rows): each pair with it counts near 0
+    assert np.all((1 / 3 < cca.canonical_correlations_) & (cca.canonical_correlations_ < 0.45))
+
+
+def test_the_joint_directions_of_two_modalities_are_the_singular_vectors_of_cca():
+    from sklearn_dssl._linear import _joint_directions
+
+    cross = np.random.default_rng(0).normal(size=(6, 4))
+    U, _, Vt = np.linalg.svd(cross)
+    D1, D2 = _joint_directions({(0, 1): cross}, [6, 4], 3)
+    signs = np.sign(np.sum(D1 * U[:, :3], axis=0))
+    np.testing.assert_allclose(D1 * signs, U[:, :3], atol=1e-12)
+    np.testing.assert_allclose(D2 * signs, Vt[:3].T, atol=1e-12)
