@@ -275,7 +275,7 @@ class LinearCCA(MultimodalTransformer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Both modalities side by side, as described by ``modalities``.
+            The modalities side by side, as described by ``modalities``.
         y : None
             Ignored.
 
@@ -337,7 +337,7 @@ class LinearCCA(MultimodalTransformer):
                    for c, C, W in zip(centred, covariances, self.weights_)]
         # each pair's variates: their covariances, from the whitened
         # cross-covariance (a pair's signs turn together), over their standard
-        # deviations (above 1 with a ridge)
+        # deviations (1 under the ridged covariance, below 1 with a ridge)
         deviations = [np.sqrt(np.diag(among)) for among, _ in moments]
         self.canonical_correlations_ = np.mean([
             np.einsum("ak,ab,bk->k", directions[i], crosses[i, j], directions[j])
