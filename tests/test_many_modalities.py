@@ -1,9 +1,9 @@
-"""DisentangledSSL and MultimodalContrastive on more than two modalities."""
+"""DisentangledSSL, MultimodalContrastive and LinearCCA on more than two modalities."""
 
 import numpy as np
 import pytest
 
-from sklearn_dssl import DisentangledSSL, MultimodalContrastive, load, save
+from sklearn_dssl import DisentangledSSL, LinearCCA, MultimodalContrastive, load, save
 from sklearn_dssl.metrics import linear_r2
 
 N_ROWS = 2000
@@ -19,6 +19,18 @@ def three():
     X = np.hstack([np.hstack([Z_c, z]) @ rng.normal(size=(4, 5))
                    + 0.05 * rng.normal(size=(N_ROWS, 5)) for z in Z_s])
     return X, Z_c, Z_s
+
+
+def assert_blocks_hold_their_latents(blocks, Z_c, Z_s, *, shared_on_shared, specific_on_shared,
+                                     specific_on_own, shared_on_own):
+    """Each modality's shared block predicts Z_c and its specific block its
+    own latent (linear R^2 above the bounds ``*_on_shared`` and
+    ``specific_on_own``), and neither the other's (R^2 below the others)."""
+    for name, own in zip("abc", Z_s):
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=Z_c) > shared_on_shared
+        assert linear_r2(z_learned=blocks["specific"][name], z_true=Z_c) < specific_on_shared
+        assert linear_r2(z_learned=blocks["specific"][name], z_true=own) > specific_on_own
+        assert linear_r2(z_learned=blocks["shared"][name], z_true=own) < shared_on_own
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +64,9 @@ def test_shared_blocks_hold_the_shared_latent_and_specific_blocks_their_own(dssl
     # measured at this seed: shared R^2 on Z_c 0.985 to 0.995, specific 0.009 at
     # most, specific on its own latent 0.77 to 0.99, shared on it 0.10 at most
     X, Z_c, Z_s = three
-    blocks = dssl.transform_blocks(X)
-    for name, own in zip("abc", Z_s):
-        assert linear_r2(z_learned=blocks["shared"][name], z_true=Z_c) > 0.95
-        assert linear_r2(z_learned=blocks["specific"][name], z_true=Z_c) < 0.1
-        assert linear_r2(z_learned=blocks["specific"][name], z_true=own) > 0.6
-        assert linear_r2(z_learned=blocks["shared"][name], z_true=own) < 0.25
+    assert_blocks_hold_their_latents(dssl.transform_blocks(X), Z_c, Z_s, shared_on_shared=0.95,
+                                     specific_on_shared=0.1, specific_on_own=0.6,
+                                     shared_on_own=0.25)
 
 
 def test_a_model_of_three_modalities_saves_and_loads(dssl, three, tmp_path):
@@ -78,3 +87,22 @@ def test_multimodal_contrastive_recovers_the_latent_shared_by_three(three):
     assert len(blocks) == 3
     for embedding in blocks.values():
         assert linear_r2(z_learned=embedding, z_true=Z_c) > 0.9
+
+
+def test_linear_cca_blocks_hold_the_latents_of_three_modalities(three):
+    # measured: shared R^2 on Z_c 0.997 to 0.999, on its own latent -0.010 to
+    # -0.001; specific 0.989 to 0.998 on its own latent, -0.006 to -0.003 on Z_c
+    X, Z_c, Z_s = three
+    cca = LinearCCA(modalities={"a": 5, "b": 5, "c": 5}, n_components=2).fit(X)
+    blocks = cca.transform_blocks(X)
+    assert_blocks_hold_their_latents(blocks, Z_c, Z_s, shared_on_shared=0.99,
+                                     specific_on_shared=0.01, specific_on_own=0.98,
+                                     shared_on_own=0.01)
+    assert cca.canonical_correlations_.min() > 0.99
+    assert cca.score(X) == pytest.approx(cca.canonical_correlations_.mean(), rel=1e-9)
+    # the paired variates agree across all three modalities
+    for i in range(2):
+        variates = np.column_stack([blocks["shared"][m][:, i] for m in "abc"])
+        assert np.corrcoef(variates.T).min() > 0.99
+    assert cca.get_feature_names_out()[[0, 2, 4, 6]].tolist() == [
+        "shared_a_0", "shared_b_0", "shared_c_0", "specific_a_0"]
