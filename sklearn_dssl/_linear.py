@@ -1,7 +1,7 @@
 """Closed-form linear CCA baseline with shared and specific blocks."""
 
-import warnings
 import itertools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,6 +28,12 @@ def _column_variances(centred, covariance):
     return np.einsum("ij,ij->j", centred, centred) / len(centred)
 
 
+def _above_rounding(eigenvalues, d):
+    """The eigenvalues of a ``d``-column covariance that rounding does not
+    make indistinguishable from 0."""
+    return eigenvalues > d * np.finfo(float).eps * eigenvalues.max()
+
+
 def _scaled_covariance_eigen(centred, covariance, scales):
     """Eigenpairs of the covariance of ``centred * scales`` that rounding
     does not make indistinguishable from 0, and the count of the others.
@@ -40,13 +46,13 @@ def _scaled_covariance_eigen(centred, covariance, scales):
     n, d = centred.shape
     if covariance is not None:
         eigenvalues, eigenvectors = linalg.eigh(covariance * np.outer(scales, scales))
-        kept = eigenvalues > d * np.finfo(float).eps * eigenvalues.max()
+        kept = _above_rounding(eigenvalues, d)
         return eigenvalues[kept], eigenvectors[:, kept], d - kept.sum()
     scaled = centred * scales
     # divide and conquer: the default (MRRR) slows down on the clustered
     # eigenvalues of noise, which a Gram matrix of many columns has
     eigenvalues, u = linalg.eigh(scaled @ scaled.T / n, driver="evd", overwrite_a=True)
-    kept = eigenvalues > d * np.finfo(float).eps * eigenvalues.max()
+    kept = _above_rounding(eigenvalues, d)
     eigenvectors = scaled.T @ u[:, kept]
     eigenvectors /= np.sqrt(n * eigenvalues[kept])
     return eigenvalues[kept], eigenvectors, d - kept.sum()
@@ -85,16 +91,26 @@ def _regularised_whitener(centred, covariance, ridge, name):
     return whitener
 
 
-def _whitened_cross_covariance(centred, covariances, whiteners):
-    """``W1.T @ C12 @ W2``: from the cross-covariance of the columns when
-    both modalities have at most as many columns as rows, else from the
-    whitened rows, which never forms a matrix of either modality's columns
-    by the other's."""
+def _whitened_cross_covariances(centred, covariances, whiteners):
+    """``W_i.T @ C_ij @ W_j`` of every pair of modalities ``i < j``.
+
+    From the columns' cross-covariance where both modalities of a pair have
+    at most as many columns as rows; else from their whitened rows,
+    computed once for each modality that needs them, which never forms a
+    matrix of one modality's columns by another's.
+    """
     n = len(centred[0])
-    if all(C is not None for C in covariances):
-        return whiteners[0].T @ (centred[0].T @ centred[1] / n) @ whiteners[1]
-    whitened = [c @ W for c, W in zip(centred, whiteners)]
-    return whitened[0].T @ whitened[1] / n
+    whitened = [None] * len(centred)
+    crosses = {}
+    for i, j in itertools.combinations(range(len(centred)), 2):
+        if covariances[i] is not None and covariances[j] is not None:
+            crosses[i, j] = whiteners[i].T @ (centred[i].T @ centred[j] / n) @ whiteners[j]
+            continue
+        for m in (i, j):
+            if whitened[m] is None:
+                whitened[m] = centred[m] @ whiteners[m]
+        crosses[i, j] = whitened[i].T @ whitened[j] / n
+    return crosses
 
 
 def _joint_directions(crosses, ranks, n_components):
@@ -316,13 +332,7 @@ class LinearCCA(MultimodalTransformer):
         ]
         for W, name in zip(whiteners, self.modalities_):
             self._check_directions(W.shape[1], name)
-        pairs = list(itertools.combinations(range(len(centred)), 2))
-        crosses = {
-            (i, j): _whitened_cross_covariance(
-                [centred[i], centred[j]], [covariances[i], covariances[j]],
-                [whiteners[i], whiteners[j]])
-            for i, j in pairs
-        }
+        crosses = _whitened_cross_covariances(centred, covariances, whiteners)
         k = self.n_components
         if len(centred) == 2:
             U, _, Vt = linalg.svd(crosses[0, 1], full_matrices=False)
@@ -342,7 +352,7 @@ class LinearCCA(MultimodalTransformer):
         self.canonical_correlations_ = np.mean([
             np.einsum("ak,ab,bk->k", directions[i], crosses[i, j], directions[j])
             / (deviations[i] * deviations[j])
-            for i, j in pairs
+            for i, j in crosses
         ], axis=0)
         # least-squares projection of each modality onto its own variates
         self.loadings_ = [linalg.pinvh(among) @ with_columns

@@ -417,3 +417,20 @@ def test_the_joint_directions_of_two_modalities_are_the_singular_vectors_of_cca(
     signs = np.sign(np.sum(D1 * U[:, :3], axis=0))
     np.testing.assert_allclose(D1 * signs, U[:, :3], atol=1e-12)
     np.testing.assert_allclose(D2 * signs, Vt[:3].T, atol=1e-12)
+
+
+def test_both_routes_give_the_same_whitened_cross_covariances_of_every_pair():
+    # a wide modality takes the rows route in every pair it is in
+    from sklearn_dssl._linear import (_covariance, _regularised_whitener,
+                                      _whitened_cross_covariances)
+
+    rng = np.random.default_rng(0)
+    centred = [x - x.mean(axis=0) for x in (rng.normal(size=(200, w)) for w in (5, 7, 9))]
+    covariances = [_covariance(c) for c in centred]
+    whiteners = [_regularised_whitener(c, C, 0.1, "m") for c, C in zip(centred, covariances)]
+    by_columns = _whitened_cross_covariances(centred, covariances, whiteners)
+    by_rows = _whitened_cross_covariances(centred, [covariances[0], None, covariances[2]],
+                                          whiteners)
+    assert sorted(by_columns) == sorted(by_rows) == [(0, 1), (0, 2), (1, 2)]
+    for pair in by_columns:
+        np.testing.assert_allclose(by_rows[pair], by_columns[pair], atol=1e-12)
