@@ -462,15 +462,16 @@ def check_finite_score(score, setting=None):
 def check_float32_range(X):
     """``X``, refused when it holds float64 values float32 cannot hold.
 
-    The models compute and return float32: such values would silently become
-    inf, then NaN.
+    The neural models compute in float32 and every model returns float32:
+    such values would silently become inf, then NaN.
     """
     limit = np.finfo(np.float32).max
-    if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > limit:
+    peak = max(X.max(), -X.min()) if X.dtype == np.float64 and X.size else 0.0
+    if peak > limit:
         raise ValueError(
             f"X holds values beyond float32's range (largest magnitude "
-            f"{max(X.max(), -X.min()):.3g}, float32 ends at {limit:.3g}); the "
-            "estimators compute in float32. Scale the features first, e.g. with "
+            f"{peak:.3g}, float32 ends at {limit:.3g}); the estimators return "
+            "float32, and the neural ones compute in it. Scale the features first, e.g. with "
             "sklearn.preprocessing.StandardScaler."
         )
     return X

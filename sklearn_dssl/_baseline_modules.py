@@ -22,8 +22,8 @@ from ._losses import (
     SharedObjective,
     SpecificObjective,
     WeightedTerms,
+    cross_modal_info_nce,
     info_nce,
-    mean_over_pairs,
 )
 from ._modules import SharedEncoders, TwoAugmentedViews, make_mlp
 
@@ -167,7 +167,7 @@ class FocalObjective(WeightedTerms):
 
     def terms(self, views):
         t = self.temperature
-        shared = sum(mean_over_pairs(lambda a, b: info_nce(a, b, t), c) for _, c in views)
+        shared = sum(cross_modal_info_nce(c, t) for _, c in views)
         (specific_x, _), (specific_v, _) = views
         specific = sum(info_nce(s, s_v, t) for s, s_v in zip(specific_x, specific_v))
         ortho = sum(

@@ -32,6 +32,7 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
+    check_sphere_width,
 )
 from ._training import infer, seeded_torch, warn_if_interrupted
 
@@ -297,11 +298,11 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.accelerator = accelerator
 
     def _check_params(self):
-        if self.head != "gaussian" and self.n_shared < 2:
-            raise ValueError(
-                f"head={self.head!r} samples on the unit sphere, which needs "
-                f"n_shared >= 2, got {self.n_shared}; raise n_shared or use "
-                "head='gaussian'."
+        if self.head != "gaussian":
+            check_sphere_width(
+                self.n_shared, parameter="n_shared",
+                why=f"head={self.head!r} samples on the unit sphere",
+                fix="raise n_shared or use head='gaussian'",
             )
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
@@ -454,11 +455,11 @@ class FOCAL(_JointlyTrainedBaseline):
                 f"{self.n_shared} and n_specific={self.n_specific}. Set both to "
                 "the same width."
             )
-        if self.n_shared < 2:
-            raise ValueError(
-                "FOCAL normalises its embeddings onto the unit sphere, which needs "
-                f"n_shared >= 2, got {self.n_shared}; raise n_shared and n_specific."
-            )
+        check_sphere_width(
+            self.n_shared, parameter="n_shared",
+            why="FOCAL normalises its embeddings onto the unit sphere",
+            fix="raise n_shared and n_specific",
+        )
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
         module = JointEncoders(
@@ -626,19 +627,18 @@ class DMVAE(_JointlyTrainedBaseline):
         X = self._validate_input(X, reset=False)
         module = self.net_.module_.eval()
 
-        def squared_error(x):
-            parts = x.split(module.modality_sizes, dim=1)
-            error = sum((r - p).pow(2).sum() for r, p in zip(module.reconstruct(x), parts))
+        def summed_squared_error(x):
+            pairs = list(zip(module.reconstruct(x), x.split(module.modality_sizes, dim=1)))
+            error = sum((r - p).pow(2).sum() for r, p in pairs)
             if not torch.isfinite(error):
                 # again in float64, on the CPU (where every device's tensors
                 # go, mps having no float64): errors of large values
                 # overflow float32
-                error = sum((r.cpu().double() - p.cpu().double()).pow(2).sum()
-                            for r, p in zip(module.reconstruct(x), parts))
+                error = sum((r.cpu().double() - p.cpu().double()).pow(2).sum() for r, p in pairs)
             return error
 
-        def batch_error(x, blocks):
-            return float(infer(squared_error, x, self.net_.device))
+        def batch_error(x, blocks):  # blocks: none to encode
+            return float(infer(summed_squared_error, x, self.net_.device))
 
         total = sum(error for _, error in self._iter_blocks(X, (), encode=batch_error))
         return check_finite_score(-total / X.shape[0])

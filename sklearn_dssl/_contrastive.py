@@ -18,6 +18,7 @@ from ._neural import (
     ICA_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
+    check_sphere_width,
     ica_on,
 )
 from ._training import seeded_torch, warn_if_interrupted
@@ -62,8 +63,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         ``1 / kappa``; for a Laplace coupling of scale b in a unit box,
         about ``b``.
     ica : bool or FastICA, default=False
-        After training, fit FastICA on the training embeddings of both
-        modalities (stacked, so one unmixing serves both and component k
+        After training, fit FastICA on the training embeddings of every
+        modality (stacked, so one unmixing serves them all and component k
         means the same in each) and return its independent components. True
         uses ``FastICA(whiten="unit-variance", max_iter=1000)``; pass a
         FastICA instance to choose its settings (it is cloned).
@@ -227,11 +228,11 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         """
         with self._unchanged_on_error():
             X_model, hidden, device = self._start_fit(X)
-            if self.similarity == "cosine" and self.n_components < 2:
-                raise ValueError(
-                    "similarity='cosine' puts the embedding on the unit sphere, which "
-                    f"needs n_components >= 2, got {self.n_components}; raise "
-                    "n_components or use similarity='l1' or 'euclidean'."
+            if self.similarity == "cosine":
+                check_sphere_width(
+                    self.n_components, parameter="n_components",
+                    why="similarity='cosine' puts the embedding on the unit sphere",
+                    fix="raise n_components or use similarity='l1' or 'euclidean'",
                 )
             self._check_ica(self.n_components)
             seed_net, seed_ica = self._seeds(2)

@@ -5,6 +5,7 @@ Multimodal Data", ICLR 2025.
 """
 
 import warnings
+from collections import namedtuple
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,8 +24,11 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
+    check_sphere_width,
 )
 from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted
+
+_StepSeeds = namedtuple("_StepSeeds", ["shared", "specific", "ica"])
 
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
 # was fitted with them, and says so when they have changed since.
@@ -136,8 +140,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         Epochs of step 2.
     ica : bool or FastICA, default=False
         Rotate the shared block with linear ICA: after step 1, FastICA is
-        fitted on the shared training embeddings of both modalities (stacked,
-        so one unmixing serves both) and the shared block of
+        fitted on the shared training embeddings of every modality (stacked,
+        so one unmixing serves them all) and the shared block of
         :meth:`transform` is its independent components. True uses
         ``FastICA(whiten="unit-variance", max_iter=1000)``; pass a FastICA
         instance to choose its settings (it is cloned). Off by default.
@@ -356,14 +360,14 @@ class DisentangledSSL(NeuralMultimodalTransformer):
 
     def _fit(self, X):
         X_model, hidden, device = self._start_fit(X)
-        if self.head != "gaussian" and self.n_shared < 2:
-            raise ValueError(
-                f"head={self.head!r} samples on the unit sphere, which needs "
-                f"n_shared >= 2, got {self.n_shared}; raise n_shared or use "
-                "head='gaussian'."
+        if self.head != "gaussian":
+            check_sphere_width(
+                self.n_shared, parameter="n_shared",
+                why=f"head={self.head!r} samples on the unit sphere",
+                fix="raise n_shared or use head='gaussian'",
             )
         self._check_ica(self.n_shared)
-        seed_shared, seed_specific, seed_ica = self._seeds(3)
+        seed_shared, seed_specific, seed_ica = self._step_seeds()
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(
                 self._modality_sizes, hidden, self.n_shared, self._make_augmenter(X_model)
@@ -428,7 +432,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             X_checked = self._validate_input(X, reset=False)
             if X_checked.shape[0] < 2:
                 raise ValueError(
-                    f"fit_specific needs at least 2 samples, got {X_checked.shape[0]}."
+                    "fit_specific needs at least 2 rows (a contrastive loss needs a negative "
+                    f"for every row), got {X_checked.shape[0]}."
                 )
             # after the input's own checks, which name what is wrong with X itself
             self._warn_of_changed_step1_settings(X)
@@ -436,9 +441,16 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
             self._fit_specific(
-                as_tensor(self._in_model_order(X, np.float32), device), hidden, self._seeds(2)[1], device
+                as_tensor(self._in_model_order(X, np.float32), device), hidden,
+                self._step_seeds().specific, device,
             )
         return self
+
+    def _step_seeds(self):
+        """The torch seeds of step 1, step 2 and the ICA rotation, drawn from
+        ``random_state`` in that order, so that :meth:`fit_specific` trains
+        step 2 from the seed :meth:`fit` gave it."""
+        return _StepSeeds(*self._seeds(3))
 
     def _warn_of_changed_step1_settings(self, X):
         """Warn that fit_specific keeps a step 1 fitted with other settings."""

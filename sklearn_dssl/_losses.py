@@ -1,8 +1,8 @@
 """Contrastive, bottleneck and orthogonality losses (pure torch functions).
 
-Every function takes batches with samples along the second-to-last axis and
-returns a scalar tensor, so that it can be differentiated and combined
-freely. Leading axes, where a function allows them, stack independent
+Every function takes batches with samples along the second-to-last axis; the
+losses return scalar tensors (:func:`orthogonality` one per stacked problem),
+the ``*_similarity_matrix`` functions the matrices they name. Leading axes, where a function allows them, stack independent
 problems of the same shape (e.g. one per modality), which are then computed
 in one pass of batched operations: far fewer, larger kernels than a loop.
 """
@@ -124,6 +124,11 @@ def mean_over_pairs(fn, items):
     return torch.stack(values).mean()
 
 
+def cross_modal_info_nce(embeddings, temperature, similarity=cosine_similarity_matrix):
+    """:func:`info_nce` between every pair of modalities' embeddings, averaged over the pairs."""
+    return mean_over_pairs(lambda a, b: info_nce(a, b, temperature, similarity), embeddings)
+
+
 class WeightedTerms(torch.nn.Module):
     """An objective that is a weighted sum of named terms.
 
@@ -187,8 +192,7 @@ class SharedObjective(WeightedTerms):
         """The cross-modal InfoNCE of posterior samples drawn around ``means``."""
         # one draw for every modality's rows: fewer, larger operations
         samples = self.head.sample(torch.cat(means)).split(means[0].shape[0])
-        similarity = self.head.sample_similarity
-        return mean_over_pairs(lambda a, b: info_nce(a, b, self.temperature, similarity), samples)
+        return cross_modal_info_nce(samples, self.temperature, self.head.sample_similarity)
 
     def terms(self, means):
         return {
@@ -224,16 +228,23 @@ class SpecificObjective(WeightedTerms):
     def terms(self, views):
         (specific_x, shared_x), (specific_v, shared_v) = views
         n = len(specific_x)
-        # modality by modality along a leading axis, each term in one batched
-        # pass; each modality's partner is the next one (a list rotation: no
-        # index tensor to copy to the device)
-        joint_x = torch.cat([torch.stack(specific_x), torch.stack(shared_x[1:] + shared_x[:1])],
-                            dim=-1)
-        joint_v = torch.cat([torch.stack(specific_v), torch.stack(shared_v[1:] + shared_v[:1])],
-                            dim=-1)
-        contrast = n * info_nce(joint_x, joint_v, self.temperature)
+        contrast = n * info_nce(
+            _joint_representations(specific_x, shared_x),
+            _joint_representations(specific_v, shared_v),
+            self.temperature,
+        )
         ortho = orthogonality(torch.stack(specific_x + specific_v), torch.stack(shared_x + shared_v))
         return {"contrast": contrast, "orthogonality": 0.5 * ortho.sum()}
+
+
+def _joint_representations(specific, shared):
+    """Each modality's specific embedding beside its partner's shared one, stacked
+    modality by modality along a leading axis (one batched pass per term).
+
+    Modality ``i``'s partner is modality ``i + 1``, the last modality's the
+    first: a list rotation, with no index tensor to copy to the device.
+    """
+    return torch.cat([torch.stack(specific), torch.stack(shared[1:] + shared[:1])], dim=-1)
 
 
 class ContrastiveObjective(WeightedTerms):
@@ -256,7 +267,6 @@ class ContrastiveObjective(WeightedTerms):
         return {"contrast": 1.0}
 
     def terms(self, embeddings):
-        similarity = SIMILARITIES[self.similarity]
-        return {"contrast": mean_over_pairs(
-            lambda a, b: info_nce(a, b, self.temperature, similarity), embeddings
+        return {"contrast": cross_modal_info_nce(
+            embeddings, self.temperature, SIMILARITIES[self.similarity]
         )}

@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
-from ._losses import SIMILARITIES, info_nce, mean_over_pairs
+from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
 from ._training import as_tensor, infer, seed_from, train, training_device
 from ._validation import validate_estimator_settings
@@ -161,6 +161,17 @@ def _column_std(X):
     return std
 
 
+def check_sphere_width(width, *, parameter, why, fix):
+    """Refuse a ``width`` under 2 for embeddings on the unit sphere.
+
+    The unit sphere of R^1 is two points: no direction to learn, and no
+    tangent direction to sample around one. ``why`` says what puts the
+    embedding on the sphere, ``fix`` what to change.
+    """
+    if width < 2:
+        raise ValueError(f"{why}, which needs {parameter} >= 2, got {width}; {fix}.")
+
+
 def _check_full_rank(embedding):
     """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
     # the singular values of the centred rows, from the eigenvalues of their
@@ -265,9 +276,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         return TabularAugmenter(
             X_model.mean(dim=0),
             _column_std(X_model),
-            kind=getattr(self, "augmentation", "none"),
-            noise_scale=getattr(self, "noise_scale", 0.0),
-            mask_fraction=getattr(self, "mask_fraction", 0.0),
+            kind=self.augmentation,
+            noise_scale=self.noise_scale,
+            mask_fraction=self.mask_fraction,
         )
 
     def _train(self, module, criterion, X_model, max_epochs, step_name, device,
@@ -298,12 +309,10 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         # batch they are computed in.
         stacked = np.concatenate(self._stack_by_modality(X_model.cpu().numpy()))
         stacked = stacked.astype(np.float64)
-        width = stacked.shape[1]
         if not isinstance(self.ica, FastICA):  # True or numpy's True
             ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         else:
-            ica = clone(self.ica)
-            self._check_ica(width)
+            ica = clone(self.ica)  # its settings were checked before training
             if ica.random_state is None:
                 ica.set_params(random_state=seed)
         _check_full_rank(stacked)
@@ -319,7 +328,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         Called before training, so that a bad setting costs no fit (the
         estimator's own parameter check does not look inside it).
         """
-        ica = getattr(self, "ica", False)
+        ica = self.ica
         if not isinstance(ica, FastICA):
             return
         validate_estimator_settings(ica)
@@ -429,9 +438,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         total, scored = 0.0, 0
         rows = self.batch_size * max(1, INFERENCE_BATCH_ROWS // self.batch_size)
         similarity = SIMILARITIES[self._score_similarity]
+
         def block_loss(block):
-            return mean_over_pairs(lambda a, b: info_nce(a, b, self.temperature, similarity),
-                                   block)
+            return cross_modal_info_nce(block, self.temperature, similarity)
 
         for _, encoded in self._iter_blocks(X, ("shared",), rows, encode=self._encode_raw):
             shared = [torch.from_numpy(a) for a in encoded["shared"]]

@@ -640,14 +640,14 @@ class HoldOut:
 
 def held_out_rows(n_rows, fraction):
     """How many of ``n_rows`` rows :class:`HoldOut` holds out: ``ceil(fraction * n_rows)``,
-    as scikit-learn's ``ShuffleSplit`` does, checked to leave a contrastive
-    loss two rows on each side."""
+    as scikit-learn's ``ShuffleSplit`` does, checked to leave two rows on each
+    side (a contrastive loss needs a negative for every row)."""
     n_valid = math.ceil(fraction * n_rows)
     if n_valid < 2 or n_rows - n_valid < 2:
         raise ValueError(
             f"validation_fraction={fraction} holds out {n_valid} of {n_rows} rows, leaving "
             f"{n_rows - n_valid} to train on; the estimators need at least 2 rows on each "
-            "side (a contrastive loss, a negative for every row). Change "
+            "side (a contrastive loss needs a negative for every row). Change "
             "validation_fraction, or leave it at None to train on all rows."
         )
     return n_valid
