@@ -22,7 +22,6 @@ import inspect
 import io
 import json
 import os
-import pickle
 import re
 import warnings
 import zipfile
@@ -49,7 +48,7 @@ from ._modules import (
     SpecificEncoders,
     TabularAugmenter,
 )
-from ._neural import with_earlier_values
+from ._neural import ica_on, with_earlier_values
 from ._training import make_net, resolve_device
 
 FORMAT = "sklearn-dssl-model"
@@ -85,9 +84,30 @@ NETS = {
     "FOCAL": {"net_"},
     "DMVAE": {"net_"},
 }
+# The fitted attributes and nets that every file of an estimator holds (the
+# others depend on the fit: ica_ on ica, feature_names_in_ on X's column
+# names, DisentangledSSL's specific_net_ on whether step 2 was trained).
+REQUIRED = {
+    "DisentangledSSL": {"shared_net_"},
+    "MultimodalContrastive": {"net_"},
+    "LinearCCA": {"means_", "weights_", "canonical_correlations_", "loadings_"},
+    "JointOptSSL": {"net_"},
+    "FOCAL": {"net_"},
+    "DMVAE": {"net_"},
+}
 # Fitted attributes that files of earlier format versions hold in place of
 # one of today's: (estimator, attribute) to the last version that wrote it.
 EARLIER_ATTRIBUTES = {("LinearCCA", "residual_maps_"): 2}
+# ... and what each replaces: (estimator, attribute) to today's attribute.
+REPLACED_BY = {("LinearCCA", "residual_maps_"): "loadings_"}
+# Fitted attributes from a format version on: (estimator, attribute) to the
+# first version that wrote it.
+LATER_ATTRIBUTES = {("DisentangledSSL", "step1_params_"): 2}
+# Declared size of a zip member beyond which it must not be more than this
+# many times its compressed size (a "zip bomb"): deflate's JSON and weights
+# shrink some times, not hundreds.
+_ZIP_MEMBER_PLAIN_BYTES = 16 * 2**20
+_ZIP_MEMBER_MAX_RATIO = 100
 # Longest strings an array of fixed-width strings may hold.
 MAX_STRING_LENGTH = 1024
 # Transform outputs that set_output takes.
@@ -127,6 +147,8 @@ def _encode(value):
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "O" and all(isinstance(v, str) for v in value.ravel()):
             dtype = "object"
+        elif value.dtype.kind == "U" and value.dtype.itemsize // 4 > MAX_STRING_LENGTH:
+            raise _NotEncodable(f"an array of strings longer than {MAX_STRING_LENGTH} characters")
         elif value.dtype.kind in _ARRAY_KINDS:
             dtype = value.dtype.str
         else:
@@ -184,7 +206,7 @@ def _decode(value):
             raise ValueError(f"unsupported estimator {value['__estimator__']!r}")
         ica = FastICA(**_decode(value["params"]))
         for name, attribute in _decode_fields(value["fitted"]).items():
-            if not (isinstance(name, str) and name.endswith("_")):
+            if not (isinstance(name, str) and name.endswith("_")) or name.startswith("_"):
                 raise ValueError(f"unexpected FastICA attribute {name!r}")
             setattr(ica, name, attribute)
         if value["output"] is not None:
@@ -346,11 +368,14 @@ class _NoObjective(torch.nn.Module):
 
 
 def _json_history(history):
-    """The net's history rows, keeping only entries that JSON can hold."""
+    """The net's history rows, keeping only entries that JSON can hold (NumPy
+    scalars as the Python numbers they hold, e.g. the learning rate of a grid
+    of np.float32)."""
     rows = []
     for row in history.to_list():
         kept = {}
         for key, value in row.items():
+            value = _python_scalars(value)
             try:
                 json.dumps(value, allow_nan=True)
             except (TypeError, ValueError):
@@ -358,6 +383,17 @@ def _json_history(history):
             kept[key] = value
         rows.append(kept)
     return rows
+
+
+def _python_scalars(value):
+    """``value`` with NumPy scalars, inside lists, tuples and dicts too, as Python's."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_python_scalars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _python_scalars(v) for k, v in value.items()}
+    return value
 
 
 def _net_spec(net):
@@ -374,10 +410,26 @@ def _net_spec(net):
     }
 
 
+def _layer_count_within(spec, n_tensors):
+    """Refuse a recorded architecture with more layers than ``n_tensors``
+    stored tensors could fill (every modality's encoder holds a weight and a
+    bias per layer), before it is built: building a million layers, even
+    without memory, would take minutes."""
+    for key in ("modality_sizes", "hidden_layer_sizes"):
+        if not isinstance(spec.get(key, []), list):
+            raise ValueError(f"the recorded {key} is not a list")
+    layers = len(spec.get("modality_sizes", [1])) * (len(spec["hidden_layer_sizes"]) + 1)
+    if layers > n_tensors:
+        raise ValueError("the recorded architecture does not match the stored weights")
+    if isinstance(spec.get("shared"), dict):
+        _layer_count_within(spec["shared"], n_tensors)
+
+
 def _check_weights(spec, state):
     """Refuse stored weights that are not finite float32 tensors of the
     recorded architecture, before allocating it (it is built on the meta
     device, without memory)."""
+    _layer_count_within(spec, len(state))
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in _build_module(spec).state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in state.items()}
@@ -497,11 +549,14 @@ def _warn_once_each():
 
 def _serialise(estimator):
     """``save``'s two files as bytes: ``metadata.json`` and ``weights.pt``."""
-    attributes, nets, states = {}, {}, {}
+    attributes, nets, states, skipped = {}, {}, {}, []
+    kind = type(estimator).__name__
     for name, value in vars(estimator).items():
         if not name.endswith("_") or name.startswith("_") or name in ALIASES:
             continue
-        if isinstance(value, NeuralNet):
+        if name not in ATTRIBUTES[kind] | NETS[kind]:
+            skipped.append(name)
+        elif isinstance(value, NeuralNet):
             nets[name] = _net_spec(value)
             states[name] = {k: v.detach() for k, v in value.module_.state_dict().items()}
         else:
@@ -512,6 +567,14 @@ def _serialise(estimator):
                     f"cannot save the fitted attribute {name} ({exc}); save supports "
                     "the attributes the package's estimators set in fit."
                 ) from None
+    if skipped:
+        warnings.warn(
+            f"save does not store {', '.join(skipped)}: {kind} does not set "
+            f"{'it' if len(skipped) == 1 else 'them'} in fit, and the loaded model "
+            f"will not have {'it' if len(skipped) == 1 else 'them'}. Keep such values "
+            "beside the model file.",
+            UserWarning,
+        )
     buffer = io.BytesIO()
     torch.save(states, buffer)
     weights = buffer.getvalue()
@@ -568,8 +631,10 @@ def save(estimator, path):
     UserWarning
         When a parameter value cannot be stored as JSON (``callbacks``, a
         callable ``augmentation``, a ``RandomState``, an ``accelerator``):
-        its default is stored instead. Training-only settings, they do not change the loaded
-        model's output.
+        its default is stored instead. Training-only settings, they do not
+        change the loaded model's output. Also when the estimator holds an
+        attribute ending in ``_`` that its fit does not set (one added by
+        hand): it is not stored.
 
     See Also
     --------
@@ -591,7 +656,9 @@ def save(estimator, path):
     if type(estimator) not in ESTIMATORS.values():
         raise TypeError(
             f"save takes an estimator of sklearn_dssl ({', '.join(ESTIMATORS)}), got "
-            f"{type(estimator).__name__}; use pickle or joblib for other objects."
+            f"{type(estimator).__name__}; use pickle or joblib for other objects (for a "
+            "Pipeline, save its sklearn_dssl step, pipeline[-1], and keep the other "
+            "steps with joblib)."
         )
     from sklearn.utils.validation import check_is_fitted
 
@@ -608,9 +675,16 @@ def save(estimator, path):
                 "path, or one not ending in .zip."
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(METADATA, metadata)
-            archive.writestr(WEIGHTS, weights)
+        # written beside it, then renamed: an interrupted save leaves an
+        # earlier file at the path whole
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(METADATA, metadata)
+                archive.writestr(WEIGHTS, weights)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     else:
         if path.exists() and not path.is_dir():
             raise ValueError(
@@ -661,13 +735,7 @@ def _read_members(path):
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            missing = [m for m in (METADATA, WEIGHTS) if m not in names]
-            if missing:
-                raise ValueError(
-                    f"{path} is not a model saved by sklearn_dssl.save: it has no "
-                    f"{missing[0]}."
-                )
+            _check_zip_members(path, archive)
             return {m: archive.read(m) for m in (METADATA, WEIGHTS)}
     # a damaged header or stream: zlib.error, or zipfile's NotImplementedError
     # (an unknown compression method or version) and RuntimeError (a member
@@ -679,6 +747,32 @@ def _read_members(path):
             "(e.g. an interrupted copy or download): copy it again, or save the model "
             "again."
         ) from None
+
+
+def _check_zip_members(path, archive):
+    """Refuse a zip without the two members, with one of them twice, or with
+    one that would inflate far beyond its compressed size."""
+    names = archive.namelist()
+    missing = [m for m in (METADATA, WEIGHTS) if m not in names]
+    if missing:
+        raise ValueError(
+            f"{path} is not a model saved by sklearn_dssl.save: it has no {missing[0]}."
+        )
+    twice = [m for m in (METADATA, WEIGHTS) if names.count(m) > 1]
+    if twice:
+        raise ValueError(
+            f"{path} is damaged or was modified: it holds {twice[0]} {names.count(twice[0])} "
+            "times, where save writes it once. Save the model again."
+        )
+    for member in (METADATA, WEIGHTS):
+        info = archive.getinfo(member)
+        if (info.file_size > _ZIP_MEMBER_PLAIN_BYTES
+                and info.file_size > _ZIP_MEMBER_MAX_RATIO * max(info.compress_size, 1)):
+            raise ValueError(
+                f"{path} is damaged or was modified: its {member} would inflate from "
+                f"{info.compress_size} to {info.file_size} bytes, far beyond what save "
+                "writes. Save the model again."
+            )
 
 
 def load(path, *, device="cpu"):
@@ -739,7 +833,9 @@ def load(path, *, device="cpu"):
     members = _read_members(path)
     try:
         metadata = json.loads(members[METADATA])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError: JSONDecodeError and UnicodeDecodeError, and Python's limit on
+    # the digits of an integer
+    except (ValueError, RecursionError) as exc:
         raise ValueError(f"{path}: {METADATA} is not valid JSON ({exc}).") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError(
@@ -768,12 +864,24 @@ def load(path, *, device="cpu"):
     except _SavedByNewerVersion as exc:
         raise ValueError(f"{path} {exc}") from None
     except ValueError as exc:
-        raise ValueError(f"{path} is damaged or was modified: {exc}") from None
-    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
-            pickle.UnpicklingError) as exc:
-        raise ValueError(
-            f"{path} is damaged or was modified: {type(exc).__name__}: {exc}"
-        ) from None
+        raise _unreadable(path, metadata, str(exc)) from None
+    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError, EOFError) as exc:
+        raise _unreadable(path, metadata, f"{type(exc).__name__}: {exc}") from None
+
+
+def _unreadable(path, metadata, problem):
+    """The error for a file whose contents do not make a model: modified or
+    damaged, or holding a newer version's values (e.g. a new head) where a
+    newer version saved it."""
+    from . import __version__
+
+    saved = metadata.get("sklearn_dssl_version")
+    if _is_newer(saved, __version__):
+        return ValueError(
+            f"{path} cannot be read by this sklearn_dssl {__version__} ({problem}); it was "
+            f"saved by sklearn_dssl {saved}: upgrade sklearn_dssl to load it."
+        )
+    return ValueError(f"{path} is damaged or was modified: {problem}")
 
 
 class _SavedByNewerVersion(ValueError):
@@ -840,6 +948,7 @@ def _rebuild(metadata, weights, device):
     unexpected = set(_fields(metadata["nets"])) - NETS[name]
     if unexpected:
         raise _unknown_names(metadata, f"unexpected {name} net(s) {sorted(unexpected)}")
+    _check_nothing_missing(metadata, name, earlier)
     # saved before a parameter existed: the value it was trained with
     estimator = cls(**with_earlier_values(cls, _decode_fields(metadata["params"])))
     output = metadata.get("output")  # absent from files of earlier versions
@@ -852,23 +961,19 @@ def _rebuild(metadata, weights, device):
     if "residual_maps_" in attributes:  # a LinearCCA saved before format version 3
         attributes["loadings_"] = loadings_from_residual_maps(
             attributes["weights_"], attributes.pop("residual_maps_"))
+    attributes["modalities_"] = _checked_modalities(
+        attributes["modalities_"], attributes["n_features_in_"])
+    step1 = attributes.get("step1_params_")
+    if isinstance(step1, dict) and "ica" in step1 and ica_on(step1["ica"]) != ("ica_" in attributes):
+        raise ValueError("ica_ does not match the ica setting the model was fitted with")
     for attribute, value in attributes.items():
         setattr(estimator, attribute, value)
-    modalities = getattr(estimator, "modalities_", None)
-    if not isinstance(modalities, dict) or not isinstance(
-        getattr(estimator, "n_features_in_", None), int
-    ):
-        raise ValueError("modalities_ or n_features_in_ is missing")
-    columns = np.sort(np.concatenate([np.asarray(c, dtype=int) for c in modalities.values()]))
-    if not np.array_equal(columns, np.arange(estimator.n_features_in_)):
-        raise ValueError("modalities_ does not cover the n_features_in_ columns once each")
-    estimator.modalities_ = {str(k): np.asarray(v, dtype=int) for k, v in modalities.items()}
     if "ica_" in attributes:
         for alias, source in ALIASES.items():
             setattr(estimator, alias, getattr(estimator.ica_, source))
 
     nets = metadata["nets"]
-    states = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    states = _read_weights(weights)
     if not isinstance(states, dict) or set(states) != set(nets):
         raise ValueError("the weights do not hold the nets the metadata lists")
     sizes = [len(c) for c in estimator.modalities_.values()]
@@ -880,6 +985,56 @@ def _rebuild(metadata, weights, device):
         setattr(estimator, net_name, net)
     _check_consistent(estimator)
     return estimator
+
+
+def _check_nothing_missing(metadata, name, earlier):
+    """Refuse a file without a fitted attribute or net that save always writes
+    for the estimator ``name`` (in the file's format version); ``earlier``
+    are the attributes of an earlier version that the file may hold instead."""
+    version = metadata["format_version"]
+    present = set(metadata["attributes"]) | set(metadata["nets"])
+    present |= {REPLACED_BY[(name, attribute)] for attribute in earlier & present}
+    required = REQUIRED[name] | {"modalities_", "n_features_in_"} | {
+        attribute for (estimator, attribute), first in LATER_ATTRIBUTES.items()
+        if estimator == name and version >= first
+    }
+    missing = required - present
+    if missing:
+        raise ValueError(f"the {name} lacks {sorted(missing)}, which save writes")
+
+
+def _checked_modalities(modalities, n_features):
+    """``modalities_`` read from a file, as ``{str name: int columns}``, refused
+    unless its groups cover the ``n_features`` columns once each."""
+    if not isinstance(modalities, dict) or not modalities or not isinstance(n_features, int) \
+            or isinstance(n_features, bool):
+        raise ValueError("modalities_ or n_features_in_ is not what save writes")
+    groups = {}
+    for key, columns in modalities.items():
+        if str(key) in groups:
+            raise ValueError(f"modalities_ names the modality {str(key)!r} twice")
+        groups[str(key)] = np.asarray(columns, dtype=int)
+    # the count first: n_features_in_ could be any number
+    if not all(c.ndim == 1 for c in groups.values()) or (
+        sum(len(c) for c in groups.values()) != n_features
+        or not np.array_equal(np.sort(np.concatenate(list(groups.values()))),
+                              np.arange(n_features))
+    ):
+        raise ValueError("modalities_ does not cover the n_features_in_ columns once each")
+    return groups
+
+
+def _read_weights(weights):
+    """The nets' state dicts in ``weights.pt``, read without running pickled code."""
+    try:
+        return torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    # whatever torch's reader raises on bytes that are not the tensors save
+    # writes; its own message would suggest loading them with pickle
+    except Exception as exc:
+        raise ValueError(
+            f"{WEIGHTS} holds something other than the tensors save writes "
+            f"({type(exc).__name__}); do not load it by other means, such as pickle"
+        ) from None
 
 
 def _check_consistent(estimator):

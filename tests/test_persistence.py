@@ -715,3 +715,175 @@ def test_a_current_file_holding_residual_maps_is_refused(tmp_path, data):
     renamed = json.loads(json.dumps(metadata).replace("loadings_", "residual_maps_"))
     with pytest.raises(ValueError, match="unexpected LinearCCA attribute.*residual_maps_"):
         load(_write(tmp_path / "b.zip", renamed, weights))
+
+
+def _with_modalities(metadata, groups):
+    """``metadata`` with its ``modalities_`` replaced by ``[(name, columns)]``."""
+    encoded = {"__dict__": [[name, {"__ndarray__": list(columns), "dtype": "<i8",
+                                    "shape": [len(columns)]}] for name, columns in groups]}
+    return {**metadata, "attributes": {**metadata["attributes"], "modalities_": encoded}}
+
+
+def test_load_refuses_a_file_without_what_save_always_writes(saved_zip, data, tmp_path):
+    metadata, weights = _members(saved_zip)
+    for name in ("modalities_", "n_features_in_", "step1_params_"):
+        attributes = {k: v for k, v in metadata["attributes"].items() if k != name}
+        with pytest.raises(ValueError, match=rf"the DisentangledSSL lacks \['{name}'\], which "
+                                             "save writes"):
+            load(_write(tmp_path / "a.zip", {**metadata, "attributes": attributes}, weights))
+    nets = {k: v for k, v in metadata["nets"].items() if k != "shared_net_"}
+    with pytest.raises(ValueError, match=r"lacks \['shared_net_'\]"):
+        load(_write(tmp_path / "b.zip", {**metadata, "nets": nets}, weights))
+
+    cca = save(LinearCCA(n_components=2).fit(data.data), tmp_path / "cca.zip")
+    metadata, weights = _members(cca)
+    for name in ("means_", "weights_", "canonical_correlations_", "loadings_"):
+        attributes = {k: v for k, v in metadata["attributes"].items() if k != name}
+        with pytest.raises(ValueError, match=rf"the LinearCCA lacks \['{name}'\]"):
+            load(_write(tmp_path / "c.zip", {**metadata, "attributes": attributes}, weights))
+
+    # a model fitted with ica, without its ICA: its transform would differ
+    model = small_model(ica=True).fit(data.data)
+    metadata, weights = _members(save(model, tmp_path / "ica.zip"))
+    attributes = {k: v for k, v in metadata["attributes"].items() if k != "ica_"}
+    with pytest.raises(ValueError, match="ica_ does not match the ica setting the model was "
+                                         "fitted with"):
+        load(_write(tmp_path / "d.zip", {**metadata, "attributes": attributes}, weights))
+
+
+def test_load_checks_the_modalities_before_using_their_sizes(saved_zip, tmp_path):
+    metadata, weights = _members(saved_zip)
+    # names that become the same string, each group its own columns
+    with pytest.raises(ValueError, match="names the modality '0' twice"):
+        load(_write(tmp_path / "a.zip", _with_modalities(metadata, [("0", [0, 1, 2, 3]),
+                                                                    (0, [4, 5, 6, 7])]),
+                    weights))
+    # a column count that np.arange could not allocate: refused by the count
+    huge = {**metadata, "attributes": {**metadata["attributes"], "n_features_in_": 10**12}}
+    with pytest.raises(ValueError, match="does not cover the n_features_in_ columns once each"):
+        load(_write(tmp_path / "b.zip", huge, weights))
+    with pytest.raises(ValueError, match="does not cover the n_features_in_ columns once each"):
+        load(_write(tmp_path / "c.zip", _with_modalities(metadata, [("m1", [0, 1, 2, 3]),
+                                                                    ("m2", [3, 4, 5, 6])]),
+                    weights))
+
+
+def test_load_refuses_more_layers_than_the_weights_hold_before_building_them(saved_zip,
+                                                                             tmp_path):
+    metadata, weights = _members(saved_zip)
+    for key, value in (("hidden_layer_sizes", [1] * 100_000), ("modality_sizes", [1] * 100_000)):
+        nets = json.loads(json.dumps(metadata["nets"]))
+        nets["shared_net_"]["module"][key] = value
+        with pytest.raises(ValueError, match="architecture does not match the stored weights"):
+            load(_write(tmp_path / "a.zip", {**metadata, "nets": nets}, weights))
+    nets = json.loads(json.dumps(metadata["nets"]))
+    nets["specific_net_"]["module"]["shared"]["hidden_layer_sizes"] = [1] * 100_000
+    with pytest.raises(ValueError, match="architecture does not match the stored weights"):
+        load(_write(tmp_path / "b.zip", {**metadata, "nets": nets}, weights))
+
+
+def test_load_refuses_zip_members_twice_or_inflating_far_beyond_their_size(saved_zip,
+                                                                          tmp_path):
+    metadata, weights = _members(saved_zip)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
+        with zipfile.ZipFile(tmp_path / "twice.zip", "w") as archive:
+            archive.writestr("metadata.json", json.dumps(metadata))
+            archive.writestr("metadata.json", json.dumps(metadata))
+            archive.writestr("weights.pt", weights)
+    with pytest.raises(ValueError, match="holds metadata.json 2 times, where save writes it "
+                                         "once"):
+        load(tmp_path / "twice.zip")
+    # 20 MB of JSON whitespace, deflated to some KB
+    padded = json.dumps(metadata) + " " * (20 * 2**20)
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", padded)
+        archive.writestr("weights.pt", weights)
+    assert (tmp_path / "bomb.zip").stat().st_size < 2**20
+    with pytest.raises(ValueError, match=r"its metadata.json would inflate from \d+ to "
+                                         r"\d+ bytes"):
+        load(tmp_path / "bomb.zip")
+
+
+def test_load_reports_unreadable_content_without_the_reader_s_advice(saved_zip, tmp_path):
+    metadata, weights = _members(saved_zip)
+    buffer = io.BytesIO()
+    torch.save({"shared_net_": _Trap(), "specific_net_": {}}, buffer)
+    with pytest.raises(ValueError, match="weights.pt holds something other than the tensors "
+                                         "save writes") as caught:
+        load(_write(tmp_path / "a.zip", dict(metadata), buffer.getvalue()))
+    assert "weights_only" not in str(caught.value) and not _Trap.triggered
+    with pytest.raises(ValueError, match="weights.pt holds something other"):
+        load(_write(tmp_path / "b.zip", dict(metadata), b"not a torch file"))
+    # an integer beyond Python's limit on the digits it converts
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "digits" / "metadata.json").write_text(
+        json.dumps({**metadata, "format_version": 0}).replace('"format_version": 0',
+                                                              '"format_version": ' + "9" * 5000))
+    (tmp_path / "digits" / "weights.pt").write_bytes(weights)
+    with pytest.raises(ValueError, match="metadata.json is not valid JSON"):
+        load(tmp_path / "digits")
+    # a value this version does not know, from a newer version
+    nets = json.loads(json.dumps(metadata["nets"]))
+    nets["shared_net_"]["criterion"]["head"] = "laplace"
+    newer = {**metadata, "nets": nets, "sklearn_dssl_version": "99.0"}
+    with pytest.raises(ValueError, match=r"cannot be read by this sklearn_dssl .*'laplace'.*"
+                                         r"saved by sklearn_dssl 99\.0: upgrade sklearn_dssl"):
+        load(_write(tmp_path / "c.zip", newer, weights))
+    # FastICA's fitted attributes: no special names
+    model_ica = {"__estimator__": "FastICA", "params": {"__dict__": []},
+                 "fitted": {"__dict__": {"__tuple__": []}}, "output": None}
+    attributes = {**metadata["attributes"], "ica_": model_ica}
+    with pytest.raises(ValueError, match="unexpected FastICA attribute '__dict__'"):
+        load(_write(tmp_path / "d.zip", {**metadata, "attributes": attributes}, weights))
+
+
+def test_history_entries_of_numpy_scalars_are_kept(data, tmp_path):
+    model = small_model(lr=np.float32(1e-3)).fit(data.data)
+    loaded = load(save(model, tmp_path / "m.zip"))
+    assert "event_lr" in model.shared_net_.history[-1]
+    assert (loaded.shared_net_.history[:, "event_lr"]
+            == pytest.approx(model.shared_net_.history[:, "event_lr"]))
+
+
+def test_save_writes_only_what_load_reads(data, tmp_path):
+    model = LinearCCA(n_components=2).fit(data.data)
+    model.cv_score_ = 0.9  # set by hand, not by fit
+    with pytest.warns(UserWarning, match="save does not store cv_score_: LinearCCA does not "
+                                         "set it in fit"):
+        loaded = load(save(model, tmp_path / "a.zip"))
+    assert not hasattr(loaded, "cv_score_")
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+    # column names longer than a file's fixed-width strings may be: stored as
+    # the groups they selected
+    pd = pytest.importorskip("pandas")
+    names = [f"{'x' * 1100}{i}" for i in range(8)]
+    frame = pd.DataFrame(data.data, columns=names)
+    model = LinearCCA(modalities=[np.array(names[:4]), np.array(names[4:])],
+                      n_components=2).fit(frame)
+    with pytest.warns(UserWarning, match="stores LinearCCA's modalities as the column groups"):
+        loaded = load(save(model, tmp_path / "b.zip"))
+    np.testing.assert_array_equal(loaded.transform(frame), model.transform(frame))
+
+
+def test_an_interrupted_save_leaves_the_earlier_file_whole(data, tmp_path, monkeypatch):
+    path = save(LinearCCA(n_components=2).fit(data.data), tmp_path / "m.zip")
+    before = path.read_bytes()
+
+    def interrupted(self, name, data, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save(LinearCCA(n_components=3).fit(data.data), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zip"]
+
+
+def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):
+    from sklearn.pipeline import make_pipeline
+
+    pipeline = make_pipeline(StandardScaler(), LinearCCA(n_components=2)).fit(data.data)
+    with pytest.raises(TypeError, match=r"for a Pipeline, save its sklearn_dssl step, "
+                                        r"pipeline\[-1\]"):
+        save(pipeline, tmp_path / "m.zip")
