@@ -59,6 +59,31 @@ def _pandas():
     return pandas
 
 
+def _index_as_columns(frame, path):
+    """A Parquet table's index as columns, unless it is the default (no name,
+    the range 0, 1, ..., n - 1) or a copy of the columns of its names (as
+    ``df.set_index("cell", drop=False)`` writes)."""
+    pd = _pandas()
+    names = list(frame.index.names)
+    if all(name is None for name in names) and isinstance(frame.index, pd.RangeIndex) \
+            and frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame
+    clashes = [name for name in names if name is not None and name in frame.columns]
+    if not clashes:
+        return frame.reset_index()
+    copies = len(clashes) == len(names) and all(
+        np.array_equal(frame.index.get_level_values(name).to_numpy(), frame[name].to_numpy())
+        for name in clashes
+    )
+    if copies:
+        return frame.reset_index(drop=True)
+    raise CommandError(
+        f"{path}'s index is named {clashes[0]!r}, as one of its columns is, with other "
+        "values; rename one of them (or write the table with df.to_parquet(path, "
+        "index=False))."
+    )
+
+
 def _table_format(path):
     fmt = TABLE_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
@@ -86,11 +111,6 @@ def read_table(path, id_column=None):
         if fmt == "parquet":
             frame = pd.read_parquet(path)
             _release_arrow_memory()
-            default = pd.RangeIndex(len(frame))
-            if any(name is not None for name in frame.index.names) or not (
-                frame.index.equals(default) and isinstance(frame.index, pd.RangeIndex)
-            ):
-                frame = frame.reset_index()
         else:
             frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",",
                                 dtype=None if id_column is None else {id_column: str})
@@ -99,6 +119,8 @@ def read_table(path, id_column=None):
     except Exception as exc:  # parsers raise many types; report them in one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CommandError(f"cannot read {path} as {fmt.upper()}: {message}") from None
+    if fmt == "parquet":
+        frame = _index_as_columns(frame, path)
     frame.columns = [str(c) for c in frame.columns]
     if fmt != "parquet":
         _check_header(frame.columns, path)
@@ -247,8 +269,23 @@ def _id_column(frame, column, path):
     if column is None:
         return None
     if column not in frame.columns:
-        raise CommandError(f"--id {column}: {path} has no column {column!r}.")
-    return frame[column]
+        separator = next((s for s in (";", "|") if s in "".join(frame.columns)), None)
+        hint = "" if separator is None else (
+            f" (its header holds {separator!r}: the command reads .csv files separated "
+            "by commas and .tsv files by tabs)")
+        raise CommandError(f"--id {column}: {path} has no column {column!r}{hint}.")
+    ids = frame[column]
+    missing, repeated = int(ids.isna().sum()), int(ids.duplicated().sum())
+    if missing or repeated:
+        problems = " and ".join(
+            text for count, text in ((missing, f"{missing} row(s) without an id"),
+                                     (repeated, f"{repeated} repeated id(s)")) if count)
+        warnings.warn(
+            f"--id {column}: {path} has {problems}; those embedding rows cannot be told "
+            "apart by id (they keep the table's row order).",
+            UserWarning,
+        )
+    return ids
 
 
 def _preview(names, limit=8):
@@ -450,6 +487,30 @@ def _estimator(args):
     return cls(**params)
 
 
+def _check_estimator_options(model):
+    """Refuse option values the estimator would refuse at fit, naming the option."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from ._training import resolve_device
+
+    flags = {param: flags[0] for flags, param, _ in ESTIMATOR_OPTIONS}
+    params = model.get_params()
+    try:
+        model._validate_params()
+    except InvalidParameterError as exc:
+        # "The 'n_shared' parameter of DisentangledSSL must be ..."
+        named = re.match(r"The '(\w+)' parameter", str(exc))
+        param = named.group(1) if named else None
+        if param not in flags:
+            raise
+        raise CommandError(f"{flags[param]} {params[param]}: {exc}") from None
+    if "device" in params:
+        try:
+            resolve_device(params["device"])
+        except ValueError as exc:
+            raise CommandError(f"--device {params['device']}: {exc}") from None
+
+
 # --------------------------------------------------------------------------
 # Subcommands
 # --------------------------------------------------------------------------
@@ -473,6 +534,12 @@ def _check_model_path(path):
             "model to."
         )
     target = Path(path)
+    if target.suffix.lower() in TABLE_FORMATS:
+        raise CommandError(
+            f"--model {path}: a model is written as a .zip file or a directory, and "
+            f"this path is named like a table; give e.g. {target.with_suffix('.zip')} "
+            "(the embeddings go to --output)."
+        )
     if target.suffix.lower() == ".zip":
         if target.is_dir():
             raise CommandError(
@@ -505,9 +572,7 @@ def _check_separate_outputs(output, model):
     """Refuse an ``--output`` and ``--model`` that would be written over or
     inside each other, before any training."""
     table, saved = Path(output).resolve(), Path(model).resolve()
-    if table == saved or table in saved.parents or (
-        saved.suffix.lower() == ".zip" and saved in table.parents
-    ):
+    if table == saved or table in saved.parents or saved in table.parents:
         raise CommandError(
             f"--output {output} and --model {model} would be written over or inside "
             "each other; give them separate paths."
@@ -572,21 +637,27 @@ def _fit(args):
         _check_separate_outputs(args.output, args.model)
     if args.output is not None:
         _check_not_input(args.output, args.table)
+    # so are the options: before the table is read
+    model = _estimator(args)
+    _check_estimator_options(model)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
-    model = _estimator(args)
     _check_id_not_output_name(args.id, model, groups)
     columns = [c for chosen in groups.values() for c in chosen]
     X = _numeric_block(frame, columns, args.table)
     model.set_params(modalities=groups)
     if unused:
-        print(f"note: ignoring {len(unused)} column(s) in no modality: {_preview(unused)}",
-              file=sys.stderr)
+        print(f"{PROG}: note: ignoring {len(unused)} column(s) in no modality: "
+              f"{_preview(unused)}", file=sys.stderr)
     sizes = ", ".join(f"{name}: {len(chosen)} columns" for name, chosen in groups.items())
     print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes})", flush=True)
     start = time.perf_counter()
     model.fit(X)
+    if _interrupted(model):
+        # the estimator keeps the weights of a Ctrl-C for Python users; a
+        # command stops, so that `fit ... && next step` does not go on
+        raise KeyboardInterrupt
     print(f"fitted in {time.perf_counter() - start:.1f} s", flush=True)
     # the model first: a failure to write the embeddings then keeps the training
     if args.model is not None:
@@ -604,6 +675,14 @@ def _fit(args):
         print(f"wrote embeddings ({embeddings.shape[0]} rows x "
               f"{embeddings.shape[1] - (ids is not None)} columns) to {args.output}")
     return 0
+
+
+def _interrupted(model):
+    """Whether a training step of ``model`` was stopped by Ctrl-C."""
+    from skorch import NeuralNet
+
+    return any(getattr(value, "interrupted_", False) for value in vars(model).values()
+               if isinstance(value, NeuralNet))
 
 
 def _transform(args):
@@ -818,6 +897,12 @@ def _one_line_warnings():
         warnings.showwarning = original
 
 
+# what torch's allocators say when they fail
+_ALLOCATION_FAILURES = ("can't allocate memory", "out of memory", "Out of memory")
+_SMALLER = ("give smaller --hidden, --n-shared, --n-specific or --n-components, a smaller "
+            "--batch-size, or fewer rows")
+
+
 def _discard_stdout():
     """Send what is left of stdout to the null device.
 
@@ -843,8 +928,11 @@ def main(argv=None):
     -------
     status : int
         0 on success (``--help`` included), 1 when the command failed on its
-        input (the reason is printed as one line on stderr) or its output pipe
-        was closed early (``... | head``, quietly), 2 for a usage error.
+        input or ran out of memory (the reason is printed as one line on
+        stderr) or its output pipe was closed early (``... | head``,
+        quietly), 2 for a usage error, 130 when interrupted (Ctrl-C; ``fit``
+        then writes neither the model nor the embeddings, even when the
+        interrupted training had already stopped).
 
     Examples
     --------
@@ -867,6 +955,19 @@ def main(argv=None):
             return args.run(args)
     except BrokenPipeError:
         _discard_stdout()
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted (Ctrl-C); stopped without writing "
+              "anything further", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{PROG} {args.command}: error: out of memory; {_SMALLER}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # torch's allocators, on the CPU and on a GPU
+        if not any(words in str(exc) for words in _ALLOCATION_FAILURES):
+            raise
+        print(f"{PROG} {args.command}: error: the model does not fit in memory "
+              f"({str(exc).strip().splitlines()[0]}); {_SMALLER}", file=sys.stderr)
         return 1
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,

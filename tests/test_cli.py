@@ -288,6 +288,10 @@ def bad_tables(tables):
     frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated_bom.csv", index=False,
                                                     encoding="utf-8-sig")
     (folder / "outdir.csv").mkdir()
+    (folder / "plain_file").write_text("not a model")
+    frame.to_csv(folder / "semicolons.csv", index=False, sep=";")
+    frame.set_index(pd.Index([f"x{i}" for i in range(len(frame))], name="cell")).to_parquet(
+        folder / "index_clash.parquet")
     return folder
 
 
@@ -343,9 +347,32 @@ ERRORS = {
                            "atac=atac_", "--method", "cca", "--n-components", "9",
                            "--model", "{t}/m"], "n_components=9 exceeds"),
     "model path is a file": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
-                              "atac=atac_", "--model", "{f}/cells.csv"],
-                             "--model {f}/cells.csv: a path not ending in .zip is written "
+                              "atac=atac_", "--model", "{f}/plain_file"],
+                             "--model {f}/plain_file: a path not ending in .zip is written "
                              "as a directory, but it is an existing file"),
+    "model named like a table": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
+                                  "atac=atac_", "-o", "{t}/model.csv", "--model",
+                                  "{t}/embeddings.csv"],
+                                 "--model {t}/embeddings.csv: a model is written as a .zip "
+                                 "file or a directory, and this path is named like a table; "
+                                 "give e.g. {t}/embeddings.zip"),
+    "options are checked before the table is read": (
+        ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--n-shared", "0", "--model", "{t}/m"],
+        "--n-shared 0: The 'n_shared' parameter of DisentangledSSL must be an int"),
+    "a device torch does not see": (
+        ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--device", "cuda:99", "--model", "{t}/m"], "--device cuda:99: device='cuda:99'"),
+    "semicolon-separated csv": (["fit", "{f}/semicolons.csv", "--prefix", "rna=rna_",
+                                 "--prefix", "atac=atac_", "--id", "cell", "--model",
+                                 "{t}/m"],
+                                "has no column 'cell' (its header holds ';': the command "
+                                "reads .csv files separated by commas"),
+    "parquet index named like a column": (
+        ["fit", "{f}/index_clash.parquet", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{t}/m"],
+        "{f}/index_clash.parquet's index is named 'cell', as one of its columns is, with "
+        "other values; rename one of them"),
     "model path is empty": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                              "atac=atac_", "--model", ""], "--model '' is empty"),
     "model .zip is a directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
@@ -396,10 +423,11 @@ ERRORS = {
     "transform output is a directory": (["transform", "{t}/model.zip", "{f}/cells.csv",
                                          "-o", "{f}/outdir.csv"],
                                         "--output {f}/outdir.csv is an existing directory"),
-    "output is the model": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
-                             "atac=atac_", "-o", "{t}/same.csv", "--model", "{t}/same.csv"],
-                            "--output {t}/same.csv and --model {t}/same.csv would be "
-                            "written over or inside each other"),
+    "output inside the model directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
+                                           "--prefix", "atac=atac_", "-o",
+                                           "{t}/new/z.csv", "--model", "{t}/new"],
+                                          "--output {t}/new/z.csv and --model {t}/new would "
+                                          "be written over or inside each other"),
     "output inside the model zip": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
                                      "--prefix", "atac=atac_", "-o", "{t}/new.zip/z.csv",
                                      "--model", "{t}/new.zip"], "inside each other"),
@@ -430,7 +458,7 @@ def test_bad_input_gives_one_line_and_status_1(case, bad_tables, cca_model, caps
     capsys.readouterr()
     assert main(argv) == 1
     err = [line for line in capsys.readouterr().err.strip().splitlines()
-           if not line.startswith("note: ")]
+           if not line.startswith("sklearn-dssl: note: ")]
     assert len(err) == 1, err
     assert err[0].startswith(f"sklearn-dssl {argv[0]}: error: ")
     assert expected.format(f=bad_tables, t=cca_model) in err[0]
@@ -473,9 +501,9 @@ def test_outputs_that_cannot_be_written_fail_before_training(tables, tmp_path, c
            *TINY, "-q"]
     for outputs, expected in (
         (["-o", str(tmp_path / "folder.csv")], "is an existing directory"),
-        (["-o", str(tmp_path / "same.csv")], "would be written over or inside each other"),
+        (["-o", str(tmp_path / "model" / "z.csv")], "would be written over or inside each other"),
     ):
-        assert main([*fit, *outputs, "--model", str(tmp_path / "same.csv")]) == 1
+        assert main([*fit, *outputs, "--model", str(tmp_path / "model")]) == 1
         out, err = capsys.readouterr()
         assert "fitting" not in out and expected in err
     # without a Parquet engine, a .parquet output is refused up front
@@ -739,3 +767,82 @@ def test_written_tables_read_back_as_pandas_writes_them(tmp_path, monkeypatch, s
         write_table(frame, tmp_path / f"table{suffix}")
     expected = pd.read_csv(tmp_path / f"pandas{suffix}", sep=sep)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"table{suffix}", sep=sep), expected)
+
+
+def test_ctrl_c_during_fit_writes_nothing_and_exits_130(tables, tmp_path, capsys, monkeypatch):
+    from sklearn_dssl._training import ContrastiveNet
+
+    folder, _ = tables
+    steps = {"count": 0}
+    train_step = ContrastiveNet.train_step
+
+    def interrupted_at_the_third_batch(self, batch, **fit_params):
+        steps["count"] += 1
+        if steps["count"] == 3:
+            raise KeyboardInterrupt  # what Ctrl-C raises, where training runs
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(ContrastiveNet, "train_step", interrupted_at_the_third_batch)
+    argv = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+            *TINY, "-q", "-o", str(tmp_path / "z.csv"), "--model", str(tmp_path / "m.zip")]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "training was interrupted" in err  # the estimator's warning
+    assert "sklearn-dssl fit: interrupted (Ctrl-C); stopped without writing anything" in err
+    assert list(tmp_path.iterdir()) == []
+    # outside training too
+    monkeypatch.setattr(ContrastiveNet, "train_step", train_step)
+    monkeypatch.setattr("sklearn_dssl._cli.read_table", lambda *a: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    assert main(argv) == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
+    folder, _ = tables
+    # a typo: 10^11 units, over a terabyte of weights
+    assert main(["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--hidden", "100000000000", "-q",
+                 "--model", str(tmp_path / "m.zip")]) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("sklearn-dssl: note: ")]
+    assert len(err) == 1, err
+    assert err[0].startswith("sklearn-dssl fit: error: the model does not fit in memory (")
+    assert err[0].endswith("give smaller --hidden, --n-shared, --n-specific or --n-components, "
+                           "a smaller --batch-size, or fewer rows")
+
+
+def test_a_parquet_index_that_copies_its_column_is_read_once(tables, tmp_path, capsys):
+    folder, frame = tables
+    frame.set_index("cell", drop=False).to_parquet(tmp_path / "indexed.parquet")
+    assert main(["fit", str(tmp_path / "indexed.parquet"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+                 "-o", str(tmp_path / "z.csv")]) == 0
+    written = pd.read_csv(tmp_path / "z.csv")
+    assert written["cell"].tolist() == frame["cell"].tolist()
+
+
+def test_ids_that_cannot_join_the_embeddings_back_are_warned_of(tables, tmp_path, capsys):
+    folder, frame = tables
+    frame.assign(cell=["a", "a"] + [None] * 3 + frame["cell"].tolist()[5:]).to_csv(
+        tmp_path / "ids.csv", index=False)
+    assert main(["fit", str(tmp_path / "ids.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+                 "-o", str(tmp_path / "z.csv")]) == 0
+    assert ("sklearn-dssl: warning: --id cell: " in capsys.readouterr().err)
+    assert main(["fit", str(tmp_path / "ids.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+                 "-o", str(tmp_path / "z.csv")]) == 0
+    assert "has 3 row(s) without an id and 3 repeated id(s)" in capsys.readouterr().err
+
+
+def test_the_demo_probes_standardise_blocks_of_any_scale():
+    from sklearn_dssl._demo import _probe_row
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 2))
+    y = (z > 0).astype(int)
+    # an informative block at the scale of an untrained encoder's output:
+    # a plain logistic regression would predict one class
+    scores = _probe_row(1e-4 * z[:150], 1e-4 * z[150:], y[:150], y[150:])
+    assert min(scores) > 0.95
