@@ -25,7 +25,7 @@ from ._losses import (
     cross_modal_info_nce,
     info_nce,
 )
-from ._modules import SharedEncoders, TwoAugmentedViews, make_mlp
+from ._modules import SharedEncoders, TwoAugmentedViews, make_mlp, specific_embeddings
 
 # --------------------------------------------------------------------------
 # JointOpt and FOCAL: shared and specific encoders trained together
@@ -64,12 +64,7 @@ class JointEncoders(TwoAugmentedViews):
     def encode(self, x):
         """``(specific, shared)``: per-modality lists of embeddings of the batch ``x``."""
         shared = self.shared.encode(x)
-        parts = x.split(self.shared.modality_sizes, dim=1)
-        specific = [
-            encoder(torch.cat([part, s], dim=1))
-            for encoder, part, s in zip(self.specific, parts, shared)
-        ]
-        return specific, shared
+        return specific_embeddings(self.specific, x, self.shared.modality_sizes, shared), shared
 
     def encode_blocks(self, x):
         specific, shared = self.encode(x)

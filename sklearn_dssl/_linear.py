@@ -414,8 +414,8 @@ class LinearCCA(MultimodalTransformer):
                 f"{X.shape[0]}."
             )
         variates = []
-        for cols, mean, W in zip(self.modalities_.values(), self.means_, self.weights_):
-            v = (np.asarray(X[:, cols], dtype=np.float64) - mean) @ W
+        for index, cols in enumerate(self.modalities_.values()):
+            _, v = self._centred_and_variates(X[:, cols], index)
             variates.append(v - v.mean(axis=0))
         pairs = itertools.combinations(variates, 2)
         return float(np.mean([_correlations(pair) for pair in pairs]))
@@ -464,16 +464,20 @@ class LinearCCA(MultimodalTransformer):
         }
 
     def _encode_batch(self, x, blocks):
-        offsets = np.cumsum([0, *self._modality_sizes])
-        parts = [x[:, lo:hi] for lo, hi in zip(offsets[:-1], offsets[1:])]
+        parts = np.split(x, np.cumsum(self._modality_sizes)[:-1], axis=1)
         return {
             block: [self._encode_modality_batch(p, i, block) for i, p in enumerate(parts)]
             for block in blocks
         }
 
-    def _encode_modality_batch(self, x, index, block):
+    def _centred_and_variates(self, x, index):
+        """Modality ``index``'s columns ``x`` less their training means, and
+        their canonical variates, in float64."""
         centred = np.asarray(x, dtype=np.float64) - self.means_[index]
-        variates = centred @ self.weights_[index]
+        return centred, centred @ self.weights_[index]
+
+    def _encode_modality_batch(self, x, index, block):
+        centred, variates = self._centred_and_variates(x, index)
         if block == "shared":
             return variates.astype(np.float32)
         centred -= variates @ self.loadings_[index]

@@ -402,6 +402,14 @@ class SharedEncoders(nn.Module):
         return self.encode(x)
 
 
+def specific_embeddings(encoders, x, modality_sizes, shared):
+    """Each modality's specific encoder on its columns of the batch ``x`` beside
+    its ``shared`` embedding (the encoders of DisentangledSSL's step 2 and of
+    the jointly trained baselines)."""
+    parts = x.split(modality_sizes, dim=1)
+    return [encoder(torch.cat([part, s], dim=1)) for encoder, part, s in zip(encoders, parts, shared)]
+
+
 class TwoAugmentedViews(nn.Module):
     """``forward`` of the modules trained on two augmented views of a batch.
 
@@ -458,12 +466,7 @@ class SpecificEncoders(TwoAugmentedViews):
     def encode(self, x):
         with torch.no_grad():
             shared = self.shared.encode(x)
-        parts = x.split(self.shared.modality_sizes, dim=1)
-        specific = [
-            encoder(torch.cat([part, s], dim=1))
-            for encoder, part, s in zip(self.encoders, parts, shared)
-        ]
-        return specific, shared
+        return specific_embeddings(self.encoders, x, self.shared.modality_sizes, shared), shared
 
     def encode_modality(self, x, index):
         """Specific embedding of modality ``index`` from its columns ``x`` alone."""

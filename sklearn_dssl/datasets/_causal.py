@@ -54,18 +54,9 @@ def _coupled_in_box(rng, n_samples, n_coupled, scale, rejection_rounds=20):
 
 def _truncated_laplace(rng, centre, scale):
     """Laplace(centre, scale) draws truncated to [0, 1], by inverse transform."""
-
-    def cdf(x):
-        t = (x - centre) / scale
-        return np.where(t < 0, 0.5 * np.exp(np.minimum(t, 0)),
-                        1 - 0.5 * np.exp(-np.maximum(t, 0)))
-
-    u = rng.uniform(cdf(0.0), cdf(1.0))
-    below = u < 0.5
-    with np.errstate(divide="ignore"):  # u at 0 or 1 gives +-inf, clipped below
-        x = np.where(below, centre + scale * np.log(2 * np.where(below, u, 0.5)),
-                     centre - scale * np.log(2 * (1 - np.where(below, 0.5, u))))
-    return np.clip(x, 0.0, 1.0)
+    u = rng.uniform(stats.laplace.cdf(0.0, centre, scale), stats.laplace.cdf(1.0, centre, scale))
+    # u at 0 or 1 gives -inf or inf, clipped
+    return np.clip(stats.laplace.ppf(u, centre, scale), 0.0, 1.0)
 
 
 def _coupled_independent(rng, n_samples, n_coupled, scale):
