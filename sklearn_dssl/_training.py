@@ -752,6 +752,45 @@ def _shows_in_place(stream):
     return "ipykernel" in sys.modules or bool(isatty is not None and isatty())
 
 
+def _own_callbacks(criterion, max_epochs, step_name, validation_fraction, verbose):
+    """The ``(name, callback)`` pairs every training net of the package keeps."""
+    own = [
+        ("lr_schedule", TrainingLRScheduler(
+            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(max_epochs, 1))),
+        ("stop_on_non_finite_loss", StopOnNonFiniteLoss(step_name)),
+        ("keep_last_epoch_weights", KeepLastEpochWeights()),
+    ]
+    # each named term of the objective, averaged over the epoch's batches
+    term_names = getattr(criterion, "term_names", ())
+    own += [
+        (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
+        for name in term_names
+    ]
+    if validation_fraction is not None:  # and on the held-out rows
+        own += [(f"valid_{name}", PassthroughScoring(name=f"valid_{name}")) for name in term_names]
+    if verbose and _progress_bar_shows():
+        own.append(("progress_bar", BatchCountingProgressBar()))
+    return own
+
+
+def _user_callbacks(callbacks, own_callbacks, verbose, file_prefix):
+    """A copy of each of the user's ``callbacks`` for one net, refused when
+    one is named like a callback of the package's."""
+    user = [copy_callback(cb, file_prefix) for cb in (callbacks or [])]
+    own_names = [name for name, _ in own_callbacks]
+    if verbose and "progress_bar" not in own_names:  # the same names whatever the terminal
+        own_names.append("progress_bar")
+    taken = [cb[0] for cb in user if isinstance(cb, tuple) and cb[0] in own_names]
+    if taken:
+        raise ValueError(
+            f"callbacks: the name {taken[0]!r} is one of the package's own callbacks "
+            f"({', '.join(own_names)}), which every net keeps; give yours another name. "
+            "A callback of yours acts beside them (e.g. a second LRScheduler also "
+            "changes the learning rate)."
+        )
+    return user
+
+
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
              verbose=0, step_name="training", accelerator=None, compile=False,
              validation_fraction=None, file_prefix=""):
@@ -773,36 +812,9 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     (:func:`copy_callback`), those that write files with ``file_prefix``
     before their file names.
     """
-    own_callbacks = [
-        ("lr_schedule", TrainingLRScheduler(
-            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(max_epochs, 1))),
-        ("stop_on_non_finite_loss", StopOnNonFiniteLoss(step_name)),
-        ("keep_last_epoch_weights", KeepLastEpochWeights()),
-    ]
-    # each named term of the objective, averaged over the epoch's batches
-    term_names = getattr(criterion, "term_names", ())
-    own_callbacks += [
-        (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
-        for name in term_names
-    ]
-    if validation_fraction is not None:  # and on the held-out rows
-        own_callbacks += [
-            (f"valid_{name}", PassthroughScoring(name=f"valid_{name}")) for name in term_names
-        ]
-    if verbose and _progress_bar_shows():
-        own_callbacks.append(("progress_bar", BatchCountingProgressBar()))
-    user_callbacks = [copy_callback(cb, file_prefix) for cb in (callbacks or [])]
-    own_names = [name for name, _ in own_callbacks]
-    if verbose and "progress_bar" not in own_names:  # the same names whatever the terminal
-        own_names.append("progress_bar")
-    taken = [cb[0] for cb in user_callbacks if isinstance(cb, tuple) and cb[0] in own_names]
-    if taken:
-        raise ValueError(
-            f"callbacks: the name {taken[0]!r} is one of the package's own callbacks "
-            f"({', '.join(own_names)}), which every net keeps; give yours another name. "
-            "A callback of yours acts beside them (e.g. a second LRScheduler also "
-            "changes the learning rate)."
-        )
+    own_callbacks = _own_callbacks(criterion, max_epochs, step_name, validation_fraction,
+                                   verbose)
+    user_callbacks = _user_callbacks(callbacks, own_callbacks, verbose, file_prefix)
     # skorch's log prints through any sink but print whatever the verbosity
     cls, extra = ContrastiveNet, {"callbacks__print_log__sink": log_sink() if verbose else print}
     if accelerator is not None:
@@ -836,6 +848,32 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     )
 
 
+def _check_training_settings(X, batch_size, accelerator, compile, validation_fraction):
+    """Refuse settings of :func:`train` that do not combine, before any training."""
+    if validation_fraction is not None:
+        if accelerator is not None:
+            raise ValueError(
+                "validation_fraction does not combine with an accelerator, whose "
+                "processes would each hold out other rows; leave it at None and "
+                "evaluate on rows kept out of the fit (e.g. with score)."
+            )
+        held_out_rows(len(X), validation_fraction)  # refused before any training
+    if accelerator is not None and compile:
+        raise ValueError(
+            "compile=True does not combine with an accelerator, which runs the "
+            "training step itself; leave compile=False and give the accelerator "
+            "its own dynamo_backend (e.g. Accelerator(dynamo_backend='inductor'))."
+        )
+    if accelerator is not None:
+        n_batches = len(TensorBatches(X, batch_size, drop_last=True))
+        if n_batches < accelerator.num_processes:
+            raise ValueError(
+                f"{accelerator.num_processes} processes need at least one batch each, "
+                f"but {len(X)} rows make {n_batches} batch(es) of batch_size="
+                f"{batch_size}; lower batch_size or use fewer processes."
+            )
+
+
 def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
           verbose, step_name, accelerator=None, compile=False, validation_fraction=None,
           file_prefix=""):
@@ -862,28 +900,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         callbacks=callbacks, verbose=verbose, step_name=step_name,
         validation_fraction=validation_fraction, file_prefix=file_prefix,
     )
-    if validation_fraction is not None:
-        if accelerator is not None:
-            raise ValueError(
-                "validation_fraction does not combine with an accelerator, whose "
-                "processes would each hold out other rows; leave it at None and "
-                "evaluate on rows kept out of the fit (e.g. with score)."
-            )
-        held_out_rows(len(X), validation_fraction)  # refused before any training
-    if accelerator is not None and compile:
-        raise ValueError(
-            "compile=True does not combine with an accelerator, which runs the "
-            "training step itself; leave compile=False and give the accelerator "
-            "its own dynamo_backend (e.g. Accelerator(dynamo_backend='inductor'))."
-        )
-    if accelerator is not None:
-        n_batches = len(TensorBatches(X, batch_size, drop_last=True))
-        if n_batches < accelerator.num_processes:
-            raise ValueError(
-                f"{accelerator.num_processes} processes need at least one batch each, "
-                f"but {len(X)} rows make {n_batches} batch(es) of batch_size="
-                f"{batch_size}; lower batch_size or use fewer processes."
-            )
+    _check_training_settings(X, batch_size, accelerator, compile, validation_fraction)
     net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)
     if verbose:  # a caption for the per-epoch log
         log_sink(print if accelerator is None else accelerator.print)(f"{step_name} training:")
