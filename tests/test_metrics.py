@@ -561,3 +561,79 @@ def test_linear_r2_warns_that_its_positional_order_will_follow_mcc():
         assert linear_r2(z_learned=learned, z_true=z) == positional == pytest.approx(1.0)
         # the order matters: z does not predict the noise column
         assert linear_r2(z_learned=z, z_true=learned) < 0.8
+
+
+class _RecordingGroupKFold:
+    """GroupKFold(3) that records the groups each split is made from."""
+
+    def __init__(self):
+        from sklearn.model_selection import GroupKFold
+
+        self.folds, self.seen = GroupKFold(3), []
+
+    def split(self, X, y=None, groups=None):
+        self.seen.append(None if groups is None else np.asarray(groups).copy())
+        return self.folds.split(X, y, groups)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 3
+
+
+@pytest.fixture(scope="module")
+def grouped():
+    from sklearn_dssl import LinearCCA
+
+    data = make_paper_synthetic(n_samples=240, n_latent=2, n_features=4, random_state=0)
+    groups = np.repeat(np.arange(12), 20)
+    model = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    return data, groups, model
+
+
+def test_probe_score_splits_by_groups(grouped):
+    from sklearn.model_selection import GroupKFold
+
+    data, groups, model = grouped
+    y = data.target[:, 1]
+    Z = block_features(model, data.data)
+    expected = cross_val_score(default_probe(), Z, y, cv=GroupKFold(3), groups=groups).mean()
+    assert probe_score(model, data.data, y, cv=GroupKFold(3), groups=groups) == expected
+    assert leakage_score(model, data.data, y, cv=GroupKFold(3), groups=groups) == expected
+    with pytest.raises(ValueError, match="groups"):  # scikit-learn's: a group cv needs them
+        probe_score(model, data.data, y, cv=GroupKFold(3))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        probe_score(model, data.data, y, cv=GroupKFold(3), groups=groups[:-1])
+
+
+def test_scorers_take_a_search_s_groups_when_they_request_them(grouped):
+    import sklearn
+    from sklearn.model_selection import GroupKFold
+
+    from sklearn_dssl import LinearCCA
+
+    data, groups, _ = grouped
+    with pytest.raises(RuntimeError, match="needs metadata routing"):
+        make_probe_scorer().set_score_request(groups=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        inner = _RecordingGroupKFold()
+        scoring = {"probe": make_probe_scorer(cv=inner, target=1).set_score_request(groups=True),
+                   "leak": make_leakage_scorer(cv=inner, target=0).set_score_request(groups=True)}
+        search = GridSearchCV(LinearCCA(modalities=data.modalities), {"n_components": [1, 2]},
+                              cv=GroupKFold(4), scoring=scoring, refit="probe")
+        search.fit(data.data, data.target, groups=groups)
+        # every probe saw the groups of its held-out fold: 3 of the 12
+        assert len(inner.seen) == 2 * 2 * 4
+        assert all(seen is not None and len(np.unique(seen)) == 3 for seen in inner.seen)
+        # two components hold the 2-d shared latent, one does not
+        assert search.best_params_ == {"n_components": 2}
+        assert search.cv_results_["mean_test_probe"][1] > 0.8
+        # not requested: the scorer gets none, and a group cv cannot split
+        unrequested = GridSearchCV(LinearCCA(modalities=data.modalities), {"n_components": [2]},
+                                   cv=GroupKFold(4), error_score="raise",
+                                   scoring=make_probe_scorer(cv=GroupKFold(3), target=1))
+        with pytest.raises(ValueError, match="groups"):
+            unrequested.fit(data.data, data.target, groups=groups)
+        with pytest.raises(TypeError, match="give True, False or the metadata's name"):
+            make_probe_scorer().set_score_request(groups=None)
+    with pytest.raises(TypeError, match=r"takes groups as metadata, not \['sample_weight'\]"):
+        make_probe_scorer(target=1)(search.best_estimator_, data.data, data.target,
+                                    sample_weight=np.ones(240))

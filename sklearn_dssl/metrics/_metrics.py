@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn import get_config
 from sklearn.base import is_classifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
@@ -13,6 +14,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, 
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     check_array,
@@ -132,12 +134,20 @@ _SCORER_PARAMETERS_DOC = """block : {"shared", "specific"}, default="shared"
     """ + _TARGET_DOC
 
 
+# The ``groups`` entry of the probes' Parameters sections.
+_GROUPS_DOC = """groups : array-like of shape (n_samples,) or None, default=None
+        Group labels of the rows (e.g. donors, batches), for a ``cv`` that
+        splits by group, such as :class:`~sklearn.model_selection.GroupKFold`:
+        the probe is then tested on groups it was not trained on."""
+
+
 def _with_parameter_docs(function):
-    """Put the ``target`` parameter's documentation, or the scorer factories'
-    parameters, into ``function``'s docstring (where it has one)."""
+    """Put the ``target`` and ``groups`` parameters' documentation, or the
+    scorer factories' parameters, into ``function``'s docstring (where it
+    has one)."""
     if function.__doc__:
         function.__doc__ = (function.__doc__.replace("{scorer_parameters}", _SCORER_PARAMETERS_DOC)
-                            .replace("{target}", _TARGET_DOC))
+                            .replace("{target}", _TARGET_DOC).replace("{groups}", _GROUPS_DOC))
     return function
 
 
@@ -165,14 +175,14 @@ def _target_column(y, target):
 
 @validate_params_refusing_bools(
     {"estimator": "no_validation", "X": "no_validation", "y": "no_validation",
-     **_PROBE_PARAMETERS},
+     **_PROBE_PARAMETERS, "groups": ["array-like", None]},
     # False: the probe's own settings are checked when it is fitted, as in
     # cross_val_score
     prefer_skip_nested_validation=False,
 )
 @_with_parameter_docs
 def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3,
-                target=None):
+                target=None, groups=None):
     """Accuracy of a linear probe on one block of a fitted estimator.
 
     X is embedded by ``estimator``; the probe (by default a
@@ -203,6 +213,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         Cross-validation of the probe on the embedding, as in
         :func:`~sklearn.model_selection.cross_val_score`.
     {target}
+    {groups}
 
     Returns
     -------
@@ -248,6 +259,11 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     folds = check_cv(cv, y, classifier=is_classifier(probe))
     if is_classifier(probe):
         _check_labels(y, len(Z), folds)
+    if groups is not None:
+        check_consistent_length(Z, groups)
+        # the splits themselves: cross_val_score takes groups only without
+        # metadata routing, and as params= only with it
+        folds = list(folds.split(Z, y, groups))
     return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
 
 
@@ -300,14 +316,14 @@ def _check_labels(y, n_samples, folds):
 
 @validate_params_refusing_bools(
     {"estimator": "no_validation", "X": "no_validation", "y": "no_validation",
-     **_PROBE_PARAMETERS},
+     **_PROBE_PARAMETERS, "groups": ["array-like", None]},
     # False: the probe's own settings are checked when it is fitted, as in
     # cross_val_score
     prefer_skip_nested_validation=False,
 )
 @_with_parameter_docs
 def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=None, cv=3,
-                  target=None):
+                  target=None, groups=None):
     """Accuracy of a linear probe on a label the block should *not* carry.
 
     The same computation as :func:`probe_score`, read the other way: lower is
@@ -334,6 +350,7 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
     cv : int or cross-validation generator, default=3
         Cross-validation of the probe on the embedding.
     {target}
+    {groups}
 
     Returns
     -------
@@ -352,7 +369,7 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
     True
     """
     return probe_score(estimator, X, y, block=block, modalities=modalities, probe=probe, cv=cv,
-                       target=target)
+                       target=target, groups=groups)
 
 
 @validate_params_refusing_bools(_PROBE_PARAMETERS, prefer_skip_nested_validation=True)
@@ -368,7 +385,9 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, targ
     -------
     scorer : callable
         ``scorer(estimator, X, y) -> float``, :func:`probe_score` with these
-        settings.
+        settings. With scikit-learn's metadata routing enabled,
+        ``scorer.set_score_request(groups=True)`` has a search pass the
+        held-out rows' ``groups`` to it, for a ``cv`` that splits by group.
 
     See Also
     --------
@@ -382,6 +401,17 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, targ
     >>> search = GridSearchCV(
     ...     DisentangledSSL(), {"beta": [0.01, 1.0]},
     ...     scoring=make_probe_scorer(block="shared"))
+
+    Rows in groups (donors, say): the search's folds and the probe's own
+    split by group, so that no group is both trained and tested on.
+
+    >>> import sklearn
+    >>> from sklearn.model_selection import GroupKFold
+    >>> sklearn.set_config(enable_metadata_routing=True)
+    >>> scorer = make_probe_scorer(cv=GroupKFold(3)).set_score_request(groups=True)
+    >>> search = GridSearchCV(DisentangledSSL(), {"beta": [0.01, 1.0]}, cv=GroupKFold(3),
+    ...                       scoring=scorer)  # then search.fit(X, y, groups=groups)
+    >>> sklearn.set_config(enable_metadata_routing=False)
     """
     return _ProbeScorer("make_probe_scorer", _probe_settings(block, modalities, probe, cv, target))
 
@@ -407,7 +437,8 @@ def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, ta
     -------
     scorer : callable
         ``scorer(estimator, X, y) -> float``, minus :func:`leakage_score`
-        with these settings.
+        with these settings. It takes ``groups`` as
+        :func:`make_probe_scorer`'s does.
 
     See Also
     --------
@@ -459,9 +490,44 @@ class _ProbeScorer:
         self.settings = settings
         self.negate = negate
 
-    def __call__(self, estimator, X, y=None):
-        score = probe_score(estimator, X, y, **self.settings)
+    def __call__(self, estimator, X, y=None, **metadata):
+        unknown = sorted(set(metadata) - {"groups"})
+        if unknown:
+            raise TypeError(f"{self!r} takes groups as metadata, not {unknown}.")
+        score = probe_score(estimator, X, y, **self.settings, groups=metadata.get("groups"))
         return -score if self.negate else score
+
+    def set_score_request(self, *, groups=True):
+        """Ask a search for the ``groups`` of the held-out rows (metadata routing).
+
+        Parameters
+        ----------
+        groups : bool or str, default=True
+            True: the search passes the ``groups`` given to its ``fit`` to
+            the scorer, which splits the probe's cross-validation by them
+            (with a group ``cv`` such as ``GroupKFold``); a str: the
+            metadata of that name instead; False: not passed, as before
+            this call.
+
+        Returns
+        -------
+        self : scorer
+        """
+        if not isinstance(groups, (bool, str)):
+            raise TypeError(f"groups={groups!r}: give True, False or the metadata's name.")
+        if not get_config()["enable_metadata_routing"]:
+            raise RuntimeError(
+                "set_score_request needs metadata routing; enable it with "
+                "sklearn.set_config(enable_metadata_routing=True)."
+            )
+        self._groups_request = groups
+        return self
+
+    def get_metadata_routing(self):
+        """The metadata the scorer takes: ``groups``, when requested."""
+        request = MetadataRequest(owner=self.factory)
+        request.score.add_request(param="groups", alias=getattr(self, "_groups_request", False))
+        return request
 
     def __repr__(self):
         given = ", ".join(f"{name}={value!r}" for name, value in self.settings.items())
