@@ -33,6 +33,10 @@ METHODS = {
     "contrastive": "MultimodalContrastive",
     "linearcca": "LinearCCA",
     "cca": "LinearCCA",
+    "jointoptssl": "JointOptSSL",
+    "jointopt": "JointOptSSL",
+    "focal": "FOCAL",
+    "dmvae": "DMVAE",
 }
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
@@ -420,20 +424,22 @@ def _hidden_sizes(text):
 
 # (flags, parameter, argparse keywords)
 ESTIMATOR_OPTIONS = [
-    (["--n-shared"], "n_shared", dict(type=int, help="width of each shared block (DisentangledSSL; default 100)")),
-    (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL; default 100)")),
+    (["--n-shared"], "n_shared", dict(type=int, help="width of each shared block (DisentangledSSL and the deep baselines; default 100)")),
+    (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL and the deep baselines; default 100)")),
     (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50)")),
     (["--hidden"], "hidden_layer_sizes", dict(type=_hidden_sizes, metavar="W[,W...]", help="hidden layer widths of every encoder, e.g. 512 or 256,256; 'none' for linear encoders")),
-    (["--specific-init"], "specific_init", dict(choices=["looks_linear", "normal"], help="initial weights of the specific encoders (DisentangledSSL; default looks_linear)")),
+    (["--specific-init"], "specific_init", dict(choices=["looks_linear", "normal"], help="initial weights of the specific encoders (DisentangledSSL, JointOptSSL, FOCAL; default looks_linear)")),
     (["--beta"], "beta", dict(type=float, help="bottleneck weight of step 1 (DisentangledSSL; default 0.1)")),
-    (["--ortho-weight", "--lambda"], "ortho_weight", dict(type=float, help="orthogonality weight of step 2 (DisentangledSSL; default 1.0)")),
+    (["--ortho-weight", "--lambda"], "ortho_weight", dict(type=float, help="orthogonality weight of step 2 (DisentangledSSL; default 1.0), or of the joint loss (JointOptSSL, FOCAL)")),
+    (["--specific-weight"], "specific_weight", dict(type=float, help="weight of the specific loss (JointOptSSL, FOCAL; default 1.0)")),
+    (["--kl-weight"], "kl_weight", dict(type=float, help="weight of the KL terms (DMVAE; default 1.0)")),
     (["--temperature"], "temperature", dict(type=float, help="InfoNCE temperature")),
-    (["--head"], "head", dict(choices=["vmf", "power_spherical", "gaussian"], help="posterior of the shared encoder (DisentangledSSL)")),
-    (["--kappa"], "kappa", dict(type=float, help="concentration of the head (DisentangledSSL)")),
-    (["--augmentation"], "augmentation", dict(choices=["mixed", "noise", "mask", "none"], help="training augmentation (DisentangledSSL)")),
+    (["--head"], "head", dict(choices=["vmf", "power_spherical", "gaussian"], help="posterior of the shared encoder (DisentangledSSL, JointOptSSL)")),
+    (["--kappa"], "kappa", dict(type=float, help="concentration of the head (DisentangledSSL, JointOptSSL)")),
+    (["--augmentation"], "augmentation", dict(choices=["mixed", "noise", "mask", "none"], help="training augmentation (DisentangledSSL and the deep baselines)")),
     (["--epochs-shared"], "max_epochs_shared", dict(type=int, help="epochs of step 1 (DisentangledSSL; default 50)")),
     (["--epochs-specific"], "max_epochs_specific", dict(type=int, help="epochs of step 2 (DisentangledSSL; default 30)")),
-    (["--epochs"], "max_epochs", dict(type=int, help="training epochs (MultimodalContrastive; default 100)")),
+    (["--epochs"], "max_epochs", dict(type=int, help="training epochs (MultimodalContrastive, default 100; the deep baselines, default 50)")),
     (["--similarity"], "similarity", dict(choices=["cosine", "l1", "euclidean"], help="similarity of the loss (MultimodalContrastive)")),
     (["--ica"], "ica", dict(action="store_const", const=True, help="rotate the shared block by FastICA (neural methods)")),
     (["--ridge"], "ridge", dict(type=float, help="covariance ridge (LinearCCA)")),
@@ -448,9 +454,10 @@ ESTIMATOR_OPTIONS = [
 
 
 def _estimator(args):
-    from . import DisentangledSSL, LinearCCA, MultimodalContrastive
+    from . import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, LinearCCA, MultimodalContrastive
 
-    classes = {c.__name__: c for c in (DisentangledSSL, MultimodalContrastive, LinearCCA)}
+    classes = {c.__name__: c for c in (DisentangledSSL, MultimodalContrastive, LinearCCA,
+                                       JointOptSSL, FOCAL, DMVAE)}
     cls = classes[METHODS[args.method]]
     accepted = set(cls().get_params())
     params = {}
@@ -814,9 +821,11 @@ def build_parser():
     fit.add_argument("--model", metavar="PATH",
                      help="where to save the fitted model (.zip file or directory)")
     fit.add_argument("--method", default="dssl", type=str.lower, choices=sorted(METHODS),
-                     metavar="{dssl,contrastive,cca}",
+                     metavar="{dssl,contrastive,cca,jointopt,focal,dmvae}",
                      help="DisentangledSSL (dssl, default), MultimodalContrastive "
-                          "(contrastive) or LinearCCA (cca)")
+                          "(contrastive), LinearCCA (cca), or the deep baselines of the "
+                          "DisentangledSSL paper: JointOptSSL (jointopt), FOCAL (focal), "
+                          "DMVAE (dmvae)")
     fit.add_argument("-q", "--quiet", action="store_true",
                      help="no per-epoch log or progress bars")
     params = fit.add_argument_group("estimator parameters (default: the estimator's)")

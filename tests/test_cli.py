@@ -19,6 +19,9 @@ pd = pytest.importorskip("pandas")
 
 TINY = ["--n-shared", "2", "--n-specific", "2", "--hidden", "8", "--epochs-shared", "2",
         "--epochs-specific", "2", "--batch-size", "32", "--random-state", "0"]
+# one epoch of a deep baseline (JointOptSSL, FOCAL, DMVAE), tiny widths
+BASELINE_EPOCH = ["--n-shared", "2", "--n-specific", "2", "--hidden", "8", "--epochs", "1",
+                  "--batch-size", "32", "--random-state", "0"]
 RNA = [f"rna_{i}" for i in range(3)]
 ATAC = [f"atac_{i}" for i in range(3)]
 
@@ -175,6 +178,9 @@ def test_quoted_header_names_are_read_as_pandas_reads_them(tables, tmp_path):
                                  "8", "--compile"], 4, marks=needs_cxx),
     ("cca", ["--n-components", "2"], 2 * 2 + 2 * 3),
     ("dssl", [*TINY, "--blocks", "shared"], 4),
+    ("jointopt", BASELINE_EPOCH, 8),
+    ("focal", BASELINE_EPOCH, 8),
+    ("dmvae", BASELINE_EPOCH, 8),
 ])
 def test_fit_other_methods_in_process(tables, tmp_path, capsys, method, extra, width):
     folder, frame = tables
@@ -658,6 +664,9 @@ ONE_EPOCH = {
     "contrastive": ["--n-components", "2", "--hidden", "8", "--epochs", "1",
                     "--batch-size", "32", "--random-state", "0"],
     "cca": ["--n-components", "2"],
+    "jointopt": BASELINE_EPOCH,
+    "focal": BASELINE_EPOCH,
+    "dmvae": BASELINE_EPOCH,
 }
 # Every flag that sets an estimator parameter, for each method it applies to:
 # (flag, its argument or None for a switch, parameter, value the parameter must
@@ -695,6 +704,44 @@ ESTIMATOR_FLAGS = {
         ("--ridge", "0.5", "ridge", 0.5),
         ("--blocks", "shared", "output", "shared"),
     ],
+    "jointopt": [
+        ("--n-shared", "3", "n_shared", 3),
+        ("--n-specific", "3", "n_specific", 3),
+        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
+        ("--specific-init", "normal", "specific_init", "normal"),
+        ("--ortho-weight", "0.5", "ortho_weight", 0.5),
+        ("--lambda", "0.25", "ortho_weight", 0.25),
+        ("--specific-weight", "10", "specific_weight", 10.0),
+        ("--temperature", "0.2", "temperature", 0.2),
+        ("--head", "gaussian", "head", "gaussian"),
+        ("--kappa", "50", "kappa", 50.0),
+        ("--augmentation", "noise", "augmentation", "noise"),
+        ("--epochs", "2", "max_epochs", 2),
+        *NEURAL_TRAINING_FLAGS,
+    ],
+    "focal": [
+        # FOCAL compares the two blocks by cosine: equal widths
+        ("--n-shared", "3", "n_shared", 3, ["--n-specific", "3"]),
+        ("--n-specific", "3", "n_specific", 3, ["--n-shared", "3"]),
+        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
+        ("--specific-init", "normal", "specific_init", "normal"),
+        ("--ortho-weight", "0.5", "ortho_weight", 0.5),
+        ("--lambda", "0.25", "ortho_weight", 0.25),
+        ("--specific-weight", "10", "specific_weight", 10.0),
+        ("--temperature", "0.2", "temperature", 0.2),
+        ("--augmentation", "noise", "augmentation", "noise"),
+        ("--epochs", "2", "max_epochs", 2),
+        *NEURAL_TRAINING_FLAGS,
+    ],
+    "dmvae": [
+        ("--n-shared", "3", "n_shared", 3),
+        ("--n-specific", "3", "n_specific", 3),
+        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
+        ("--kl-weight", "0.5", "kl_weight", 0.5),
+        ("--augmentation", "noise", "augmentation", "noise"),
+        ("--epochs", "2", "max_epochs", 2),
+        *NEURAL_TRAINING_FLAGS,
+    ],
 }
 
 
@@ -703,7 +750,8 @@ def _method_class(method):
 
 
 def test_the_flag_test_covers_every_estimator_flag_of_every_method():
-    # a flag added to the command later needs a case in ESTIMATOR_FLAGS too
+    # a method or flag added to the command later needs cases in ESTIMATOR_FLAGS too
+    assert {METHODS[method] for method in ESTIMATOR_FLAGS} == set(METHODS.values())
     for method, cases in ESTIMATOR_FLAGS.items():
         accepted = _method_class(method)().get_params()
         expected = {flag for flags, param, _ in ESTIMATOR_OPTIONS if param in accepted
@@ -711,11 +759,12 @@ def test_the_flag_test_covers_every_estimator_flag_of_every_method():
         assert {flag for flag, *_ in cases} == expected, method
 
 
-@pytest.mark.parametrize("method, flag, value, param, expected", [
-    (method, *case) for method, cases in ESTIMATOR_FLAGS.items() for case in cases
+@pytest.mark.parametrize("method, flag, value, param, expected, extra", [
+    (method, *case, *([] if len(case) == 5 else [[]]))
+    for method, cases in ESTIMATOR_FLAGS.items() for case in cases
 ])
 def test_each_estimator_flag_reaches_the_saved_model(tables, tmp_path, capsys, method, flag,
-                                                     value, param, expected):
+                                                     value, param, expected, extra):
     folder, _ = tables
     if flag == "--compile" and not cxx_found():
         pytest.skip("compile=True on a CPU needs a C++ compiler (g++ or clang++)")
@@ -726,7 +775,7 @@ def test_each_estimator_flag_reaches_the_saved_model(tables, tmp_path, capsys, m
 
     argv = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
             "--method", method, "-q", *ONE_EPOCH[method],
-            flag, *([] if value is None else [value]), "--model", str(tmp_path / "m.zip")]
+            flag, *([] if value is None else [value]), *extra, "--model", str(tmp_path / "m.zip")]
     assert main(argv) == 0, capsys.readouterr().err
     model = load(tmp_path / "m.zip")
     assert model.get_params()[param] == expected
