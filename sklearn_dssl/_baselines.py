@@ -118,9 +118,6 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
 
     _parameter_constraints: dict = _BASELINE_PARAMETER_CONSTRAINTS
 
-    def _check_params(self):
-        """Checks of parameter combinations, before training."""
-
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
         raise NotImplementedError
 

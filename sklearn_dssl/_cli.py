@@ -68,24 +68,23 @@ def _index_as_columns(frame, path):
     the range 0, 1, ..., n - 1) or a copy of the columns of its names (as
     ``df.set_index("cell", drop=False)`` writes)."""
     pd = _pandas()
-    names = list(frame.index.names)
-    if all(name is None for name in names) and isinstance(frame.index, pd.RangeIndex) \
+    named = [name for name in frame.index.names if name is not None and name in frame.columns]
+    # Index.equals: missing values equal missing values
+    copies = [name for name in named
+              if frame.index.get_level_values(name).equals(pd.Index(frame[name]))]
+    clashes = [name for name in named if name not in copies]
+    if clashes:
+        raise CommandError(
+            f"{path}'s index is named {clashes[0]!r}, as one of its columns is, with other "
+            "values; rename one of them (or write the table with df.to_parquet(path, "
+            "index=False))."
+        )
+    if copies:
+        frame = frame.reset_index(level=copies, drop=True)
+    if all(name is None for name in frame.index.names) and isinstance(frame.index, pd.RangeIndex) \
             and frame.index.equals(pd.RangeIndex(len(frame))):
         return frame
-    clashes = [name for name in names if name is not None and name in frame.columns]
-    if not clashes:
-        return frame.reset_index()
-    copies = len(clashes) == len(names) and all(
-        np.array_equal(frame.index.get_level_values(name).to_numpy(), frame[name].to_numpy())
-        for name in clashes
-    )
-    if copies:
-        return frame.reset_index(drop=True)
-    raise CommandError(
-        f"{path}'s index is named {clashes[0]!r}, as one of its columns is, with other "
-        "values; rename one of them (or write the table with df.to_parquet(path, "
-        "index=False))."
-    )
+    return frame.reset_index()
 
 
 def _table_format(path):
@@ -213,15 +212,23 @@ def _check_output_table(path):
 
 
 def write_table(frame, path):
+    """Write ``frame`` to ``path`` (CSV, TSV or Parquet, by extension): to a
+    file beside it, then renamed, so that an interrupted write leaves no
+    half-written table at the path."""
     fmt = _table_format(path)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         if fmt == "parquet":
-            frame.to_parquet(path, index=False)
+            frame.to_parquet(partial, index=False)
         else:
-            _write_delimited(frame, path, "\t" if fmt == "tsv" else ",")
+            _write_delimited(frame, partial, "\t" if fmt == "tsv" else ",")
+        os.replace(partial, target)
     except ImportError as exc:
         raise CommandError(f"cannot write {path}: {exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _write_delimited(frame, path, sep):
@@ -279,7 +286,7 @@ def _id_column(frame, column, path):
             "by commas and .tsv files by tabs)")
         raise CommandError(f"--id {column}: {path} has no column {column!r}{hint}.")
     ids = frame[column]
-    missing, repeated = int(ids.isna().sum()), int(ids.duplicated().sum())
+    missing, repeated = int(ids.isna().sum()), int(ids.dropna().duplicated().sum())
     if missing or repeated:
         problems = " and ".join(
             text for count, text in ((missing, f"{missing} row(s) without an id"),
@@ -516,6 +523,11 @@ def _check_estimator_options(model):
             resolve_device(params["device"])
         except ValueError as exc:
             raise CommandError(f"--device {params['device']}: {exc}") from None
+    if hasattr(model, "_check_params"):  # combinations, e.g. FOCAL's equal widths
+        try:
+            model._check_params()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------
@@ -664,7 +676,7 @@ def _fit(args):
     if _interrupted(model):
         # the estimator keeps the weights of a Ctrl-C for Python users; a
         # command stops, so that `fit ... && next step` does not go on
-        raise KeyboardInterrupt
+        raise _TrainingInterrupted
     print(f"fitted in {time.perf_counter() - start:.1f} s", flush=True)
     # the model first: a failure to write the embeddings then keeps the training
     if args.model is not None:
@@ -682,6 +694,10 @@ def _fit(args):
         print(f"wrote embeddings ({embeddings.shape[0]} rows x "
               f"{embeddings.shape[1] - (ids is not None)} columns) to {args.output}")
     return 0
+
+
+class _TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, which the estimator caught and ``fit`` re-raises."""
 
 
 def _interrupted(model):
@@ -785,8 +801,9 @@ def build_parser():
         "fit", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="fit a model on a table; write its embeddings and the model",
         description=(
-            "Fit DisentangledSSL (or MultimodalContrastive, LinearCCA) on a CSV, TSV or\n"
-            "Parquet table and write the embeddings table and/or the fitted model. A\n"
+            "Fit DisentangledSSL (or MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL,\n"
+            "DMVAE) on a CSV, TSV or Parquet table and write the embeddings table and/or\n"
+            "the fitted model. A\n"
             "CSV or TSV table needs a first line of column names. A leading ~ in a\n"
             "path is the home directory.\n\n"
             "Modalities are column groups, in the order given; every modality column\n"
@@ -965,9 +982,14 @@ def main(argv=None):
     except BrokenPipeError:
         _discard_stdout()
         return 1
+    except _TrainingInterrupted:
+        print(f"{PROG} {args.command}: interrupted (Ctrl-C) while training; wrote neither "
+              "the model nor the embeddings", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted (Ctrl-C); stopped without writing "
-              "anything further", file=sys.stderr)
+        # a table is written beside its path and renamed, a .zip model too;
+        # a model directory's two files may not match (load says so)
+        print(f"{PROG} {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
     except MemoryError:
         print(f"{PROG} {args.command}: error: out of memory; {_SMALLER}", file=sys.stderr)

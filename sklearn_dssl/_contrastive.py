@@ -202,6 +202,15 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
 
     _blocks = ("shared",)
 
+    def _check_params(self):
+        if self.similarity == "cosine":
+            check_sphere_width(
+                self.n_components, parameter="n_components",
+                why="similarity='cosine' puts the embedding on the unit sphere",
+                fix="raise n_components or use similarity='l1' or 'euclidean'",
+            )
+        self._check_ica(self.n_components)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the encoders, then fit the ICA if ``ica`` asks for it.
@@ -228,13 +237,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         """
         with self._unchanged_on_error():
             X_model, hidden, device = self._start_fit(X)
-            if self.similarity == "cosine":
-                check_sphere_width(
-                    self.n_components, parameter="n_components",
-                    why="similarity='cosine' puts the embedding on the unit sphere",
-                    fix="raise n_components or use similarity='l1' or 'euclidean'",
-                )
-            self._check_ica(self.n_components)
+            self._check_params()
             seed_net, seed_ica = self._seeds(2)
             with seeded_torch(seed_net, device):
                 module = ContrastiveEncoders(

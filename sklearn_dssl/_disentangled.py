@@ -358,8 +358,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             self._fit(X)
         return self
 
-    def _fit(self, X):
-        X_model, hidden, device = self._start_fit(X)
+    def _check_params(self):
         if self.head != "gaussian":
             check_sphere_width(
                 self.n_shared, parameter="n_shared",
@@ -367,6 +366,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 fix="raise n_shared or use head='gaussian'",
             )
         self._check_ica(self.n_shared)
+
+    def _fit(self, X):
+        X_model, hidden, device = self._start_fit(X)
+        self._check_params()
         seed_shared, seed_specific, seed_ica = self._step_seeds()
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(

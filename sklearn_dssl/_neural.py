@@ -271,6 +271,10 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         rng = check_random_state(self.random_state)
         return [seed_from(rng) for _ in range(n)]
 
+    def _check_params(self):
+        """Checks of parameter combinations that the constraints cannot
+        express, before training (and before the command line reads a table)."""
+
     def _make_augmenter(self, X_model):
         """The augmenter of the ``augmentation`` parameters, scaled to X."""
         return TabularAugmenter(

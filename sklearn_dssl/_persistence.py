@@ -100,9 +100,6 @@ REQUIRED = {
 EARLIER_ATTRIBUTES = {("LinearCCA", "residual_maps_"): 2}
 # ... and what each replaces: (estimator, attribute) to today's attribute.
 REPLACED_BY = {("LinearCCA", "residual_maps_"): "loadings_"}
-# Fitted attributes from a format version on: (estimator, attribute) to the
-# first version that wrote it.
-LATER_ATTRIBUTES = {("DisentangledSSL", "step1_params_"): 2}
 # Declared size of a zip member beyond which it must not be more than this
 # many times its compressed size (a "zip bomb"): deflate's JSON and weights
 # shrink some times, not hundreds.
@@ -989,16 +986,13 @@ def _rebuild(metadata, weights, device):
 
 def _check_nothing_missing(metadata, name, earlier):
     """Refuse a file without a fitted attribute or net that save always writes
-    for the estimator ``name`` (in the file's format version); ``earlier``
-    are the attributes of an earlier version that the file may hold instead."""
-    version = metadata["format_version"]
+    for the estimator ``name``; ``earlier`` are the attributes of an earlier
+    format version that the file may hold instead."""
     present = set(metadata["attributes"]) | set(metadata["nets"])
     present |= {REPLACED_BY[(name, attribute)] for attribute in earlier & present}
-    required = REQUIRED[name] | {"modalities_", "n_features_in_"} | {
-        attribute for (estimator, attribute), first in LATER_ATTRIBUTES.items()
-        if estimator == name and version >= first
-    }
-    missing = required - present
+    # not DisentangledSSL's step1_params_: a model saved in format 1, loaded
+    # and saved again, has none
+    missing = (REQUIRED[name] | {"modalities_", "n_features_in_"}) - present
     if missing:
         raise ValueError(f"the {name} lacks {sorted(missing)}, which save writes")
 
@@ -1028,6 +1022,8 @@ def _read_weights(weights):
     """The nets' state dicts in ``weights.pt``, read without running pickled code."""
     try:
         return torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
     # whatever torch's reader raises on bytes that are not the tensors save
     # writes; its own message would suggest loading them with pickle
     except Exception as exc:

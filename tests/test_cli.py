@@ -362,6 +362,14 @@ ERRORS = {
                                  "--model {t}/embeddings.csv: a model is written as a .zip "
                                  "file or a directory, and this path is named like a table; "
                                  "give e.g. {t}/embeddings.zip"),
+    "model named like a table, in capitals": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
+                                               "--prefix", "atac=atac_", "--model",
+                                               "{t}/model.PQ"],
+                                              "this path is named like a table"),
+    "a combination the estimator refuses, before the table is read": (
+        ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--method", "focal", "--n-shared", "3", "--n-specific", "4", "--model", "{t}/m"],
+        "needs n_shared == n_specific"),
     "options are checked before the table is read": (
         ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
          "--n-shared", "0", "--model", "{t}/m"],
@@ -837,14 +845,33 @@ def test_ctrl_c_during_fit_writes_nothing_and_exits_130(tables, tmp_path, capsys
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "training was interrupted" in err  # the estimator's warning
-    assert "sklearn-dssl fit: interrupted (Ctrl-C); stopped without writing anything" in err
+    assert ("sklearn-dssl fit: interrupted (Ctrl-C) while training; wrote neither the model "
+            "nor the embeddings") in err
     assert list(tmp_path.iterdir()) == []
     # outside training too
     monkeypatch.setattr(ContrastiveNet, "train_step", train_step)
     monkeypatch.setattr("sklearn_dssl._cli.read_table", lambda *a: (_ for _ in ()).throw(
         KeyboardInterrupt))
     assert main(argv) == 130
+    assert capsys.readouterr().err.strip().endswith("sklearn-dssl fit: interrupted (Ctrl-C)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_table_write_leaves_no_half_written_table(tmp_path, monkeypatch):
+    from sklearn_dssl import _cli
+
+    frame = pd.DataFrame({"a": [0.5, 1.5]})
+    (tmp_path / "z.csv").write_text("earlier\n")
+
+    def interrupted(frame, path, sep):
+        path.write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli, "_write_delimited", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _cli.write_table(frame, tmp_path / "z.csv")
+    assert [p.name for p in tmp_path.iterdir()] == ["z.csv"]
+    assert (tmp_path / "z.csv").read_text() == "earlier\n"
 
 
 def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
@@ -863,12 +890,20 @@ def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
 
 def test_a_parquet_index_that_copies_its_column_is_read_once(tables, tmp_path, capsys):
     folder, frame = tables
-    frame.set_index("cell", drop=False).to_parquet(tmp_path / "indexed.parquet")
-    assert main(["fit", str(tmp_path / "indexed.parquet"), "--prefix", "rna=rna_", "--prefix",
-                 "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
-                 "-o", str(tmp_path / "z.csv")]) == 0
-    written = pd.read_csv(tmp_path / "z.csv")
-    assert written["cell"].tolist() == frame["cell"].tolist()
+    # a missing id too: missing values equal missing values
+    frame = frame.assign(cell=[None] + frame["cell"].tolist()[1:], batch=np.arange(len(frame)) % 3)
+    for name, indexed in (("one", frame.set_index("cell", drop=False)),
+                          # one level copies a column, the other is new
+                          ("two", frame.set_index(["cell", pd.Index(np.arange(len(frame)) * 2,
+                                                                    name="k")], drop=False))):
+        indexed.to_parquet(tmp_path / f"{name}.parquet")
+        assert main(["fit", str(tmp_path / f"{name}.parquet"), "--prefix", "rna=rna_",
+                     "--prefix", "atac=atac_", "--id", "cell", "--method", "cca",
+                     "--n-components", "2", "-o", str(tmp_path / f"{name}.csv")]) == 0
+        written = pd.read_csv(tmp_path / f"{name}.csv", dtype={"cell": str})
+        assert written["cell"].tolist()[1:] == frame["cell"].tolist()[1:]
+        assert pd.isna(written["cell"][0])
+    assert "ignoring 3 column(s) in no modality: k, label, batch" in capsys.readouterr().err
 
 
 def test_ids_that_cannot_join_the_embeddings_back_are_warned_of(tables, tmp_path, capsys):
@@ -882,7 +917,13 @@ def test_ids_that_cannot_join_the_embeddings_back_are_warned_of(tables, tmp_path
     assert main(["fit", str(tmp_path / "ids.csv"), "--prefix", "rna=rna_", "--prefix",
                  "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
                  "-o", str(tmp_path / "z.csv")]) == 0
-    assert "has 3 row(s) without an id and 3 repeated id(s)" in capsys.readouterr().err
+    assert "has 3 row(s) without an id and 1 repeated id(s)" in capsys.readouterr().err
+    frame.assign(cell=["a", "a"] + frame["cell"].tolist()[2:]).to_csv(tmp_path / "twice.csv",
+                                                                      index=False)
+    assert main(["fit", str(tmp_path / "twice.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+                 "-o", str(tmp_path / "z.csv")]) == 0
+    assert "twice.csv has 1 repeated id(s); those" in capsys.readouterr().err
 
 
 def test_the_demo_probes_standardise_blocks_of_any_scale():

@@ -632,6 +632,11 @@ def test_scorers_take_a_search_s_groups_when_they_request_them(grouped):
                                    scoring=make_probe_scorer(cv=GroupKFold(3), target=1))
         with pytest.raises(ValueError, match="groups"):
             unrequested.fit(data.data, data.target, groups=groups)
+        # unrequested, with a probe cv that needs no groups: the search runs
+        GridSearchCV(LinearCCA(modalities=data.modalities), {"n_components": [2]},
+                     cv=GroupKFold(4), error_score="raise",
+                     scoring=make_probe_scorer(target=1)).fit(data.data, data.target,
+                                                              groups=groups)
         with pytest.raises(TypeError, match="give True, False or the metadata's name"):
             make_probe_scorer().set_score_request(groups=None)
     with pytest.raises(TypeError, match=r"takes groups as metadata, not \['sample_weight'\]"):

@@ -726,7 +726,7 @@ def _with_modalities(metadata, groups):
 
 def test_load_refuses_a_file_without_what_save_always_writes(saved_zip, data, tmp_path):
     metadata, weights = _members(saved_zip)
-    for name in ("modalities_", "n_features_in_", "step1_params_"):
+    for name in ("modalities_", "n_features_in_"):
         attributes = {k: v for k, v in metadata["attributes"].items() if k != name}
         with pytest.raises(ValueError, match=rf"the DisentangledSSL lacks \['{name}'\], which "
                                              "save writes"):
@@ -749,6 +749,27 @@ def test_load_refuses_a_file_without_what_save_always_writes(saved_zip, data, tm
     with pytest.raises(ValueError, match="ica_ does not match the ica setting the model was "
                                          "fitted with"):
         load(_write(tmp_path / "d.zip", {**metadata, "attributes": attributes}, weights))
+    # and an ICA in a model fitted without it
+    plain = _members(saved_zip)[0]
+    attributes = {**plain["attributes"], "ica_": metadata["attributes"]["ica_"]}
+    with pytest.raises(ValueError, match="ica_ does not match the ica setting"):
+        load(_write(tmp_path / "e.zip", {**plain, "attributes": attributes},
+                    _members(saved_zip)[1]))
+    # settings changed after the fit are not the fit's: the file loads
+    model.set_params(ica=False)
+    np.testing.assert_array_equal(load(save(model, tmp_path / "f.zip")).transform(data.data),
+                                  model.transform(data.data))
+
+
+@pytest.mark.parametrize("fixture", [MODEL, CUDA_MODEL])
+def test_a_model_of_an_earlier_format_saves_again_and_loads(fixture, data, tmp_path):
+    """The committed models were saved in format 1, before step1_params_."""
+    loaded = load(fixture)
+    assert _members(fixture)[0]["format_version"] == 1
+    assert "step1_params_" not in vars(loaded)
+    again = load(save(loaded, tmp_path / "again.zip"))
+    X = np.load(EXPECTED if fixture == MODEL else CUDA_EXPECTED)["X"]
+    np.testing.assert_array_equal(again.transform(X), loaded.transform(X))
 
 
 def test_load_checks_the_modalities_before_using_their_sizes(saved_zip, tmp_path):
@@ -769,7 +790,18 @@ def test_load_checks_the_modalities_before_using_their_sizes(saved_zip, tmp_path
 
 
 def test_load_refuses_more_layers_than_the_weights_hold_before_building_them(saved_zip,
-                                                                             tmp_path):
+                                                                             tmp_path,
+                                                                             monkeypatch):
+    from sklearn_dssl import _persistence
+
+    build = _persistence._build_module
+
+    def built_when_small(spec):
+        if len(json.dumps(spec)) > 10_000:
+            raise AssertionError("a module was built for an architecture refused by its size")
+        return build(spec)
+
+    monkeypatch.setattr(_persistence, "_build_module", built_when_small)
     metadata, weights = _members(saved_zip)
     for key, value in (("hidden_layer_sizes", [1] * 100_000), ("modality_sizes", [1] * 100_000)):
         nets = json.loads(json.dumps(metadata["nets"]))
@@ -803,6 +835,11 @@ def test_load_refuses_zip_members_twice_or_inflating_far_beyond_their_size(saved
     with pytest.raises(ValueError, match=r"its metadata.json would inflate from \d+ to "
                                          r"\d+ bytes"):
         load(tmp_path / "bomb.zip")
+    # as much whitespace under 16 MB is only large
+    with zipfile.ZipFile(tmp_path / "padded.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", json.dumps(metadata) + " " * (8 * 2**20))
+        archive.writestr("weights.pt", weights)
+    assert isinstance(load(tmp_path / "padded.zip"), DisentangledSSL)
 
 
 def test_load_reports_unreadable_content_without_the_reader_s_advice(saved_zip, tmp_path):

@@ -407,11 +407,11 @@ def make_probe_scorer(*, block="shared", modalities=None, probe=None, cv=3, targ
 
     >>> import sklearn
     >>> from sklearn.model_selection import GroupKFold
-    >>> sklearn.set_config(enable_metadata_routing=True)
-    >>> scorer = make_probe_scorer(cv=GroupKFold(3)).set_score_request(groups=True)
-    >>> search = GridSearchCV(DisentangledSSL(), {"beta": [0.01, 1.0]}, cv=GroupKFold(3),
-    ...                       scoring=scorer)  # then search.fit(X, y, groups=groups)
-    >>> sklearn.set_config(enable_metadata_routing=False)
+    >>> with sklearn.config_context(enable_metadata_routing=True):
+    ...     scorer = make_probe_scorer(cv=GroupKFold(3)).set_score_request(groups=True)
+    ...     search = GridSearchCV(DisentangledSSL(), {"beta": [0.01, 1.0]},
+    ...                           cv=GroupKFold(3), scoring=scorer)
+    ...     # search.fit(X, y, groups=groups), inside the same context
     """
     return _ProbeScorer("make_probe_scorer", _probe_settings(block, modalities, probe, cv, target))
 
