@@ -956,9 +956,8 @@ def main(argv=None):
         0 on success (``--help`` included), 1 when the command failed on its
         input or ran out of memory (the reason is printed as one line on
         stderr) or its output pipe was closed early (``... | head``,
-        quietly), 2 for a usage error, 130 when interrupted (Ctrl-C; ``fit``
-        then writes neither the model nor the embeddings, even when the
-        interrupted training had already stopped).
+        quietly), 2 for a usage error, 130 when interrupted (Ctrl-C; during
+        training ``fit`` then writes neither the model nor the embeddings).
 
     Examples
     --------
