@@ -32,6 +32,7 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
+    check_head_width,
     check_sphere_width,
 )
 from ._training import infer, seeded_torch, warn_if_interrupted
@@ -295,12 +296,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.accelerator = accelerator
 
     def _check_params(self):
-        if self.head != "gaussian":
-            check_sphere_width(
-                self.n_shared, parameter="n_shared",
-                why=f"head={self.head!r} samples on the unit sphere",
-                fix="raise n_shared or use head='gaussian'",
-            )
+        check_head_width(self.head, self.n_shared)
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
         module = JointEncoders(

@@ -24,7 +24,7 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
-    check_sphere_width,
+    check_head_width,
 )
 from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted
 
@@ -359,12 +359,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         return self
 
     def _check_params(self):
-        if self.head != "gaussian":
-            check_sphere_width(
-                self.n_shared, parameter="n_shared",
-                why=f"head={self.head!r} samples on the unit sphere",
-                fix="raise n_shared or use head='gaussian'",
-            )
+        check_head_width(self.head, self.n_shared)
         self._check_ica(self.n_shared)
 
     def _fit(self, X):

@@ -172,6 +172,16 @@ def check_sphere_width(width, *, parameter, why, fix):
         raise ValueError(f"{why}, which needs {parameter} >= 2, got {width}; {fix}.")
 
 
+def check_head_width(head, n_shared):
+    """Refuse a shared width under 2 for a posterior head on the unit sphere."""
+    if head != "gaussian":
+        check_sphere_width(
+            n_shared, parameter="n_shared",
+            why=f"head={head!r} samples on the unit sphere",
+            fix="raise n_shared or use head='gaussian'",
+        )
+
+
 def _check_full_rank(embedding):
     """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
     # the singular values of the centred rows, from the eigenvalues of their

@@ -680,76 +680,64 @@ ONE_EPOCH = {
 # (flag, its argument or None for a switch, parameter, value the parameter must
 # get). Each value differs from the estimator's default and from ONE_EPOCH's, so
 # a flag that sets another parameter (or none) leaves a value the test refuses.
+# one case per flag: (its argument or None for a switch, parameter, value)
+FLAG_CASES = {
+    "--n-shared": ("3", "n_shared", 3),
+    "--n-specific": ("3", "n_specific", 3),
+    "--n-components": ("3", "n_components", 3),
+    "--hidden": ("4,4", "hidden_layer_sizes", (4, 4)),
+    "--specific-init": ("normal", "specific_init", "normal"),
+    "--beta": ("0.3", "beta", 0.3),
+    "--ortho-weight": ("0.5", "ortho_weight", 0.5),
+    "--lambda": ("0.25", "ortho_weight", 0.25),
+    "--specific-weight": ("10", "specific_weight", 10.0),
+    "--kl-weight": ("0.5", "kl_weight", 0.5),
+    "--temperature": ("0.2", "temperature", 0.2),
+    "--head": ("gaussian", "head", "gaussian"),
+    "--kappa": ("50", "kappa", 50.0),
+    "--augmentation": ("noise", "augmentation", "noise"),
+    "--epochs-shared": ("2", "max_epochs_shared", 2),
+    "--epochs-specific": ("2", "max_epochs_specific", 2),
+    "--epochs": ("2", "max_epochs", 2),
+    "--similarity": ("l1", "similarity", "l1"),
+    "--ica": (None, "ica", True),
+    "--ridge": ("0.5", "ridge", 0.5),
+    "--blocks": ("shared", "output", "shared"),
+}
+
+
+def _cases(*flags):
+    return [(flag, *FLAG_CASES[flag]) for flag in flags]
+
+
+_BASELINE_FLAGS = ("--n-shared", "--n-specific", "--hidden", "--augmentation", "--epochs")
 ESTIMATOR_FLAGS = {
     "dssl": [
-        ("--n-shared", "3", "n_shared", 3),
-        ("--n-specific", "3", "n_specific", 3),
-        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
-        ("--specific-init", "normal", "specific_init", "normal"),
-        ("--beta", "0.3", "beta", 0.3),
-        ("--ortho-weight", "0.5", "ortho_weight", 0.5),
-        ("--lambda", "0.25", "ortho_weight", 0.25),
-        ("--temperature", "0.2", "temperature", 0.2),
-        ("--head", "gaussian", "head", "gaussian"),
-        ("--kappa", "50", "kappa", 50.0),
-        ("--augmentation", "noise", "augmentation", "noise"),
-        ("--epochs-shared", "2", "max_epochs_shared", 2),
-        ("--epochs-specific", "2", "max_epochs_specific", 2),
-        ("--ica", None, "ica", True),
+        *_cases("--n-shared", "--n-specific", "--hidden", "--specific-init", "--beta",
+                "--ortho-weight", "--lambda", "--temperature", "--head", "--kappa",
+                "--augmentation", "--epochs-shared", "--epochs-specific", "--ica"),
         *NEURAL_TRAINING_FLAGS,
     ],
     "contrastive": [
-        ("--n-components", "3", "n_components", 3),
-        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
-        ("--temperature", "0.2", "temperature", 0.2),
-        ("--epochs", "2", "max_epochs", 2),
-        ("--similarity", "l1", "similarity", "l1"),
-        ("--ica", None, "ica", True),
+        *_cases("--n-components", "--hidden", "--temperature", "--epochs", "--similarity",
+                "--ica"),
         *NEURAL_TRAINING_FLAGS,
     ],
-    "cca": [
-        ("--n-components", "3", "n_components", 3),
-        ("--ridge", "0.5", "ridge", 0.5),
-        ("--blocks", "shared", "output", "shared"),
-    ],
+    "cca": _cases("--n-components", "--ridge", "--blocks"),
     "jointopt": [
-        ("--n-shared", "3", "n_shared", 3),
-        ("--n-specific", "3", "n_specific", 3),
-        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
-        ("--specific-init", "normal", "specific_init", "normal"),
-        ("--ortho-weight", "0.5", "ortho_weight", 0.5),
-        ("--lambda", "0.25", "ortho_weight", 0.25),
-        ("--specific-weight", "10", "specific_weight", 10.0),
-        ("--temperature", "0.2", "temperature", 0.2),
-        ("--head", "gaussian", "head", "gaussian"),
-        ("--kappa", "50", "kappa", 50.0),
-        ("--augmentation", "noise", "augmentation", "noise"),
-        ("--epochs", "2", "max_epochs", 2),
+        *_cases(*_BASELINE_FLAGS, "--specific-init", "--ortho-weight", "--lambda",
+                "--specific-weight", "--temperature", "--head", "--kappa"),
         *NEURAL_TRAINING_FLAGS,
     ],
     "focal": [
         # FOCAL compares the two blocks by cosine: equal widths
-        ("--n-shared", "3", "n_shared", 3, ["--n-specific", "3"]),
-        ("--n-specific", "3", "n_specific", 3, ["--n-shared", "3"]),
-        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
-        ("--specific-init", "normal", "specific_init", "normal"),
-        ("--ortho-weight", "0.5", "ortho_weight", 0.5),
-        ("--lambda", "0.25", "ortho_weight", 0.25),
-        ("--specific-weight", "10", "specific_weight", 10.0),
-        ("--temperature", "0.2", "temperature", 0.2),
-        ("--augmentation", "noise", "augmentation", "noise"),
-        ("--epochs", "2", "max_epochs", 2),
+        (*_cases("--n-shared")[0], ["--n-specific", "3"]),
+        (*_cases("--n-specific")[0], ["--n-shared", "3"]),
+        *_cases(*_BASELINE_FLAGS[2:], "--specific-init", "--ortho-weight", "--lambda",
+                "--specific-weight", "--temperature"),
         *NEURAL_TRAINING_FLAGS,
     ],
-    "dmvae": [
-        ("--n-shared", "3", "n_shared", 3),
-        ("--n-specific", "3", "n_specific", 3),
-        ("--hidden", "4,4", "hidden_layer_sizes", (4, 4)),
-        ("--kl-weight", "0.5", "kl_weight", 0.5),
-        ("--augmentation", "noise", "augmentation", "noise"),
-        ("--epochs", "2", "max_epochs", 2),
-        *NEURAL_TRAINING_FLAGS,
-    ],
+    "dmvae": [*_cases(*_BASELINE_FLAGS, "--kl-weight"), *NEURAL_TRAINING_FLAGS],
 }
 
 
