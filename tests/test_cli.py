@@ -335,6 +335,8 @@ ERRORS = {
                                 "pattern 'gene*' matches no column"),
     "not NAME=VALUE": (["fit", "{f}/cells.csv", "--prefix", "rna_", "--prefix", "atac=atac_",
                         "--model", "{t}/m"], "expected NAME=VALUE"),
+    "NAME= without a value": (["fit", "{f}/cells.csv", "--prefix", "rna=", "--prefix",
+                               "atac=atac_", "--model", "{t}/m"], "expected NAME=VALUE"),
     "one modality": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--model", "{t}/m"],
                      "give at least two modalities"),
     "overlap": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--modality", "both=rna_0",
@@ -912,6 +914,12 @@ def test_ids_that_cannot_join_the_embeddings_back_are_warned_of(tables, tmp_path
                  "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
                  "-o", str(tmp_path / "z.csv")]) == 0
     assert "twice.csv has 1 repeated id(s); those" in capsys.readouterr().err
+    frame.assign(cell=[None] + frame["cell"].tolist()[1:]).to_csv(tmp_path / "gap.csv",
+                                                                 index=False)
+    assert main(["fit", str(tmp_path / "gap.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+                 "-o", str(tmp_path / "z.csv")]) == 0
+    assert "gap.csv has 1 row(s) without an id; those" in capsys.readouterr().err
 
 
 def test_the_demo_probes_standardise_blocks_of_any_scale():

@@ -924,3 +924,40 @@ def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):
     with pytest.raises(TypeError, match=r"for a Pipeline, save its sklearn_dssl step, "
                                         r"pipeline\[-1\]"):
         save(pipeline, tmp_path / "m.zip")
+
+
+def test_load_refuses_parts_that_do_not_fit_together(saved_zip, data, tmp_path):
+    metadata, weights = _members(saved_zip)
+    # the nets' modalities against modalities_: [3, 5] where the nets have [4, 4]
+    with pytest.raises(ValueError, match="does not match modalities_"):
+        load(_write(tmp_path / "a.zip", _with_modalities(metadata, [("m1", [0, 1, 2]),
+                                                                    ("m2", [3, 4, 5, 6, 7])]),
+                    weights))
+    # weights of a net the metadata does not list
+    states = torch.load(io.BytesIO(weights), weights_only=True)
+    buffer = io.BytesIO()
+    torch.save({**states, "net_": states["shared_net_"]}, buffer)
+    with pytest.raises(ValueError, match="the weights do not hold the nets the metadata lists"):
+        load(_write(tmp_path / "b.zip", dict(metadata), buffer.getvalue()))
+    # a bool where a count belongs
+    nets = json.loads(json.dumps(metadata["nets"]))
+    nets["shared_net_"]["max_epochs"] = True
+    with pytest.raises(ValueError, match="the net's max_epochs is a bool"):
+        load(_write(tmp_path / "c.zip", {**metadata, "nets": nets}, weights))
+    # LinearCCA's means that embed every row into NaN
+    cca = save(LinearCCA(n_components=2).fit(data.data), tmp_path / "cca.zip")
+    metadata, weights = _members(cca)
+    metadata["attributes"]["means_"][0]["__ndarray__"][0] = float("nan")
+    with pytest.raises(ValueError, match="embeds a row of ones into values that are not finite"):
+        load(_write(tmp_path / "d.zip", metadata, weights))
+
+
+def test_a_zip_path_in_capitals_is_a_zip_and_nets_keep_their_settings(data, tmp_path):
+    model = small_model(lr=2e-3, batch_size=48).fit(data.data)
+    path = save(model, tmp_path / "MODEL.ZIP")
+    assert path.is_file() and zipfile.is_zipfile(path)
+    loaded = load(path)
+    for name in ("shared_net_", "specific_net_"):
+        original, again = getattr(model, name), getattr(loaded, name)
+        assert (again.max_epochs, again.batch_size, again.lr) == (
+            original.max_epochs, original.batch_size, original.lr)
