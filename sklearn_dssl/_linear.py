@@ -175,7 +175,8 @@ def _correlations(variates):
     V1, V2 = variates
     covariance = np.einsum("ij,ij->j", V1, V2)
     scale = np.sqrt(np.einsum("ij,ij->j", V1, V1) * np.einsum("ij,ij->j", V2, V2))
-    return np.divide(covariance, scale, out=np.zeros_like(covariance), where=scale > 0)
+    correlations = np.divide(covariance, scale, out=np.zeros_like(covariance), where=scale > 0)
+    return np.clip(correlations, -1.0, 1.0)  # rounding takes equal variates past 1
 
 
 def loadings_from_residual_maps(weights, residual_maps):
@@ -349,11 +350,12 @@ class LinearCCA(MultimodalTransformer):
         # cross-covariance (a pair's signs turn together), over their standard
         # deviations (1 under the ridged covariance, below 1 with a ridge)
         deviations = [np.sqrt(np.diag(among)) for among, _ in moments]
-        self.canonical_correlations_ = np.mean([
+        # clipped: rounding takes perfectly correlated variates past 1
+        self.canonical_correlations_ = np.clip(np.mean([
             np.einsum("ak,ab,bk->k", directions[i], crosses[i, j], directions[j])
             / (deviations[i] * deviations[j])
             for i, j in crosses
-        ], axis=0)
+        ], axis=0), -1.0, 1.0)
         # least-squares projection of each modality onto its own variates
         self.loadings_ = [linalg.pinvh(among) @ with_columns
                           for among, with_columns in moments]

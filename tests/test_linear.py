@@ -434,3 +434,17 @@ def test_both_routes_give_the_same_whitened_cross_covariances_of_every_pair():
     assert sorted(by_columns) == sorted(by_rows) == [(0, 1), (0, 2), (1, 2)]
     for pair in by_columns:
         np.testing.assert_allclose(by_rows[pair], by_columns[pair], atol=1e-12)
+
+
+@pytest.mark.parametrize("n_modalities", [2, 3])
+def test_correlations_of_identical_variates_stay_within_one(n_modalities):
+    # rounding had taken the correlations of perfectly correlated variates
+    # past 1 (by up to 1.6e-13 at ridge 0)
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(200, 5))
+    X = np.hstack([A] + [A @ rng.normal(size=(5, 5)) for _ in range(n_modalities - 1)])
+    for ridge in (0.0, 1e-6):
+        cca = LinearCCA(modalities=[5] * n_modalities, n_components=5, ridge=ridge).fit(X)
+        np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-6)
+        assert cca.canonical_correlations_.max() <= 1.0
+        assert cca.score(X) <= 1.0
