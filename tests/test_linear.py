@@ -342,7 +342,7 @@ def test_listing_or_showing_a_wide_model_computes_no_residual_maps():
     assert "residual_maps_" not in names and "residual_maps_" not in html
     with pytest.raises(AttributeError, match="no attribute 'residual_mapz_'"):
         cca.residual_mapz_
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError), pytest.warns(FutureWarning, match="residual_maps_"):
         LinearCCA().residual_maps_
     with pytest.raises(NotFittedError):
         LinearCCA().score(X)
