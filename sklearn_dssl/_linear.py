@@ -12,6 +12,9 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import MultimodalTransformer
 
+# the shared width that n_components=None takes where the data allow it
+DEFAULT_N_COMPONENTS = 50
+
 
 def _covariance(centred):
     """The covariance of the centred columns, or None when there are more
@@ -217,10 +220,12 @@ class LinearCCA(MultimodalTransformer):
     ----------
     modalities : None, sequence or dict, default=None
         Column groups of X; see :class:`DisentangledSSL`. Two or more.
-    n_components : int, default=50
+    n_components : int or None, default=None
         Number of canonical variates per modality (the shared width). At most
         the column count of the smallest modality, and the number of directions
-        in which each modality varies on the training rows.
+        in which each modality varies on the training rows. None takes 50, or
+        fewer where those bounds are lower (a modality of 32 columns, say);
+        the fitted width is ``n_components_``.
     ridge : float, default=1e-6
         Ridge added to each modality's covariance, to each column's variance
         in proportion to it (to the modality's mean variance for a column
@@ -238,13 +243,16 @@ class LinearCCA(MultimodalTransformer):
         order the ``modalities`` specification gave them.
     means_ : list of ndarray
         Column means of each modality.
-    weights_ : list of ndarray of shape (n_columns_of_modality, n_components)
+    n_components_ : int
+        Number of canonical variates per modality: ``n_components``, or what
+        None resolved to.
+    weights_ : list of ndarray of shape (n_columns_of_modality, n_components_)
         Canonical weights: ``(x_i - means_[i]) @ weights_[i]`` are the variates.
-    loadings_ : list of ndarray of shape (n_components, n_columns_of_modality)
+    loadings_ : list of ndarray of shape (n_components_, n_columns_of_modality)
         Least-squares coefficients of each modality's centred columns on its
         variates: with ``v_i = (x_i - means_[i]) @ weights_[i]``, the specific
         block is ``(x_i - means_[i]) - v_i @ loadings_[i]``.
-    canonical_correlations_ : ndarray of shape (n_components,)
+    canonical_correlations_ : ndarray of shape (n_components_,)
         Correlations of the paired variates on the training data (averaged
         over the pairs of modalities when there are more than two), in
         decreasing order up to the ridge's effect.
@@ -272,14 +280,14 @@ class LinearCCA(MultimodalTransformer):
 
     _parameter_constraints: dict = {
         **MultimodalTransformer._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "ridge": [Interval(Real, 0, None, closed="left")],
     }
 
     # computed in float64: other inputs (integers, longdouble) are read as float64
     _input_dtypes = (np.float64, np.float32)
 
-    def __init__(self, modalities=None, *, n_components=50, ridge=1e-6, output="all"):
+    def __init__(self, modalities=None, *, n_components=None, ridge=1e-6, output="all"):
         self.modalities = modalities
         self.n_components = n_components
         self.ridge = ridge
@@ -310,7 +318,7 @@ class LinearCCA(MultimodalTransformer):
         X = self._validate_input(X, reset=True)
         self._resolve_modalities(given)
         sizes = self._modality_sizes
-        if self.n_components > min(sizes):
+        if self.n_components is not None and self.n_components > min(sizes):
             raise ValueError(
                 f"n_components={self.n_components} exceeds the smallest modality's "
                 f"{min(sizes)} columns; use at most {min(sizes)}."
@@ -335,6 +343,8 @@ class LinearCCA(MultimodalTransformer):
             self._check_directions(W.shape[1], name)
         crosses = _whitened_cross_covariances(centred, covariances, whiteners)
         k = self.n_components
+        if k is None:
+            k = min(DEFAULT_N_COMPONENTS, *(W.shape[1] for W in whiteners))
         if len(centred) == 2:
             U, _, Vt = linalg.svd(crosses[0, 1], full_matrices=False)
             directions = [U[:, :k], Vt[:k].T]
@@ -450,13 +460,24 @@ class LinearCCA(MultimodalTransformer):
     def _check_directions(self, count, name):
         """Refuse more components than modality ``name`` has directions of
         variation on the training rows (``count``)."""
-        if self.n_components > count:
+        if self.n_components is not None and self.n_components > count:
             raise ValueError(
                 f"n_components={self.n_components} exceeds the {count} directions in "
                 f"which modality {name!r} varies on the training rows (fewer rows than "
-                f"columns, or collinear columns); use at most {count}, or fit on more "
-                "rows."
+                f"columns, or constant or collinear columns); use at most {count}, or "
+                "fit on more rows."
             )
+
+    @property
+    def n_components_(self):
+        # the fitted width, read from the weights rather than stored: files
+        # saved before it existed load with it
+        if "weights_" not in vars(self):
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: n_components_ "
+                "is set by fit."
+            )
+        return self.weights_[0].shape[1]
 
     def _block_widths(self):
         return {

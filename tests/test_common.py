@@ -12,6 +12,7 @@ ESTIMATORS = [
     small_model(),
     small_model(ica=True),
     LinearCCA(n_components=1),
+    LinearCCA(),  # its width resolved from the data
     MultimodalContrastive(
         n_components=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=16, random_state=0
     ),

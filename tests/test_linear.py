@@ -5,7 +5,7 @@ import pytest
 from sklearn.cross_decomposition import CCA
 from sklearn.exceptions import NotFittedError
 
-from sklearn_dssl import LinearCCA
+from sklearn_dssl import LinearCCA, load, save
 from sklearn_dssl.datasets import make_paper_synthetic
 from sklearn_dssl.metrics import linear_r2
 
@@ -448,3 +448,39 @@ def test_correlations_of_identical_variates_stay_within_one(n_modalities):
         np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-6)
         assert cca.canonical_correlations_.max() <= 1.0
         assert cca.score(X) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "widths, rows, constant, expected",
+    [
+        ((60, 70), 400, 0, 50),  # 50 where the data allow it
+        ((8, 12), 100, 0, 8),  # else the narrowest modality's columns
+        ((60, 70), 30, 0, 29),  # or the directions the training rows span
+        ((10, 12), 100, 3, 7),  # constant columns are not directions
+    ],
+)
+def test_the_default_width_is_50_or_what_the_data_allow(widths, rows, constant, expected):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(rows, 4))
+    X = np.hstack([z @ rng.normal(size=(4, w)) + rng.normal(size=(rows, w)) for w in widths])
+    X[:, :constant] = 1.0
+    cca = LinearCCA(modalities=list(widths)).fit(X)
+    assert cca.n_components_ == expected
+    assert cca.transform(X).shape == (rows, 2 * expected + sum(widths))
+    assert [w.shape[1] for w in cca.weights_] == [expected, expected]
+    if expected == 50:
+        return
+    # an explicit width beyond the bound is still refused, naming the cause
+    with pytest.raises(ValueError, match=rf"n_components={expected + 1} exceeds .*use at most "
+                       rf"{expected}"):
+        LinearCCA(modalities=list(widths), n_components=expected + 1).fit(X)
+
+
+def test_n_components_is_read_from_the_fitted_weights(data, tmp_path):
+    with pytest.raises(AttributeError, match="n_components_"):
+        LinearCCA().n_components_
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    cca.set_params(n_components=3)  # the fitted width holds until the next fit
+    assert cca.n_components_ == 2
+    assert load(save(cca, tmp_path / "cca.zip")).n_components_ == 2
+    assert "n_components_" not in vars(cca)  # nothing new for save to store
