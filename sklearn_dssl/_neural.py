@@ -14,6 +14,7 @@ a small protocol: ``block_widths`` (``{block: [width per modality]}``),
 """
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -148,6 +149,11 @@ def ica_on(ica):
     return isinstance(ica, FastICA) or bool(ica)
 
 
+# the ratio of a modality's columns' standard deviations beyond which fit
+# warns that the narrow columns barely reach the encoder
+COLUMN_SCALE_RATIO = 1e3
+
+
 def _column_std(X):
     """Per-column standard deviation of float32 ``X``, finite for any finite X.
 
@@ -253,7 +259,27 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             )
         hidden = self._check_hidden_layer_sizes()
         device = self._training_device()
-        return as_tensor(self._in_model_order(X, np.float32), device), hidden, device
+        X_model = as_tensor(self._in_model_order(X, np.float32), device)
+        self._warn_of_column_scales(X_model)
+        return X_model, hidden, device
+
+    def _warn_of_column_scales(self, X_model):
+        """Warn of a modality whose columns' scales differ by more than
+        ``COLUMN_SCALE_RATIO``: its encoder would see mostly the widest
+        columns, and may learn next to nothing (no loss is judged then)."""
+        std = _column_std(X_model).double().cpu().numpy()
+        for name, part in zip(self.modalities_, np.split(std, np.cumsum(self._modality_sizes)[:-1])):
+            varying = part[part > 0]
+            if len(varying) > 1 and varying.max() > COLUMN_SCALE_RATIO * varying.min():
+                warnings.warn(
+                    f"the columns of modality {name!r} differ in scale by a factor of "
+                    f"{varying.max() / varying.min():.2g} (standard deviations "
+                    f"{varying.min():.3g} to {varying.max():.3g}): its encoder sees mostly "
+                    "the widest columns and may learn little of the others. Standardise "
+                    "the columns first, e.g. with a StandardScaler before the estimator in "
+                    "a Pipeline.",
+                    UserWarning,
+                )
 
     def _training_device(self):
         """The device of a new fit: ``device``, or the ``accelerator``'s."""

@@ -339,8 +339,9 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
             f"{' beyond the rows it was trained on' if prefix == 'valid' else ''}. "
             "Train for more epochs or at another lr (too low barely moves the weights, "
             "too high throws them about), make the posterior head, where there is one, "
-            "less noisy (a larger kappa), or the other terms of the loss lighter; or "
-            "the modalities may share nothing.",
+            "less noisy (a larger kappa), or the other terms of the loss lighter; "
+            "standardise the columns if their scales differ widely; or the modalities "
+            "may share nothing.",
             ConvergenceWarning,
         )
 

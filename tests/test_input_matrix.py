@@ -403,3 +403,25 @@ def test_a_score_that_is_not_finite_is_refused(score):
     with pytest.raises(ValueError, match=f"the score of X is {score}"):
         check_finite_score(score)
     assert check_finite_score(-3.5) == -3.5
+
+
+@pytest.mark.parametrize("name", list(TINY_NEURAL))
+def test_columns_of_very_different_scales_are_warned_of(name):
+    # an encoder sees mostly the widest columns: unstandardised tables (wine,
+    # breast cancer) trained to a contrastive loss near chance
+    wide = X * [1, 1, 1e4, 1, 1, 1]
+    with pytest.warns(UserWarning, match=r"the columns of modality 'm1' differ in scale by a "
+                      r"factor of .*Standardise the columns first") as caught:
+        TINY_NEURAL[name]().fit(wide)
+    assert not any("'m2'" in str(w.message) for w in caught)
+    # a factor of 100, or a constant column beside the others, is not warned of
+    for data in (X * [1, 1, 100, 1, 1, 1], np.hstack([X[:, :5], np.zeros((40, 1))])):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*differ in scale")
+            TINY_NEURAL[name]().fit(data)
+
+
+def test_linear_cca_does_not_depend_on_the_columns_scales_and_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*differ in scale")
+        LinearCCA(n_components=1).fit(X * [1, 1, 1e4, 1, 1, 1])
