@@ -313,8 +313,10 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_columns_of_modality)
             The modality's columns, in the order of ``modalities_[modality]``,
             which is the order the ``modalities`` specification gave them in
-            (``X_full[:, model.modalities_[modality]]``; with a DataFrame
-            fitted by column names, the same names in that order).
+            (``X_full[:, model.modalities_[modality]]``). After a fit on a
+            DataFrame with column names, a DataFrame holding the modality's
+            columns by name, in any order and beside any others: they are
+            selected by name.
         modality : str or int
             The modality's name (a key of ``modalities_``) or position.
         block : {"shared", "specific"}, default="shared"
@@ -378,12 +380,18 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
     elif expected_names is None and named:
         warnings.warn(f"X has feature names, but {estimator_name} was fitted without "
                       "feature names", UserWarning, stacklevel=3)
-    if expected_names is not None and columns is not None:
-        if [str(c) for c in columns] != list(expected_names):
+    if expected_names is not None and named and [str(c) for c in columns] != list(expected_names):
+        missing = [c for c in expected_names if c not in set(columns)]
+        if missing:
             raise ValueError(
-                f"the columns of X do not match modality {name!r}: expected "
-                f"{list(expected_names)}, got {list(columns)}."
+                f"the columns of X do not match modality {name!r}: X lacks "
+                f"{missing[:5]}{' and more' if len(missing) > 5 else ''}; pass a DataFrame "
+                f"holding the modality's columns, {list(expected_names)[:5]}"
+                f"{'...' if len(expected_names) > 5 else ''}."
             )
+        # the modality's columns of a wider table, selected by name as
+        # ColumnTransformer does
+        X = X[list(expected_names)]
     X = check_array(X, dtype=list(dtypes))
     if X.shape[1] != n_columns:
         raise ValueError(

@@ -425,3 +425,18 @@ def test_linear_cca_does_not_depend_on_the_columns_scales_and_does_not_warn():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*differ in scale")
         LinearCCA(n_components=1).fit(X * [1, 1, 1e4, 1, 1, 1])
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_one_modality_is_selected_by_name_from_a_wider_dataframe(name):
+    df = pd.DataFrame(X, columns=COLUMNS)
+    groups = [["c2", "c0", "c4"], ["c5", "c1", "c3"]]
+    estimator = _estimators()[name](modalities=groups).fit(df)
+    expected = estimator.transform_blocks(df)["shared"]["m2"]
+    # the whole table, or the modality's columns in another order
+    for data in (df, df[["c3", "c5", "c1"]], df[COLUMNS[::-1]]):
+        np.testing.assert_allclose(estimator.transform_modality(data, "m2"), expected,
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"do not match modality 'm2': X lacks \['c1'\]; pass "
+                       r"a DataFrame holding the modality's columns, \['c5', 'c1', 'c3'\]"):
+        estimator.transform_modality(df.drop(columns="c1"), "m2")
