@@ -323,10 +323,7 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
     last_epoch = net.history[-1]
     prefix = "valid" if f"valid_{term}" in last_epoch else "train"
     last = last_epoch[f"{prefix}_{term}"]
-    rows = [batch[f"{prefix}_batch_size"] for batch in last_epoch["batches"]
-            if f"{prefix}_batch_size" in batch]
-    # the epoch's loss is the row-weighted mean of its batches' losses
-    chance = count * float(np.average(np.log(rows), weights=rows))
+    rows, chance = _chance_loss(last_epoch, prefix, count)
     # float32 losses of embeddings that carry nothing (equal similarities)
     # land a rounding error below log(rows)
     if last >= chance * (1.0 - 1e-5):
@@ -344,6 +341,58 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
             "may share nothing.",
             ConvergenceWarning,
         )
+
+
+def _chance_loss(epoch, prefix, count):
+    """The rows of the ``prefix`` ("train" or "valid") batches of a history
+    row, and the loss of ``count`` cross-modal InfoNCE terms on them for
+    embeddings that carry nothing shared."""
+    rows = [batch[f"{prefix}_batch_size"] for batch in epoch["batches"]
+            if f"{prefix}_batch_size" in batch]
+    # the epoch's loss is the row-weighted mean of its batches' losses
+    return rows, count * float(np.average(np.log(rows), weights=rows))
+
+
+# How far above its lowest, as a share of its chance level, the held-out
+# cross-modal contrast may end before fit warns of overfitting.
+OVERFIT_SHARE_OF_CHANCE = 0.1
+
+
+def warn_if_held_out_contrast_rose(net, criterion, step_name):
+    """Warn when the held-out cross-modal contrast ended well above its lowest.
+
+    With held-out rows (``validation_fraction``), a contrast that fell below
+    its chance level and then rose again by more than
+    ``OVERFIT_SHARE_OF_CHANCE`` of that level shows encoders fitted to the
+    training rows at the expense of others. Training that a callback stopped (early stopping) or the user
+    interrupted is not judged; nor are nets without a cross-modal term.
+    It replaces :func:`warn_if_no_better_than_chance`'s warning, which
+    would tell of the same last epoch without the cause.
+    Returns whether it warned.
+    """
+    term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
+    if term is None or net.interrupted_ or net.stopped_by_callback_:
+        return False
+    losses = [row[f"valid_{term}"] for row in net.history if f"valid_{term}" in row]
+    if len(losses) < 2:
+        return False
+    best = int(np.argmin(losses))
+    _, chance = _chance_loss(net.history[-1], "valid", count)
+    # encoders that never did better than chance on the held-out rows learned
+    # nothing to lose: the chance warning tells of them
+    if losses[best] >= chance or losses[-1] - losses[best] <= OVERFIT_SHARE_OF_CHANCE * chance:
+        return False
+    at_chance = f" (at or above its chance level, {chance:.4g})" if losses[-1] >= chance else ""
+    warnings.warn(
+        f"the {step_name} training ended with its cross-modal contrastive loss on the "
+        f"held-out rows at {losses[-1]:.4g}{at_chance}, up from {losses[best]:.4g} after "
+        f"epoch {best + 1} of {len(losses)}: the encoders fit the training rows at the "
+        "expense of others. Stop training where the held-out loss is lowest, with "
+        "callbacks=[EarlyStopping(monitor='valid_loss', load_best=True)] (skorch), or "
+        "train for fewer epochs or at a lower lr.",
+        UserWarning,
+    )
+    return True
 
 
 def _where_judged(prefix):
@@ -913,7 +962,8 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         net.release_compiled()  # the fitted estimator trains no further
         if accelerator is not None:
             net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
-    warn_if_no_better_than_chance(net, criterion, step_name)
+    if not warn_if_held_out_contrast_rose(net, criterion, step_name):
+        warn_if_no_better_than_chance(net, criterion, step_name)
     return net
 
 

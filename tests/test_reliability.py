@@ -11,15 +11,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.history import History
 
-from sklearn_dssl import DisentangledSSL, LinearCCA
+from sklearn_dssl import DisentangledSSL, LinearCCA, MultimodalContrastive
 from sklearn_dssl._training import (
     Rows,
     TensorBatches,
     seeded_torch,
     train,
+    warn_if_held_out_contrast_rose,
     warn_if_no_better_than_chance,
 )
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -505,3 +506,78 @@ def test_a_cached_pipeline_refits_a_modalities_dict_given_in_another_order(tmp_p
     # pickling keeps nothing more than the estimator's own attributes
     again = pickle.loads(pickle.dumps(pipeline[0]))
     assert sorted(vars(again)) == sorted(vars(pipeline[0]))
+
+
+def _rise_warnings(fit):
+    """The held-out-rise warnings that ``fit()`` raises."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit()
+    return [str(w.message) for w in caught if "up from" in str(w.message)]
+
+
+def _held_out_net(values, rows=64):
+    """A stand-in for a fitted net whose held-out contrast took ``values``."""
+    history = History()
+    for value in values:
+        history.new_epoch()
+        history.new_batch()
+        history.record_batch("valid_batch_size", rows)
+        history.record("valid_contrast", value)
+    return SimpleNamespace(history=history, interrupted_=False, stopped_by_callback_=False)
+
+
+@pytest.mark.parametrize("values, warns", [
+    ([3.0, 2.0, 2.0 + 0.099 * np.log(64)], False),  # within a tenth of chance of the lowest
+    ([3.0, 2.0, 2.0 + 0.101 * np.log(64)], True),
+    ([3.0, 2.0, 2.5, 1.9], False),  # it rose, then fell to a new low
+    ([np.log(64), 4.5, 5.0], False),  # never under chance: the chance warning's case
+    ([3.0], False),
+])
+def test_a_held_out_contrast_that_rose_from_its_lowest_warns(values, warns):
+    criterion = SimpleNamespace(cross_modal_infonce=("contrast", 1))
+    net = _held_out_net(values)
+    messages = _rise_warnings(lambda: warn_if_held_out_contrast_rose(net, criterion, "x"))
+    assert len(messages) == int(warns)
+    if warns:
+        assert messages[0].startswith("the x training ended with its cross-modal contrastive "
+                                      f"loss on the held-out rows at {values[-1]:.4g}, up from "
+                                      "2 after epoch 2 of 3")
+        assert "EarlyStopping(monitor='valid_loss', load_best=True)" in messages[0]
+    # training stopped by a callback, or by the user, is not judged
+    for flag in ("stopped_by_callback_", "interrupted_"):
+        stopped = _held_out_net(values)
+        setattr(stopped, flag, True)
+        assert _rise_warnings(
+            lambda: warn_if_held_out_contrast_rose(stopped, criterion, "x")) == []
+
+
+def _overfitting(**params):
+    # 200 rows of two noisy modalities sharing 2 factors, 40 epochs at a high
+    # lr: the held-out contrast is lowest after epoch 10 (3.21) and ends at
+    # 3.88, above its chance level (3.40 for held-out batches of 32 and 28)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 2))
+    X = np.hstack([z @ rng.normal(size=(2, 8)) + 2 * rng.normal(size=(200, 8))
+                   for _ in range(2)])
+    model = MultimodalContrastive(n_components=4, hidden_layer_sizes=(64,), max_epochs=40,
+                                  batch_size=32, lr=3e-3, random_state=0, **params)
+    return model, X
+
+
+def test_encoders_that_overfit_warn_once_with_the_cause_and_not_of_chance():
+    model, X = _overfitting(validation_fraction=0.3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    messages = [str(w.message) for w in caught if "cross-modal contrastive" in str(w.message)]
+    assert len(messages) == 1
+    assert "held-out rows at 3.877 (at or above its chance level, 3.403), up from 3.206 " \
+        "after epoch 10 of 40" in messages[0]
+    # without held-out rows, or stopped early, nothing to warn of
+    model, X = _overfitting()
+    assert _rise_warnings(lambda: model.fit(X)) == []
+    model, X = _overfitting(validation_fraction=0.3, callbacks=[
+        EarlyStopping(monitor="valid_loss", patience=5, load_best=True)])
+    assert _rise_warnings(lambda: model.fit(X)) == []
+    assert len(model.net_.history) < 40
