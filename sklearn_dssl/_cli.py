@@ -318,23 +318,52 @@ def _name_and_value(text, option):
     return name, value
 
 
+def check_modality_options(specs):
+    """Refuse, before the table is read, ``--modality`` and ``--prefix``
+    options that are not NAME=VALUE or that give a modality name twice, and
+    ``--modality`` lists with an empty or a repeated entry. Returns
+    ``(option, name, value)`` triples in command-line order."""
+    parsed, given = [], {}
+    for option, text in specs or []:
+        name, value = _name_and_value(text, option)
+        if name in given:
+            raise CommandError(
+                f"modality {name!r} is given more than once ({given[name]} and {option} "
+                f"{text}); give each modality its own name, or list all its columns in "
+                f"one option (--modality {name}=COLUMN,COLUMN,...)."
+            )
+        given[name] = f"{option} {text}"
+        if option == "--modality":
+            items = [v.strip() for v in value.split(",")]
+            if not all(items):
+                raise CommandError(
+                    f"--modality {text}: an empty column name (a comma at an end, or two "
+                    "in a row); separate the column names with single commas."
+                )
+            repeated = repeated_names(items)
+            if repeated:
+                raise CommandError(
+                    f"--modality {name}: {_preview([repr(r) for r in repeated], 4)} listed "
+                    "more than once; list each column once."
+                )
+        parsed.append((option, name, value))
+    return parsed
+
+
 def resolve_modality_columns(columns, specs, id_column=None):
     """Map the ``--modality`` and ``--prefix`` options to column groups.
 
     ``specs`` lists ``(option, "NAME=VALUE")`` pairs in command-line order.
     ``--modality NAME=COLUMNS``: a comma-separated list of column names or
-    shell-style patterns (``rna_*``); ``--prefix NAME=PREFIX``: every column
-    whose name starts with PREFIX. Returns ``{name: [column, ...]}`` in the
-    order the options were given, and the columns left out.
+    shell-style patterns (``rna_*``), each column selected once;
+    ``--prefix NAME=PREFIX``: every column whose name starts with PREFIX.
+    Returns ``{name: [column, ...]}`` in the order the options were given,
+    and the columns left out.
     """
-    specs = list(specs or [])
     candidates = [c for c in columns if c != id_column]
     candidate_set = set(candidates)
     groups = {}
-    for option, text in specs:
-        name, value = _name_and_value(text, option)
-        if name in groups:
-            raise CommandError(f"modality {name!r} is given more than once.")
+    for option, name, value in check_modality_options(specs):
         if option == "--prefix":
             chosen = [c for c in candidates if c.startswith(value)]
             id_matches = id_column in columns and str(id_column).startswith(value)
@@ -348,10 +377,8 @@ def resolve_modality_columns(columns, specs, id_column=None):
                 warnings.warn(f"--prefix {name}={value}: the --id column {id_column!r} starts "
                               f"with {value!r} too; it is left out of modality {name!r}.")
         else:
-            chosen, seen = [], set()
+            chosen, selected_by = [], {}
             for item in (v.strip() for v in value.split(",")):
-                if not item:
-                    continue
                 if any(ch in item for ch in "*?["):
                     matched = [c for c in candidates if fnmatch.fnmatchcase(c, item)]
                     if not matched:
@@ -368,8 +395,14 @@ def resolve_modality_columns(columns, specs, id_column=None):
                         + f"; columns are: {_preview(candidates)}. To select by "
                         f"prefix, write {name}={item}* or --prefix {name}={item}."
                     )
-                chosen += [c for c in matched if c not in seen]
-                seen.update(matched)
+                twice = next((c for c in matched if c in selected_by), None)
+                if twice is not None:
+                    raise CommandError(
+                        f"--modality {name}: column {twice!r} is selected by both "
+                        f"{selected_by[twice]!r} and {item!r}; select each column once."
+                    )
+                selected_by.update((c, item) for c in matched)
+                chosen += matched
         groups[name] = chosen
     if len(groups) < 2:
         raise CommandError(
@@ -659,6 +692,7 @@ def _fit(args):
     # so are the options: before the table is read
     model = _estimator(args)
     _check_estimator_options(model)
+    check_modality_options(args.groups)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)

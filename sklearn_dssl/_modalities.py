@@ -65,8 +65,16 @@ def resolve_modalities(spec, n_features, feature_names=None, X=None):
 
     if isinstance(spec, Mapping):
         names = [str(name) for name in spec]
-        if len(set(names)) != len(names):
-            raise ValueError(f"modality names must be unique once cast to str, got {names}.")
+        first = {}
+        for key, name in zip(spec, names):
+            if name in first:
+                raise ValueError(
+                    f"modality names {first[name]!r} and {key!r} collide as strings: both "
+                    f"are {name!r} once cast to str, the form the fitted model keeps "
+                    "(modalities_, feature names); give the modalities names that differ "
+                    "as strings."
+                )
+            first[name] = key
         groups = list(spec.values())
     elif not _is_sequence(spec):
         raise TypeError(

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils.validation import check_is_fitted
 
 import sklearn_dssl
@@ -188,7 +189,9 @@ def test_fit_other_methods_in_process(tables, tmp_path, capsys, method, extra, w
             "--prefix", "atac=atac_", "--method", method, "--quiet", *extra,
             "-o", str(tmp_path / "z.tsv"), "--model", str(tmp_path / "model")]
     assert main(argv) == 0, capsys.readouterr().err
-    assert "train_loss" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "train_loss" not in out
+    assert f"wrote embeddings ({len(frame)} rows x {width} columns)" in out
     Z = pd.read_csv(tmp_path / "z.tsv", sep="\t")
     assert Z.shape == (len(frame), width)
     model = load(tmp_path / "model", device="auto")  # where it was fitted
@@ -202,13 +205,15 @@ def test_fit_three_modalities(tables, tmp_path, capsys):
             "--modality", "y=rna_2,atac_0", "--modality", "z=atac_1,atac_2", "--id", "cell",
             *TINY, "--quiet", "-o", str(tmp_path / "z.csv")]
     assert main(argv) == 0, capsys.readouterr().err
+    # the count leaves out the id column
+    assert "wrote embeddings (120 rows x 12 columns)" in capsys.readouterr().out
     Z = pd.read_csv(tmp_path / "z.csv")
     assert Z.columns.tolist() == ["cell", *(f"{block}_{m}_{i}" for block in ("shared", "specific")
                                             for m in "xyz" for i in range(2))]
 
 
 def test_fit_with_held_out_rows_and_early_stopping(tables, tmp_path, capsys):
-    folder, _ = tables
+    folder, frame = tables
     argv = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
             *TINY, "--epochs-shared", "6", "--epochs-specific", "6", "--validation-fraction",
             "0.25", "--early-stopping", "1", "--quiet", "--model", str(tmp_path / "model")]
@@ -219,6 +224,36 @@ def test_fit_with_held_out_rows_and_early_stopping(tables, tmp_path, capsys):
     # at this seed step 1's held-out loss rises at its fifth epoch (3.649 to 3.666)
     assert len(model.shared_net_.history) == 5
     assert model.get_params()["validation_fraction"] == 0.25
+
+    # the early stopping keeps each step's best epoch (load_best=True), not its last:
+    # the same fit in Python, its weights recorded after every epoch
+    from skorch.callbacks import Callback, EarlyStopping
+
+    class RecordWeights(Callback):
+        steps = []  # on the class: each net trains a copy of the callback
+
+        def on_train_begin(self, net, **kwargs):
+            self.steps.append([])
+
+        def on_epoch_end(self, net, **kwargs):
+            self.steps[-1].append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+    replica = sklearn_dssl.DisentangledSSL(
+        modalities={"rna": RNA, "atac": ATAC}, n_shared=2, n_specific=2, hidden_layer_sizes=(8,),
+        max_epochs_shared=6, max_epochs_specific=6, batch_size=32, random_state=0,
+        validation_fraction=0.25,
+        callbacks=[RecordWeights(), EarlyStopping(monitor="valid_loss", patience=1)],
+    ).fit(frame[RNA + ATAC])
+    shared, _ = RecordWeights.steps  # step 1's epochs, then step 2's
+    valid_loss = model.shared_net_.history[:, "valid_loss"]
+    assert replica.shared_net_.history[:, "valid_loss"] == valid_loss  # the same training
+    best = int(np.argmin(valid_loss))
+    assert best == 3 and len(shared) == 5
+    saved = model.shared_net_.module_.state_dict()
+    assert saved.keys() == shared[best].keys()
+    for key, value in saved.items():
+        torch.testing.assert_close(value, shared[best][key], rtol=0, atol=0)
+    assert any(not torch.equal(value, shared[-1][key]) for key, value in saved.items())
 
 
 def test_transform_with_a_model_fitted_on_an_array(tables, tmp_path, capsys):
@@ -447,6 +482,42 @@ ERRORS = {
     "output inside the model zip": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_",
                                      "--prefix", "atac=atac_", "-o", "{t}/new.zip/z.csv",
                                      "--model", "{t}/new.zip"], "inside each other"),
+    # refused before the table (absent here) is read
+    "model inside the output path": (["fit", "{f}/absent.csv", "--prefix", "rna=rna_",
+                                      "--prefix", "atac=atac_", "-o", "{t}/e.csv", "--model",
+                                      "{t}/e.csv/m.zip"],
+                                     "--output {t}/e.csv and --model {t}/e.csv/m.zip would be "
+                                     "written over or inside each other; give them separate "
+                                     "paths"),
+    "output inside the model path, before the table is read": (
+        ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_", "-o",
+         "{t}/new/z.csv", "--model", "{t}/new"], "would be written over or inside each other"),
+    "a modality name given twice": (
+        ["fit", "{f}/absent.csv", "--modality", "rna=rna_0,rna_1", "--modality", "rna=rna_2",
+         "--prefix", "atac=atac_", "--model", "{t}/m"],
+        "modality 'rna' is given more than once (--modality rna=rna_0,rna_1 and --modality "
+        "rna=rna_2); give each modality its own name, or list all its columns in one option"),
+    "a modality name given by a prefix and a column list": (
+        ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--modality", "rna=atac_0",
+         "--model", "{t}/m"],
+        "modality 'rna' is given more than once (--prefix rna=rna_ and --modality rna=atac_0)"),
+    "a trailing comma": (
+        ["fit", "{f}/absent.csv", "--modality", "rna=rna_0,rna_1,", "--prefix", "atac=atac_",
+         "--model", "{t}/m"],
+        "--modality rna=rna_0,rna_1,: an empty column name (a comma at an end, or two in a "
+        "row); separate the column names with single commas."),
+    "two commas in a row": (
+        ["fit", "{f}/absent.csv", "--modality", "rna=rna_0, ,rna_1", "--prefix", "atac=atac_",
+         "--model", "{t}/m"], "an empty column name"),
+    "a column listed twice": (
+        ["fit", "{f}/absent.csv", "--modality", "rna=rna_0,rna_1,rna_0", "--prefix",
+         "atac=atac_", "--model", "{t}/m"],
+        "--modality rna: 'rna_0' listed more than once; list each column once."),
+    "a column selected by a pattern and by name": (
+        ["fit", "{f}/cells.csv", "--modality", "rna=rna_*,rna_1", "--prefix", "atac=atac_",
+         "--model", "{t}/m"],
+        "--modality rna: column 'rna_1' is selected by both 'rna_*' and 'rna_1'; select each "
+        "column once."),
     "not a model": (["transform", "{f}/cells.csv", "{f}/cells.csv", "-o", "{t}/z.csv"],
                     "is neither a directory nor a zip file"),
     "absent model": (["transform", "{t}/none.zip", "{f}/cells.csv", "-o", "{t}/z.csv"],
@@ -516,10 +587,14 @@ def test_outputs_that_cannot_be_written_fail_before_training(tables, tmp_path, c
     fit = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
            *TINY, "-q"]
     for outputs, expected in (
-        (["-o", str(tmp_path / "folder.csv")], "is an existing directory"),
-        (["-o", str(tmp_path / "model" / "z.csv")], "would be written over or inside each other"),
+        (["-o", str(tmp_path / "folder.csv"), "--model", str(tmp_path / "model")],
+         "is an existing directory"),
+        (["-o", str(tmp_path / "model" / "z.csv"), "--model", str(tmp_path / "model")],
+         "would be written over or inside each other"),
+        (["-o", str(tmp_path / "e.csv"), "--model", str(tmp_path / "e.csv" / "m.zip")],
+         "would be written over or inside each other"),
     ):
-        assert main([*fit, *outputs, "--model", str(tmp_path / "model")]) == 1
+        assert main([*fit, *outputs]) == 1
         out, err = capsys.readouterr()
         assert "fitting" not in out and expected in err
     # without a Parquet engine, a .parquet output is refused up front

@@ -90,15 +90,38 @@ def test_refused_specs(spec, n_features, names, message):
         resolve_modalities(spec, n_features, names)
 
 
+_MIXED_TYPES = r"'m1': a column group holds integer indices, column names or a boolean mask"
+
+
 @pytest.mark.parametrize(
-    "spec",
-    ["ab", 3, [2, [0, 1, 2]], [[0, 1.5], [2, 3, 4]], [[0, "b"], [2, 3, 4]], [{0}, {1}],
-     [[True, 1, 0, 0, 0], [False, 0, 1, 1, 1]], [2.5, 2.5], [slice(0, 2.5), slice(3, None)],
-     [slice("a", 2), slice(3, None)], [slice("a", "b", "c"), slice(2, None)]],
+    "spec, message",
+    [
+        ("ab", "modalities must be None, a sequence .* got str"),
+        (3, "modalities must be None, a sequence .* got int"),
+        ([2, [0, 1, 2]], r"mixes column counts with column groups; give either counts for "
+                         "every modality or a column group for every modality"),
+        ([[0, 1.5], [2, 3, 4]], _MIXED_TYPES),
+        ([[0, "b"], [2, 3, 4]], _MIXED_TYPES),
+        ([{0}, {1}], "'m1': a column group must be a slice or a sequence .* got set"),
+        ([[True, 1, 0, 0, 0], [False, 0, 1, 1, 1]], _MIXED_TYPES),
+        ([2.5, 2.5], "'m1' is 2.5, a number but not an int"),
+        ([slice(0, 2.5), slice(3, None)], "a slice of columns has int positions"),
+        ([slice("a", 2), slice(3, None)], "a slice of column names has names"),
+        ([slice("a", "b", "c"), slice(2, None)], "a slice of column names has names"),
+    ],
 )
-def test_badly_typed_specs_raise_type_error(spec):
-    with pytest.raises(TypeError, match="modalit"):
+def test_badly_typed_specs_raise_type_error(spec, message):
+    with pytest.raises(TypeError, match=message):
         resolve_modalities(spec, 5, NAMES)
+
+
+def test_names_that_collide_as_strings_are_refused_as_such():
+    # the fitted model keys modalities_ (and the feature names) by str(name)
+    with pytest.raises(ValueError, match=r"modality names 1 and '1' collide as strings: both "
+                                         r"are '1' once cast to str.*give the modalities "
+                                         r"names that differ as strings\.$"):
+        resolve_modalities({1: [0, 1], "1": [2, 3]}, 4)
+    assert list(resolve_modalities({1: [0, 1], "one": [2, 3]}, 4)) == ["1", "one"]
 
 
 @given(st.lists(st.integers(1, 6), min_size=2, max_size=5), st.randoms(use_true_random=False))
