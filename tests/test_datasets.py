@@ -225,3 +225,53 @@ def test_the_sphere_coupling_takes_concentrations_its_sampler_can_draw():
     np.testing.assert_allclose(z2, z1, atol=1e-12)
     with pytest.raises(ValueError, match=r"'concentration' parameter .* range \(0.0, 1e\+100\]"):
         make_latent_partial_causal(100, concentration=1e101, random_state=0)
+
+
+@pytest.mark.parametrize("slope", [1e-9, 0.5, 1 - 1e-9])
+def test_nonlinear_slopes_inside_the_open_unit_interval_are_taken(slope):
+    data = make_nonlinear_multimodal(n_samples=50, n_latent=2, n_features=4,
+                                     negative_slope=slope, random_state=0)
+    assert np.isfinite(data.data).all()
+    if slope >= 0.5:  # a tiny slope loses the negative side to rounding
+        H = _invert(data, "m1", slope)
+        expected = np.hstack([data.latents["specific_m1"], data.latents["shared"]])
+        np.testing.assert_allclose(H, expected, atol=1e-8)
+
+
+@pytest.mark.parametrize("slope", [0.0, -1e-9, 1.0, 1 + 1e-9])
+def test_nonlinear_slopes_outside_the_open_unit_interval_are_refused(slope):
+    # 0 is not invertible, 1 is a linear mixing (make_paper_synthetic's law)
+    with pytest.raises(ValueError, match=r"'negative_slope' parameter of "
+                                         r"make_nonlinear_multimodal must be a float in the "
+                                         r"range \(0\.0, 1\.0\)"):
+        make_nonlinear_multimodal(n_samples=50, n_latent=2, n_features=4,
+                                  negative_slope=slope, random_state=0)
+
+
+def test_xavier_label_layers_have_the_torch_scales():
+    """Xavier-uniform weights, U(-b, b) with b = sqrt(6 / (fan_in + fan_out)), and
+    nn.Linear's default biases, U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the "normal"
+    law is standard normal for both. Wide layers, so that the sample bounds and
+    standard deviations are within 1% of the law's, far from a wrong scale (fan_in
+    alone, or fan_out alone, in the weights' bound: a factor of at least 1.2 here;
+    the weights' bound for the biases: 0.06 against 0.2)."""
+    from sklearn_dssl.datasets._synthetic import _dense_layer
+
+    rng = np.random.default_rng(0)
+    for fan_in, fan_out in ((25, 4000), (4000, 60)):
+        weights, bias = _dense_layer(rng, fan_in, fan_out, "xavier")
+        assert weights.shape == (fan_in, fan_out) and bias.shape == (fan_out,)
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        assert bound * 0.999 < np.abs(weights).max() <= bound
+        assert weights.std() == pytest.approx(bound / np.sqrt(3.0), rel=0.01)
+        assert abs(weights.mean()) < 0.01 * bound
+        bias_bound = 1.0 / np.sqrt(fan_in)
+        assert np.abs(bias).max() <= bias_bound
+        if fan_out > 1000:  # enough biases to measure their law
+            assert bias_bound * 0.99 < np.abs(bias).max()
+            assert bias.std() == pytest.approx(bias_bound / np.sqrt(3.0), rel=0.03)
+        else:
+            assert np.abs(bias).max() > 0.8 * bias_bound
+    weights, bias = _dense_layer(rng, 200, 400, "normal")
+    assert weights.std() == pytest.approx(1.0, rel=0.01)
+    assert bias.std() == pytest.approx(1.0, rel=0.1) and np.abs(bias).max() > 2.0

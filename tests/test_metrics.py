@@ -332,7 +332,8 @@ def test_probe_scorer_in_grid_search_on_a_bare_estimator():
         small_model(), {"beta": [0.0, 1.0]}, scoring=make_probe_scorer(block="shared"), cv=2
     ).fit(data.data, data.target[:, 1])
     scores = search.cv_results_["mean_test_score"]
-    assert np.all((scores >= 0) & (scores <= 1))
+    # the shared block carries Y_c: 0.81 and 0.79; labels shuffled, 0.52 and 0.51
+    assert np.all(scores > 0.7), scores
 
 
 def test_probe_scorer_on_a_pipeline_embeds_through_its_steps():
