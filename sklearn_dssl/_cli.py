@@ -466,7 +466,7 @@ def _hidden_sizes(text):
 ESTIMATOR_OPTIONS = [
     (["--n-shared"], "n_shared", dict(type=int, help="width of each shared block (DisentangledSSL and the deep baselines; default 100)")),
     (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL and the deep baselines; default 100)")),
-    (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50)")),
+    (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50, or fewer where a modality is narrower)")),
     (["--hidden"], "hidden_layer_sizes", dict(type=_hidden_sizes, metavar="W[,W...]", help="hidden layer widths of every encoder, e.g. 512 or 256,256; 'none' for linear encoders")),
     (["--specific-init"], "specific_init", dict(choices=["looks_linear", "normal"], help="initial weights of the specific encoders (DisentangledSSL, JointOptSSL, FOCAL; default looks_linear)")),
     (["--beta"], "beta", dict(type=float, help="bottleneck weight of step 1 (DisentangledSSL; default 0.1)")),
@@ -555,7 +555,7 @@ def _check_estimator_options(model):
         try:
             resolve_device(params["device"])
         except ValueError as exc:
-            raise CommandError(f"--device {params['device']}: {exc}") from None
+            raise CommandError(str(exc)) from None  # "device='cuda:9' ...", as --device
     if hasattr(model, "_check_params"):  # combinations, e.g. FOCAL's equal widths
         try:
             model._check_params()
@@ -948,13 +948,38 @@ def _one_line_warnings():
     original = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{PROG}: warning: {message}", file=sys.stderr)
+        advice = next((text for kind, text in _command_line_advice().items()
+                       if issubclass(category, kind)), "")
+        print(f"{PROG}: warning: {message}{advice}", file=sys.stderr)
 
     warnings.showwarning = show
     try:
         yield
     finally:
         warnings.showwarning = original
+
+
+def _in_option_terms(message):
+    """``message`` with the estimators' ``param=value`` written as the
+    command's ``--option value`` (``n_components=50`` as ``--n-components 50``)."""
+    for flags, param, _ in ESTIMATOR_OPTIONS:
+        message = re.sub(rf"(?<![\w-]){param}=(?=\S)", f"{flags[0]} ", message)
+    return message
+
+
+def _command_line_advice():
+    """The fix of a warning the estimators give in Python terms, in the
+    command's, by the warning's category."""
+    from ._neural import ColumnScaleWarning
+    from ._training import OverfittingWarning
+
+    return {
+        ColumnScaleWarning: " On the command line: standardise the table's columns before "
+                            "fitting, and those of the tables you embed with the model by "
+                            "the same means and standard deviations.",
+        OverfittingWarning: " On the command line: --validation-fraction with "
+                            "--early-stopping PATIENCE.",
+    }
 
 
 # what torch's allocators say when they fail
@@ -1036,6 +1061,6 @@ def main(argv=None):
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,
             FloatingPointError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = _in_option_terms(" ".join(str(exc).split()) or type(exc).__name__)
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 1

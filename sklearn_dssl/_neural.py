@@ -154,6 +154,10 @@ def ica_on(ica):
 COLUMN_SCALE_RATIO = 1e3
 
 
+class ColumnScaleWarning(UserWarning):
+    """A modality's columns differ widely in scale (the fix: standardise them)."""
+
+
 def _column_std(X):
     """Per-column standard deviation of float32 ``X``, finite for any finite X.
 
@@ -278,7 +282,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                     "the widest columns and may learn little of the others. Standardise "
                     "the columns first, e.g. with a StandardScaler before the estimator in "
                     "a Pipeline.",
-                    UserWarning,
+                    ColumnScaleWarning,
                 )
 
     def _training_device(self):

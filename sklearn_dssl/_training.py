@@ -353,6 +353,10 @@ def _chance_loss(epoch, prefix, count):
     return rows, count * float(np.average(np.log(rows), weights=rows))
 
 
+class OverfittingWarning(UserWarning):
+    """The held-out loss rose from its lowest (the fix: stop training early)."""
+
+
 # How far above its lowest, as a share of its chance level, the held-out
 # cross-modal contrast may end before fit warns of overfitting.
 OVERFIT_SHARE_OF_CHANCE = 0.1
@@ -390,7 +394,7 @@ def warn_if_held_out_contrast_rose(net, criterion, step_name):
         "expense of others. Stop training where the held-out loss is lowest, with "
         "callbacks=[EarlyStopping(monitor='valid_loss', load_best=True)] (skorch), or "
         "train for fewer epochs or at a lower lr.",
-        UserWarning,
+        OverfittingWarning,
     )
     return True
 

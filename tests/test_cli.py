@@ -4,6 +4,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -178,6 +179,7 @@ def test_quoted_header_names_are_read_as_pandas_reads_them(tables, tmp_path):
     pytest.param("contrastive", ["--n-components", "2", "--epochs", "1", "--ica", "--hidden",
                                  "8", "--compile"], 4, marks=needs_cxx),
     ("cca", ["--n-components", "2"], 2 * 2 + 2 * 3),
+    ("cca", [], 2 * 3 + 2 * 3),  # by default as wide as the modalities of 3 columns allow
     ("dssl", [*TINY, "--blocks", "shared"], 4),
     ("jointopt", BASELINE_EPOCH, 8),
     ("focal", BASELINE_EPOCH, 8),
@@ -388,7 +390,10 @@ ERRORS = {
                                   "--model", "{t}/m"], "--beta does not apply to --method cca"),
     "invalid parameter": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                            "atac=atac_", "--method", "cca", "--n-components", "9",
-                           "--model", "{t}/m"], "n_components=9 exceeds"),
+                           "--model", "{t}/m"],
+                          # the option, not the Python parameter (n_components=9)
+                          "error: --n-components 9 exceeds the smallest modality's 3 columns; "
+                          "use at most 3."),
     "model path is a file": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                               "atac=atac_", "--model", "{f}/plain_file"],
                              "--model {f}/plain_file: a path not ending in .zip is written "
@@ -413,7 +418,7 @@ ERRORS = {
         "--n-shared 0: The 'n_shared' parameter of DisentangledSSL must be an int"),
     "a device torch does not see": (
         ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
-         "--device", "cuda:99", "--model", "{t}/m"], "--device cuda:99: device='cuda:99'"),
+         "--device", "cuda:99", "--model", "{t}/m"], "error: --device 'cuda:99' "),
     "semicolon-separated csv": (["fit", "{f}/semicolons.csv", "--prefix", "rna=rna_",
                                  "--prefix", "atac=atac_", "--id", "cell", "--model",
                                  "{t}/m"],
@@ -1007,3 +1012,32 @@ def test_the_demo_probes_standardise_blocks_of_any_scale():
     # a plain logistic regression would predict one class
     scores = _probe_row(1e-4 * z[:150], 1e-4 * z[150:], y[:150], y[150:])
     assert min(scores) > 0.95
+
+
+def test_warnings_give_the_command_line_s_fix(tables, tmp_path, capsys):
+    folder, frame = tables
+    wide = frame.assign(rna_0=1e4 * frame["rna_0"])
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    argv = ["fit", str(tmp_path / "wide.csv"), "--prefix", "rna=rna_", "--prefix",
+            "atac=atac_", *TINY, "--quiet", "--model", str(tmp_path / "m.zip")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert ("sklearn-dssl: warning: the columns of modality 'rna' differ in scale by a factor "
+            "of") in err
+    assert ("a Pipeline. On the command line: standardise the table's columns before fitting, "
+            "and those of the tables you embed with the model by the same means and standard "
+            "deviations.") in err
+
+
+def test_an_overfitting_warning_names_the_options_that_stop_early(capsys):
+    from sklearn_dssl._cli import _one_line_warnings
+    from sklearn_dssl._training import OverfittingWarning
+
+    with warnings.catch_warnings(), _one_line_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("the held-out loss rose.", OverfittingWarning)
+    assert capsys.readouterr().err == (
+        "sklearn-dssl: warning: the held-out loss rose. On the command line: "
+        "--validation-fraction with --early-stopping PATIENCE.\n")
