@@ -124,7 +124,17 @@ def _selected(group, name, X):
             f"modality {name!r} is a callable column selector, which needs the data "
             "it selects from; this call has none."
         )
-    selected = group(X)
+    try:
+        selected = group(X)
+    except (ValueError, TypeError, AttributeError) as exc:
+        if getattr(X, "columns", None) is not None:
+            raise
+        # e.g. make_column_selector on the array of an earlier pipeline step
+        raise ValueError(
+            f"modality {name!r}: its column selector cannot select from X, which has no "
+            f"column names ({exc}). Pass a DataFrame; in a Pipeline, have the steps before "
+            "it output DataFrames: set_output(transform='pandas')."
+        ) from exc
     if callable(selected) or isinstance(selected, (str, bytes)) or not (
         isinstance(selected, slice) or _is_sequence(selected)
     ):
@@ -183,8 +193,12 @@ def _group_indices(group, name, n_features, feature_names):
             bad = [int(v) for v in values if not -n_features <= int(v) < n_features]
             if bad:
                 raise ValueError(
-                    f"modality {name!r} names column(s) {bad}, but X has "
-                    f"{n_features} features."
+                    f"modality {name!r} gives column position(s) {bad[:5]}"
+                    f"{' and more' if len(bad) > 5 else ''}, but X has {n_features} "
+                    f"features (positions 0 to {n_features - 1}, or -{n_features} to -1). "
+                    "Integers are positions, as in ColumnTransformer: to select columns "
+                    "labelled by integers, name them with strings "
+                    "(X.columns = X.columns.astype(str)) and select those names."
                 )
             indices = values.astype(int) % n_features
         else:

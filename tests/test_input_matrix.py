@@ -335,6 +335,13 @@ def test_column_selectors_pick_the_modalities_of_a_dataframe_in_a_pipeline(name)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             pipe[-1].fit_specific(pipe[0].transform(df))
+    # an earlier step that outputs arrays leaves the selectors nothing to select by
+    unnamed = make_pipeline(StandardScaler(), _estimators()[name](modalities=spec))
+    with pytest.raises(ValueError, match=r"modality 'rna': its column selector cannot select "
+                       r"from X, which has no column names \(make_column_selector can only be "
+                       r"applied to pandas dataframes\)\. Pass a DataFrame; in a Pipeline, have "
+                       r"the steps before it output DataFrames: set_output\(transform='pandas'\)"):
+        unnamed.fit(df)
 
 
 @pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive", "DMVAE"])

@@ -57,7 +57,10 @@ def test_accepted_specs(spec, expected):
         ([0, 5], 5, None, "positive"),
         ([[0, 1], [1, 2, 3, 4]], 5, None, "overlap.*\\[1\\]"),
         ([[0, 1], [2, 3]], 5, None, r"column\(s\) \[4\] of X belong to no modality"),
-        ([[0, 7], [1, 2, 3, 4]], 5, None, "column\\(s\\) \\[7\\]"),
+        ([[0, 7], [1, 2, 3, 4]], 5, None,
+         r"gives column position\(s\) \[7\], but X has 5 features \(positions 0 to 4, or -5 "
+         r"to -1\)\. Integers are positions, as in ColumnTransformer: to select columns "
+         r"labelled by integers, name them with strings"),
         ([[0, 0], [1, 2, 3, 4]], 5, None, "more than once"),
         ([[], [0, 1, 2, 3, 4]], 5, None, "no columns"),
         ([["a"], ["b", "zz"]], 5, NAMES, "not in X.*zz"),
@@ -71,12 +74,12 @@ def test_accepted_specs(spec, expected):
         ([[1, 1, 1, 0, 0], [0, 0, 0, 1, 1]], 5, None,
          r"more than once \(a mask over the columns holds True and False, not 1 and 0\)"),
         ([[1, 1, 0], [2, 3, 4]], 5, None, r"'m1' lists a column more than once\.$"),  # no mask
-        ([[0, 5], [1, 2, 3, 4]], 5, None, r"column\(s\) \[5\], but X has 5"),
-        ([[0, -6], [1, 2, 3, 4]], 5, None, r"column\(s\) \[-6\], but X has 5"),
+        ([[0, 5], [1, 2, 3, 4]], 5, None, r"position\(s\) \[5\], but X has 5"),
+        ([[0, -6], [1, 2, 3, 4]], 5, None, r"position\(s\) \[-6\], but X has 5"),
         ([[-5], [1, 2, 3, 4]], 5, None, None),  # column 0, counted from the end
-        ([[0, 2**70], [1, 2, 3, 4]], 5, None, r"column\(s\) \[1180591620717411303424\]"),
+        ([[0, 2**70], [1, 2, 3, 4]], 5, None, r"position\(s\) \[1180591620717411303424\]"),
         ([[np.uint64(2**64 - 1)], [0, 1, 2, 3, 4]], 5, None,
-         r"column\(s\) \[18446744073709551615\], but X has 5"),
+         r"position\(s\) \[18446744073709551615\], but X has 5"),
         ([slice(0, 2, 0), slice(2, None)], 5, None, "a slice's step cannot be zero"),
         ([slice("a", "b"), slice("c", None)], 5, None, "given by column names"),
         ([slice("a", "zz"), slice("c", None)], 5, NAMES, r"not in X: \['zz'\]"),
