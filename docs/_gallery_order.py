@@ -10,6 +10,7 @@ ORDER = [
     "plot_specific_representations.py",
     "plot_early_stopping.py",
     "plot_retrieval.py",
+    "plot_digit_halves.py",
     "plot_contrastive_ica.py",
 ]
 
