@@ -246,13 +246,13 @@ class LinearCCA(MultimodalTransformer):
     n_components_ : int
         Number of canonical variates per modality: ``n_components``, or what
         None resolved to.
-    weights_ : list of ndarray of shape (n_columns_of_modality, n_components_)
+    weights_ : list of ndarray of shape (n_columns_of_modality, n_components)
         Canonical weights: ``(x_i - means_[i]) @ weights_[i]`` are the variates.
-    loadings_ : list of ndarray of shape (n_components_, n_columns_of_modality)
+    loadings_ : list of ndarray of shape (n_components, n_columns_of_modality)
         Least-squares coefficients of each modality's centred columns on its
         variates: with ``v_i = (x_i - means_[i]) @ weights_[i]``, the specific
         block is ``(x_i - means_[i]) - v_i @ loadings_[i]``.
-    canonical_correlations_ : ndarray of shape (n_components_,)
+    canonical_correlations_ : ndarray of shape (n_components,)
         Correlations of the paired variates on the training data (averaged
         over the pairs of modalities when there are more than two), in
         decreasing order up to the ridge's effect.
