@@ -381,7 +381,8 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
         warnings.warn(f"X has feature names, but {estimator_name} was fitted without "
                       "feature names", UserWarning, stacklevel=3)
     if expected_names is not None and named and [str(c) for c in columns] != list(expected_names):
-        missing = [c for c in expected_names if c not in set(columns)]
+        present = set(columns)
+        missing = [c for c in expected_names if c not in present]
         if missing:
             raise ValueError(
                 f"the columns of X do not match modality {name!r}: X lacks "

@@ -466,7 +466,7 @@ def _hidden_sizes(text):
 ESTIMATOR_OPTIONS = [
     (["--n-shared"], "n_shared", dict(type=int, help="width of each shared block (DisentangledSSL and the deep baselines; default 100)")),
     (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL and the deep baselines; default 100)")),
-    (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50, or fewer where a modality is narrower)")),
+    (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50, or fewer where a modality's columns or the training rows allow fewer)")),
     (["--hidden"], "hidden_layer_sizes", dict(type=_hidden_sizes, metavar="W[,W...]", help="hidden layer widths of every encoder, e.g. 512 or 256,256; 'none' for linear encoders")),
     (["--specific-init"], "specific_init", dict(choices=["looks_linear", "normal"], help="initial weights of the specific encoders (DisentangledSSL, JointOptSSL, FOCAL; default looks_linear)")),
     (["--beta"], "beta", dict(type=float, help="bottleneck weight of step 1 (DisentangledSSL; default 0.1)")),
@@ -551,16 +551,11 @@ def _check_estimator_options(model):
         if param not in flags:
             raise
         raise CommandError(f"{flags[param]} {params[param]}: {exc}") from None
-    if "device" in params:
-        try:
+    with _estimator_errors_in_option_terms():
+        if "device" in params:
             resolve_device(params["device"])
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None  # "device='cuda:9' ...", as --device
-    if hasattr(model, "_check_params"):  # combinations, e.g. FOCAL's equal widths
-        try:
+        if hasattr(model, "_check_params"):  # combinations, e.g. FOCAL's equal widths
             model._check_params()
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------
@@ -706,7 +701,8 @@ def _fit(args):
     sizes = ", ".join(f"{name}: {len(chosen)} columns" for name, chosen in groups.items())
     print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes})", flush=True)
     start = time.perf_counter()
-    model.fit(X)
+    with _estimator_errors_in_option_terms():
+        model.fit(X)
     if _interrupted(model):
         # the estimator keeps the weights of a Ctrl-C for Python users; a
         # command stops, so that `fit ... && next step` does not go on
@@ -959,6 +955,20 @@ def _one_line_warnings():
         warnings.showwarning = original
 
 
+@contextlib.contextmanager
+def _estimator_errors_in_option_terms():
+    """Report a ValueError or TypeError of the estimator as the command's
+    error, its ``param=value`` written as the command's options. Only around
+    the estimator's own calls: the paths and names a user typed may hold
+    ``name=value`` too (``runs/lr=0.01/cells.csv``)."""
+    try:
+        yield
+    except CommandError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise CommandError(_in_option_terms(" ".join(str(exc).split()))) from None
+
+
 def _in_option_terms(message):
     """``message`` with the estimators' ``param=value`` written as the
     command's ``--option value`` (``n_components=50`` as ``--n-components 50``)."""
@@ -970,8 +980,7 @@ def _in_option_terms(message):
 def _command_line_advice():
     """The fix of a warning the estimators give in Python terms, in the
     command's, by the warning's category."""
-    from ._neural import ColumnScaleWarning
-    from ._training import OverfittingWarning
+    from .exceptions import ColumnScaleWarning, OverfittingWarning
 
     return {
         ColumnScaleWarning: " On the command line: standardise the table's columns before "
@@ -1061,6 +1070,6 @@ def main(argv=None):
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,
             FloatingPointError) as exc:
-        message = _in_option_terms(" ".join(str(exc).split()) or type(exc).__name__)
+        message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -437,6 +437,8 @@ class LinearCCA(MultimodalTransformer):
         # residual_maps_ is computed only when asked for by name: a property
         # would be computed, columns x columns, by whatever lists the
         # estimator's attributes (dir, tab completion, its HTML display)
+        if name == "n_components_":  # its property found no weights_
+            check_is_fitted(self)
         if name != "residual_maps_":
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         warnings.warn(
@@ -471,12 +473,7 @@ class LinearCCA(MultimodalTransformer):
     @property
     def n_components_(self):
         # the fitted width, read from the weights rather than stored: files
-        # saved before it existed load with it
-        if "weights_" not in vars(self):
-            raise AttributeError(
-                f"This {type(self).__name__} instance is not fitted yet: n_components_ "
-                "is set by fit."
-            )
+        # saved before it existed load with it (unfitted, __getattr__ says so)
         return self.weights_[0].shape[1]
 
     def _block_widths(self):

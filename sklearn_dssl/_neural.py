@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
 from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
+from .exceptions import ColumnScaleWarning
 from ._training import as_tensor, infer, seed_from, train, training_device
 from ._validation import validate_estimator_settings
 
@@ -154,10 +155,6 @@ def ica_on(ica):
 COLUMN_SCALE_RATIO = 1e3
 
 
-class ColumnScaleWarning(UserWarning):
-    """A modality's columns differ widely in scale (the fix: standardise them)."""
-
-
 def _column_std(X):
     """Per-column standard deviation of float32 ``X``, finite for any finite X.
 
@@ -271,7 +268,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """Warn of a modality whose columns' scales differ by more than
         ``COLUMN_SCALE_RATIO``: its encoder would see mostly the widest
         columns, and may learn next to nothing (no loss is judged then)."""
-        std = _column_std(X_model).double().cpu().numpy()
+        std = _column_std(X_model).cpu().double().numpy()  # mps has no float64
         for name, part in zip(self.modalities_, np.split(std, np.cumsum(self._modality_sizes)[:-1])):
             varying = part[part > 0]
             if len(varying) > 1 and varying.max() > COLUMN_SCALE_RATIO * varying.min():

@@ -27,6 +27,8 @@ from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, Progress
 from skorch.dataset import unpack_data
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
+from .exceptions import NonFiniteLossError, OverfittingWarning
+
 
 def resolve_device(device):
     """Map ``"auto"`` to CUDA when available (else CPU) and check the result."""
@@ -254,14 +256,6 @@ class TensorBatches:
                    else data.index_select(0, order[start:stop])), None
 
 
-class NonFiniteLossError(FloatingPointError, ValueError):
-    """Raised when a training loss becomes NaN or infinite.
-
-    A ValueError too: what diverges is most often the input's scale or a
-    setting (``lr``), and the package reports those as ValueErrors.
-    """
-
-
 class StopOnNonFiniteLoss(Callback):
     """Stop training with an informative error as soon as an epoch's loss is not finite."""
 
@@ -353,10 +347,6 @@ def _chance_loss(epoch, prefix, count):
     return rows, count * float(np.average(np.log(rows), weights=rows))
 
 
-class OverfittingWarning(UserWarning):
-    """The held-out loss rose from its lowest (the fix: stop training early)."""
-
-
 # How far above its lowest, as a share of its chance level, the held-out
 # cross-modal contrast may end before fit warns of overfitting.
 OVERFIT_SHARE_OF_CHANCE = 0.1
@@ -369,13 +359,16 @@ def warn_if_held_out_contrast_rose(net, criterion, step_name):
     its chance level and then rose again by more than
     ``OVERFIT_SHARE_OF_CHANCE`` of that level shows encoders fitted to the
     training rows at the expense of others. Training that a callback stopped (early stopping) or the user
-    interrupted is not judged; nor are nets without a cross-modal term.
+    interrupted is not judged, nor training whose callbacks restore the
+    best epoch's weights at its end (``load_best=True``, as skorch's
+    EarlyStopping and Checkpoint take it, even when they did not stop it);
+    nor are nets without a cross-modal term.
     It replaces :func:`warn_if_no_better_than_chance`'s warning, which
     would tell of the same last epoch without the cause.
     Returns whether it warned.
     """
     term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
-    if term is None or net.interrupted_ or net.stopped_by_callback_:
+    if term is None or net.interrupted_ or net.stopped_by_callback_ or _kept_best(net):
         return False
     losses = [row[f"valid_{term}"] for row in net.history if f"valid_{term}" in row]
     if len(losses) < 2:
@@ -397,6 +390,11 @@ def warn_if_held_out_contrast_rose(net, criterion, step_name):
         OverfittingWarning,
     )
     return True
+
+
+def _kept_best(net):
+    """Whether a callback of ``net`` restored its best epoch's weights."""
+    return any(getattr(callback, "load_best", False) for _, callback in net.callbacks_)
 
 
 def _where_judged(prefix):

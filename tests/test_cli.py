@@ -1041,3 +1041,20 @@ def test_an_overfitting_warning_names_the_options_that_stop_early(capsys):
     assert capsys.readouterr().err == (
         "sklearn-dssl: warning: the held-out loss rose. On the command line: "
         "--validation-fraction with --early-stopping PATIENCE.\n")
+
+
+def test_only_the_estimator_s_errors_are_written_as_options(tables, tmp_path, capsys):
+    from sklearn_dssl._cli import _in_option_terms
+
+    assert _in_option_terms("n_components=9 and xlr=1 but lr=0.1; lr= alone") == (
+        "--n-components 9 and xlr=1 but --lr 0.1; lr= alone")
+    # a path and a modality name the user typed keep their name=value text
+    folder, _ = tables
+    missing = tmp_path / "runs" / "lr=0.01" / "cells.csv"
+    assert main(["fit", str(missing), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+                 "--model", str(tmp_path / "m.zip")]) == 1
+    assert "runs/lr=0.01/cells.csv" in capsys.readouterr().err
+    assert main(["fit", str(folder / "cells.csv"), "--modality", "beta=rna_0,zz", "--prefix",
+                 "atac=atac_", "--model", str(tmp_path / "m.zip")]) == 1
+    err = capsys.readouterr().err
+    assert "--beta" not in err and "write beta=zz* or --prefix beta=zz" in err

@@ -16,7 +16,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from sklearn_dssl import DMVAE, FOCAL, JointOptSSL, LinearCCA, MultimodalContrastive
-from sklearn_dssl._training import NonFiniteLossError
+from sklearn_dssl.exceptions import ColumnScaleWarning, NonFiniteLossError
 from tests.conftest import TINY_NEURAL, small_model
 
 RNG = np.random.default_rng(0)
@@ -421,11 +421,22 @@ def test_columns_of_very_different_scales_are_warned_of(name):
                       r"factor of .*Standardise the columns first") as caught:
         TINY_NEURAL[name]().fit(wide)
     assert not any("'m2'" in str(w.message) for w in caught)
+    assert all(issubclass(w.category, ColumnScaleWarning) for w in caught
+               if "differ in scale" in str(w.message))
     # a factor of 100, or a constant column beside the others, is not warned of
     for data in (X * [1, 1, 100, 1, 1, 1], np.hstack([X[:, :5], np.zeros((40, 1))])):
         with warnings.catch_warnings():
             warnings.filterwarnings("error", message=".*differ in scale")
             TINY_NEURAL[name]().fit(data)
+
+
+@pytest.mark.parametrize("factor, warns", [(0.99e3, False), (1.01e3, True)])
+def test_the_column_scales_are_warned_of_beyond_a_thousandfold(factor, warns):
+    standard = (X - X.mean(axis=0)) / X.std(axis=0)  # every column's std exactly 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TINY_NEURAL["MultimodalContrastive"]().fit(standard * [1, 1, factor, 1, 1, 1])
+    assert sum(issubclass(w.category, ColumnScaleWarning) for w in caught) == int(warns)
 
 
 def test_linear_cca_does_not_depend_on_the_columns_scales_and_does_not_warn():
@@ -447,3 +458,13 @@ def test_one_modality_is_selected_by_name_from_a_wider_dataframe(name):
     with pytest.raises(ValueError, match=r"do not match modality 'm2': X lacks \['c1'\]; pass "
                        r"a DataFrame holding the modality's columns, \['c5', 'c1', 'c3'\]"):
         estimator.transform_modality(df.drop(columns="c1"), "m2")
+
+
+def test_a_wide_modality_s_missing_columns_are_named_five_at_most():
+    names = [f"c{i}" for i in range(16)]
+    df = pd.DataFrame(np.tile(X, (1, 3))[:, :16], columns=names)
+    estimator = LinearCCA([names[:8], names[8:]], n_components=1).fit(df)
+    with pytest.raises(ValueError, match=r"X lacks \['c8', 'c9', 'c10', 'c11', 'c12'\] and more; "
+                       r"pass a DataFrame holding the modality's columns, \['c8', 'c9', 'c10', "
+                       r"'c11', 'c12'\]\.\.\."):
+        estimator.transform_modality(df[names[:8]], "m2")

@@ -448,6 +448,11 @@ def test_correlations_of_identical_variates_stay_within_one(n_modalities):
         np.testing.assert_allclose(cca.canonical_correlations_, 1.0, atol=1e-6)
         assert cca.canonical_correlations_.max() <= 1.0
         assert cca.score(X) <= 1.0
+    # one component of seed 7, whose correlation on X rounds to 1 + 6.7e-16
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(200, 5))
+    X = np.hstack([A, A @ rng.normal(size=(5, 5))])
+    assert LinearCCA(modalities=[5, 5], n_components=1, ridge=0.0).fit(X).score(X) <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -457,6 +462,7 @@ def test_correlations_of_identical_variates_stay_within_one(n_modalities):
         ((8, 12), 100, 0, 8),  # else the narrowest modality's columns
         ((60, 70), 30, 0, 29),  # or the directions the training rows span
         ((10, 12), 100, 3, 7),  # constant columns are not directions
+        ((10, 12, 14), 100, 3, 7),  # of any of three modalities
     ],
 )
 def test_the_default_width_is_50_or_what_the_data_allow(widths, rows, constant, expected):
@@ -466,8 +472,8 @@ def test_the_default_width_is_50_or_what_the_data_allow(widths, rows, constant, 
     X[:, :constant] = 1.0
     cca = LinearCCA(modalities=list(widths)).fit(X)
     assert cca.n_components_ == expected
-    assert cca.transform(X).shape == (rows, 2 * expected + sum(widths))
-    assert [w.shape[1] for w in cca.weights_] == [expected, expected]
+    assert cca.transform(X).shape == (rows, len(widths) * expected + sum(widths))
+    assert [w.shape[1] for w in cca.weights_] == [expected] * len(widths)
     if expected == 50:
         return
     # an explicit width beyond the bound is still refused, naming the cause
@@ -477,7 +483,7 @@ def test_the_default_width_is_50_or_what_the_data_allow(widths, rows, constant, 
 
 
 def test_n_components_is_read_from_the_fitted_weights(data, tmp_path):
-    with pytest.raises(AttributeError, match="n_components_"):
+    with pytest.raises(NotFittedError, match="This LinearCCA instance is not fitted yet"):
         LinearCCA().n_components_
     cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
     cca.set_params(n_components=3)  # the fitted width holds until the next fit

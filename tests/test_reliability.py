@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping
 from skorch.history import History
 
 from sklearn_dssl import DisentangledSSL, LinearCCA, MultimodalContrastive
@@ -24,6 +24,7 @@ from sklearn_dssl._training import (
     warn_if_no_better_than_chance,
 )
 from sklearn_dssl.datasets import make_paper_synthetic
+from sklearn_dssl.exceptions import OverfittingWarning
 from tests.conftest import TINY_NEURAL, peak_traced_bytes, small_model
 
 
@@ -516,7 +517,7 @@ def _rise_warnings(fit):
     return [str(w.message) for w in caught if "up from" in str(w.message)]
 
 
-def _held_out_net(values, rows=64):
+def _held_out_net(values, rows=64, callbacks=()):
     """A stand-in for a fitted net whose held-out contrast took ``values``."""
     history = History()
     for value in values:
@@ -524,7 +525,8 @@ def _held_out_net(values, rows=64):
         history.new_batch()
         history.record_batch("valid_batch_size", rows)
         history.record("valid_contrast", value)
-    return SimpleNamespace(history=history, interrupted_=False, stopped_by_callback_=False)
+    return SimpleNamespace(history=history, interrupted_=False, stopped_by_callback_=False,
+                           callbacks_=[(type(cb).__name__, cb) for cb in callbacks])
 
 
 @pytest.mark.parametrize("values, warns", [
@@ -550,6 +552,24 @@ def test_a_held_out_contrast_that_rose_from_its_lowest_warns(values, warns):
         setattr(stopped, flag, True)
         assert _rise_warnings(
             lambda: warn_if_held_out_contrast_rose(stopped, criterion, "x")) == []
+    # nor is training whose callbacks restored the best epoch's weights
+    for callback in (EarlyStopping(load_best=True), Checkpoint(load_best=True)):
+        kept = _held_out_net(values, callbacks=[callback])
+        assert _rise_warnings(lambda: warn_if_held_out_contrast_rose(kept, criterion, "x")) == []
+    kept = _held_out_net(values, callbacks=[EarlyStopping(load_best=False)])
+    assert len(_rise_warnings(
+        lambda: warn_if_held_out_contrast_rose(kept, criterion, "x"))) == int(warns)
+
+
+def test_the_held_out_rise_is_judged_against_count_times_the_chance_level():
+    # FOCAL's term sums two InfoNCE losses: its chance level, and the rise
+    # allowed, are twice those of one
+    criterion = SimpleNamespace(cross_modal_infonce=("contrast", 2))
+    for rise, warns in [(0.15, False), (0.25, True)]:  # in units of log(64)
+        values = [6.0, 4.0, 4.0 + rise * np.log(64)]
+        net = _held_out_net(values)
+        messages = _rise_warnings(lambda: warn_if_held_out_contrast_rose(net, criterion, "x"))
+        assert len(messages) == int(warns)
 
 
 def _overfitting(**params):
@@ -570,8 +590,10 @@ def test_encoders_that_overfit_warn_once_with_the_cause_and_not_of_chance():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(X)
-    messages = [str(w.message) for w in caught if "cross-modal contrastive" in str(w.message)]
-    assert len(messages) == 1
+    rises = [w for w in caught if "cross-modal contrastive" in str(w.message)]
+    messages = [str(w.message) for w in rises]
+    assert len(messages) == 1 and rises[0].category is OverfittingWarning
+    assert issubclass(OverfittingWarning, ConvergenceWarning)  # as the chance warning
     assert "held-out rows at 3.877 (at or above its chance level, 3.403), up from 3.206 " \
         "after epoch 10 of 40" in messages[0]
     # without held-out rows, or stopped early, nothing to warn of
@@ -581,3 +603,8 @@ def test_encoders_that_overfit_warn_once_with_the_cause_and_not_of_chance():
         EarlyStopping(monitor="valid_loss", patience=5, load_best=True)])
     assert _rise_warnings(lambda: model.fit(X)) == []
     assert len(model.net_.history) < 40
+    # early stopping that never stops still restores the best epoch's weights
+    model, X = _overfitting(validation_fraction=0.3, callbacks=[
+        EarlyStopping(monitor="valid_loss", patience=100, load_best=True)])
+    assert _rise_warnings(lambda: model.fit(X)) == []
+    assert len(model.net_.history) == 40
