@@ -334,7 +334,7 @@ def check_modality_options(specs):
             )
         given[name] = f"{option} {text}"
         if option == "--modality":
-            items = [v.strip() for v in value.split(",")]
+            items = [item.strip() for item in _modality_items(value)]
             if not all(items):
                 raise CommandError(
                     f"--modality {text}: an empty column name (a comma at an end, or two "
@@ -350,12 +350,32 @@ def check_modality_options(specs):
     return parsed
 
 
+def _modality_items(value):
+    """The entries of a ``--modality`` list: split at commas, but not at
+    commas escaped as ``\\,`` (column names such as ``Pixel (r0, c1)``)."""
+    return [item.replace("\\,", ",") for item in re.split(r"(?<!\\),", value)]
+
+
+def _modality_item_columns(item, candidates, candidate_set):
+    """The columns one ``--modality`` entry selects: the column of that exact
+    name (its spaces kept, then stripped: ``a, b`` lists ``a`` and ``b``),
+    else the columns a shell-style pattern matches; None for no match."""
+    for name in (item, item.strip()):
+        if name in candidate_set:
+            return [name]
+    pattern = item.strip()
+    if any(ch in pattern for ch in "*?["):
+        return [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
+    return None
+
+
 def resolve_modality_columns(columns, specs, id_column=None):
     """Map the ``--modality`` and ``--prefix`` options to column groups.
 
     ``specs`` lists ``(option, "NAME=VALUE")`` pairs in command-line order.
     ``--modality NAME=COLUMNS``: a comma-separated list of column names or
-    shell-style patterns (``rna_*``), each column selected once;
+    shell-style patterns (``rna_*``), each column selected once (a name is
+    taken as it is before as a pattern; ``\\,`` is a comma in a name);
     ``--prefix NAME=PREFIX``: every column whose name starts with PREFIX.
     Returns ``{name: [column, ...]}`` in the order the options were given,
     and the columns left out.
@@ -378,22 +398,33 @@ def resolve_modality_columns(columns, specs, id_column=None):
                               f"with {value!r} too; it is left out of modality {name!r}.")
         else:
             chosen, selected_by = [], {}
-            for item in (v.strip() for v in value.split(",")):
-                if any(ch in item for ch in "*?["):
-                    matched = [c for c in candidates if fnmatch.fnmatchcase(c, item)]
-                    if not matched:
-                        raise CommandError(
-                            f"--modality {name}: pattern {item!r} matches no column; "
-                            f"columns are: {_preview(candidates)}."
-                        )
-                elif item in candidate_set:
-                    matched = [item]
-                else:
+            for item in _modality_items(value):
+                matched = _modality_item_columns(item, candidates, candidate_set)
+                item = item.strip()
+                if matched is None and any("," in c and c.startswith(item) for c in candidates):
+                    raise CommandError(
+                        f"--modality {name}: no column {item!r}; a comma separates the "
+                        "columns of a list: write a comma within a column name as \\, "
+                        f"(columns are: {_preview(candidates)})."
+                    )
+                spaced = [c for c in candidates if c.strip() == item]
+                if matched is None and spaced:
+                    raise CommandError(
+                        f"--modality {name}: no column {item!r}, but {spaced[0]!r} has spaces "
+                        "at the ends of its name: write them too, inside the quotes "
+                        f"(--modality '{name}={spaced[0]}')."
+                    )
+                if matched is None:
                     raise CommandError(
                         f"--modality {name}: no column {item!r}"
                         + (" (it is the --id column)" if item == id_column else "")
                         + f"; columns are: {_preview(candidates)}. To select by "
                         f"prefix, write {name}={item}* or --prefix {name}={item}."
+                    )
+                if not matched:
+                    raise CommandError(
+                        f"--modality {name}: pattern {item!r} matches no column; "
+                        f"columns are: {_preview(candidates)}."
                     )
                 twice = next((c for c in matched if c in selected_by), None)
                 if twice is not None:

@@ -1058,3 +1058,28 @@ def test_only_the_estimator_s_errors_are_written_as_options(tables, tmp_path, ca
                  "atac=atac_", "--model", str(tmp_path / "m.zip")]) == 1
     err = capsys.readouterr().err
     assert "--beta" not in err and "write beta=zz* or --prefix beta=zz" in err
+
+
+def test_real_column_names_are_selected_by_their_exact_name():
+    from sklearn_dssl._cli import CommandError, resolve_modality_columns
+
+    columns = ["Alcohol [% vol]", "Pixel (r0, c0)", "Pixel (r0, c1)", " Proline ", "x1", "x2"]
+    groups, unused = resolve_modality_columns(columns, [
+        ("--modality", r"a=Alcohol [% vol],Pixel (r0\, c0), Pixel (r0\, c1)"),
+        ("--modality", "b=x*, Proline "),
+    ])
+    assert groups == {"a": ["Alcohol [% vol]", "Pixel (r0, c0)", "Pixel (r0, c1)"],
+                      "b": ["x1", "x2", " Proline "]} and unused == []
+    # a pattern still selects by pattern
+    groups, _ = resolve_modality_columns(columns, [("--modality", "a=Pixel (r0?*"),
+                                                   ("--prefix", "b=x")])
+    assert groups["a"] == ["Pixel (r0, c0)", "Pixel (r0, c1)"]
+    for spec, message in [
+        ("a=Pixel (r0, c0)", r"no column 'Pixel (r0'; a comma separates the columns of a list: "
+                             r"write a comma within a column name as \,"),
+        ("a=Proline", "no column 'Proline', but ' Proline ' has spaces at the ends of its "
+                      "name: write them too, inside the quotes (--modality 'a= Proline ')."),
+    ]:
+        with pytest.raises(CommandError) as caught:
+            resolve_modality_columns(columns, [("--modality", spec), ("--prefix", "b=x")])
+        assert message in str(caught.value)
