@@ -453,8 +453,25 @@ def resolve_modality_columns(columns, specs, id_column=None):
     return groups, unused
 
 
+def _is_decimal(series):
+    """Whether ``series`` holds decimals (a Parquet or database decimal column,
+    which pandas reads as Python ``Decimal`` objects, or as an Arrow type)."""
+    import decimal
+
+    pyarrow_type = getattr(series.dtype, "pyarrow_dtype", None)
+    if pyarrow_type is not None:
+        return str(pyarrow_type).startswith("decimal")
+    if series.dtype != object:
+        return False
+    values = series.dropna()
+    return len(values) > 0 and all(isinstance(v, decimal.Decimal) for v in values)
+
+
 def _numeric_block(frame, columns, path):
     pd = _pandas()
+    decimals = [c for c in columns if _is_decimal(frame[c])]
+    if decimals:  # numbers, read as float64 as the other columns are
+        frame = frame.assign(**{c: frame[c].astype("float64") for c in decimals})
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
         raise CommandError(
@@ -512,7 +529,7 @@ ESTIMATOR_OPTIONS = [
     (["--epochs-specific"], "max_epochs_specific", dict(type=int, help="epochs of step 2 (DisentangledSSL; default 30)")),
     (["--epochs"], "max_epochs", dict(type=int, help="training epochs (MultimodalContrastive, default 100; the deep baselines, default 50)")),
     (["--similarity"], "similarity", dict(choices=["cosine", "l1", "euclidean"], help="similarity of the loss (MultimodalContrastive)")),
-    (["--ica"], "ica", dict(action="store_const", const=True, help="rotate the shared block by FastICA (neural methods)")),
+    (["--ica"], "ica", dict(action="store_const", const=True, help="rotate the shared block by FastICA (MultimodalContrastive, DisentangledSSL)")),
     (["--ridge"], "ridge", dict(type=float, help="covariance ridge (LinearCCA)")),
     (["--batch-size"], "batch_size", dict(type=int, help="rows per training batch (default 256)")),
     (["--lr"], "lr", dict(type=float, help="initial learning rate of Adam")),
@@ -718,7 +735,14 @@ def _fit(args):
     # so are the options: before the table is read
     model = _estimator(args)
     _check_estimator_options(model)
-    check_modality_options(args.groups)
+    given = check_modality_options(args.groups)
+    supported = getattr(model, "_n_modalities", None)
+    if supported is not None and len(given) > supported:
+        raise CommandError(
+            f"--method {args.method} ({type(model).__name__}) takes {supported} modalities, "
+            f"and the options give {len(given)}: {', '.join(name for _, name, _ in given)}; "
+            "use --method dssl, contrastive or cca for more."
+        )
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
@@ -732,7 +756,10 @@ def _fit(args):
     sizes = ", ".join(f"{name}: {len(chosen)} columns" for name, chosen in groups.items())
     print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes})", flush=True)
     start = time.perf_counter()
-    with _estimator_errors_in_option_terms():
+    with _estimator_errors_in_option_terms(), warnings.catch_warnings():
+        # after a Ctrl-C the command writes nothing, whatever the estimator
+        # keeps for a Python user (and says so below)
+        warnings.filterwarnings("ignore", message="training was interrupted")
         model.fit(X)
     if _interrupted(model):
         # the estimator keeps the weights of a Ctrl-C for Python users; a
@@ -778,6 +805,11 @@ def _transform(args):
     # the command builds its own table from arrays, whatever set_output the model
     # was saved with (e.g. "polars", which may not be installed here)
     model.set_output(transform="default")
+    if args.id is not None and str(args.id) in map(str, getattr(model, "feature_names_in_", [])):
+        raise CommandError(
+            f"--id {args.id} names a column the model reads; give the table's identifier "
+            "column, or leave --id out."
+        )
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     if hasattr(model, "feature_names_in_"):

@@ -653,9 +653,8 @@ def save(estimator, path):
     if type(estimator) not in ESTIMATORS.values():
         raise TypeError(
             f"save takes an estimator of sklearn_dssl ({', '.join(ESTIMATORS)}), got "
-            f"{type(estimator).__name__}; use pickle or joblib for other objects (for a "
-            "Pipeline, save its sklearn_dssl step, pipeline[-1], and keep the other "
-            "steps with joblib)."
+            f"{type(estimator).__name__}; use pickle or joblib for other objects"
+            f"{_pipeline_advice(estimator)}."
         )
     from sklearn.utils.validation import check_is_fitted
 
@@ -693,6 +692,19 @@ def save(estimator, path):
         (path / METADATA).write_bytes(metadata)
         (path / WEIGHTS).write_bytes(weights)
     return path
+
+
+def _pipeline_advice(pipeline):
+    """How to keep a Pipeline holding an estimator of the package, or ""."""
+    steps = getattr(pipeline, "steps", None)
+    if not isinstance(steps, list):
+        return ""
+    ours = [f"pipeline[{i}] ({type(step).__name__})" for i, (_, step) in enumerate(steps)
+            if type(step) in ESTIMATORS.values()]
+    if not ours:
+        return ""
+    return (f" (for this Pipeline, save its sklearn_dssl step, {' or '.join(ours)}, and keep "
+            "the other steps with joblib)")
 
 
 def _user_path(path):

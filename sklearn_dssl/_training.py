@@ -314,16 +314,20 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
     term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
     if term is None or net.interrupted_ or not completed_epochs(net):
         return
-    last_epoch = net.history[-1]
+    # the epoch whose weights the net holds: the last, or the best that a
+    # callback restored
+    last_epoch = _kept_epoch(net)
     prefix = "valid" if f"valid_{term}" in last_epoch else "train"
     last = last_epoch[f"{prefix}_{term}"]
     rows, chance = _chance_loss(last_epoch, prefix, count)
+    kept = "" if last_epoch is net.history[-1] else f" (at epoch {last_epoch['epoch']}, " \
+        "whose weights the model keeps)"
     # float32 losses of embeddings that carry nothing (equal similarities)
     # land a rounding error below log(rows)
     if last >= chance * (1.0 - 1e-5):
         warnings.warn(
             f"the {step_name} training ended with its cross-modal contrastive loss "
-            f"{_where_judged(prefix)} at {last:.4g}, at or above its chance level "
+            f"{_where_judged(prefix)}{kept} at {last:.4g}, at or above its chance level "
             f"({_chance_level(count, rows)} = {chance:.4g} for batches of "
             f"{_batch_rows(rows)} rows, the loss of embeddings that carry nothing "
             f"shared): training has not taught the encoders what the modalities share"
@@ -395,6 +399,18 @@ def warn_if_held_out_contrast_rose(net, criterion, step_name):
 def _kept_best(net):
     """Whether a callback of ``net`` restored its best epoch's weights."""
     return any(getattr(callback, "load_best", False) for _, callback in net.callbacks_)
+
+
+def _kept_epoch(net):
+    """The history row of the weights ``net`` holds: the epoch that an
+    EarlyStopping with ``load_best`` restored, else the last."""
+    for _, callback in getattr(net, "callbacks_", []):
+        best = getattr(callback, "best_epoch_", None) if getattr(callback, "load_best",
+                                                                  False) else None
+        for row in net.history if best is not None else ():
+            if row.get("epoch") == best:
+                return row
+    return net.history[-1]
 
 
 def _where_judged(prefix):

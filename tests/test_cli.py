@@ -914,9 +914,11 @@ def test_ctrl_c_during_fit_writes_nothing_and_exits_130(tables, tmp_path, capsys
             *TINY, "-q", "-o", str(tmp_path / "z.csv"), "--model", str(tmp_path / "m.zip")]
     assert main(argv) == 130
     err = capsys.readouterr().err
-    assert "training was interrupted" in err  # the estimator's warning
-    assert ("sklearn-dssl fit: interrupted (Ctrl-C) while training; wrote neither the model "
-            "nor the embeddings") in err
+    # not the estimator's warning, whose advice is for the model it keeps in Python
+    assert "training was interrupted" not in err
+    assert err.strip().splitlines()[-1] == ("sklearn-dssl fit: interrupted (Ctrl-C) while "
+                                            "training; wrote neither the model nor the "
+                                            "embeddings")
     assert list(tmp_path.iterdir()) == []
     # outside training too
     monkeypatch.setattr(ContrastiveNet, "train_step", train_step)
@@ -1083,3 +1085,45 @@ def test_real_column_names_are_selected_by_their_exact_name():
         with pytest.raises(CommandError) as caught:
             resolve_modality_columns(columns, [("--modality", spec), ("--prefix", "b=x")])
         assert message in str(caught.value)
+
+
+def test_decimal_columns_are_read_as_numbers(tables, tmp_path, capsys):
+    import decimal
+
+    pa = pytest.importorskip("pyarrow")
+    folder, frame = tables
+    exact = frame.assign(rna_0=[decimal.Decimal(f"{v:.2f}") for v in frame["rna_0"]])
+    table = pa.Table.from_pandas(exact, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("rna_0"), "rna_0",
+                             table["rna_0"].cast(pa.decimal128(12, 2)))
+    pa.parquet.write_table(table, tmp_path / "decimal.parquet")
+    argv = ["fit", str(tmp_path / "decimal.parquet"), "--prefix", "rna=rna_", "--prefix",
+            "atac=atac_", "--method", "cca", "--quiet", "-o", str(tmp_path / "z.csv")]
+    assert main(argv) == 0, capsys.readouterr().err
+    rounded = frame[RNA + ATAC].assign(rna_0=frame["rna_0"].round(2))
+    expected = LinearCCA({"rna": RNA, "atac": ATAC}).fit(rounded).transform(rounded)
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "z.csv").to_numpy(), expected,
+                               rtol=1e-6, atol=1e-9)
+    # and as pandas' Arrow type
+    from sklearn_dssl._cli import _numeric_block
+
+    arrow = pd.read_parquet(tmp_path / "decimal.parquet", dtype_backend="pyarrow")
+    assert str(arrow["rna_0"].dtype).startswith("decimal")
+    assert _numeric_block(arrow, RNA, "t")["rna_0"].dtype == "float64"
+
+
+def test_transform_refuses_an_id_that_the_model_reads(tables, cca_model, capsys):
+    folder, _ = tables
+    argv = ["transform", str(cca_model / "model.zip"), str(folder / "cells.csv"), "--id",
+            "rna_1", "-o", str(cca_model / "t.csv")]
+    assert main(argv) == 1
+    assert ("error: --id rna_1 names a column the model reads; give the table's identifier "
+            "column, or leave --id out.") in capsys.readouterr().err
+
+
+def test_a_two_modality_method_refuses_three_before_reading_the_table(tmp_path, capsys):
+    argv = ["fit", str(tmp_path / "absent.csv"), "--prefix", "a=a_", "--prefix", "b=b_",
+            "--prefix", "c=c_", "--method", "focal", "--model", str(tmp_path / "m.zip")]
+    assert main(argv) == 1
+    assert ("error: --method focal (FOCAL) takes 2 modalities, and the options give 3: a, b, "
+            "c; use --method dssl, contrastive or cca for more.") in capsys.readouterr().err

@@ -920,10 +920,18 @@ def test_an_interrupted_save_leaves_the_earlier_file_whole(data, tmp_path, monke
 def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):
     from sklearn.pipeline import make_pipeline
 
-    pipeline = make_pipeline(StandardScaler(), LinearCCA(n_components=2)).fit(data.data)
-    with pytest.raises(TypeError, match=r"for a Pipeline, save its sklearn_dssl step, "
-                                        r"pipeline\[-1\]"):
+    from sklearn.linear_model import LogisticRegression
+
+    pipeline = make_pipeline(StandardScaler(), LinearCCA(n_components=2), StandardScaler(),
+                             LogisticRegression()).fit(data.data, data.target[:, 1])
+    with pytest.raises(TypeError, match=r"for this Pipeline, save its sklearn_dssl step, "
+                                        r"pipeline\[1\] \(LinearCCA\), and keep the other steps "
+                                        r"with joblib\)\.$"):
         save(pipeline, tmp_path / "m.zip")
+    # a Pipeline without one, or another object, is told to use pickle or joblib
+    for other in (make_pipeline(StandardScaler()).fit(data.data), StandardScaler()):
+        with pytest.raises(TypeError, match=r"use pickle or joblib for other objects\.$"):
+            save(other, tmp_path / "m.zip")
 
 
 def test_load_refuses_parts_that_do_not_fit_together(saved_zip, data, tmp_path):

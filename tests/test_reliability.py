@@ -608,3 +608,30 @@ def test_encoders_that_overfit_warn_once_with_the_cause_and_not_of_chance():
         EarlyStopping(monitor="valid_loss", patience=100, load_best=True)])
     assert _rise_warnings(lambda: model.fit(X)) == []
     assert len(model.net_.history) == 40
+
+
+def test_the_chance_level_is_judged_at_the_epoch_whose_weights_are_kept():
+    # EarlyStopping(load_best=True) restored epoch 1, at chance; the last
+    # epoch, 2, was under it
+    history = History()
+    for epoch, value in ((1, np.log(64)), (2, 0.5 * np.log(64))):
+        history.new_epoch()
+        history.record("epoch", epoch)
+        history.record("train_loss", 1.0)
+        history.new_batch()
+        history.record_batch("valid_batch_size", 64)
+        history.record("valid_contrast", value)
+    criterion = SimpleNamespace(cross_modal_infonce=("contrast", 1))
+    for best, warns in ((1, True), (2, False)):
+        stopping = EarlyStopping(load_best=True)
+        stopping.best_epoch_ = best
+        net = SimpleNamespace(history=history, interrupted_=False,
+                              callbacks_=[("early_stopping", stopping)])
+        messages = _chance_warnings(lambda: warn_if_no_better_than_chance(net, criterion, "x"))
+        assert len(messages) == int(warns)
+    assert ("loss on the held-out rows (at epoch 1, whose weights the model keeps) at 4.159, "
+            "at or above its chance level") in _chance_warnings(
+        lambda: warn_if_no_better_than_chance(
+            SimpleNamespace(history=history, interrupted_=False,
+                            callbacks_=[("es", SimpleNamespace(load_best=True, best_epoch_=1))]),
+            criterion, "x"))[0]
