@@ -40,6 +40,9 @@ METHODS = {
 }
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+# compressions of a CSV or TSV file, by the extension after the format's
+# (cells.csv.gz), with the standard library's module that opens them
+COMPRESSIONS = {".gz": ("gzip", "gzip"), ".bz2": ("bz2", "bz2"), ".xz": ("xz", "lzma")}
 # Fewest rows of demo: a fifth are held out, and each probe trains on both
 # classes of its label.
 MIN_DEMO_SAMPLES = 100
@@ -88,13 +91,37 @@ def _index_as_columns(frame, path):
 
 
 def _table_format(path):
-    fmt = TABLE_FORMATS.get(Path(path).suffix.lower())
+    """``path``'s table format, by its extension: "csv", "tsv" or "parquet"."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compressed = len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS
+    fmt = TABLE_FORMATS.get(suffixes[-2] if compressed else (suffixes or [""])[-1])
     if fmt is None:
         raise CommandError(
             f"cannot tell the format of {path}: use a file ending in "
-            f"{', '.join(TABLE_FORMATS)}."
+            f"{', '.join(TABLE_FORMATS)}, or a CSV or TSV file compressed as "
+            f"{', '.join(f'.csv{c}' for c in COMPRESSIONS)}."
+        )
+    if fmt == "parquet" and compressed:
+        raise CommandError(
+            f"{path}: a Parquet file compresses its columns itself; give it without "
+            f"{suffixes[-1]}."
         )
     return fmt
+
+
+def _compression(path):
+    """pandas' name of the compression of a CSV or TSV file at ``path``, or None."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    return COMPRESSIONS[suffixes[-1]][0] if len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS \
+        else None
+
+
+def _looks_like_table(path):
+    try:
+        _table_format(path)
+    except CommandError:
+        return False
+    return True
 
 
 def read_table(path, id_column=None):
@@ -116,7 +143,8 @@ def read_table(path, id_column=None):
             _release_arrow_memory()
         else:
             frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",",
-                                dtype=None if id_column is None else {id_column: str})
+                                dtype=None if id_column is None else {id_column: str},
+                                compression=_compression(path))
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parsers raise many types; report them in one line
@@ -172,7 +200,10 @@ def _check_unique_names(path, sep):
     """Refuse a CSV or TSV file that names two columns alike, which pandas
     would read apart as ``name`` and ``name.1`` (a prefix or pattern would
     then take both, or one would match nothing)."""
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as file:
+    compression = _compression(path)
+    opener = open if compression is None else importlib.import_module(
+        COMPRESSIONS[Path(path).suffixes[-1].lower()][1]).open
+    with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
         header = next(csv.reader(file, delimiter=sep), [])
     # pandas names empty header cells apart ("Unnamed: 7"), as a spreadsheet's
     # trailing separators leave them
@@ -223,7 +254,8 @@ def write_table(frame, path):
         if fmt == "parquet":
             frame.to_parquet(partial, index=False)
         else:
-            _write_delimited(frame, partial, "\t" if fmt == "tsv" else ",")
+            _write_delimited(frame, partial, "\t" if fmt == "tsv" else ",",
+                             _compression(path))
         os.replace(partial, target)
     except ImportError as exc:
         raise CommandError(f"cannot write {path}: {exc}") from None
@@ -231,15 +263,19 @@ def write_table(frame, path):
         partial.unlink(missing_ok=True)
 
 
-def _write_delimited(frame, path, sep):
+def _write_delimited(frame, path, sep, compression=None):
     """Write a CSV or TSV file, with pyarrow's writer where it writes the table
     as pandas would read it back (:func:`_arrow_writes_it_back`).
 
     It writes a table of floats about eight times as fast as pandas' (whose
     writer formats each value in Python), the same values; it quotes text
     (names, ids), which every CSV reader strips. Without pyarrow, for other
-    columns, or should it fail, pandas writes the file.
+    columns, or should it fail, pandas writes the file; compressed
+    (``compression`` as pandas names it), pandas writes it.
     """
+    if compression is not None:
+        frame.to_csv(path, index=False, sep=sep, compression=compression)
+        return
     try:
         import pyarrow as pa
         from pyarrow import csv
@@ -629,7 +665,7 @@ def _check_model_path(path):
             "model to."
         )
     target = Path(path)
-    if target.suffix.lower() in TABLE_FORMATS:
+    if _looks_like_table(target):
         raise CommandError(
             f"--model {path}: a model is written as a .zip file or a directory, and "
             f"this path is named like a table; give e.g. {target.with_suffix('.zip')} "

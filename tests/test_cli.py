@@ -935,7 +935,7 @@ def test_an_interrupted_table_write_leaves_no_half_written_table(tmp_path, monke
     frame = pd.DataFrame({"a": [0.5, 1.5]})
     (tmp_path / "z.csv").write_text("earlier\n")
 
-    def interrupted(frame, path, sep):
+    def interrupted(frame, path, sep, compression=None):
         path.write_text("half")
         raise KeyboardInterrupt
 
@@ -1127,3 +1127,33 @@ def test_a_two_modality_method_refuses_three_before_reading_the_table(tmp_path, 
     assert main(argv) == 1
     assert ("error: --method focal (FOCAL) takes 2 modalities, and the options give 3: a, b, "
             "c; use --method dssl, contrastive or cca for more.") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("compression", [".gz", ".bz2", ".xz"])
+def test_compressed_csv_and_tsv_tables_are_read_and_written(tables, tmp_path, capsys,
+                                                              compression):
+    folder, frame = tables
+    source = tmp_path / f"cells.csv{compression}"
+    frame.to_csv(source, index=False)  # pandas compresses by the extension
+    output = tmp_path / f"z.tsv{compression}"
+    argv = ["fit", str(source), "--prefix", "rna=rna_", "--prefix", "atac=atac_", "--id",
+            "cell", "--method", "cca", "--quiet", "-o", str(output)]
+    assert main(argv) == 0, capsys.readouterr().err
+    Z = pd.read_csv(output, sep="\t")  # compressed, as its name says
+    expected = LinearCCA({"rna": RNA, "atac": ATAC}).fit(frame[RNA + ATAC])
+    assert Z["cell"].tolist() == frame["cell"].tolist()
+    np.testing.assert_allclose(Z.drop(columns="cell").to_numpy(),
+                               expected.transform(frame[RNA + ATAC]), rtol=1e-6, atol=1e-9)
+    # the header check reads the compressed file too
+    frame.rename(columns={"atac_0": "rna_0"}).to_csv(source, index=False)
+    assert main(argv) == 1
+    assert "gives more than one column the name(s) 'rna_0'" in capsys.readouterr().err
+
+
+def test_a_compressed_parquet_name_is_refused(tables, tmp_path, capsys):
+    folder, _ = tables
+    argv = ["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+            "-o", str(tmp_path / "z.parquet.gz")]
+    assert main(argv) == 1
+    assert ("z.parquet.gz: a Parquet file compresses its columns itself; give it without .gz."
+            in capsys.readouterr().err)
