@@ -1070,9 +1070,13 @@ def _estimator_errors_in_option_terms():
 
 def _in_option_terms(message):
     """``message`` with the estimators' ``param=value`` written as the
-    command's ``--option value`` (``n_components=50`` as ``--n-components 50``)."""
+    command's ``--option value`` (``n_components=50`` as ``--n-components 50``),
+    and the parameters whose names no English word shares
+    (``validation_fraction``) as their options."""
     for flags, param, _ in ESTIMATOR_OPTIONS:
         message = re.sub(rf"(?<![\w-]){param}=(?=\S)", f"{flags[0]} ", message)
+        if "_" in param:
+            message = re.sub(rf"(?<![\w-]){param}(?![\w=])", flags[0], message)
     return message
 
 

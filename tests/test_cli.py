@@ -411,7 +411,7 @@ ERRORS = {
     "a combination the estimator refuses, before the table is read": (
         ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
          "--method", "focal", "--n-shared", "3", "--n-specific", "4", "--model", "{t}/m"],
-        "needs n_shared == n_specific"),
+        "needs --n-shared == --n-specific; got --n-shared 3 and --n-specific 4"),
     "options are checked before the table is read": (
         ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
          "--n-shared", "0", "--model", "{t}/m"],
@@ -1050,6 +1050,8 @@ def test_only_the_estimator_s_errors_are_written_as_options(tables, tmp_path, ca
 
     assert _in_option_terms("n_components=9 and xlr=1 but lr=0.1; lr= alone") == (
         "--n-components 9 and xlr=1 but --lr 0.1; lr= alone")
+    assert _in_option_terms("Change validation_fraction, or n_components_ or the lr") == (
+        "Change --validation-fraction, or n_components_ or the lr")
     # a path and a modality name the user typed keep their name=value text
     folder, _ = tables
     missing = tmp_path / "runs" / "lr=0.01" / "cells.csv"
