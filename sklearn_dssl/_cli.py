@@ -11,7 +11,9 @@ import argparse
 import contextlib
 import csv
 import fnmatch
+import gzip
 import importlib
+import io
 import os
 import re
 import sys
@@ -116,12 +118,15 @@ def _compression(path):
         else None
 
 
-def _looks_like_table(path):
-    try:
-        _table_format(path)
-    except CommandError:
-        return False
-    return True
+def _table_extensions(path):
+    """How many of the extensions that end ``path`` name a table format
+    (``.csv``), possibly compressed (``.csv.gz``); 0 for other names."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in TABLE_FORMATS:
+        return 1
+    if len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS and suffixes[-2] in TABLE_FORMATS:
+        return 2
+    return 0
 
 
 def read_table(path, id_column=None):
@@ -254,8 +259,9 @@ def write_table(frame, path):
         if fmt == "parquet":
             frame.to_parquet(partial, index=False)
         else:
+            # the name gzip stores: the final one, without its compression extension
             _write_delimited(frame, partial, "\t" if fmt == "tsv" else ",",
-                             _compression(path))
+                             _compression(path), target.stem)
         os.replace(partial, target)
     except ImportError as exc:
         raise CommandError(f"cannot write {path}: {exc}") from None
@@ -263,7 +269,7 @@ def write_table(frame, path):
         partial.unlink(missing_ok=True)
 
 
-def _write_delimited(frame, path, sep, compression=None):
+def _write_delimited(frame, path, sep, compression=None, name=None):
     """Write a CSV or TSV file, with pyarrow's writer where it writes the table
     as pandas would read it back (:func:`_arrow_writes_it_back`).
 
@@ -271,9 +277,18 @@ def _write_delimited(frame, path, sep, compression=None):
     writer formats each value in Python), the same values; it quotes text
     (names, ids), which every CSV reader strips. Without pyarrow, for other
     columns, or should it fail, pandas writes the file; compressed
-    (``compression`` as pandas names it), pandas writes it.
+    (``compression`` as pandas names it), pandas writes it, through a gzip
+    stream whose header holds ``name`` (the file's final name, not that of
+    the file written first) and no time, so that a run writes the same bytes.
     """
-    if compression is not None:
+    if compression == "gzip":
+        with open(path, "wb") as raw, \
+                gzip.GzipFile(filename=name or Path(path).name, mode="wb", fileobj=raw,
+                              mtime=0) as stream, \
+                io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
+            frame.to_csv(text, index=False, sep=sep)
+        return
+    if compression is not None:  # bz2 and xz store no name or time
         frame.to_csv(path, index=False, sep=sep, compression=compression)
         return
     try:
@@ -336,8 +351,9 @@ def _id_column(frame, column, path):
 
 
 def _preview(names, limit=8):
-    names = list(names)
-    shown = ", ".join(names[:limit])
+    # names holding ", " quoted, to be told apart in the list
+    names = [repr(n) if isinstance(n, str) and ", " in n else n for n in names]
+    shown = ", ".join(map(str, names[:limit]))
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
@@ -388,8 +404,26 @@ def check_modality_options(specs):
 
 def _modality_items(value):
     """The entries of a ``--modality`` list: split at commas, but not at
-    commas escaped as ``\\,`` (column names such as ``Pixel (r0, c1)``)."""
-    return [item.replace("\\,", ",") for item in re.split(r"(?<!\\),", value)]
+    commas escaped as ``\\,`` (column names such as ``Pixel (r0, c1)``);
+    ``\\\\`` is a backslash (a name ending in one: ``C:\\\\,b``). Any other
+    backslash is kept as it is."""
+    items, current, chars = [], [], iter(value)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            current.append(following if following in ",\\" else char + following)
+        elif char == ",":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return items
+
+
+def _escaped(name):
+    """A column name as a ``--modality`` entry writes it."""
+    return name.replace("\\", "\\\\").replace(",", "\\,")
 
 
 def _modality_item_columns(item, candidates, candidate_set):
@@ -434,14 +468,18 @@ def resolve_modality_columns(columns, specs, id_column=None):
                               f"with {value!r} too; it is left out of modality {name!r}.")
         else:
             chosen, selected_by = [], {}
-            for item in _modality_items(value):
+            items = _modality_items(value)
+            for position, item in enumerate(items):
                 matched = _modality_item_columns(item, candidates, candidate_set)
+                # a name cut at its comma: the entry and the next make (the start of) one
+                joined = ",".join(items[position:position + 2]).strip()
+                cut = [c for c in candidates if position + 1 < len(items) and c.startswith(joined)]
                 item = item.strip()
-                if matched is None and any("," in c and c.startswith(item) for c in candidates):
+                if not matched and cut:
                     raise CommandError(
                         f"--modality {name}: no column {item!r}; a comma separates the "
                         "columns of a list: write a comma within a column name as \\, "
-                        f"(columns are: {_preview(candidates)})."
+                        f"(--modality '{name}={_escaped(cut[0])}')."
                     )
                 spaced = [c for c in candidates if c.strip() == item]
                 if matched is None and spaced:
@@ -455,7 +493,7 @@ def resolve_modality_columns(columns, specs, id_column=None):
                         f"--modality {name}: no column {item!r}"
                         + (" (it is the --id column)" if item == id_column else "")
                         + f"; columns are: {_preview(candidates)}. To select by "
-                        f"prefix, write {name}={item}* or --prefix {name}={item}."
+                        f"prefix, write {name}={_escaped(item)}* or --prefix {name}={item}."
                     )
                 if not matched:
                     raise CommandError(
@@ -491,8 +529,10 @@ def resolve_modality_columns(columns, specs, id_column=None):
 
 def _is_decimal(series):
     """Whether ``series`` holds decimals (a Parquet or database decimal column,
-    which pandas reads as Python ``Decimal`` objects, or as an Arrow type)."""
+    which pandas reads as Python ``Decimal`` objects, possibly beside floats
+    and missing values, or as an Arrow type)."""
     import decimal
+    from numbers import Real
 
     pyarrow_type = getattr(series.dtype, "pyarrow_dtype", None)
     if pyarrow_type is not None:
@@ -500,14 +540,17 @@ def _is_decimal(series):
     if series.dtype != object:
         return False
     values = series.dropna()
-    return len(values) > 0 and all(isinstance(v, decimal.Decimal) for v in values)
+    # an empty one: a column of missing values only, which the check of
+    # missing values names
+    return all(isinstance(v, (decimal.Decimal, Real)) and not isinstance(v, bool)
+               for v in values)
 
 
 def _numeric_block(frame, columns, path):
     pd = _pandas()
     decimals = [c for c in columns if _is_decimal(frame[c])]
     if decimals:  # numbers, read as float64 as the other columns are
-        frame = frame.assign(**{c: frame[c].astype("float64") for c in decimals})
+        frame = frame.astype({c: "float64" for c in decimals})
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
         raise CommandError(
@@ -665,10 +708,12 @@ def _check_model_path(path):
             "model to."
         )
     target = Path(path)
-    if _looks_like_table(target):
+    extensions = _table_extensions(target)
+    if extensions:
+        stem = target.name[:len(target.name) - len("".join(target.suffixes[-extensions:]))]
         raise CommandError(
             f"--model {path}: a model is written as a .zip file or a directory, and "
-            f"this path is named like a table; give e.g. {target.with_suffix('.zip')} "
+            f"this path is named like a table; give e.g. {target.with_name(stem + '.zip')} "
             "(the embeddings go to --output)."
         )
     if target.suffix.lower() == ".zip":
@@ -953,17 +998,17 @@ def build_parser():
             "      --epochs-specific 20 --random-state 0 -o embeddings.csv --model model.zip"
         ),
     )
-    fit.add_argument("table", help="input table: .csv, .tsv, .parquet or .pq")
+    fit.add_argument("table", help="input table: .csv, .tsv, .parquet or .pq (.csv and .tsv also compressed: .gz, .bz2, .xz)")
     fit.add_argument("--modality", action="append", dest="groups", metavar="NAME=COLUMNS",
                      type=lambda text: ("--modality", text),
-                     help="a modality by column names or patterns (repeatable)")
+                     help="a modality by comma-separated column names or patterns; \\, is a comma within a name (repeatable)")
     fit.add_argument("--prefix", action="append", dest="groups", metavar="NAME=PREFIX",
                      type=lambda text: ("--prefix", text),
                      help="a modality by column-name prefix (repeatable)")
     fit.add_argument("--id", metavar="COLUMN",
                      help="identifier column, copied to the embeddings table")
     fit.add_argument("-o", "--output", metavar="EMBEDDINGS",
-                     help="embeddings table to write (.csv, .tsv, .parquet)")
+                     help="embeddings table to write (.csv, .tsv, .parquet; .csv and .tsv also compressed: .gz, .bz2, .xz)")
     fit.add_argument("--model", metavar="PATH",
                      help="where to save the fitted model (.zip file or directory)")
     fit.add_argument("--method", default="dssl", type=str.lower, choices=sorted(METHODS),
@@ -997,9 +1042,9 @@ def build_parser():
         epilog="example:\n  sklearn-dssl transform model.zip new_cells.csv --id cell -o new.parquet",
     )
     transform.add_argument("model", help="saved model (.zip file or directory)")
-    transform.add_argument("table", help="input table: .csv, .tsv, .parquet or .pq")
+    transform.add_argument("table", help="input table: .csv, .tsv, .parquet or .pq (.csv and .tsv also compressed: .gz, .bz2, .xz)")
     transform.add_argument("-o", "--output", required=True, metavar="EMBEDDINGS",
-                           help="embeddings table to write (.csv, .tsv, .parquet)")
+                           help="embeddings table to write (.csv, .tsv, .parquet; .csv and .tsv also compressed: .gz, .bz2, .xz)")
     transform.add_argument("--id", metavar="COLUMN",
                            help="identifier column, copied to the embeddings table")
     transform.add_argument("--blocks", choices=["all", "shared", "specific"],
@@ -1073,11 +1118,13 @@ def _in_option_terms(message):
     command's ``--option value`` (``n_components=50`` as ``--n-components 50``),
     and the parameters whose names no English word shares
     (``validation_fraction``) as their options."""
+    # not within quotes: the modality and column names a user typed
     for flags, param, _ in ESTIMATOR_OPTIONS:
-        message = re.sub(rf"(?<![\w-]){param}=(?=\S)", f"{flags[0]} ", message)
+        message = re.sub(rf"(?<![\w'\"-]){param}=(?=\S)", f"{flags[0]} ", message)
         if "_" in param:
-            message = re.sub(rf"(?<![\w-]){param}(?![\w=])", flags[0], message)
-    return message
+            message = re.sub(rf"(?<![\w'\"-]){param}(?![\w='\"])", flags[0], message)
+    # an option left out is the parameter's None
+    return message.replace("leave it at None", "leave it out")
 
 
 def _command_line_advice():

@@ -935,7 +935,7 @@ def test_an_interrupted_table_write_leaves_no_half_written_table(tmp_path, monke
     frame = pd.DataFrame({"a": [0.5, 1.5]})
     (tmp_path / "z.csv").write_text("earlier\n")
 
-    def interrupted(frame, path, sep, compression=None):
+    def interrupted(frame, path, sep, compression=None, name=None):
         path.write_text("half")
         raise KeyboardInterrupt
 
@@ -1159,3 +1159,105 @@ def test_a_compressed_parquet_name_is_refused(tables, tmp_path, capsys):
     assert main(argv) == 1
     assert ("z.parquet.gz: a Parquet file compresses its columns itself; give it without .gz."
             in capsys.readouterr().err)
+
+
+def test_modality_entries_escape_commas_and_backslashes():
+    from sklearn_dssl._cli import _modality_items
+
+    assert _modality_items(r"a,Pixel (r0\, c1),C:\dir\\,b,x\y,") == [
+        "a", "Pixel (r0, c1)", "C:\\dir\\", "b", "x\\y", ""]
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("a=x_[ab]", ["x_a", "x_b"]),  # a character class is still a pattern
+    ("a=x_a, b", ["x_a", " b"]),  # a name's own spaces first (both " b" and "b" exist)
+    ("a=x_a,b", ["x_a", "b"]),
+])
+def test_patterns_and_spaced_names_in_a_modality_list(spec, expected):
+    from sklearn_dssl._cli import resolve_modality_columns
+
+    columns = ["x_a", "x_b", "x_c", " b", "b", "y"]
+    groups, _ = resolve_modality_columns(columns, [("--modality", spec), ("--prefix", "c=y")])
+    assert groups["a"] == expected
+
+
+def test_the_comma_hint_is_given_only_for_a_name_cut_at_its_comma():
+    from sklearn_dssl._cli import CommandError, resolve_modality_columns
+
+    columns = ["Pixel (r0, c0)", "Pixel [r0, c1]", "PC1", "x1"]
+    for spec, message in [
+        ("a=P", "no column 'P'; columns are: 'Pixel (r0, c0)', 'Pixel [r0, c1]', PC1, x1. To "
+                "select by prefix, write a=P* or --prefix a=P."),
+        ("a=Pixel [r0, c1]", r"no column 'Pixel [r0'; a comma separates the columns of a "
+                             r"list: write a comma within a column name as \, (--modality "
+                             r"'a=Pixel [r0\, c1]')."),
+    ]:
+        with pytest.raises(CommandError) as caught:
+            resolve_modality_columns(columns, [("--modality", spec), ("--prefix", "b=x")])
+        assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cells.CSV.GZ", "csv"), ("data.v2.tsv.bz2", "tsv"), ("t.parquet", "parquet"),
+    ("x.gz", None), ("archive.tar.gz", None), ("noext", None),
+])
+def test_table_formats_by_extension(name, expected):
+    from sklearn_dssl._cli import CommandError, _table_format
+
+    if expected is None:
+        with pytest.raises(CommandError, match="cannot tell the format of"):
+            _table_format(name)
+    else:
+        assert _table_format(name) == expected
+
+
+def test_a_gzip_table_stores_its_own_name_and_no_time(tmp_path):
+    import gzip
+
+    from sklearn_dssl._cli import write_table
+
+    frame = pd.DataFrame({"id": ["a", "b"], "x": [0.5, 1.25]})
+    write_table(frame, tmp_path / "z.tsv.gz")
+    first = (tmp_path / "z.tsv.gz").read_bytes()
+    write_table(frame, tmp_path / "z.tsv.gz")
+    assert (tmp_path / "z.tsv.gz").read_bytes() == first  # no time in the header
+    assert first[3] & 0x08 and first[10:16] == b"z.tsv\x00"  # the name gzip -N restores
+    with gzip.open(tmp_path / "z.tsv.gz", "rt") as text:
+        assert text.read().splitlines()[0].replace('"', "") == "id\tx"
+
+
+@pytest.mark.parametrize("model", ["m.parquet.gz", "m.csv.gz", "m.CSV"])
+def test_a_model_path_named_like_a_table_is_refused(model, tmp_path, capsys):
+    argv = ["fit", str(tmp_path / "absent.csv"), "--prefix", "a=a_", "--prefix", "b=b_",
+            "--model", str(tmp_path / model)]
+    assert main(argv) == 1
+    assert (f"named like a table; give e.g. {tmp_path / 'm.zip'}"
+            in capsys.readouterr().err)
+
+
+def test_decimal_and_other_number_objects_are_read_as_numbers():
+    import decimal
+
+    from sklearn_dssl._cli import CommandError, _numeric_block
+
+    frame = pd.DataFrame({"self": [decimal.Decimal("1.5"), 2.0, None],
+                          "none": [None, None, None], "x": [1.0, 2.0, 3.0]}, dtype=object)
+    frame["x"] = frame["x"].astype(float)
+    with pytest.raises(CommandError, match=r"column\(s\) self have missing values"):
+        _numeric_block(frame, ["self", "x"], "t")
+    with pytest.raises(CommandError, match=r"column\(s\) none have missing values"):
+        _numeric_block(frame, ["none", "x"], "t")
+    block = _numeric_block(frame.iloc[:2], ["self", "x"], "t")
+    assert block["self"].tolist() == [1.5, 2.0] and block["self"].dtype == "float64"
+    with pytest.raises(CommandError, match="not numeric"):  # text stays refused
+        _numeric_block(frame.astype({"self": str}), ["self", "x"], "t")
+
+
+def test_option_terms_leave_plain_words_and_quoted_names_alone():
+    from sklearn_dssl._cli import _in_option_terms
+
+    text = ("modality 'random_state' of the head, output and similarity; leave it at None; "
+            "validation_fraction")
+    assert _in_option_terms(text) == (
+        "modality 'random_state' of the head, output and similarity; leave it out; "
+        "--validation-fraction")

@@ -622,8 +622,9 @@ def test_the_chance_level_is_judged_at_the_epoch_whose_weights_are_kept():
         history.record_batch("valid_batch_size", 64)
         history.record("valid_contrast", value)
     criterion = SimpleNamespace(cross_modal_infonce=("contrast", 1))
-    for best, warns in ((1, True), (2, False)):
-        stopping = EarlyStopping(load_best=True)
+    for best, load_best, warns in ((1, True, True), (2, True, False), (1, False, False)):
+        # without load_best the net keeps the last epoch's weights, whatever was best
+        stopping = EarlyStopping(load_best=load_best)
         stopping.best_epoch_ = best
         net = SimpleNamespace(history=history, interrupted_=False,
                               callbacks_=[("early_stopping", stopping)])
