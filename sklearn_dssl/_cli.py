@@ -45,6 +45,9 @@ TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "pa
 # compressions of a CSV or TSV file, by the extension after the format's
 # (cells.csv.gz), with the standard library's module that opens them
 COMPRESSIONS = {".gz": ("gzip", "gzip"), ".bz2": ("bz2", "bz2"), ".xz": ("xz", "lzma")}
+_TABLE_HELP = "input table: .csv, .tsv, .parquet or .pq (.csv and .tsv also as .gz, .bz2, .xz)"
+_OUTPUT_HELP = ("embeddings table to write (.csv, .tsv, .parquet; .csv and .tsv also as .gz, "
+                ".bz2, .xz)")
 # Fewest rows of demo: a fifth are held out, and each probe trains on both
 # classes of its label.
 MIN_DEMO_SAMPLES = 100
@@ -998,17 +1001,18 @@ def build_parser():
             "      --epochs-specific 20 --random-state 0 -o embeddings.csv --model model.zip"
         ),
     )
-    fit.add_argument("table", help="input table: .csv, .tsv, .parquet or .pq (.csv and .tsv also compressed: .gz, .bz2, .xz)")
+    fit.add_argument("table", help=_TABLE_HELP)
     fit.add_argument("--modality", action="append", dest="groups", metavar="NAME=COLUMNS",
                      type=lambda text: ("--modality", text),
-                     help="a modality by comma-separated column names or patterns; \\, is a comma within a name (repeatable)")
+                     help="a modality by comma-separated column names or patterns; \\, "
+                          "is a comma within a name (repeatable)")
     fit.add_argument("--prefix", action="append", dest="groups", metavar="NAME=PREFIX",
                      type=lambda text: ("--prefix", text),
                      help="a modality by column-name prefix (repeatable)")
     fit.add_argument("--id", metavar="COLUMN",
                      help="identifier column, copied to the embeddings table")
     fit.add_argument("-o", "--output", metavar="EMBEDDINGS",
-                     help="embeddings table to write (.csv, .tsv, .parquet; .csv and .tsv also compressed: .gz, .bz2, .xz)")
+                     help=_OUTPUT_HELP)
     fit.add_argument("--model", metavar="PATH",
                      help="where to save the fitted model (.zip file or directory)")
     fit.add_argument("--method", default="dssl", type=str.lower, choices=sorted(METHODS),
@@ -1042,9 +1046,9 @@ def build_parser():
         epilog="example:\n  sklearn-dssl transform model.zip new_cells.csv --id cell -o new.parquet",
     )
     transform.add_argument("model", help="saved model (.zip file or directory)")
-    transform.add_argument("table", help="input table: .csv, .tsv, .parquet or .pq (.csv and .tsv also compressed: .gz, .bz2, .xz)")
+    transform.add_argument("table", help=_TABLE_HELP)
     transform.add_argument("-o", "--output", required=True, metavar="EMBEDDINGS",
-                           help="embeddings table to write (.csv, .tsv, .parquet; .csv and .tsv also compressed: .gz, .bz2, .xz)")
+                           help=_OUTPUT_HELP)
     transform.add_argument("--id", metavar="COLUMN",
                            help="identifier column, copied to the embeddings table")
     transform.add_argument("--blocks", choices=["all", "shared", "specific"],

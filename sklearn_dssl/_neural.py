@@ -28,9 +28,9 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
 from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
-from .exceptions import ColumnScaleWarning
 from ._training import as_tensor, infer, seed_from, train, training_device
 from ._validation import validate_estimator_settings
+from .exceptions import ColumnScaleWarning
 
 # Parameters of every estimator trained by skorch.
 TRAINING_PARAMETER_CONSTRAINTS = {
@@ -269,7 +269,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         ``COLUMN_SCALE_RATIO``: its encoder would see mostly the widest
         columns, and may learn next to nothing (no loss is judged then)."""
         std = _column_std(X_model).cpu().double().numpy()  # mps has no float64
-        for name, part in zip(self.modalities_, np.split(std, np.cumsum(self._modality_sizes)[:-1])):
+        parts = np.split(std, np.cumsum(self._modality_sizes)[:-1])
+        for name, part in zip(self.modalities_, parts):
             varying = part[part > 0]
             if len(varying) > 1 and varying.max() > COLUMN_SCALE_RATIO * varying.min():
                 warnings.warn(

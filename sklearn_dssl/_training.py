@@ -362,14 +362,14 @@ def warn_if_held_out_contrast_rose(net, criterion, step_name):
     With held-out rows (``validation_fraction``), a contrast that fell below
     its chance level and then rose again by more than
     ``OVERFIT_SHARE_OF_CHANCE`` of that level shows encoders fitted to the
-    training rows at the expense of others. Training that a callback stopped (early stopping) or the user
-    interrupted is not judged, nor training whose callbacks restore the
-    best epoch's weights at its end (``load_best=True``, as skorch's
-    EarlyStopping and Checkpoint take it, even when they did not stop it);
-    nor are nets without a cross-modal term.
-    It replaces :func:`warn_if_no_better_than_chance`'s warning, which
-    would tell of the same last epoch without the cause.
-    Returns whether it warned.
+    training rows at the expense of others. Not judged: training that a
+    callback stopped (early stopping) or the user interrupted, training
+    whose callbacks restore the best epoch's weights at its end
+    (``load_best=True``, as skorch's EarlyStopping and Checkpoint take it,
+    even when they did not stop it), and nets without a cross-modal term.
+    Its warning replaces :func:`warn_if_no_better_than_chance`'s, which
+    would tell of the same last epoch without the cause. Returns whether it
+    warned.
     """
     term, count = getattr(criterion, "cross_modal_infonce", None) or (None, 0)
     if term is None or net.interrupted_ or net.stopped_by_callback_ or _kept_best(net):
