@@ -129,13 +129,24 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
         X = readable_input(X)
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=list(self._input_dtypes),
-            ensure_min_samples=2 if reset else 1,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=list(self._input_dtypes),
+                ensure_min_samples=2 if reset else 1,
+            )
+        except ValueError as exc:
+            text = _text_columns(X) if "could not convert" in str(exc) else []
+            if not text:
+                raise
+            raise ValueError(
+                f"X's column(s) {text[:5]}{' and more' if len(text) > 5 else ''} hold text "
+                f"({exc}); every column of X belongs to a modality and holds numbers. Leave "
+                "such columns (ids, labels) out of X, e.g. X.drop(columns=[...]), or encode "
+                "them as numbers."
+            ) from None
         if reset:
             check_float32_columns_at_fit(X, getattr(self, "feature_names_in_", None))
         return check_float32_range(X)
@@ -399,6 +410,19 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
             f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
         )
     return check_float32_range(X)
+
+
+def _text_columns(X):
+    """The columns of a DataFrame ``X`` that numpy cannot read as numbers."""
+    if getattr(X, "columns", None) is None or not hasattr(X, "__getitem__"):
+        return []
+    text = []
+    for column in X.columns:
+        try:
+            np.asarray(X[column], dtype=np.float64)
+        except (ValueError, TypeError):
+            text.append(column)
+    return text
 
 
 def readable_input(X, name="X"):

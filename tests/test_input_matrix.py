@@ -468,3 +468,17 @@ def test_a_wide_modality_s_missing_columns_are_named_five_at_most():
                        r"pass a DataFrame holding the modality's columns, \['c8', 'c9', 'c10', "
                        r"'c11', 'c12'\]\.\.\."):
         estimator.transform_modality(df[names[:8]], "m2")
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_text_columns_beside_the_modalities_are_named(name):
+    df = pd.DataFrame(X, columns=COLUMNS).assign(sample=[f"s{i}" for i in range(40)])
+    spec = {"a": COLUMNS[:3], "b": COLUMNS[3:]}
+    with pytest.raises(ValueError, match=r"X's column\(s\) \['sample'\] hold text \(could not "
+                       r"convert string to float: 's0'\); every column of X belongs to a "
+                       r"modality and holds numbers\. Leave such columns \(ids, labels\) out "
+                       r"of X, e\.g\. X\.drop\(columns=\[\.\.\.\]\), or encode them"):
+        _estimators()[name](modalities=spec).fit(df)
+    fitted = _estimators()[name](modalities=spec).fit(df.drop(columns="sample"))
+    with pytest.raises(ValueError, match=r"Feature names unseen at fit time:\n- sample"):
+        fitted.transform(df)  # scikit-learn's check of the names comes first
