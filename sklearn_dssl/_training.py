@@ -521,11 +521,25 @@ class ContrastiveNet(NeuralNet):
         return super().initialize()
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train further on ``X``: all modalities' columns side by side, in the
+        order of the estimator's ``modalities_``, as an array or tensor."""
         if self.__dict__.get("_loaded_for_inference"):
             raise RuntimeError(
                 "this net was loaded by sklearn_dssl.load with its weights but not its "
                 "optimiser's state, so it cannot continue training; refit the estimator "
                 "instead."
+            )
+        if not torch.is_tensor(X):  # the batches are cut from a float32 tensor
+            X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        elif X.dtype != torch.float32:
+            X = X.to(torch.float32)
+        module = getattr(self, "module_", None)
+        sizes = getattr(getattr(module, "shared", module), "modality_sizes", None)
+        if sizes is not None and (X.ndim != 2 or X.shape[1] != sum(sizes)):
+            raise ValueError(
+                f"X has shape {tuple(X.shape)}, but the net reads {sum(sizes)} columns: "
+                "every modality's columns side by side, in the order of the estimator's "
+                "modalities_."
             )
         return super().partial_fit(X, y, classes, **fit_params)
 

@@ -874,3 +874,22 @@ def test_every_entry_point_gives_one_shared_block_after_step_one_trains_on(data)
     np.testing.assert_allclose(model.transform_blocks(data.data)["shared"]["m1"], continued,
                                rtol=1e-6)
     assert np.abs(continued - before["m1"]).max() > 1e-6
+
+
+def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):
+    # the docs' model.shared_net_.partial_fit(X): X as the estimator takes it
+    from_array, from_tensor = small_model().fit(data.data), small_model().fit(data.data)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        from_array.shared_net_.partial_fit(data.data)  # float64 rows
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        from_tensor.shared_net_.partial_fit(torch.as_tensor(data.data, dtype=torch.float32))
+    for a, b in zip(from_array.shared_net_.module_.parameters(),
+                    from_tensor.shared_net_.module_.parameters()):
+        torch.testing.assert_close(a, b)
+    assert len(from_array.shared_net_.history) == 2 * from_array.max_epochs_shared
+    with pytest.raises(ValueError, match=r"X has shape \(\d+, 3\), but the net reads 10 columns: "
+                       r"every modality's columns side by side, in the order of the "
+                       r"estimator's modalities_"):
+        from_array.specific_net_.partial_fit(data.data[:, :3])
