@@ -414,7 +414,7 @@ def _modality_items(value):
     for char in chars:
         if char == "\\":
             following = next(chars, "")
-            current.append(following if following in ",\\" else char + following)
+            current.append(following if following in (",", "\\") else char + following)
         elif char == ",":
             items.append("".join(current))
             current = []

@@ -1166,6 +1166,7 @@ def test_modality_entries_escape_commas_and_backslashes():
 
     assert _modality_items(r"a,Pixel (r0\, c1),C:\dir\\,b,x\y,") == [
         "a", "Pixel (r0, c1)", "C:\\dir\\", "b", "x\\y", ""]
+    assert _modality_items("a,ends\\") == ["a", "ends\\"]  # a last backslash is kept
 
 
 @pytest.mark.parametrize("spec, expected", [
