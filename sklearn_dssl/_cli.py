@@ -95,11 +95,22 @@ def _index_as_columns(frame, path):
     return frame.reset_index()
 
 
+def _table_suffixes(path):
+    """The table extension that ends ``path`` and the compression's after it,
+    lower-cased: ``(".csv", ".gz")`` for ``cells.CSV.GZ``, ``(".csv", None)``
+    for ``cells.csv``; None for a name that is not a table's."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in TABLE_FORMATS:
+        return suffixes[-1], None
+    if len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS and suffixes[-2] in TABLE_FORMATS:
+        return suffixes[-2], suffixes[-1]
+    return None
+
+
 def _table_format(path):
     """``path``'s table format, by its extension: "csv", "tsv" or "parquet"."""
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    compressed = len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS
-    fmt = TABLE_FORMATS.get(suffixes[-2] if compressed else (suffixes or [""])[-1])
+    found = _table_suffixes(path)
+    fmt, compressed = (TABLE_FORMATS[found[0]], found[1]) if found else (None, None)
     if fmt is None:
         raise CommandError(
             f"cannot tell the format of {path}: use a file ending in "
@@ -109,27 +120,16 @@ def _table_format(path):
     if fmt == "parquet" and compressed:
         raise CommandError(
             f"{path}: a Parquet file compresses its columns itself; give it without "
-            f"{suffixes[-1]}."
+            f"{compressed}."
         )
     return fmt
 
 
 def _compression(path):
-    """pandas' name of the compression of a CSV or TSV file at ``path``, or None."""
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    return COMPRESSIONS[suffixes[-1]][0] if len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS \
-        else None
-
-
-def _table_extensions(path):
-    """How many of the extensions that end ``path`` name a table format
-    (``.csv``), possibly compressed (``.csv.gz``); 0 for other names."""
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in TABLE_FORMATS:
-        return 1
-    if len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS and suffixes[-2] in TABLE_FORMATS:
-        return 2
-    return 0
+    """The ``COMPRESSIONS`` entry, (pandas' name, the module that opens it),
+    of a table at ``path``; (None, None) for one not compressed."""
+    found = _table_suffixes(path)
+    return COMPRESSIONS[found[1]] if found and found[1] else (None, None)
 
 
 def read_table(path, id_column=None):
@@ -152,7 +152,7 @@ def read_table(path, id_column=None):
         else:
             frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",",
                                 dtype=None if id_column is None else {id_column: str},
-                                compression=_compression(path))
+                                compression=_compression(path)[0])
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parsers raise many types; report them in one line
@@ -208,9 +208,8 @@ def _check_unique_names(path, sep):
     """Refuse a CSV or TSV file that names two columns alike, which pandas
     would read apart as ``name`` and ``name.1`` (a prefix or pattern would
     then take both, or one would match nothing)."""
-    compression = _compression(path)
-    opener = open if compression is None else importlib.import_module(
-        COMPRESSIONS[Path(path).suffixes[-1].lower()][1]).open
+    module = _compression(path)[1]
+    opener = open if module is None else importlib.import_module(module).open
     with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
         header = next(csv.reader(file, delimiter=sep), [])
     # pandas names empty header cells apart ("Unnamed: 7"), as a spreadsheet's
@@ -264,7 +263,7 @@ def write_table(frame, path):
         else:
             # the name gzip stores: the final one, without its compression extension
             _write_delimited(frame, partial, "\t" if fmt == "tsv" else ",",
-                             _compression(path), target.stem)
+                             _compression(path)[0], target.stem)
         os.replace(partial, target)
     except ImportError as exc:
         raise CommandError(f"cannot write {path}: {exc}") from None
@@ -711,8 +710,9 @@ def _check_model_path(path):
             "model to."
         )
     target = Path(path)
-    extensions = _table_extensions(target)
-    if extensions:
+    found = _table_suffixes(target)
+    if found:
+        extensions = 1 if found[1] is None else 2
         stem = target.name[:len(target.name) - len("".join(target.suffixes[-extensions:]))]
         raise CommandError(
             f"--model {path}: a model is written as a .zip file or a directory, and "
