@@ -838,13 +838,16 @@ def _fit(args):
         print(f"{PROG}: note: ignoring {len(unused)} column(s) in no modality: "
               f"{_preview(unused)}", file=sys.stderr)
     sizes = ", ".join(f"{name}: {len(chosen)} columns" for name, chosen in groups.items())
-    print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes})", flush=True)
+    fitted = _standardized(model) if args.standardize else model
+    standardized = ", standardized" if args.standardize else ""
+    print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes}{standardized})",
+          flush=True)
     start = time.perf_counter()
     with _estimator_errors_in_option_terms(), warnings.catch_warnings():
         # after a Ctrl-C the command writes nothing, whatever the estimator
         # keeps for a Python user (and says so below)
         warnings.filterwarnings("ignore", message="training was interrupted")
-        model.fit(X)
+        fitted.fit(X)
     if _interrupted(model):
         # the estimator keeps the weights of a Ctrl-C for Python users; a
         # command stops, so that `fit ... && next step` does not go on
@@ -858,14 +861,28 @@ def _fit(args):
         with warnings.catch_warnings():
             # the CLI's only callback, --early-stopping, matters for training alone
             warnings.simplefilter("ignore", UserWarning)
-            path = save(model, args.model)
+            path = save(fitted, args.model)
         print(f"wrote the model to {path}", flush=True)
     if args.output is not None:
-        embeddings = _embeddings_frame(model, X, ids)
+        embeddings = _embeddings_frame(fitted, X, ids)
         write_table(embeddings, args.output)
         print(f"wrote embeddings ({embeddings.shape[0]} rows x "
               f"{embeddings.shape[1] - (ids is not None)} columns) to {args.output}")
     return 0
+
+
+def _standardized(model):
+    """``model`` behind a StandardScaler, which hands it the table's column
+    names (as ``fit`` selected the modalities by name)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler().set_output(transform="pandas"), model)
+
+
+def _final_estimator(model):
+    """The estimator of a loaded model: itself, or a Pipeline's last step."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
 
 
 class _TrainingInterrupted(KeyboardInterrupt):
@@ -886,9 +903,10 @@ def _transform(args):
     _check_output_table(args.output)
     _check_not_input(args.output, args.table)
     model = load(args.model, device=args.device)
+    estimator = _final_estimator(model)  # after a StandardScaler with --standardize
     # the command builds its own table from arrays, whatever set_output the model
     # was saved with (e.g. "polars", which may not be installed here)
-    model.set_output(transform="default")
+    estimator.set_output(transform="default")
     if args.id is not None and str(args.id) in map(str, getattr(model, "feature_names_in_", [])):
         raise CommandError(
             f"--id {args.id} names a column the model reads; give the table's identifier "
@@ -916,8 +934,8 @@ def _transform(args):
     if not hasattr(model, "feature_names_in_"):
         X = X.to_numpy()
     if args.blocks is not None:
-        model.set_params(output=args.blocks)
-    _check_blocks_fitted(model, args.model)
+        estimator.set_params(output=args.blocks)
+    _check_blocks_fitted(estimator, args.model)
     embeddings = _embeddings_frame(model, X, ids)
     write_table(embeddings, args.output)
     print(f"wrote embeddings ({embeddings.shape[0]} rows x "
@@ -991,8 +1009,9 @@ def build_parser():
             "The embeddings table has the columns shared_<modality>_<i> and\n"
             "specific_<modality>_<i>, preceded by the --id column when given. The\n"
             "model is written by sklearn_dssl.save: a .zip file, or else a directory.\n"
-            "The methods see the values as they are: standardise the columns first\n"
-            "when their scales differ widely."
+            "The methods see the values as they are; --standardize centres every\n"
+            "modality column and scales it to unit variance first, and the model keeps\n"
+            "those means and scales for the tables it embeds."
         ),
         epilog=(
             "example:\n"
@@ -1021,6 +1040,10 @@ def build_parser():
                           "(contrastive), LinearCCA (cca), or the deep baselines of the "
                           "DisentangledSSL paper: JointOptSSL (jointopt), FOCAL (focal), "
                           "DMVAE (dmvae)")
+    fit.add_argument("--standardize", action="store_true",
+                     help="centre and scale each modality column to unit variance before "
+                          "fitting (a StandardScaler saved with the model); use it when "
+                          "the columns' scales differ widely")
     fit.add_argument("-q", "--quiet", action="store_true",
                      help="no per-epoch log or progress bars")
     params = fit.add_argument_group("estimator parameters (default: the estimator's)")
@@ -1092,8 +1115,8 @@ def _one_line_warnings():
     original = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        advice = next((text for kind, text in _command_line_advice().items()
-                       if issubclass(category, kind)), "")
+        advice = next((text for kind, phrase, text in _command_line_advice()
+                       if issubclass(category, kind) and phrase in str(message)), "")
         print(f"{PROG}: warning: {message}{advice}", file=sys.stderr)
 
     warnings.showwarning = show
@@ -1133,16 +1156,20 @@ def _in_option_terms(message):
 
 def _command_line_advice():
     """The fix of a warning the estimators give in Python terms, in the
-    command's, by the warning's category."""
+    command's: (category, a phrase of the message, the advice), the first
+    that applies."""
+    from sklearn.exceptions import ConvergenceWarning
+
     from .exceptions import ColumnScaleWarning, OverfittingWarning
 
-    return {
-        ColumnScaleWarning: " On the command line: standardise the table's columns before "
-                            "fitting, and those of the tables you embed with the model by "
-                            "the same means and standard deviations.",
-        OverfittingWarning: " On the command line: --validation-fraction with "
-                            "--early-stopping PATIENCE.",
-    }
+    return [
+        (ColumnScaleWarning, "", " On the command line: give --standardize."),
+        (OverfittingWarning, "", " On the command line: --validation-fraction with "
+                                 "--early-stopping PATIENCE."),
+        # the chance-level warning, which names standardising among its fixes
+        (ConvergenceWarning, "standardise the columns",
+         " On the command line, --standardize standardises the columns."),
+    ]
 
 
 # what torch's allocators say when they fail

@@ -6,14 +6,16 @@ A saved model is two members, in a directory or in one zip file:
   parameters and ``set_output`` choice, its fitted attributes other than
   torch modules (``modalities_``, ``feature_names_in_``, the FastICA or CCA
   matrices, ...), the architecture of every fitted net with its training
-  history, and the SHA-256 of the weights;
+  history, and the SHA-256 of the weights; for a Pipeline, also its
+  StandardScaler steps before the estimator;
 - ``weights.pt``: the state dicts of the fitted nets, written by
   :func:`torch.save` and read back with ``torch.load(weights_only=True,
   map_location="cpu")``, which never runs pickled code.
 
 Loading rebuilds every net from its recorded architecture and loads the
 weights into it; nothing in the files can name a class or function to call
-beyond the fixed set of estimators, modules and FastICA known here.
+beyond the fixed set of estimators, modules, FastICA and StandardScaler
+known here.
 """
 
 import contextlib
@@ -30,7 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn import get_config
 from sklearn.decomposition import FastICA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNet
 from skorch.history import History
 
@@ -54,7 +59,10 @@ from ._training import make_net, resolve_device
 FORMAT = "sklearn-dssl-model"
 # 2: DisentangledSSL stores step1_params_
 # 3: LinearCCA stores loadings_ instead of residual_maps_
-FORMAT_VERSION = 3
+# 4: a Pipeline's StandardScaler steps before the estimator ("pipeline")
+FORMAT_VERSION = 4
+# The version written for a lone estimator, whose file earlier releases read.
+ESTIMATOR_FORMAT_VERSION = 3
 METADATA = "metadata.json"
 WEIGHTS = "weights.pt"
 
@@ -62,6 +70,15 @@ ESTIMATORS = {
     cls.__name__: cls
     for cls in (DisentangledSSL, MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE)
 }
+# The scikit-learn transformers a file may hold: FastICA inside an estimator
+# (ica, ica_), StandardScaler as a Pipeline step before it. A FastICA keeps
+# any fitted attribute; the others only those listed.
+TRANSFORMERS = {"FastICA": FastICA, "StandardScaler": StandardScaler}
+TRANSFORMER_ATTRIBUTES = {
+    "StandardScaler": {"n_features_in_", "feature_names_in_", "n_samples_seen_", "mean_",
+                       "var_", "scale_"},
+}
+PIPELINE_STEPS = ("StandardScaler",)
 # Fitted attributes rebuilt from others rather than stored.
 ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
 # The fitted attributes (other than nets) and the nets that save writes for
@@ -151,19 +168,8 @@ def _encode(value):
         else:
             raise _NotEncodable(f"an array of dtype {value.dtype}")
         return {"__ndarray__": value.tolist(), "dtype": dtype, "shape": list(value.shape)}
-    if type(value) is FastICA:
-        fitted = {
-            k: _encode(v) for k, v in vars(value).items()
-            if k.endswith("_") and not k.startswith("__")
-        }
-        return {
-            "__estimator__": "FastICA",
-            # a RandomState or a callable fun, used only to fit it, become defaults
-            "params": {"__dict__": [[name, v] for name, v in _parameters(value).items()]},
-            "fitted": fitted,
-            # set_output's choice, e.g. plain arrays whatever the global config
-            "output": getattr(value, "_sklearn_output_config", {}).get("transform"),
-        }
+    if type(value) in TRANSFORMERS.values():
+        return _encode_transformer(value)
     raise _NotEncodable(f"a {type(value).__name__}")
 
 
@@ -199,17 +205,46 @@ def _decode(value):
             array = np.asarray(data, dtype=dtype)
         return array.reshape(value["shape"])
     if set(value) == {"__estimator__", "params", "fitted", "output"}:
-        if value["__estimator__"] != "FastICA":
-            raise ValueError(f"unsupported estimator {value['__estimator__']!r}")
-        ica = FastICA(**_decode(value["params"]))
-        for name, attribute in _decode_fields(value["fitted"]).items():
-            if not (isinstance(name, str) and name.endswith("_")) or name.startswith("_"):
-                raise ValueError(f"unexpected FastICA attribute {name!r}")
-            setattr(ica, name, attribute)
-        if value["output"] is not None:
-            ica.set_output(transform=value["output"])
-        return ica
+        return _decode_transformer(value, allowed=("FastICA",))
     raise ValueError(f"unknown JSON tag in {sorted(value)}")
+
+
+def _encode_transformer(transformer):
+    """A FastICA or StandardScaler as tagged JSON: parameters, fitted
+    attributes and ``set_output`` choice."""
+    fitted = {
+        k: _encode(v) for k, v in vars(transformer).items()
+        if k.endswith("_") and not k.startswith("__")
+    }
+    return {
+        "__estimator__": type(transformer).__name__,
+        # a RandomState or a callable fun, used only to fit it, become defaults
+        "params": {"__dict__": [[name, v] for name, v in _parameters(transformer).items()]},
+        "fitted": fitted,
+        # set_output's choice, e.g. plain arrays whatever the global config
+        "output": getattr(transformer, "_sklearn_output_config", {}).get("transform"),
+    }
+
+
+def _decode_transformer(value, allowed):
+    """The transformer that :func:`_encode_transformer` wrote, if its class
+    is one of ``allowed``."""
+    kind = value["__estimator__"]
+    if kind not in allowed:
+        raise ValueError(f"unsupported estimator {kind!r} (expected {' or '.join(allowed)})")
+    transformer = TRANSFORMERS[kind](**_decode(value["params"]))
+    known = TRANSFORMER_ATTRIBUTES.get(kind)
+    for name, attribute in _decode_fields(value["fitted"]).items():
+        if not (isinstance(name, str) and name.endswith("_")) or name.startswith("_") or (
+            known is not None and name not in known
+        ):
+            raise ValueError(f"unexpected {kind} attribute {name!r}")
+        setattr(transformer, name, attribute)
+    if value["output"] is not None:
+        if value["output"] not in OUTPUTS:
+            raise ValueError(f"unknown transform output {value['output']!r}")
+        transformer.set_output(transform=value["output"])
+    return transformer
 
 
 def _decode_fields(fields):
@@ -544,8 +579,9 @@ def _warn_once_each():
         warnings.warn(message, category, stacklevel=4)
 
 
-def _serialise(estimator):
-    """``save``'s two files as bytes: ``metadata.json`` and ``weights.pt``."""
+def _serialise(estimator, pipeline=None):
+    """``save``'s two files as bytes: ``metadata.json`` and ``weights.pt``;
+    ``pipeline``, if given, is the Pipeline that ``estimator`` ends."""
     attributes, nets, states, skipped = {}, {}, {}, []
     kind = type(estimator).__name__
     for name, value in vars(estimator).items():
@@ -577,9 +613,9 @@ def _serialise(estimator):
     weights = buffer.getvalue()
     from . import __version__
 
-    metadata = json.dumps({
+    metadata = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": ESTIMATOR_FORMAT_VERSION if pipeline is None else FORMAT_VERSION,
         "sklearn_dssl_version": __version__,
         "estimator": type(estimator).__name__,
         "params": _parameters(estimator),
@@ -588,8 +624,63 @@ def _serialise(estimator):
         # set_output's choice, e.g. pandas DataFrames from transform
         "output": getattr(estimator, "_sklearn_output_config", {}).get("transform"),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
-    }).encode()
-    return metadata, weights
+    }
+    if pipeline is not None:
+        metadata["pipeline"] = _pipeline_spec(pipeline)
+    return json.dumps(metadata).encode(), weights
+
+
+def _pipeline_spec(pipeline):
+    """The Pipeline around the estimator: its steps before it, the
+    estimator's step name and ``verbose``."""
+    *steps, (final_name, _) = pipeline.steps
+    encoded = []
+    for name, step in steps:
+        spec = _encode_transformer(step)
+        # the output it gave when saved, so that the estimator gets the same
+        # input (with or without column names) whatever the config at load
+        spec["output"] = spec["output"] or get_config()["transform_output"]
+        encoded.append([name, spec])
+    dropped = [name for name in ("memory", "transform_input")
+               if getattr(pipeline, name, None) is not None]
+    if dropped:
+        warnings.warn(
+            f"save stores the Pipeline's {', '.join(f'{n}=None' for n in dropped)} instead "
+            "of the given value(s), which matter for fitting alone; the fitted model is "
+            "unaffected.",
+            UserWarning,
+        )
+    return {"steps": encoded, "final_step": final_name, "verbose": bool(pipeline.verbose)}
+
+
+def _estimator_in(estimator):
+    """The estimator of the package that ``estimator`` is, or that ends the
+    Pipeline ``estimator`` after StandardScaler steps; TypeError for others."""
+    if type(estimator) in ESTIMATORS.values():
+        return estimator
+    steps = getattr(estimator, "steps", None)
+    if type(estimator) is Pipeline and isinstance(steps, list) and steps and all(
+        isinstance(s, tuple) and len(s) == 2 for s in steps
+    ):
+        *before, (_, last) = steps
+        kinds = [TRANSFORMERS[kind] for kind in PIPELINE_STEPS]
+        others = [f"{name!r} ({type(step).__name__})" for name, step in before
+                  if type(step) not in kinds]
+        if type(last) in ESTIMATORS.values() and not others:
+            return last
+        if type(last) in ESTIMATORS.values():
+            raise TypeError(
+                f"save takes a Pipeline whose steps before its sklearn_dssl estimator are "
+                f"{' or '.join(PIPELINE_STEPS)}, and this one's step "
+                f"{' and '.join(others)} is not; save the estimator, pipeline[-1], "
+                "and keep the other steps with joblib."
+            )
+    raise TypeError(
+        f"save takes an estimator of sklearn_dssl ({', '.join(ESTIMATORS)}), or a "
+        f"Pipeline of {' or '.join(PIPELINE_STEPS)} steps ending in one, got "
+        f"{type(estimator).__name__}; use pickle or joblib for other objects"
+        f"{_pipeline_advice(estimator)}."
+    )
 
 
 def save(estimator, path):
@@ -602,11 +693,18 @@ def save(estimator, path):
     unpickling anything, so a saved model from an untrusted source cannot run
     code, unlike a pickle.
 
+    A fitted :class:`~sklearn.pipeline.Pipeline` of
+    :class:`~sklearn.preprocessing.StandardScaler` steps ending in an
+    estimator of the package saves whole, the scalers' means and scales as
+    JSON, and :func:`load` returns the Pipeline. For other pipelines, save the
+    package's step and keep the others with joblib.
+
     Parameters
     ----------
-    estimator : estimator of sklearn_dssl
+    estimator : estimator of sklearn_dssl or Pipeline
         A fitted DisentangledSSL, MultimodalContrastive, LinearCCA,
-        JointOptSSL, FOCAL or DMVAE.
+        JointOptSSL, FOCAL or DMVAE, or a fitted Pipeline of StandardScaler
+        steps ending in one (``make_pipeline(StandardScaler(), model)``).
     path : str or path-like
         A ``.zip`` file to create (or overwrite), or else a directory to
         create (or whose two files to overwrite). A leading ``~`` is the
@@ -627,9 +725,9 @@ def save(estimator, path):
     -----
     UserWarning
         When a parameter value cannot be stored as JSON (``callbacks``, a
-        callable ``augmentation``, a ``RandomState``, an ``accelerator``):
-        its default is stored instead. Training-only settings, they do not
-        change the loaded model's output. Also when the estimator holds an
+        callable ``augmentation``, a ``RandomState``, an ``accelerator``, a
+        Pipeline's ``memory``): its default is stored instead. Training-only
+        settings, they do not change the loaded model's output. Also when the estimator holds an
         attribute ending in ``_`` that its fit does not set (one added by
         hand): it is not stored.
 
@@ -649,18 +747,27 @@ def save(estimator, path):
     ...     loaded = load(path)
     >>> np.array_equal(loaded.transform(X), cca.transform(X))
     True
+
+    With the standardisation in front:
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> pipe = make_pipeline(StandardScaler(), LinearCCA(n_components=2)).fit(X * 100)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     loaded = load(save(pipe, os.path.join(tmp, "pipe.zip")))
+    >>> loaded.steps[0][0], np.array_equal(loaded.transform(X), pipe.transform(X))
+    ('standardscaler', True)
     """
-    if type(estimator) not in ESTIMATORS.values():
-        raise TypeError(
-            f"save takes an estimator of sklearn_dssl ({', '.join(ESTIMATORS)}), got "
-            f"{type(estimator).__name__}; use pickle or joblib for other objects"
-            f"{_pipeline_advice(estimator)}."
-        )
+    model = _estimator_in(estimator)
     from sklearn.utils.validation import check_is_fitted
 
-    check_is_fitted(estimator)
+    check_is_fitted(model)
+    pipeline = estimator if estimator is not model else None
+    if pipeline is not None:
+        for _, step in pipeline.steps[:-1]:
+            check_is_fitted(step)
     with _warn_once_each():  # an ica's parameters are in ica, ica_ and step1_params_
-        metadata, weights = _serialise(estimator)
+        metadata, weights = _serialise(model, pipeline)
 
     path = _user_path(path)
     if path.suffix.lower() == ".zip":
@@ -803,8 +910,10 @@ def load(path, *, device="cpu"):
 
     Returns
     -------
-    estimator : estimator of sklearn_dssl
-        The fitted estimator, whose transform gives the saved model's output.
+    estimator : estimator of sklearn_dssl or Pipeline
+        The fitted estimator, whose transform gives the saved model's output;
+        a Pipeline of its StandardScaler steps and the estimator where a
+        Pipeline was saved.
 
     Raises
     ------
@@ -869,7 +978,10 @@ def load(path, *, device="cpu"):
         )
     device = resolve_device(device)
     try:
-        return _rebuild(metadata, members[WEIGHTS], device)
+        estimator = _rebuild(metadata, members[WEIGHTS], device)
+        if "pipeline" not in metadata:
+            return estimator
+        return _rebuild_pipeline(metadata, estimator)
     except _SavedByNewerVersion as exc:
         raise ValueError(f"{path} {exc}") from None
     except ValueError as exc:
@@ -994,6 +1106,84 @@ def _rebuild(metadata, weights, device):
         setattr(estimator, net_name, net)
     _check_consistent(estimator)
     return estimator
+
+
+def _rebuild_pipeline(metadata, estimator):
+    """The Pipeline of the saved steps ending in the rebuilt ``estimator``."""
+    if metadata["format_version"] < FORMAT_VERSION:
+        raise ValueError(
+            f"format version {metadata['format_version']} does not hold a Pipeline"
+        )
+    spec = _fields(metadata["pipeline"])
+    unknown = set(spec) - {"steps", "final_step", "verbose"}
+    if unknown:
+        raise _unknown_names(metadata, f"unknown Pipeline field(s) {sorted(unknown)}")
+    if not isinstance(spec["steps"], list) or not isinstance(spec["verbose"], bool):
+        raise ValueError("the Pipeline's steps or verbose are not what save writes")
+    steps = []
+    for item in spec["steps"]:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], dict)):
+            raise ValueError("a Pipeline step is not a [name, transformer] pair")
+        steps.append((item[0], _decode_transformer(item[1], allowed=PIPELINE_STEPS)))
+    steps.append((spec["final_step"], estimator))
+    _check_step_names([name for name, _ in steps])
+    pipeline = Pipeline(steps, verbose=spec["verbose"])
+    _check_steps_fit_the_estimator(pipeline)
+    return pipeline
+
+
+def _check_step_names(names):
+    """Refuse step names that a Pipeline would not take."""
+    reserved = set(inspect.signature(Pipeline).parameters)
+    for name in names:
+        if not isinstance(name, str) or not name or "__" in name or name in reserved:
+            raise ValueError(f"{name!r} is not a Pipeline step name that save writes")
+    if len(set(names)) < len(names):
+        raise ValueError("the Pipeline names a step twice")
+
+
+def _check_steps_fit_the_estimator(pipeline):
+    """Refuse scaler steps that do not fit the estimator: its column count and
+    names, a mean or scale per column, positive finite scales."""
+    estimator = pipeline.steps[-1][1]
+    n_features = estimator.n_features_in_
+    names = getattr(estimator, "feature_names_in_", None)
+    for step_name, step in pipeline.steps[:-1]:
+        if not hasattr(step, "n_features_in_") or not hasattr(step, "n_samples_seen_"):
+            raise ValueError(f"the Pipeline step {step_name!r} is not fitted")
+        if step.n_features_in_ != n_features:
+            raise ValueError(
+                f"the Pipeline step {step_name!r} reads {step.n_features_in_!r} columns, "
+                f"and the {type(estimator).__name__} {n_features}"
+            )
+        for attribute, needed in (("mean_", step.with_mean or step.with_std),
+                                  ("var_", step.with_std), ("scale_", step.with_std)):
+            value = getattr(step, attribute, None)
+            if value is None and not needed:
+                continue
+            if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"
+                    and value.shape == (n_features,) and np.isfinite(value).all()):
+                raise ValueError(
+                    f"the Pipeline step {step_name!r} has no finite {attribute} per column"
+                )
+        if step.with_std and not (step.scale_ > 0).all():
+            raise ValueError(f"the Pipeline step {step_name!r} has scales that are not positive")
+        step_names = getattr(step, "feature_names_in_", None)
+        if step_names is not None and not (
+            isinstance(step_names, np.ndarray) and step_names.shape == (n_features,)
+            and all(isinstance(n, str) for n in step_names)
+        ):
+            raise ValueError(
+                f"the Pipeline step {step_name!r} has feature_names_in_ that do not name "
+                "its columns"
+            )
+        if step_names is not None and names is not None and not np.array_equal(
+            step_names, names
+        ):
+            raise ValueError(
+                f"the Pipeline step {step_name!r} reads other columns than the "
+                f"{type(estimator).__name__}"
+            )
 
 
 def _check_nothing_missing(metadata, name, earlier):

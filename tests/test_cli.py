@@ -1028,9 +1028,66 @@ def test_warnings_give_the_command_line_s_fix(tables, tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("sklearn-dssl: warning: the columns of modality 'rna' differ in scale by a factor "
             "of") in err
-    assert ("a Pipeline. On the command line: standardise the table's columns before fitting, "
-            "and those of the tables you embed with the model by the same means and standard "
-            "deviations.") in err
+    assert "a Pipeline. On the command line: give --standardize.\n" in err
+    # which it then does not warn of
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main([*argv, "--standardize"]) == 0
+    assert "differ in scale" not in capsys.readouterr().err
+
+
+def test_standardize_fits_behind_a_standard_scaler_that_the_model_keeps(tables, tmp_path,
+                                                                         capsys):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folder, frame = tables
+    scales = np.array([1e-2, 1.0, 1e2, 1e4, 1.0, 1e3])
+    wide = frame.assign(**{c: frame[c] * s + 3.0 for c, s in zip(RNA + ATAC, scales)})
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    argv = ["fit", str(tmp_path / "wide.csv"), "--prefix", "rna=rna_", "--prefix",
+            "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+            "--standardize", "-o", str(tmp_path / "fit.csv"), "--model",
+            str(tmp_path / "m.zip")]
+    assert main(argv) == 0
+    assert "(rna: 3 columns, atac: 3 columns, standardized)" in capsys.readouterr().out
+    # the Python equivalent
+    model = LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2)
+    expected = make_pipeline(StandardScaler(), model).set_output(
+        transform="pandas").fit_transform(wide[RNA + ATAC]).to_numpy()
+    fitted = pd.read_csv(tmp_path / "fit.csv")
+    np.testing.assert_allclose(fitted.iloc[:, 1:].to_numpy(), expected, rtol=1e-6, atol=1e-9)
+    # the saved model standardises the tables it embeds by the fit's means and scales
+    loaded = load(tmp_path / "m.zip")
+    assert [type(step).__name__ for _, step in loaded.steps] == ["StandardScaler", "LinearCCA"]
+    np.testing.assert_allclose(loaded[0].mean_, wide[RNA + ATAC].mean().to_numpy())
+    assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "wide.csv"), "--id",
+                 "cell", "--blocks", "shared", "-o", str(tmp_path / "again.csv")]) == 0
+    again = pd.read_csv(tmp_path / "again.csv")
+    assert list(again.columns) == list(fitted.columns[:5])
+    np.testing.assert_allclose(again.iloc[:, 1:].to_numpy(), fitted.iloc[:, 1:5].to_numpy())
+    # the transform of another table uses the fit's statistics, not its own
+    wide.iloc[:40].to_csv(tmp_path / "head.csv", index=False)
+    assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "head.csv"),
+                 "-o", str(tmp_path / "head_out.csv")]) == 0
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "head_out.csv").to_numpy(),
+                               fitted.iloc[:40, 1:].to_numpy())
+
+
+def test_the_chance_warning_names_standardize(capsys):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_dssl._cli import _one_line_warnings
+
+    with warnings.catch_warnings(), _one_line_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("at chance; standardise the columns if their scales differ widely.",
+                      ConvergenceWarning)
+        warnings.warn("another convergence warning.", ConvergenceWarning)
+    assert capsys.readouterr().err == (
+        "sklearn-dssl: warning: at chance; standardise the columns if their scales differ "
+        "widely. On the command line, --standardize standardises the columns.\n"
+        "sklearn-dssl: warning: another convergence warning.\n")
 
 
 def test_an_overfitting_warning_names_the_options_that_stop_early(capsys):

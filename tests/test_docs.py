@@ -193,8 +193,9 @@ def test_python_blocks_found():
 def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
     # the quickstart, then saving its model
     ns = run_blocks(python_blocks(ROOT / "README.md")[:2], tmp_path, monkeypatch)
-    scaled = ns["embed"][0].transform(ns["X"])
-    assert (ns["model"].transform(scaled) == ns["embed"][-1].transform(scaled)).all()
+    # saved whole, the StandardScaler with its means and scales included
+    assert [name for name, _ in ns["model"].steps] == ["standardscaler", "disentangledssl"]
+    assert (ns["model"].transform(ns["X"]) == ns["embed"].transform(ns["X"])).all()
     assert ns["Z"].shape == (5000, 40)  # the comments' figures
     assert ns["embed"].get_feature_names_out()[[0, 10, 20, 30]].tolist() == [
         "shared_m1_0", "shared_m2_0", "specific_m1_0", "specific_m2_0"]

@@ -969,3 +969,157 @@ def test_a_zip_path_in_capitals_is_a_zip_and_nets_keep_their_settings(data, tmp_
         original, again = getattr(model, name), getattr(loaded, name)
         assert (again.max_epochs, again.batch_size, again.lr) == (
             original.max_epochs, original.batch_size, original.lr)
+
+
+# --------------------------------------------------------------------------
+# A Pipeline of StandardScaler steps ending in an estimator of the package
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def scaled_frame(data):
+    """The test data as a named DataFrame whose columns' scales differ widely."""
+    return _frame(data.data * np.array([1.0, 10.0, 1e3, 1e4, 1.0, 0.1, 1e2, 1e5]) + 5.0)
+
+
+def _scaled_pipeline(X, *steps, model=None):
+    from sklearn.pipeline import make_pipeline
+
+    model = model if model is not None else LinearCCA(
+        modalities={"rna": [f"rna_{i}" for i in range(4)],
+                    "atac": [f"atac_{i}" for i in range(4)]}, n_components=2)
+    return make_pipeline(*(steps or (StandardScaler(),)), model).set_output(
+        transform="pandas").fit(X)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", ["linear", "dssl", "two-scalers-without-mean-or-std"])
+def test_a_pipeline_of_standard_scalers_saves_whole(case, scaled_frame, tmp_path):
+    if case == "linear":
+        pipeline = _scaled_pipeline(scaled_frame)
+    elif case == "dssl":
+        pipeline = _scaled_pipeline(scaled_frame, model=small_model(
+            modalities={"rna": [f"rna_{i}" for i in range(4)],
+                        "atac": [f"atac_{i}" for i in range(4)]}))
+    else:
+        pipeline = _scaled_pipeline(scaled_frame, StandardScaler(with_mean=False),
+                                    StandardScaler(with_std=False))
+    path = save(pipeline, tmp_path / "pipeline.zip")
+    metadata = _members(path)[0]
+    assert metadata["format_version"] == 4
+    loaded = load(path)
+    assert [name for name, _ in loaded.steps] == [name for name, _ in pipeline.steps]
+    for (_, before), (_, after) in zip(pipeline.steps[:-1], loaded.steps[:-1]):
+        assert type(after) is StandardScaler and after.get_params() == before.get_params()
+        for name in ("mean_", "var_", "scale_", "feature_names_in_"):
+            a, b = getattr(before, name), getattr(after, name)
+            assert (a is None and b is None) or np.array_equal(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the names reach the estimator as in fit
+        Z = loaded.transform(scaled_frame)
+    pd_ = pytest.importorskip("pandas")
+    assert isinstance(Z, pd_.DataFrame)
+    pd_.testing.assert_frame_equal(Z, pipeline.transform(scaled_frame))
+    # the scaler was applied: the estimator alone embeds the raw columns otherwise
+    assert not np.allclose(Z.to_numpy(), np.asarray(pipeline[-1].transform(scaled_frame)))
+
+
+def test_a_lone_estimator_keeps_the_format_earlier_releases_read(saved_zip):
+    assert _members(saved_zip)[0]["format_version"] == 3
+    assert "pipeline" not in _members(saved_zip)[0]
+
+
+def test_a_pipeline_saved_under_a_global_output_config_loads_with_that_output(
+        data, tmp_path):
+    """The scalers' output under ``set_config(transform_output="pandas")`` is
+    stored, so the estimator gets the column names it was fitted with."""
+    from sklearn.pipeline import make_pipeline
+
+    model = LinearCCA(modalities={"rna": [f"rna_{i}" for i in range(4)],
+                                  "atac": [f"atac_{i}" for i in range(4)]}, n_components=2)
+    with sklearn.config_context(transform_output="pandas"):
+        pipeline = make_pipeline(StandardScaler(), model).fit(_frame(data.data))
+        path = save(pipeline, tmp_path / "m.zip")
+        expected = np.asarray(pipeline.transform(_frame(data.data)))
+    loaded = load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z = loaded.transform(_frame(data.data))
+    assert isinstance(Z, np.ndarray)  # the estimator's own output: the default here
+    np.testing.assert_array_equal(Z, expected)
+
+
+def test_save_refuses_other_steps_and_unfitted_scalers(scaled_frame, data, tmp_path):
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipeline = _scaled_pipeline(scaled_frame, MinMaxScaler())
+    with pytest.raises(TypeError, match=r"steps before its sklearn_dssl estimator are "
+                                        r"StandardScaler, and this one's step 'minmaxscaler' "
+                                        r"\(MinMaxScaler\) is not; save the estimator, "
+                                        r"pipeline\[-1\]"):
+        save(pipeline, tmp_path / "m.zip")
+    fitted = LinearCCA(n_components=2).fit(data.data)
+    with pytest.raises(NotFittedError):
+        save(Pipeline([("scale", StandardScaler()), ("cca", fitted)]), tmp_path / "m.zip")
+    with pytest.raises(NotFittedError):
+        save(make_pipeline(StandardScaler(), LinearCCA(n_components=2)), tmp_path / "m.zip")
+    # a cache directory is for fitting alone: stored as None, with a warning
+    cached = make_pipeline(StandardScaler(), LinearCCA(n_components=2),
+                           memory=str(tmp_path / "cache")).fit(data.data)
+    with pytest.warns(UserWarning, match=r"the Pipeline's memory=None instead"):
+        loaded = load(save(cached, tmp_path / "cached.zip"))
+    assert loaded.memory is None
+    np.testing.assert_array_equal(loaded.transform(data.data), cached.transform(data.data))
+
+
+@pytest.fixture(scope="module")
+def saved_pipeline(scaled_frame, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pipeline") / "pipeline.zip"
+    return save(_scaled_pipeline(scaled_frame), path)
+
+
+def _with_scaler(metadata, **fitted):
+    """``metadata`` whose first scaler step has the given fitted attributes."""
+    metadata = copy.deepcopy(metadata)
+    metadata["pipeline"]["steps"][0][1]["fitted"].update(fitted)
+    return metadata
+
+
+def _array(values, dtype="<f8"):
+    return {"__ndarray__": list(values), "dtype": dtype, "shape": [len(values)]}
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda m: {**m, "format_version": 3}, "format version 3 does not hold a Pipeline"),
+    (lambda m: _with_scaler(m, n_features_in_=7), "reads 7 columns, and the LinearCCA 8"),
+    (lambda m: _with_scaler(m, scale_=_array([1.0] * 7 + [0.0])),
+     "has scales that are not positive"),
+    (lambda m: _with_scaler(m, mean_=_array([1.0] * 7 + [float("nan")])),
+     "has no finite mean_ per column"),
+    (lambda m: _with_scaler(m, scale_=None), "has no finite scale_ per column"),
+    (lambda m: _with_scaler(m, feature_names_in_=_array(list("abcdefgh"), "object")),
+     "reads other columns than the LinearCCA"),
+    (lambda m: _with_scaler(m, copy_=1), "unexpected StandardScaler attribute 'copy_'"),
+    (lambda m: json.loads(json.dumps(m).replace('"StandardScaler"', '"MinMaxScaler"')),
+     "unsupported estimator 'MinMaxScaler' \\(expected StandardScaler\\)"),
+    (lambda m: json.loads(json.dumps(m).replace('"standardscaler"', '"linearcca"')),
+     "the Pipeline names a step twice"),
+    (lambda m: json.loads(json.dumps(m).replace('"standardscaler"', '"a__b"')),
+     "'a__b' is not a Pipeline step name"),
+    (lambda m: {**m, "pipeline": {**m["pipeline"], "verbose": "yes"}},
+     "the Pipeline's steps or verbose are not what save writes"),
+])
+def test_load_refuses_a_modified_pipeline(change, problem, saved_pipeline, tmp_path):
+    metadata, weights = _members(saved_pipeline)
+    assert isinstance(load(_write(tmp_path / "same.zip", metadata, weights)),
+                      sklearn.pipeline.Pipeline)
+    with pytest.raises(ValueError, match="damaged or was modified: .*" + problem):
+        load(_write(tmp_path / "changed.zip", change(metadata), weights))
+
+
+def test_a_newer_version_s_pipeline_asks_for_an_upgrade(saved_pipeline, tmp_path):
+    metadata, weights = _members(saved_pipeline)
+    newer = {**metadata, "sklearn_dssl_version": "99.0",
+             "pipeline": {**metadata["pipeline"], "new_field": 1}}
+    with pytest.raises(ValueError, match=r"unknown Pipeline field\(s\) \['new_field'\].*"
+                                         "upgrade sklearn_dssl to load it"):
+        load(_write(tmp_path / "newer.zip", newer, weights))
