@@ -623,11 +623,9 @@ ESTIMATOR_OPTIONS = [
 
 
 def _estimator(args):
-    from . import DMVAE, FOCAL, DisentangledSSL, JointOptSSL, LinearCCA, MultimodalContrastive
+    from ._persistence import ESTIMATORS  # the package's estimators, by class name
 
-    classes = {c.__name__: c for c in (DisentangledSSL, MultimodalContrastive, LinearCCA,
-                                       JointOptSSL, FOCAL, DMVAE)}
-    cls = classes[METHODS[args.method]]
+    cls = ESTIMATORS[METHODS[args.method]]
     accepted = set(cls().get_params())
     params = {}
     for flags, param, _ in ESTIMATOR_OPTIONS:

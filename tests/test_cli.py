@@ -830,6 +830,10 @@ def _method_class(method):
 def test_the_flag_test_covers_every_estimator_flag_of_every_method():
     # a method or flag added to the command later needs cases in ESTIMATOR_FLAGS too
     assert {METHODS[method] for method in ESTIMATOR_FLAGS} == set(METHODS.values())
+    # and every estimator that save takes is a method of the command
+    from sklearn_dssl._persistence import ESTIMATORS
+
+    assert set(METHODS.values()) == set(ESTIMATORS)
     for method, cases in ESTIMATOR_FLAGS.items():
         accepted = _method_class(method)().get_params()
         expected = {flag for flags, param, _ in ESTIMATOR_OPTIONS if param in accepted
