@@ -585,9 +585,12 @@ def _hidden_sizes(text):
     try:
         sizes = tuple(int(v) for v in text.split(","))
     except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer widths such as 512 or 256,256, got {text!r}"
-        ) from None
+            f"expected comma-separated positive layer widths such as 512 or 256,256 "
+            f"('none' for linear encoders), got {text!r}"
+        )
     return sizes
 
 

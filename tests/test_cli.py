@@ -563,6 +563,13 @@ def test_usage_errors_exit_with_status_2(capsys):
         assert "usage: sklearn-dssl" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("widths", ["a,b", "0", "8,0", "8,,8"])
+def test_hidden_widths_are_refused_in_the_command_s_terms(widths, capsys):
+    assert main(["fit", "t.csv", f"--hidden={widths}"]) == 2
+    assert ("--hidden: expected comma-separated positive layer widths such as 512 or 256,256 "
+            f"('none' for linear encoders), got '{widths}'") in capsys.readouterr().err
+
+
 def test_demo_refuses_too_few_rows_for_its_probes(capsys):
     assert main(["demo", "--n-samples", "3"]) == 2
     assert "--n-samples: expected at least 100 rows, got '3'" in capsys.readouterr().err
