@@ -906,8 +906,12 @@ def _transform(args):
     model = load(args.model, device=args.device)
     estimator = _final_estimator(model)  # after a StandardScaler with --standardize
     # the command builds its own table from arrays, whatever set_output the model
-    # was saved with (e.g. "polars", which may not be installed here)
+    # was saved with (e.g. "polars", which may not be installed here); steps
+    # before it that hand it DataFrames keep doing so, in pandas
     estimator.set_output(transform="default")
+    for _, step in getattr(model, "steps", [])[:-1]:
+        if getattr(step, "_sklearn_output_config", {}).get("transform") == "polars":
+            step.set_output(transform="pandas")
     if args.id is not None and str(args.id) in map(str, getattr(model, "feature_names_in_", [])):
         raise CommandError(
             f"--id {args.id} names a column the model reads; give the table's identifier "
@@ -1111,12 +1115,13 @@ def _expand_user(args):
 
 
 @contextlib.contextmanager
-def _one_line_warnings():
-    """Show warnings as ``warning: message`` lines on stderr."""
+def _one_line_warnings(standardized=False):
+    """Show warnings as ``warning: message`` lines on stderr, with the
+    command's fix; ``standardized``: the command was given --standardize."""
     original = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        advice = next((text for kind, phrase, text in _command_line_advice()
+        advice = next((text for kind, phrase, text in _command_line_advice(standardized)
                        if issubclass(category, kind) and phrase in str(message)), "")
         print(f"{PROG}: warning: {message}{advice}", file=sys.stderr)
 
@@ -1155,22 +1160,24 @@ def _in_option_terms(message):
     return message.replace("leave it at None", "leave it out")
 
 
-def _command_line_advice():
+def _command_line_advice(standardized=False):
     """The fix of a warning the estimators give in Python terms, in the
     command's: (category, a phrase of the message, the advice), the first
-    that applies."""
+    that applies; not --standardize where it was given."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .exceptions import ColumnScaleWarning, OverfittingWarning
 
-    return [
+    advice = [
         (ColumnScaleWarning, "", " On the command line: give --standardize."),
         (OverfittingWarning, "", " On the command line: --validation-fraction with "
                                  "--early-stopping PATIENCE."),
-        # the chance-level warning, which names standardising among its fixes
-        (ConvergenceWarning, "standardise the columns",
-         " On the command line, --standardize standardises the columns."),
     ]
+    if not standardized:
+        # the chance-level warning, which names standardising among its fixes
+        advice.append((ConvergenceWarning, "standardise the columns",
+                       " On the command line, --standardize standardises the columns."))
+    return advice
 
 
 # what torch's allocators say when they fail
@@ -1226,7 +1233,7 @@ def main(argv=None):
         return 2
     _expand_user(args)
     try:
-        with _one_line_warnings():
+        with _one_line_warnings(getattr(args, "standardize", False)):
             return args.run(args)
     except BrokenPipeError:
         _discard_stdout()

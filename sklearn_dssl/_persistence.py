@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn import get_config
 from sklearn.decomposition import FastICA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -229,6 +228,8 @@ def _encode_transformer(transformer):
 def _decode_transformer(value, allowed):
     """The transformer that :func:`_encode_transformer` wrote, if its class
     is one of ``allowed``."""
+    if set(value) != {"__estimator__", "params", "fitted", "output"}:
+        raise ValueError(f"a transformer entry has the fields {sorted(value)}")
     kind = value["__estimator__"]
     if kind not in allowed:
         raise ValueError(f"unsupported estimator {kind!r} (expected {' or '.join(allowed)})")
@@ -633,14 +634,12 @@ def _serialise(estimator, pipeline=None):
 def _pipeline_spec(pipeline):
     """The Pipeline around the estimator: its steps before it, the
     estimator's step name and ``verbose``."""
-    *steps, (final_name, _) = pipeline.steps
     encoded = []
-    for name, step in steps:
+    for (name, step), (_, following) in zip(pipeline.steps[:-1], pipeline.steps[1:]):
         spec = _encode_transformer(step)
-        # the output it gave when saved, so that the estimator gets the same
-        # input (with or without column names) whatever the config at load
-        spec["output"] = spec["output"] or get_config()["transform_output"]
+        spec["output"] = _saved_output(step, following)
         encoded.append([name, spec])
+    final_name = pipeline.steps[-1][0]
     dropped = [name for name in ("memory", "transform_input")
                if getattr(pipeline, name, None) is not None]
     if dropped:
@@ -660,7 +659,7 @@ def _estimator_in(estimator):
         return estimator
     steps = getattr(estimator, "steps", None)
     if type(estimator) is Pipeline and isinstance(steps, list) and steps and all(
-        isinstance(s, tuple) and len(s) == 2 for s in steps
+        isinstance(s, (tuple, list)) and len(s) == 2 for s in steps
     ):
         *before, (_, last) = steps
         kinds = [TRANSFORMERS[kind] for kind in PIPELINE_STEPS]
@@ -766,6 +765,13 @@ def save(estimator, path):
     if pipeline is not None:
         for _, step in pipeline.steps[:-1]:
             check_is_fitted(step)
+        try:
+            _check_steps_fit_the_estimator(pipeline)
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot save this Pipeline: {exc}, so it does not transform as its steps "
+                "were fitted. Fit the Pipeline as a whole."
+            ) from None
     with _warn_once_each():  # an ica's parameters are in ica, ica_ and step1_params_
         metadata, weights = _serialise(model, pipeline)
 
@@ -1115,20 +1121,25 @@ def _rebuild_pipeline(metadata, estimator):
             f"format version {metadata['format_version']} does not hold a Pipeline"
         )
     spec = _fields(metadata["pipeline"])
-    unknown = set(spec) - {"steps", "final_step", "verbose"}
-    if unknown:
-        raise _unknown_names(metadata, f"unknown Pipeline field(s) {sorted(unknown)}")
+    fields = {"steps", "final_step", "verbose"}
+    if set(spec) - fields:
+        raise _unknown_names(metadata, f"unknown Pipeline field(s) {sorted(set(spec) - fields)}")
+    if fields - set(spec):
+        raise ValueError(f"the Pipeline lacks {sorted(fields - set(spec))}, which save writes")
     if not isinstance(spec["steps"], list) or not isinstance(spec["verbose"], bool):
         raise ValueError("the Pipeline's steps or verbose are not what save writes")
     steps = []
     for item in spec["steps"]:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], dict)):
             raise ValueError("a Pipeline step is not a [name, transformer] pair")
-        steps.append((item[0], _decode_transformer(item[1], allowed=PIPELINE_STEPS)))
+        step = _decode_transformer(item[1], allowed=PIPELINE_STEPS)
+        step._validate_params()  # the types and ranges its fit would check
+        steps.append((item[0], step))
     steps.append((spec["final_step"], estimator))
     _check_step_names([name for name, _ in steps])
     pipeline = Pipeline(steps, verbose=spec["verbose"])
     _check_steps_fit_the_estimator(pipeline)
+    _check_step_outputs(pipeline)
     return pipeline
 
 
@@ -1143,12 +1154,12 @@ def _check_step_names(names):
 
 
 def _check_steps_fit_the_estimator(pipeline):
-    """Refuse scaler steps that do not fit the estimator: its column count and
-    names, a mean or scale per column, positive finite scales."""
+    """Refuse scaler steps that do not fit the estimator: its column count, a
+    mean or scale per column, positive finite scales, and the column names
+    that each step hands the next."""
     estimator = pipeline.steps[-1][1]
     n_features = estimator.n_features_in_
-    names = getattr(estimator, "feature_names_in_", None)
-    for step_name, step in pipeline.steps[:-1]:
+    for (step_name, step), (_, following) in zip(pipeline.steps[:-1], pipeline.steps[1:]):
         if not hasattr(step, "n_features_in_") or not hasattr(step, "n_samples_seen_"):
             raise ValueError(f"the Pipeline step {step_name!r} is not fitted")
         if step.n_features_in_ != n_features:
@@ -1168,22 +1179,55 @@ def _check_steps_fit_the_estimator(pipeline):
                 )
         if step.with_std and not (step.scale_ > 0).all():
             raise ValueError(f"the Pipeline step {step_name!r} has scales that are not positive")
-        step_names = getattr(step, "feature_names_in_", None)
-        if step_names is not None and not (
-            isinstance(step_names, np.ndarray) and step_names.shape == (n_features,)
-            and all(isinstance(n, str) for n in step_names)
+        names = getattr(step, "feature_names_in_", None)
+        if names is not None and not (
+            isinstance(names, np.ndarray) and names.shape == (n_features,)
+            and all(isinstance(n, str) for n in names)
         ):
             raise ValueError(
                 f"the Pipeline step {step_name!r} has feature_names_in_ that do not name "
                 "its columns"
             )
-        if step_names is not None and names is not None and not np.array_equal(
-            step_names, names
+        # a step fitted on named columns was handed the names of the one before
+        # (x0, x1, ... where that one read an array)
+        following_names = getattr(following, "feature_names_in_", None)
+        if following_names is not None and not np.array_equal(
+            following_names, step.get_feature_names_out()
         ):
             raise ValueError(
-                f"the Pipeline step {step_name!r} reads other columns than the "
-                f"{type(estimator).__name__}"
+                f"the Pipeline step after {step_name!r} reads other columns than "
+                f"{step_name!r} writes"
             )
+
+
+def _check_step_outputs(pipeline):
+    """Refuse steps whose output would not give the next step what it was
+    fitted on: a DataFrame for one fitted with column names, else arrays."""
+    for (step_name, step), (_, following) in zip(pipeline.steps[:-1], pipeline.steps[1:]):
+        frames = _output_of(step) in ("pandas", "polars")
+        if frames != hasattr(following, "feature_names_in_"):
+            raise ValueError(
+                f"the Pipeline step {step_name!r} outputs "
+                f"{'DataFrames' if frames else 'arrays'}, and the step after it was fitted "
+                f"on {'arrays' if frames else 'named columns'}"
+            )
+
+
+def _output_of(step):
+    """The ``set_output`` choice of ``step`` for ``transform``, or None."""
+    return getattr(step, "_sklearn_output_config", {}).get("transform")
+
+
+def _saved_output(step, following):
+    """The output that ``step`` is saved with: a DataFrame where the step after
+    it was fitted with column names (in the container its ``set_output``
+    chose, pandas otherwise), arrays where it was not; so that a loaded
+    Pipeline hands each step what it was fitted on, whatever the global
+    ``transform_output`` at fit, save or load."""
+    own = _output_of(step)
+    if hasattr(following, "feature_names_in_"):
+        return own if own in ("pandas", "polars") else "pandas"
+    return "default"
 
 
 def _check_nothing_missing(metadata, name, earlier):

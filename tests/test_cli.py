@@ -1072,8 +1072,12 @@ def test_standardize_fits_behind_a_standard_scaler_that_the_model_keeps(tables, 
     loaded = load(tmp_path / "m.zip")
     assert [type(step).__name__ for _, step in loaded.steps] == ["StandardScaler", "LinearCCA"]
     np.testing.assert_allclose(loaded[0].mean_, wide[RNA + ATAC].mean().to_numpy())
-    assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "wide.csv"), "--id",
-                 "cell", "--blocks", "shared", "-o", str(tmp_path / "again.csv")]) == 0
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "wide.csv"), "--id",
+                     "cell", "--blocks", "shared", "-o", str(tmp_path / "again.csv")]) == 0
+    assert capsys.readouterr().err == ""  # the scaler hands the model its column names
     again = pd.read_csv(tmp_path / "again.csv")
     assert list(again.columns) == list(fitted.columns[:5])
     np.testing.assert_allclose(again.iloc[:, 1:].to_numpy(), fitted.iloc[:, 1:5].to_numpy())
@@ -1099,6 +1103,41 @@ def test_the_chance_warning_names_standardize(capsys):
         "sklearn-dssl: warning: at chance; standardise the columns if their scales differ "
         "widely. On the command line, --standardize standardises the columns.\n"
         "sklearn-dssl: warning: another convergence warning.\n")
+    # not where the command was given it
+    with warnings.catch_warnings(), _one_line_warnings(standardized=True):
+        warnings.simplefilter("always")
+        warnings.warn("at chance; standardise the columns.", ConvergenceWarning)
+    assert capsys.readouterr().err == (
+        "sklearn-dssl: warning: at chance; standardise the columns.\n")
+
+
+def test_transform_hands_a_polars_scaler_s_output_over_as_pandas(tables, tmp_path, capsys):
+    """A Pipeline saved with set_output(transform="polars") embeds whether or
+    not polars is installed here."""
+    import json
+    import zipfile
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folder, frame = tables
+    pipeline = make_pipeline(StandardScaler(),
+                             LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2))
+    pipeline.set_output(transform="pandas").fit(frame[RNA + ATAC])
+    expected = np.asarray(pipeline.transform(frame[RNA + ATAC]))
+    path = save(pipeline, tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        metadata, weights = json.loads(archive.read("metadata.json")), archive.read("weights.pt")
+    assert metadata["pipeline"]["steps"][0][1]["output"] == "pandas"
+    metadata["pipeline"]["steps"][0][1]["output"] = "polars"  # as saved from polars
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("weights.pt", weights)
+    assert load(path)[0].get_params() == StandardScaler().get_params()
+    assert main(["transform", str(path), str(folder / "cells.csv"), "--id", "cell", "-o",
+                 str(tmp_path / "out.csv")]) == 0, capsys.readouterr().err
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "out.csv").iloc[:, 1:].to_numpy(),
+                               expected, rtol=1e-6, atol=1e-9)
 
 
 def test_an_overfitting_warning_names_the_options_that_stop_early(capsys):

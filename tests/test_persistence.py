@@ -1027,24 +1027,58 @@ def test_a_lone_estimator_keeps_the_format_earlier_releases_read(saved_zip):
     assert "pipeline" not in _members(saved_zip)[0]
 
 
-def test_a_pipeline_saved_under_a_global_output_config_loads_with_that_output(
-        data, tmp_path):
-    """The scalers' output under ``set_config(transform_output="pandas")`` is
-    stored, so the estimator gets the column names it was fitted with."""
+@pytest.mark.parametrize("fit_config, save_config, load_config", [
+    ("pandas", "pandas", "default"),
+    ("pandas", "default", "default"),
+    ("default", "pandas", "default"),
+    ("default", "default", "pandas"),
+])
+def test_a_loaded_pipeline_hands_each_step_what_it_was_fitted_on(
+        fit_config, save_config, load_config, data, tmp_path):
+    """Whatever the global ``transform_output`` at fit, save and load, the
+    estimator gets named columns where it was fitted on them, arrays where
+    not, without a feature-name warning."""
     from sklearn.pipeline import make_pipeline
 
-    model = LinearCCA(modalities={"rna": [f"rna_{i}" for i in range(4)],
-                                  "atac": [f"atac_{i}" for i in range(4)]}, n_components=2)
-    with sklearn.config_context(transform_output="pandas"):
-        pipeline = make_pipeline(StandardScaler(), model).fit(_frame(data.data))
-        path = save(pipeline, tmp_path / "m.zip")
+    names = fit_config == "pandas"
+    groups = ({"rna": [f"rna_{i}" for i in range(4)], "atac": [f"atac_{i}" for i in range(4)]}
+              if names else [4, 4])
+    with sklearn.config_context(transform_output=fit_config):
+        pipeline = make_pipeline(StandardScaler(), LinearCCA(modalities=groups, n_components=2))
+        pipeline.fit(_frame(data.data))
         expected = np.asarray(pipeline.transform(_frame(data.data)))
-    loaded = load(path)
-    with warnings.catch_warnings():
+    assert hasattr(pipeline[-1], "feature_names_in_") == names
+    with sklearn.config_context(transform_output=save_config):
+        path = save(pipeline, tmp_path / "m.zip")
+    with sklearn.config_context(transform_output=load_config), warnings.catch_warnings():
         warnings.simplefilter("error")
-        Z = loaded.transform(_frame(data.data))
-    assert isinstance(Z, np.ndarray)  # the estimator's own output: the default here
-    np.testing.assert_array_equal(Z, expected)
+        Z = load(path).transform(_frame(data.data))
+    np.testing.assert_array_equal(np.asarray(Z), expected)
+
+
+def test_user_chosen_step_names_list_steps_and_verbose_are_kept(data, tmp_path):
+    from sklearn.pipeline import Pipeline
+
+    pipeline = Pipeline([["scale me", StandardScaler()], ["CCA-1", LinearCCA(n_components=2)]],
+                        verbose=True)
+    pipeline.fit(data.data)
+    loaded = load(save(pipeline, tmp_path / "m"))
+    assert [name for name, _ in loaded.steps] == ["scale me", "CCA-1"]
+    assert loaded.verbose is True
+    np.testing.assert_array_equal(loaded.transform(data.data), pipeline.transform(data.data))
+
+
+def test_save_refuses_a_pipeline_whose_steps_were_fitted_apart(data, tmp_path):
+    from sklearn.pipeline import Pipeline
+
+    cca = LinearCCA(n_components=2).fit(data.data)
+    pipeline = Pipeline([("scale", StandardScaler().fit(data.data[:, :6])), ("cca", cca)])
+    with pytest.raises(ValueError, match=r"cannot save this Pipeline: the Pipeline step 'scale' "
+                                         r"reads 6 columns, and the LinearCCA 8, so it does not "
+                                         r"transform as its steps were fitted\. Fit the Pipeline "
+                                         r"as a whole\."):
+        save(pipeline, tmp_path / "m.zip")
+    assert not (tmp_path / "m.zip").exists()
 
 
 def test_save_refuses_other_steps_and_unfitted_scalers(scaled_frame, data, tmp_path):
@@ -1097,7 +1131,19 @@ def _array(values, dtype="<f8"):
      "has no finite mean_ per column"),
     (lambda m: _with_scaler(m, scale_=None), "has no finite scale_ per column"),
     (lambda m: _with_scaler(m, feature_names_in_=_array(list("abcdefgh"), "object")),
-     "reads other columns than the LinearCCA"),
+     "the Pipeline step after 'standardscaler' reads other columns than 'standardscaler' "
+     "writes"),
+    (lambda m: _with_scaler(m, feature_names_in_=None),
+     "reads other columns than 'standardscaler' writes"),
+    (lambda m: _with_scaler(m, mean_=_array([1.0])), "has no finite mean_ per column"),
+    (lambda m: json.loads(json.dumps(m).replace('"output": "pandas"', '"output": "default"')),
+     "outputs arrays, and the step after it was fitted on named columns"),
+    (lambda m: json.loads(json.dumps(m).replace('"with_mean", true', '"with_mean", "no"')),
+     "The 'with_mean' parameter of StandardScaler must be"),
+    (lambda m: {**m, "pipeline": {k: v for k, v in m["pipeline"].items() if k != "verbose"}},
+     r"the Pipeline lacks \['verbose'\], which save writes"),
+    (lambda m: json.loads(json.dumps(m).replace('"fitted":', '"extra": 1, "fitted":')),
+     "a transformer entry has the fields"),
     (lambda m: _with_scaler(m, copy_=1), "unexpected StandardScaler attribute 'copy_'"),
     (lambda m: json.loads(json.dumps(m).replace('"StandardScaler"', '"MinMaxScaler"')),
      "unsupported estimator 'MinMaxScaler' \\(expected StandardScaler\\)"),
