@@ -148,7 +148,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
                 "them as numbers."
             ) from None
         if reset:
-            check_float32_columns_at_fit(X, getattr(self, "feature_names_in_", None))
+            peaks = check_float32_columns_at_fit(X, getattr(self, "feature_names_in_", None))
+            return check_float32_range(X, peaks)
         return check_float32_range(X)
 
     def _resolve_modalities(self, X):
@@ -170,13 +171,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _in_model_order(self, X, dtype=None):
         """X (validated ndarray) with each modality's columns contiguous, in order.
 
-        With a ``dtype``, as that dtype: columns to reorder are copied in
-        blocks of rows straight into it, without a whole copy in X's dtype
-        first (float64 training data would otherwise be copied twice).
+        With a ``dtype``, as a C-contiguous array of that dtype, the layout
+        of the training tensor, made in one copy at most: columns to reorder
+        are copied in blocks of rows straight into it, without a whole copy in
+        X's dtype first, and columns in order (of a column-major X, such as
+        pandas gives) are not converted in X's layout and then copied again.
         """
         order = np.concatenate(list(self.modalities_.values()))
         if np.array_equal(order, np.arange(X.shape[1])):
-            return X if dtype is None else X.astype(dtype, copy=False)
+            return X if dtype is None else X.astype(dtype, order="C", copy=False)
         if dtype is None:
             return X[:, order]
         reordered = np.empty((X.shape[0], len(order)), dtype=dtype)
@@ -492,14 +495,18 @@ def check_finite_score(score, setting=None):
     return score
 
 
-def check_float32_range(X):
+def check_float32_range(X, column_peaks=None):
     """``X``, refused when it holds float64 values float32 cannot hold.
 
     The neural models compute in float32 and every model returns float32:
-    such values would silently become inf, then NaN.
+    such values would silently become inf, then NaN. ``column_peaks``, the
+    largest magnitude of each column of a float64 X where already known
+    (:func:`check_float32_columns_at_fit`), spares a pass over X.
     """
     limit = np.finfo(np.float32).max
-    peak = max(X.max(), -X.min()) if X.dtype == np.float64 and X.size else 0.0
+    peak = 0.0
+    if X.dtype == np.float64 and X.size:
+        peak = max(X.max(), -X.min()) if column_peaks is None else column_peaks.max()
     if peak > limit:
         raise ValueError(
             f"X holds values beyond float32's range (largest magnitude "
@@ -515,9 +522,13 @@ def check_float32_columns_at_fit(X, feature_names=None):
     smallest normal number: in float32 they lose their precision or become
     zeros, so that a model would train on nothing from them, and a block at
     their scale (LinearCCA's specific block) would be returned as zeros. (At
-    transform, a row of such values is what it was at fit: next to nothing.)"""
+    transform, a row of such values is what it was at fit: next to nothing.)
+
+    Returns each column's largest magnitude, for :func:`check_float32_range`
+    (None where X is not float64 or is empty).
+    """
     if X.dtype != np.float64 or not X.size:
-        return
+        return None
     peaks = np.maximum(X.max(axis=0), -X.min(axis=0))
     tiny = np.finfo(np.float32).tiny
     small = np.flatnonzero((peaks > 0) & (peaks < tiny))
@@ -530,3 +541,4 @@ def check_float32_columns_at_fit(X, feature_names=None):
             "and return float32. Scale the features first, e.g. with "
             "sklearn.preprocessing.StandardScaler."
         )
+    return peaks

@@ -168,6 +168,25 @@ def _column_std(X):
     return std
 
 
+def _column_mean(X):
+    """Per-column mean of ``X``."""
+    return X.mean(dim=0)
+
+
+def _column_statistic(X_model, statistic):
+    """``statistic(X_model)``, computed once for the training tensor ``X_model``.
+
+    Each statistic is a pass over all of X, and a fit reads the columns'
+    standard deviations for its scale warning and again for each augmenter
+    (DisentangledSSL builds one per step): the first result is kept on the
+    tensor, which lives as long as the fit.
+    """
+    kept = X_model.__dict__.setdefault("_column_statistics", {})
+    if statistic not in kept:
+        kept[statistic] = statistic(X_model)
+    return kept[statistic]
+
+
 def check_sphere_width(width, *, parameter, why, fix):
     """Refuse a ``width`` under 2 for embeddings on the unit sphere.
 
@@ -268,7 +287,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """Warn of a modality whose columns' scales differ by more than
         ``COLUMN_SCALE_RATIO``: its encoder would see mostly the widest
         columns, and may learn next to nothing (no loss is judged then)."""
-        std = _column_std(X_model).cpu().double().numpy()  # mps has no float64
+        std = _column_statistic(X_model, _column_std).cpu().double().numpy()  # mps has no float64
         parts = np.split(std, np.cumsum(self._modality_sizes)[:-1])
         for name, part in zip(self.modalities_, parts):
             varying = part[part > 0]
@@ -315,9 +334,10 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
 
     def _make_augmenter(self, X_model):
         """The augmenter of the ``augmentation`` parameters, scaled to X."""
+        # copies: each augmenter owns its buffers
         return TabularAugmenter(
-            X_model.mean(dim=0),
-            _column_std(X_model),
+            _column_statistic(X_model, _column_mean).clone(),
+            _column_statistic(X_model, _column_std).clone(),
             kind=self.augmentation,
             noise_scale=self.noise_scale,
             mask_fraction=self.mask_fraction,

@@ -799,6 +799,25 @@ def test_the_augmenter_scale_stays_finite_where_float32_squares_overflow(data, m
     np.testing.assert_allclose(scale, X.std(axis=0), rtol=1e-4)
 
 
+def test_each_steps_augmenter_is_scaled_to_the_rows_it_trains_on(data):
+    # fit reads the columns' means and standard deviations once for both
+    # steps; fit_specific on other rows scales step 2 to those
+    X = data.data + 5.0 * np.arange(1, data.data.shape[1] + 1)
+    model = small_model(max_epochs_shared=1, max_epochs_specific=1).fit(X)
+    shared = model.shared_net_.module_.augmenter
+    specific = model.specific_net_.module_.augmenter
+    for augmenter in (shared, specific):
+        np.testing.assert_allclose(augmenter.center.numpy(), X.mean(axis=0), rtol=1e-5)
+        np.testing.assert_allclose(augmenter.scale.numpy(), X.std(axis=0), rtol=1e-4)
+    # each with buffers of its own
+    assert not any(np.shares_memory(a.numpy(), b.numpy())
+                   for a in shared.buffers() for b in specific.buffers())
+    other = 3.0 * X[:100] - 1.0
+    specific = model.fit_specific(other).specific_net_.module_.augmenter
+    np.testing.assert_allclose(specific.center.numpy(), other.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(specific.scale.numpy(), other.std(axis=0), rtol=1e-4)
+
+
 @pytest.mark.parametrize("kind, noise_scale, mask_fraction", [("noise", 0.5, 0.05),
                                                                ("mask", 0.5, 0.3)])
 def test_augmentation_parameters_reach_the_training_augmenter(data, kind, noise_scale,

@@ -18,6 +18,7 @@ from sklearn_dssl import DisentangledSSL, LinearCCA, MultimodalContrastive
 from sklearn_dssl._training import (
     Rows,
     TensorBatches,
+    as_tensor,
     seeded_torch,
     train,
     warn_if_held_out_contrast_rose,
@@ -127,6 +128,19 @@ def test_interleaved_float64_columns_reach_training_in_one_float32_copy(monkeypa
     model.fit(X[:300])
     model.fit_specific(X[:300])
     assert asked == [np.float32, np.float32]
+
+
+def test_column_major_float64_input_reaches_training_in_one_float32_copy():
+    # pandas hands over a table's columns as a column-major array (a table read
+    # by read_csv, say): converted straight into the row-major float32 that
+    # training slices, not into float32 of X's layout and then copied again
+    X = np.asfortranarray(np.random.default_rng(0).normal(size=(200_000, 10)))
+    model = small_model().fit(X[:300])
+    peak, X_model = peak_traced_bytes(
+        lambda: as_tensor(model._in_model_order(X, np.float32), "cpu"))
+    assert X_model.is_contiguous()
+    np.testing.assert_array_equal(X_model.numpy(), X.astype(np.float32))
+    assert peak < X_model.numpy().nbytes + X.nbytes / 8
 
 
 def _interrupt_at_call(k):
