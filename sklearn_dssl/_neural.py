@@ -298,7 +298,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                     f"{varying.min():.3g} to {varying.max():.3g}): its encoder sees mostly "
                     "the widest columns and may learn little of the others. Standardise "
                     "the columns first, e.g. with a StandardScaler before the estimator in "
-                    "a Pipeline.",
+                    "a Pipeline (sklearn_dssl.save keeps the two together).",
                     ColumnScaleWarning,
                 )
 

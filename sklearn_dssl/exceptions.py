@@ -18,7 +18,7 @@ class ColumnScaleWarning(UserWarning):
     The neural estimators warn of it at ``fit``: an encoder sees mostly the
     widest columns and may learn little of the others. Standardise the
     columns first, e.g. with a ``StandardScaler`` before the estimator in a
-    ``Pipeline``.
+    ``Pipeline``, which :func:`sklearn_dssl.save` keeps whole.
     """
 
 

@@ -1039,7 +1039,8 @@ def test_warnings_give_the_command_line_s_fix(tables, tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("sklearn-dssl: warning: the columns of modality 'rna' differ in scale by a factor "
             "of") in err
-    assert "a Pipeline. On the command line: give --standardize.\n" in err
+    assert ("a Pipeline (sklearn_dssl.save keeps the two together). On the command line: "
+            "give --standardize.\n") in err
     # which it then does not warn of
     with warnings.catch_warnings():
         warnings.simplefilter("always")
