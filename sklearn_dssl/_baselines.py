@@ -148,12 +148,12 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
             rows is judged.
         """
         with self._unchanged_on_error():
-            X_model, hidden, device = self._start_fit(X)
+            X_model, hidden, device, statistics = self._start_fit(X)
             self._check_params()
             (seed,) = self._seeds(1)
             with seeded_torch(seed, device):
                 module, objective = self._module_and_objective(
-                    self._modality_sizes, hidden, self._make_augmenter(X_model)
+                    self._modality_sizes, hidden, self._make_augmenter(statistics)
                 )
                 self.net_ = self._train(
                     module, objective, X_model, self.max_epochs, type(self).__name__, device

@@ -236,7 +236,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
             the loss on the held-out rows is judged.
         """
         with self._unchanged_on_error():
-            X_model, hidden, device = self._start_fit(X)
+            X_model, hidden, device, _ = self._start_fit(X)
             self._check_params()
             seed_net, seed_ica = self._seeds(2)
             with seeded_torch(seed_net, device):

@@ -25,6 +25,7 @@ from ._neural import (
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
     check_head_width,
+    column_statistics,
 )
 from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted
 
@@ -363,12 +364,12 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         self._check_ica(self.n_shared)
 
     def _fit(self, X):
-        X_model, hidden, device = self._start_fit(X)
+        X_model, hidden, device, statistics = self._start_fit(X)
         self._check_params()
         seed_shared, seed_specific, seed_ica = self._step_seeds()
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(
-                self._modality_sizes, hidden, self.n_shared, self._make_augmenter(X_model)
+                self._modality_sizes, hidden, self.n_shared, self._make_augmenter(statistics)
             )
             criterion = SharedObjective(
                 HEADS[self.head](self.kappa), temperature=self.temperature, beta=self.beta
@@ -393,7 +394,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 "output='shared', or call fit_specific to train step 2.",
             )
         else:
-            self._fit_specific(X_model, hidden, seed_specific, device)
+            self._fit_specific(X_model, hidden, seed_specific, device, statistics)
             warn_if_interrupted(self.specific_net_, "step 2")
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -438,10 +439,9 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             X = X_checked
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
-            self._fit_specific(
-                as_tensor(self._in_model_order(X, np.float32), device), hidden,
-                self._step_seeds().specific, device,
-            )
+            X_model = as_tensor(self._in_model_order(X, np.float32), device)
+            self._fit_specific(X_model, hidden, self._step_seeds().specific, device,
+                               column_statistics(X_model))
         return self
 
     def _step_seeds(self):
@@ -495,11 +495,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         except (ImportError, TypeError, ValueError):
             return None
 
-    def _fit_specific(self, X_model, hidden, seed, device):
+    def _fit_specific(self, X_model, hidden, seed, device, statistics):
         shared = self.shared_net_.module_
         with seeded_torch(seed, device):
             module = SpecificEncoders(
-                shared, hidden, self.n_specific, self._make_augmenter(X_model),
+                shared, hidden, self.n_specific, self._make_augmenter(statistics),
                 looks_linear=self.specific_init == "looks_linear",
             )
             criterion = SpecificObjective(

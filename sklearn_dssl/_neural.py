@@ -16,6 +16,7 @@ a small protocol: ``block_widths`` (``{block: [width per modality]}``),
 import copy
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -168,23 +169,17 @@ def _column_std(X):
     return std
 
 
-def _column_mean(X):
-    """Per-column mean of ``X``."""
-    return X.mean(dim=0)
+class ColumnStatistics(NamedTuple):
+    """Per-column mean and standard deviation of a training tensor, computed
+    once per fit for the scale warning and the augmenters."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
 
-def _column_statistic(X_model, statistic):
-    """``statistic(X_model)``, computed once for the training tensor ``X_model``.
-
-    Each statistic is a pass over all of X, and a fit reads the columns'
-    standard deviations for its scale warning and again for each augmenter
-    (DisentangledSSL builds one per step): the first result is kept on the
-    tensor, which lives as long as the fit.
-    """
-    kept = X_model.__dict__.setdefault("_column_statistics", {})
-    if statistic not in kept:
-        kept[statistic] = statistic(X_model)
-    return kept[statistic]
+def column_statistics(X_model):
+    """The :class:`ColumnStatistics` of float32 ``X_model``."""
+    return ColumnStatistics(X_model.mean(dim=0), _column_std(X_model))
 
 
 def check_sphere_width(width, *, parameter, why, fix):
@@ -265,8 +260,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     def _start_fit(self, X):
         """Validate X and the common parameters of a new fit.
 
-        Returns ``(X_model, hidden_layer_sizes, device)``: X as a float32
-        tensor on the device with each modality's columns contiguous.
+        Returns ``(X_model, hidden_layer_sizes, device, statistics)``: X as a
+        float32 tensor on the device with each modality's columns contiguous,
+        and its :class:`ColumnStatistics`.
         """
         given = X
         X = self._validate_input(X, reset=True)
@@ -280,14 +276,15 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         hidden = self._check_hidden_layer_sizes()
         device = self._training_device()
         X_model = as_tensor(self._in_model_order(X, np.float32), device)
-        self._warn_of_column_scales(X_model)
-        return X_model, hidden, device
+        statistics = column_statistics(X_model)
+        self._warn_of_column_scales(statistics.std)
+        return X_model, hidden, device, statistics
 
-    def _warn_of_column_scales(self, X_model):
-        """Warn of a modality whose columns' scales differ by more than
-        ``COLUMN_SCALE_RATIO``: its encoder would see mostly the widest
-        columns, and may learn next to nothing (no loss is judged then)."""
-        std = _column_statistic(X_model, _column_std).cpu().double().numpy()  # mps has no float64
+    def _warn_of_column_scales(self, std):
+        """Warn of a modality whose columns' standard deviations ``std`` differ
+        by more than ``COLUMN_SCALE_RATIO``: its encoder would see mostly the
+        widest columns, and may learn next to nothing (no loss is judged then)."""
+        std = std.cpu().double().numpy()  # mps has no float64
         parts = np.split(std, np.cumsum(self._modality_sizes)[:-1])
         for name, part in zip(self.modalities_, parts):
             varying = part[part > 0]
@@ -332,12 +329,13 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         """Checks of parameter combinations that the constraints cannot
         express, before training (and before the command line reads a table)."""
 
-    def _make_augmenter(self, X_model):
-        """The augmenter of the ``augmentation`` parameters, scaled to X."""
+    def _make_augmenter(self, statistics):
+        """The augmenter of the ``augmentation`` parameters, scaled to the
+        training rows' :class:`ColumnStatistics`."""
         # copies: each augmenter owns its buffers
         return TabularAugmenter(
-            _column_statistic(X_model, _column_mean).clone(),
-            _column_statistic(X_model, _column_std).clone(),
+            statistics.mean.clone(),
+            statistics.std.clone(),
             kind=self.augmentation,
             noise_scale=self.noise_scale,
             mask_fraction=self.mask_fraction,
