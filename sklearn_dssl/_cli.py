@@ -881,11 +881,6 @@ def _standardized(model):
     return make_pipeline(StandardScaler().set_output(transform="pandas"), model)
 
 
-def _final_estimator(model):
-    """The estimator of a loaded model: itself, or a Pipeline's last step."""
-    return model.steps[-1][1] if hasattr(model, "steps") else model
-
-
 class _TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training, which the estimator caught and ``fit`` re-raises."""
 
@@ -899,18 +894,18 @@ def _interrupted(model):
 
 
 def _transform(args):
-    from ._persistence import load
+    from ._persistence import estimator_in, load, output_of
 
     _check_output_table(args.output)
     _check_not_input(args.output, args.table)
     model = load(args.model, device=args.device)
-    estimator = _final_estimator(model)  # after a StandardScaler with --standardize
+    estimator = estimator_in(model)  # after a StandardScaler with --standardize
     # the command builds its own table from arrays, whatever set_output the model
     # was saved with (e.g. "polars", which may not be installed here); steps
     # before it that hand it DataFrames keep doing so, in pandas
     estimator.set_output(transform="default")
     for _, step in getattr(model, "steps", [])[:-1]:
-        if getattr(step, "_sklearn_output_config", {}).get("transform") == "polars":
+        if output_of(step) == "polars":
             step.set_output(transform="pandas")
     if args.id is not None and str(args.id) in map(str, getattr(model, "feature_names_in_", [])):
         raise CommandError(
@@ -1115,13 +1110,14 @@ def _expand_user(args):
 
 
 @contextlib.contextmanager
-def _one_line_warnings(standardized=False):
+def _one_line_warnings(can_standardize=True):
     """Show warnings as ``warning: message`` lines on stderr, with the
-    command's fix; ``standardized``: the command was given --standardize."""
+    command's fix; ``can_standardize``: --standardize is one (a fit without
+    it)."""
     original = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        advice = next((text for kind, phrase, text in _command_line_advice(standardized)
+        advice = next((text for kind, phrase, text in _command_line_advice(can_standardize)
                        if issubclass(category, kind) and phrase in str(message)), "")
         print(f"{PROG}: warning: {message}{advice}", file=sys.stderr)
 
@@ -1160,23 +1156,24 @@ def _in_option_terms(message):
     return message.replace("leave it at None", "leave it out")
 
 
-def _command_line_advice(standardized=False):
+def _command_line_advice(can_standardize=True):
     """The fix of a warning the estimators give in Python terms, in the
     command's: (category, a phrase of the message, the advice), the first
-    that applies; not --standardize where it was given."""
+    that applies. ``can_standardize``: whether --standardize is a fix (a
+    fit that was not given it)."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .exceptions import ColumnScaleWarning, OverfittingWarning
 
-    advice = [
-        (ColumnScaleWarning, "", " On the command line: give --standardize."),
-        (OverfittingWarning, "", " On the command line: --validation-fraction with "
-                                 "--early-stopping PATIENCE."),
-    ]
-    if not standardized:
-        # the chance-level warning, which names standardising among its fixes
-        advice.append((ConvergenceWarning, "standardise the columns",
-                       " On the command line, --standardize standardises the columns."))
+    advice = [(OverfittingWarning, "", " On the command line: --validation-fraction with "
+                                       "--early-stopping PATIENCE.")]
+    if can_standardize:
+        advice += [
+            (ColumnScaleWarning, "", " On the command line: give --standardize."),
+            # the chance-level warning, which names standardising among its fixes
+            (ConvergenceWarning, "standardise the columns",
+             " On the command line, --standardize standardises the columns."),
+        ]
     return advice
 
 
@@ -1233,7 +1230,7 @@ def main(argv=None):
         return 2
     _expand_user(args)
     try:
-        with _one_line_warnings(getattr(args, "standardize", False)):
+        with _one_line_warnings(args.command == "fit" and not args.standardize):
             return args.run(args)
     except BrokenPipeError:
         _discard_stdout()

@@ -167,7 +167,7 @@ def _encode(value):
         else:
             raise _NotEncodable(f"an array of dtype {value.dtype}")
         return {"__ndarray__": value.tolist(), "dtype": dtype, "shape": list(value.shape)}
-    if type(value) in TRANSFORMERS.values():
+    if type(value) is FastICA:  # a Pipeline's scaler steps are stored apart
         return _encode_transformer(value)
     raise _NotEncodable(f"a {type(value).__name__}")
 
@@ -221,7 +221,7 @@ def _encode_transformer(transformer):
         "params": {"__dict__": [[name, v] for name, v in _parameters(transformer).items()]},
         "fitted": fitted,
         # set_output's choice, e.g. plain arrays whatever the global config
-        "output": getattr(transformer, "_sklearn_output_config", {}).get("transform"),
+        "output": output_of(transformer),
     }
 
 
@@ -623,7 +623,7 @@ def _serialise(estimator, pipeline=None):
         "attributes": attributes,
         "nets": nets,
         # set_output's choice, e.g. pandas DataFrames from transform
-        "output": getattr(estimator, "_sklearn_output_config", {}).get("transform"),
+        "output": output_of(estimator),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
     if pipeline is not None:
@@ -652,7 +652,7 @@ def _pipeline_spec(pipeline):
     return {"steps": encoded, "final_step": final_name, "verbose": bool(pipeline.verbose)}
 
 
-def _estimator_in(estimator):
+def estimator_in(estimator):
     """The estimator of the package that ``estimator`` is, or that ends the
     Pipeline ``estimator`` after StandardScaler steps; TypeError for others."""
     if type(estimator) in ESTIMATORS.values():
@@ -757,7 +757,7 @@ def save(estimator, path):
     >>> loaded.steps[0][0], np.array_equal(loaded.transform(X), pipe.transform(X))
     ('standardscaler', True)
     """
-    model = _estimator_in(estimator)
+    model = estimator_in(estimator)
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
@@ -1155,56 +1155,66 @@ def _check_step_names(names):
 
 def _check_steps_fit_the_estimator(pipeline):
     """Refuse scaler steps that do not fit the estimator: its column count, a
-    mean or scale per column, positive finite scales, and the column names
-    that each step hands the next."""
+    mean or scale per column, and the column names each step hands the next."""
     estimator = pipeline.steps[-1][1]
-    n_features = estimator.n_features_in_
     for (step_name, step), (_, following) in zip(pipeline.steps[:-1], pipeline.steps[1:]):
         if not hasattr(step, "n_features_in_") or not hasattr(step, "n_samples_seen_"):
             raise ValueError(f"the Pipeline step {step_name!r} is not fitted")
-        if step.n_features_in_ != n_features:
+        if step.n_features_in_ != estimator.n_features_in_:
             raise ValueError(
                 f"the Pipeline step {step_name!r} reads {step.n_features_in_!r} columns, "
-                f"and the {type(estimator).__name__} {n_features}"
+                f"and the {type(estimator).__name__} {estimator.n_features_in_}"
             )
-        for attribute, needed in (("mean_", step.with_mean or step.with_std),
-                                  ("var_", step.with_std), ("scale_", step.with_std)):
-            value = getattr(step, attribute, None)
-            if value is None and not needed:
-                continue
-            if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"
-                    and value.shape == (n_features,) and np.isfinite(value).all()):
-                raise ValueError(
-                    f"the Pipeline step {step_name!r} has no finite {attribute} per column"
-                )
-        if step.with_std and not (step.scale_ > 0).all():
-            raise ValueError(f"the Pipeline step {step_name!r} has scales that are not positive")
-        names = getattr(step, "feature_names_in_", None)
-        if names is not None and not (
-            isinstance(names, np.ndarray) and names.shape == (n_features,)
-            and all(isinstance(n, str) for n in names)
-        ):
+        _check_scaler_statistics(step_name, step)
+        _check_names_handed_on(step_name, step, following)
+
+
+def _check_scaler_statistics(step_name, scaler):
+    """Refuse a StandardScaler without a finite mean and a positive finite
+    scale per column, where its settings use them."""
+    shape = (scaler.n_features_in_,)
+    for attribute, needed in (("mean_", scaler.with_mean or scaler.with_std),
+                              ("var_", scaler.with_std), ("scale_", scaler.with_std)):
+        value = getattr(scaler, attribute, None)
+        if value is None and not needed:
+            continue
+        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"
+                and value.shape == shape and np.isfinite(value).all()):
             raise ValueError(
-                f"the Pipeline step {step_name!r} has feature_names_in_ that do not name "
-                "its columns"
+                f"the Pipeline step {step_name!r} has no finite {attribute} per column"
             )
-        # a step fitted on named columns was handed the names of the one before
-        # (x0, x1, ... where that one read an array)
-        following_names = getattr(following, "feature_names_in_", None)
-        if following_names is not None and not np.array_equal(
-            following_names, step.get_feature_names_out()
-        ):
-            raise ValueError(
-                f"the Pipeline step after {step_name!r} reads other columns than "
-                f"{step_name!r} writes"
-            )
+    if scaler.with_std and not (scaler.scale_ > 0).all():
+        raise ValueError(f"the Pipeline step {step_name!r} has scales that are not positive")
+
+
+def _check_names_handed_on(step_name, step, following):
+    """Refuse a step whose column names are not what the step after it was
+    fitted on: a step fitted on named columns was handed the names of the one
+    before (x0, x1, ... where that one read an array)."""
+    names = getattr(step, "feature_names_in_", None)
+    if names is not None and not (
+        isinstance(names, np.ndarray) and names.shape == (step.n_features_in_,)
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError(
+            f"the Pipeline step {step_name!r} has feature_names_in_ that do not name "
+            "its columns"
+        )
+    following_names = getattr(following, "feature_names_in_", None)
+    if following_names is not None and not np.array_equal(
+        following_names, step.get_feature_names_out()
+    ):
+        raise ValueError(
+            f"the Pipeline step after {step_name!r} reads other columns than "
+            f"{step_name!r} writes"
+        )
 
 
 def _check_step_outputs(pipeline):
     """Refuse steps whose output would not give the next step what it was
     fitted on: a DataFrame for one fitted with column names, else arrays."""
     for (step_name, step), (_, following) in zip(pipeline.steps[:-1], pipeline.steps[1:]):
-        frames = _output_of(step) in ("pandas", "polars")
+        frames = output_of(step) in ("pandas", "polars")
         if frames != hasattr(following, "feature_names_in_"):
             raise ValueError(
                 f"the Pipeline step {step_name!r} outputs "
@@ -1213,7 +1223,7 @@ def _check_step_outputs(pipeline):
             )
 
 
-def _output_of(step):
+def output_of(step):
     """The ``set_output`` choice of ``step`` for ``transform``, or None."""
     return getattr(step, "_sklearn_output_config", {}).get("transform")
 
@@ -1224,7 +1234,7 @@ def _saved_output(step, following):
     chose, pandas otherwise), arrays where it was not; so that a loaded
     Pipeline hands each step what it was fitted on, whatever the global
     ``transform_output`` at fit, save or load."""
-    own = _output_of(step)
+    own = output_of(step)
     if hasattr(following, "feature_names_in_"):
         return own if own in ("pandas", "polars") else "pandas"
     return "default"

@@ -1105,11 +1105,40 @@ def test_the_chance_warning_names_standardize(capsys):
         "widely. On the command line, --standardize standardises the columns.\n"
         "sklearn-dssl: warning: another convergence warning.\n")
     # not where the command was given it
-    with warnings.catch_warnings(), _one_line_warnings(standardized=True):
+    with warnings.catch_warnings(), _one_line_warnings(can_standardize=False):
         warnings.simplefilter("always")
         warnings.warn("at chance; standardise the columns.", ConvergenceWarning)
     assert capsys.readouterr().err == (
         "sklearn-dssl: warning: at chance; standardise the columns.\n")
+
+
+def test_standardize_is_offered_only_to_a_fit_without_it(tables, tmp_path, capsys,
+                                                          monkeypatch):
+    from sklearn.exceptions import ConvergenceWarning
+
+    import sklearn_dssl._demo
+
+    # a column that standardising leaves apart: constant to float32, not to float64
+    folder, frame = tables
+    wide = frame.assign(rna_0=1e8 + 1e-6 * frame["rna_0"])
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["fit", str(tmp_path / "wide.csv"), "--prefix", "rna=rna_", "--prefix",
+                     "atac=atac_", *TINY, "--quiet", "--standardize", "--model",
+                     str(tmp_path / "m.zip")]) == 0
+    err = capsys.readouterr().err
+    assert "differ in scale" in err and "--standardize" not in err
+
+    def chance(**kwargs):
+        warnings.warn("at chance; standardise the columns.", ConvergenceWarning)
+        return "table"
+
+    monkeypatch.setattr(sklearn_dssl._demo, "run_demo", chance)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["demo"]) == 0
+    assert capsys.readouterr().err == "sklearn-dssl: warning: at chance; standardise the columns.\n"
 
 
 def test_transform_hands_a_polars_scaler_s_output_over_as_pandas(tables, tmp_path, capsys):

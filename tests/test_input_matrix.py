@@ -238,6 +238,15 @@ def test_one_modality_alone_takes_its_columns_in_the_order_given(name):
 
 
 @pytest.mark.parametrize("name", list(_estimators()))
+def test_one_value_beyond_float32_is_refused_at_fit(name):
+    """At fit the range is read from the columns' peaks: one cell is enough."""
+    huge = X.copy()
+    huge[3, 1] = -1e300
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        _estimators()[name]().fit(huge)
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
 def test_values_beyond_float32_are_refused_after_fit_too(name):
     """transform, transform_blocks and score check the range, not only fit."""
     estimator = _estimators()[name]().fit(X)

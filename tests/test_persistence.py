@@ -1133,6 +1133,12 @@ def _array(values, dtype="<f8"):
     (lambda m: _with_scaler(m, feature_names_in_=_array(list("abcdefgh"), "object")),
      "the Pipeline step after 'standardscaler' reads other columns than 'standardscaler' "
      "writes"),
+    (lambda m: _with_scaler(m, feature_names_in_=_array([1.0] * 8)),
+     "has feature_names_in_ that do not name its columns"),
+    (lambda m: json.loads(json.dumps(m).replace('"standardscaler"', '"memory"')),
+     "'memory' is not a Pipeline step name"),
+    (lambda m: json.loads(json.dumps(m).replace('"output": "pandas"', '"output": "xml"')),
+     "unknown transform output 'xml'"),
     (lambda m: _with_scaler(m, feature_names_in_=None),
      "reads other columns than 'standardscaler' writes"),
     (lambda m: _with_scaler(m, mean_=_array([1.0])), "has no finite mean_ per column"),
