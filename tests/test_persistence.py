@@ -611,6 +611,16 @@ def test_an_ica_with_a_random_generator_saves_with_its_default(data, tmp_path):
         loaded.set_params(ica__max_iter=10).fit_specific(data.data)
 
 
+def test_a_scaler_set_as_a_parameter_is_stored_as_the_default(data, tmp_path):
+    """Only a Pipeline's steps are saved as scalers: elsewhere one is a value
+    JSON cannot hold, stored as the parameter's default with a warning."""
+    model = small_model().fit(data.data).set_params(ica=StandardScaler())
+    with pytest.warns(UserWarning, match=r"save stores DisentangledSSL's ica=False instead"):
+        loaded = load(save(model, tmp_path / "m.zip"))
+    assert loaded.ica is False
+    np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
+
+
 def test_load_puts_the_nets_on_the_device_asked_for(data, tmp_path):
     model = small_model(max_epochs_shared=1, max_epochs_specific=1).fit(data.data)
     loaded = load(save(model, tmp_path / "model.zip"), device="cpu:0")
