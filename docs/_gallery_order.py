@@ -11,6 +11,7 @@ ORDER = [
     "plot_early_stopping.py",
     "plot_retrieval.py",
     "plot_digit_halves.py",
+    "plot_compare_methods.py",
     "plot_contrastive_ica.py",
 ]
 
