@@ -808,16 +808,27 @@ def save(estimator, path):
 
 
 def _pipeline_advice(pipeline):
-    """How to keep a Pipeline holding an estimator of the package, or ""."""
+    """How to keep a Pipeline holding an estimator of the package, or "": the
+    steps up to it where those before it are scalers that save takes, else
+    the estimator alone."""
     steps = getattr(pipeline, "steps", None)
-    if not isinstance(steps, list):
+    if not isinstance(steps, list) or not all(
+        isinstance(s, (tuple, list)) and len(s) == 2 for s in steps
+    ):
         return ""
-    ours = [f"pipeline[{i}] ({type(step).__name__})" for i, (_, step) in enumerate(steps)
-            if type(step) in ESTIMATORS.values()]
-    if not ours:
+    kinds = [TRANSFORMERS[kind] for kind in PIPELINE_STEPS]
+    advice = []
+    for i, (_, step) in enumerate(steps):
+        if type(step) not in ESTIMATORS.values():
+            continue
+        if i and all(type(before) in kinds for _, before in steps[:i]):
+            advice.append(f"pipeline[:{i + 1}], its steps up to {type(step).__name__},")
+        else:
+            advice.append(f"its sklearn_dssl step, pipeline[{i}] ({type(step).__name__}),")
+    if not advice:
         return ""
-    return (f" (for this Pipeline, save its sklearn_dssl step, {' or '.join(ours)}, and keep "
-            "the other steps with joblib)")
+    return (f" (for this Pipeline, save {' or '.join(advice)} and keep the other steps "
+            "with joblib)")
 
 
 def _user_path(path):

@@ -934,6 +934,19 @@ def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):
 
     pipeline = make_pipeline(StandardScaler(), LinearCCA(n_components=2), StandardScaler(),
                              LogisticRegression()).fit(data.data, data.target[:, 1])
+    # the steps up to the package's, which save takes whole with its scaler
+    for kept in (pipeline, pipeline[:-1]):
+        with pytest.raises(TypeError, match=r"for this Pipeline, save pipeline\[:2\], its steps "
+                                            r"up to LinearCCA, and keep the other steps with "
+                                            r"joblib\)\.$"):
+            save(kept, tmp_path / "m.zip")
+    loaded = load(save(pipeline[:2], tmp_path / "m.zip"))
+    np.testing.assert_array_equal(loaded.transform(data.data), pipeline[:2].transform(data.data))
+    # where a step before it is not a scaler save takes, the package's step alone
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipeline = make_pipeline(MinMaxScaler(), LinearCCA(n_components=2),
+                             LogisticRegression()).fit(data.data, data.target[:, 1])
     with pytest.raises(TypeError, match=r"for this Pipeline, save its sklearn_dssl step, "
                                         r"pipeline\[1\] \(LinearCCA\), and keep the other steps "
                                         r"with joblib\)\.$"):
