@@ -78,6 +78,7 @@ TRANSFORMER_ATTRIBUTES = {
                        "var_", "scale_"},
 }
 PIPELINE_STEPS = ("StandardScaler",)
+_PIPELINE_STEP_TYPES = tuple(TRANSFORMERS[kind] for kind in PIPELINE_STEPS)
 # Fitted attributes rebuilt from others rather than stored.
 ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
 # The fitted attributes (other than nets) and the nets that save writes for
@@ -662,9 +663,8 @@ def estimator_in(estimator):
         isinstance(s, (tuple, list)) and len(s) == 2 for s in steps
     ):
         *before, (_, last) = steps
-        kinds = [TRANSFORMERS[kind] for kind in PIPELINE_STEPS]
         others = [f"{name!r} ({type(step).__name__})" for name, step in before
-                  if type(step) not in kinds]
+                  if type(step) not in _PIPELINE_STEP_TYPES]
         if type(last) in ESTIMATORS.values() and not others:
             return last
         if type(last) in ESTIMATORS.values():
@@ -816,12 +816,11 @@ def _pipeline_advice(pipeline):
         isinstance(s, (tuple, list)) and len(s) == 2 for s in steps
     ):
         return ""
-    kinds = [TRANSFORMERS[kind] for kind in PIPELINE_STEPS]
     advice = []
     for i, (_, step) in enumerate(steps):
         if type(step) not in ESTIMATORS.values():
             continue
-        if i and all(type(before) in kinds for _, before in steps[:i]):
+        if i and all(type(before) in _PIPELINE_STEP_TYPES for _, before in steps[:i]):
             advice.append(f"pipeline[:{i + 1}], its steps up to {type(step).__name__},")
         else:
             advice.append(f"its sklearn_dssl step, pipeline[{i}] ({type(step).__name__}),")
