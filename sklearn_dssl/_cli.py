@@ -998,9 +998,8 @@ def build_parser():
         description=(
             "Fit DisentangledSSL (or MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL,\n"
             "DMVAE) on a CSV, TSV or Parquet table and write the embeddings table and/or\n"
-            "the fitted model. A\n"
-            "CSV or TSV table needs a first line of column names. A leading ~ in a\n"
-            "path is the home directory.\n\n"
+            "the fitted model. A CSV or TSV table needs a first line of column names. A\n"
+            "leading ~ in a path is the home directory.\n\n"
             "Modalities are column groups, in the order given; every modality column\n"
             "must be numeric. Columns in no modality (labels, ids) are ignored.\n"
             "  --prefix NAME=PREFIX      columns whose name starts with PREFIX\n"
