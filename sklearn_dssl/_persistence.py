@@ -7,7 +7,7 @@ A saved model is two members, in a directory or in one zip file:
   torch modules (``modalities_``, ``feature_names_in_``, the FastICA or CCA
   matrices, ...), the architecture of every fitted net with its training
   history, and the SHA-256 of the weights; for a Pipeline, also its
-  StandardScaler steps before the estimator;
+  StandardScaler and FunctionTransformer steps before the estimator;
 - ``weights.pt``: the state dicts of the fitted nets, written by
   :func:`torch.save` and read back with ``torch.load(weights_only=True,
   map_location="cpu")``, which never runs pickled code.
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import FastICA
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from skorch import NeuralNet
 from skorch.history import History
 
@@ -58,7 +58,8 @@ from ._training import make_net, resolve_device
 FORMAT = "sklearn-dssl-model"
 # 2: DisentangledSSL stores step1_params_
 # 3: LinearCCA stores loadings_ instead of residual_maps_
-# 4: a Pipeline's StandardScaler steps before the estimator ("pipeline")
+# 4: a Pipeline's StandardScaler and FunctionTransformer steps before the
+#    estimator ("pipeline")
 FORMAT_VERSION = 4
 # The version written for a lone estimator, whose file earlier releases read.
 ESTIMATOR_FORMAT_VERSION = 3
@@ -70,15 +71,22 @@ ESTIMATORS = {
     for cls in (DisentangledSSL, MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE)
 }
 # The scikit-learn transformers a file may hold: FastICA inside an estimator
-# (ica, ica_), StandardScaler as a Pipeline step before it. A FastICA keeps
-# any fitted attribute; the others only those listed.
-TRANSFORMERS = {"FastICA": FastICA, "StandardScaler": StandardScaler}
+# (ica, ica_); StandardScaler and FunctionTransformer as Pipeline steps
+# before it. A FastICA keeps any fitted attribute; the others only those
+# listed.
+TRANSFORMERS = {"FastICA": FastICA, "StandardScaler": StandardScaler,
+                "FunctionTransformer": FunctionTransformer}
 TRANSFORMER_ATTRIBUTES = {
     "StandardScaler": {"n_features_in_", "feature_names_in_", "n_samples_seen_", "mean_",
                        "var_", "scale_"},
+    "FunctionTransformer": {"n_features_in_", "feature_names_in_"},
 }
-PIPELINE_STEPS = ("StandardScaler",)
-_PIPELINE_STEP_TYPES = tuple(TRANSFORMERS[kind] for kind in PIPELINE_STEPS)
+PIPELINE_STEPS = ("StandardScaler", "FunctionTransformer")
+# The functions a FunctionTransformer step may apply (func), and undo
+# (inverse_func), by the name stored for them: transforms of counts and
+# other skewed measurements.
+FUNCTIONS = {"log1p": np.log1p, "arcsinh": np.arcsinh, "sqrt": np.sqrt}
+INVERSE_FUNCTIONS = {"expm1": np.expm1, "sinh": np.sinh, "square": np.square}
 # Fitted attributes rebuilt from others rather than stored.
 ALIASES = {"unmixing_": "components_", "mixing_": "mixing_"}
 # The fitted attributes (other than nets) and the nets that save writes for
@@ -216,10 +224,12 @@ def _encode_transformer(transformer):
         k: _encode(v) for k, v in vars(transformer).items()
         if k.endswith("_") and not k.startswith("__")
     }
+    params = _parameters(transformer) if type(transformer) is not FunctionTransformer \
+        else _function_transformer_parameters(transformer)
     return {
         "__estimator__": type(transformer).__name__,
         # a RandomState or a callable fun, used only to fit it, become defaults
-        "params": {"__dict__": [[name, v] for name, v in _parameters(transformer).items()]},
+        "params": {"__dict__": [[name, v] for name, v in params.items()]},
         "fitted": fitted,
         # set_output's choice, e.g. plain arrays whatever the global config
         "output": output_of(transformer),
@@ -234,7 +244,10 @@ def _decode_transformer(value, allowed):
     kind = value["__estimator__"]
     if kind not in allowed:
         raise ValueError(f"unsupported estimator {kind!r} (expected {' or '.join(allowed)})")
-    transformer = TRANSFORMERS[kind](**_decode(value["params"]))
+    params = _decode(value["params"])
+    if kind == "FunctionTransformer":
+        params = _functions_by_name(params)
+    transformer = TRANSFORMERS[kind](**params)
     known = TRANSFORMER_ATTRIBUTES.get(kind)
     for name, attribute in _decode_fields(value["fitted"]).items():
         if not (isinstance(name, str) and name.endswith("_")) or name.startswith("_") or (
@@ -247,6 +260,25 @@ def _decode_transformer(value, allowed):
             raise ValueError(f"unknown transform output {value['output']!r}")
         transformer.set_output(transform=value["output"])
     return transformer
+
+
+def _function_transformer_parameters(transformer):
+    """A FunctionTransformer's parameters as JSON, its functions by name."""
+    names = {function: name for name, function in {**FUNCTIONS, **INVERSE_FUNCTIONS}.items()}
+    params = transformer.get_params()
+    return {**{k: _encode(v) for k, v in params.items() if k not in ("func", "inverse_func")},
+            "func": names[params["func"]],
+            "inverse_func": names.get(params["inverse_func"])}
+
+
+def _functions_by_name(params):
+    """A FunctionTransformer's decoded parameters, its functions named as
+    :func:`_function_transformer_parameters` stored them."""
+    func, inverse = params.get("func"), params.get("inverse_func")
+    if func not in FUNCTIONS or not (inverse is None or inverse in INVERSE_FUNCTIONS):
+        raise ValueError(f"unknown FunctionTransformer functions {func!r}, {inverse!r}")
+    return {**params, "func": FUNCTIONS[func],
+            "inverse_func": None if inverse is None else INVERSE_FUNCTIONS[inverse]}
 
 
 def _decode_fields(fields):
@@ -655,7 +687,7 @@ def _pipeline_spec(pipeline):
 
 def estimator_in(estimator):
     """The estimator of the package that ``estimator`` is, or that ends the
-    Pipeline ``estimator`` after StandardScaler steps; TypeError for others."""
+    Pipeline ``estimator`` after steps save takes; TypeError for others."""
     if type(estimator) in ESTIMATORS.values():
         return estimator
     steps = getattr(estimator, "steps", None)
@@ -663,23 +695,49 @@ def estimator_in(estimator):
         isinstance(s, (tuple, list)) and len(s) == 2 for s in steps
     ):
         *before, (_, last) = steps
-        others = [f"{name!r} ({type(step).__name__})" for name, step in before
-                  if type(step) not in _PIPELINE_STEP_TYPES]
+        others = [f"{name!r} ({_unsupported_step(step)})" for name, step in before
+                  if _unsupported_step(step)]
         if type(last) in ESTIMATORS.values() and not others:
             return last
         if type(last) in ESTIMATORS.values():
             raise TypeError(
                 f"save takes a Pipeline whose steps before its sklearn_dssl estimator are "
-                f"{' or '.join(PIPELINE_STEPS)}, and this one's step "
-                f"{' and '.join(others)} is not; save the estimator, pipeline[-1], "
-                "and keep the other steps with joblib."
+                f"{_STEPS_SAVE_TAKES}, and this one's step {' and '.join(others)} is not; "
+                "change the step, or save the estimator, pipeline[-1], and keep the other "
+                "steps with joblib."
             )
     raise TypeError(
         f"save takes an estimator of sklearn_dssl ({', '.join(ESTIMATORS)}), or a "
-        f"Pipeline of {' or '.join(PIPELINE_STEPS)} steps ending in one, got "
+        f"Pipeline of {_STEPS_SAVE_TAKES} ending in one, got "
         f"{type(estimator).__name__}; use pickle or joblib for other objects"
         f"{_pipeline_advice(estimator)}."
     )
+
+
+_STEPS_SAVE_TAKES = (f"StandardScaler or FunctionTransformer steps (func {', '.join(FUNCTIONS)}, "
+                     "feature_names_out='one-to-one')")
+
+
+def _unsupported_step(step):
+    """Why save cannot keep ``step`` before the estimator of a Pipeline, or
+    "" where it can."""
+    if type(step) is StandardScaler:
+        return ""
+    if type(step) is not FunctionTransformer:
+        return f"a {type(step).__name__}"
+    name = getattr(step.func, "__name__", repr(step.func))
+    if not any(step.func is f for f in FUNCTIONS.values()):
+        return f"a FunctionTransformer of {name}, not of {', '.join(FUNCTIONS)}"
+    if step.inverse_func is not None and not any(
+        step.inverse_func is f for f in INVERSE_FUNCTIONS.values()
+    ):
+        return (f"a FunctionTransformer whose inverse_func is not None or one of "
+                f"{', '.join(INVERSE_FUNCTIONS)}")
+    if step.kw_args or step.inv_kw_args:
+        return "a FunctionTransformer with kw_args or inv_kw_args"
+    if step.feature_names_out != "one-to-one":
+        return "a FunctionTransformer without feature_names_out='one-to-one'"
+    return ""
 
 
 def save(estimator, path):
@@ -695,15 +753,19 @@ def save(estimator, path):
     A fitted :class:`~sklearn.pipeline.Pipeline` of
     :class:`~sklearn.preprocessing.StandardScaler` steps ending in an
     estimator of the package saves whole, the scalers' means and scales as
-    JSON, and :func:`load` returns the Pipeline. For other pipelines, save the
-    package's step and keep the others with joblib.
+    JSON, and :func:`load` returns the Pipeline. So do
+    :class:`~sklearn.preprocessing.FunctionTransformer` steps of ``np.log1p``,
+    ``np.arcsinh`` or ``np.sqrt`` (with ``feature_names_out="one-to-one"``),
+    the usual transforms of counts, stored by the function's name. For other
+    pipelines, save the package's step and keep the others with joblib.
 
     Parameters
     ----------
     estimator : estimator of sklearn_dssl or Pipeline
         A fitted DisentangledSSL, MultimodalContrastive, LinearCCA,
         JointOptSSL, FOCAL or DMVAE, or a fitted Pipeline of StandardScaler
-        steps ending in one (``make_pipeline(StandardScaler(), model)``).
+        and FunctionTransformer steps ending in one
+        (``make_pipeline(StandardScaler(), model)``).
     path : str or path-like
         A ``.zip`` file to create (or overwrite), or else a directory to
         create (or whose two files to overwrite). A leading ``~`` is the
@@ -820,7 +882,7 @@ def _pipeline_advice(pipeline):
     for i, (_, step) in enumerate(steps):
         if type(step) not in ESTIMATORS.values():
             continue
-        if i and all(type(before) in _PIPELINE_STEP_TYPES for _, before in steps[:i]):
+        if i and not any(_unsupported_step(before) for _, before in steps[:i]):
             advice.append(f"pipeline[:{i + 1}], its steps up to {type(step).__name__},")
         else:
             advice.append(f"its sklearn_dssl step, pipeline[{i}] ({type(step).__name__}),")
@@ -928,8 +990,8 @@ def load(path, *, device="cpu"):
     -------
     estimator : estimator of sklearn_dssl or Pipeline
         The fitted estimator, whose transform gives the saved model's output;
-        a Pipeline of its StandardScaler steps and the estimator where a
-        Pipeline was saved.
+        a Pipeline of its StandardScaler and FunctionTransformer steps and the
+        estimator where a Pipeline was saved.
 
     Raises
     ------
@@ -1144,6 +1206,8 @@ def _rebuild_pipeline(metadata, estimator):
             raise ValueError("a Pipeline step is not a [name, transformer] pair")
         step = _decode_transformer(item[1], allowed=PIPELINE_STEPS)
         step._validate_params()  # the types and ranges its fit would check
+        if _unsupported_step(step):
+            raise ValueError(f"a Pipeline step is {_unsupported_step(step)}")
         steps.append((item[0], step))
     steps.append((spec["final_step"], estimator))
     _check_step_names([name for name, _ in steps])
@@ -1168,14 +1232,17 @@ def _check_steps_fit_the_estimator(pipeline):
     mean or scale per column, and the column names each step hands the next."""
     estimator = pipeline.steps[-1][1]
     for (step_name, step), (_, following) in zip(pipeline.steps[:-1], pipeline.steps[1:]):
-        if not hasattr(step, "n_features_in_") or not hasattr(step, "n_samples_seen_"):
+        if not hasattr(step, "n_features_in_") or (
+            type(step) is StandardScaler and not hasattr(step, "n_samples_seen_")
+        ):
             raise ValueError(f"the Pipeline step {step_name!r} is not fitted")
         if step.n_features_in_ != estimator.n_features_in_:
             raise ValueError(
                 f"the Pipeline step {step_name!r} reads {step.n_features_in_!r} columns, "
                 f"and the {type(estimator).__name__} {estimator.n_features_in_}"
             )
-        _check_scaler_statistics(step_name, step)
+        if type(step) is StandardScaler:
+            _check_scaler_statistics(step_name, step)
         _check_names_handed_on(step_name, step, following)
 
 

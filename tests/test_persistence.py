@@ -1110,8 +1110,9 @@ def test_save_refuses_other_steps_and_unfitted_scalers(scaled_frame, data, tmp_p
 
     pipeline = _scaled_pipeline(scaled_frame, MinMaxScaler())
     with pytest.raises(TypeError, match=r"steps before its sklearn_dssl estimator are "
-                                        r"StandardScaler, and this one's step 'minmaxscaler' "
-                                        r"\(MinMaxScaler\) is not; save the estimator, "
+                                        r"StandardScaler or FunctionTransformer steps .*, and "
+                                        r"this one's step 'minmaxscaler' \(a MinMaxScaler\) is "
+                                        r"not; change the step, or save the estimator, "
                                         r"pipeline\[-1\]"):
         save(pipeline, tmp_path / "m.zip")
     fitted = LinearCCA(n_components=2).fit(data.data)
@@ -1175,7 +1176,8 @@ def _array(values, dtype="<f8"):
      "a transformer entry has the fields"),
     (lambda m: _with_scaler(m, copy_=1), "unexpected StandardScaler attribute 'copy_'"),
     (lambda m: json.loads(json.dumps(m).replace('"StandardScaler"', '"MinMaxScaler"')),
-     "unsupported estimator 'MinMaxScaler' \\(expected StandardScaler\\)"),
+     "unsupported estimator 'MinMaxScaler' \\(expected StandardScaler or "
+     "FunctionTransformer\\)"),
     (lambda m: json.loads(json.dumps(m).replace('"standardscaler"', '"linearcca"')),
      "the Pipeline names a step twice"),
     (lambda m: json.loads(json.dumps(m).replace('"standardscaler"', '"a__b"')),
@@ -1198,3 +1200,67 @@ def test_a_newer_version_s_pipeline_asks_for_an_upgrade(saved_pipeline, tmp_path
     with pytest.raises(ValueError, match=r"unknown Pipeline field\(s\) \['new_field'\].*"
                                          "upgrade sklearn_dssl to load it"):
         load(_write(tmp_path / "newer.zip", newer, weights))
+
+
+@pytest.mark.parametrize("function, inverse", [(np.log1p, np.expm1), (np.arcsinh, None),
+                                               (np.sqrt, np.square)])
+def test_a_pipeline_with_a_transform_of_counts_saves_whole(function, inverse, data, tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+
+    counts = _frame(np.round(np.exp(data.data)))
+    step = FunctionTransformer(function, inverse_func=inverse, feature_names_out="one-to-one")
+    pipeline = _scaled_pipeline(counts, step, StandardScaler())
+    path = save(pipeline, tmp_path / "m.zip")
+    assert _members(path)[0]["pipeline"]["steps"][0][1]["params"]["__dict__"][-2:] == [
+        ["func", function.__name__],
+        ["inverse_func", None if inverse is None else inverse.__name__]]
+    loaded = load(path)
+    assert loaded[0].func is function and loaded[0].inverse_func is inverse
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z = loaded.transform(counts)
+    np.testing.assert_array_equal(np.asarray(Z), np.asarray(pipeline.transform(counts)))
+    # the function was applied: without it the embedding differs
+    unlogged = _scaled_pipeline(counts, StandardScaler())
+    assert not np.allclose(np.asarray(Z), np.asarray(unlogged.transform(counts)))
+
+
+@pytest.mark.parametrize("step, reason", [
+    (lambda F: F(np.log1p), "a FunctionTransformer without feature_names_out='one-to-one'"),
+    (lambda F: F(np.log, feature_names_out="one-to-one"),
+     "a FunctionTransformer of log, not of log1p, arcsinh, sqrt"),
+    (lambda F: F(lambda x: x, feature_names_out="one-to-one"),
+     "a FunctionTransformer of <lambda>, not of"),
+    (lambda F: F(np.log1p, inverse_func=np.exp, feature_names_out="one-to-one"),
+     "a FunctionTransformer whose inverse_func is not None or one of expm1, sinh, square"),
+    (lambda F: F(np.log1p, kw_args={"dtype": float}, feature_names_out="one-to-one"),
+     "a FunctionTransformer with kw_args or inv_kw_args"),
+])
+def test_save_refuses_function_transformers_it_cannot_name(step, reason, data, tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    pipeline = make_pipeline(step(FunctionTransformer), LinearCCA(n_components=2))
+    pipeline.fit(np.exp(data.data))
+    with pytest.raises(TypeError, match=r"FunctionTransformer steps \(func log1p, arcsinh, "
+                                        r"sqrt, feature_names_out='one-to-one'\), and this "
+                                        r"one's step 'functiontransformer' \(" + re.escape(reason)):
+        save(pipeline, tmp_path / "m.zip")
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda m: json.loads(json.dumps(m).replace('["func", "log1p"]', '["func", "eval"]')),
+     "unknown FunctionTransformer functions 'eval'"),
+    (lambda m: json.loads(json.dumps(m).replace('"one-to-one"', 'null')),
+     "a Pipeline step is a FunctionTransformer without feature_names_out='one-to-one'"),
+    (lambda m: json.loads(json.dumps(m).replace('["kw_args", null]', '["kw_args", 1]')),
+     "The 'kw_args' parameter of FunctionTransformer must be"),
+])
+def test_load_refuses_a_modified_function_transformer(change, problem, data, tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+
+    step = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+    path = save(_scaled_pipeline(_frame(np.exp(data.data)), step), tmp_path / "m.zip")
+    metadata, weights = _members(path)
+    with pytest.raises(ValueError, match="damaged or was modified: .*" + problem):
+        load(_write(tmp_path / "changed.zip", change(metadata), weights))
