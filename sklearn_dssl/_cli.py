@@ -839,9 +839,12 @@ def _fit(args):
         print(f"{PROG}: note: ignoring {len(unused)} column(s) in no modality: "
               f"{_preview(unused)}", file=sys.stderr)
     sizes = ", ".join(f"{name}: {len(chosen)} columns" for name, chosen in groups.items())
-    fitted = _standardized(model) if args.standardize else model
-    standardized = ", standardized" if args.standardize else ""
-    print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes}{standardized})",
+    if args.log1p:
+        _check_not_negative(X, "--log1p", args.table, "leave out --log1p, or those columns")
+    fitted = _preprocessed(model, log1p=args.log1p, standardize=args.standardize)
+    steps = "".join(f", {name}" for name, given in (("log1p", args.log1p),
+                                                    ("standardized", args.standardize)) if given)
+    print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes}{steps})",
           flush=True)
     start = time.perf_counter()
     with _estimator_errors_in_option_terms(), warnings.catch_warnings():
@@ -872,13 +875,44 @@ def _fit(args):
     return 0
 
 
-def _standardized(model):
-    """``model`` behind a StandardScaler, which hands it the table's column
-    names (as ``fit`` selected the modalities by name)."""
+def _preprocessed(model, log1p=False, standardize=False):
+    """``model`` behind the steps of ``--log1p`` and ``--standardize``, which
+    hand it the table's column names (as ``fit`` selected the modalities by
+    name); ``model`` itself without them."""
+    import numpy as np
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    return make_pipeline(StandardScaler().set_output(transform="pandas"), model)
+    steps = []
+    if log1p:
+        steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
+    if standardize:
+        steps.append(StandardScaler())
+    if not steps:
+        return model
+    return make_pipeline(*(step.set_output(transform="pandas") for step in steps), model)
+
+
+def _functions_of_counts(model):
+    """The names of the model's steps that negative values are outside of
+    (``--log1p``'s)."""
+    import numpy as np
+
+    names = {np.log1p: "log1p", np.sqrt: "sqrt"}
+    return [names[step.func] for _, step in getattr(model, "steps", [])[:-1]
+            if any(getattr(step, "func", None) is f for f in names)]
+
+
+def _check_not_negative(X, function, path, fix):
+    """Refuse negative values, which ``function`` (log1p, sqrt) does not take."""
+    lowest = X.min()
+    negative = [str(c) for c in lowest.index[lowest.to_numpy() < 0]]
+    if negative:
+        raise CommandError(
+            f"{function} is for counts or other values of at least 0, and {path} holds "
+            f"negative values (as low as {lowest.min():g}) in {len(negative)} column(s): "
+            f"{_preview(negative)}; {fix}."
+        )
 
 
 class _TrainingInterrupted(KeyboardInterrupt):
@@ -931,6 +965,9 @@ def _transform(args):
                 "exactly those columns, in order."
             )
     X = _numeric_block(frame, columns, args.table)
+    for function in _functions_of_counts(model):
+        _check_not_negative(X, f"the model's {function}", args.table,
+                            "the model takes it of every column it reads")
     if not hasattr(model, "feature_names_in_"):
         X = X.to_numpy()
     if args.blocks is not None:
@@ -1039,6 +1076,10 @@ def build_parser():
                           "(contrastive), LinearCCA (cca), or the deep baselines of the "
                           "DisentangledSSL paper: JointOptSSL (jointopt), FOCAL (focal), "
                           "DMVAE (dmvae)")
+    fit.add_argument("--log1p", action="store_true",
+                     help="take log(1 + x) of each modality column before fitting (and "
+                          "--standardize); for counts. The model keeps it for the tables "
+                          "it embeds")
     fit.add_argument("--standardize", action="store_true",
                      help="centre and scale each modality column to unit variance before "
                           "fitting (a StandardScaler saved with the model); use it when "

@@ -1090,6 +1090,50 @@ def test_standardize_fits_behind_a_standard_scaler_that_the_model_keeps(tables, 
                                fitted.iloc[:40, 1:].to_numpy())
 
 
+def test_log1p_takes_the_log_of_counts_before_the_scaler_and_keeps_it(tables, tmp_path,
+                                                                      capsys):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    folder, frame = tables
+    counts = frame.assign(**{c: np.round(np.exp(2 * frame[c])) for c in RNA + ATAC})
+    counts.to_csv(tmp_path / "counts.csv", index=False)
+    argv = ["fit", str(tmp_path / "counts.csv"), "--prefix", "rna=rna_", "--prefix",
+            "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+            "--log1p", "--standardize", "-o", str(tmp_path / "fit.csv"), "--model",
+            str(tmp_path / "m.zip")]
+    assert main(argv) == 0
+    assert "(rna: 3 columns, atac: 3 columns, log1p, standardized)" in capsys.readouterr().out
+    # the Python equivalent
+    model = LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2)
+    expected = make_pipeline(FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+                             StandardScaler(), model).set_output(
+        transform="pandas").fit_transform(counts[RNA + ATAC]).to_numpy()
+    fitted = pd.read_csv(tmp_path / "fit.csv")
+    np.testing.assert_allclose(fitted.iloc[:, 1:].to_numpy(), expected, rtol=1e-6, atol=1e-9)
+    loaded = load(tmp_path / "m.zip")
+    assert [type(step).__name__ for _, step in loaded.steps] == [
+        "FunctionTransformer", "StandardScaler", "LinearCCA"]
+    assert loaded[0].func is np.log1p
+    counts.iloc[:40].to_csv(tmp_path / "head.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "head.csv"),
+                     "-o", str(tmp_path / "head_out.csv")]) == 0
+    assert capsys.readouterr().err == ""
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "head_out.csv").to_numpy(),
+                               fitted.iloc[:40, 1:].to_numpy(), rtol=1e-6, atol=1e-9)
+    # negative values, where the log is not defined, are refused at fit and transform
+    counts.assign(atac_1=counts["atac_1"] - 1e3).to_csv(tmp_path / "neg.csv", index=False)
+    assert main([*argv[:1], str(tmp_path / "neg.csv"), *argv[2:]]) == 1
+    assert ("--log1p is for counts or other values of at least 0, and "
+            f"{tmp_path / 'neg.csv'} holds negative values") in capsys.readouterr().err
+    assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "neg.csv"),
+                 "-o", str(tmp_path / "x.csv")]) == 1
+    assert ("the model's log1p is for counts or other values of at least 0, and "
+            f"{tmp_path / 'neg.csv'} holds negative values (as low as") in capsys.readouterr().err
+
+
 def test_the_chance_warning_names_standardize(capsys):
     from sklearn.exceptions import ConvergenceWarning
 
