@@ -841,6 +841,7 @@ def _fit(args):
     sizes = ", ".join(f"{name}: {len(chosen)} columns" for name, chosen in groups.items())
     if args.log1p:
         _check_not_negative(X, "--log1p", args.table, "leave out --log1p, or those columns")
+        X = _wide_enough_for_a_log(X)
     fitted = _preprocessed(model, log1p=args.log1p, standardize=args.standardize)
     steps = "".join(f", {name}" for name, given in (("log1p", args.log1p),
                                                     ("standardized", args.standardize)) if given)
@@ -885,7 +886,9 @@ def _preprocessed(model, log1p=False, standardize=False):
 
     steps = []
     if log1p:
-        steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
+        # validate: a loaded model checks the columns' names, as a scaler does
+        steps.append(FunctionTransformer(np.log1p, validate=True,
+                                         feature_names_out="one-to-one"))
     if standardize:
         steps.append(StandardScaler())
     if not steps:
@@ -901,6 +904,13 @@ def _functions_of_counts(model):
     names = {np.log1p: "log1p", np.sqrt: "sqrt"}
     return [names[step.func] for _, step in getattr(model, "steps", [])[:-1]
             if any(getattr(step, "func", None) is f for f in names)]
+
+
+def _wide_enough_for_a_log(X):
+    """``X`` with its one-byte columns (bool, int8, uint8, as Parquet may
+    hold counts) as float64: numpy takes their log in float16."""
+    narrow = {c: "float64" for c, dtype in X.dtypes.items() if dtype.itemsize == 1}
+    return X.astype(narrow) if narrow else X
 
 
 def _check_not_negative(X, function, path, fix):
@@ -968,6 +978,7 @@ def _transform(args):
     for function in _functions_of_counts(model):
         _check_not_negative(X, f"the model's {function}", args.table,
                             "the model takes it of every column it reads")
+        X = _wide_enough_for_a_log(X)
     if not hasattr(model, "feature_names_in_"):
         X = X.to_numpy()
     if args.blocks is not None:
@@ -1046,8 +1057,9 @@ def build_parser():
             "specific_<modality>_<i>, preceded by the --id column when given. The\n"
             "model is written by sklearn_dssl.save: a .zip file, or else a directory.\n"
             "The methods see the values as they are; --standardize centres every\n"
-            "modality column and scales it to unit variance first, and the model keeps\n"
-            "those means and scales for the tables it embeds."
+            "modality column and scales it to unit variance first, --log1p takes\n"
+            "log(1 + x) of counts before that, and the model keeps both for the\n"
+            "tables it embeds."
         ),
         epilog=(
             "example:\n"

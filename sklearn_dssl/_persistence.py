@@ -14,8 +14,9 @@ A saved model is two members, in a directory or in one zip file:
 
 Loading rebuilds every net from its recorded architecture and loads the
 weights into it; nothing in the files can name a class or function to call
-beyond the fixed set of estimators, modules, FastICA and StandardScaler
-known here.
+beyond the fixed set of estimators, modules, FastICA, StandardScaler and
+FunctionTransformer known here, and a FunctionTransformer's function is one
+of the few numpy functions named in ``FUNCTIONS``.
 """
 
 import contextlib
@@ -218,8 +219,9 @@ def _decode(value):
 
 
 def _encode_transformer(transformer):
-    """A FastICA or StandardScaler as tagged JSON: parameters, fitted
-    attributes and ``set_output`` choice."""
+    """A FastICA, StandardScaler or FunctionTransformer as tagged JSON:
+    parameters (a FunctionTransformer's functions by name), fitted attributes
+    and ``set_output`` choice."""
     fitted = {
         k: _encode(v) for k, v in vars(transformer).items()
         if k.endswith("_") and not k.startswith("__")
@@ -725,9 +727,11 @@ def _unsupported_step(step):
         return ""
     if type(step) is not FunctionTransformer:
         return f"a {type(step).__name__}"
-    name = getattr(step.func, "__name__", repr(step.func))
     if not any(step.func is f for f in FUNCTIONS.values()):
-        return f"a FunctionTransformer of {name}, not of {', '.join(FUNCTIONS)}"
+        name = (f"{getattr(step.func, '__module__', None)}."
+                f"{getattr(step.func, '__name__', type(step.func).__name__)}")
+        return (f"a FunctionTransformer of {name}, not of numpy's "
+                f"{', '.join(FUNCTIONS)}")
     if step.inverse_func is not None and not any(
         step.inverse_func is f for f in INVERSE_FUNCTIONS.values()
     ):

@@ -1123,8 +1123,11 @@ def test_log1p_takes_the_log_of_counts_before_the_scaler_and_keeps_it(tables, tm
     assert capsys.readouterr().err == ""
     np.testing.assert_allclose(pd.read_csv(tmp_path / "head_out.csv").to_numpy(),
                                fitted.iloc[:40, 1:].to_numpy(), rtol=1e-6, atol=1e-9)
+    # the loaded model checks the columns' names, as a scaler does
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.transform(counts[RNA + ATAC][::-1].iloc[:, ::-1])
     # negative values, where the log is not defined, are refused at fit and transform
-    counts.assign(atac_1=counts["atac_1"] - 1e3).to_csv(tmp_path / "neg.csv", index=False)
+    counts.assign(atac_1=counts["atac_1"] - 0.5).to_csv(tmp_path / "neg.csv", index=False)
     assert main([*argv[:1], str(tmp_path / "neg.csv"), *argv[2:]]) == 1
     assert ("--log1p is for counts or other values of at least 0, and "
             f"{tmp_path / 'neg.csv'} holds negative values") in capsys.readouterr().err
@@ -1132,6 +1135,49 @@ def test_log1p_takes_the_log_of_counts_before_the_scaler_and_keeps_it(tables, tm
                  "-o", str(tmp_path / "x.csv")]) == 1
     assert ("the model's log1p is for counts or other values of at least 0, and "
             f"{tmp_path / 'neg.csv'} holds negative values (as low as") in capsys.readouterr().err
+    # but not in columns of no modality
+    counts.assign(label=-counts["label"] - 1).to_csv(tmp_path / "label.csv", index=False)
+    assert main([*argv[:1], str(tmp_path / "label.csv"), *argv[2:]]) == 0
+    capsys.readouterr()
+
+
+def test_log1p_of_one_byte_counts_is_taken_in_float64(tables, tmp_path, capsys):
+    """Parquet may hold counts as uint8, whose numpy log is float16."""
+    pytest.importorskip("pyarrow")
+    folder, frame = tables
+    counts = frame.assign(**{c: np.round(np.exp(1.5 * frame[c])).clip(0, 255)
+                             for c in RNA + ATAC})
+    embeddings = {}
+    for dtype in ("int64", "uint8"):
+        counts.astype({c: dtype for c in RNA + ATAC}).to_parquet(tmp_path / f"{dtype}.parquet")
+        assert main(["fit", str(tmp_path / f"{dtype}.parquet"), "--prefix", "rna=rna_",
+                     "--prefix", "atac=atac_", "--method", "cca", "--n-components", "2",
+                     "--log1p", "--model", str(tmp_path / f"{dtype}.zip"), "-o",
+                     str(tmp_path / f"{dtype}.csv")]) == 0
+        embeddings[dtype] = pd.read_csv(tmp_path / f"{dtype}.csv").to_numpy()
+        assert main(["transform", str(tmp_path / f"{dtype}.zip"),
+                     str(tmp_path / f"{dtype}.parquet"), "-o",
+                     str(tmp_path / f"{dtype}_again.csv")]) == 0
+        np.testing.assert_allclose(pd.read_csv(tmp_path / f"{dtype}_again.csv").to_numpy(),
+                                   embeddings["int64"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(embeddings["uint8"], embeddings["int64"], rtol=1e-5, atol=1e-7)
+    capsys.readouterr()
+
+
+def test_transform_refuses_negative_values_for_a_model_s_square_root(tables, tmp_path, capsys):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    folder, frame = tables
+    positive = frame.assign(**{c: frame[c] - frame[c].min() for c in RNA + ATAC})
+    pipeline = make_pipeline(FunctionTransformer(np.sqrt, feature_names_out="one-to-one"),
+                             LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2))
+    save(pipeline.set_output(transform="pandas").fit(positive[RNA + ATAC]), tmp_path / "m.zip")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "t.csv"), "-o",
+                 str(tmp_path / "x.csv")]) == 1
+    assert "the model's sqrt is for counts or other values of at least 0" in (
+        capsys.readouterr().err)
 
 
 def test_the_chance_warning_names_standardize(capsys):

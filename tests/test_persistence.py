@@ -942,6 +942,12 @@ def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):
             save(kept, tmp_path / "m.zip")
     loaded = load(save(pipeline[:2], tmp_path / "m.zip"))
     np.testing.assert_array_equal(loaded.transform(data.data), pipeline[:2].transform(data.data))
+    from sklearn.preprocessing import FunctionTransformer
+
+    logged = make_pipeline(FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+                           LinearCCA(n_components=2), LogisticRegression())
+    with pytest.raises(TypeError, match=r"save pipeline\[:2\], its steps up to LinearCCA"):
+        save(logged.fit(np.exp(data.data), data.target[:, 1]), tmp_path / "m.zip")
     # where a step before it is not a scaler save takes, the package's step alone
     from sklearn.preprocessing import MinMaxScaler
 
@@ -1228,13 +1234,19 @@ def test_a_pipeline_with_a_transform_of_counts_saves_whole(function, inverse, da
 @pytest.mark.parametrize("step, reason", [
     (lambda F: F(np.log1p), "a FunctionTransformer without feature_names_out='one-to-one'"),
     (lambda F: F(np.log, feature_names_out="one-to-one"),
-     "a FunctionTransformer of log, not of log1p, arcsinh, sqrt"),
+     "a FunctionTransformer of numpy.log, not of numpy's log1p, arcsinh, sqrt"),
     (lambda F: F(lambda x: x, feature_names_out="one-to-one"),
-     "a FunctionTransformer of <lambda>, not of"),
-    (lambda F: F(np.log1p, inverse_func=np.exp, feature_names_out="one-to-one"),
+     "a FunctionTransformer of tests.test_persistence.<lambda>, not of"),
+    (lambda F: F(np.log1p, inverse_func=np.exp, check_inverse=False,
+                 feature_names_out="one-to-one"),
      "a FunctionTransformer whose inverse_func is not None or one of expm1, sinh, square"),
     (lambda F: F(np.log1p, kw_args={"dtype": float}, feature_names_out="one-to-one"),
      "a FunctionTransformer with kw_args or inv_kw_args"),
+    (lambda F: F(np.log1p, inverse_func=np.expm1, inv_kw_args={"dtype": float}, check_inverse=False,
+                 feature_names_out="one-to-one"),
+     "a FunctionTransformer with kw_args or inv_kw_args"),
+    (lambda F: F(np.emath.sqrt, feature_names_out="one-to-one"),
+     "a FunctionTransformer of numpy.lib.scimath.sqrt, not of numpy's log1p, arcsinh, sqrt"),
 ])
 def test_save_refuses_function_transformers_it_cannot_name(step, reason, data, tmp_path):
     from sklearn.pipeline import make_pipeline
