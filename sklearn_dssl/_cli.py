@@ -943,7 +943,7 @@ def _transform(args):
     _check_output_table(args.output)
     _check_not_input(args.output, args.table)
     model = load(args.model, device=args.device)
-    estimator = estimator_in(model)  # after a StandardScaler with --standardize
+    estimator = estimator_in(model)  # after the steps of --log1p and --standardize
     # the command builds its own table from arrays, whatever set_output the model
     # was saved with (e.g. "polars", which may not be installed here); steps
     # before it that hand it DataFrames keep doing so, in pandas

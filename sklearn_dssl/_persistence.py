@@ -875,8 +875,8 @@ def save(estimator, path):
 
 def _pipeline_advice(pipeline):
     """How to keep a Pipeline holding an estimator of the package, or "": the
-    steps up to it where those before it are scalers that save takes, else
-    the estimator alone."""
+    steps up to it where save takes those before it, else the estimator
+    alone."""
     steps = getattr(pipeline, "steps", None)
     if not isinstance(steps, list) or not all(
         isinstance(s, (tuple, list)) and len(s) == 2 for s in steps
