@@ -975,9 +975,11 @@ def _transform(args):
                 "exactly those columns, in order."
             )
     X = _numeric_block(frame, columns, args.table)
-    for function in _functions_of_counts(model):
+    functions = _functions_of_counts(model)
+    for function in functions:
         _check_not_negative(X, f"the model's {function}", args.table,
                             "the model takes it of every column it reads")
+    if functions:
         X = _wide_enough_for_a_log(X)
     if not hasattr(model, "feature_names_in_"):
         X = X.to_numpy()

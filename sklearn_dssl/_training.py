@@ -396,20 +396,27 @@ def warn_if_held_out_contrast_rose(net, criterion, step_name):
     return True
 
 
+def _best_restoring_callbacks(net):
+    """The callbacks of ``net`` that restore the best epoch's weights at the
+    end of training (``load_best=True``, as skorch's EarlyStopping and
+    Checkpoint take it)."""
+    return [callback for _, callback in getattr(net, "callbacks_", [])
+            if getattr(callback, "load_best", False)]
+
+
 def _kept_best(net):
     """Whether a callback of ``net`` restored its best epoch's weights."""
-    return any(getattr(callback, "load_best", False) for _, callback in net.callbacks_)
+    return bool(_best_restoring_callbacks(net))
 
 
 def _kept_epoch(net):
     """The history row of the weights ``net`` holds: the epoch that an
     EarlyStopping with ``load_best`` restored, else the last."""
-    for _, callback in getattr(net, "callbacks_", []):
-        best = getattr(callback, "best_epoch_", None) if getattr(callback, "load_best",
-                                                                  False) else None
-        for row in net.history if best is not None else ():
-            if row.get("epoch") == best:
-                return row
+    for callback in _best_restoring_callbacks(net):
+        best = getattr(callback, "best_epoch_", None)
+        rows = [row for row in net.history if best is not None and row.get("epoch") == best]
+        if rows:
+            return rows[0]
     return net.history[-1]
 
 
