@@ -31,10 +31,26 @@ def _column_variances(centred, covariance):
     return np.einsum("ij,ij->j", centred, centred) / len(centred)
 
 
-def _above_rounding(eigenvalues, d):
-    """The eigenvalues of a ``d``-column covariance that rounding does not
-    make indistinguishable from 0."""
-    return eigenvalues > d * np.finfo(float).eps * eigenvalues.max()
+def _zero_constant_columns(centred, means):
+    """Set to exactly 0 the centred columns that are indistinguishable from
+    a constant: a column equal to 0.1 on every row keeps a rounding
+    remainder after centring, which whitening would otherwise take for a
+    direction of variation. The bound is scikit-learn's ``StandardScaler``'s
+    (Chan, Golub and LeVeque's error bound of the two-pass variance)."""
+    n = len(centred)
+    eps = np.finfo(np.float64).eps
+    variances = np.einsum("ij,ij->j", centred, centred) / n
+    constant = variances <= n * eps * variances + (n * means * eps) ** 2
+    centred[:, constant] = 0.0
+
+
+def _above_rounding(eigenvalues, n, d):
+    """The eigenvalues of the covariance of ``n`` rows of ``d`` columns that
+    rounding does not make indistinguishable from 0: forming it from the
+    rows rounds each entry by up to ``n`` units of the last place, so a
+    direction that the columns lack (collinear columns) can come out above
+    0 by that much."""
+    return eigenvalues > max(n, d) * np.finfo(float).eps * eigenvalues.max()
 
 
 def _scaled_covariance_eigen(centred, covariance, scales):
@@ -49,13 +65,13 @@ def _scaled_covariance_eigen(centred, covariance, scales):
     n, d = centred.shape
     if covariance is not None:
         eigenvalues, eigenvectors = linalg.eigh(covariance * np.outer(scales, scales))
-        kept = _above_rounding(eigenvalues, d)
+        kept = _above_rounding(eigenvalues, n, d)
         return eigenvalues[kept], eigenvectors[:, kept], d - kept.sum()
     scaled = centred * scales
     # divide and conquer: the default (MRRR) slows down on the clustered
     # eigenvalues of noise, which a Gram matrix of many columns has
     eigenvalues, u = linalg.eigh(scaled @ scaled.T / n, driver="evd", overwrite_a=True)
-    kept = _above_rounding(eigenvalues, d)
+    kept = _above_rounding(eigenvalues, n, d)
     eigenvectors = scaled.T @ u[:, kept]
     eigenvectors /= np.sqrt(n * eigenvalues[kept])
     return eigenvalues[kept], eigenvectors, d - kept.sum()
@@ -86,7 +102,8 @@ def _regularised_whitener(centred, covariance, ridge, name):
     if ridge == 0 and without_variance:
         raise ValueError(
             f"the columns of modality {name!r} are linearly dependent on the training "
-            "rows (duplicated or collinear columns, or fewer rows than columns), so "
+            "rows (constant, duplicated or collinear columns, or fewer rows than "
+            "columns), so "
             "its covariance cannot be whitened; set ridge > 0 (the default is 1e-6)."
         )
     whitener /= np.sqrt(eigenvalues + ridge)
@@ -328,6 +345,7 @@ class LinearCCA(MultimodalTransformer):
         self.means_ = [c.mean(axis=0) for c in centred]
         for c, mean in zip(centred, self.means_):
             c -= mean
+            _zero_constant_columns(c, mean)
         for name, c in zip(self.modalities_, centred):
             if not np.any(c):
                 raise ValueError(

@@ -348,16 +348,19 @@ def test_listing_or_showing_a_wide_model_computes_no_residual_maps():
         LinearCCA().score(X)
 
 
-@pytest.mark.parametrize("rows, widths, components, directions", [
-    (20, (50, 40), 20, 19),   # wide: centring leaves 19 directions of 20 rows
-    (200, (6, 6), 6, 5),      # narrow, one column a copy of another
+@pytest.mark.parametrize("rows, widths, components, directions, combination", [
+    (20, (50, 40), 20, 19, (1, 0, 0)),   # wide: centring leaves 19 directions of 20 rows
+    (200, (6, 6), 6, 5, (1, 0, 0)),      # narrow, one column a copy of another
+    (60, (4, 5), 4, 3, (0.7, 1.3, -0.1)),  # or a combination of three others
+    (5000, (4, 5), 4, 3, (0.7, 1.3, -0.1)),  # rounding grows with the rows
 ])
-def test_directions_rounding_leaves_are_not_counted(rows, widths, components, directions):
+def test_directions_rounding_leaves_are_not_counted(rows, widths, components, directions,
+                                                    combination):
     # whether rounding leaves a lost direction's eigenvalue just above or
     # below 0 depends on the data: several draws
     for seed in range(20):
         X = np.random.default_rng(seed).normal(size=(rows, sum(widths)))
-        X[:, 1] = X[:, 0]
+        X[:, 1] = X[:, [0, 2, 3]] @ combination
         with pytest.raises(ValueError, match=rf"n_components={components} exceeds the "
                            rf"{directions} directions in which modality 'm1' varies"):
             LinearCCA(modalities=list(widths), n_components=components).fit(X)
@@ -469,7 +472,7 @@ def test_the_default_width_is_50_or_what_the_data_allow(widths, rows, constant, 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(rows, 4))
     X = np.hstack([z @ rng.normal(size=(4, w)) + rng.normal(size=(rows, w)) for w in widths])
-    X[:, :constant] = 1.0
+    X[:, :constant] = 0.1  # a constant that rounding does not centre to 0 exactly
     cca = LinearCCA(modalities=list(widths)).fit(X)
     assert cca.n_components_ == expected
     assert cca.transform(X).shape == (rows, len(widths) * expected + sum(widths))
@@ -480,6 +483,29 @@ def test_the_default_width_is_50_or_what_the_data_allow(widths, rows, constant, 
     with pytest.raises(ValueError, match=rf"n_components={expected + 1} exceeds .*use at most "
                        rf"{expected}"):
         LinearCCA(modalities=list(widths), n_components=expected + 1).fit(X)
+
+
+@pytest.mark.parametrize("value", [0.1, 1 / 3, 1e6 + 0.1])
+def test_a_constant_column_is_no_direction_whatever_its_value(value):
+    # the mean of a column of 0.1 rounds to another number than 0.1, and the
+    # remainder left by centring must not be whitened into a variate
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(100, 2))
+    X = np.hstack([z @ rng.normal(size=(2, 2)) + 0.5 * rng.normal(size=(100, 2)),
+                   np.full((100, 1), value),
+                   z @ rng.normal(size=(2, 3)) + 0.5 * rng.normal(size=(100, 3))])
+    cca = LinearCCA(modalities=[3, 3]).fit(X)
+    exact = X.copy()
+    exact[:, 2] = 0.0  # the same column at a value centring leaves at 0 exactly
+    reference = LinearCCA(modalities=[3, 3]).fit(exact)
+    assert cca.n_components_ == 2
+    np.testing.assert_allclose(cca.canonical_correlations_, reference.canonical_correlations_)
+    off = X[:3].copy()
+    off[:, 2] += 1e-6  # new rows where the column moves a little move the blocks a little
+    np.testing.assert_allclose(cca.transform(off)[:, :4], cca.transform(X[:3])[:, :4],
+                               atol=1e-9)
+    with pytest.raises(ValueError, match=r"'m1' are linearly dependent .*\(constant"):
+        LinearCCA(modalities=[3, 3], ridge=0.0).fit(X)
 
 
 def test_n_components_is_read_from_the_fitted_weights(data, tmp_path):
