@@ -366,6 +366,9 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     def _fit(self, X):
         X_model, hidden, device, statistics = self._start_fit(X)
         self._check_params()
+        # a previous fit's step 2 holds a copy of its step-1 encoders, which
+        # would otherwise give the shared block that the ICA is fitted on
+        self.__dict__.pop("specific_net_", None)
         seed_shared, seed_specific, seed_ica = self._step_seeds()
         with seeded_torch(seed_shared, device):
             module = SharedEncoders(

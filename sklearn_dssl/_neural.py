@@ -318,7 +318,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                 "e.g. (512,), "
                 f"got {self.hidden_layer_sizes!r}."
             )
-        return sizes
+        return tuple(int(s) for s in sizes)  # numpy integers too, e.g. from a search grid
 
     def _seeds(self, n):
         """``n`` torch seeds drawn from ``random_state``, one per training step."""

@@ -317,6 +317,22 @@ def test_disentangled_ssl_ica_rotates_only_the_shared_block():
     assert rotated.unmixing_.shape == (n, n)
 
 
+def test_a_refit_fits_its_ica_on_its_own_shared_encoders():
+    # the ICA is fitted before step 2: a step 2 left by the previous fit
+    # (holding that fit's step-1 encoders) must not give it the shared block
+    X = np.random.default_rng(0).normal(size=(200, 6))
+    fresh = small_model(ica=True, random_state=1).fit(X)
+    refit = small_model(ica=True).fit(X).set_params(random_state=1).fit(X)
+    np.testing.assert_array_equal(refit.unmixing_, fresh.unmixing_)
+    np.testing.assert_array_equal(refit.transform(X), fresh.transform(X))
+    # a refit on other columns, or to another width, is a new model too
+    wider = np.hstack([X, X[:, :2]])
+    np.testing.assert_array_equal(
+        refit.set_params(random_state=1).fit(wider).transform(wider),
+        small_model(ica=True, random_state=1).fit(wider).transform(wider))
+    assert refit.set_params(n_shared=2).fit(X).transform(X).shape == (200, 8)
+
+
 @pytest.mark.parametrize("make_model", ["contrastive", "disentangled"])
 def test_ica_must_keep_the_embedding_width_and_is_checked_before_training(
     ica_data, make_model, monkeypatch

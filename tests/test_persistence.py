@@ -583,10 +583,12 @@ def test_fit_specific_on_a_loaded_model_still_warns_of_changed_step_one(data, tm
         loaded.set_params(modalities=[3, 5]).fit_specific(data.data)
 
 
-def test_numpy_scalar_parameters_save(data, tmp_path):
-    # e.g. a grid of np.float32 values, then search.best_estimator_
+@pytest.mark.parametrize("hidden", [np.int64(8), (np.int64(8),), np.array([8, 6])[:1]])
+def test_numpy_scalar_parameters_save(hidden, data, tmp_path):
+    # e.g. a grid of np.float32 values, then search.best_estimator_; a
+    # grid of widths given as an array gives numpy integers
     model = small_model(beta=np.float32(0.1), temperature=np.float32(0.07),
-                        ortho_weight=np.float32(1.0)).fit(data.data)
+                        ortho_weight=np.float32(1.0), hidden_layer_sizes=hidden).fit(data.data)
     loaded = load(save(model, tmp_path / "m.zip"))
     np.testing.assert_array_equal(loaded.transform(data.data), model.transform(data.data))
 
