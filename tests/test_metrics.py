@@ -206,6 +206,13 @@ def test_probe_and_leakage_read_the_chosen_block():
         (np.zeros((60, 2)), "y has 2 columns, but the probe scores one label"),
         (np.zeros((60, 1)), r"single class \(0.0\)"),  # one column is the one label
         (np.zeros(50), "inconsistent numbers of samples"),
+        # scikit-learn sorts the classes (a TypeError) or calls them 'unknown'
+        (np.r_[["a", "b"] * 20, [None], ["a", "b"] * 9, ["a"]].astype(object),
+         "y lacks the label of 1 row.*first at position 40.*drop those rows"),
+        (np.r_[[None], ["a", "b"] * 29, ["a"]].astype(object), "first at position 0"),
+        (np.array(["a", "b"] * 29 + [np.nan, "a"], dtype=object), "lacks the label of 1 row"),
+        (np.array(["a", "b"] * 29 + [1, "a"], dtype=object), "of type int, str in an object"),
+        (np.r_[[0, 1] * 30].astype(object), "of type int in an object array.*y.astype\\(int\\)"),
     ],
 )
 def test_probe_score_refuses_labels_it_cannot_score(y, message):
@@ -213,6 +220,30 @@ def test_probe_score_refuses_labels_it_cannot_score(y, message):
     estimator = _KnownBlocks({"shared": {"m1": Z}})
     with pytest.raises(ValueError, match=message):
         probe_score(estimator, np.arange(60), y)
+
+
+def test_pandas_labels_with_a_missing_value_are_refused_by_name():
+    pd = pytest.importorskip("pandas")
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    y = pd.Series(["a", "b"] * 30, dtype="string")
+    y[7] = pd.NA
+    with pytest.raises(ValueError, match="lacks the label of 1 row.*position 7"):
+        probe_score(_KnownBlocks({"shared": {"m1": Z}}), np.arange(60), y)
+
+
+def test_a_scorer_s_splits_that_do_not_fit_the_rows_scored_are_refused():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=120)
+    estimator = _KnownBlocks({"shared": {"m1": np.column_stack([y + rng.normal(size=120)])}})
+    scorer = make_probe_scorer(cv=list(KFold(3).split(np.arange(120))))
+    assert 0.5 < scorer(estimator, np.arange(120), y) <= 1.0  # the rows it was made for
+    with pytest.raises(ValueError, match="index rows outside the 40 rows probed.*an int or a "
+                       "splitter"):
+        scorer(estimator, np.arange(40), y[:40])
+    masks = [(np.arange(120) % 2 == 0, np.arange(120) % 2 == 1)]
+    assert 0.5 < probe_score(estimator, np.arange(120), y, cv=masks) <= 1.0
+    with pytest.raises(ValueError, match="outside the 40 rows"):
+        probe_score(estimator, np.arange(40), y[:40], cv=masks)
 
 
 def test_probe_labels_may_be_tensors_as_the_blocks_may():

@@ -13,6 +13,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.multiclass import type_of_target
@@ -130,7 +131,9 @@ _SCORER_PARAMETERS_DOC = """block : {"shared", "specific"}, default="shared"
         Cross-validation of the probe on the embedded held-out fold. An
         iterable of ``(train, test)`` index pairs is read once, here, and
         serves every call of the scorer (an iterator, such as a splitter's
-        ``split(...)``, could serve only the first).
+        ``split(...)``, could serve only the first); its indices must fit
+        the rows scored, so in a search, whose held-out folds are of their
+        own sizes, give an int or a splitter.
     """ + _TARGET_DOC
 
 
@@ -255,7 +258,11 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     y = _target_column(y, target)
     Z = block_features(estimator, X, block, modalities)
     probe = default_probe() if probe is None else probe
-    # once: a generator of splits is used up by reading it
+    if is_classifier(probe):
+        _readable_labels(y)  # before check_cv, which sorts them to stratify
+    if cv is not None and not isinstance(cv, Integral) and not hasattr(cv, "split"):
+        cv = list(cv)  # once: a generator of splits is used up by reading it
+        _check_splits_index_the_rows(cv, len(Z))
     folds = check_cv(cv, y, classifier=is_classifier(probe))
     if is_classifier(probe):
         _check_labels(y, len(Z), folds)
@@ -293,7 +300,7 @@ def default_probe():
 
 def _check_labels(y, n_samples, folds):
     """Refuse labels that a cross-validated classifier cannot be scored on."""
-    y = column_or_1d(y, warn=True)
+    y = _readable_labels(y, warn=False)  # probe_score read them first
     check_consistent_length(y, np.empty(n_samples))
     kind = type_of_target(y, input_name="y")
     if kind not in ("binary", "multiclass"):
@@ -312,6 +319,61 @@ def _check_labels(y, n_samples, folds):
             "cross-validation would train on one class where that row is held out; "
             "pass more rows of it."
         )
+
+
+def _check_splits_index_the_rows(splits, n_rows):
+    """Refuse ``(train, test)`` index pairs that point past the ``n_rows``
+    rows probed: a scorer's list of splits, made for some rows, used on a
+    search's held-out fold of fewer."""
+    for train, test in splits:
+        for indices in (np.asarray(train), np.asarray(test)):
+            if indices.dtype == bool:
+                fits = len(indices) == n_rows
+            else:
+                fits = not indices.size or (indices.max() < n_rows and indices.min() >= -n_rows)
+            if not fits:
+                raise ValueError(
+                    f"cv's splits index rows outside the {n_rows} rows probed; a list of "
+                    "(train, test) pairs serves only rows of the number it was made for. "
+                    "A search scores each held-out fold, of its own size: give cv as an int "
+                    "or a splitter such as KFold(3)."
+                )
+
+
+def _readable_labels(y, warn=True):
+    """``y`` as a 1-D array of labels a classifier reads as classes; a
+    ValueError that names the cause for labels of several types or missing
+    ones, where scikit-learn raises a TypeError from sorting them or calls
+    them 'unknown'. ``warn``: of a column vector, as ``column_or_1d``."""
+    try:
+        labels = column_or_1d(y, warn=warn)
+        # sorting the classes is what labels of several types, or missing
+        # among strings, fail
+        np.unique(labels)
+    except TypeError as exc:
+        raise ValueError(_unreadable_labels(y)) from exc
+    if labels.dtype == object and type_of_target(labels) == "unknown":
+        raise ValueError(_unreadable_labels(labels))
+    return labels
+
+
+def _unreadable_labels(y):
+    """Why object labels are no classes a probe can read: missing labels, or
+    labels of several types (or of a type scikit-learn does not take)."""
+    values = np.asarray(y, dtype=object).ravel()
+    missing = [i for i, v in enumerate(values)
+               if v is None or is_scalar_nan(v) or is_pandas_na(v)]
+    if missing:
+        return (
+            f"y lacks the label of {len(missing)} row(s) (None, NaN or pd.NA; the first "
+            f"at position {missing[0]}); drop those rows, or give each a label."
+        )
+    kinds = sorted({type(v).__name__ for v in values})
+    return (
+        f"y holds labels of type {', '.join(kinds)} in an object array, which a "
+        "classifier does not read as classes; convert them to one type, e.g. "
+        "y.astype(int) or y.astype(str)."
+    )
 
 
 @validate_params_refusing_bools(
