@@ -207,13 +207,24 @@ def _group_indices(group, name, n_features, feature_names):
                 "names or a boolean mask, not a mix or other types."
             )
     if indices.size == 0:
-        raise ValueError(f"modality {name!r} has no columns.")
+        raise ValueError(f"modality {name!r} has no columns.{_columns_seen(feature_names)}")
     if np.unique(indices).size != indices.size:
         hint = ""
         if indices.size == n_features and set(indices.tolist()) <= {0, 1}:
             hint = " (a mask over the columns holds True and False, not 1 and 0)"
         raise ValueError(f"modality {name!r} lists a column more than once{hint}.")
     return indices
+
+
+def _columns_seen(feature_names, shown=5):
+    """The first column names of X, for a message about a group that selects
+    none of them (after a ColumnTransformer, say, whose names carry prefixes)."""
+    if feature_names is None:
+        return ""
+    names = [str(n) for n in feature_names[:shown]]
+    more = f", ... ({len(feature_names)} in all)" if len(feature_names) > shown else ""
+    return (f" X's columns are {', '.join(map(repr, names))}{more}: check the names or "
+            "pattern that select them against these.")
 
 
 def _slice_indices(group, name, n_features, feature_names):

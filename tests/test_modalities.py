@@ -166,12 +166,21 @@ def test_callable_groups_select_from_the_data_as_in_column_transformer():
 @pytest.mark.parametrize("returned, error, message", [
     (3, TypeError, "'m2': its column selector returned 3; a selector must return"),
     ("rna_a", TypeError, "returned 'rna_a'"),
-    ([], ValueError, "'m2' has no columns"),
+    ([], ValueError, "'m2' has no columns. X's columns are 'rna_a', 'atac_a': check"),
 ])
 def test_a_selector_that_selects_no_group_is_refused(returned, error, message):
     X = pd.DataFrame(np.zeros((3, 2)), columns=["rna_a", "atac_a"])
     with pytest.raises(error, match=message):
         resolve_modalities([["rna_a"], lambda X: returned], 2, np.array(["rna_a", "atac_a"]), X)
+
+
+def test_a_group_selecting_nothing_shows_the_first_columns_of_x():
+    # e.g. a pattern written for the names before a ColumnTransformer prefixed them
+    names = np.array([f"scaler__rna_{i}" for i in range(8)], dtype=object)
+    with pytest.raises(ValueError, match=r"'rna' has no columns. X's columns are "
+                       r"'scaler__rna_0', .*'scaler__rna_4', \.\.\. \(8 in all\)"):
+        resolve_modalities({"rna": [n.startswith("rna_") for n in names], "x": [0]},
+                           8, names)
 
 
 def test_a_selector_without_data_names_what_it_needs():
