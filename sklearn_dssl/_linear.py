@@ -103,8 +103,8 @@ def _regularised_whitener(centred, covariance, ridge, name):
         raise ValueError(
             f"the columns of modality {name!r} are linearly dependent on the training "
             "rows (constant, duplicated or collinear columns, or fewer rows than "
-            "columns), so "
-            "its covariance cannot be whitened; set ridge > 0 (the default is 1e-6)."
+            "columns), so its covariance cannot be whitened; set ridge > 0 (the "
+            "default is 1e-6)."
         )
     whitener /= np.sqrt(eigenvalues + ridge)
     whitener *= scales[:, None]
