@@ -27,6 +27,11 @@ from sklearn.exceptions import NotFittedError
 from ._validation import repeated_names
 
 PROG = "sklearn-dssl"
+# the strings pandas reads as missing values by default, where pandas does not
+# say (pandas._libs.parsers.STR_NA_VALUES)
+_PANDAS_NA_MARKERS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                      "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+                      "nan", "null"]
 
 METHODS = {
     "disentangledssl": "DisentangledSSL",
@@ -41,6 +46,8 @@ METHODS = {
     "dmvae": "DMVAE",
 }
 
+# what the command reads between a CSV or TSV file's columns, in words
+_SEPARATOR_NAMES = {"csv": "commas", "tsv": "tabs"}
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 # compressions of a CSV or TSV file, by the extension after the format's
 # (cells.csv.gz), with the standard library's module that opens them
@@ -135,11 +142,13 @@ def _compression(path):
 def read_table(path, id_column=None):
     """The table at ``path`` (CSV, TSV or Parquet, by extension) as a DataFrame.
 
-    The ``id_column`` of a CSV or TSV file is read as text, so that ids such
-    as ``00042`` stay as written. A Parquet file's index, when it is not the
-    default (it has a name, or is not the range 0, 1, ..., n - 1), becomes a
-    column. A CSV or TSV file whose first line is all numbers is refused as
-    lacking a header row.
+    The ``id_column`` of a CSV or TSV file is read as text, literally, so that
+    ids such as ``00042`` stay as written and ``NA`` or ``None`` are ids (only
+    an empty cell is a missing id); a Parquet file's integer ids stay integers
+    when some are missing. A Parquet file's index, when it is not the default
+    (it has a name, or is not the range 0, 1, ..., n - 1), becomes a column. A
+    CSV or TSV file whose first line is all numbers is refused as lacking a
+    header row.
     """
     pd = _pandas()
     fmt = _table_format(path)
@@ -150,9 +159,7 @@ def read_table(path, id_column=None):
             frame = pd.read_parquet(path)
             _release_arrow_memory()
         else:
-            frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",",
-                                dtype=None if id_column is None else {id_column: str},
-                                compression=_compression(path)[0])
+            frame = _read_delimited(path, "\t" if fmt == "tsv" else ",", id_column)
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parsers raise many types; report them in one line
@@ -160,6 +167,7 @@ def read_table(path, id_column=None):
         raise CommandError(f"cannot read {path} as {fmt.upper()}: {message}") from None
     if fmt == "parquet":
         frame = _index_as_columns(frame, path)
+        _restore_integer_ids(frame, path, id_column)
     frame.columns = [str(c) for c in frame.columns]
     if fmt != "parquet":
         _check_header(frame.columns, path)
@@ -167,6 +175,49 @@ def read_table(path, id_column=None):
     if frame.shape[0] == 0:
         raise CommandError(f"{path} has no rows.")
     return frame
+
+
+def _read_delimited(path, sep, id_column=None):
+    """A CSV or TSV file as pandas reads it, but for ``id_column``, read as
+    text without pandas' missing-value markers (ids ``NA``, ``None``, ``null``
+    and ``nan`` are ids; an empty cell is a missing one). The header is read
+    first, for the names of the other columns, which keep pandas' markers."""
+    pd = _pandas()
+    compression = _compression(path)[0]
+    if id_column is None:
+        return pd.read_csv(path, sep=sep, compression=compression)
+    names = pd.read_csv(path, sep=sep, compression=compression, nrows=0).columns
+    if id_column not in names:  # the --id check names the problem
+        return pd.read_csv(path, sep=sep, compression=compression)
+    try:
+        from pandas._libs.parsers import STR_NA_VALUES as defaults
+    except ImportError:  # a pandas that keeps them elsewhere
+        defaults = _PANDAS_NA_MARKERS
+    markers = {name: sorted(defaults) for name in names}
+    markers[id_column] = [""]
+    return pd.read_csv(path, sep=sep, compression=compression, dtype={id_column: str},
+                       keep_default_na=False, na_values=markers)
+
+
+def _restore_integer_ids(frame, path, id_column):
+    """Read again, as nullable integers, the Parquet integer ids that pandas
+    read as floats because some are missing (so that 1001 is not written as
+    1001.0, nor an id above 2**53 rounded); ``frame`` is changed in place."""
+    if id_column not in frame.columns or frame[id_column].dtype.kind != "f":
+        return
+    pd = _pandas()
+    try:
+        exact = pd.read_parquet(path, columns=[id_column], dtype_backend="numpy_nullable")
+    except Exception:  # an older pandas, another engine: the floats stay the ids
+        return
+    if id_column in exact.columns:
+        exact = exact[id_column].array
+    elif id_column in exact.index.names:  # the file's index (read back as the index)
+        exact = exact.index.get_level_values(id_column).array
+    else:
+        return
+    if len(exact) == len(frame) and pd.api.types.is_integer_dtype(exact.dtype):
+        frame[id_column] = exact
 
 
 def _release_arrow_memory():
@@ -200,7 +251,9 @@ def _check_header(names, path):
         raise CommandError(
             f"{path} seems to lack a header row: its first line ({_preview(names, 4)}) "
             "is all numbers. The command needs a first line of column names; add one "
-            "(pandas' to_csv writes it unless given header=False)."
+            "(pandas' to_csv writes it unless given header=False), and if the names are "
+            "numbers, add a first column whose name is not (an id column, say), or write "
+            "the table to Parquet, whose column names are kept as given."
         )
 
 
@@ -333,11 +386,12 @@ def _id_column(frame, column, path):
     if column is None:
         return None
     if column not in frame.columns:
-        separator = next((s for s in (";", "|") if s in "".join(frame.columns)), None)
-        hint = "" if separator is None else (
-            f" (its header holds {separator!r}: the command reads .csv files separated "
-            "by commas and .tsv files by tabs)")
-        raise CommandError(f"--id {column}: {path} has no column {column!r}{hint}.")
+        spaced = _spaced_names(frame.columns, lambda name: name == column.strip())
+        besides = "" if not spaced else (
+            f", but {spaced[0]!r} has spaces at the ends of its name: write them too, "
+            f"inside the quotes (--id '{spaced[0]}')")
+        raise CommandError(f"--id {column}: {path} has no column {column!r}{besides}."
+                           + _separator_hint(frame.columns, path))
     ids = frame[column]
     missing, repeated = int(ids.isna().sum()), int(ids.dropna().duplicated().sum())
     if missing or repeated:
@@ -353,10 +407,51 @@ def _id_column(frame, column, path):
 
 
 def _preview(names, limit=8):
-    # names holding ", " quoted, to be told apart in the list
-    names = [repr(n) if isinstance(n, str) and ", " in n else n for n in names]
+    # quoted: names holding ", ", to be told apart in the list, and names whose
+    # spaces could not be seen (at an end, two in a row) or other whitespace
+    names = [repr(n) if isinstance(n, str) and _needs_quotes(n) else n for n in names]
     shown = ", ".join(map(str, names[:limit]))
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _needs_quotes(name):
+    """Whether a column name is shown quoted in a list of names: it holds
+    ", ", spaces at an end or two in a row, or whitespace other than spaces
+    (a tab)."""
+    return (", " in name or name != name.strip() or "  " in name
+            or any(ch.isspace() and ch != " " for ch in name))
+
+
+def _spaced_names(columns, matches):
+    """The ``columns`` with whitespace at an end of their name that ``matches``
+    (a test of a name) once it is stripped: the names a user typed without
+    those spaces."""
+    return [c for c in columns if c != c.strip() and matches(c.strip())]
+
+
+def _separator_hint(columns, path):
+    """The sentence that a column lookup in a CSV or TSV table read as one
+    column, whose name holds another separator (a tab, a comma, ';' or '|'),
+    ends with: what the file seems to be separated by and what to do; ""
+    for any other table."""
+    columns, found = list(columns), _table_suffixes(path) if path is not None else None
+    fmt = TABLE_FORMATS[found[0]] if found else None
+    if len(columns) != 1 or fmt not in ("csv", "tsv"):
+        return ""
+    read_with = "," if fmt == "csv" else "\t"
+    separator = next((s for s in ("\t", ",", ";", "|") if s != read_with and s in columns[0]),
+                     None)
+    if separator is None:
+        return ""
+    compressed = found[1] or ""
+    fix = {"\t": f"give it a .tsv{compressed} extension, which the command reads as "
+                 "separated by tabs",
+           ",": f"give it a .csv{compressed} extension, which the command reads as separated "
+                "by commas"}.get(separator, "save it separated by commas (df.to_csv(path, "
+                                            "index=False))")
+    name = {"\t": "tabs", ",": "commas"}.get(separator, repr(separator))
+    return (f" {path} was read as one column, {columns[0]!r}: it seems to be separated by "
+            f"{name}, where a .{fmt} file is separated by {_SEPARATOR_NAMES[fmt]}; {fix}.")
 
 
 # --------------------------------------------------------------------------
@@ -375,8 +470,11 @@ def _name_and_value(text, option):
 def check_modality_options(specs):
     """Refuse, before the table is read, ``--modality`` and ``--prefix``
     options that are not NAME=VALUE or that give a modality name twice, and
-    ``--modality`` lists with an empty or a repeated entry. Returns
-    ``(option, name, value)`` triples in command-line order."""
+    ``--modality`` lists with an empty or a repeated entry. An entry repeated
+    before a further entry each time may be the start of column names cut at
+    their commas (``Pixel (r0, c0),Pixel (r0, c1)``): the table tells, so
+    :func:`resolve_modality_columns` refuses it. Returns ``(option, name,
+    value)`` triples in command-line order."""
     parsed, given = [], {}
     for option, text in specs or []:
         name, value = _name_and_value(text, option)
@@ -395,13 +493,24 @@ def check_modality_options(specs):
                     "in a row); separate the column names with single commas."
                 )
             repeated = repeated_names(items)
-            if repeated:
-                raise CommandError(
-                    f"--modality {name}: {_preview([repr(r) for r in repeated], 4)} listed "
-                    "more than once; list each column once."
-                )
+            if repeated and not _maybe_cut_at_commas(items, repeated):
+                raise CommandError(_listed_more_than_once(name, repeated))
         parsed.append((option, name, value))
     return parsed
+
+
+def _maybe_cut_at_commas(items, repeated):
+    """Whether every occurrence of the ``repeated`` entries of a ``--modality``
+    list is followed by another entry, as the starts of column names cut at
+    their commas are (by their ends)."""
+    return all(item not in repeated or position + 1 < len(items)
+               for position, item in enumerate(items))
+
+
+def _listed_more_than_once(name, repeated):
+    """The error of a ``--modality`` list that gives the ``repeated`` entries more than once."""
+    return (f"--modality {name}: {_preview([repr(r) for r in repeated], 4)} listed more "
+            "than once; list each column once.")
 
 
 def _modality_items(value):
@@ -441,7 +550,7 @@ def _modality_item_columns(item, candidates, candidate_set):
     return None
 
 
-def resolve_modality_columns(columns, specs, id_column=None):
+def resolve_modality_columns(columns, specs, id_column=None, path=None):
     """Map the ``--modality`` and ``--prefix`` options to column groups.
 
     ``specs`` lists ``(option, "NAME=VALUE")`` pairs in command-line order.
@@ -450,8 +559,10 @@ def resolve_modality_columns(columns, specs, id_column=None):
     taken as it is before as a pattern; ``\\,`` is a comma in a name);
     ``--prefix NAME=PREFIX``: every column whose name starts with PREFIX.
     Returns ``{name: [column, ...]}`` in the order the options were given,
-    and the columns left out.
+    and the columns left out. ``path``, the table's, is for the errors of a
+    CSV or TSV table read with the wrong separator.
     """
+    hint = _separator_hint(columns, path)
     candidates = [c for c in columns if c != id_column]
     candidate_set = set(candidates)
     groups = {}
@@ -461,15 +572,23 @@ def resolve_modality_columns(columns, specs, id_column=None):
             id_matches = id_column in columns and str(id_column).startswith(value)
             if not chosen:
                 besides = f" but the --id column {id_column!r}" if id_matches else ""
+                spaced = _spaced_names(candidates, lambda c: c.startswith(value.strip()))
+                if spaced:
+                    lead = spaced[0][:len(spaced[0]) - len(spaced[0].lstrip())]
+                    raise CommandError(
+                        f"--prefix {name}={value}: no column{besides} starts with {value!r}, "
+                        f"but {spaced[0]!r} has spaces at the ends of its name: write them "
+                        f"too, inside the quotes (--prefix '{name}={lead}{value.strip()}')."
+                        + hint)
                 raise CommandError(
                     f"--prefix {name}={value}: no column{besides} starts with {value!r}; "
-                    f"columns are: {_preview(candidates)}."
+                    f"columns are: {_preview(candidates)}." + hint
                 )
             if id_matches:
                 warnings.warn(f"--prefix {name}={value}: the --id column {id_column!r} starts "
                               f"with {value!r} too; it is left out of modality {name!r}.")
         else:
-            chosen, selected_by = [], {}
+            chosen, selected_by, seen = [], {}, set()
             items = _modality_items(value)
             for position, item in enumerate(items):
                 matched = _modality_item_columns(item, candidates, candidate_set)
@@ -478,17 +597,21 @@ def resolve_modality_columns(columns, specs, id_column=None):
                 cut = [c for c in candidates if position + 1 < len(items) and c.startswith(joined)]
                 item = item.strip()
                 if not matched and cut:
+                    fixed = _rejoined(items, candidate_set) or _escaped(cut[0])
                     raise CommandError(
                         f"--modality {name}: no column {item!r}; a comma separates the "
                         "columns of a list: write a comma within a column name as \\, "
-                        f"(--modality '{name}={_escaped(cut[0])}')."
+                        f"(--modality '{name}={fixed}')."
                     )
-                spaced = [c for c in candidates if c.strip() == item]
+                if item in seen:  # not the start of a name cut at its comma
+                    raise CommandError(_listed_more_than_once(name, [item]))
+                seen.add(item)
+                spaced = _spaced_names(candidates, lambda c: c == item)
                 if matched is None and spaced:
                     raise CommandError(
                         f"--modality {name}: no column {item!r}, but {spaced[0]!r} has spaces "
                         "at the ends of its name: write them too, inside the quotes "
-                        f"(--modality '{name}={spaced[0]}')."
+                        f"(--modality '{name}={_escaped(spaced[0])}')." + hint
                     )
                 if matched is None:
                     raise CommandError(
@@ -496,11 +619,20 @@ def resolve_modality_columns(columns, specs, id_column=None):
                         + (" (it is the --id column)" if item == id_column else "")
                         + f"; columns are: {_preview(candidates)}. To select by "
                         f"prefix, write {name}={_escaped(item)}* or --prefix {name}={item}."
+                        + hint
+                    )
+                spaced = _spaced_names(candidates, lambda c: fnmatch.fnmatchcase(c, item))
+                if not matched and spaced:
+                    raise CommandError(
+                        f"--modality {name}: pattern {item!r} matches no column, but would "
+                        f"match {spaced[0]!r} but for the spaces at the ends of its name: "
+                        "write them too, inside the quotes (--modality "
+                        f"'{name}={_escaped(_spaced_pattern(item, spaced[0]))}')." + hint
                     )
                 if not matched:
                     raise CommandError(
                         f"--modality {name}: pattern {item!r} matches no column; "
-                        f"columns are: {_preview(candidates)}."
+                        f"columns are: {_preview(candidates)}." + hint
                     )
                 twice = next((c for c in matched if c in selected_by), None)
                 if twice is not None:
@@ -527,6 +659,32 @@ def resolve_modality_columns(columns, specs, id_column=None):
             owner[column] = name
     unused = [c for c in candidates if c not in owner]
     return groups, unused
+
+
+def _rejoined(items, columns):
+    """A ``--modality`` list of ``items`` written again with the column names
+    they cut at commas joined and their commas escaped
+    (``Pixel (r0\\, c0),Pixel (r0\\, c1)``); None when no entries join into
+    a name of ``columns``."""
+    written, position, joined = [], 0, False
+    while position < len(items):
+        ends = [end for end in range(len(items), position + 1, -1)
+                if ",".join(items[position:end]).strip() in columns]
+        end = ends[0] if ends else position + 1
+        joined = joined or bool(ends)
+        written.append(_escaped(",".join(items[position:end]).strip() if ends
+                                else items[position]))
+        position = end
+    return ",".join(written) if joined else None
+
+
+def _spaced_pattern(pattern, column):
+    """``pattern`` with the spaces at the ends of ``column``'s name that it
+    needs to match that name."""
+    lead = column[:len(column) - len(column.lstrip())]
+    trail = column[len(column.rstrip()):]
+    return next(p for p in (lead + pattern, pattern + trail, lead + pattern + trail)
+                if fnmatch.fnmatchcase(column, p))
 
 
 def _is_decimal(series):
@@ -699,7 +857,9 @@ def _embeddings_frame(model, X, ids):
     if ids is not None:
         if ids.name in frame.columns:
             raise CommandError(f"--id {ids.name} clashes with an embedding column name.")
-        frame.insert(0, ids.name, ids.to_numpy())
+        # a nullable type kept (Parquet integer ids with missing ones)
+        extension = isinstance(ids.dtype, pd.api.extensions.ExtensionDtype)
+        frame.insert(0, ids.name, ids.array if extension else ids.to_numpy())
     return frame
 
 
@@ -830,7 +990,7 @@ def _fit(args):
         )
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
-    groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id)
+    groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id, args.table)
     _check_id_not_output_name(args.id, model, groups)
     columns = [c for chosen in groups.values() for c in chosen]
     X = _numeric_block(frame, columns, args.table)
@@ -939,9 +1099,12 @@ def _interrupted(model):
 
 def _transform(args):
     from ._persistence import estimator_in, load, output_of
+    from ._training import resolve_device
 
     _check_output_table(args.output)
     _check_not_input(args.output, args.table)
+    with _estimator_errors_in_option_terms():  # as fit says it: --device 'gpu' ...
+        resolve_device(args.device)
     model = load(args.model, device=args.device)
     estimator = estimator_in(model)  # after the steps of --log1p and --standardize
     # the command builds its own table from arrays, whatever set_output the model
@@ -956,6 +1119,10 @@ def _transform(args):
             f"--id {args.id} names a column the model reads; give the table's identifier "
             "column, or leave --id out."
         )
+    if args.blocks is not None:
+        estimator.set_params(output=args.blocks)
+    _check_blocks_fitted(estimator, args.model)
+    _check_id_not_output_name(args.id, estimator, estimator.modalities_)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     if hasattr(model, "feature_names_in_"):
@@ -964,7 +1131,7 @@ def _transform(args):
         if missing:
             raise CommandError(
                 f"{args.table} lacks {len(missing)} column(s) the model was fitted on: "
-                f"{_preview(missing)}."
+                f"{_preview(missing)}." + _separator_hint(frame.columns, args.table)
             )
     else:
         columns = [c for c in frame.columns if c != args.id]
@@ -983,9 +1150,6 @@ def _transform(args):
         X = _wide_enough_for_a_log(X)
     if not hasattr(model, "feature_names_in_"):
         X = X.to_numpy()
-    if args.blocks is not None:
-        estimator.set_params(output=args.blocks)
-    _check_blocks_fitted(estimator, args.model)
     embeddings = _embeddings_frame(model, X, ids)
     write_table(embeddings, args.output)
     print(f"wrote embeddings ({embeddings.shape[0]} rows x "
@@ -1193,7 +1357,14 @@ def _estimator_errors_in_option_terms():
     except CommandError:
         raise
     except (ValueError, TypeError) as exc:
-        raise CommandError(_in_option_terms(" ".join(str(exc).split()))) from None
+        raise CommandError(_in_option_terms(_one_line(str(exc)))) from None
+
+
+def _one_line(text):
+    """``text`` on one line: its lines joined by spaces, each without the
+    indentation and ends a multi-line message gives them, and the whitespace
+    within a line kept (a column name's two spaces or tab, shown quoted)."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _in_option_terms(message):
@@ -1310,6 +1481,6 @@ def main(argv=None):
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,
             FloatingPointError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = _one_line(str(exc)) or type(exc).__name__
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -422,8 +422,8 @@ ERRORS = {
     "semicolon-separated csv": (["fit", "{f}/semicolons.csv", "--prefix", "rna=rna_",
                                  "--prefix", "atac=atac_", "--id", "cell", "--model",
                                  "{t}/m"],
-                                "has no column 'cell' (its header holds ';': the command "
-                                "reads .csv files separated by commas"),
+                                "has no column 'cell'. {f}/semicolons.csv was read as one "
+                                "column, 'cell;rna_0;"),
     "parquet index named like a column": (
         ["fit", "{f}/index_clash.parquet", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
          "--model", "{t}/m"],
@@ -1489,3 +1489,152 @@ def test_option_terms_leave_plain_words_and_quoted_names_alone():
     assert _in_option_terms(text) == (
         "modality 'random_state' of the head, output and similarity; leave it out; "
         "--validation-fraction")
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv.gz", "\t")])
+def test_ids_spelled_like_missing_values_are_read_as_ids(tables, tmp_path, capsys, suffix, sep):
+    folder, frame = tables
+    ids = ["NA", "None", "null", "nan", "N/A", ""] + frame["cell"].tolist()[6:]
+    table = tmp_path / f"ids{suffix}"
+    frame.assign(cell=ids).to_csv(table, index=False, sep=sep)
+    common = ["--prefix", "rna=rna_", "--prefix", "atac=atac_", "--id", "cell", "--method",
+              "cca", "--n-components", "1"]
+    assert main(["fit", str(table), *common, "-o", str(tmp_path / "z.csv")]) == 0
+    # Namibia is an id; only the empty cell is a missing one
+    assert "has 1 row(s) without an id" in capsys.readouterr().err
+    written = pd.read_csv(tmp_path / "z.csv", dtype=str, keep_default_na=False)
+    assert written["cell"].tolist() == ids
+    # the other columns keep pandas' missing values
+    frame.assign(cell=ids, rna_1=["NA"] + frame["rna_1"].tolist()[1:]).to_csv(
+        table, index=False, sep=sep)
+    assert main(["fit", str(table), *common, "-o", str(tmp_path / "z.csv")]) == 1
+    assert "column(s) rna_1 have missing values" in capsys.readouterr().err
+
+
+def test_parquet_integer_ids_with_a_missing_one_stay_integers(tables, tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    folder, frame = tables
+    ids = [None, 2**53 + 1] + list(range(1002, 1000 + len(frame)))  # 2**53 + 1: no float
+    exact = pa.array(ids, type=pa.int64())
+    # the file's index, with pandas' metadata, as another writer may hold it
+    indexed = pa.Table.from_pandas(frame.drop(columns="cell").rename_axis("cell"),
+                                   preserve_index=True)
+    for name, table in (
+        ("column", pa.Table.from_pandas(frame.drop(columns="cell"), preserve_index=False)
+         .append_column("cell", exact)),
+        ("index", indexed.set_column(indexed.schema.get_field_index("cell"), "cell", exact)),
+    ):
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        argv = ["fit", str(tmp_path / f"{name}.parquet"), "--prefix", "rna=rna_", "--prefix",
+                "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "1"]
+        assert main([*argv, "-o", str(tmp_path / "z.parquet")]) == 0, capsys.readouterr().err
+        assert pq.read_schema(tmp_path / "z.parquet").field("cell").type == pa.int64()
+        assert pq.read_table(tmp_path / "z.parquet")["cell"].to_pylist() == ids
+        assert main([*argv, "-o", str(tmp_path / "z.csv")]) == 0, capsys.readouterr().err
+        lines = (tmp_path / "z.csv").read_text().splitlines()
+        assert [line.split(",")[0].strip('"') for line in lines[1:4]] == [
+            "", str(2**53 + 1), "1002"]
+
+
+def test_names_cut_at_their_commas_get_the_comma_hint_before_the_repeat_check():
+    from sklearn_dssl._cli import CommandError, check_modality_options, resolve_modality_columns
+
+    spec = ("--modality", "a=Pixel (r0, c0),Pixel (r0, c1)")
+    check_modality_options([spec])  # 'Pixel (r0' twice: the table tells whether it is cut
+    columns = ["Pixel (r0, c0)", "Pixel (r0, c1)", "x1"]
+    with pytest.raises(CommandError) as caught:
+        resolve_modality_columns(columns, [spec, ("--prefix", "b=x")])
+    assert str(caught.value) == (
+        r"--modality a: no column 'Pixel (r0'; a comma separates the columns of a list: "
+        r"write a comma within a column name as \, (--modality "
+        r"'a=Pixel (r0\, c0),Pixel (r0\, c1)').")
+    # an entry given twice that cuts no name is refused, once the table is read
+    with pytest.raises(CommandError, match="--modality a: 'p' listed more than once"):
+        resolve_modality_columns(["p", "q", "r", "x1"],
+                                 [("--modality", "a=p,q,p,r"), ("--prefix", "b=x")])
+    # and before, where it could not be the start of a name cut at its comma
+    with pytest.raises(CommandError, match="--modality a: 'p' listed more than once"):
+        check_modality_options([("--modality", "a=p,q,p")])
+
+
+def test_messages_show_the_spaces_and_tabs_of_column_names(tmp_path, capsys):
+    (tmp_path / "spaced.csv").write_text(
+        "cell, rna_0, rna_1, atac_0, atac_1\nc1, 1, 2, 3, 4\nc2, 2, 3, 4, 5\nc3, 3, 1, 2, 5\n")
+    fit = ["fit", str(tmp_path / "spaced.csv"), "--model", str(tmp_path / "m.zip")]
+    for options, expected in [
+        (["--prefix", "rna=rna_", "--prefix", "atac=atac_"],
+         "error: --prefix rna=rna_: no column starts with 'rna_', but ' rna_0' has spaces at "
+         "the ends of its name: write them too, inside the quotes (--prefix 'rna= rna_').\n"),
+        (["--modality", "rna=rna_*", "--prefix", "atac=atac_"],
+         "error: --modality rna: pattern 'rna_*' matches no column, but would match ' rna_0' "
+         "but for the spaces at the ends of its name: write them too, inside the quotes "
+         "(--modality 'rna= rna_*').\n"),
+        (["--prefix", "rna= rna_", "--prefix", "atac= atac_", "--id", "atac_1"],
+         "error: --id atac_1: {t} has no column 'atac_1', but ' atac_1' has spaces at the "
+         "ends of its name: write them too, inside the quotes (--id ' atac_1').\n"),
+    ]:
+        assert main([*fit, *options]) == 1
+        assert capsys.readouterr().err.endswith(expected.format(t=tmp_path / "spaced.csv"))
+    (tmp_path / "inner.csv").write_text("id,a  x,b\tc,d\n1,2,3,4\n")
+    assert main(["fit", str(tmp_path / "inner.csv"), "--modality", "a=a x", "--prefix", "d=d",
+                 "--model", str(tmp_path / "m.zip")]) == 1
+    assert r"columns are: id, 'a  x', 'b\tc', d. To select" in capsys.readouterr().err
+
+
+def test_a_message_is_one_line_with_the_spaces_inside_it_kept():
+    from sklearn_dssl._cli import _one_line
+
+    assert _one_line("no column 'a  x'\n   columns are:\t'b'\n") == (
+        "no column 'a  x' columns are:\t'b'")
+
+
+def test_a_table_read_as_one_column_names_its_separator(tables, tmp_path, capsys, cca_model):
+    folder, frame = tables
+    frame.to_csv(tmp_path / "tabs.csv.gz", index=False, sep="\t")
+    frame.to_csv(tmp_path / "commas.tsv", index=False)
+    frame.to_csv(tmp_path / "pipes.csv", index=False, sep="|")
+    for table, options, expected in [
+        ("tabs.csv.gz", ["--prefix", "rna=rna_", "--prefix", "atac=atac_"],
+         "it seems to be separated by tabs, where a .csv file is separated by commas; give it "
+         "a .tsv.gz extension, which the command reads as separated by tabs."),
+        ("commas.tsv", ["--modality", "rna=rna_0,rna_1", "--prefix", "atac=atac_"],
+         "it seems to be separated by commas, where a .tsv file is separated by tabs; give it "
+         "a .csv extension"),
+        ("pipes.csv", ["--modality", "rna=rna_*", "--prefix", "atac=atac_"],
+         "it seems to be separated by '|', where a .csv file is separated by commas; save it "
+         "separated by commas"),
+        ("pipes.csv", ["--prefix", "rna=rna_", "--prefix", "atac=atac_", "--id", "cell"],
+         "separated by '|'"),
+    ]:
+        assert main(["fit", str(tmp_path / table), *options, "--model",
+                     str(tmp_path / "m.zip")]) == 1
+        err = capsys.readouterr().err
+        assert f"{tmp_path / table} was read as one column, 'cell" in err and expected in err
+    assert main(["transform", str(cca_model / "model.zip"), str(tmp_path / "commas.tsv"), "-o",
+                 str(tmp_path / "z.csv")]) == 1
+    assert "seems to be separated by commas" in capsys.readouterr().err
+
+
+def test_transform_refuses_a_device_and_an_id_in_the_command_s_terms(cca_model, tmp_path,
+                                                                     capsys):
+    model, absent = str(cca_model / "model.zip"), str(tmp_path / "absent.csv")
+    assert main(["transform", model, absent, "-o", str(tmp_path / "z.csv"), "--device",
+                 "gpu"]) == 1
+    assert "error: --device 'gpu' is not a torch device; use 'auto', 'cpu'" in (
+        capsys.readouterr().err)
+    # before the table is read (here absent) and embedded
+    assert main(["transform", model, absent, "-o", str(tmp_path / "z.csv"), "--id",
+                 "shared_rna_0"]) == 1
+    assert ("error: --id shared_rna_0 is also the name of an embedding column (shared block "
+            "of modality 'rna'); rename the id column.") in capsys.readouterr().err
+
+
+def test_a_header_of_numbers_is_refused_with_the_ways_out(tmp_path, capsys):
+    pd.DataFrame(np.ones((5, 4)), columns=["1", "2", "3.5", "4"]).to_csv(
+        tmp_path / "numbers.csv", index=False)
+    assert main(["fit", str(tmp_path / "numbers.csv"), "--modality", "a=1,2", "--modality",
+                 "b=3.5,4", "--model", str(tmp_path / "m.zip")]) == 1
+    assert ("add a first column whose name is not (an id column, say), or write the table to "
+            "Parquet, whose column names are kept as given.") in capsys.readouterr().err
