@@ -126,7 +126,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ``noise_scale`` times each feature's standard deviation; "mask"
         replaces a random ``mask_fraction`` of the entries by their feature's
         mean; "mixed" picks noise, mask or identity per row, as the paper's
-        authors do. A callable gets the batch as a float32 torch tensor (all
+        authors do, one choice for all the row's modalities (their code draws
+        one for each modality). A callable gets the batch as a float32 torch tensor (all
         columns, modality by modality) and returns a floating tensor of the
         same shape on the same device (cast back to float32; anything else
         raises an error naming it); it should draw its randomness from

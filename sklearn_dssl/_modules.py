@@ -324,7 +324,8 @@ class TabularAugmenter(nn.Module):
         "mask" replaces each entry with probability ``mask_fraction`` by its
         feature's mean (zeroing, for standardised data); "mixed" picks one of
         noise, mask or identity per row with equal chance, as the DisentangledSSL
-        authors do; "none" returns the batch. A callable receives the batch
+        authors do, one choice for the whole row, all its modalities (the
+        authors' code draws one for each modality); "none" returns the batch. A callable receives the batch
         tensor and returns a tensor of the same shape (checked by
         :func:`_checked_augmentation`).
     """
