@@ -458,7 +458,22 @@ class TrainingLRScheduler(LRScheduler):
     The scheduler built when training starts is dropped when it ends (the
     next training builds a new one from the history, as skorch does anyway),
     so a pickled net does not store the optimiser a second time through it.
+
+    A net trained further (``partial_fit`` on a fitted net) starts the
+    schedule again over that call's epochs, from the net's learning rate: the
+    schedule the net was fitted with ends at 0, where skorch would go on
+    with it, so that a further epoch would not train.
     """
+
+    def on_train_begin(self, net, **kwargs):
+        epochs = getattr(net, "further_epochs_", None)
+        if not (net.history and epochs):
+            return super().on_train_begin(net, **kwargs)
+        for group in net.optimizer_.param_groups:
+            group["lr"] = group["initial_lr"] = net.lr
+        super().on_train_begin(net, **kwargs)
+        self.lr_scheduler_ = self.policy_(
+            net.optimizer_, **{**self.kwargs, "T_max": max(epochs, 1), "last_epoch": -1})
 
     def on_train_end(self, net, **kwargs):
         self.lr_scheduler_ = None
@@ -498,6 +513,25 @@ def compiled_objective(device):
     fn = types.FunctionType(code, batch_objective.__globals__, batch_objective.__name__)
     options = {"fallback_random": True} if torch.device(device).type == "cpu" else None
     return torch.compile(fn, options=options)
+
+
+def _check_rows_to_train_on(X):
+    """Refuse what the estimators' ``fit`` refuses before training a fitted
+    net further on ``X`` (a float32 tensor): fewer than 2 rows (a
+    contrastive loss needs a negative for every row), and values that are
+    not finite. One pass over ``X``, without a mask of its size."""
+    if len(X) < 2:
+        raise ValueError(
+            f"X has {len(X)} row(s); training needs at least 2 (a contrastive loss "
+            "needs a negative for every row), as the estimators' fit does."
+        )
+    if X.numel():
+        low, high = torch.aminmax(X)
+        if not (torch.isfinite(low) and torch.isfinite(high)):
+            raise ValueError(
+                "X holds NaN or infinite values, which training cannot use; impute or "
+                "drop them first (the estimators' fit refuses them too)."
+            )
 
 
 class ContrastiveNet(NeuralNet):
@@ -548,7 +582,36 @@ class ContrastiveNet(NeuralNet):
                 "every modality's columns side by side, in the order of the estimator's "
                 "modalities_."
             )
-        return super().partial_fit(X, y, classes, **fit_params)
+        if len(getattr(self, "history", ())):
+            # a fitted net trained further, on rows the estimator has not
+            # checked; its learning-rate schedule starts again over these
+            # epochs (TrainingLRScheduler)
+            _check_rows_to_train_on(X)
+            self.further_epochs_ = fit_params.get("epochs") or self.max_epochs
+        before = self._training_state()
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        except NonFiniteLossError:
+            # the optimiser has written non-finite weights: the net as it was
+            self._restore_training_state(before)
+            raise
+        finally:
+            self.__dict__.pop("further_epochs_", None)
+
+    def _training_state(self):
+        """What a failed training puts back: the weights, the optimiser's
+        state and the history, copied (None before the net is initialised)."""
+        if not hasattr(self, "module_") or not hasattr(self, "optimizer_"):
+            return None
+        return (copy.deepcopy(self.module_.state_dict()),
+                copy.deepcopy(self.optimizer_.state_dict()), copy.deepcopy(self.history))
+
+    def _restore_training_state(self, state):
+        if state is not None:
+            weights, optimizer, history = state
+            self.module_.load_state_dict(weights)
+            self.optimizer_.load_state_dict(optimizer)
+            self.history = history
 
     def torch_compile(self, module, name):
         # skorch would wrap module_ and criterion_; the training step is

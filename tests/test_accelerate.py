@@ -69,6 +69,11 @@ def test_single_process_cpu_accelerator_gives_the_plain_fit(name, X, cpu_acceler
         assert type(net) is ContrastiveNet and not isinstance(net, AccelerateMixin)
         assert net.device == "cpu"
         assert net.history[:, "train_loss"] == plain_net.history[:, "train_loss"]
+    # and they train further as plain nets, with their optimisers built anew
+    net = fitted_nets(accelerated)[0]
+    net.partial_fit(torch.as_tensor(accelerated._in_model_order(X), dtype=torch.float32),
+                    epochs=1)
+    assert net.history[-1, "event_lr"] == net.lr
 
 
 @pytest.mark.parametrize("name", ["DisentangledSSL", "MultimodalContrastive"])

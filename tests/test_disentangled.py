@@ -34,6 +34,7 @@ from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._modules import HEADS
 from sklearn_dssl.datasets import make_paper_synthetic
+from sklearn_dssl.exceptions import NonFiniteLossError
 from sklearn_dssl.metrics import probe_score
 from tests.conftest import small_model
 
@@ -893,6 +894,49 @@ def test_every_entry_point_gives_one_shared_block_after_step_one_trains_on(data)
     np.testing.assert_allclose(model.transform_blocks(data.data)["shared"]["m1"], continued,
                                rtol=1e-6)
     assert np.abs(continued - before["m1"]).max() > 1e-6
+
+
+def test_a_net_trained_further_anneals_its_learning_rate_again(data):
+    # the fit's cosine schedule ends at 0: going on with it, a further epoch
+    # would not train and later ones would end at a high rate
+    model = small_model(lr=1e-2).fit(data.data)
+    net = model.shared_net_
+    assert net.optimizer_.param_groups[0]["lr"] < 1e-12  # where a further epoch would run
+    before = [p.detach().clone() for p in net.module_.parameters()]
+    net.partial_fit(data.data, epochs=1)
+    assert net.history[-1, "event_lr"] == pytest.approx(1e-2)
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.module_.parameters()))
+    net.partial_fit(data.data, epochs=3)
+    np.testing.assert_allclose(net.history[-3:, "event_lr"], [1e-2, 7.5e-3, 2.5e-3])
+
+
+def test_a_net_trained_further_refuses_bad_rows_and_keeps_its_weights_on_divergence(
+        data, monkeypatch):
+    model = small_model().fit(data.data)
+    net, Z = model.shared_net_, model.transform(data.data)
+    for bad, message in [(np.full((1, 10), 0.5), "1 row.*at least 2"),
+                         (np.where(np.eye(len(data.data), 10) > 0, np.nan, data.data),
+                          "NaN or infinite values.*impute or drop"),
+                         (np.where(np.eye(len(data.data), 10) > 0, np.inf, data.data),
+                          "NaN or infinite")]:
+        with pytest.raises(ValueError, match=message):
+            net.partial_fit(bad)
+    epochs = len(net.history)
+    combine = net.criterion_.combine
+    # a loss that diverges in the second epoch of the call (7 batches an epoch)
+    calls = iter(range(10**6))
+    monkeypatch.setattr(net.criterion_, "combine", lambda terms: combine(terms) * (
+        float("nan") if next(calls) >= 7 else 1.0))
+    with pytest.raises(NonFiniteLossError):
+        net.partial_fit(data.data)
+    monkeypatch.undo()
+    # the net as before the call: weights, optimiser state and history
+    assert len(net.history) == epochs
+    np.testing.assert_array_equal(model.fit_specific(data.data).transform(data.data)[:, :6],
+                                  Z[:, :6])
+    assert all(torch.isfinite(p).all() for p in net.module_.parameters())
+    assert all(torch.isfinite(v).all() for state in net.optimizer_.state.values()
+               for v in state.values() if torch.is_tensor(v))
 
 
 def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):

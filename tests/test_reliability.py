@@ -55,11 +55,15 @@ def test_a_fitted_net_holds_no_training_only_copies_and_can_go_on(data):
     # optimiser) serve only while training; pickles would carry them
     assert callbacks["keep_last_epoch_weights"].state_ is None
     assert callbacks["lr_schedule"].lr_scheduler_ is None
-    # the optimiser is kept: training goes on where it stopped
-    lr_before = net.optimizer_.param_groups[0]["lr"]
+    # the optimiser is kept: training goes on where it stopped (Adam's steps
+    # counted on), its learning rate annealed again from the net's
+    steps = [float(state["step"]) for state in net.optimizer_.state.values()]
     net.partial_fit(torch.as_tensor(data.data, dtype=torch.float32))
     assert len(net.history) == 2 * model.max_epochs_shared
-    assert net.optimizer_.param_groups[0]["lr"] != lr_before
+    batches = sum(len(row["batches"]) for row in net.history[model.max_epochs_shared:])
+    assert [float(state["step"]) for state in net.optimizer_.state.values()] == [
+        step + batches for step in steps]
+    assert net.history[model.max_epochs_shared, "event_lr"] == model.lr
 
 
 def test_transform_of_a_million_rows_needs_memory_for_the_output_only(data):
