@@ -1154,6 +1154,8 @@ def _rebuild(metadata, weights, device):
     _check_nothing_missing(metadata, name, earlier)
     # saved before a parameter existed: the value it was trained with
     estimator = cls(**with_earlier_values(cls, _decode_fields(metadata["params"])))
+    # values fit would refuse (batch_size=0, say): not what save writes
+    estimator._validate_params()
     output = metadata.get("output")  # absent from files of earlier versions
     if output is not None:
         if output not in OUTPUTS:

@@ -364,6 +364,11 @@ def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
         load(_write(tmp_path / "e.zip", bad, weights))
     with pytest.raises(ValueError, match="unknown DisentangledSSL parameter"):
         load(_write(tmp_path / "f.zip", {**metadata, "params": {"evil": 1}}, weights))
+    # values fit refuses, which save never writes
+    for name, value in (("batch_size", 0), ("temperature", -1.0), ("head", "cauchy")):
+        bad = {**metadata, "params": {**metadata["params"], name: value}}
+        with pytest.raises(ValueError, match=f"damaged or was modified.*'{name}' parameter"):
+            load(_write(tmp_path / "f.zip", bad, weights))
 
     nets = json.loads(json.dumps(metadata["nets"]))
     nets["shared_net_"]["module"]["n_outputs"] += 1
