@@ -32,25 +32,25 @@ def _column_variances(centred, covariance):
 
 
 def _zero_constant_columns(centred, means):
-    """Set to exactly 0 the centred columns that are indistinguishable from
-    a constant: a column equal to 0.1 on every row keeps a rounding
-    remainder after centring, which whitening would otherwise take for a
-    direction of variation. The bound is scikit-learn's ``StandardScaler``'s
-    (Chan, Golub and LeVeque's error bound of the two-pass variance)."""
-    n = len(centred)
+    """Set to exactly 0 the centred columns that vary by no more than their
+    values' rounding (a few units in the last place): a column equal to 0.1
+    on every row keeps a remainder after centring, as its mean rounds to
+    another number, which whitening would otherwise take for a direction of
+    variation. A column that varies more, however small its variation
+    beside its mean (timestamps, say), is kept."""
     eps = np.finfo(np.float64).eps
-    variances = np.einsum("ij,ij->j", centred, centred) / n
-    constant = variances <= n * eps * variances + (n * means * eps) ** 2
-    centred[:, constant] = 0.0
+    spread = np.ptp(centred, axis=0)
+    largest = np.abs(means) + np.abs(centred).max(axis=0)
+    centred[:, spread <= 4 * eps * largest] = 0.0
 
 
-def _above_rounding(eigenvalues, n, d):
-    """The eigenvalues of the covariance of ``n`` rows of ``d`` columns that
-    rounding does not make indistinguishable from 0: forming it from the
-    rows rounds each entry by up to ``n`` units of the last place, so a
-    direction that the columns lack (collinear columns) can come out above
-    0 by that much."""
-    return eigenvalues > max(n, d) * np.finfo(float).eps * eigenvalues.max()
+def _above_rounding(eigenvalues, d):
+    """The eigenvalues of a ``d``-column covariance that rounding does not
+    make indistinguishable from 0. The eigensolver leaves a direction the
+    columns lack (collinear columns) with an eigenvalue of up to about 15
+    units of ``eps`` times the largest, measured on few columns, and of
+    ``d`` units at most on many: the bound is 64 units, or ``d``."""
+    return eigenvalues > max(d, 64) * np.finfo(float).eps * eigenvalues.max()
 
 
 def _scaled_covariance_eigen(centred, covariance, scales):
@@ -65,13 +65,13 @@ def _scaled_covariance_eigen(centred, covariance, scales):
     n, d = centred.shape
     if covariance is not None:
         eigenvalues, eigenvectors = linalg.eigh(covariance * np.outer(scales, scales))
-        kept = _above_rounding(eigenvalues, n, d)
+        kept = _above_rounding(eigenvalues, d)
         return eigenvalues[kept], eigenvectors[:, kept], d - kept.sum()
     scaled = centred * scales
     # divide and conquer: the default (MRRR) slows down on the clustered
     # eigenvalues of noise, which a Gram matrix of many columns has
     eigenvalues, u = linalg.eigh(scaled @ scaled.T / n, driver="evd", overwrite_a=True)
-    kept = _above_rounding(eigenvalues, n, d)
+    kept = _above_rounding(eigenvalues, d)
     eigenvectors = scaled.T @ u[:, kept]
     eigenvectors /= np.sqrt(n * eigenvalues[kept])
     return eigenvalues[kept], eigenvectors, d - kept.sum()

@@ -508,6 +508,23 @@ def test_a_constant_column_is_no_direction_whatever_its_value(value):
         LinearCCA(modalities=[3, 3], ridge=0.0).fit(X)
 
 
+def test_small_real_variation_is_a_direction_however_far_from_zero_or_close_to_another():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=20_000)
+    other = np.c_[s + 0.1 * rng.normal(size=20_000), rng.normal(size=20_000)]
+    # a column on a large offset (timestamps in microseconds), its variation
+    # exactly representable
+    offset = np.c_[1.7e15 + np.round(s * 1000) / 4, rng.normal(size=20_000)]
+    cca = LinearCCA(modalities=[2, 2], n_components=1).fit(np.c_[offset, other])
+    assert cca.canonical_correlations_[0] > 0.99
+    # a column that differs from another by a millionth, the difference shared
+    first = rng.normal(size=20_000)
+    close = np.c_[first, first + 1e-6 * s]
+    for ridge in (0.0, 1e-12):
+        cca = LinearCCA(modalities=[2, 2], n_components=1, ridge=ridge).fit(np.c_[close, other])
+        assert cca.canonical_correlations_[0] > 0.99
+
+
 def test_n_components_is_read_from_the_fitted_weights(data, tmp_path):
     with pytest.raises(NotFittedError, match="This LinearCCA instance is not fitted yet"):
         LinearCCA().n_components_
