@@ -465,15 +465,15 @@ class TrainingLRScheduler(LRScheduler):
     with it, so that a further epoch would not train.
     """
 
-    def on_train_begin(self, net, **kwargs):
+    def _get_scheduler(self, net, policy, **scheduler_kwargs):
         epochs = getattr(net, "further_epochs_", None)
-        if not (net.history and epochs):
-            return super().on_train_begin(net, **kwargs)
-        for group in net.optimizer_.param_groups:
-            group["lr"] = group["initial_lr"] = net.lr
-        super().on_train_begin(net, **kwargs)
-        self.lr_scheduler_ = self.policy_(
-            net.optimizer_, **{**self.kwargs, "T_max": max(epochs, 1), "last_epoch": -1})
+        if net.history and epochs:
+            # a new schedule from the net's rate (skorch would resume the
+            # fit's at the epoch the history has reached)
+            for group in net.optimizer_.param_groups:
+                group["lr"] = net.lr
+            scheduler_kwargs = {**scheduler_kwargs, "T_max": max(epochs, 1), "last_epoch": -1}
+        return super()._get_scheduler(net, policy, **scheduler_kwargs)
 
     def on_train_end(self, net, **kwargs):
         self.lr_scheduler_ = None
