@@ -260,8 +260,8 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     probe = default_probe() if probe is None else probe
     if is_classifier(probe):
         _readable_labels(y)  # before check_cv, which sorts them to stratify
-    if cv is not None and not isinstance(cv, Integral) and not hasattr(cv, "split"):
-        cv = list(cv)  # once: a generator of splits is used up by reading it
+    cv = _splits_read_once(cv)
+    if isinstance(cv, list):
         _check_splits_index_the_rows(cv, len(Z))
     folds = check_cv(cv, y, classifier=is_classifier(probe))
     if is_classifier(probe):
@@ -319,6 +319,14 @@ def _check_labels(y, n_samples, folds):
             "cross-validation would train on one class where that row is held out; "
             "pass more rows of it."
         )
+
+
+def _splits_read_once(cv):
+    """``cv`` as a list where it is an iterable of ``(train, test)`` pairs (a
+    generator of splits is used up by reading it), else as it is."""
+    if cv is not None and not isinstance(cv, Integral) and not hasattr(cv, "split"):
+        return list(cv)
+    return cv
 
 
 def _check_splits_index_the_rows(splits, n_rows):
@@ -537,8 +545,7 @@ def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, ta
 def _probe_settings(block, modalities, probe, cv, target):
     """The probe's settings for a scorer, checked once, here."""
     _check_probe(probe)
-    if cv is not None and not isinstance(cv, Integral) and not hasattr(cv, "split"):
-        cv = list(cv)  # the splits, for every call
+    cv = _splits_read_once(cv)  # the splits, for every call
     return dict(block=block, modalities=modalities, probe=probe, cv=cv, target=target)
 
 
