@@ -27,11 +27,6 @@ from sklearn.exceptions import NotFittedError
 from ._validation import repeated_names
 
 PROG = "sklearn-dssl"
-# the strings pandas reads as missing values by default, where pandas does not
-# say (pandas._libs.parsers.STR_NA_VALUES)
-_PANDAS_NA_MARKERS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
-                      "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
-                      "nan", "null"]
 
 METHODS = {
     "disentangledssl": "DisentangledSSL",
@@ -180,23 +175,20 @@ def read_table(path, id_column=None):
 def _read_delimited(path, sep, id_column=None):
     """A CSV or TSV file as pandas reads it, but for ``id_column``, read as
     text without pandas' missing-value markers (ids ``NA``, ``None``, ``null``
-    and ``nan`` are ids; an empty cell is a missing one). The header is read
-    first, for the names of the other columns, which keep pandas' markers."""
+    and ``nan`` are ids; an empty cell is a missing one). That column is
+    read again on its own: a marker list for every other column instead
+    would slow the parse of a wide table threefold."""
     pd = _pandas()
     compression = _compression(path)[0]
     if id_column is None:
         return pd.read_csv(path, sep=sep, compression=compression)
-    names = pd.read_csv(path, sep=sep, compression=compression, nrows=0).columns
-    if id_column not in names:  # the --id check names the problem
-        return pd.read_csv(path, sep=sep, compression=compression)
-    try:
-        from pandas._libs.parsers import STR_NA_VALUES as defaults
-    except ImportError:  # a pandas that keeps them elsewhere
-        defaults = _PANDAS_NA_MARKERS
-    markers = {name: sorted(defaults) for name in names}
-    markers[id_column] = [""]
-    return pd.read_csv(path, sep=sep, compression=compression, dtype={id_column: str},
-                       keep_default_na=False, na_values=markers)
+    frame = pd.read_csv(path, sep=sep, compression=compression, dtype={id_column: str})
+    if id_column in frame.columns:  # else the --id check names the problem
+        ids = pd.read_csv(path, sep=sep, compression=compression, usecols=[id_column],
+                          dtype=str, keep_default_na=False, na_values=[""])[id_column]
+        if len(ids) == len(frame):
+            frame[id_column] = ids.to_numpy()
+    return frame
 
 
 def _restore_integer_ids(frame, path, id_column):
@@ -387,9 +379,7 @@ def _id_column(frame, column, path):
         return None
     if column not in frame.columns:
         spaced = _spaced_names(frame.columns, lambda name: name == column.strip())
-        besides = "" if not spaced else (
-            f", but {spaced[0]!r} has spaces at the ends of its name: write them too, "
-            f"inside the quotes (--id '{spaced[0]}')")
+        besides = "" if not spaced else f", but {_write_the_spaces(spaced[0], '--id', spaced[0])}"
         raise CommandError(f"--id {column}: {path} has no column {column!r}{besides}."
                            + _separator_hint(frame.columns, path))
     ids = frame[column]
@@ -540,13 +530,16 @@ def _escaped(name):
 def _modality_item_columns(item, candidates, candidate_set):
     """The columns one ``--modality`` entry selects: the column of that exact
     name (its spaces kept, then stripped: ``a, b`` lists ``a`` and ``b``),
-    else the columns a shell-style pattern matches; None for no match."""
+    else the columns a shell-style pattern matches (likewise); None for no
+    match."""
     for name in (item, item.strip()):
         if name in candidate_set:
             return [name]
-    pattern = item.strip()
-    if any(ch in pattern for ch in "*?["):
-        return [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
+    for pattern in dict.fromkeys((item, item.strip())):  # spaces kept first, here too
+        if any(ch in pattern for ch in "*?["):
+            matched = [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
+            if matched or pattern == item.strip():
+                return matched
     return None
 
 
@@ -574,12 +567,10 @@ def resolve_modality_columns(columns, specs, id_column=None, path=None):
                 besides = f" but the --id column {id_column!r}" if id_matches else ""
                 spaced = _spaced_names(candidates, lambda c: c.startswith(value.strip()))
                 if spaced:
-                    lead = spaced[0][:len(spaced[0]) - len(spaced[0].lstrip())]
+                    written = f"{name}={_leading_spaces(spaced[0])}{value.strip()}"
                     raise CommandError(
                         f"--prefix {name}={value}: no column{besides} starts with {value!r}, "
-                        f"but {spaced[0]!r} has spaces at the ends of its name: write them "
-                        f"too, inside the quotes (--prefix '{name}={lead}{value.strip()}')."
-                        + hint)
+                        f"but {_write_the_spaces(spaced[0], '--prefix', written)}." + hint)
                 raise CommandError(
                     f"--prefix {name}={value}: no column{besides} starts with {value!r}; "
                     f"columns are: {_preview(candidates)}." + hint
@@ -608,10 +599,10 @@ def resolve_modality_columns(columns, specs, id_column=None, path=None):
                 seen.add(item)
                 spaced = _spaced_names(candidates, lambda c: c == item)
                 if matched is None and spaced:
+                    written = f"{name}={_escaped(spaced[0])}"
                     raise CommandError(
-                        f"--modality {name}: no column {item!r}, but {spaced[0]!r} has spaces "
-                        "at the ends of its name: write them too, inside the quotes "
-                        f"(--modality '{name}={_escaped(spaced[0])}')." + hint
+                        f"--modality {name}: no column {item!r}, but "
+                        f"{_write_the_spaces(spaced[0], '--modality', written)}." + hint
                     )
                 if matched is None:
                     raise CommandError(
@@ -623,11 +614,11 @@ def resolve_modality_columns(columns, specs, id_column=None, path=None):
                     )
                 spaced = _spaced_names(candidates, lambda c: fnmatch.fnmatchcase(c, item))
                 if not matched and spaced:
+                    written = f"{name}={_escaped(_spaced_pattern(item, spaced[0]))}"
                     raise CommandError(
                         f"--modality {name}: pattern {item!r} matches no column, but would "
-                        f"match {spaced[0]!r} but for the spaces at the ends of its name: "
-                        "write them too, inside the quotes (--modality "
-                        f"'{name}={_escaped(_spaced_pattern(item, spaced[0]))}')." + hint
+                        f"match {spaced[0]!r}, which "
+                        f"{_write_the_spaces(None, '--modality', written)}." + hint
                     )
                 if not matched:
                     raise CommandError(
@@ -678,10 +669,23 @@ def _rejoined(items, columns):
     return ",".join(written) if joined else None
 
 
+def _leading_spaces(name):
+    return name[:len(name) - len(name.lstrip())]
+
+
+def _write_the_spaces(column, option, written):
+    """The advice for a column name with spaces at its ends, which the user
+    typed without them: ``column`` (None where the sentence has named it)
+    and the option as it should be written."""
+    subject = "" if column is None else f"{column!r} "
+    return (f"{subject}has spaces at the ends of its name: write them too, inside the "
+            f"quotes ({option} '{written}')")
+
+
 def _spaced_pattern(pattern, column):
     """``pattern`` with the spaces at the ends of ``column``'s name that it
     needs to match that name."""
-    lead = column[:len(column) - len(column.lstrip())]
+    lead = _leading_spaces(column)
     trail = column[len(column.rstrip()):]
     return next(p for p in (lead + pattern, pattern + trail, lead + pattern + trail)
                 if fnmatch.fnmatchcase(column, p))
@@ -950,6 +954,16 @@ def _check_id_not_output_name(id_column, model, modalities):
                 )
 
 
+def _check_id_not_embedding_name(id_column, model):
+    """Refuse an ``--id`` that names one of the fitted ``model``'s embedding
+    columns, before the table is read (``transform``; the widths are known)."""
+    if id_column is not None and id_column in {str(c) for c in model.get_feature_names_out()}:
+        raise CommandError(
+            f"--id {id_column} is also the name of an embedding column; rename the id "
+            "column."
+        )
+
+
 def _check_blocks_fitted(model, path):
     """Refuse blocks the saved model was not fitted to compute, with the
     command's fix rather than the Python one of the estimator's own check."""
@@ -1122,7 +1136,7 @@ def _transform(args):
     if args.blocks is not None:
         estimator.set_params(output=args.blocks)
     _check_blocks_fitted(estimator, args.model)
-    _check_id_not_output_name(args.id, estimator, estimator.modalities_)
+    _check_id_not_embedding_name(args.id, model)
     frame = read_table(args.table, args.id)
     ids = _id_column(frame, args.id, args.table)
     if hasattr(model, "feature_names_in_"):

@@ -1560,6 +1560,8 @@ def test_names_cut_at_their_commas_get_the_comma_hint_before_the_repeat_check():
 
 
 def test_messages_show_the_spaces_and_tabs_of_column_names(tmp_path, capsys):
+    from sklearn_dssl._cli import resolve_modality_columns
+
     (tmp_path / "spaced.csv").write_text(
         "cell, rna_0, rna_1, atac_0, atac_1\nc1, 1, 2, 3, 4\nc2, 2, 3, 4, 5\nc3, 3, 1, 2, 5\n")
     fit = ["fit", str(tmp_path / "spaced.csv"), "--model", str(tmp_path / "m.zip")]
@@ -1568,8 +1570,8 @@ def test_messages_show_the_spaces_and_tabs_of_column_names(tmp_path, capsys):
          "error: --prefix rna=rna_: no column starts with 'rna_', but ' rna_0' has spaces at "
          "the ends of its name: write them too, inside the quotes (--prefix 'rna= rna_').\n"),
         (["--modality", "rna=rna_*", "--prefix", "atac=atac_"],
-         "error: --modality rna: pattern 'rna_*' matches no column, but would match ' rna_0' "
-         "but for the spaces at the ends of its name: write them too, inside the quotes "
+         "error: --modality rna: pattern 'rna_*' matches no column, but would match ' rna_0', "
+         "which has spaces at the ends of its name: write them too, inside the quotes "
          "(--modality 'rna= rna_*').\n"),
         (["--prefix", "rna= rna_", "--prefix", "atac= atac_", "--id", "atac_1"],
          "error: --id atac_1: {t} has no column 'atac_1', but ' atac_1' has spaces at the "
@@ -1577,6 +1579,13 @@ def test_messages_show_the_spaces_and_tabs_of_column_names(tmp_path, capsys):
     ]:
         assert main([*fit, *options]) == 1
         assert capsys.readouterr().err.endswith(expected.format(t=tmp_path / "spaced.csv"))
+    # each advice, followed, selects the columns
+    for options in (["--prefix", "rna= rna_", "--prefix", "atac= atac_"],
+                    ["--modality", "rna= rna_*", "--prefix", "atac= atac_"]):
+        resolved = resolve_modality_columns(
+            ["cell", " rna_0", " rna_1", " atac_0", " atac_1"],
+            list(zip(options[::2], options[1::2])), "cell")
+        assert resolved[0]["rna"] == [" rna_0", " rna_1"]
     (tmp_path / "inner.csv").write_text("id,a  x,b\tc,d\n1,2,3,4\n")
     assert main(["fit", str(tmp_path / "inner.csv"), "--modality", "a=a x", "--prefix", "d=d",
                  "--model", str(tmp_path / "m.zip")]) == 1
@@ -1627,8 +1636,12 @@ def test_transform_refuses_a_device_and_an_id_in_the_command_s_terms(cca_model, 
     # before the table is read (here absent) and embedded
     assert main(["transform", model, absent, "-o", str(tmp_path / "z.csv"), "--id",
                  "shared_rna_0"]) == 1
-    assert ("error: --id shared_rna_0 is also the name of an embedding column (shared block "
-            "of modality 'rna'); rename the id column.") in capsys.readouterr().err
+    assert ("error: --id shared_rna_0 is also the name of an embedding column; rename the id "
+            "column.") in capsys.readouterr().err
+    # the widths are known: a name past them clashes with nothing (2 components)
+    assert main(["transform", model, absent, "-o", str(tmp_path / "z.csv"), "--id",
+                 "shared_rna_7"]) == 1
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_a_header_of_numbers_is_refused_with_the_ways_out(tmp_path, capsys):
