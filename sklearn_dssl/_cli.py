@@ -530,17 +530,19 @@ def _escaped(name):
 def _modality_item_columns(item, candidates, candidate_set):
     """The columns one ``--modality`` entry selects: the column of that exact
     name (its spaces kept, then stripped: ``a, b`` lists ``a`` and ``b``),
-    else the columns a shell-style pattern matches (likewise); None for no
-    match."""
+    else the columns a shell-style pattern matches (stripped, then with its
+    spaces); None for no match."""
     for name in (item, item.strip()):
         if name in candidate_set:
             return [name]
-    for pattern in dict.fromkeys((item, item.strip())):  # spaces kept first, here too
-        if any(ch in pattern for ch in "*?["):
-            matched = [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
-            if matched or pattern == item.strip():
-                return matched
-    return None
+    # a pattern without its spaces first (the space after a list's comma is
+    # layout), then with them (a header written with ", " between names)
+    patterns = [p for p in dict.fromkeys((item.strip(), item)) if any(c in p for c in "*?[")]
+    for pattern in patterns:
+        matched = [c for c in candidates if fnmatch.fnmatchcase(c, pattern)]
+        if matched:
+            return matched
+    return [] if patterns else None
 
 
 def resolve_modality_columns(columns, specs, id_column=None, path=None):

@@ -471,7 +471,7 @@ class TrainingLRScheduler(LRScheduler):
             # a new schedule from the net's rate (skorch would resume the
             # fit's at the epoch the history has reached)
             for group in net.optimizer_.param_groups:
-                group["lr"] = net.lr
+                group["lr"] = group["initial_lr"] = net.lr
             scheduler_kwargs = {**scheduler_kwargs, "T_max": max(epochs, 1), "last_epoch": -1}
         return super()._get_scheduler(net, policy, **scheduler_kwargs)
 

@@ -1586,6 +1586,10 @@ def test_messages_show_the_spaces_and_tabs_of_column_names(tmp_path, capsys):
             ["cell", " rna_0", " rna_1", " atac_0", " atac_1"],
             list(zip(options[::2], options[1::2])), "cell")
         assert resolved[0]["rna"] == [" rna_0", " rna_1"]
+    # a pattern matches without its spaces first: the space after a comma is layout
+    resolved = resolve_modality_columns(["a", "b1", "b2", " bx", "c"],
+                                        [("--modality", "x=a, b*"), ("--prefix", "y=c")])
+    assert resolved[0]["x"] == ["a", "b1", "b2"]
     (tmp_path / "inner.csv").write_text("id,a  x,b\tc,d\n1,2,3,4\n")
     assert main(["fit", str(tmp_path / "inner.csv"), "--modality", "a=a x", "--prefix", "d=d",
                  "--model", str(tmp_path / "m.zip")]) == 1
