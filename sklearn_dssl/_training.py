@@ -582,12 +582,15 @@ class ContrastiveNet(NeuralNet):
                 "every modality's columns side by side, in the order of the estimator's "
                 "modalities_."
             )
-        if len(getattr(self, "history", ())):
-            # a fitted net trained further, on rows the estimator has not
-            # checked; its learning-rate schedule starts again over these
-            # epochs (TrainingLRScheduler)
-            _check_rows_to_train_on(X)
-            self.further_epochs_ = fit_params.get("epochs") or self.max_epochs
+        if not len(getattr(self, "history", ())):
+            # a first fit, by an estimator, which checked the rows and puts
+            # itself back as it was if training fails
+            return super().partial_fit(X, y, classes, **fit_params)
+        # a fitted net trained further, on rows the estimator has not checked;
+        # its learning-rate schedule starts again over these epochs
+        # (TrainingLRScheduler)
+        _check_rows_to_train_on(X)
+        self.further_epochs_ = fit_params.get("epochs") or self.max_epochs
         before = self._training_state()
         try:
             return super().partial_fit(X, y, classes, **fit_params)
@@ -599,19 +602,16 @@ class ContrastiveNet(NeuralNet):
             self.__dict__.pop("further_epochs_", None)
 
     def _training_state(self):
-        """What a failed training puts back: the weights, the optimiser's
-        state and the history, copied (None before the net is initialised)."""
-        if not hasattr(self, "module_") or not hasattr(self, "optimizer_"):
-            return None
+        """What a failed further training puts back: the weights, the
+        optimiser's state and the history, copied."""
         return (copy.deepcopy(self.module_.state_dict()),
                 copy.deepcopy(self.optimizer_.state_dict()), copy.deepcopy(self.history))
 
     def _restore_training_state(self, state):
-        if state is not None:
-            weights, optimizer, history = state
-            self.module_.load_state_dict(weights)
-            self.optimizer_.load_state_dict(optimizer)
-            self.history = history
+        weights, optimizer, history = state
+        self.module_.load_state_dict(weights)
+        self.optimizer_.load_state_dict(optimizer)
+        self.history = history
 
     def torch_compile(self, module, name):
         # skorch would wrap module_ and criterion_; the training step is
