@@ -712,19 +712,31 @@ def _is_decimal(series):
                for v in values)
 
 
+def _numbers_but_for_missing(series):
+    """Whether a column that pandas did not read as numbers holds numbers or
+    booleans in every cell that is not empty (a CSV column of True and
+    False with an empty cell is read as text)."""
+    pd = _pandas()
+    present = series.dropna()
+    return len(present) < len(series) and pd.api.types.is_numeric_dtype(
+        pd.Series(present.tolist(), dtype=None))
+
+
 def _numeric_block(frame, columns, path):
     pd = _pandas()
     decimals = [c for c in columns if _is_decimal(frame[c])]
     if decimals:  # numbers, read as float64 as the other columns are
         frame = frame.astype({c: "float64" for c in decimals})
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if bad:
+    if any(not _numbers_but_for_missing(frame[c]) for c in bad):
+        bad = [c for c in bad if not _numbers_but_for_missing(frame[c])]
         raise CommandError(
             f"{path}: column(s) {_preview(bad)} are not numeric; every modality column "
             "must hold numbers."
         )
     block = frame[columns]
-    if block.isna().to_numpy().any():
+    if bad or block.isna().to_numpy().any():
+        # bad: columns read as text because of their empty cells (booleans)
         missing = [c for c in columns if frame[c].isna().any()]
         raise CommandError(
             f"{path}: column(s) {_preview(missing)} have missing values; impute or drop "

@@ -1375,8 +1375,9 @@ def _read_weights(weights):
 def _check_consistent(estimator):
     """Refuse fitted attributes that do not fit together (in a modified file).
 
-    The feature names must name the columns, and every fitted block must
-    embed a row of ones into finite numbers.
+    The feature names must name the columns, each once, the fitted arrays
+    of numbers must be finite, and every fitted block must embed a row of
+    ones into finite numbers.
     """
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None and not (
@@ -1384,6 +1385,13 @@ def _check_consistent(estimator):
         and all(isinstance(n, str) for n in names)
     ):
         raise ValueError("feature_names_in_ does not name the n_features_in_ columns")
+    if names is not None and len(set(names)) != len(names):
+        raise ValueError("feature_names_in_ names a column twice")
+    numbers = [value for name, value in vars(estimator).items()
+               if name.endswith("_") and isinstance(value, np.ndarray)
+               and value.dtype.kind == "f"]
+    if not all(np.isfinite(value).all() for value in numbers):
+        raise ValueError("a fitted array holds values that are not finite")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. an array for a model fitted on a DataFrame
         blocks = estimator.transform_blocks(np.ones((1, estimator.n_features_in_)))

@@ -1463,6 +1463,17 @@ def test_a_model_path_named_like_a_table_is_refused(model, tmp_path, capsys):
             in capsys.readouterr().err)
 
 
+def test_a_column_of_booleans_with_an_empty_cell_is_said_to_miss_a_value(tmp_path):
+    from sklearn_dssl._cli import CommandError, _numeric_block, read_table
+
+    (tmp_path / "t.csv").write_text("a,b,c\nTrue,1,x\n,2,y\nFalse,3,z\n")
+    frame = read_table(tmp_path / "t.csv")  # pandas reads column a as text
+    with pytest.raises(CommandError, match=r"column\(s\) a have missing values"):
+        _numeric_block(frame, ["a", "b"], "t")
+    with pytest.raises(CommandError, match=r"column\(s\) c are not numeric"):
+        _numeric_block(frame, ["a", "b", "c"], "t")
+
+
 def test_decimal_and_other_number_objects_are_read_as_numbers():
     import decimal
 

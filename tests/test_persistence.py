@@ -427,6 +427,17 @@ def test_load_refuses_damaged_bytes_and_hand_made_files(saved_zip, data, tmp_pat
         with pytest.raises(ValueError, match="damaged or was modified"):
             load(_write(tmp_path / "a.zip",
                         {**metadata, "attributes": {**attributes, name: value}}, weights))
+    # a column named twice; a fitted number that is not finite
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(data.data, columns=[f"c{i}" for i in range(data.data.shape[1])])
+    metadata, weights = _members(save(LinearCCA(n_components=2).fit(frame), tmp_path / "n.zip"))
+    names = [f"c{i}" for i in range(data.data.shape[1])]
+    for name, value, message in (
+            ("feature_names_in_", _array(["c0", *names[:-1]], "object"), "names a column twice"),
+            ("canonical_correlations_", _array([float("inf"), 0.5]), "not finite")):
+        with pytest.raises(ValueError, match=f"damaged or was modified.*{message}"):
+            load(_write(tmp_path / "a.zip", {**metadata, "attributes": {
+                **metadata["attributes"], name: value}}, weights))
     metadata, weights = _members(saved_zip)
     states = torch.load(io.BytesIO(weights), weights_only=True)
     for tamper, message in ((lambda t: t * float("nan"), "not all finite"),
