@@ -127,10 +127,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         replaces a random ``mask_fraction`` of the entries by their feature's
         mean; "mixed" picks noise, mask or identity per row, as the paper's
         authors do, one choice for all the row's modalities (their code draws
-        one for each modality). A callable gets the batch as a float32 torch tensor (all
-        columns, modality by modality) and returns a floating tensor of the
-        same shape on the same device (cast back to float32; anything else
-        raises an error naming it); it should draw its randomness from
+        one for each modality). A callable gets the batch as a float32 torch
+        tensor (all columns, modality by modality) and returns a floating
+        tensor of the same shape on the same device (cast back to float32;
+        anything else raises an error naming it); it should draw its randomness from
         torch's global generator so that ``random_state`` governs it.
     noise_scale : float, default=0.1
         Standard deviation of the additive noise, relative to each feature's.

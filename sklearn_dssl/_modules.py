@@ -325,9 +325,9 @@ class TabularAugmenter(nn.Module):
         feature's mean (zeroing, for standardised data); "mixed" picks one of
         noise, mask or identity per row with equal chance, as the DisentangledSSL
         authors do, one choice for the whole row, all its modalities (the
-        authors' code draws one for each modality); "none" returns the batch. A callable receives the batch
-        tensor and returns a tensor of the same shape (checked by
-        :func:`_checked_augmentation`).
+        authors' code draws one for each modality); "none" returns the batch.
+        A callable receives the batch tensor and returns a tensor of the same
+        shape (checked by :func:`_checked_augmentation`).
     """
 
     def __init__(self, center, scale, kind="mixed", noise_scale=0.1, mask_fraction=0.1):
