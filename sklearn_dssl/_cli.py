@@ -41,8 +41,8 @@ METHODS = {
     "dmvae": "DMVAE",
 }
 
-# what the command reads between a CSV or TSV file's columns, in words
-_SEPARATOR_NAMES = {"csv": "commas", "tsv": "tabs"}
+# what the command reads between a CSV or TSV file's columns, and its name
+_SEPARATORS = {"csv": (",", "commas"), "tsv": ("\t", "tabs")}
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 # compressions of a CSV or TSV file, by the extension after the format's
 # (cells.csv.gz), with the standard library's module that opens them
@@ -154,7 +154,7 @@ def read_table(path, id_column=None):
             frame = pd.read_parquet(path)
             _release_arrow_memory()
         else:
-            frame = _read_delimited(path, "\t" if fmt == "tsv" else ",", id_column)
+            frame = _read_delimited(path, _SEPARATORS[fmt][0], id_column)
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parsers raise many types; report them in one line
@@ -166,7 +166,7 @@ def read_table(path, id_column=None):
     frame.columns = [str(c) for c in frame.columns]
     if fmt != "parquet":
         _check_header(frame.columns, path)
-        _check_unique_names(path, "\t" if fmt == "tsv" else ",")
+        _check_unique_names(path, _SEPARATORS[fmt][0])
     if frame.shape[0] == 0:
         raise CommandError(f"{path} has no rows.")
     return frame
@@ -307,7 +307,7 @@ def write_table(frame, path):
             frame.to_parquet(partial, index=False)
         else:
             # the name gzip stores: the final one, without its compression extension
-            _write_delimited(frame, partial, "\t" if fmt == "tsv" else ",",
+            _write_delimited(frame, partial, _SEPARATORS[fmt][0],
                              _compression(path)[0], target.stem)
         os.replace(partial, target)
     except ImportError as exc:
@@ -428,20 +428,20 @@ def _separator_hint(columns, path):
     fmt = TABLE_FORMATS[found[0]] if found else None
     if len(columns) != 1 or fmt not in ("csv", "tsv"):
         return ""
-    read_with = "," if fmt == "csv" else "\t"
+    read_with, read_name = _SEPARATORS[fmt]
     separator = next((s for s in ("\t", ",", ";", "|") if s != read_with and s in columns[0]),
                      None)
     if separator is None:
         return ""
-    compressed = found[1] or ""
-    fix = {"\t": f"give it a .tsv{compressed} extension, which the command reads as "
-                 "separated by tabs",
-           ",": f"give it a .csv{compressed} extension, which the command reads as separated "
-                "by commas"}.get(separator, "save it separated by commas (df.to_csv(path, "
-                                            "index=False))")
-    name = {"\t": "tabs", ",": "commas"}.get(separator, repr(separator))
+    other = next((f for f, (s, _) in _SEPARATORS.items() if s == separator), None)
+    if other is None:
+        name, fix = repr(separator), "save it separated by commas (df.to_csv(path, index=False))"
+    else:
+        name = _SEPARATORS[other][1]
+        fix = (f"give it a .{other}{found[1] or ''} extension, which the command reads as "
+               f"separated by {name}")
     return (f" {path} was read as one column, {columns[0]!r}: it seems to be separated by "
-            f"{name}, where a .{fmt} file is separated by {_SEPARATOR_NAMES[fmt]}; {fix}.")
+            f"{name}, where a .{fmt} file is separated by {read_name}; {fix}.")
 
 
 # --------------------------------------------------------------------------
@@ -872,9 +872,7 @@ def _embeddings_frame(model, X, ids):
     Z = model.transform(X)
     # the frame wraps the embeddings (pandas 3 would copy them by default)
     frame = pd.DataFrame(Z, columns=[str(c) for c in model.get_feature_names_out()], copy=False)
-    if ids is not None:
-        if ids.name in frame.columns:
-            raise CommandError(f"--id {ids.name} clashes with an embedding column name.")
+    if ids is not None:  # named unlike every embedding column, as checked before
         # a nullable type kept (Parquet integer ids with missing ones)
         extension = isinstance(ids.dtype, pd.api.extensions.ExtensionDtype)
         frame.insert(0, ids.name, ids.array if extension else ids.to_numpy())

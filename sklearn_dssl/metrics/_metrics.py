@@ -259,7 +259,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     Z = block_features(estimator, X, block, modalities)
     probe = default_probe() if probe is None else probe
     if is_classifier(probe):
-        _readable_labels(y)  # before check_cv, which sorts them to stratify
+        y = _readable_labels(y)  # before check_cv, which sorts them to stratify
     cv = _splits_read_once(cv)
     if isinstance(cv, list):
         _check_splits_index_the_rows(cv, len(Z))
@@ -299,8 +299,8 @@ def default_probe():
 
 
 def _check_labels(y, n_samples, folds):
-    """Refuse labels that a cross-validated classifier cannot be scored on."""
-    y = _readable_labels(y, warn=False)  # probe_score read them first
+    """Refuse labels (a 1-D array, from :func:`_readable_labels`) that a
+    cross-validated classifier cannot be scored on."""
     check_consistent_length(y, np.empty(n_samples))
     kind = type_of_target(y, input_name="y")
     if kind not in ("binary", "multiclass"):
@@ -348,13 +348,13 @@ def _check_splits_index_the_rows(splits, n_rows):
                 )
 
 
-def _readable_labels(y, warn=True):
+def _readable_labels(y):
     """``y`` as a 1-D array of labels a classifier reads as classes; a
     ValueError that names the cause for labels of several types or missing
     ones, where scikit-learn raises a TypeError from sorting them or calls
-    them 'unknown'. ``warn``: of a column vector, as ``column_or_1d``."""
+    them 'unknown'."""
     try:
-        labels = column_or_1d(y, warn=warn)
+        labels = column_or_1d(y, warn=True)
         # sorting the classes is what labels of several types, or missing
         # among strings, fail
         np.unique(labels)
