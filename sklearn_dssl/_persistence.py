@@ -475,6 +475,9 @@ def _net_spec(net):
         "step_name": getattr(step, "step_name", "training"),
         "trained_on": str(net.device),
         "history": _json_history(net.history),
+        # how its training ended: Ctrl-C, or a callback's stop (EarlyStopping)
+        "interrupted": bool(getattr(net, "interrupted_", False)),
+        "stopped_by_callback": bool(getattr(net, "stopped_by_callback_", False)),
     }
 
 
@@ -515,6 +518,9 @@ def _check_net_settings(spec):
                        ("step_name", str), ("history", list)):
         if not isinstance(spec[key], kinds) or isinstance(spec[key], bool):
             raise ValueError(f"the net's {key} is a {type(spec[key]).__name__}")
+    for key in ("interrupted", "stopped_by_callback"):  # absent from files saved before 0.2
+        if not isinstance(spec.get(key, False), bool):
+            raise ValueError(f"the net's {key} is a {type(spec[key]).__name__}")
     if not all(isinstance(row, dict) for row in spec["history"]):
         raise ValueError("the net's history holds rows that are not JSON objects")
 
@@ -535,8 +541,8 @@ def _build_net(spec, state, device):
     net.module_.load_state_dict(state, strict=True)
     net.module_.eval()
     net.history = History(spec["history"])
-    net.interrupted_ = False
-    net.stopped_by_callback_ = False
+    net.interrupted_ = spec.get("interrupted", False)
+    net.stopped_by_callback_ = spec.get("stopped_by_callback", False)
     net._loaded_for_inference = True  # partial_fit refuses to go on training
     return net
 
@@ -868,9 +874,24 @@ def save(estimator, path):
                 "in .zip."
             )
         path.mkdir(parents=True, exist_ok=True)
-        (path / METADATA).write_bytes(metadata)
-        (path / WEIGHTS).write_bytes(weights)
+        _write_members(path, {WEIGHTS: weights, METADATA: metadata})
     return path
+
+
+def _write_members(directory, members):
+    """Write each of ``members`` (name to bytes) into ``directory`` beside its
+    place, then move them all into place, one rename after another: an
+    interrupted save leaves the earlier model whole, unless it stops between
+    the renames, which ``load`` then refuses (the weights' checksum)."""
+    partial = {name: directory / f".{name}.{os.getpid()}.partial" for name in members}
+    try:
+        for name, content in members.items():
+            partial[name].write_bytes(content)
+        for name in members:
+            os.replace(partial[name], directory / name)
+    finally:
+        for file in partial.values():
+            file.unlink(missing_ok=True)
 
 
 def _pipeline_advice(pipeline):

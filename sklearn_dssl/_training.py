@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import re
+import signal
 import sys
 import threading
 import types
@@ -534,6 +535,34 @@ def _check_rows_to_train_on(X):
             )
 
 
+@contextlib.contextmanager
+def _noting_ctrl_c(net):
+    """Note on ``net`` (``_ctrl_c_pressed``) that Ctrl-C was pressed while the
+    block runs, then let Python's handler raise its KeyboardInterrupt as
+    usual: the flag tells it from the KeyboardInterrupt a callback raises.
+
+    Only the main thread receives signals and may set their handlers;
+    elsewhere, and where SIGINT does not raise KeyboardInterrupt (ignored, or
+    left to the system), the block runs as it is.
+    """
+    net.__dict__.pop("_ctrl_c_pressed", None)
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+
+    def note_and_interrupt(signum, frame):
+        net._ctrl_c_pressed = True
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note_and_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        net.__dict__.pop("_ctrl_c_pressed", None)
+
+
 class ContrastiveNet(NeuralNet):
     """A skorch ``NeuralNet`` for label-free objectives.
 
@@ -546,7 +575,7 @@ class ContrastiveNet(NeuralNet):
     goes back to the weights of the last completed epoch; ``interrupted_``
     tells whether that happened. A KeyboardInterrupt raised by a callback at
     the end of an epoch (skorch's way to stop early, e.g. ``EarlyStopping``)
-    is not an interruption.
+    is not an interruption; a Ctrl-C pressed while such callbacks run is.
 
     With ``compile=True`` each training step (the module's forward pass and
     the loss, with their backward pass) runs as graphs compiled by
@@ -622,7 +651,10 @@ class ContrastiveNet(NeuralNet):
         try:
             super().notify(method_name, **cb_kwargs)
         except KeyboardInterrupt:
-            self.stopped_by_callback_ = method_name == "on_epoch_end"
+            # skorch's callbacks stop training by raising KeyboardInterrupt at
+            # the end of an epoch; a Ctrl-C that lands there is still one
+            self.stopped_by_callback_ = (method_name == "on_epoch_end"
+                                         and not self.__dict__.get("_ctrl_c_pressed"))
             raise
         except KeyError as exc:
             # skorch holds out rows by default; here only validation_fraction does
@@ -648,7 +680,8 @@ class ContrastiveNet(NeuralNet):
         self.interrupted_ = False
         self.stopped_by_callback_ = False
         try:
-            return super().fit_loop(X, y, **fit_params)
+            with _noting_ctrl_c(self):
+                return super().fit_loop(X, y, **fit_params)
         except KeyboardInterrupt:
             if not self.stopped_by_callback_:
                 self.interrupted_ = True

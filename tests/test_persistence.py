@@ -4,6 +4,7 @@ import copy
 import hashlib
 import io
 import json
+import pathlib
 import pickle
 import re
 import sys
@@ -374,7 +375,8 @@ def test_load_refuses_foreign_and_modified_files(saved_zip, tmp_path):
     nets["shared_net_"]["module"]["n_outputs"] += 1
     with pytest.raises(ValueError, match="damaged or was modified"):
         load(_write(tmp_path / "g.zip", {**metadata, "nets": nets}, weights))
-    for key, value in (("batch_size", "x"), ("lr", None), ("history", "x"), ("history", [1])):
+    for key, value in (("batch_size", "x"), ("lr", None), ("history", "x"), ("history", [1]),
+                       ("interrupted", 1), ("stopped_by_callback", "no")):
         nets = json.loads(json.dumps(metadata["nets"]))
         nets["shared_net_"][key] = value
         with pytest.raises(ValueError, match=f"damaged or was modified: the net's {key}"):
@@ -943,6 +945,57 @@ def test_an_interrupted_save_leaves_the_earlier_file_whole(data, tmp_path, monke
         save(LinearCCA(n_components=3).fit(data.data), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zip"]
+
+
+def test_an_interrupted_directory_save_leaves_the_earlier_model_whole(data, tmp_path,
+                                                                    monkeypatch):
+    path = save(LinearCCA(n_components=2).fit(data.data), tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    write_bytes, written = pathlib.Path.write_bytes, []
+
+    def interrupted_at_the_second_file(self, content):
+        written.append(self.name)
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        return write_bytes(self, content)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", interrupted_at_the_second_file)
+    with pytest.raises(KeyboardInterrupt):
+        save(LinearCCA(n_components=3).fit(data.data), path)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    monkeypatch.undo()
+    assert load(path).n_components == 2
+    assert load(save(LinearCCA(n_components=3).fit(data.data), path)).n_components == 3
+    assert sorted(p.name for p in path.iterdir()) == ["metadata.json", "weights.pt"]
+
+
+class _StopAtEpoch(Callback):
+    """Stop training at the end of epoch n, with a KeyboardInterrupt raised at
+    a batch (as a Ctrl-C) or at the epoch's end (as skorch's EarlyStopping)."""
+
+    def __init__(self, n, where):
+        self.n, self.where = n, where
+
+    def on_batch_end(self, net, **kwargs):
+        if self.where == "batch" and len(net.history) == self.n:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.where == "epoch" and len(net.history) == self.n:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("where, interrupted, stopped_by_callback",
+                         [("batch", True, False), ("epoch", False, True)])
+def test_loaded_nets_keep_how_their_training_ended(data, tmp_path, where, interrupted,
+                                                   stopped_by_callback):
+    model = small_model(max_epochs_shared=3, callbacks=[_StopAtEpoch(2, where)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the interruption's warning; callbacks not stored
+        model.fit(data.data)
+        loaded = load(save(model, tmp_path / "m.zip"))
+    for net in (model.shared_net_, loaded.shared_net_):
+        assert (net.interrupted_, net.stopped_by_callback_) == (interrupted, stopped_by_callback)
 
 
 def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):

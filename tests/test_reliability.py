@@ -2,6 +2,7 @@
 
 import pickle
 import re
+import signal
 import warnings
 from types import SimpleNamespace
 
@@ -223,6 +224,32 @@ class _StopAfter(Callback):
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) >= self.n:
             raise KeyboardInterrupt
+
+
+class _CtrlCAtEpochEnd(Callback):
+    """A Ctrl-C pressed while the callbacks at the end of epoch n run."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.n:
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_at_the_end_of_an_epoch_is_an_interruption(data):
+    # skorch's own stop (_StopAfter) raises KeyboardInterrupt in the same
+    # place, and DisentangledSSL goes on to step 2 after it; after a Ctrl-C
+    # it stops
+    with pytest.warns(UserWarning, match="interrupted in step 1 after 2 complete"):
+        model = small_model(max_epochs_shared=5, callbacks=[_CtrlCAtEpochEnd(2)]).fit(data.data)
+    assert model.shared_net_.interrupted_ and not model.shared_net_.stopped_by_callback_
+    assert not hasattr(model, "specific_net_")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # a callback's stop, with Python's handler in place
+    model = small_model(max_epochs_shared=5, callbacks=[_StopAfter(2)]).fit(data.data)
+    assert model.shared_net_.stopped_by_callback_ and not model.shared_net_.interrupted_
+    assert hasattr(model, "specific_net_")
 
 
 @pytest.mark.parametrize("backend", ["threading", "loky"])
