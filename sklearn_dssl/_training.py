@@ -25,6 +25,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
+from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import unpack_data
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
@@ -880,6 +881,7 @@ def copy_callback(callback, file_prefix=""):
         )
     if isinstance(entry, type):  # skorch builds it for each net
         return callback
+    _check_scoring_needs_no_labels(entry)
     try:
         fresh = _fresh_callback(entry, file_prefix)
     except (TypeError, RuntimeError) as exc:
@@ -891,6 +893,22 @@ def copy_callback(callback, file_prefix=""):
             "or name attributes that hold state with a trailing '_' (e.g. self.rows_)."
         ) from exc
     return (callback[0], fresh) if named else fresh
+
+
+def _check_scoring_needs_no_labels(callback):
+    """Refuse skorch's ``EpochScoring`` and ``BatchScoring`` given a
+    scikit-learn scorer's name, or no scoring (the net's ``score``): both
+    compare predictions with labels, and the package's training has none."""
+    if isinstance(callback, ScoringBase) and (
+            callback.scoring is None or isinstance(callback.scoring, str)):
+        raise ValueError(
+            f"callbacks: {type(callback).__name__}(scoring={callback.scoring!r}) compares "
+            "the net's predictions with labels, and this training has none; give it a "
+            "function of (net, X, y) that returns a number (X holds the rows it scores, "
+            "every modality's columns side by side, and y is None), or have a callback "
+            "monitor a score the net records: 'train_loss', 'valid_loss' with "
+            "validation_fraction, and each term of the objective (e.g. 'train_contrast')."
+        )
 
 
 class BatchCountingProgressBar(ProgressBar):

@@ -1,6 +1,7 @@
 """Held-out rows during training (``validation_fraction``) and early stopping on them."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -102,6 +103,20 @@ def test_hold_out_splits_the_rows_in_two():
     torch.manual_seed(0)
     order = torch.randperm(10)
     assert valid.index.tolist() == order[:3].tolist() != [0, 1, 2]
+
+
+@pytest.mark.parametrize("scoring", ["accuracy", "neg_mean_squared_error", None])
+@pytest.mark.parametrize("kind", ["EpochScoring", "BatchScoring"])
+def test_a_scoring_callback_that_needs_labels_is_refused_with_the_fix(X, kind, scoring):
+    # a scorer's name, or none (the net's score), compares predictions with
+    # labels: numpy's shape error, or NaN, without this check
+    import skorch.callbacks
+
+    callback = getattr(skorch.callbacks, kind)(scoring, name="score")
+    with pytest.raises(ValueError, match=re.escape(
+            f"callbacks: {kind}(scoring={scoring!r}) compares the net's predictions with "
+            "labels, and this training has none; give it a function of (net, X, y)")):
+        TINY_NEURAL["MultimodalContrastive"](device="cpu", callbacks=[callback]).fit(X)
 
 
 def test_a_callback_given_the_held_out_rows_sees_their_tensor(X):
