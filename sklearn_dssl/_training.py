@@ -840,7 +840,8 @@ def held_out_rows(n_rows, fraction):
 
 
 def _fresh_callback(callback, file_prefix):
-    """``type(callback)(**params)``: the callback's parameters, not its state.
+    """``type(callback)(**params)``: the callback's parameters, not its state
+    (skorch's ``ProgressBar`` becomes a :class:`BatchCountingProgressBar`).
 
     The parameters themselves are shared, not copied: a writer, a run or a
     sink given to a logging callback (skorch's ``TensorBoard(writer)``,
@@ -853,13 +854,15 @@ def _fresh_callback(callback, file_prefix):
     nets of one fit do not write over each other's files.
     """
     params = callback.get_params(deep=False)
+    # skorch's own bar counts the incomplete last batch, which training drops
+    kind = BatchCountingProgressBar if type(callback) is ProgressBar else type(callback)
     for name, value in params.items():
         if isinstance(value, Callback):
             params[name] = _fresh_callback(value, file_prefix).initialize()
         elif file_prefix and name.startswith("f_") and isinstance(value, (str, os.PathLike)):
             folder, base = os.path.split(os.fspath(value))
             params[name] = os.path.join(folder, file_prefix + base)
-    return type(callback)(**params)
+    return kind(**params)
 
 
 def copy_callback(callback, file_prefix=""):

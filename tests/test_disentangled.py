@@ -439,6 +439,11 @@ def test_the_progress_bar_counts_the_batches_trained(data, monkeypatch):
     small_model(verbose=1).fit(data.data)
     drawn = sys.stderr.getvalue()
     assert "0/7 " in drawn and "/8 " not in drawn
+    # and so does skorch's, given as a callback
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    small_model(callbacks=[ProgressBar()]).fit(data.data)
+    drawn = sys.stderr.getvalue()
+    assert "0/7 " in drawn and "/8 " not in drawn
 
 
 class _CountEpochs(Callback):
