@@ -29,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
 from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
-from ._training import as_tensor, infer, seed_from, train, training_device
+from ._training import (as_tensor, callbacks_with_params, infer, seed_from, train,
+                        training_device)
 from ._validation import validate_estimator_settings
 from .exceptions import ColumnScaleWarning
 
@@ -229,6 +230,31 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
 
     # How many modalities the method handles (None: any number >= 2).
     _n_modalities = 2
+
+    def set_params(self, **params):
+        """Set the estimator's parameters, and the parameters of its callbacks
+        as skorch takes them.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters. ``callbacks__<name>__<parameter>`` sets a
+            parameter of the callback skorch would call ``<name>`` (a
+            ``(name, callback)`` pair's name, else its class's, e.g.
+            ``callbacks__EarlyStopping__patience``), and
+            ``callbacks__<name>`` replaces it (None drops it). The callback
+            changed is a copy, in a new list: the one given stays as it is.
+
+        Returns
+        -------
+        self : estimator instance
+            The estimator.
+        """
+        nested = {k: v for k, v in params.items() if k.startswith("callbacks__")}
+        super().set_params(**{k: v for k, v in params.items() if k not in nested})
+        if nested:
+            self.callbacks = callbacks_with_params(self.callbacks, nested)
+        return self
 
     def __getstate__(self):
         # An accelerator belongs to the processes that created it (and one

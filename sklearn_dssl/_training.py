@@ -464,18 +464,40 @@ class TrainingLRScheduler(LRScheduler):
     A net trained further (``partial_fit`` on a fitted net) starts the
     schedule again over that call's epochs, from the net's learning rate: the
     schedule the net was fitted with ends at 0, where skorch would go on
-    with it, so that a further epoch would not train.
+    with it, so that a further epoch would not train. So does a training
+    that resumes from a checkpoint (skorch's ``LoadInitState``, whose
+    ``on_train_begin`` loads the history and the optimiser's state, at the
+    rate of 0 a fit ends at, after this callback's has built the schedule).
     """
 
     def _get_scheduler(self, net, policy, **scheduler_kwargs):
         epochs = getattr(net, "further_epochs_", None)
         if net.history and epochs:
-            # a new schedule from the net's rate (skorch would resume the
-            # fit's at the epoch the history has reached)
-            for group in net.optimizer_.param_groups:
-                group["lr"] = group["initial_lr"] = net.lr
-            scheduler_kwargs = {**scheduler_kwargs, "T_max": max(epochs, 1), "last_epoch": -1}
+            # a new schedule (skorch would resume the fit's at the epoch the
+            # history has reached)
+            scheduler_kwargs = self._restarted(net, epochs, scheduler_kwargs)
         return super()._get_scheduler(net, policy, **scheduler_kwargs)
+
+    @staticmethod
+    def _restarted(net, epochs, scheduler_kwargs):
+        """Settings of a schedule from the net's rate over ``epochs``, its
+        optimiser's rate set to start there."""
+        for group in net.optimizer_.param_groups:
+            group["lr"] = group["initial_lr"] = net.lr
+        return {**scheduler_kwargs, "T_max": max(epochs, 1), "last_epoch": -1}
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.rows_at_start_ = len(net.history)
+
+    def on_epoch_begin(self, net, **kwargs):
+        # the history holds the epoch beginning: more rows before it than
+        # when the schedule was built were loaded in between
+        start, self.rows_at_start_ = getattr(self, "rows_at_start_", None), None
+        if start is not None and len(net.history) - 1 > start:
+            epochs = getattr(net, "further_epochs_", None) or net.max_epochs
+            self.lr_scheduler_ = super()._get_scheduler(
+                net, self.policy_, **self._restarted(net, epochs, self.kwargs))
 
     def on_train_end(self, net, **kwargs):
         self.lr_scheduler_ = None
@@ -534,6 +556,12 @@ def _check_rows_to_train_on(X):
                 "X holds NaN or infinite values, which training cannot use; impute or "
                 "drop them first (the estimators' fit refuses them too)."
             )
+
+
+# How skorch's LRScheduler says that the score its ReduceLROnPlateau
+# monitors is not in the history.
+_SCHEDULER_SCORE_NOT_FOUND = re.compile(
+    r"'(.*)' was not found in history\. A Scoring callback with name=")
 
 
 @contextlib.contextmanager
@@ -624,8 +652,10 @@ class ContrastiveNet(NeuralNet):
         before = self._training_state()
         try:
             return super().partial_fit(X, y, classes, **fit_params)
-        except NonFiniteLossError:
-            # the optimiser has written non-finite weights: the net as it was
+        except Exception:
+            # a loss that stopped being finite (the optimiser has written
+            # non-finite weights), a callback's error in mid-epoch: the net
+            # as it was, as a failed fit leaves its estimator
             self._restore_training_state(before)
             raise
         finally:
@@ -643,6 +673,11 @@ class ContrastiveNet(NeuralNet):
         self.optimizer_.load_state_dict(optimizer)
         self.history = history
 
+    def infer(self, x, **fit_params):
+        # a callback's function may infer on the rows it is given, which
+        # are Rows with validation_fraction
+        return super().infer(x.tensor() if isinstance(x, Rows) else x, **fit_params)
+
     def torch_compile(self, module, name):
         # skorch would wrap module_ and criterion_; the training step is
         # compiled instead (train_step_single)
@@ -658,22 +693,37 @@ class ContrastiveNet(NeuralNet):
                                          and not self.__dict__.get("_ctrl_c_pressed"))
             raise
         except KeyError as exc:
-            # skorch holds out rows by default; here only validation_fraction does
-            if self.train_split is None and "'valid_" in str(exc):
-                raise ValueError(
-                    f"A callback reads a held-out score from the history ({exc.args[0]}), "
-                    "but no rows are held out; set validation_fraction (e.g. 0.1), or "
-                    "monitor 'train_loss'."
-                ) from exc
-            if "not found in history" in str(exc) and len(self.history):
-                keys = [k for k in self.history[-1] if k not in ("batches", "epoch", "dur")
-                        and not k.endswith("_batch_count")]
-                raise ValueError(
-                    f"A callback reads a score from the history that it does not hold "
-                    f"({exc.args[0]}); the scores recorded every epoch are {keys}. Check "
-                    "the name the callback monitors."
-                ) from exc
+            missing = self._missing_score(str(exc), exc.args[0])
+            if missing is not None:
+                raise missing from exc
             raise
+        except ValueError as exc:
+            # skorch's LRScheduler (ReduceLROnPlateau) words its KeyError so
+            name = _SCHEDULER_SCORE_NOT_FOUND.match(str(exc))
+            missing = name and self._missing_score(str(exc), f"'{name[1]}'")
+            if missing is not None:
+                raise missing from exc
+            raise
+
+    def _missing_score(self, message, name):
+        """The error telling that a callback reads a score the history does
+        not hold (skorch's ``message``), or None for another KeyError."""
+        # skorch holds out rows by default; here only validation_fraction does
+        if self.train_split is None and "'valid_" in message:
+            return ValueError(
+                f"A callback reads a held-out score from the history ({name}), "
+                "but no rows are held out; set validation_fraction (e.g. 0.1), or "
+                "monitor 'train_loss'."
+            )
+        if "not found in history" in message and len(self.history):
+            keys = [k for k in self.history[-1] if k not in ("batches", "epoch", "dur")
+                    and not k.endswith("_batch_count")]
+            return ValueError(
+                f"A callback reads a score from the history that it does not hold "
+                f"({name}); the scores recorded every epoch are {keys}. Check "
+                "the name the callback monitors."
+            )
+        return None
 
     def fit_loop(self, X, y=None, **fit_params):
         if isinstance(X, torch.Tensor) and self.device is not None:
@@ -912,6 +962,55 @@ def _check_scoring_needs_no_labels(callback):
             "monitor a score the net records: 'train_loss', 'valid_loss' with "
             "validation_fraction, and each term of the objective (e.g. 'train_contrast')."
         )
+
+
+def _callback_names(callbacks):
+    """The name skorch gives each entry of ``callbacks``: a pair's own, else
+    its class's, numbered from 1 (``EpochScoring_1``) where several share it."""
+    names = [entry[0] if isinstance(entry, tuple) else
+             (entry if isinstance(entry, type) else type(entry)).__name__
+             for entry in callbacks]
+    counts = {name: names.count(name) for name in names}
+    seen = dict.fromkeys(names, 0)
+    numbered = []
+    for entry, name in zip(callbacks, names):
+        if counts[name] > 1 and not isinstance(entry, tuple):
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        numbered.append(name)
+    return numbered
+
+
+def callbacks_with_params(callbacks, params):
+    """A new list of ``callbacks`` with ``params`` set, as skorch's
+    ``set_params`` takes them: ``callbacks__<name>`` (a callback in its place,
+    or None to drop it) and ``callbacks__<name>__<parameter>``. The callbacks
+    changed are copies (scikit-learn's ``clone``): the user's stay as given."""
+    from sklearn.base import clone
+
+    callbacks = list(callbacks or [])
+    names = _callback_names(callbacks)  # before any is dropped
+    for key, value in params.items():
+        name, _, parameter = key[len("callbacks__"):].partition("__")
+        if name not in names:
+            raise ValueError(
+                f"set_params: {key} names no callback; the callbacks given are "
+                f"{names or 'none'} (named as skorch names them: a pair's name, else "
+                "the class's). Give a new list as callbacks=[...], or name each "
+                "callback with a (name, callback) pair."
+            )
+        i = names.index(name)
+        named = isinstance(callbacks[i], tuple)
+        entry = callbacks[i][1] if named else callbacks[i]
+        if entry is None:
+            raise ValueError(f"set_params: {key} sets a parameter of a dropped callback")
+        if not parameter:
+            entry = value
+        else:
+            entry = entry() if isinstance(entry, type) else clone(entry, safe=False)
+            entry.set_params(**{parameter: value})
+        callbacks[i] = (name, entry) if named else entry
+    return [cb for cb in callbacks if (cb[1] if isinstance(cb, tuple) else cb) is not None]
 
 
 class BatchCountingProgressBar(ProgressBar):

@@ -17,6 +17,7 @@ from skorch.callbacks import (
     Callback,
     Checkpoint,
     EarlyStopping,
+    EpochScoring,
     LoadInitState,
     ProgressBar,
     TensorBoard,
@@ -942,6 +943,67 @@ def test_a_net_trained_further_refuses_bad_rows_and_keeps_its_weights_on_diverge
     assert all(torch.isfinite(p).all() for p in net.module_.parameters())
     assert all(torch.isfinite(v).all() for state in net.optimizer_.state.values()
                for v in state.values() if torch.is_tensor(v))
+
+
+def test_a_net_trained_further_is_left_as_it_was_when_a_callback_fails(data):
+    class FailInTheSecondEpoch(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training and len(net.history) == 3 and len(net.history[-1]["batches"]) == 2:
+                raise RuntimeError("the callback failed")
+
+    model = small_model(callbacks=[FailInTheSecondEpoch()]).fit(data.data)
+    net, Z = model.shared_net_, model.transform(data.data)
+    with pytest.raises(RuntimeError, match="the callback failed"):
+        net.partial_fit(data.data, epochs=2)  # epoch 3 of the history fails
+    assert len(net.history) == 2
+    model.fit_specific(data.data)  # a step 2 on the net's encoders
+    np.testing.assert_array_equal(model.transform(data.data)[:, :6], Z[:, :6])
+
+
+@pytest.mark.parametrize("checkpoint", ["TrainEndCheckpoint", "Checkpoint"])
+def test_a_fit_resumed_from_a_checkpoint_anneals_its_learning_rate_again(data, tmp_path,
+                                                                         checkpoint):
+    # LoadInitState loads the optimiser at the rate of 0 the fit ended at,
+    # after the schedule was built: the resumed epochs had not trained
+    import skorch.callbacks
+
+    kind = getattr(skorch.callbacks, checkpoint)
+    saved = kind(dirname=str(tmp_path)) if checkpoint == "TrainEndCheckpoint" else kind(
+        monitor=None, dirname=str(tmp_path))
+    model = small_model(lr=1e-2, max_epochs_shared=3, output="shared",
+                        callbacks=[saved, skorch.callbacks.LoadInitState(saved)])
+    before = model.fit(data.data).transform(data.data)
+    model.fit(data.data)  # resumes: 3 more epochs
+    history = model.shared_net_.history
+    assert len(history) == 6
+    np.testing.assert_allclose(history[:, "event_lr"], [1e-2, 7.5e-3, 2.5e-3] * 2)
+    assert np.abs(model.transform(data.data) - before).max() > 1e-3
+
+
+def test_callback_parameters_are_set_as_skorch_sets_them(data):
+    stop = EarlyStopping(monitor="train_loss")
+    model = small_model(callbacks=[("stop", stop), EpochScoring(_zero, name="a", on_train=True),
+                                   EpochScoring(_zero, name="b", on_train=True), _CountEpochs])
+    search = GridSearchCV(model, {"callbacks__stop__patience": [1, 3]}, cv=2,
+                          scoring=lambda estimator, X, y=None: 0.0).fit(data.data)
+    assert search.best_estimator_.callbacks[0][1].patience == 1
+    assert stop.patience == 5  # the callback given is left as it is
+    # unnamed callbacks by their class's name, numbered where several share it
+    model.set_params(callbacks__EpochScoring_1=None, callbacks__EpochScoring_2__name="c")
+    assert [getattr(cb, "name", None) for cb in model.callbacks[1:]] == ["c", None]
+    model.set_params(callbacks___CountEpochs=None)
+    assert len(model.set_params(callbacks__stop__patience=2).callbacks) == 2
+    fitted = model.fit(data.data)
+    assert dict(fitted.shared_net_.callbacks_)["stop"].patience == 2
+    assert "c" in fitted.shared_net_.history[-1]
+    with pytest.raises(ValueError, match=r"callbacks__EarlyStopping__patience names no "
+                                         r"callback; the callbacks given are \['stop', "
+                                         r"'EpochScoring'\]"):
+        model.set_params(callbacks__EarlyStopping__patience=1)
+
+
+def _zero(net, X, y=None):
+    return 0.0
 
 
 def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):

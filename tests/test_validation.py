@@ -119,6 +119,21 @@ def test_a_scoring_callback_that_needs_labels_is_refused_with_the_fix(X, kind, s
         TINY_NEURAL["MultimodalContrastive"](device="cpu", callbacks=[callback]).fit(X)
 
 
+def test_a_scoring_function_may_infer_on_the_held_out_rows(X):
+    from skorch.callbacks import EpochScoring
+
+    def agreement(net, X_rows, y):
+        with torch.no_grad():
+            first, second = net.infer(X_rows)[:2]
+        return float(torch.nn.functional.cosine_similarity(first, second).mean())
+
+    for on_train in (True, False):
+        model = TINY_NEURAL["MultimodalContrastive"](
+            validation_fraction=0.25, device="cpu",
+            callbacks=[EpochScoring(agreement, name="agreement", on_train=on_train)]).fit(X)
+        assert -1 <= model.net_.history[-1, "agreement"] <= 1
+
+
 def test_a_callback_given_the_held_out_rows_sees_their_tensor(X):
     # skorch's EpochScoring hands a function the held-out rows as X
     from skorch.callbacks import EpochScoring
@@ -200,6 +215,18 @@ def test_a_callback_watching_a_score_the_history_lacks_names_the_ones_it_has(X):
     model = TINY_NEURAL["MultimodalContrastive"](callbacks=[EarlyStopping(monitor="train_los")])
     with pytest.raises(ValueError, match=r"'train_los'.*recorded every epoch are \[.*'train_loss'"):
         model.fit(X)
+    # skorch's LRScheduler words it otherwise (a scoring callback to place before it)
+    from skorch.callbacks import LRScheduler
+
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
+    model.set_params(callbacks=[LRScheduler(policy=plateau, monitor="train_los")])
+    with pytest.raises(ValueError, match=r"'train_los'.*recorded every epoch are \[.*'train_loss'"):
+        model.fit(X)
+    model.set_params(callbacks=[LRScheduler(policy=plateau, monitor="valid_loss")])
+    with pytest.raises(ValueError, match=r"\('valid_loss'\), but no rows are held out; set "
+                                         r"validation_fraction"):
+        model.fit(X)
+    model.set_params(validation_fraction=0.25).fit(X)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA can train there")
