@@ -137,16 +137,11 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
                 dtype=list(self._input_dtypes),
                 ensure_min_samples=2 if reset else 1,
             )
-        except ValueError as exc:
-            text = _text_columns(X) if "could not convert" in str(exc) else []
-            if not text:
+        except (ValueError, TypeError) as exc:
+            unreadable = unreadable_columns_error(X, exc)
+            if unreadable is None:
                 raise
-            raise ValueError(
-                f"X's column(s) {text[:5]}{' and more' if len(text) > 5 else ''} hold text "
-                f"({exc}); every column of X belongs to a modality and holds numbers. Leave "
-                "such columns (ids, labels) out of X, e.g. X.drop(columns=[...]), or encode "
-                "them as numbers."
-            ) from None
+            raise unreadable from None
         if reset:
             peaks = check_float32_columns_at_fit(X, getattr(self, "feature_names_in_", None))
             return check_float32_range(X, peaks)
@@ -385,8 +380,8 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
     Warns, as scikit-learn's transformers do, when X has column names and
     the estimator was fitted without, or the other way round.
     """
-    X = readable_input(X)
-    columns = getattr(X, "columns", None)
+    columns = frame_columns(X)
+    columns = None if columns is None else columns[0]
     named = columns is not None and all(isinstance(c, str) for c in columns)
     if expected_names is not None and not named:
         warnings.warn(f"X does not have valid feature names, but {estimator_name} was "
@@ -405,9 +400,17 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
                 f"{'...' if len(expected_names) > 5 else ''}."
             )
         # the modality's columns of a wider table, selected by name as
-        # ColumnTransformer does
-        X = X[list(expected_names)]
-    X = check_array(X, dtype=list(dtypes))
+        # ColumnTransformer does, before they are read: the others may hold
+        # anything
+        X = X[list(expected_names)] if hasattr(X, "loc") else X.select(list(expected_names))
+    X = readable_input(X)
+    try:
+        X = check_array(X, dtype=list(dtypes))
+    except (ValueError, TypeError) as exc:
+        unreadable = unreadable_columns_error(X, exc)
+        if unreadable is None:
+            raise
+        raise unreadable from None
     if X.shape[1] != n_columns:
         raise ValueError(
             f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
@@ -415,12 +418,38 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
     return check_float32_range(X)
 
 
+def unreadable_columns_error(X, exc):
+    """The ValueError naming the columns of a DataFrame ``X`` that numpy could
+    not read as numbers, which ``exc`` (numpy's error reading ``X``)
+    reported; None for another error."""
+    message = str(exc)
+    if isinstance(exc, ValueError) and "could not convert" in message:
+        what = "hold text"
+        fix = "encode them as numbers"
+    elif isinstance(exc, TypeError) and "argument must be" in message:
+        # float() of an object that is no number: a date, a time, pd.NA
+        what = "hold values that are neither numbers nor text, such as dates, times or pd.NA"
+        fix = ("convert them to numbers (dates to, e.g., days since a reference; pd.NA to "
+               "NaN, then impute)")
+    else:
+        return None
+    columns = _text_columns(X)
+    if not columns:
+        return None
+    return ValueError(
+        f"X's column(s) {columns[:5]}{' and more' if len(columns) > 5 else ''} {what} "
+        f"({exc}); every column of X belongs to a modality and holds numbers. Leave "
+        f"such columns (ids, labels) out of X, e.g. X.drop(columns=[...]), or {fix}."
+    )
+
+
 def _text_columns(X):
-    """The columns of a DataFrame ``X`` that numpy cannot read as numbers."""
-    if getattr(X, "columns", None) is None or not hasattr(X, "__getitem__"):
+    """The columns of a data frame ``X`` that numpy cannot read as numbers."""
+    frame = frame_columns(X)
+    if frame is None or not hasattr(X, "__getitem__"):
         return []
     text = []
-    for column in X.columns:
+    for column in frame[0]:
         try:
             np.asarray(X[column], dtype=np.float64)
         except (ValueError, TypeError):
@@ -441,17 +470,16 @@ def readable_input(X, name="X"):
         if str(X.dtype) == "torch.bfloat16":
             X = X.float()
         return X
-    columns = getattr(X, "columns", None)
-    dtypes = getattr(X, "dtypes", None)
-    if columns is not None and dtypes is not None:  # a DataFrame
-        names = list(columns)
+    frame = frame_columns(X)
+    if frame is not None:
+        names, dtypes = frame
         repeated = repeated_names(names)
         if repeated:
             raise ValueError(
                 f"{name} gives more than one column the name(s) {repeated[:5]}; give each "
                 f"column its own name (e.g. by setting {name}.columns)."
             )
-        temporal = [c for c, dtype in zip(names, list(dtypes)) if _is_temporal(dtype)]
+        temporal = [c for c, dtype in zip(names, dtypes) if _is_temporal(dtype)]
         if temporal:
             raise ValueError(
                 f"{name}'s column(s) {temporal[:5]} hold dates, times or durations, which "
@@ -466,15 +494,31 @@ def readable_input(X, name="X"):
     return X
 
 
+def frame_columns(X):
+    """``(names, dtypes)`` of the columns of a data frame ``X`` (pandas',
+    polars', or a pyarrow Table or RecordBatch), or None for anything else."""
+    columns = getattr(X, "columns", None)
+    dtypes = getattr(X, "dtypes", None)
+    if columns is not None and dtypes is not None:  # pandas, polars
+        return list(columns), list(dtypes)
+    schema = getattr(X, "schema", None)
+    names = getattr(X, "column_names", None)
+    if schema is not None and names is not None and type(X).__module__.startswith("pyarrow"):
+        return list(names), list(schema.types)
+    return None
+
+
 def _is_temporal(dtype):
-    """Whether ``dtype`` (numpy's, pandas' or polars') holds dates, times or durations."""
+    """Whether ``dtype`` (numpy's, pandas', polars' or pyarrow's) holds dates,
+    times or durations."""
     is_temporal = getattr(dtype, "is_temporal", None)  # polars
     if callable(is_temporal):
         return bool(is_temporal())
     if getattr(dtype, "kind", None) in ("M", "m") or type(dtype).__name__ == "PeriodDtype":
         return True
-    arrow = getattr(dtype, "pyarrow_dtype", None)  # pandas' ArrowDtype
-    if arrow is not None:
+    # pandas' ArrowDtype holds its pyarrow type; a pyarrow Table's are those
+    arrow = getattr(dtype, "pyarrow_dtype", dtype)
+    if type(arrow).__module__.startswith("pyarrow"):
         import pyarrow
 
         return pyarrow.types.is_temporal(arrow)

@@ -460,8 +460,11 @@ def test_one_modality_is_selected_by_name_from_a_wider_dataframe(name):
     groups = [["c2", "c0", "c4"], ["c5", "c1", "c3"]]
     estimator = _estimators()[name](modalities=groups).fit(df)
     expected = estimator.transform_blocks(df)["shared"]["m2"]
-    # the whole table, or the modality's columns in another order
-    for data in (df, df[["c3", "c5", "c1"]], df[COLUMNS[::-1]]):
+    # the whole table, or the modality's columns in another order; the table's
+    # other columns may hold anything (ids, dates)
+    dates = pd.date_range("2020-01-01", periods=len(df))
+    for data in (df, df[["c3", "c5", "c1"]], df[COLUMNS[::-1]],
+                 df.assign(visit=dates, sample=[f"s{i}" for i in range(len(df))])):
         np.testing.assert_allclose(estimator.transform_modality(data, "m2"), expected,
                                    rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"do not match modality 'm2': X lacks \['c1'\]; pass "
@@ -477,6 +480,40 @@ def test_a_wide_modality_s_missing_columns_are_named_five_at_most():
                        r"pass a DataFrame holding the modality's columns, \['c8', 'c9', 'c10', "
                        r"'c11', 'c12'\]\.\.\."):
         estimator.transform_modality(df[names[:8]], "m2")
+
+
+def test_a_pyarrow_table_s_dates_are_refused_and_its_columns_selected_by_name():
+    pa = pytest.importorskip("pyarrow")
+    dates = pa.array(pd.date_range("2020-01-01", periods=len(X)).to_pydatetime(),
+                     pa.timestamp("us"))
+    table = pa.table({name: X[:, i] for i, name in enumerate(COLUMNS)})
+    # numpy reads them as microseconds since 1970, as it does pandas' and
+    # polars' dates, which are refused
+    for data in (table.append_column("visit", dates),
+                 table.append_column("visit", dates).to_batches()[0]):
+        with pytest.raises(ValueError, match=r"X's column\(s\) \['visit'\] hold dates"):
+            LinearCCA(n_components=1).fit(data)
+    estimator = LinearCCA([COLUMNS[:3], COLUMNS[3:]], n_components=1).fit(table)
+    np.testing.assert_allclose(
+        estimator.transform_modality(table.append_column("visit", dates), "m2"),
+        estimator.transform_blocks(table)["shared"]["m2"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("values, shown", [
+    (pd.date_range("2020-01-01", periods=len(X)).date, "datetime.date"),
+    ([1.0] * (len(X) - 1) + [pd.NA], "NAType"),
+])
+def test_a_column_of_objects_that_are_no_numbers_is_named(values, shown):
+    # numpy's TypeError from float(), which named no column
+    df = pd.DataFrame(X, columns=COLUMNS)
+    with pytest.raises(ValueError, match=(
+            r"X's column\(s\) \['c5'\] hold values that are neither numbers nor text, such "
+            rf"as dates, times or pd\.NA \(.*{shown}.*\); every column of X belongs to a "
+            r"modality")):
+        LinearCCA(n_components=1).fit(df.assign(c5=pd.Series(values, dtype=object)))
+    estimator = LinearCCA([COLUMNS[:3], COLUMNS[3:]], n_components=1).fit(df)
+    with pytest.raises(ValueError, match=r"X's column\(s\) \['c5'\] hold values that are"):
+        estimator.transform_modality(df.assign(c5=pd.Series(values, dtype=object)), "m2")
 
 
 @pytest.mark.parametrize("name", list(_estimators()))
