@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.decomposition import FastICA
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from skorch import NeuralNet
@@ -72,17 +73,18 @@ ESTIMATORS = {
     for cls in (DisentangledSSL, MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE)
 }
 # The scikit-learn transformers a file may hold: FastICA inside an estimator
-# (ica, ica_); StandardScaler and FunctionTransformer as Pipeline steps
-# before it. A FastICA keeps any fitted attribute; the others only those
-# listed.
-TRANSFORMERS = {"FastICA": FastICA, "StandardScaler": StandardScaler,
-                "FunctionTransformer": FunctionTransformer}
+# (ica, ica_); SimpleImputer, StandardScaler and FunctionTransformer as
+# Pipeline steps before it. A FastICA keeps any fitted attribute; the others
+# only those listed.
+TRANSFORMERS = {"FastICA": FastICA, "SimpleImputer": SimpleImputer,
+                "StandardScaler": StandardScaler, "FunctionTransformer": FunctionTransformer}
 TRANSFORMER_ATTRIBUTES = {
+    "SimpleImputer": {"n_features_in_", "feature_names_in_", "statistics_", "indicator_"},
     "StandardScaler": {"n_features_in_", "feature_names_in_", "n_samples_seen_", "mean_",
                        "var_", "scale_"},
     "FunctionTransformer": {"n_features_in_", "feature_names_in_"},
 }
-PIPELINE_STEPS = ("StandardScaler", "FunctionTransformer")
+PIPELINE_STEPS = ("SimpleImputer", "StandardScaler", "FunctionTransformer")
 # The functions a FunctionTransformer step may apply (func), and undo
 # (inverse_func), by the name stored for them: transforms of counts and
 # other skewed measurements.
@@ -222,10 +224,12 @@ def _encode_transformer(transformer):
     """A FastICA, StandardScaler or FunctionTransformer as tagged JSON:
     parameters (a FunctionTransformer's functions by name), fitted attributes
     and ``set_output`` choice."""
-    fitted = {
-        k: _encode(v) for k, v in vars(transformer).items()
-        if k.endswith("_") and not k.startswith("__")
-    }
+    attributes = {k: v for k, v in vars(transformer).items()
+                  if k.endswith("_") and not k.startswith("__")}
+    if type(transformer) is SimpleImputer and attributes["statistics_"].dtype.kind == "O":
+        # the constant strategy's fill value, held as objects: a number
+        attributes["statistics_"] = attributes["statistics_"].astype(np.float64)
+    fitted = {k: _encode(v) for k, v in attributes.items()}
     params = _parameters(transformer) if type(transformer) is not FunctionTransformer \
         else _function_transformer_parameters(transformer)
     return {
@@ -251,17 +255,38 @@ def _decode_transformer(value, allowed):
         params = _functions_by_name(params)
     transformer = TRANSFORMERS[kind](**params)
     known = TRANSFORMER_ATTRIBUTES.get(kind)
-    for name, attribute in _decode_fields(value["fitted"]).items():
+    fitted = _decode_fields(value["fitted"])
+    for name in fitted:
         if not (isinstance(name, str) and name.endswith("_")) or name.startswith("_") or (
             known is not None and name not in known
         ):
             raise ValueError(f"unexpected {kind} attribute {name!r}")
+    if kind == "SimpleImputer":
+        _fit_imputer_state(transformer, fitted)
+    for name, attribute in fitted.items():
         setattr(transformer, name, attribute)
     if value["output"] is not None:
         if value["output"] not in OUTPUTS:
             raise ValueError(f"unknown transform output {value['output']!r}")
         transformer.set_output(transform=value["output"])
     return transformer
+
+
+def _fit_imputer_state(imputer, fitted):
+    """Give a SimpleImputer read from a file the state its ``transform``
+    reads besides the stored attributes (the dtypes it was fitted on), by
+    fitting it on one row without missing values; the stored statistics then
+    replace the row's."""
+    statistics = fitted.get("statistics_")
+    if not (isinstance(statistics, np.ndarray) and statistics.ndim == 1
+            and statistics.dtype.kind in "iuf" and np.isfinite(statistics).all()):
+        raise ValueError("a SimpleImputer step has no finite statistic per column")
+    if fitted.get("indicator_") is not None or imputer.add_indicator:
+        raise ValueError("a SimpleImputer step adds indicator columns")
+    # a value that is not the missing one (NaN is no value's equal)
+    value = 1.0 if imputer.missing_values == 0 else 0.0
+    imputer._validate_params()  # the types and ranges its fit checks
+    imputer.fit(np.full((1, len(statistics)), value))
 
 
 def _function_transformer_parameters(transformer):
@@ -722,7 +747,8 @@ def estimator_in(estimator):
     )
 
 
-_STEPS_SAVE_TAKES = (f"StandardScaler or FunctionTransformer steps (func {', '.join(FUNCTIONS)}, "
+_STEPS_SAVE_TAKES = ("SimpleImputer (numeric statistics, no add_indicator), StandardScaler or "
+                     f"FunctionTransformer steps (func {', '.join(FUNCTIONS)}, "
                      "feature_names_out='one-to-one')")
 
 
@@ -731,6 +757,8 @@ def _unsupported_step(step):
     "" where it can."""
     if type(step) is StandardScaler:
         return ""
+    if type(step) is SimpleImputer:
+        return _unsupported_imputer(step)
     if type(step) is not FunctionTransformer:
         return f"a {type(step).__name__}"
     if not any(step.func is f for f in FUNCTIONS.values()):
@@ -750,6 +778,28 @@ def _unsupported_step(step):
     return ""
 
 
+def _unsupported_imputer(imputer):
+    """Why save cannot keep the SimpleImputer ``imputer``, or "" where it can."""
+    if imputer.add_indicator:
+        return "a SimpleImputer with add_indicator=True"
+    if callable(imputer.strategy):
+        return "a SimpleImputer with a callable strategy"
+    missing = imputer.missing_values
+    if not (isinstance(missing, (int, float, np.integer, np.floating))
+            and not isinstance(missing, (bool, np.bool_))):
+        return f"a SimpleImputer whose missing_values is {missing!r}, not NaN or a number"
+    fill = imputer.fill_value
+    if not (fill is None or isinstance(fill, (int, float, np.integer, np.floating))
+            and not isinstance(fill, (bool, np.bool_))):
+        return f"a SimpleImputer whose fill_value is {fill!r}, not a number"
+    statistics = getattr(imputer, "statistics_", None)
+    if statistics is not None and statistics.dtype.kind in "fO" and not np.isfinite(
+            statistics.astype(np.float64)).all():
+        return ("a SimpleImputer that drops the columns without a value at fit; give "
+                "it keep_empty_features=True, which fills them with 0")
+    return ""
+
+
 def save(estimator, path):
     """Save a fitted estimator without pickle: parameters as JSON, weights as tensors.
 
@@ -764,6 +814,8 @@ def save(estimator, path):
     :class:`~sklearn.preprocessing.StandardScaler` steps ending in an
     estimator of the package saves whole, the scalers' means and scales as
     JSON, and :func:`load` returns the Pipeline. So do
+    :class:`~sklearn.impute.SimpleImputer` steps that fill each column with
+    one number (``add_indicator=False``), their numbers as JSON. So do
     :class:`~sklearn.preprocessing.FunctionTransformer` steps of ``np.log1p``,
     ``np.arcsinh`` or ``np.sqrt`` (with ``feature_names_out="one-to-one"``),
     the usual transforms of counts, stored by the function's name. For other
@@ -1270,6 +1322,8 @@ def _check_steps_fit_the_estimator(pipeline):
             )
         if type(step) is StandardScaler:
             _check_scaler_statistics(step_name, step)
+        if type(step) is SimpleImputer and step.statistics_.shape != (step.n_features_in_,):
+            raise ValueError(f"the Pipeline step {step_name!r} has no statistic per column")
         _check_names_handed_on(step_name, step, following)
 
 

@@ -1187,7 +1187,9 @@ def test_save_refuses_other_steps_and_unfitted_scalers(scaled_frame, data, tmp_p
 
     pipeline = _scaled_pipeline(scaled_frame, MinMaxScaler())
     with pytest.raises(TypeError, match=r"steps before its sklearn_dssl estimator are "
-                                        r"StandardScaler or FunctionTransformer steps .*, and "
+                                        r"SimpleImputer \(numeric statistics, no "
+                                        r"add_indicator\), StandardScaler or FunctionTransformer "
+                                        r"steps .*, and "
                                         r"this one's step 'minmaxscaler' \(a MinMaxScaler\) is "
                                         r"not; change the step, or save the estimator, "
                                         r"pipeline\[-1\]"):
@@ -1253,7 +1255,7 @@ def _array(values, dtype="<f8"):
      "a transformer entry has the fields"),
     (lambda m: _with_scaler(m, copy_=1), "unexpected StandardScaler attribute 'copy_'"),
     (lambda m: json.loads(json.dumps(m).replace('"StandardScaler"', '"MinMaxScaler"')),
-     "unsupported estimator 'MinMaxScaler' \\(expected StandardScaler or "
+     "unsupported estimator 'MinMaxScaler' \\(expected SimpleImputer or StandardScaler or "
      "FunctionTransformer\\)"),
     (lambda m: json.loads(json.dumps(m).replace('"standardscaler"', '"linearcca"')),
      "the Pipeline names a step twice"),
@@ -1277,6 +1279,89 @@ def test_a_newer_version_s_pipeline_asks_for_an_upgrade(saved_pipeline, tmp_path
     with pytest.raises(ValueError, match=r"unknown Pipeline field\(s\) \['new_field'\].*"
                                          "upgrade sklearn_dssl to load it"):
         load(_write(tmp_path / "newer.zip", newer, weights))
+
+
+def _with_gaps(X, seed=0):
+    """``X`` with a tenth of its values missing (NaN)."""
+    X = np.array(X, dtype=float)
+    X[np.random.default_rng(seed).random(X.shape) < 0.1] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("imputer", [
+    dict(), dict(strategy="median"), dict(strategy="most_frequent"),
+    dict(strategy="constant", fill_value=-1), dict(keep_empty_features=True),
+    dict(missing_values=-999.0),
+])
+@pytest.mark.parametrize("named", [False, True])
+def test_a_pipeline_with_an_imputer_saves_whole(imputer, named, data, tmp_path):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X = _with_gaps(data.data)
+    if "missing_values" in imputer:
+        X = np.where(np.isnan(X), imputer["missing_values"], X)
+    if named:
+        X = _frame(X)
+    if imputer.get("keep_empty_features"):  # a column without a value at fit: zeros
+        X[X.columns[3] if named else (slice(None), 3)] = np.nan
+    pipeline = make_pipeline(SimpleImputer(**imputer), StandardScaler(),
+                             small_model(max_epochs_specific=1)).fit(X)
+    loaded = load(save(pipeline, tmp_path / "m.zip"))
+    assert type(loaded[0]) is SimpleImputer and loaded[0].get_params() == pytest.approx(
+        pipeline[0].get_params(), nan_ok=True)
+    np.testing.assert_array_equal(loaded[0].statistics_.astype(float),
+                                  pipeline[0].statistics_.astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z = loaded.transform(X)
+    np.testing.assert_array_equal(Z, pipeline.transform(X))
+    # rows with other gaps, filled by the stored statistics
+    other = _with_gaps(data.data, seed=1)
+    if "missing_values" in imputer:
+        other = np.where(np.isnan(other), imputer["missing_values"], other)
+    other = _frame(other) if named else other
+    np.testing.assert_array_equal(loaded.transform(other), pipeline.transform(other))
+
+
+@pytest.mark.parametrize("imputer, reason", [
+    (dict(add_indicator=True), "a SimpleImputer with add_indicator=True"),
+    (dict(), "a SimpleImputer that drops the columns without a value at fit; give it "
+             "keep_empty_features=True, which fills them with 0"),
+    (dict(strategy=lambda column: 0.0), "a SimpleImputer with a callable strategy"),
+    (dict(missing_values=None, strategy="most_frequent"),
+     "a SimpleImputer whose missing_values is None, not NaN or a number"),
+])
+def test_save_refuses_imputers_that_do_not_fill_with_numbers(imputer, reason, data, tmp_path):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X = _with_gaps(data.data)
+    if "drops" in reason:
+        X[:, 3] = np.nan  # a column without a value at fit, which the imputer drops
+    if "missing_values" in imputer:
+        X = np.where(np.isnan(X), None, X.astype(object))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's of the column without a value
+        pipeline = make_pipeline(SimpleImputer(**imputer), LinearCCA(n_components=2)).fit(X)
+    with pytest.raises(TypeError, match=r"this one's step 'simpleimputer' \(" + re.escape(reason)):
+        save(pipeline, tmp_path / "m.zip")
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"statistics_": _array([1.0] * 7 + [float("nan")])},
+     "a SimpleImputer step has no finite statistic per column"),
+    ({"statistics_": _array([1.0] * 7)}, "has no statistic per column"),
+    ({"statistics_": None}, "a SimpleImputer step has no finite statistic per column"),
+    ({"indicator_": 1}, "a SimpleImputer step adds indicator columns"),
+])
+def test_load_refuses_a_modified_imputer(change, problem, data, tmp_path):
+    from sklearn.impute import SimpleImputer
+
+    pipeline = _scaled_pipeline(_frame(_with_gaps(data.data)), SimpleImputer(), StandardScaler())
+    metadata, weights = _members(save(pipeline, tmp_path / "m.zip"))
+    with pytest.raises(ValueError, match="damaged or was modified: .*" + problem):
+        load(_write(tmp_path / "changed.zip", _with_scaler(metadata, **change), weights))
 
 
 @pytest.mark.parametrize("function, inverse", [(np.log1p, np.expm1), (np.arcsinh, None),
