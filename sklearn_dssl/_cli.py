@@ -722,7 +722,13 @@ def _numbers_but_for_missing(series):
         pd.Series(present.tolist(), dtype=None))
 
 
-def _numeric_block(frame, columns, path):
+def _numeric_block(frame, columns, path, impute=None,
+                   missing_fix="give --impute (mean or median), or impute or drop those "
+                               "rows first"):
+    """The modality ``columns`` of ``frame``, refused (naming ``path``) where
+    they are not numbers, infinite, or missing (with ``missing_fix``);
+    missing values are kept, as float64 NaN, where ``impute`` names the
+    imputer that fills them (``--impute``)."""
     pd = _pandas()
     decimals = [c for c in columns if _is_decimal(frame[c])]
     if decimals:  # numbers, read as float64 as the other columns are
@@ -735,12 +741,14 @@ def _numeric_block(frame, columns, path):
             "must hold numbers."
         )
     block = frame[columns]
-    if bad or block.isna().to_numpy().any():
+    if impute is not None:
+        # nullable columns' pd.NA and booleans read as text become NaN
+        block = block.astype("float64")
+    elif bad or block.isna().to_numpy().any():
         # bad: columns read as text because of their empty cells (booleans)
         missing = [c for c in columns if frame[c].isna().any()]
         raise CommandError(
-            f"{path}: column(s) {_preview(missing)} have missing values; impute or drop "
-            "those rows first."
+            f"{path}: column(s) {_preview(missing)} have missing values; {missing_fix}."
         )
     infinite = [c for c in columns if frame[c].isin([np.inf, -np.inf]).any()]
     if infinite:
@@ -1019,7 +1027,7 @@ def _fit(args):
     groups, unused = resolve_modality_columns(frame.columns, args.groups, args.id, args.table)
     _check_id_not_output_name(args.id, model, groups)
     columns = [c for chosen in groups.values() for c in chosen]
-    X = _numeric_block(frame, columns, args.table)
+    X = _numeric_block(frame, columns, args.table, impute=args.impute)
     model.set_params(modalities=groups)
     if unused:
         print(f"{PROG}: note: ignoring {len(unused)} column(s) in no modality: "
@@ -1028,9 +1036,11 @@ def _fit(args):
     if args.log1p:
         _check_not_negative(X, "--log1p", args.table, "leave out --log1p, or those columns")
         X = _wide_enough_for_a_log(X)
-    fitted = _preprocessed(model, log1p=args.log1p, standardize=args.standardize)
-    steps = "".join(f", {name}" for name, given in (("log1p", args.log1p),
-                                                    ("standardized", args.standardize)) if given)
+    fitted = _preprocessed(model, impute=args.impute, log1p=args.log1p,
+                           standardize=args.standardize)
+    steps = "".join(f", {name}" for name, given in (
+        (f"gaps filled with the {args.impute}", args.impute), ("log1p", args.log1p),
+        ("standardized", args.standardize)) if given)
     print(f"fitting {type(model).__name__} on {X.shape[0]} rows ({sizes}{steps})",
           flush=True)
     start = time.perf_counter()
@@ -1062,15 +1072,19 @@ def _fit(args):
     return 0
 
 
-def _preprocessed(model, log1p=False, standardize=False):
-    """``model`` behind the steps of ``--log1p`` and ``--standardize``, which
-    hand it the table's column names (as ``fit`` selected the modalities by
-    name); ``model`` itself without them."""
+def _preprocessed(model, impute=None, log1p=False, standardize=False):
+    """``model`` behind the steps of ``--impute``, ``--log1p`` and
+    ``--standardize``, which hand it the table's column names (as ``fit``
+    selected the modalities by name); ``model`` itself without them."""
     import numpy as np
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     steps = []
+    if impute is not None:
+        # a column without a value is filled with 0, a constant, which save keeps
+        steps.append(SimpleImputer(strategy=impute, keep_empty_features=True))
     if log1p:
         # validate: a loaded model checks the columns' names, as a scaler does
         steps.append(FunctionTransformer(np.log1p, validate=True,
@@ -1080,6 +1094,15 @@ def _preprocessed(model, log1p=False, standardize=False):
     if not steps:
         return model
     return make_pipeline(*(step.set_output(transform="pandas") for step in steps), model)
+
+
+def _imputation(model):
+    """The strategy of the SimpleImputer a loaded ``model`` begins with
+    (``--impute``'s), or None."""
+    from sklearn.impute import SimpleImputer
+
+    first = model.steps[0][1] if hasattr(model, "steps") else None
+    return first.strategy if type(first) is SimpleImputer else None
 
 
 def _functions_of_counts(model):
@@ -1167,7 +1190,9 @@ def _transform(args):
                 f"{args.table} has {len(columns)} (besides --id); give a table with "
                 "exactly those columns, in order."
             )
-    X = _numeric_block(frame, columns, args.table)
+    X = _numeric_block(frame, columns, args.table, impute=_imputation(model),
+                       missing_fix="the model was fitted without --impute, so it fills "
+                                   "none; impute or drop those rows first")
     functions = _functions_of_counts(model)
     for function in functions:
         _check_not_negative(X, f"the model's {function}", args.table,
@@ -1280,6 +1305,11 @@ def build_parser():
                           "(contrastive), LinearCCA (cca), or the deep baselines of the "
                           "DisentangledSSL paper: JointOptSSL (jointopt), FOCAL (focal), "
                           "DMVAE (dmvae)")
+    fit.add_argument("--impute", choices=("mean", "median"),
+                     help="fill each modality column's missing values with its mean or "
+                          "median over the rows fitted on (before --log1p and "
+                          "--standardize); the model keeps the values for the tables it "
+                          "embeds")
     fit.add_argument("--log1p", action="store_true",
                      help="take log(1 + x) of each modality column before fitting (and "
                           "--standardize); for counts. The model keeps it for the tables "

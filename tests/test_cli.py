@@ -1141,6 +1141,59 @@ def test_log1p_takes_the_log_of_counts_before_the_scaler_and_keeps_it(tables, tm
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("strategy", ["mean", "median"])
+def test_impute_fills_gaps_before_the_other_steps_and_the_model_keeps_it(
+        tables, tmp_path, capsys, strategy):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folder, frame = tables
+    gaps = frame.copy()
+    rows = np.random.default_rng(0).random((len(frame), 6)) < 0.1
+    for j, column in enumerate(RNA + ATAC):
+        gaps.loc[rows[:, j], column] = np.nan
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    argv = ["fit", str(tmp_path / "gaps.csv"), "--prefix", "rna=rna_", "--prefix",
+            "atac=atac_", "--id", "cell", "--method", "cca", "--n-components", "2",
+            "--standardize", "-o", str(tmp_path / "fit.csv"), "--model", str(tmp_path / "m.zip")]
+    # without --impute, the gaps are refused with the option that fills them
+    assert main(argv) == 1
+    assert "have missing values; give --impute (mean or median)" in capsys.readouterr().err
+    assert main([*argv, "--impute", strategy]) == 0
+    assert (f"(rna: 3 columns, atac: 3 columns, gaps filled with the {strategy}, standardized)"
+            in capsys.readouterr().out)
+    # the Python equivalent
+    model = LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2)
+    expected = make_pipeline(SimpleImputer(strategy=strategy), StandardScaler(), model
+                             ).set_output(transform="pandas").fit_transform(gaps[RNA + ATAC])
+    fitted = pd.read_csv(tmp_path / "fit.csv")
+    np.testing.assert_allclose(fitted.iloc[:, 1:].to_numpy(), expected.to_numpy(),
+                               rtol=1e-6, atol=1e-9)
+    loaded = load(tmp_path / "m.zip")
+    assert [type(step).__name__ for _, step in loaded.steps] == [
+        "SimpleImputer", "StandardScaler", "LinearCCA"]
+    np.testing.assert_allclose(loaded[0].statistics_,
+                               getattr(gaps[RNA + ATAC], strategy)().to_numpy())
+    # transform fills a table's gaps with the fit's values
+    gaps.iloc[:40].to_csv(tmp_path / "head.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["transform", str(tmp_path / "m.zip"), str(tmp_path / "head.csv"),
+                     "--id", "cell", "-o", str(tmp_path / "head_out.csv")]) == 0
+    assert capsys.readouterr().err == ""
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "head_out.csv").iloc[:, 1:].to_numpy(),
+                               fitted.iloc[:40, 1:].to_numpy(), rtol=1e-6, atol=1e-9)
+    # a model fitted without it says so
+    frame.to_csv(tmp_path / "whole.csv", index=False)
+    assert main(["fit", str(tmp_path / "whole.csv"), *argv[2:-4],
+                 "--model", str(tmp_path / "plain.zip")]) == 0
+    assert main(["transform", str(tmp_path / "plain.zip"), str(tmp_path / "head.csv"),
+                 "-o", str(tmp_path / "x.csv")]) == 1
+    assert ("have missing values; the model was fitted without --impute, so it fills none; "
+            "impute or drop those rows first") in capsys.readouterr().err
+
+
 def test_log1p_of_one_byte_counts_is_taken_in_float64(tables, tmp_path, capsys):
     """Parquet may hold counts as uint8, whose numpy log is float16."""
     pytest.importorskip("pyarrow")
