@@ -651,8 +651,10 @@ def main():
         full_compiled = clone(full).set_params(compile=True)
         report["paper_fit_compiled_seconds"] = timed_fit(full_compiled, X_train)
         report["paper_fit_compiled_probes"] = probes(full_compiled, data)
-        print(f"compiled: {report['paper_fit_compiled_seconds']:.0f} s, compiling included; "
-              f"probes: {report['paper_fit_compiled_probes']}", flush=True)
+        # the compile cache holds the graphs compiled above: nearly free to compile
+        print(f"compiled: {report['paper_fit_compiled_seconds']:.0f} s, compiling from a "
+              f"filled cache included; probes: {report['paper_fit_compiled_probes']}",
+              flush=True)
 
     output.write_text(json.dumps(report, indent=2))
 
