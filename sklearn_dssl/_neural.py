@@ -232,8 +232,9 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     _n_modalities = 2
 
     def set_params(self, **params):
-        """Set the estimator's parameters, and the parameters of its callbacks
-        as skorch takes them.
+        """Set the parameters of the estimator and of its callbacks.
+
+        The callbacks' parameters are set as skorch takes them.
 
         Parameters
         ----------
