@@ -275,3 +275,18 @@ def test_xavier_label_layers_have_the_torch_scales():
     weights, bias = _dense_layer(rng, 200, 400, "normal")
     assert weights.std() == pytest.approx(1.0, rel=0.01)
     assert bias.std() == pytest.approx(1.0, rel=0.1) and np.abs(bias).max() > 2.0
+
+
+def test_paper_synthetic_labels_are_a_nonlinear_function_of_their_block():
+    """ALGORITHM.md s.8: each label is a frozen random 2-layer *ReLU* MLP of its
+    block. A linear score (ReLU dropped) plus noise 0.1 on a score of scale ~10
+    is separable by a hyperplane: the oracle logistic probe reaches ~0.99 on every
+    label (measured 0.989-0.998 over 5 seeds x 2 sizes), whereas the ReLU network
+    keeps it at 0.75-0.97 (0.83-0.88 for this seed)."""
+    data = make_paper_synthetic(n_samples=2000, n_latent=5, n_features=10, random_state=0)
+    blocks = ["specific_m1", "shared", "specific_m2"]
+    for column, block in enumerate(blocks):
+        accuracy = cross_val_score(
+            LogisticRegression(max_iter=1000), data.latents[block], data.target[:, column], cv=3
+        ).mean()
+        assert 0.7 < accuracy < 0.95, (block, accuracy)

@@ -12,6 +12,7 @@ from sklearn_dssl._losses import (
     SharedObjective,
     SpecificObjective,
     cosine_bottleneck,
+    cross_modal_info_nce,
     cosine_similarity_matrix,
     dot_similarity_matrix,
     euclidean_similarity_matrix,
@@ -614,3 +615,35 @@ def test_the_second_training_view_is_the_first_view_augmented_again():
             for got, expected in zip(specific_rows + shared_rows,
                                      expected_specific + expected_shared):
                 torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("head", [VonMisesFisherHead(1000.0), GaussianHead(1.0)])
+def test_step1_bottleneck_averages_every_pair_of_three_modalities(head):
+    """Docstring of DisentangledSSL: with more than two modalities, step 1's
+    contrastive *and bottleneck* terms average over the pairs of modalities.
+    Modality c is far from a and b, so a bottleneck of the pair (a, b) alone
+    differs from the mean over (a, b), (a, c), (b, c) by a wide margin."""
+    torch.manual_seed(0)
+    a = torch.randn(16, 4)
+    b = a + 0.1 * torch.randn(16, 4)
+    c = -a + 0.1 * torch.randn(16, 4)  # opposite: cosine about -1
+    means = [a, b, c]
+    terms = SharedObjective(head, beta=1.0).terms(means)
+    pairs = [(a, b), (a, c), (b, c)]
+    expected = torch.stack([head.bottleneck(x, y) for x, y in pairs]).mean()
+    torch.testing.assert_close(terms["bottleneck"], expected)
+    assert abs(terms["bottleneck"] - head.bottleneck(a, b)) > 0.3
+
+
+def test_step1_contrast_averages_every_pair_of_three_modalities():
+    """The same for the contrastive term (and MultimodalContrastive / FOCAL,
+    which share cross_modal_info_nce): the three pairwise symmetric InfoNCE
+    losses, averaged."""
+    torch.manual_seed(0)
+    a = torch.randn(32, 4)
+    b = a + 0.05 * torch.randn(32, 4)
+    c = torch.randn(32, 4)  # unrelated: its pairs sit near chance, log(32)
+    pairs = [(a, b), (a, c), (b, c)]
+    expected = torch.stack([info_nce(x, y, 0.07) for x, y in pairs]).mean()
+    torch.testing.assert_close(cross_modal_info_nce([a, b, c], 0.07), expected)
+    assert abs(expected - info_nce(a, b, 0.07)) > 1.0

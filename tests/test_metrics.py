@@ -674,3 +674,20 @@ def test_scorers_take_a_search_s_groups_when_they_request_them(grouped):
     with pytest.raises(TypeError, match=r"takes groups as metadata, not \['sample_weight'\]"):
         make_probe_scorer(target=1)(search.best_estimator_, data.data, data.target,
                                     sample_weight=np.ones(240))
+
+
+def test_linear_r2_averages_the_true_dimensions_uniformly_whatever_their_spread():
+    """ALGORITHM.md s.7: r2_score *averaged over dimensions*. The learned
+    representation predicts one true dimension exactly (R^2 = 1) and nothing of
+    a second, independent one (R^2 ~ 0): the mean is 0.5. linear_r2 divides each
+    column by its peak, so a variance-weighted mean differs from it only between
+    columns of different shape: here a bounded +-1 column (variance/peak^2 = 1)
+    and a Gaussian one with a single 20-sigma value (variance/peak^2 ~ 1/400),
+    where variance weighting gives ~1 instead."""
+    rng = np.random.default_rng(0)
+    signs = rng.choice([-1.0, 1.0], size=400)
+    other = rng.normal(size=400)
+    other[7] = 20.0  # the column's peak is far beyond its spread
+    for z_true in (np.column_stack([signs, other]), np.column_stack([other, signs])):
+        r2 = linear_r2(z_learned=signs[:, None], z_true=z_true, random_state=0)
+        assert abs(r2 - 0.5) < 0.05, r2
