@@ -226,9 +226,8 @@ def _encode_transformer(transformer):
     and ``set_output`` choice."""
     attributes = {k: v for k, v in vars(transformer).items()
                   if k.endswith("_") and not k.startswith("__")}
-    if type(transformer) is SimpleImputer and attributes["statistics_"].dtype.kind == "O":
-        # the constant strategy's fill value, held as objects: a number
-        attributes["statistics_"] = attributes["statistics_"].astype(np.float64)
+    if type(transformer) is SimpleImputer:
+        attributes["statistics_"] = _imputer_statistics(transformer)
     fitted = {k: _encode(v) for k, v in attributes.items()}
     params = _parameters(transformer) if type(transformer) is not FunctionTransformer \
         else _function_transformer_parameters(transformer)
@@ -272,11 +271,25 @@ def _decode_transformer(value, allowed):
     return transformer
 
 
+def _imputer_statistics(imputer):
+    """The numbers a fitted SimpleImputer fills gaps with, as it fills them:
+    in the float dtype it was fitted on (its ``transform`` rounds its float64
+    means to float32 after a fit on float32 rows), numbers where the
+    constant strategy holds them as objects."""
+    statistics = imputer.statistics_
+    if statistics.dtype.kind == "O":
+        statistics = statistics.astype(np.float64)
+    fill = getattr(imputer, "_fill_dtype", None)  # scikit-learn's own, where it has it
+    if isinstance(fill, np.dtype) and fill.kind == "f" and statistics.dtype.kind == "f":
+        statistics = statistics.astype(fill)
+    return statistics
+
+
 def _fit_imputer_state(imputer, fitted):
     """Give a SimpleImputer read from a file the state its ``transform``
-    reads besides the stored attributes (the dtypes it was fitted on), by
-    fitting it on one row without missing values; the stored statistics then
-    replace the row's."""
+    reads besides the stored attributes (the dtype it was fitted on, that of
+    the stored statistics), by fitting it on one row without missing values;
+    the stored statistics then replace the row's."""
     statistics = fitted.get("statistics_")
     if not (isinstance(statistics, np.ndarray) and statistics.ndim == 1
             and statistics.dtype.kind in "iuf" and np.isfinite(statistics).all()):
@@ -286,7 +299,9 @@ def _fit_imputer_state(imputer, fitted):
     # a value that is not the missing one (NaN is no value's equal)
     value = 1.0 if imputer.missing_values == 0 else 0.0
     imputer._validate_params()  # the types and ranges its fit checks
-    imputer.fit(np.full((1, len(statistics)), value))
+    # fitted on rows of the statistics' dtype, it fills in that dtype
+    dtype = statistics.dtype if statistics.dtype.kind == "f" else np.float64
+    imputer.fit(np.full((1, len(statistics)), value, dtype=dtype))
 
 
 def _function_transformer_parameters(transformer):

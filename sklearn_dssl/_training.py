@@ -566,9 +566,10 @@ _SCHEDULER_SCORE_NOT_FOUND = re.compile(
 
 @contextlib.contextmanager
 def _noting_ctrl_c(net):
-    """Note on ``net`` (``_ctrl_c_pressed``) that Ctrl-C was pressed while the
-    block runs, then let Python's handler raise its KeyboardInterrupt as
-    usual: the flag tells it from the KeyboardInterrupt a callback raises.
+    """Note on ``net`` (``_ctrl_c_pressed``) that a Ctrl-C pressed while the
+    block runs raised a KeyboardInterrupt (through Python's handler, or the
+    one installed before): the flag tells it from the KeyboardInterrupt a
+    callback raises.
 
     Only the main thread receives signals and may set their handlers;
     elsewhere, and where SIGINT does not raise KeyboardInterrupt (ignored, or
@@ -581,8 +582,11 @@ def _noting_ctrl_c(net):
         return
 
     def note_and_interrupt(signum, frame):
-        net._ctrl_c_pressed = True
-        previous(signum, frame)
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt:
+            net._ctrl_c_pressed = True
+            raise
 
     signal.signal(signal.SIGINT, note_and_interrupt)
     try:
@@ -655,8 +659,14 @@ class ContrastiveNet(NeuralNet):
         except Exception:
             # a loss that stopped being finite (the optimiser has written
             # non-finite weights), a callback's error in mid-epoch: the net
-            # as it was, as a failed fit leaves its estimator
+            # as it was, as a failed fit leaves its estimator, without what
+            # the package's callbacks hold while training (skorch ends the
+            # training without them)
             self._restore_training_state(before)
+            callbacks = dict(self.callbacks_)
+            for name in ("keep_last_epoch_weights", "lr_schedule"):
+                if name in callbacks:
+                    callbacks[name].on_train_end(self)
             raise
         finally:
             self.__dict__.pop("further_epochs_", None)
@@ -932,6 +942,8 @@ def copy_callback(callback, file_prefix=""):
             "skorch.callbacks.Callback (e.g. EarlyStopping(monitor='train_loss')), "
             "their classes, or (name, callback) pairs."
         )
+    if entry is ProgressBar:  # counting the batches trained, as an instance's copy does
+        return (callback[0], BatchCountingProgressBar) if named else BatchCountingProgressBar
     if isinstance(entry, type):  # skorch builds it for each net
         return callback
     _check_scoring_needs_no_labels(entry)
@@ -981,13 +993,20 @@ def _callback_names(callbacks):
     return numbered
 
 
+def _copied_callback(callback):
+    """``type(callback)(**params)``, the callbacks among its parameters copied
+    the same way, as a fit copies it: a copy that parameters may be set on
+    without changing the callback given."""
+    params = {name: _copied_callback(value) if isinstance(value, Callback) else value
+              for name, value in callback.get_params(deep=False).items()}
+    return type(callback)(**params)
+
+
 def callbacks_with_params(callbacks, params):
     """A new list of ``callbacks`` with ``params`` set, as skorch's
     ``set_params`` takes them: ``callbacks__<name>`` (a callback in its place,
     or None to drop it) and ``callbacks__<name>__<parameter>``. The callbacks
-    changed are copies (scikit-learn's ``clone``): the user's stay as given."""
-    from sklearn.base import clone
-
+    changed are copies (:func:`_copied_callback`): the user's stay as given."""
     callbacks = list(callbacks or [])
     names = _callback_names(callbacks)  # before any is dropped
     for key, value in params.items():
@@ -1007,7 +1026,7 @@ def callbacks_with_params(callbacks, params):
         if not parameter:
             entry = value
         else:
-            entry = entry() if isinstance(entry, type) else clone(entry, safe=False)
+            entry = entry() if isinstance(entry, type) else _copied_callback(entry)
             entry.set_params(**{parameter: value})
         callbacks[i] = (name, entry) if named else entry
     return [cb for cb in callbacks if (cb[1] if isinstance(cb, tuple) else cb) is not None]

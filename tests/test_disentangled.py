@@ -440,11 +440,12 @@ def test_the_progress_bar_counts_the_batches_trained(data, monkeypatch):
     small_model(verbose=1).fit(data.data)
     drawn = sys.stderr.getvalue()
     assert "0/7 " in drawn and "/8 " not in drawn
-    # and so does skorch's, given as a callback
-    monkeypatch.setattr(sys, "stderr", _Terminal())
-    small_model(callbacks=[ProgressBar()]).fit(data.data)
-    drawn = sys.stderr.getvalue()
-    assert "0/7 " in drawn and "/8 " not in drawn
+    # and so does skorch's, given as a callback, its class or a named pair
+    for bar in (ProgressBar(), ProgressBar, ("bar", ProgressBar())):
+        monkeypatch.setattr(sys, "stderr", _Terminal())
+        small_model(callbacks=[bar]).fit(data.data)
+        drawn = sys.stderr.getvalue()
+        assert "0/7 " in drawn and "/8 " not in drawn
 
 
 class _CountEpochs(Callback):
@@ -956,6 +957,10 @@ def test_a_net_trained_further_is_left_as_it_was_when_a_callback_fails(data):
     with pytest.raises(RuntimeError, match="the callback failed"):
         net.partial_fit(data.data, epochs=2)  # epoch 3 of the history fails
     assert len(net.history) == 2
+    # without what training holds (a copy of the weights, the torch scheduler)
+    callbacks = dict(net.callbacks_)
+    assert callbacks["keep_last_epoch_weights"].state_ is None
+    assert callbacks["lr_schedule"].lr_scheduler_ is None
     model.fit_specific(data.data)  # a step 2 on the net's encoders
     np.testing.assert_array_equal(model.transform(data.data)[:, :6], Z[:, :6])
 
@@ -1004,6 +1009,23 @@ def test_callback_parameters_are_set_as_skorch_sets_them(data):
 
 def _zero(net, X, y=None):
     return 0.0
+
+
+class _Report(Callback):
+    """A callback whose __init__ changes a parameter (a tuple to a list), which
+    scikit-learn's clone refuses and a fit's copy takes."""
+
+    def __init__(self, keys=("train_loss",), every=1):
+        self.keys = list(keys)
+        self.every = every
+
+
+def test_callback_parameters_are_set_on_a_copy_made_as_a_fit_makes_it(data):
+    given = _Report(keys=["train_loss"])
+    model = small_model(callbacks=[given]).set_params(callbacks___Report__every=2)
+    assert (model.callbacks[0].every, model.callbacks[0].keys, given.every) == (
+        2, ["train_loss"], 1)
+    assert model.fit(data.data).shared_net_.history[-1, "train_loss"] > 0
 
 
 def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):

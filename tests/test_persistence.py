@@ -1324,6 +1324,20 @@ def test_a_pipeline_with_an_imputer_saves_whole(imputer, named, data, tmp_path):
     np.testing.assert_array_equal(loaded.transform(other), pipeline.transform(other))
 
 
+def test_a_loaded_imputer_fills_in_the_dtype_it_was_fitted_on(data, tmp_path):
+    # fitted on float32 rows, scikit-learn's imputer fills float64 ones with
+    # its float64 means rounded to float32
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X = _with_gaps(data.data).astype(np.float32)
+    pipeline = make_pipeline(SimpleImputer(), StandardScaler(), LinearCCA(n_components=2)).fit(X)
+    loaded = load(save(pipeline, tmp_path / "m.zip"))
+    for rows in (X, X.astype(np.float64)):
+        np.testing.assert_array_equal(loaded[0].transform(rows), pipeline[0].transform(rows))
+        np.testing.assert_array_equal(loaded.transform(rows), pipeline.transform(rows))
+
+
 @pytest.mark.parametrize("imputer, reason", [
     (dict(add_indicator=True), "a SimpleImputer with add_indicator=True"),
     (dict(), "a SimpleImputer that drops the columns without a value at fit; give it "

@@ -252,6 +252,22 @@ def test_ctrl_c_at_the_end_of_an_epoch_is_an_interruption(data):
     assert hasattr(model, "specific_net_")
 
 
+def test_a_ctrl_c_that_the_user_s_handler_lets_pass_interrupts_nothing(data):
+    # a handler that notes the key and goes on (e.g. "press again to quit"):
+    # a callback's stop later in the fit is still a callback's stop
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        model = small_model(max_epochs_shared=5,
+                            callbacks=[_CtrlCAtEpochEnd(1), _StopAfter(2)]).fit(data.data)
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(pressed) == 2  # in the first epoch of each step
+    assert model.shared_net_.stopped_by_callback_ and not model.shared_net_.interrupted_
+    assert len(model.shared_net_.history) == 2 and hasattr(model, "specific_net_")
+
+
 @pytest.mark.parametrize("backend", ["threading", "loky"])
 def test_parallel_fits_match_sequential_fits(data, backend):
     seeds = [0, 1, 2, 3]
