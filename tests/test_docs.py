@@ -216,3 +216,24 @@ def test_getting_started_runs_as_written(tmp_path, monkeypatch):
     assert probe_score(model, X, y[:, 0], block="specific", modalities=["m1"]) > 0.7
     # and not the shared label (0.51; an untrained model's specific block: 0.76)
     assert probe_score(model, X, y[:, 1], block="specific", modalities=["m1"]) < 0.6
+
+
+def test_the_user_guide_s_refit_leaves_out_settings_that_failed():
+    # its refit callable, read from the guide: a setting whose fit or score
+    # failed has NaN scores (error_score=np.nan), which min and argmax
+    # would take for the best
+    import numpy as np
+
+    block = next(b for b in python_blocks(ROOT / "docs" / "user_guide.md")
+                 if "def most_specific_of_the_least_leaky" in b)
+    tree = ast.parse(block)
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef)
+                    and node.name == "most_specific_of_the_least_leaky")
+    namespace = {"np": np}
+    exec(compile(ast.Module([function], []), "<docs>", "exec"), namespace)
+    refit = namespace["most_specific_of_the_least_leaky"]
+    results = {"mean_test_neg_leakage": np.array([-0.60, np.nan, -0.59, -0.70]),
+               "mean_test_specific": np.array([0.70, 0.90, 0.75, 0.80])}
+    assert refit(results) == 2  # the most specific of those within 0.02 of the least leakage
+    results["mean_test_specific"][2] = np.nan
+    assert refit(results) == 0

@@ -5,11 +5,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sklearn_dssl import LinearCCA
 from sklearn_dssl.datasets import make_paper_synthetic
 from sklearn_dssl.metrics import (
     block_features,
@@ -328,6 +330,27 @@ def test_a_target_y_lacks_is_refused(y, target, message):
         probe_score(est, np.arange(10), y, target=target)
 
 
+def test_the_scorers_score_a_refitted_search_as_nested_cross_validation_does():
+    # the outer loop of nested cross-validation hands the scorer the search
+    data = make_paper_synthetic(n_samples=300, n_latent=3, n_features=5, random_state=0)
+    probe = make_probe_scorer(block="shared", target=1)
+    inner = GridSearchCV(LinearCCA(modalities=data.modalities),
+                         {"n_components": [1, 3]}, scoring=probe, cv=2)
+    scores = cross_val_score(inner, data.data, data.target, scoring=probe, cv=KFold(3),
+                             error_score="raise")
+    assert np.all(scores > 0.6)
+    # the same as the scorer of the search's best estimator, in a Pipeline too
+    train, test = next(KFold(3).split(data.data))
+    search = clone(inner).fit(data.data[train], data.target[train])
+    assert scores[0] == probe(search.best_estimator_, data.data[test], data.target[test])
+    pipeline = make_pipeline(StandardScaler(), clone(inner)).fit(data.data[train],
+                                                                 data.target[train])
+    assert np.isfinite(probe(pipeline, data.data[test], data.target[test]))
+    with pytest.raises(TypeError, match="or of a search fitted with refit"):
+        probe(clone(inner).set_params(refit=False).fit(data.data[train], data.target[train]),
+              data.data[test], data.target[test])
+
+
 def test_leakage_and_probe_scorers_score_one_search_on_a_y_of_several_labels():
     # the specific block of m1 on its own label (column 0) and on the shared
     # one (column 1), both from one search over ortho_weight
@@ -451,8 +474,6 @@ def test_a_probe_scorer_with_a_bad_setting_is_refused_when_built(make_scorer, se
 
 
 def test_probe_score_checks_the_probe_and_the_estimators_inside_it():
-    from sklearn_dssl import LinearCCA
-
     X = np.random.default_rng(0).normal(size=(60, 4))
     y = np.arange(60) % 2
     cca = LinearCCA([2, 2], n_components=1).fit(X)

@@ -38,10 +38,12 @@ def block_features(estimator, X, block="shared", modalities=None):
 
     Parameters
     ----------
-    estimator : fitted estimator with ``transform_blocks``, or Pipeline
+    estimator : fitted estimator with ``transform_blocks``, Pipeline or search
         A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`,
-        or a fitted :class:`~sklearn.pipeline.Pipeline` whose last step is
-        one (its earlier steps transform X first).
+        a fitted :class:`~sklearn.pipeline.Pipeline` whose last step is
+        one (its earlier steps transform X first), or a search refitted on
+        one (e.g. :class:`~sklearn.model_selection.GridSearchCV`: its
+        ``best_estimator_``, as in nested cross-validation).
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
     block : {"shared", "specific"}, default="shared"
@@ -69,16 +71,22 @@ def block_features(estimator, X, block="shared", modalities=None):
             f"estimator={estimator.__name__} is a class; pass a fitted instance, e.g. "
             f"{estimator.__name__}(...).fit(X)."
         )
-    if isinstance(estimator, Pipeline):
-        if len(estimator) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
+    while True:  # the estimator a Pipeline ends in, or a fitted search refitted
+        if isinstance(estimator, Pipeline):
+            if len(estimator) > 1:
+                X = estimator[:-1].transform(X)
+            estimator = estimator[-1]
+        elif hasattr(estimator, "best_estimator_"):  # e.g. the outer scorer of nested CV
+            estimator = estimator.best_estimator_
+        else:
+            break
     if not hasattr(estimator, "transform_blocks"):
         raise TypeError(
             f"{type(estimator).__name__} has no transform_blocks: the probe metrics read "
             "the blocks of a fitted estimator of sklearn_dssl (DisentangledSSL, "
-            "MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE) or of a "
-            "Pipeline ending in one; of a fitted search, pass its best_estimator_."
+            "MultimodalContrastive, LinearCCA, JointOptSSL, FOCAL, DMVAE), of a "
+            "Pipeline ending in one, or of a search fitted with refit (its "
+            "best_estimator_)."
         )
     if isinstance(estimator, MultimodalTransformer):
         check_is_fitted(estimator)
@@ -197,9 +205,10 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
 
     Parameters
     ----------
-    estimator : fitted estimator with ``transform_blocks``, or Pipeline
+    estimator : fitted estimator with ``transform_blocks``, Pipeline or search
         A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`,
-        or a fitted Pipeline whose last step is one.
+        a fitted Pipeline whose last step is one, or a search refitted on one
+        (its ``best_estimator_``).
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
     y : array-like of shape (n_samples,) or (n_samples, n_labels)
@@ -403,9 +412,10 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
 
     Parameters
     ----------
-    estimator : fitted estimator with ``transform_blocks``, or Pipeline
+    estimator : fitted estimator with ``transform_blocks``, Pipeline or search
         A fitted estimator of the package, e.g. :class:`~sklearn_dssl.DisentangledSSL`,
-        or a fitted Pipeline whose last step is one.
+        a fitted Pipeline whose last step is one, or a search refitted on one
+        (its ``best_estimator_``).
     X : array-like of shape (n_samples, n_features)
         Data with the columns seen in fit.
     y : array-like of shape (n_samples,) or (n_samples, n_labels)
@@ -531,8 +541,10 @@ def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, ta
     ... }
     >>> def most_specific_of_the_least_leaky(results):
     ...     leakage = -results["mean_test_neg_leakage"]
-    ...     candidates = np.flatnonzero(leakage <= leakage.min() + 0.02)
-    ...     return int(candidates[np.argmax(results["mean_test_specific"][candidates])])
+    ...     specific = results["mean_test_specific"]
+    ...     scored = np.isfinite(leakage) & np.isfinite(specific)  # failed settings: NaN
+    ...     candidates = np.flatnonzero(scored & (leakage <= leakage[scored].min() + 0.02))
+    ...     return int(candidates[np.argmax(specific[candidates])])
     >>> search = GridSearchCV(
     ...     DisentangledSSL(modalities={"m1": 100, "m2": 100}),
     ...     {"ortho_weight": [0.1, 1.0, 10.0]},
