@@ -182,7 +182,8 @@ class JointOptSSL(_JointlyTrainedBaseline):
     ----------
     {modalities}
     n_shared : int, default=100
-        Width of each modality's shared embedding.
+        Width of each modality's shared embedding, at least 2 (the
+        contrastive loss compares the embeddings by their cosine).
     n_specific : int, default=100
         Width of each modality's specific embedding.
     hidden_layer_sizes : int or tuple of int, default=(512,)

@@ -101,7 +101,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         (the last with the first), as modality 1 with modality 2's when
         there are two.
     n_shared : int, default=100
-        Width of each modality's shared embedding.
+        Width of each modality's shared embedding, at least 2 (the
+        contrastive loss compares the embeddings by their cosine).
     n_specific : int, default=100
         Width of each modality's specific embedding.
     hidden_layer_sizes : int or tuple of int, default=(512,)

@@ -378,12 +378,16 @@ class LinearCCA(MultimodalTransformer):
         # cross-covariance (a pair's signs turn together), over their standard
         # deviations (1 under the ridged covariance, below 1 with a ridge)
         deviations = [np.sqrt(np.diag(among)) for among, _ in moments]
+        pairs = []
+        for i, j in crosses:
+            covariance = np.einsum("ak,ab,bk->k", directions[i], crosses[i, j], directions[j])
+            scale = deviations[i] * deviations[j]
+            # with three or more modalities, one that shares nothing in a
+            # direction has a variate of 0 there, which correlates 0
+            pairs.append(np.divide(covariance, scale, out=np.zeros_like(covariance),
+                                   where=scale > 0))
         # clipped: rounding takes perfectly correlated variates past 1
-        self.canonical_correlations_ = np.clip(np.mean([
-            np.einsum("ak,ab,bk->k", directions[i], crosses[i, j], directions[j])
-            / (deviations[i] * deviations[j])
-            for i, j in crosses
-        ], axis=0), -1.0, 1.0)
+        self.canonical_correlations_ = np.clip(np.mean(pairs, axis=0), -1.0, 1.0)
         # least-squares projection of each modality onto its own variates
         self.loadings_ = [linalg.pinvh(among) @ with_columns
                           for among, with_columns in moments]

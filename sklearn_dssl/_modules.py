@@ -232,10 +232,13 @@ class PowerSphericalHead(VonMisesFisherHead):
         devices lack).
         """
         half = (dim - 1.0) / 2.0
+        # a concentration past the dtype's largest number: as concentrated
+        # as the dtype can hold (the draws are then 0, the mean itself)
+        concentration = min(half + self.kappa, torch.finfo(dtype).max)
         # full() fills on the device; torch.tensor() would copy from the host
         beta = torch.distributions.Beta(
             torch.full((), half, dtype=dtype, device=device),
-            torch.full((), half + self.kappa, dtype=dtype, device=device),
+            torch.full((), concentration, dtype=dtype, device=device),
             validate_args=False,
         )
         return beta.sample((n,))

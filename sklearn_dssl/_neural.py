@@ -195,13 +195,17 @@ def check_sphere_width(width, *, parameter, why, fix):
 
 
 def check_head_width(head, n_shared):
-    """Refuse a shared width under 2 for a posterior head on the unit sphere."""
-    if head != "gaussian":
-        check_sphere_width(
-            n_shared, parameter="n_shared",
-            why=f"head={head!r} samples on the unit sphere",
-            fix="raise n_shared or use head='gaussian'",
-        )
+    """Refuse a shared width under 2: the cross-modal InfoNCE compares the
+    posterior samples by their cosine, in one dimension their sign, which
+    has no gradient (whatever the head; the spherical ones sample on the
+    unit sphere besides)."""
+    on_sphere = "" if head == "gaussian" else f" (head={head!r} samples on the unit sphere)"
+    check_sphere_width(
+        n_shared, parameter="n_shared",
+        why=("the contrastive loss compares the shared embeddings by their cosine, in one "
+             f"dimension their sign, which does not learn{on_sphere}"),
+        fix="raise n_shared",
+    )
 
 
 def _check_full_rank(embedding):

@@ -1,5 +1,7 @@
 """LinearCCA: closed-form CCA with shared and specific blocks."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.cross_decomposition import CCA
@@ -533,3 +535,17 @@ def test_n_components_is_read_from_the_fitted_weights(data, tmp_path):
     assert cca.n_components_ == 2
     assert load(save(cca, tmp_path / "cca.zip")).n_components_ == 2
     assert "n_components_" not in vars(cca)  # nothing new for save to store
+
+
+def test_a_modality_that_shares_nothing_in_a_direction_correlates_zero_there():
+    # three modalities: the third shares nothing with the first two, its
+    # variate is 0 (a part of norm 0), and its pairs correlate 0, as score
+    # counts them, not 0/0
+    first = np.array([1.0, -1, 1, -1, 1, -1, 1, -1])
+    third = np.array([1.0, 1, -1, -1, 1, 1, -1, -1])
+    X = np.column_stack([first, first, third])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cca = LinearCCA(modalities=[1, 1, 1]).fit(X)
+    np.testing.assert_allclose(cca.canonical_correlations_, [1 / 3])
+    assert cca.score(X) == pytest.approx(1 / 3)

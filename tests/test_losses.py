@@ -647,3 +647,12 @@ def test_step1_contrast_averages_every_pair_of_three_modalities():
     expected = torch.stack([info_nce(x, y, 0.07) for x, y in pairs]).mean()
     torch.testing.assert_close(cross_modal_info_nce([a, b, c], 0.07), expected)
     assert abs(expected - info_nce(a, b, 0.07)) > 1.0
+
+
+def test_the_power_spherical_head_takes_a_kappa_past_float32_s_range():
+    # torch.full of a concentration past float32's largest number overflowed
+    head = PowerSphericalHead(1e39)
+    mean = torch.nn.functional.normalize(torch.randn(64, 5), dim=1)
+    sample = head.sample(mean)
+    assert torch.isfinite(sample).all()
+    torch.testing.assert_close(sample, mean)  # as concentrated as float32 holds
