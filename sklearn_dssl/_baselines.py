@@ -32,7 +32,7 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
-    check_head_width,
+    check_shared_width,
     check_sphere_width,
 )
 from ._training import infer, seeded_torch, warn_if_interrupted
@@ -297,7 +297,7 @@ class JointOptSSL(_JointlyTrainedBaseline):
         self.accelerator = accelerator
 
     def _check_params(self):
-        check_head_width(self.head, self.n_shared)
+        check_shared_width(self.head, self.n_shared)
 
     def _module_and_objective(self, modality_sizes, hidden, augmenter):
         module = JointEncoders(

@@ -24,7 +24,7 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
-    check_head_width,
+    check_shared_width,
     column_statistics,
 )
 from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted
@@ -362,7 +362,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         return self
 
     def _check_params(self):
-        check_head_width(self.head, self.n_shared)
+        check_shared_width(self.head, self.n_shared)
         self._check_ica(self.n_shared)
 
     def _fit(self, X):

@@ -194,7 +194,7 @@ def check_sphere_width(width, *, parameter, why, fix):
         raise ValueError(f"{why}, which needs {parameter} >= 2, got {width}; {fix}.")
 
 
-def check_head_width(head, n_shared):
+def check_shared_width(head, n_shared):
     """Refuse a shared width under 2: the cross-modal InfoNCE compares the
     posterior samples by their cosine, in one dimension their sign, which
     has no gradient (whatever the head; the spherical ones sample on the
