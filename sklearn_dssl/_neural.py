@@ -208,20 +208,44 @@ def check_shared_width(head, n_shared):
     )
 
 
-def _check_full_rank(embedding):
-    """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
+def _rank(embedding):
+    """The rank of an embedding's centred rows (singular values above 1e-6
+    of the largest)."""
     # the singular values of the centred rows, from the eigenvalues of their
     # d x d Gram matrix: one product over the rows instead of their SVD
     centred = embedding - embedding.mean(axis=0)
     eigenvalues = np.linalg.eigvalsh(centred.T @ centred)[::-1]
     singular = np.sqrt(np.clip(eigenvalues, 0.0, None))
-    rank = int(np.sum(singular > singular[0] * 1e-6)) if singular[0] > 0 else 0
+    return int(np.sum(singular > singular[0] * 1e-6)) if singular[0] > 0 else 0
+
+
+def _check_full_rank(embedding):
+    """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
+    rank = _rank(embedding)
     if rank < embedding.shape[1]:
         raise ValueError(
             f"The learned shared embedding has rank {rank} < its width "
             f"{embedding.shape[1]}, so ICA cannot unmix it; train longer, give "
             "more rows, or lower the embedding width (n_components / n_shared)."
         )
+
+
+def _warn_of_a_degenerate_modality(parts, names):
+    """Warn of a modality whose embedding spans fewer directions than its
+    width: the one unmixing of the stacked embeddings gives it components
+    that are combinations of fewer directions, which do not mean what the
+    other modalities' do."""
+    for name, part in zip(names, parts):
+        rank = _rank(part.astype(np.float64))
+        if rank < part.shape[1]:
+            warnings.warn(
+                f"the learned shared embedding of modality {name!r} has rank {rank} < its "
+                f"width {part.shape[1]}: its ICA components are combinations of {rank} "
+                "directions and do not each mean what the other modalities' do. Train "
+                "longer, give more rows, or lower the embedding width (n_components / "
+                "n_shared).",
+                UserWarning,
+            )
 
 
 class NeuralMultimodalTransformer(MultimodalTransformer):
@@ -398,8 +422,8 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         # float64: the whitening of a low-variance float32 embedding loses
         # precision, and row-wise results of float32 products depend on the
         # batch they are computed in.
-        stacked = np.concatenate(self._stack_by_modality(X_model.cpu().numpy()))
-        stacked = stacked.astype(np.float64)
+        parts = self._stack_by_modality(X_model.cpu().numpy())
+        stacked = np.concatenate(parts).astype(np.float64)
         if not isinstance(self.ica, FastICA):  # True or numpy's True
             ica = FastICA(whiten="unit-variance", max_iter=1000, random_state=seed)
         else:
@@ -407,6 +431,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             if ica.random_state is None:
                 ica.set_params(random_state=seed)
         _check_full_rank(stacked)
+        _warn_of_a_degenerate_modality(parts, self.modalities_)
         # Internal arrays stay arrays whatever the global set_output config.
         self.ica_ = ica.set_output(transform="default").fit(stacked)
         self.unmixing_ = self.ica_.components_
@@ -423,6 +448,17 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         if not isinstance(ica, FastICA):
             return
         validate_estimator_settings(ica)
+        if ica.whiten is False:
+            raise ValueError(
+                "ica=FastICA(whiten=False) takes its input as already white, and the "
+                "shared embedding is not (nor centred); leave whiten at its default, "
+                "'unit-variance'."
+            )
+        if ica.w_init is not None and np.shape(ica.w_init) != (width, width):
+            raise ValueError(
+                f"ica=FastICA(w_init=...) has shape {np.shape(ica.w_init)}, and the shared "
+                f"embedding's width ({width}) needs ({width}, {width})."
+            )
         if ica.n_components not in (None, width):
             raise ValueError(
                 f"ica=FastICA(n_components={ica.n_components}) must keep the "

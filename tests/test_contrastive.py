@@ -1,5 +1,7 @@
 """MultimodalContrastive, the ICA option of the neural estimators, and the causal generator."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -95,6 +97,10 @@ def test_box_setting_draws_wide_noise_without_endless_rejection():
     z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
     assert z2.min() >= 0 and z2.max() <= 1 and abs(z2.mean() - 0.5) < 0.02
     assert abs(np.corrcoef(z1.ravel(), z2.ravel())[0, 1]) < 0.05
+    # beyond 1e6 the Laplace CDF cannot tell the box's ends apart, and
+    # every draw came back as z1 itself (1e17)
+    with pytest.raises(ValueError, match=r"'noise_scale' parameter .* range \(0\.0, 1000000\.0\]"):
+        make_latent_partial_causal(100, setting="box", noise_scale=1e17, random_state=0)
     # the inverse transform and rejection draw the same truncated density
     by_rejection = _coupled_in_box(np.random.RandomState(0), 20000, 3, 0.3)
     by_inversion = _coupled_in_box(np.random.RandomState(0), 20000, 3, 0.3, rejection_rounds=0)
@@ -358,6 +364,31 @@ def test_ica_must_keep_the_embedding_width_and_is_checked_before_training(
     model.set_params(ica=FastICA(max_iter=0))
     with pytest.raises(ValueError, match="'max_iter' parameter of FastICA"):
         model.fit(ica_data.data[:200])
+    # an unwhitened FastICA takes the embedding, neither white nor centred, as white
+    model.set_params(ica=FastICA(whiten=False))
+    with pytest.raises(ValueError, match=r"FastICA\(whiten=False\) takes its input as already "
+                                         r"white.*leave whiten at its default"):
+        model.fit(ica_data.data[:200])
+    model.set_params(ica=FastICA(w_init=np.eye(2)))
+    with pytest.raises(ValueError, match=r"has shape \(2, 2\), and the shared embedding's "
+                                         r"width \(3\) needs \(3, 3\)"):
+        model.fit(ica_data.data[:200])
+
+
+def test_ica_warns_of_a_modality_whose_embedding_spans_fewer_directions(ica_data):
+    # the stack of both modalities' embeddings has full rank, one modality's
+    # not: its components would be combinations of fewer directions
+    from sklearn_dssl._neural import _warn_of_a_degenerate_modality
+
+    rng = np.random.default_rng(0)
+    full, flat = rng.normal(size=(100, 3)), rng.normal(size=(100, 2)) @ rng.normal(size=(2, 3))
+    assert np.linalg.matrix_rank(np.vstack([full, flat])) == 3
+    with pytest.warns(UserWarning, match=r"modality 'b' has rank 2 < its width 3: its ICA "
+                                         r"components are combinations of 2 directions"):
+        _warn_of_a_degenerate_modality([full, flat], ["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_of_a_degenerate_modality([full, full + 1.0], ["a", "b"])
 
 
 def test_ica_on_a_degenerate_embedding_says_so(ica_data):

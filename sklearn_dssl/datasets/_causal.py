@@ -76,7 +76,9 @@ def _coupled_independent(rng, n_samples, n_coupled, scale):
         # scipy's sampler does not return beyond about 1e153; far below that
         # the coupling is already exact to float64's precision
         "concentration": [Interval(Real, 0, 1e100, closed="right")],
-        "noise_scale": [Interval(Real, 0, None, closed="neither")],
+        # the box's inverse transform needs the Laplace CDF to tell 0 from 1;
+        # far below 1e6 the noise is already uniform over the box
+        "noise_scale": [Interval(Real, 0, 1e6, closed="right")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -134,7 +136,7 @@ def make_latent_partial_causal(
         Slope of the leaky ReLUs for negative inputs.
     concentration : float in (0, 1e100], default=10.0
         Concentration of the von Mises-Fisher ``"sphere"`` coupling.
-    noise_scale : float, default=0.1
+    noise_scale : float in (0, 1e6], default=0.1
         Laplace scale (``"box"``) or Gaussian standard deviation (``"ica"``)
         of the coupling.
     random_state : int, RandomState instance or None, default=None
