@@ -99,8 +99,12 @@ def test_box_setting_draws_wide_noise_without_endless_rejection():
     assert abs(np.corrcoef(z1.ravel(), z2.ravel())[0, 1]) < 0.05
     # beyond 1e6 the Laplace CDF cannot tell the box's ends apart, and
     # every draw came back as z1 itself (1e17)
-    with pytest.raises(ValueError, match=r"'noise_scale' parameter .* range \(0\.0, 1000000\.0\]"):
+    with pytest.raises(ValueError, match=r"setting='box' takes noise_scale up to 1e\+06, got "
+                                         r"1e\+17; at 1e\+06 the noise is already uniform"):
         make_latent_partial_causal(100, setting="box", noise_scale=1e17, random_state=0)
+    # the Gaussian coupling of the ica setting has no such bound
+    wide = make_latent_partial_causal(100, setting="ica", noise_scale=1e17, random_state=0)
+    assert np.isfinite(wide.data).all()
     # the inverse transform and rejection draw the same truncated density
     by_rejection = _coupled_in_box(np.random.RandomState(0), 20000, 3, 0.3)
     by_inversion = _coupled_in_box(np.random.RandomState(0), 20000, 3, 0.3, rejection_rounds=0)

@@ -11,6 +11,8 @@ from .._validation import validate_params_refusing_bools
 from ._synthetic import _apply_mlp, _empty_modalities, _invertible_leaky_relu_mlp
 
 SETTINGS = ("sphere", "box", "ica")
+# The widest Laplace noise of the box setting (see make_latent_partial_causal).
+BOX_NOISE_SCALE_MAX = 1e6
 
 
 def _coupled_on_sphere(rng, n_samples, n_coupled, concentration):
@@ -76,9 +78,7 @@ def _coupled_independent(rng, n_samples, n_coupled, scale):
         # scipy's sampler does not return beyond about 1e153; far below that
         # the coupling is already exact to float64's precision
         "concentration": [Interval(Real, 0, 1e100, closed="right")],
-        # the box's inverse transform needs the Laplace CDF to tell 0 from 1;
-        # far below 1e6 the noise is already uniform over the box
-        "noise_scale": [Interval(Real, 0, 1e6, closed="right")],
+        "noise_scale": [Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -136,9 +136,9 @@ def make_latent_partial_causal(
         Slope of the leaky ReLUs for negative inputs.
     concentration : float in (0, 1e100], default=10.0
         Concentration of the von Mises-Fisher ``"sphere"`` coupling.
-    noise_scale : float in (0, 1e6], default=0.1
-        Laplace scale (``"box"``) or Gaussian standard deviation (``"ica"``)
-        of the coupling.
+    noise_scale : float, default=0.1
+        Laplace scale (``"box"``, at most 1e6) or Gaussian standard
+        deviation (``"ica"``) of the coupling.
     random_state : int, RandomState instance or None, default=None
         Seeds the latents and the mixing networks.
 
@@ -173,6 +173,15 @@ def make_latent_partial_causal(
             f"setting='sphere' draws the coupled latents on the unit sphere of "
             f"R^n_coupled, which needs n_coupled >= 2, got {n_coupled}; raise n_coupled "
             "or use setting='box' or 'ica'."
+        )
+    if setting == "box" and noise_scale > BOX_NOISE_SCALE_MAX:
+        # the inverse transform needs the Laplace CDF to tell 0 from 1
+        # (past about 1e15 every draw came back as z1 itself); at 1e6 the
+        # noise is already uniform over the box to about 1e-6
+        raise ValueError(
+            f"setting='box' takes noise_scale up to {BOX_NOISE_SCALE_MAX:g}, got "
+            f"{noise_scale:g}; at {BOX_NOISE_SCALE_MAX:g} the noise is already uniform "
+            "over the box, independent of the other modality's latent."
         )
     rng = check_random_state(random_state)
     if setting == "sphere":
