@@ -129,7 +129,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _validate_input(self, X, *, reset):
         """Validated float32/float64 ndarray of X (new fit when ``reset``)."""
         X = readable_input(X)
-        try:
+        with naming_unreadable_columns(X):
             X = validate_data(
                 self,
                 X,
@@ -137,11 +137,6 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
                 dtype=list(self._input_dtypes),
                 ensure_min_samples=2 if reset else 1,
             )
-        except (ValueError, TypeError) as exc:
-            unreadable = unreadable_columns_error(X, exc)
-            if unreadable is None:
-                raise
-            raise unreadable from None
         if reset:
             peaks = check_float32_columns_at_fit(X, getattr(self, "feature_names_in_", None))
             return check_float32_range(X, peaks)
@@ -404,13 +399,8 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
         # anything
         X = X[list(expected_names)] if hasattr(X, "loc") else X.select(list(expected_names))
     X = readable_input(X)
-    try:
+    with naming_unreadable_columns(X):
         X = check_array(X, dtype=list(dtypes))
-    except (ValueError, TypeError) as exc:
-        unreadable = unreadable_columns_error(X, exc)
-        if unreadable is None:
-            raise
-        raise unreadable from None
     if X.shape[1] != n_columns:
         raise ValueError(
             f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
@@ -418,8 +408,21 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
     return check_float32_range(X)
 
 
-def unreadable_columns_error(X, exc):
-    """The ValueError naming the columns of a DataFrame ``X`` that numpy could
+@contextlib.contextmanager
+def naming_unreadable_columns(X):
+    """Turn numpy's error reading the data frame ``X`` as numbers in the block
+    into a ValueError naming the columns it cannot read (other errors pass)."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        unreadable = _unreadable_columns_error(X, exc)
+        if unreadable is None:
+            raise
+        raise unreadable from None
+
+
+def _unreadable_columns_error(X, exc):
+    """The ValueError naming the columns of a data frame ``X`` that numpy could
     not read as numbers, which ``exc`` (numpy's error reading ``X``)
     reported; None for another error."""
     message = str(exc)

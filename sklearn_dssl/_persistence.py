@@ -298,8 +298,7 @@ def _fit_imputer_state(imputer, fitted):
         raise ValueError("a SimpleImputer step adds indicator columns")
     # a value that is not the missing one (NaN is no value's equal)
     value = 1.0 if imputer.missing_values == 0 else 0.0
-    imputer._validate_params()  # the types and ranges its fit checks
-    # fitted on rows of the statistics' dtype, it fills in that dtype
+    # fitted (its fit checks its parameters' types and ranges) on rows of the statistics' dtype, it fills in that dtype
     dtype = statistics.dtype if statistics.dtype.kind == "f" else np.float64
     imputer.fit(np.full((1, len(statistics)), value, dtype=dtype))
 

@@ -899,9 +899,9 @@ def held_out_rows(n_rows, fraction):
     return n_valid
 
 
-def _fresh_callback(callback, file_prefix):
-    """``type(callback)(**params)``: the callback's parameters, not its state
-    (skorch's ``ProgressBar`` becomes a :class:`BatchCountingProgressBar`).
+def _fresh_callback(callback, file_prefix="", kind=None):
+    """``type(callback)(**params)``, or ``kind(**params)``: the callback's
+    parameters, not its state.
 
     The parameters themselves are shared, not copied: a writer, a run or a
     sink given to a logging callback (skorch's ``TensorBoard(writer)``,
@@ -914,15 +914,13 @@ def _fresh_callback(callback, file_prefix):
     nets of one fit do not write over each other's files.
     """
     params = callback.get_params(deep=False)
-    # skorch's own bar counts the incomplete last batch, which training drops
-    kind = BatchCountingProgressBar if type(callback) is ProgressBar else type(callback)
     for name, value in params.items():
         if isinstance(value, Callback):
             params[name] = _fresh_callback(value, file_prefix).initialize()
         elif file_prefix and name.startswith("f_") and isinstance(value, (str, os.PathLike)):
             folder, base = os.path.split(os.fspath(value))
             params[name] = os.path.join(folder, file_prefix + base)
-    return kind(**params)
+    return (kind or type(callback))(**params)
 
 
 def copy_callback(callback, file_prefix=""):
@@ -942,13 +940,15 @@ def copy_callback(callback, file_prefix=""):
             "skorch.callbacks.Callback (e.g. EarlyStopping(monitor='train_loss')), "
             "their classes, or (name, callback) pairs."
         )
-    if entry is ProgressBar:  # counting the batches trained, as an instance's copy does
+    # skorch's own bar counts the incomplete last batch, which training drops
+    counting = BatchCountingProgressBar if type(entry) is ProgressBar else None
+    if entry is ProgressBar:
         return (callback[0], BatchCountingProgressBar) if named else BatchCountingProgressBar
     if isinstance(entry, type):  # skorch builds it for each net
         return callback
     _check_scoring_needs_no_labels(entry)
     try:
-        fresh = _fresh_callback(entry, file_prefix)
+        fresh = _fresh_callback(entry, file_prefix, kind=counting)
     except (TypeError, RuntimeError) as exc:
         name = type(entry).__name__
         raise TypeError(
@@ -993,20 +993,12 @@ def _callback_names(callbacks):
     return numbered
 
 
-def _copied_callback(callback):
-    """``type(callback)(**params)``, the callbacks among its parameters copied
-    the same way, as a fit copies it: a copy that parameters may be set on
-    without changing the callback given."""
-    params = {name: _copied_callback(value) if isinstance(value, Callback) else value
-              for name, value in callback.get_params(deep=False).items()}
-    return type(callback)(**params)
-
-
 def callbacks_with_params(callbacks, params):
     """A new list of ``callbacks`` with ``params`` set, as skorch's
     ``set_params`` takes them: ``callbacks__<name>`` (a callback in its place,
     or None to drop it) and ``callbacks__<name>__<parameter>``. The callbacks
-    changed are copies (:func:`_copied_callback`): the user's stay as given."""
+    changed are copies, made as a fit makes them (:func:`_fresh_callback`):
+    the user's stay as given."""
     callbacks = list(callbacks or [])
     names = _callback_names(callbacks)  # before any is dropped
     for key, value in params.items():
@@ -1026,7 +1018,7 @@ def callbacks_with_params(callbacks, params):
         if not parameter:
             entry = value
         else:
-            entry = entry() if isinstance(entry, type) else _copied_callback(entry)
+            entry = entry() if isinstance(entry, type) else _fresh_callback(entry)
             entry.set_params(**{parameter: value})
         callbacks[i] = (name, entry) if named else entry
     return [cb for cb in callbacks if (cb[1] if isinstance(cb, tuple) else cb) is not None]
