@@ -11,7 +11,7 @@ compute them for a batch (:meth:`_encode_batch`); it owns no training loop
 
 import contextlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from numbers import Integral
 
 import numpy as np
@@ -72,6 +72,21 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _fitted_blocks(self):
         """The blocks the fitted model can compute (all of them by default)."""
         return self._blocks
+
+    @staticmethod
+    def _block_names(blocks, fitted):
+        """``transform_blocks``' ``blocks`` (a name or names) as a list of
+        str; ``fitted`` are the names to suggest."""
+        if isinstance(blocks, str):
+            return [blocks]
+        names = list(blocks) if isinstance(blocks, Iterable) and not isinstance(
+            blocks, (bytes, Mapping)) else None
+        if names is None or not all(isinstance(name, str) for name in names):
+            raise TypeError(
+                f"blocks={blocks!r} is not a block's name or a sequence of them; pass "
+                f"one of {list(fitted)}, a list of them, or None for all of them."
+            )
+        return names
 
     def _check_blocks_fitted(self, blocks):
         unknown = [b for b in blocks if b not in self._blocks]
@@ -284,7 +299,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         if blocks is None:
             blocks = fitted
         else:
-            blocks = [blocks] if isinstance(blocks, str) else list(blocks)
+            blocks = self._block_names(blocks, fitted)
             if not blocks:
                 raise ValueError(
                     f"blocks is empty; name at least one of {list(fitted)}, or pass None "

@@ -35,7 +35,7 @@ from ._neural import (
     check_shared_width,
     check_sphere_width,
 )
-from ._training import infer, seeded_torch, warn_if_interrupted
+from ._training import infer, seeded_torch, warn_if_interrupted, with_autograd
 
 # Parameters every baseline shares (besides the training ones of the base).
 _BASELINE_PARAMETER_CONSTRAINTS = {
@@ -123,6 +123,7 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
         raise NotImplementedError
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_autograd
     def fit(self, X, y=None):
         """Train the shared and specific encoders together.
 

@@ -21,7 +21,7 @@ from ._neural import (
     check_sphere_width,
     ica_on,
 )
-from ._training import seeded_torch, warn_if_interrupted
+from ._training import seeded_torch, warn_if_interrupted, with_autograd
 
 
 class MultimodalContrastive(NeuralMultimodalTransformer):
@@ -212,6 +212,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         self._check_ica(self.n_components)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_autograd
     def fit(self, X, y=None):
         """Train the encoders, then fit the ICA if ``ica`` asks for it.
 

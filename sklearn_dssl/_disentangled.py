@@ -27,7 +27,7 @@ from ._neural import (
     check_shared_width,
     column_statistics,
 )
-from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted
+from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted, with_autograd
 
 _StepSeeds = namedtuple("_StepSeeds", ["shared", "specific", "ica"])
 
@@ -334,6 +334,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     # Fitting
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_autograd
     def fit(self, X, y=None):
         """Fit step 1 (shared encoders), then step 2 (specific encoders).
 
@@ -403,6 +404,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             warn_if_interrupted(self.specific_net_, "step 2")
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_autograd
     def fit_specific(self, X, y=None):
         """Refit step 2 alone, keeping the fitted step-1 (shared) encoders.
 

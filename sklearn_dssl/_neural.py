@@ -298,6 +298,12 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         # pickled before a parameter existed: the value it was trained with
         super().__setstate__(with_earlier_values(type(self), state))
 
+    def __copy__(self):
+        # a copy in this process keeps the accelerator (see __deepcopy__)
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __deepcopy__(self, memo):
         # a copy in this process: it keeps the accelerator, as clone does,
         # which pickling (and so copy's default through __getstate__) drops

@@ -55,7 +55,7 @@ from ._modules import (
     TabularAugmenter,
 )
 from ._neural import ica_on, with_earlier_values
-from ._training import make_net, resolve_device
+from ._training import float32_default, make_net, resolve_device
 
 FORMAT = "sklearn-dssl-model"
 # 2: DisentangledSSL stores step1_params_
@@ -567,16 +567,17 @@ def _check_net_settings(spec):
 def _build_net(spec, state, device):
     _check_net_settings(spec)
     _check_weights(spec["module"], state)
-    with torch.random.fork_rng(devices=[]):  # leave the caller's torch RNG alone
-        module = _build_module(spec["module"])
-    net = make_net(
-        module, _build_criterion(spec["criterion"]), max_epochs=spec["max_epochs"],
-        batch_size=spec["batch_size"], lr=spec["lr"], device=device,
-        step_name=spec["step_name"],
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*already initialized.*")
-        net.initialize()
+    with float32_default():
+        with torch.random.fork_rng(devices=[]):  # leave the caller's torch RNG alone
+            module = _build_module(spec["module"])
+        net = make_net(
+            module, _build_criterion(spec["criterion"]), max_epochs=spec["max_epochs"],
+            batch_size=spec["batch_size"], lr=spec["lr"], device=device,
+            step_name=spec["step_name"],
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*already initialized.*")
+            net.initialize()
     net.module_.load_state_dict(state, strict=True)
     net.module_.eval()
     net.history = History(spec["history"])

@@ -112,16 +112,40 @@ _SEEDED_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
+def float32_default():
+    """torch's default dtype float32 inside the block, the caller's after.
+
+    The modules and losses compute in float32, the dtype of the rows they
+    train on, also for a caller who set float64 as torch's default (which is
+    global to the process: blocks in different threads take turns).
+    """
+    with _SEEDED_LOCK:
+        dtype = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
+        try:
+            yield
+        finally:
+            torch.set_default_dtype(dtype)
+
+
+def with_autograd(fit):
+    """``fit`` with autograd available: called under ``torch.inference_mode()``
+    (whose tensors cannot be trained on), it trains as anywhere else."""
+    return torch.inference_mode(False)(fit)
+
+
+@contextlib.contextmanager
 def seeded_torch(seed, device):
     """Seed torch's CPU generator and ``device``'s own inside the block, and
-    restore them after; no other device's generator is touched.
+    restore them after; no other device's generator is touched. The block
+    builds and trains in float32 (:func:`float32_default`).
 
     Blocks in different threads of one process run one at a time, which keeps
     thread-parallel fits (e.g. joblib's threading backend) reproducible.
     """
     device = torch.device(device)
     on_device = device.type != "cpu"
-    with _SEEDED_LOCK, torch.random.fork_rng(
+    with _SEEDED_LOCK, float32_default(), torch.random.fork_rng(
         devices=[device] if on_device else [], device_type=device.type if on_device else "cuda"
     ):
         # not torch.manual_seed, which also seeds every other device

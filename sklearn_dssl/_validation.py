@@ -28,7 +28,8 @@ def refuse_bool_numbers(constraints, params):
         value = params.get(name)
         if not isinstance(value, (bool, np.bool_)):
             continue
-        numeric = any(isinstance(c, Interval) for c in allowed)
+        # a seed is a number too (scikit-learn's own estimators take True as 1)
+        numeric = any(isinstance(c, Interval) or c == "random_state" for c in allowed)
         takes_bools = any(
             isinstance(c, str) and c in ("boolean", "verbose") or c is bool for c in allowed
         )

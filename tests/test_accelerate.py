@@ -323,6 +323,15 @@ def test_a_deep_copy_keeps_the_accelerator(X, cpu_accelerator):
     np.testing.assert_array_equal(copied.transform(X), model.transform(X))
 
 
+def test_a_shallow_copy_keeps_the_accelerator(X, cpu_accelerator):
+    model = ESTIMATORS["DisentangledSSL"](accelerator=cpu_accelerator).fit(X)
+    copied = copy.copy(model)
+    assert copied.accelerator is cpu_accelerator
+    assert copied.shared_net_ is model.shared_net_  # shallow
+    copied.set_params(beta=2.0)
+    assert model.beta != 2.0
+
+
 def test_an_accelerated_verbose_fit_logs_without_colours_where_they_do_not_show(X, capsys,
                                                                               monkeypatch):
     # the accelerator prints the log and the captions (on its main process

@@ -868,6 +868,13 @@ def test_transform_blocks_computes_the_blocks_asked_for(fitted, data, monkeypatc
         fitted.transform_blocks(data.data, blocks=[])
     with pytest.raises(ValueError, match="has no joint block"):
         fitted.transform_blocks(data.data, blocks=["joint"])
+    # a generator of names is read once
+    got = fitted.transform_blocks(data.data, blocks=(b for b in ["specific"]))
+    assert list(got) == ["specific"]
+    for wrong in (5, b"shared", {"shared": 1}, ["shared", 2]):
+        with pytest.raises(TypeError, match=r"is not a block's name or a sequence of them; "
+                                            r"pass one of \['shared', 'specific'\]"):
+            fitted.transform_blocks(data.data, blocks=wrong)
     shared_only = clone(fitted).set_params(output="shared").fit(data.data)
     with pytest.raises(NotFittedError, match="no fitted specific block"):
         shared_only.transform_blocks(data.data, blocks="specific")

@@ -237,3 +237,11 @@ def test_the_user_guide_s_refit_leaves_out_settings_that_failed():
     assert refit(results) == 2  # the most specific of those within 0.02 of the least leakage
     results["mean_test_specific"][2] = np.nan
     assert refit(results) == 0
+
+
+def test_the_user_guide_s_nonlinear_r2_prints_what_its_comments_say(capsys):
+    block = next(b for b in python_blocks(ROOT / "docs" / "user_guide.md")
+                 if "nonlinear_r2(z, bent)" in b)
+    exec(compile(block, "<docs>", "exec"), {"__name__": "__docs__"})
+    printed = capsys.readouterr().out.split()
+    assert printed == re.findall(r"# ([\d.]+)", block)

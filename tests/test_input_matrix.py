@@ -263,7 +263,7 @@ def test_a_bool_is_refused_where_a_number_is_expected(name):
     # scikit-learn's Interval constraints take True for the int 1
     estimator = _estimators()[name]()
     numeric = [p for p, constraints in estimator._parameter_constraints.items()
-               if any(isinstance(c, Interval) for c in constraints)]
+               if any(isinstance(c, Interval) or c == "random_state" for c in constraints)]
     assert numeric
     for param in numeric:
         # refused by scikit-learn where 1 is out of range, by the package where not
@@ -528,3 +528,29 @@ def test_text_columns_beside_the_modalities_are_named(name):
     fitted = _estimators()[name](modalities=spec).fit(df.drop(columns="sample"))
     with pytest.raises(ValueError, match=r"Feature names unseen at fit time:\n- sample"):
         fitted.transform(df)  # scikit-learn's check of the names comes first
+
+
+@pytest.mark.parametrize("name", list(TINY_NEURAL))
+def test_a_float64_default_dtype_or_inference_mode_changes_no_fit(name, tmp_path):
+    # torch.set_default_dtype(torch.float64), common in scientific code, had
+    # the modules built in float64 around float32 rows; a fit under
+    # torch.inference_mode() had no autograd
+    from sklearn_dssl import load, save
+
+    expected = TINY_NEURAL[name]().fit(X)
+    path = save(expected, tmp_path / "model.zip")
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = TINY_NEURAL[name]().fit(X)
+        loaded = load(path)
+        assert torch.get_default_dtype() == torch.float64  # the caller's, kept
+    finally:
+        torch.set_default_dtype(torch.float32)
+    np.testing.assert_array_equal(model.transform(X), expected.transform(X))
+    np.testing.assert_array_equal(loaded.transform(X), expected.transform(X))
+    with torch.inference_mode():
+        model = TINY_NEURAL[name]().fit(X)
+        if name == "DisentangledSSL":
+            model.fit_specific(X)
+        assert torch.is_inference_mode_enabled()
+    np.testing.assert_array_equal(model.transform(X), expected.transform(X))

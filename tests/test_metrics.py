@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -21,6 +22,7 @@ from sklearn_dssl.metrics import (
     make_leakage_scorer,
     make_probe_scorer,
     mcc,
+    nonlinear_r2,
     probe_score,
     retrieval_top_k,
 )
@@ -712,3 +714,90 @@ def test_linear_r2_averages_the_true_dimensions_uniformly_whatever_their_spread(
     for z_true in (np.column_stack([signs, other]), np.column_stack([other, signs])):
         r2 = linear_r2(z_learned=signs[:, None], z_true=z_true, random_state=0)
         assert abs(r2 - 0.5) < 0.05, r2
+
+
+def _leaky_relu_mixing(z, rng):
+    """Two random leaky-ReLU layers of ``z``: invertible and far from linear."""
+    for _ in range(2):
+        z = z @ rng.normal(size=(z.shape[1], z.shape[1]))
+        z = np.where(z > 0, z, 0.2 * z)
+    return z
+
+
+def test_nonlinear_r2_recovers_what_a_linear_map_misses():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2000, 3))
+    bent = np.tanh(2 * z) + 0.1 * z  # invertible, one dimension at a time
+    assert linear_r2(z_learned=bent, z_true=z) < 0.9
+    assert nonlinear_r2(z, bent) > 0.99
+    mixed = _leaky_relu_mixing(z, rng)
+    linear, nonlinear = linear_r2(z_learned=mixed, z_true=z), nonlinear_r2(z, mixed)
+    assert nonlinear > 0.8 and nonlinear > linear + 0.2, (linear, nonlinear)
+    # unrelated to z: nothing to recover
+    assert abs(nonlinear_r2(z, rng.normal(size=(2000, 6)))) < 0.02
+    # z's first column alone, out of three: about a third
+    assert nonlinear_r2(z, np.tanh(z[:, :1])) == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_nonlinear_r2_finds_what_a_linear_map_finds_in_many_dimensions():
+    # 40 noisy linear views of 5 latents: an RBF kernel of few landmarks
+    # alone scored 0.02 under the linear map's R^2 here
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2000, 5))
+    learned = z @ rng.normal(size=(5, 40)) + rng.normal(size=(2000, 40))
+    linear = linear_r2(z_learned=learned, z_true=z)
+    assert linear > 0.95
+    assert nonlinear_r2(z, learned) == pytest.approx(linear, abs=0.005)
+
+
+def test_nonlinear_r2_with_a_linear_regressor_is_linear_r2():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(300, 2))
+    learned = _leaky_relu_mixing(z, rng) + 0.1 * rng.normal(size=(300, 2))
+    regressor = LinearRegression()
+    assert nonlinear_r2(z, learned, regressor=regressor, random_state=3) == pytest.approx(
+        linear_r2(z_learned=learned, z_true=z, random_state=3), rel=1e-9)
+    assert not hasattr(regressor, "coef_")  # a clone was fitted
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e6])
+def test_nonlinear_r2_at_any_finite_scale(scale):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(500, 2))
+    learned = _leaky_relu_mixing(z, rng)
+    expected = nonlinear_r2(z, learned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow on the way
+        assert nonlinear_r2(scale * z, learned) == pytest.approx(expected, rel=1e-6)
+        assert nonlinear_r2(z, scale * learned) == pytest.approx(expected, rel=1e-6)
+        # each column on its own scale
+        assert nonlinear_r2(z * [1.0, scale], learned * [scale, 1.0]) == pytest.approx(
+            expected, rel=1e-6)
+
+
+def test_nonlinear_r2_is_seeded():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(600, 2))
+    learned = _leaky_relu_mixing(z, rng)
+    assert nonlinear_r2(z, learned, random_state=5) == nonlinear_r2(z, learned, random_state=5)
+    assert nonlinear_r2(z, learned, random_state=5) != nonlinear_r2(z, learned, random_state=6)
+
+
+def test_nonlinear_r2_refuses_bad_input_by_name():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(100, 2))
+    with pytest.raises(TypeError, match=r"regressor=MLPRegressor is a class; pass an "
+                                        r"instance, e.g. regressor=MLPRegressor\(\)"):
+        nonlinear_r2(z, z, regressor=MLPRegressor)
+    with pytest.raises(ValueError, match=r"regressor=MLPRegressor\(alpha=-1\.0\).*alpha"):
+        nonlinear_r2(z, z, regressor=MLPRegressor(alpha=-1.0))
+    with pytest.raises(ValueError, match="regressor"):
+        nonlinear_r2(z, z, regressor="kernel ridge")
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        nonlinear_r2(z, z[:50])
+    with pytest.raises(ValueError, match="holds out 1 of the 4 rows.*at least 2"):
+        nonlinear_r2(z[:4], z[:4])
+    with pytest.raises(ValueError, match=r"z_true's column\(s\) \[1\] are constant"):
+        nonlinear_r2(np.column_stack([z[:, 0], np.ones(100)]), z)
+    with pytest.raises(ValueError, match="z_learned contains NaN"):
+        nonlinear_r2(z, np.where(z > 1, np.nan, z))

@@ -8,6 +8,7 @@ from ._metrics import (
     make_leakage_scorer,
     make_probe_scorer,
     mcc,
+    nonlinear_r2,
     probe_score,
     retrieval_top_k,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "make_leakage_scorer",
     "make_probe_scorer",
     "mcc",
+    "nonlinear_r2",
     "probe_score",
     "retrieval_top_k",
 ]

@@ -7,12 +7,14 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import get_config
-from sklearn.base import is_classifier
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.kernel_approximation import Nystroem
+from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline, make_union
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import MetadataRequest
@@ -615,21 +617,22 @@ class _ProbeScorer:
         return f"{self.factory}({given})"
 
 
-def _check_probe(probe):
-    """Check a given probe's own settings, and those of the estimators inside
-    it (a Pipeline's steps), up front: a search would otherwise find a bad
-    setting in every fold's scoring."""
+def _check_probe(probe, name="probe"):
+    """Check a given probe's (or the estimator passed as ``name``'s) own
+    settings, and those of the estimators inside it (a Pipeline's steps), up
+    front: a search would otherwise find a bad setting in every fold's
+    scoring."""
     if probe is None:
         return
     if isinstance(probe, type):
         raise TypeError(
-            f"probe={probe.__name__} is a class; pass an instance, e.g. "
-            f"probe={probe.__name__}()."
+            f"{name}={probe.__name__} is a class; pass an instance, e.g. "
+            f"{name}={probe.__name__}()."
         )
     try:
         validate_estimator_settings(probe)
     except ValueError as exc:  # named for the probe, not for this function
-        raise _InvalidProbeError(f"probe={probe!r}: {exc}") from None
+        raise _InvalidProbeError(f"{name}={probe!r}: {exc}") from None
 
 
 class _InvalidProbeError(ValueError, TypeError):
@@ -768,13 +771,20 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
     # regression's sums of squares neither overflow nor underflow
     pair = _check_pair(z_learned, z_true, ("z_learned", "z_true"))
     a, b = (_float64_over_peak(z, axis=0) for z in pair)
+    return _held_out_r2(LinearRegression(), a, b, test_size, random_state, "linear_r2")
+
+
+def _held_out_r2(regressor, z_learned, z_true, test_size, random_state, name):
+    """R^2 of ``regressor``'s prediction of ``z_true`` from ``z_learned`` on
+    held-out rows, averaged over ``z_true``'s columns (``name`` the metric's,
+    for messages)."""
     a_train, a_test, b_train, b_test = train_test_split(
-        a, b, test_size=test_size, random_state=random_state
+        z_learned, z_true, test_size=test_size, random_state=random_state
     )
     if len(a_test) < 2:
         raise ValueError(
-            f"linear_r2 holds out {len(a_test)} of the {len(a)} rows, and R^2 needs at "
-            "least 2; pass more rows or a larger test_size."
+            f"{name} holds out {len(a_test)} of the {len(z_learned)} rows, and R^2 needs "
+            "at least 2; pass more rows or a larger test_size."
         )
     constant = np.flatnonzero(np.ptp(b_test, axis=0) == 0)
     if constant.size:
@@ -783,8 +793,125 @@ def linear_r2(z_learned, z_true, *, test_size=0.25, random_state=0):
             "held-out rows, where R^2 is undefined; drop constant columns of z_true, or "
             "pass more rows or a larger test_size."
         )
-    prediction = LinearRegression().fit(a_train, b_train).predict(a_test)
-    return float(r2_score(b_test, prediction, multioutput="uniform_average"))
+    prediction = regressor.fit(a_train, b_train).predict(a_test)
+    return float(r2_score(b_test, np.reshape(prediction, b_test.shape),
+                          multioutput="uniform_average"))
+
+
+# the default regressor of nonlinear_r2: the kernel's features (at most this
+# many) and the ridge penalties its cross-validation chooses from
+NYSTROEM_COMPONENTS = 500
+RIDGE_ALPHAS = np.logspace(-6, 2, 9)
+
+
+def _default_regressor(n_train, random_state):
+    """Ridge regression on the standardised inputs beside their RBF kernel's
+    features, the kernel approximated on at most ``NYSTROEM_COMPONENTS`` of
+    the ``n_train`` rows, the penalty chosen by leave-one-out
+    cross-validation, the targets standardised."""
+    kernel = Nystroem(kernel="rbf", n_components=min(NYSTROEM_COMPONENTS, n_train),
+                      random_state=random_state)
+    features = make_union(FunctionTransformer(), kernel)
+    return TransformedTargetRegressor(
+        regressor=make_pipeline(StandardScaler(), features, RidgeCV(alphas=RIDGE_ALPHAS)),
+        transformer=StandardScaler(),
+    )
+
+
+@validate_params_refusing_bools(
+    {
+        "z_true": ["array-like"],
+        "z_learned": ["array-like"],
+        "regressor": [HasMethods(["fit", "predict"]), None],
+        "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def nonlinear_r2(z_true, z_learned, *, regressor=None, test_size=0.25, random_state=0):
+    """How well a nonlinear map of the learned representation predicts the true latents.
+
+    Block identifiability: a representation identifies a block of latents
+    when some function of it recovers them, not necessarily a linear one. A
+    nonlinear regressor from ``z_learned`` to ``z_true`` is fitted on a train
+    split, and ``r2_score`` on the held-out split is averaged over the true
+    dimensions, as in :func:`linear_r2` (whose linear map is the special
+    case). The gap between the two is what the representation holds of
+    ``z_true`` beyond a linear map.
+
+    Parameters
+    ----------
+    z_true : array-like of shape (n_samples, n_true)
+        The true latents, e.g. one block of them.
+    z_learned : array-like of shape (n_samples, n_learned)
+        The learned representation of the same rows.
+    regressor : estimator or None, default=None
+        An unfitted regressor with ``fit`` and ``predict`` that predicts
+        ``n_true`` columns (a clone is fitted), e.g. an
+        :class:`~sklearn.neural_network.MLPRegressor` or
+        :class:`~sklearn.kernel_ridge.KernelRidge`, given the rows as
+        float64. None takes kernel ridge regression on the standardised
+        representation with a linear plus an RBF kernel (``gamma`` 1 over the
+        learned width), the RBF kernel approximated by
+        :class:`~sklearn.kernel_approximation.Nystroem` on at most 500 of the
+        training rows, the penalty chosen from 1e-6 to 100 by
+        :class:`~sklearn.linear_model.RidgeCV`, the true columns
+        standardised: its cost grows linearly with the rows (about 12 s for
+        22,500 training rows of 100 columns on 2 CPU cores), it finds what a
+        linear map finds, and the score does not depend on either array's
+        column scales. 500 landmarks capture smooth functions of a few
+        dozen dimensions; of wider representations they add little to the
+        linear map, where an MLP (much slower) can find more.
+    test_size : float, default=0.25
+        Fraction of the rows held out for the score.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split and the default regressor's choice of rows.
+
+    Returns
+    -------
+    r2 : float
+        Held-out R^2, averaged over the true dimensions; 1 is a perfect fit,
+        and 0 or less means the representation predicts nothing of them.
+
+    Raises
+    ------
+    ValueError
+        When a column of ``z_true`` is constant over the held-out rows
+        (R^2 is undefined for it).
+
+    See Also
+    --------
+    linear_r2 : The same with a linear regression.
+    mcc : Whether each learned dimension is one true dimension.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dssl.metrics import linear_r2, nonlinear_r2
+    >>> z = np.random.default_rng(0).normal(size=(1000, 2))
+    >>> bent = np.tanh(z) + 0.1 * z
+    >>> round(linear_r2(z_learned=bent, z_true=z), 2)
+    0.94
+    >>> round(nonlinear_r2(z, bent), 2)
+    1.0
+    """
+    pair = _check_pair(z_true, z_learned, ("z_true", "z_learned"))
+    if regressor is None:
+        # over their peaks, the standardisation's variances do not overflow
+        z_true, z_learned = (_float64_over_peak(z, axis=0) for z in pair)
+        regressor = _default_regressor(len(z_true) - _n_held_out(len(z_true), test_size),
+                                       random_state)
+    else:
+        z_true, z_learned = (np.asarray(z, dtype=np.float64) for z in pair)
+        _check_probe(regressor, "regressor")
+        regressor = clone(regressor)
+    return _held_out_r2(regressor, z_learned, z_true, test_size, random_state,
+                        "nonlinear_r2")
+
+
+def _n_held_out(n_samples, test_size):
+    """The rows ``train_test_split`` holds out of ``n_samples`` at ``test_size``."""
+    return int(np.ceil(test_size * n_samples))
 
 
 @validate_params_refusing_bools(
