@@ -119,9 +119,14 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     head : {"vmf", "power_spherical", "gaussian"}, default="vmf"
         Posterior of the shared encoder in step 1: von Mises-Fisher as in the
         paper, the rejection-free Power Spherical distribution, or a Gaussian.
+        At the same ``kappa`` the Power Spherical is about twice as spread
+        as the vMF in high dimensions (its mean cosine to the mean direction
+        is ``kappa / (d - 1 + kappa)`` in ``d`` dimensions, the vMF's about
+        ``1 - (d - 1) / (2 kappa)``): twice the vMF's ``kappa`` matches it.
     kappa : float, default=1000.0
         Concentration of the spherical heads; for the Gaussian head the
-        inverse noise variance (``kappa=1`` is a unit-variance head).
+        inverse noise variance: the default adds noise of standard deviation
+        about 0.03 to the embedding, ``kappa=1`` unit-variance noise.
     augmentation : {"mixed", "noise", "mask", "none"} or callable, default="mixed"
         Augmentation of each training batch. "noise" adds Gaussian noise of
         ``noise_scale`` times each feature's standard deviation; "mask"

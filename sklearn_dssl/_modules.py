@@ -220,7 +220,9 @@ class PowerSphericalHead(VonMisesFisherHead):
     """Power Spherical posterior (De Cao & Aziz, 2020): a rejection-free vMF.
 
     The cosine to the mean direction is ``2 t - 1`` with
-    ``t ~ Beta((d - 1) / 2 + kappa, (d - 1) / 2)``.
+    ``t ~ Beta((d - 1) / 2 + kappa, (d - 1) / 2)``, of mean
+    ``kappa / (d - 1 + kappa)``: about twice the vMF's spread at the same
+    ``kappa`` in high dimensions.
     """
 
     def _sample_half_distance(self, n, dim, device, dtype=torch.float32):

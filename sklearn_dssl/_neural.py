@@ -79,8 +79,8 @@ SPECIFIC_INIT_PARAMETER_CONSTRAINTS = {"specific_init": [StrOptions({"looks_line
 # has ``{specific_init}`` where it goes).
 SPECIFIC_INIT_DOC = """specific_init : {"looks_linear", "normal"}, default="looks_linear"
         Initial weights of the specific encoders. "normal": N(0, 0.01^2)
-        weights, as the paper's authors initialise every encoder, and zero
-        biases: a random nonlinear projection of ``[x_i, f_i(x_i)]`` that
+        weights, as the paper's authors initialise every encoder, with zero
+        biases (theirs keep torch's uniform ones): a random nonlinear projection of ``[x_i, f_i(x_i)]`` that
         keeps only part of it. "looks_linear": the same weights mirrored
         (the looks-linear initialisation of Balduzzi et al., 2017), so that
         each specific encoder starts as a linear map of its input, which
