@@ -28,6 +28,7 @@ from ._neural import (
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     CALLBACKS_DOC,
     COMPILE_DOC,
+    FIT_WARNINGS_DOC,
     SPECIFIC_INIT_DOC,
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
@@ -147,6 +148,7 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
             (``log`` of the batch's rows; twice that for FOCAL, which sums its
             two views). With ``validation_fraction``, the loss on the held-out
             rows is judged.
+        {fit_warnings}
         """
         with self._unchanged_on_error():
             X_model, hidden, device, statistics = self._start_fit(X)
@@ -161,6 +163,8 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
                 )
             warn_if_interrupted(self.net_)
         return self
+
+    fit.__doc__ = fit.__doc__.replace("{fit_warnings}", FIT_WARNINGS_DOC)
 
 
 class JointOptSSL(_JointlyTrainedBaseline):
@@ -334,7 +338,8 @@ class FOCAL(_JointlyTrainedBaseline):
     ----------
     {modalities}
     n_shared : int, default=100
-        Width of each modality's shared embedding.
+        Width of each modality's shared embedding, at least 2 (the
+        embeddings are normalised onto the unit sphere).
     n_specific : int, default=100
         Width of each modality's specific embedding; must equal ``n_shared``
         (the penalty compares the two by cosine).

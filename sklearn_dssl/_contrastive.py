@@ -15,6 +15,7 @@ from ._neural import (
     ACCELERATOR_DOC,
     CALLBACKS_DOC,
     COMPILE_DOC,
+    FIT_WARNINGS_DOC,
     ICA_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
@@ -52,7 +53,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         :class:`DisentangledSSL`. Two or more; with more than two, the loss
         averages over the pairs of modalities.
     n_components : int, default=16
-        Width of each modality's embedding.
+        Width of each modality's embedding; at least 2 with
+        ``similarity="cosine"``, whose embeddings lie on the unit sphere.
     similarity : {"cosine", "l1", "euclidean"}, default="cosine"
         Similarity of the contrastive loss, which also fixes where the
         embeddings live (see above).
@@ -235,6 +237,7 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
             chance level, ``log`` of the batch's rows: the encoders have not
             learned what the modalities share. With ``validation_fraction``,
             the loss on the held-out rows is judged.
+        {fit_warnings}
         """
         with self._unchanged_on_error():
             X_model, hidden, device, _ = self._start_fit(X)
@@ -254,6 +257,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
             )
             self._fit_shared_ica(X_model, seed_ica)
         return self
+
+    fit.__doc__ = fit.__doc__.replace("{fit_warnings}", FIT_WARNINGS_DOC)
 
     @property
     def _score_similarity(self):

@@ -19,6 +19,7 @@ from ._neural import (
     ACCELERATOR_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     COMPILE_DOC,
+    FIT_WARNINGS_DOC,
     ICA_PARAMETER_CONSTRAINTS,
     SPECIFIC_INIT_DOC,
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
@@ -362,10 +363,13 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             chance level, ``log`` of the batch's rows: the shared encoders
             have not learned what the modalities share. With
             ``validation_fraction``, the loss on the held-out rows is judged.
+        {fit_warnings}
         """
         with self._unchanged_on_error():
             self._fit(X)
         return self
+
+    fit.__doc__ = fit.__doc__.replace("{fit_warnings}", FIT_WARNINGS_DOC)
 
     def _check_params(self):
         check_shared_width(self.head, self.n_shared)

@@ -156,6 +156,19 @@ def ica_on(ica):
 # warns that the narrow columns barely reach the encoder
 COLUMN_SCALE_RATIO = 1e3
 
+# The warnings every neural fit may give beside its ConvergenceWarning (each
+# fit's Warns section has ``{fit_warnings}`` where they go).
+FIT_WARNINGS_DOC = """ColumnScaleWarning
+            When the standard deviations of a modality's columns differ by more
+            than a factor of 1,000: its encoder sees mostly the widest columns.
+            Standardise X first (a StandardScaler before the estimator in a
+            Pipeline).
+        OverfittingWarning
+            With ``validation_fraction``, when the cross-modal contrastive loss
+            on the held-out rows ended more than a tenth of its chance level
+            above its lowest (a ConvergenceWarning; it replaces the one
+            above)."""
+
 
 def _column_std(X):
     """Per-column standard deviation of float32 ``X``, finite for any finite X.

@@ -840,9 +840,9 @@ def save(estimator, path):
     ----------
     estimator : estimator of sklearn_dssl or Pipeline
         A fitted DisentangledSSL, MultimodalContrastive, LinearCCA,
-        JointOptSSL, FOCAL or DMVAE, or a fitted Pipeline of StandardScaler
-        and FunctionTransformer steps ending in one
-        (``make_pipeline(StandardScaler(), model)``).
+        JointOptSSL, FOCAL or DMVAE, or a fitted Pipeline of
+        StandardScaler, FunctionTransformer and SimpleImputer steps ending
+        in one (``make_pipeline(StandardScaler(), model)``).
     path : str or path-like
         A ``.zip`` file to create (or overwrite), or else a directory to
         create (or whose two files to overwrite). A leading ``~`` is the
@@ -858,6 +858,10 @@ def save(estimator, path):
     ValueError
         If ``path`` is an existing file and does not end in ``.zip``, or an
         existing directory and ends in ``.zip``.
+    TypeError
+        If ``estimator`` is not one of the above: a Pipeline with another
+        kind of step, or steps after the package's estimator, or a
+        SimpleImputer that cannot be stored (see the summary).
 
     Warns
     -----
@@ -1082,8 +1086,8 @@ def load(path, *, device="cpu"):
     -------
     estimator : estimator of sklearn_dssl or Pipeline
         The fitted estimator, whose transform gives the saved model's output;
-        a Pipeline of its StandardScaler and FunctionTransformer steps and the
-        estimator where a Pipeline was saved.
+        a Pipeline of its StandardScaler, FunctionTransformer and
+        SimpleImputer steps and the estimator where a Pipeline was saved.
 
     Raises
     ------

@@ -237,6 +237,10 @@ def test_the_user_guide_s_refit_leaves_out_settings_that_failed():
     assert refit(results) == 2  # the most specific of those within 0.02 of the least leakage
     results["mean_test_specific"][2] = np.nan
     assert refit(results) == 0
+    # none scored (too few groups for the probes' cv, say): named, not numpy's error
+    results["mean_test_specific"][:] = np.nan
+    with pytest.raises(ValueError, match="every setting failed to fit or score"):
+        refit(results)
 
 
 def test_the_user_guide_s_nonlinear_r2_prints_what_its_comments_say(capsys):

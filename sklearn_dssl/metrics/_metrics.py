@@ -545,6 +545,8 @@ def make_leakage_scorer(*, block="shared", modalities=None, probe=None, cv=3, ta
     ...     leakage = -results["mean_test_neg_leakage"]
     ...     specific = results["mean_test_specific"]
     ...     scored = np.isfinite(leakage) & np.isfinite(specific)  # failed settings: NaN
+    ...     if not scored.any():
+    ...         raise ValueError("every setting failed to fit or score")
     ...     candidates = np.flatnonzero(scored & (leakage <= leakage[scored].min() + 0.02))
     ...     return int(candidates[np.argmax(specific[candidates])])
     >>> search = GridSearchCV(
