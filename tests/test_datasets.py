@@ -130,7 +130,10 @@ def test_unknown_label_init_is_refused():
     lambda: make_paper_synthetic(10, n_features=True),
     lambda: make_nonlinear_multimodal(10, n_latent=True),
     lambda: retrieval_top_k(np.eye(3), np.eye(3), k=True),
-], ids=["paper-n_features", "nonlinear-n_latent", "retrieval-k"])
+    lambda: make_paper_synthetic(10, random_state=True),
+    lambda: make_latent_partial_causal(10, random_state=False),
+], ids=["paper-n_features", "nonlinear-n_latent", "retrieval-k", "paper-random_state",
+        "causal-random_state"])
 def test_a_bool_is_no_count_for_the_public_functions(call):
     # scikit-learn's Integral constraint takes it; numpy then fails or runs it as 1
     with pytest.raises(TypeError, match="takes a number, not a bool"):
@@ -225,6 +228,35 @@ def test_the_sphere_coupling_takes_concentrations_its_sampler_can_draw():
     np.testing.assert_allclose(z2, z1, atol=1e-12)
     with pytest.raises(ValueError, match=r"'concentration' parameter .* range \(0.0, 1e\+100\]"):
         make_latent_partial_causal(100, concentration=1e101, random_state=0)
+
+
+@pytest.mark.parametrize("n_coupled", [2, 5, 8])
+@pytest.mark.parametrize("concentration", [10**16.5, 1e17, 5e17, 1e20])
+def test_the_sphere_coupling_returns_at_concentrations_scipy_never_drew(n_coupled,
+                                                                      concentration):
+    # scipy's sampler loops for ever at these (in some dimensions)
+    data = make_latent_partial_causal(2000, n_coupled=n_coupled, concentration=concentration,
+                                      random_state=0)
+    z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+    np.testing.assert_allclose(np.linalg.norm(z2, axis=1), 1.0)
+    # the vMF's spread for a large concentration: 1 - cos ~ (d - 1) / (2 kappa)
+    gap = 1.0 - np.sum(z1 * z2, axis=1)
+    assert (gap >= -1e-15).all()
+    assert np.mean(np.sum((z2 - z1) ** 2, axis=1)) * concentration == pytest.approx(
+        n_coupled - 1, rel=0.1)
+
+
+def test_the_sphere_coupling_is_continuous_where_the_tangent_draws_take_over():
+    # the tangent-plane draws above 1e12 and scipy's vMF just below it spread alike
+    from sklearn_dssl.datasets._causal import VMF_TANGENT_CONCENTRATION
+
+    spreads = []
+    for concentration in (VMF_TANGENT_CONCENTRATION, 1.0000001 * VMF_TANGENT_CONCENTRATION):
+        data = make_latent_partial_causal(4000, n_coupled=4, concentration=concentration,
+                                          random_state=0)
+        z1, z2 = data.latents["coupled_m1"], data.latents["coupled_m2"]
+        spreads.append(np.mean(np.sum((z2 - z1) ** 2, axis=1)) * concentration)
+    assert spreads == pytest.approx([3.0, 3.0], rel=0.06)
 
 
 @pytest.mark.parametrize("slope", [1e-9, 0.5, 1 - 1e-9])

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -801,3 +804,52 @@ def test_nonlinear_r2_refuses_bad_input_by_name():
         nonlinear_r2(np.column_stack([z[:, 0], np.ones(100)]), z)
     with pytest.raises(ValueError, match="z_learned contains NaN"):
         nonlinear_r2(z, np.where(z > 1, np.nan, z))
+
+
+def test_metrics_read_modalities_fitted_under_int_names_by_their_string():
+    data = make_paper_synthetic(n_samples=200, n_latent=2, n_features=4, random_state=0)
+    cca = LinearCCA(modalities={0: 4, 1: 4}, n_components=2).fit(data.data)
+    np.testing.assert_array_equal(block_features(cca, data.data, modalities=["0"]),
+                                  cca.transform_modality(data.data[:, :4], "0"))
+    with pytest.raises(ValueError, match=r"modalities \[0\] are none of \['0', '1'\]; the "
+                                         r"fitted names are strings: pass \['0'\]"):
+        block_features(cca, data.data, modalities=[0])
+    with pytest.raises(ValueError, match=r"modalities \[5\] are none of \['0', '1'\]\.$"):
+        block_features(cca, data.data, modalities=[5])
+
+
+def test_probe_groups_are_one_label_per_row():
+    data = make_paper_synthetic(n_samples=300, n_latent=2, n_features=4, random_state=0)
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    groups = np.arange(300) % 6
+    expected = probe_score(cca, data.data, data.target[:, 1], cv=GroupKFold(3), groups=groups)
+    assert probe_score(cca, data.data, data.target[:, 1], cv=GroupKFold(3),
+                       groups=groups[:, None]) == expected
+    assert probe_score(cca, data.data, data.target[:, 1], cv=GroupKFold(3),
+                       groups=[f"donor {g}" for g in groups]) == expected
+    with pytest.raises(ValueError, match=r"groups has shape \(300, 2\); pass one group label "
+                                         "per row"):
+        probe_score(cca, data.data, data.target[:, 1], cv=GroupKFold(3),
+                    groups=np.c_[groups, groups])
+
+
+@pytest.mark.parametrize("probe, kind", [(KMeans(2), "a clusterer"),
+                                         (IsolationForest(), "an outlier detector")])
+def test_a_probe_that_gives_no_accuracy_is_refused(probe, kind):
+    # KMeans' score, its negative inertia, had come back as the probe's (-221)
+    data = make_paper_synthetic(n_samples=200, n_latent=2, n_features=4, random_state=0)
+    cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
+    with pytest.raises(TypeError, match=f"is {kind}, whose score is no accuracy; pass a "
+                                        "classifier or a regressor"):
+        probe_score(cca, data.data, data.target[:, 1], probe=probe)
+    with pytest.raises(TypeError, match=kind):
+        make_leakage_scorer(probe=probe)
+
+
+def test_retrieval_top_k_warns_when_every_partner_is_in_the_top_k():
+    z = np.random.default_rng(0).normal(size=(5, 2))
+    with pytest.warns(UndefinedMetricWarning, match="k=5 is at least the number of candidates"):
+        assert retrieval_top_k(z, z[::-1], k=5) == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        retrieval_top_k(z, z[::-1], k=4)

@@ -13,6 +13,13 @@ from ._synthetic import _apply_mlp, _empty_modalities, _invertible_leaky_relu_ml
 SETTINGS = ("sphere", "box", "ica")
 # The widest Laplace noise of the box setting (see make_latent_partial_causal).
 BOX_NOISE_SCALE_MAX = 1e6
+# The widest Gaussian noise of the ica setting: far wider, the mixing
+# networks overflow float64.
+ICA_NOISE_SCALE_MAX = 1e100
+# Above this concentration the sphere coupling is drawn as Gaussian noise in
+# the tangent plane (scipy's sampler never returned for some concentrations
+# from about 1e16 up).
+VMF_TANGENT_CONCENTRATION = 1e12
 
 
 def _coupled_on_sphere(rng, n_samples, n_coupled, concentration):
@@ -21,13 +28,28 @@ def _coupled_on_sphere(rng, n_samples, n_coupled, concentration):
     z1 /= np.linalg.norm(z1, axis=1, keepdims=True)
     e1 = np.zeros(n_coupled)
     e1[0] = 1.0
-    around_e1 = stats.vonmises_fisher(e1, concentration).rvs(n_samples, random_state=rng)
+    if concentration > VMF_TANGENT_CONCENTRATION:
+        around_e1 = _near_e1(rng, n_samples, n_coupled, concentration)
+    else:
+        around_e1 = stats.vonmises_fisher(e1, concentration).rvs(n_samples, random_state=rng)
     # the Householder reflection that maps e1 to z1 carries the draws around z1
     u = e1 - z1
     norm = np.linalg.norm(u, axis=1, keepdims=True)
     u = np.divide(u, norm, out=np.zeros_like(u), where=norm > 1e-12)
     z2 = around_e1 - 2.0 * np.sum(around_e1 * u, axis=1, keepdims=True) * u
     return z1, z2
+
+
+def _near_e1(rng, n_samples, n_coupled, concentration):
+    """vMF(e1, concentration) draws for a large concentration: e1 plus
+    N(0, 1 / concentration) noise in the other coordinates, back on the
+    sphere. The vMF's limit; at 1e12 it differs from the vMF in terms of
+    order 1 / concentration of the angles' own order 1e-6."""
+    around_e1 = np.zeros((n_samples, n_coupled))
+    around_e1[:, 0] = 1.0
+    around_e1[:, 1:] = rng.standard_normal((n_samples, n_coupled - 1)) / np.sqrt(concentration)
+    around_e1 /= np.linalg.norm(around_e1, axis=1, keepdims=True)
+    return around_e1
 
 
 def _coupled_in_box(rng, n_samples, n_coupled, scale, rejection_rounds=20):
@@ -138,7 +160,7 @@ def make_latent_partial_causal(
         Concentration of the von Mises-Fisher ``"sphere"`` coupling.
     noise_scale : float, default=0.1
         Laplace scale (``"box"``, at most 1e6) or Gaussian standard
-        deviation (``"ica"``) of the coupling.
+        deviation (``"ica"``, at most 1e100) of the coupling.
     random_state : int, RandomState instance or None, default=None
         Seeds the latents and the mixing networks.
 
@@ -182,6 +204,13 @@ def make_latent_partial_causal(
             f"setting='box' takes noise_scale up to {BOX_NOISE_SCALE_MAX:g}, got "
             f"{noise_scale:g}; at {BOX_NOISE_SCALE_MAX:g} the noise is already uniform "
             "over the box, independent of the other modality's latent."
+        )
+    if setting == "ica" and noise_scale > ICA_NOISE_SCALE_MAX:
+        raise ValueError(
+            f"setting='ica' takes noise_scale up to {ICA_NOISE_SCALE_MAX:g}, got "
+            f"{noise_scale:g}; wider noise overflows the mixing networks, and at "
+            f"{ICA_NOISE_SCALE_MAX:g} the two modalities' coupled latents are already "
+            "independent."
         )
     rng = check_random_state(random_state)
     if setting == "sphere":

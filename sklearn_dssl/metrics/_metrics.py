@@ -7,8 +7,9 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import get_config
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone, is_classifier, is_clusterer, is_outlier_detector
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
 from sklearn.metrics import r2_score
@@ -110,7 +111,11 @@ def block_features(estimator, X, block="shared", modalities=None):
         )
     unknown = [m for m in names if m not in blocks[block]]
     if unknown:
-        raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}.")
+        # fit names modalities by strings, e.g. "0" for the key 0 of a dict
+        as_strings = [str(m) for m in unknown if not isinstance(m, str)]
+        hint = (f"; the fitted names are strings: pass {as_strings}"
+                if as_strings and set(as_strings) <= set(blocks[block]) else "")
+        raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}{hint}.")
     return np.hstack([blocks[block][m] for m in names])
 
 
@@ -278,11 +283,26 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     if is_classifier(probe):
         _check_labels(y, len(Z), folds)
     if groups is not None:
-        check_consistent_length(Z, groups)
+        groups = _check_groups(groups, len(Z))
         # the splits themselves: cross_val_score takes groups only without
         # metadata routing, and as params= only with it
         folds = list(folds.split(Z, y, groups))
     return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
+
+
+def _check_groups(groups, n_rows):
+    """``groups`` as a 1-D array of one group label per row."""
+    groups = check_array(readable_input(groups, "groups"), ensure_2d=False, dtype=None,
+                         ensure_all_finite=False, input_name="groups")
+    if groups.ndim == 2 and groups.shape[1] == 1:
+        groups = groups.ravel()
+    if groups.ndim != 1:
+        raise ValueError(
+            f"groups has shape {groups.shape}; pass one group label per row, a 1-D "
+            "array of length n_samples."
+        )
+    check_consistent_length(np.empty(n_rows), groups)
+    return groups
 
 
 def default_probe():
@@ -631,6 +651,12 @@ def _check_probe(probe, name="probe"):
             f"{name}={probe.__name__} is a class; pass an instance, e.g. "
             f"{name}={probe.__name__}()."
         )
+    if is_clusterer(probe) or is_outlier_detector(probe):
+        kind = "a clusterer" if is_clusterer(probe) else "an outlier detector"
+        raise TypeError(
+            f"{name}={probe!r} is {kind}, whose score is no accuracy; pass a classifier "
+            "or a regressor."
+        )
     try:
         validate_estimator_settings(probe)
     except ValueError as exc:  # named for the probe, not for this function
@@ -957,14 +983,22 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
     >>> import numpy as np
     >>> from sklearn_dssl.metrics import retrieval_top_k
     >>> a = np.eye(3)
-    >>> retrieval_top_k(a, a[[0, 2, 1]]), retrieval_top_k(a, a[[0, 2, 1]], k=3)
-    (0.3333333333333333, 1.0)
+    >>> retrieval_top_k(a, a[[0, 2, 1]]), retrieval_top_k(a, a[[0, 2, 1]], k=2)
+    (0.3333333333333333, 0.6666666666666666)
     """
     a, b = _check_pair(queries, candidates, ("queries", "candidates"))
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"queries have {a.shape[1]} dimensions but candidates {b.shape[1]}; "
             "they must live in the same space."
+        )
+    if k >= b.shape[0]:
+        warnings.warn(
+            f"k={k} is at least the number of candidates ({b.shape[0]}): every partner "
+            "is among the top k, so the score is 1 whatever the embeddings; pass a "
+            "smaller k or more rows.",
+            UndefinedMetricWarning,
+            stacklevel=2,
         )
     # similarities in double precision: in float32 distinct candidates tie
     # with the partner by rounding alone
