@@ -157,9 +157,17 @@ def read_table(path, id_column=None):
             frame = _read_delimited(path, _SEPARATORS[fmt][0], id_column)
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            f"cannot read {path} as {fmt.upper()}: it is not UTF-8 text ({exc.reason} at "
+            f"byte {exc.start}); save it as UTF-8 (Excel: 'CSV UTF-8'), or, if it is "
+            "compressed, give it the compression's extension too (e.g. .csv.gz)."
+        ) from None
     except Exception as exc:  # parsers raise many types; report them in one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CommandError(f"cannot read {path} as {fmt.upper()}: {message}") from None
+        hint = _separator_hint(_first_line_fields(path, fmt), path) if fmt != "parquet" else ""
+        raise CommandError(f"cannot read {path} as {fmt.upper()}: {message.rstrip('.')}."
+                           f"{hint}") from None
     if fmt == "parquet":
         frame = _index_as_columns(frame, path)
         _restore_integer_ids(frame, path, id_column)
@@ -180,9 +188,23 @@ def _read_delimited(path, sep, id_column=None):
     would slow the parse of a wide table threefold."""
     pd = _pandas()
     compression = _compression(path)[0]
+    with warnings.catch_warnings():
+        # mixed types in a column: a modality's are refused by name, an id's
+        # are read as text, and pandas' advice is for Python
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        frame = pd.read_csv(path, sep=sep, compression=compression,
+                            dtype=None if id_column is None else {id_column: str})
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas takes the first fields of rows longer than the header as
+        # their index, and names every column after them one place left
+        raise ValueError(
+            f"its rows of data have {frame.index.nlevels} more field(s) than its header "
+            "line names (a separator at the end of the rows, decimal commas, or row names "
+            "without a header cell), which would shift every column; name every field in "
+            "the header line, or remove the extra separators"
+        )
     if id_column is None:
-        return pd.read_csv(path, sep=sep, compression=compression)
-    frame = pd.read_csv(path, sep=sep, compression=compression, dtype={id_column: str})
+        return frame
     if id_column in frame.columns:  # else the --id check names the problem
         ids = pd.read_csv(path, sep=sep, compression=compression, usecols=[id_column],
                           dtype=str, keep_default_na=False, na_values=[""])[id_column]
@@ -232,10 +254,20 @@ def _is_number(text):
     return True
 
 
+# a column name pandas gives an empty header cell, or one of its missing-value
+# markers (pandas.read_csv's na_values) as a header cell
+_MISSING_OR_UNNAMED = re.compile(
+    r"Unnamed: \d+|NA|N/A|#N/A|#N/A N/A|#NA|-1\.#IND|-1\.#QNAN|-NaN|-nan|1\.#IND|1\.#QNAN"
+    r"|<NA>|NULL|NaN|None|n/a|nan|null"
+)
+
+
 def _check_header(names, path):
     """Refuse a CSV or TSV file whose first line is data: its first row would
     be lost as column names."""
-    names = list(names)
+    # empty cells (pandas' "Unnamed: 3") and missing-value markers tell
+    # nothing either way: a row of data may have them
+    names = [n for n in names if not _MISSING_OR_UNNAMED.fullmatch(n)] or list(names)
     if names == [str(i) for i in range(len(names))]:
         return  # the names pandas gives unnamed columns: DataFrame(X).to_csv(...)
     # pandas appends .1, .2, ... to repeated names
@@ -247,6 +279,18 @@ def _check_header(names, path):
             "numbers, add a first column whose name is not (an id column, say), or write "
             "the table to Parquet, whose column names are kept as given."
         )
+
+
+def _first_line_fields(path, fmt):
+    """The first line of a CSV or TSV file split by its format's separator
+    (one field where another separates it); [] where it cannot be read."""
+    module = _compression(path)[1]
+    opener = open if module is None else importlib.import_module(module).open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
+            return next(csv.reader(file, delimiter=_SEPARATORS[fmt][0]), [])
+    except (OSError, EOFError, csv.Error):
+        return []
 
 
 def _check_unique_names(path, sep):
@@ -722,6 +766,20 @@ def _numbers_but_for_missing(series):
         pd.Series(present.tolist(), dtype=None))
 
 
+def _text_in_numbers_hint(series):
+    """The sentence that the error of a modality column read as text ends
+    with: its first value that is no number, and the fix for decimal commas."""
+    present = series.dropna().astype(str)
+    text = present[~present.map(_is_number)]
+    if text.empty:
+        return ""
+    value = text.iloc[0]
+    if _is_number(value.strip().replace(",", ".", 1)) and value.count(",") == 1:
+        return (f" Column {series.name!r} holds {value!r}: a decimal comma; write the "
+                "table with decimal points (in pandas, to_csv(path, decimal='.')).")
+    return f" Column {series.name!r} holds {value!r}."
+
+
 def _numeric_block(frame, columns, path, impute=None,
                    missing_fix="give --impute (mean or median), or impute or drop those "
                                "rows first"):
@@ -738,7 +796,7 @@ def _numeric_block(frame, columns, path, impute=None,
         bad = [c for c in bad if not _numbers_but_for_missing(frame[c])]
         raise CommandError(
             f"{path}: column(s) {_preview(bad)} are not numeric; every modality column "
-            "must hold numbers."
+            f"must hold numbers.{_text_in_numbers_hint(frame[bad[0]])}"
         )
     block = frame[columns]
     if impute is not None:

@@ -325,6 +325,23 @@ def bad_tables(tables):
                  atac_1=np.where(np.arange(len(frame)) == 7, -np.inf, 0.0)).to_csv(
         folder / "inf.csv", index=False)
     frame[RNA + ATAC].to_csv(folder / "headerless.csv", index=False, header=False)
+    # a header-less first row with an empty cell or NA, which are no numbers
+    gaps = frame[RNA + ATAC].copy()
+    gaps.iloc[0, 1] = np.nan
+    gaps.to_csv(folder / "headerless_gap.csv", index=False, header=False)
+    gaps.to_csv(folder / "headerless_na.csv", index=False, header=False, na_rep="NA")
+    # a separator at the end of the first data row, or of every row: pandas
+    # had taken the first field as the index and shifted every column left
+    lines = frame.to_csv(index=False).splitlines()
+    (folder / "trailing_first.csv").write_text("\n".join([lines[0], lines[1] + ","]
+                                                         + lines[2:]) + "\n")
+    (folder / "trailing_all.tsv").write_text(
+        "\n".join([lines[0].replace(",", "\t")]
+                  + [line.replace(",", "\t") + "\t" for line in lines[1:]]) + "\n")
+    frame.to_csv(folder / "decimal_commas.tsv", index=False, sep="\t", decimal=",")
+    (folder / "semicolons_commas.csv").write_text(
+        "cell;rna_0;atac_0\r\nc1;0;3\r\nc2;1,5;2\r\n")
+    frame.to_csv(folder / "utf16.csv", index=False, encoding="utf-16")
     frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated.csv", index=False)
     frame.rename(columns={"rna_2": "rna_1"}).to_csv(folder / "repeated.tsv", index=False,
                                                     sep="\t")
@@ -473,6 +490,33 @@ ERRORS = {
     "headerless csv at transform": (["transform", "{t}/model.zip", "{f}/headerless.csv",
                                      "-o", "{t}/z.csv"],
                                     "{f}/headerless.csv seems to lack a header row"),
+    "headerless csv with an empty cell in its first row": (
+        ["transform", "{t}/model.zip", "{f}/headerless_gap.csv", "-o", "{t}/z.csv"],
+        "{f}/headerless_gap.csv seems to lack a header row"),
+    "headerless csv with NA in its first row": (
+        ["transform", "{t}/model.zip", "{f}/headerless_na.csv", "-o", "{t}/z.csv"],
+        "{f}/headerless_na.csv seems to lack a header row"),
+    "a trailing separator on the first data row": (
+        ["fit", "{f}/trailing_first.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--id", "cell", "--model", "{t}/m"],
+        "cannot read {f}/trailing_first.csv as CSV: its rows of data have 1 more field(s) "
+        "than its header line names (a separator at the end of the rows"),
+    "a trailing separator on every row": (
+        ["transform", "{t}/model.zip", "{f}/trailing_all.tsv", "-o", "{t}/z.csv"],
+        "its rows of data have 1 more field(s) than its header line names"),
+    "decimal commas": (
+        ["fit", "{f}/decimal_commas.tsv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--id", "cell", "--model", "{t}/m"],
+        "are not numeric; every modality column must hold numbers. Column 'rna_0' holds "
+        "'{comma}': a decimal comma; write the table with decimal points"),
+    "separated by semicolons, with commas in some rows": (
+        ["fit", "{f}/semicolons_commas.csv", "--prefix", "rna=rna_", "--prefix",
+         "atac=atac_", "--model", "{t}/m"],
+        "it seems to be separated by ';', where a .csv file is separated by commas"),
+    "not UTF-8": (
+        ["fit", "{f}/utf16.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{t}/m"],
+        "cannot read {f}/utf16.csv as CSV: it is not UTF-8 text"),
     "output is a directory": (["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix",
                                "atac=atac_", "-o", "{f}/outdir.csv", "--model", "{t}/m"],
                               "--output {f}/outdir.csv is an existing directory"),
@@ -553,7 +597,8 @@ def test_bad_input_gives_one_line_and_status_1(case, bad_tables, cca_model, caps
            if not line.startswith("sklearn-dssl: note: ")]
     assert len(err) == 1, err
     assert err[0].startswith(f"sklearn-dssl {argv[0]}: error: ")
-    assert expected.format(f=bad_tables, t=cca_model) in err[0]
+    comma = pd.read_csv(bad_tables / "decimal_commas.tsv", sep="\t")["rna_0"][0]
+    assert expected.format(f=bad_tables, t=cca_model, comma=comma) in err[0]
 
 
 def test_usage_errors_exit_with_status_2(capsys):
