@@ -120,10 +120,12 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     head : {"vmf", "power_spherical", "gaussian"}, default="vmf"
         Posterior of the shared encoder in step 1: von Mises-Fisher as in the
         paper, the rejection-free Power Spherical distribution, or a Gaussian.
-        At the same ``kappa`` the Power Spherical is about twice as spread
-        as the vMF in high dimensions (its mean cosine to the mean direction
-        is ``kappa / (d - 1 + kappa)`` in ``d`` dimensions, the vMF's about
-        ``1 - (d - 1) / (2 kappa)``): twice the vMF's ``kappa`` matches it.
+        At the same ``kappa`` the Power Spherical is more spread than the
+        vMF: its mean cosine to the mean direction is ``kappa / (d - 1 +
+        kappa)`` in ``d`` dimensions, the vMF's about ``1 - (d - 1) / (2
+        kappa)`` for ``kappa`` much larger than ``d``, where the Power
+        Spherical's spread is twice the vMF's and twice the vMF's ``kappa``
+        matches it (1.3 times at ``kappa`` equal to ``d``).
     kappa : float, default=1000.0
         Concentration of the spherical heads; for the Gaussian head the
         inverse noise variance: the default adds noise of standard deviation

@@ -222,7 +222,7 @@ class PowerSphericalHead(VonMisesFisherHead):
     The cosine to the mean direction is ``2 t - 1`` with
     ``t ~ Beta((d - 1) / 2 + kappa, (d - 1) / 2)``, of mean
     ``kappa / (d - 1 + kappa)``: about twice the vMF's spread at the same
-    ``kappa`` in high dimensions.
+    ``kappa`` when ``kappa`` is much larger than ``d``.
     """
 
     def _sample_half_distance(self, n, dim, device, dtype=torch.float32):

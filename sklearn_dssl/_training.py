@@ -116,11 +116,16 @@ def float32_default():
     """torch's default dtype float32 inside the block, the caller's after.
 
     The modules and losses compute in float32, the dtype of the rows they
-    train on, also for a caller who set float64 as torch's default (which is
-    global to the process: blocks in different threads take turns).
+    train on, also for a caller who set another default. torch keeps one
+    default for the whole process: while a block runs with a default changed
+    here, other threads see float32 too. Under float32, the usual default,
+    nothing is changed.
     """
     with _SEEDED_LOCK:
         dtype = torch.get_default_dtype()
+        if dtype == torch.float32:
+            yield
+            return
         torch.set_default_dtype(torch.float32)
         try:
             yield

@@ -5,15 +5,18 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
+from sklearn.multioutput import MultiOutputRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
 
 from sklearn_dssl import LinearCCA
 from sklearn_dssl.datasets import make_paper_synthetic
@@ -773,9 +776,22 @@ def test_nonlinear_r2_at_any_finite_scale(scale):
         warnings.simplefilter("error")  # no overflow or underflow on the way
         assert nonlinear_r2(scale * z, learned) == pytest.approx(expected, rel=1e-6)
         assert nonlinear_r2(z, scale * learned) == pytest.approx(expected, rel=1e-6)
-        # each column on its own scale
-        assert nonlinear_r2(z * [1.0, scale], learned * [scale, 1.0]) == pytest.approx(
-            expected, rel=1e-6)
+        # each true column on its own scale
+        assert nonlinear_r2(z * [1.0, scale], learned) == pytest.approx(expected, rel=1e-6)
+        # so with a regressor of the user's
+        assert nonlinear_r2(scale * z, learned, regressor=Ridge()) == pytest.approx(
+            nonlinear_r2(z, learned, regressor=Ridge()), rel=1e-6)
+
+
+def test_nonlinear_r2_keeps_collapsed_dimensions_out_of_its_kernel():
+    # dimensions of noise 1e-9 beside a representation, as dimensional
+    # collapse leaves them: standardised, ten had taken the score from 0.998
+    # down to the linear map's 0.87
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2000, 3))
+    bent = np.tanh(2 * z) + 0.1 * z
+    collapsed = np.hstack([bent, 1e-9 * rng.normal(size=(2000, 10))])
+    assert nonlinear_r2(z, collapsed) == pytest.approx(nonlinear_r2(z, bent), abs=0.002)
 
 
 def test_nonlinear_r2_is_seeded():
@@ -834,22 +850,58 @@ def test_probe_groups_are_one_label_per_row():
 
 
 @pytest.mark.parametrize("probe, kind", [(KMeans(2), "a clusterer"),
-                                         (IsolationForest(), "an outlier detector")])
+                                         (IsolationForest(), "an outlier detector"),
+                                         (GaussianMixture(2), "a density estimator")])
 def test_a_probe_that_gives_no_accuracy_is_refused(probe, kind):
     # KMeans' score, its negative inertia, had come back as the probe's (-221)
     data = make_paper_synthetic(n_samples=200, n_latent=2, n_features=4, random_state=0)
     cca = LinearCCA(modalities=data.modalities, n_components=2).fit(data.data)
-    with pytest.raises(TypeError, match=f"is {kind}, whose score is no accuracy; pass a "
-                                        "classifier or a regressor"):
+    with pytest.raises(TypeError, match=f"is {kind}, not a classifier or a regressor; "
+                                        "pass one"):
         probe_score(cca, data.data, data.target[:, 1], probe=probe)
     with pytest.raises(TypeError, match=kind):
         make_leakage_scorer(probe=probe)
+    z = np.random.default_rng(0).normal(size=(100, 2))
+    with pytest.raises(TypeError, match=f"regressor=.* is {kind}, not a regressor; pass a "
+                                        "regressor"):
+        nonlinear_r2(z, z, regressor=probe)
+
+
+def test_nonlinear_r2_takes_a_regressor_of_one_column_and_refuses_misshapen_predictions():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 2))
+    bent = np.tanh(2 * z)
+    with pytest.raises(TypeError, match="is a classifier, not a regressor"):
+        nonlinear_r2(z, bent, regressor=LogisticRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DataConversionWarning: one column is 1-D
+        assert nonlinear_r2(z[:, :1], bent, regressor=SVR()) > 0.7
+    with pytest.raises(ValueError, match=r"SVR failed on the 2 columns of z_true \(y should "
+                                         r"be a 1d array.*MultiOutputRegressor"):
+        nonlinear_r2(z, bent, regressor=SVR())  # one output only
+    assert nonlinear_r2(z, bent, regressor=MultiOutputRegressor(SVR())) > 0.7
+    with pytest.raises(ValueError, match=r"predicted an array of shape \(75, 1\) for 75 rows "
+                                         r"of 2 true column\(s\)"):
+        nonlinear_r2(z, bent, regressor=_FirstColumnRegressor())
+
+
+class _FirstColumnRegressor(RegressorMixin, BaseEstimator):
+    """Predicts the first column of its target alone, as a 2-D array."""
+
+    def fit(self, X, y):
+        self.mean_ = np.mean(y, axis=0)[:1]
+        return self
+
+    def predict(self, X):
+        return np.tile(self.mean_, (len(X), 1))
 
 
 def test_retrieval_top_k_warns_when_every_partner_is_in_the_top_k():
     z = np.random.default_rng(0).normal(size=(5, 2))
-    with pytest.warns(UndefinedMetricWarning, match="k=5 is at least the number of candidates"):
+    with pytest.warns(UndefinedMetricWarning, match="k=5 is at least the number of "
+                                                    "candidates") as record:
         assert retrieval_top_k(z, z[::-1], k=5) == 1.0
+    assert record[0].filename == __file__  # the caller's line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         retrieval_top_k(z, z[::-1], k=4)

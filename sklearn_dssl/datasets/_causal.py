@@ -13,9 +13,9 @@ from ._synthetic import _apply_mlp, _empty_modalities, _invertible_leaky_relu_ml
 SETTINGS = ("sphere", "box", "ica")
 # The widest Laplace noise of the box setting (see make_latent_partial_causal).
 BOX_NOISE_SCALE_MAX = 1e6
-# The widest Gaussian noise of the ica setting: far wider, the mixing
+# The widest Gaussian noise of the ica setting: at 1e308 the mixing
 # networks overflow float64.
-ICA_NOISE_SCALE_MAX = 1e100
+ICA_NOISE_SCALE_MAX = 1e300
 # Above this concentration the sphere coupling is drawn as Gaussian noise in
 # the tangent plane (scipy's sampler never returned for some concentrations
 # from about 1e16 up).
@@ -160,7 +160,7 @@ def make_latent_partial_causal(
         Concentration of the von Mises-Fisher ``"sphere"`` coupling.
     noise_scale : float, default=0.1
         Laplace scale (``"box"``, at most 1e6) or Gaussian standard
-        deviation (``"ica"``, at most 1e100) of the coupling.
+        deviation (``"ica"``, at most 1e300) of the coupling.
     random_state : int, RandomState instance or None, default=None
         Seeds the latents and the mixing networks.
 
@@ -208,8 +208,8 @@ def make_latent_partial_causal(
     if setting == "ica" and noise_scale > ICA_NOISE_SCALE_MAX:
         raise ValueError(
             f"setting='ica' takes noise_scale up to {ICA_NOISE_SCALE_MAX:g}, got "
-            f"{noise_scale:g}; wider noise overflows the mixing networks, and at "
-            f"{ICA_NOISE_SCALE_MAX:g} the two modalities' coupled latents are already "
+            f"{noise_scale:g}; wider noise overflows float64 in the mixing networks, and "
+            f"at {ICA_NOISE_SCALE_MAX:g} the two modalities' coupled latents are already "
             "independent."
         )
     rng = check_random_state(random_state)

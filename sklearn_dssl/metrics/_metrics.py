@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import get_config
-from sklearn.base import clone, is_classifier, is_clusterer, is_outlier_detector
+from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.kernel_approximation import Nystroem
@@ -15,7 +15,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline, make_union
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import MetadataRequest
@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
+    validate_data,
 )
 
 from .._base import MultimodalTransformer, readable_input
@@ -639,11 +640,11 @@ class _ProbeScorer:
         return f"{self.factory}({given})"
 
 
-def _check_probe(probe, name="probe"):
-    """Check a given probe's (or the estimator passed as ``name``'s) own
-    settings, and those of the estimators inside it (a Pipeline's steps), up
-    front: a search would otherwise find a bad setting in every fold's
-    scoring."""
+def _check_probe(probe, name="probe", kinds=("classifier", "regressor")):
+    """Check a given probe (or the estimator passed as ``name``): one of
+    ``kinds`` where its tags say what it is, and its own settings and those
+    of the estimators inside it (a Pipeline's steps), up front: a search
+    would otherwise find a bad setting in every fold's scoring."""
     if probe is None:
         return
     if isinstance(probe, type):
@@ -651,16 +652,26 @@ def _check_probe(probe, name="probe"):
             f"{name}={probe.__name__} is a class; pass an instance, e.g. "
             f"{name}={probe.__name__}()."
         )
-    if is_clusterer(probe) or is_outlier_detector(probe):
-        kind = "a clusterer" if is_clusterer(probe) else "an outlier detector"
+    kind = _estimator_type(probe)
+    if kind is not None and kind not in kinds:
+        kind = kind.replace("_", " ")
         raise TypeError(
-            f"{name}={probe!r} is {kind}, whose score is no accuracy; pass a classifier "
-            "or a regressor."
+            f"{name}={probe!r} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not "
+            f"{' or '.join(f'a {k}' for k in kinds)}; pass "
+            f"{'one' if len(kinds) > 1 else f'a {kinds[0]}'}."
         )
     try:
         validate_estimator_settings(probe)
     except ValueError as exc:  # named for the probe, not for this function
         raise _InvalidProbeError(f"{name}={probe!r}: {exc}") from None
+
+
+def _estimator_type(estimator):
+    """What scikit-learn's tags say ``estimator`` is ("classifier",
+    "regressor", "clusterer", ...); None for an estimator without tags, or
+    whose tags do not say."""
+    tags = getattr(estimator, "__sklearn_tags__", None)
+    return None if tags is None else tags().estimator_type
 
 
 class _InvalidProbeError(ValueError, TypeError):
@@ -821,8 +832,27 @@ def _held_out_r2(regressor, z_learned, z_true, test_size, random_state, name):
             "held-out rows, where R^2 is undefined; drop constant columns of z_true, or "
             "pass more rows or a larger test_size."
         )
-    prediction = regressor.fit(a_train, b_train).predict(a_test)
-    return float(r2_score(b_test, np.reshape(prediction, b_test.shape),
+    one_column = b_train.shape[1] == 1  # as a 1-D target, as regressors of one ask
+    try:
+        regressor.fit(a_train, b_train[:, 0] if one_column else b_train)
+    except ValueError as exc:
+        tags = getattr(regressor, "__sklearn_tags__", None)
+        if one_column or tags is None or tags().target_tags.multi_output:
+            raise
+        raise ValueError(
+            f"{name}: {type(regressor).__name__} failed on the {b_train.shape[1]} columns "
+            f"of z_true ({exc}); it may predict one column only: wrap it in "
+            "sklearn.multioutput.MultiOutputRegressor, or pass one column of z_true at a "
+            "time."
+        ) from exc
+    prediction = np.asarray(regressor.predict(a_test))
+    if prediction.shape not in (b_test.shape, b_test.shape[:1] if one_column else None):
+        raise ValueError(
+            f"{name}: the regressor predicted an array of shape {prediction.shape} for "
+            f"{len(b_test)} rows of {b_test.shape[1]} true column(s); pass one that "
+            "predicts every column of z_true."
+        )
+    return float(r2_score(b_test, prediction.reshape(b_test.shape),
                           multioutput="uniform_average"))
 
 
@@ -833,17 +863,37 @@ RIDGE_ALPHAS = np.logspace(-6, 2, 9)
 
 
 def _default_regressor(n_train, random_state):
-    """Ridge regression on the standardised inputs beside their RBF kernel's
-    features, the kernel approximated on at most ``NYSTROEM_COMPONENTS`` of
-    the ``n_train`` rows, the penalty chosen by leave-one-out
-    cross-validation, the targets standardised."""
+    """Ridge regression on the standardised inputs beside the RBF kernel
+    features of the inputs scaled as a whole (:class:`_WholeScaler`), the
+    kernel approximated on at most ``NYSTROEM_COMPONENTS`` of the ``n_train``
+    rows, the penalty chosen by leave-one-out cross-validation, the targets
+    standardised."""
     kernel = Nystroem(kernel="rbf", n_components=min(NYSTROEM_COMPONENTS, n_train),
                       random_state=random_state)
-    features = make_union(FunctionTransformer(), kernel)
+    features = make_union(StandardScaler(), make_pipeline(_WholeScaler(), kernel))
     return TransformedTargetRegressor(
-        regressor=make_pipeline(StandardScaler(), features, RidgeCV(alphas=RIDGE_ALPHAS)),
+        regressor=make_pipeline(features, RidgeCV(alphas=RIDGE_ALPHAS)),
         transformer=StandardScaler(),
     )
+
+
+class _WholeScaler(TransformerMixin, BaseEstimator):
+    """Centre each column and divide all by one scale: the root of the
+    columns' mean variance. Distances keep the columns' relative scales, so
+    a collapsed dimension (noise of 1e-9, say) stays out of an RBF kernel's
+    distances, where standardising would make it as wide as any other."""
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X)
+        self.mean_ = X.mean(axis=0)
+        variance = X.var(axis=0).mean()
+        self.scale_ = np.sqrt(variance) if variance > 0 else 1.0
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return (X - self.mean_) / self.scale_
 
 
 @validate_params_refusing_bools(
@@ -878,18 +928,22 @@ def nonlinear_r2(z_true, z_learned, *, regressor=None, test_size=0.25, random_st
         ``n_true`` columns (a clone is fitted), e.g. an
         :class:`~sklearn.neural_network.MLPRegressor` or
         :class:`~sklearn.kernel_ridge.KernelRidge`, given the rows as
-        float64. None takes kernel ridge regression on the standardised
-        representation with a linear plus an RBF kernel (``gamma`` 1 over the
-        learned width), the RBF kernel approximated by
+        float64 (``z_true``'s columns each divided by its largest
+        magnitude, which changes no R^2). None takes kernel ridge
+        regression with a linear kernel of the standardised representation
+        plus an RBF kernel (``gamma`` 1 over the learned width) of the
+        representation centred and scaled as a whole, so that a collapsed
+        dimension stays small; the RBF kernel approximated by
         :class:`~sklearn.kernel_approximation.Nystroem` on at most 500 of the
         training rows, the penalty chosen from 1e-6 to 100 by
         :class:`~sklearn.linear_model.RidgeCV`, the true columns
-        standardised: its cost grows linearly with the rows (about 12 s for
+        standardised. Its cost grows linearly with the rows (about 6 s for
         22,500 training rows of 100 columns on 2 CPU cores), it finds what a
-        linear map finds, and the score does not depend on either array's
-        column scales. 500 landmarks capture smooth functions of a few
-        dozen dimensions; of wider representations they add little to the
-        linear map, where an MLP (much slower) can find more.
+        linear map finds, and the score depends neither on the scale of
+        ``z_learned`` as a whole nor on that of each true column. 500
+        landmarks capture smooth functions of a few dozen dimensions; of
+        wider representations they add little to the linear map, where an
+        MLP (much slower) can find more.
     test_size : float, default=0.25
         Fraction of the rows held out for the score.
     random_state : int, RandomState instance or None, default=0
@@ -923,15 +977,19 @@ def nonlinear_r2(z_true, z_learned, *, regressor=None, test_size=0.25, random_st
     >>> round(nonlinear_r2(z, bent), 2)
     1.0
     """
-    pair = _check_pair(z_true, z_learned, ("z_true", "z_learned"))
+    z_true, z_learned = _check_pair(z_true, z_learned, ("z_true", "z_learned"))
+    # each true column over its peak (R^2 does not depend on it): its sums of
+    # squares neither overflow nor underflow
+    z_true = _float64_over_peak(z_true, axis=0)
     if regressor is None:
-        # over their peaks, the standardisation's variances do not overflow
-        z_true, z_learned = (_float64_over_peak(z, axis=0) for z in pair)
+        # over its peak, as a whole: the default scales it as a whole, and
+        # its variances do not overflow
+        z_learned = _float64_over_peak(z_learned, axis=None)
         regressor = _default_regressor(len(z_true) - _n_held_out(len(z_true), test_size),
                                        random_state)
     else:
-        z_true, z_learned = (np.asarray(z, dtype=np.float64) for z in pair)
-        _check_probe(regressor, "regressor")
+        z_learned = np.asarray(z_learned, dtype=np.float64)
+        _check_probe(regressor, "regressor", kinds=("regressor",))
         regressor = clone(regressor)
     return _held_out_r2(regressor, z_learned, z_true, test_size, random_state,
                         "nonlinear_r2")
@@ -998,7 +1056,7 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
             "is among the top k, so the score is 1 whatever the embeddings; pass a "
             "smaller k or more rows.",
             UndefinedMetricWarning,
-            stacklevel=2,
+            stacklevel=4,  # the caller's line, past the two parameter checks
         )
     # similarities in double precision: in float32 distinct candidates tie
     # with the partner by rounding alone
