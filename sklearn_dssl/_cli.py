@@ -158,14 +158,17 @@ def read_table(path, id_column=None):
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except UnicodeDecodeError as exc:
+        compressed = "" if _compression(path)[0] else (
+            ", or, if it is compressed, give it the compression's extension too (e.g. "
+            ".csv.gz)")
         raise CommandError(
-            f"cannot read {path} as {fmt.upper()}: it is not UTF-8 text ({exc.reason} at "
-            f"byte {exc.start}); save it as UTF-8 (Excel: 'CSV UTF-8'), or, if it is "
-            "compressed, give it the compression's extension too (e.g. .csv.gz)."
+            f"cannot read {path} as {fmt.upper()}: it is not UTF-8 text ({exc.reason}); "
+            f"save it as UTF-8 (Excel: 'CSV UTF-8'){compressed}."
         ) from None
     except Exception as exc:  # parsers raise many types; report them in one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = _separator_hint(_first_line_fields(path, fmt), path) if fmt != "parquet" else ""
+        hint = (_separator_hint(_first_line_fields(path, fmt), path, read="has a first line of")
+                if fmt != "parquet" else "")
         raise CommandError(f"cannot read {path} as {fmt.upper()}: {message.rstrip('.')}."
                            f"{hint}") from None
     if fmt == "parquet":
@@ -194,14 +197,12 @@ def _read_delimited(path, sep, id_column=None):
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         frame = pd.read_csv(path, sep=sep, compression=compression,
                             dtype=None if id_column is None else {id_column: str})
-    if not isinstance(frame.index, pd.RangeIndex):
-        # pandas takes the first fields of rows longer than the header as
-        # their index, and names every column after them one place left
+    if _shifted(frame, pd):
         raise ValueError(
             f"its rows of data have {frame.index.nlevels} more field(s) than its header "
-            "line names (a separator at the end of the rows, decimal commas, or row names "
-            "without a header cell), which would shift every column; name every field in "
-            "the header line, or remove the extra separators"
+            "line names, and its last column is empty (a separator at the end of the "
+            "rows, say, or decimal commas), which would shift every column one place; "
+            "remove the extra separators, or name every field in the header line"
         )
     if id_column is None:
         return frame
@@ -211,6 +212,20 @@ def _read_delimited(path, sep, id_column=None):
         if len(ids) == len(frame):
             frame[id_column] = ids.to_numpy()
     return frame
+
+
+def _shifted(frame, pd):
+    """Whether pandas read a CSV or TSV file's rows, longer than its header,
+    with every column shifted: it takes a row's first extra fields as the
+    index and names the fields after them one place left, so that a
+    separator at the end of the rows leaves the last column empty (and
+    decimal commas give an index of several columns). One extra field with
+    a full last column is the row names of a header without their cell (R's
+    write.table), which line up."""
+    if isinstance(frame.index, pd.RangeIndex):
+        return False
+    return frame.index.nlevels > 1 or (
+        frame.shape[1] > 0 and frame.iloc[:, -1].isna().all())
 
 
 def _restore_integer_ids(frame, path, id_column):
@@ -265,16 +280,19 @@ _MISSING_OR_UNNAMED = re.compile(
 def _check_header(names, path):
     """Refuse a CSV or TSV file whose first line is data: its first row would
     be lost as column names."""
-    # empty cells (pandas' "Unnamed: 3") and missing-value markers tell
+    given = list(names)
+    if given and given[0] == "Unnamed: 0":
+        return  # an index column's empty name, as pandas' and R's writers leave it
+    # other empty cells (pandas' "Unnamed: 3") and missing-value markers tell
     # nothing either way: a row of data may have them
-    names = [n for n in names if not _MISSING_OR_UNNAMED.fullmatch(n)] or list(names)
+    names = [n for n in given if not _MISSING_OR_UNNAMED.fullmatch(n)] or given
     if names == [str(i) for i in range(len(names))]:
         return  # the names pandas gives unnamed columns: DataFrame(X).to_csv(...)
     # pandas appends .1, .2, ... to repeated names
     if all(_is_number(n) or _is_number(re.sub(r"\.\d+$", "", n)) for n in names):
         raise CommandError(
-            f"{path} seems to lack a header row: its first line ({_preview(names, 4)}) "
-            "is all numbers. The command needs a first line of column names; add one "
+            f"{path} seems to lack a header row: its first line ({_preview(given, 4)}) "
+            f"is {'all numbers' if names == given else 'numbers and empty or missing cells'}. The command needs a first line of column names; add one "
             "(pandas' to_csv writes it unless given header=False), and if the names are "
             "numbers, add a first column whose name is not (an id column, say), or write "
             "the table to Parquet, whose column names are kept as given."
@@ -289,7 +307,7 @@ def _first_line_fields(path, fmt):
     try:
         with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
             return next(csv.reader(file, delimiter=_SEPARATORS[fmt][0]), [])
-    except (OSError, EOFError, csv.Error):
+    except Exception:  # e.g. zlib's or lzma's error on a damaged file: no hint
         return []
 
 
@@ -463,7 +481,7 @@ def _spaced_names(columns, matches):
     return [c for c in columns if c != c.strip() and matches(c.strip())]
 
 
-def _separator_hint(columns, path):
+def _separator_hint(columns, path, read="was read as"):
     """The sentence that a column lookup in a CSV or TSV table read as one
     column, whose name holds another separator (a tab, a comma, ';' or '|'),
     ends with: what the file seems to be separated by and what to do; ""
@@ -484,7 +502,7 @@ def _separator_hint(columns, path):
         name = _SEPARATORS[other][1]
         fix = (f"give it a .{other}{found[1] or ''} extension, which the command reads as "
                f"separated by {name}")
-    return (f" {path} was read as one column, {columns[0]!r}: it seems to be separated by "
+    return (f" {path} {read} one column, {columns[0]!r}: it seems to be separated by "
             f"{name}, where a .{fmt} file is separated by {read_name}; {fix}.")
 
 

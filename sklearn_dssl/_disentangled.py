@@ -125,7 +125,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         kappa)`` in ``d`` dimensions, the vMF's about ``1 - (d - 1) / (2
         kappa)`` for ``kappa`` much larger than ``d``, where the Power
         Spherical's spread is twice the vMF's and twice the vMF's ``kappa``
-        matches it (1.3 times at ``kappa`` equal to ``d``).
+        matches it. At ``kappa`` equal to ``d`` its spread is 1.3 times the
+        vMF's.
     kappa : float, default=1000.0
         Concentration of the spherical heads; for the Gaussian head the
         inverse noise variance: the default adds noise of standard deviation

@@ -500,7 +500,8 @@ ERRORS = {
         ["fit", "{f}/trailing_first.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
          "--id", "cell", "--model", "{t}/m"],
         "cannot read {f}/trailing_first.csv as CSV: its rows of data have 1 more field(s) "
-        "than its header line names (a separator at the end of the rows"),
+        "than its header line names, and its last column is empty (a separator at the end "
+        "of the rows"),
     "a trailing separator on every row": (
         ["transform", "{t}/model.zip", "{f}/trailing_all.tsv", "-o", "{t}/z.csv"],
         "its rows of data have 1 more field(s) than its header line names"),
@@ -1764,3 +1765,42 @@ def test_a_header_of_numbers_is_refused_with_the_ways_out(tmp_path, capsys):
                  "b=3.5,4", "--model", str(tmp_path / "m.zip")]) == 1
     assert ("add a first column whose name is not (an id column, say), or write the table to "
             "Parquet, whose column names are kept as given.") in capsys.readouterr().err
+
+
+def test_a_header_of_numbers_after_an_index_column_is_a_header(tmp_path, capsys):
+    # pandas' to_csv() with its index (and R's write.csv) leave the index
+    # column's name empty: the very first column the refusal above asks for
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    pd.DataFrame(X, columns=[1, 2, 3, 4]).to_csv(tmp_path / "indexed.csv")
+    assert main(["fit", str(tmp_path / "indexed.csv"), "--modality", "a=1,2", "--modality",
+                 "b=3,4", "--method", "cca", "-q", "-o", str(tmp_path / "z.csv")]) == 0, (
+        capsys.readouterr().err)
+    assert len(pd.read_csv(tmp_path / "z.csv")) == 60
+
+
+def test_row_names_without_a_header_cell_line_up(tmp_path, capsys):
+    # R's write.table(df, sep="\t"): the header names the columns, not the
+    # row names, and every row has one more field; the columns line up
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 4)),
+                         columns=["rna_0", "rna_1", "atac_0", "atac_1"])
+    lines = ["\t".join(f'"{c}"' for c in frame.columns)] + [
+        f'"cell{i}"\t' + "\t".join(repr(float(v)) for v in row)
+        for i, row in enumerate(frame.to_numpy())]
+    (tmp_path / "rows.tsv").write_text("\n".join(lines) + "\n")
+    frame.to_csv(tmp_path / "plain.tsv", sep="\t", index=False)
+    for name in ("rows", "plain"):
+        assert main(["fit", str(tmp_path / f"{name}.tsv"), "--prefix", "rna=rna_", "--prefix",
+                     "atac=atac_", "--method", "cca", "-q", "-o",
+                     str(tmp_path / f"{name}_z.csv")]) == 0, capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "rows_z.csv"),
+                                  pd.read_csv(tmp_path / "plain_z.csv"))
+
+
+@pytest.mark.parametrize("suffix, data", [(".csv.gz", b"\x1f\x8b\x08\x00garbage"),
+                                          (".csv.xz", b"\xfd7zXZ\x00garbage")])
+def test_a_damaged_compressed_table_is_one_line(tmp_path, capsys, suffix, data):
+    (tmp_path / f"t{suffix}").write_bytes(data)
+    assert main(["fit", str(tmp_path / f"t{suffix}"), "--prefix", "a=x", "--prefix", "b=y",
+                 "--model", str(tmp_path / "m.zip")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"sklearn-dssl fit: error: cannot read "), err

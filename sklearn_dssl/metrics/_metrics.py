@@ -837,7 +837,8 @@ def _held_out_r2(regressor, z_learned, z_true, test_size, random_state, name):
         regressor.fit(a_train, b_train[:, 0] if one_column else b_train)
     except ValueError as exc:
         tags = getattr(regressor, "__sklearn_tags__", None)
-        if one_column or tags is None or tags().target_tags.multi_output:
+        if (one_column or tags is None or tags().target_tags.multi_output
+                or "1d" not in str(exc)):
             raise
         raise ValueError(
             f"{name}: {type(regressor).__name__} failed on the {b_train.shape[1]} columns "
@@ -852,7 +853,10 @@ def _held_out_r2(regressor, z_learned, z_true, test_size, random_state, name):
             f"{len(b_test)} rows of {b_test.shape[1]} true column(s); pass one that "
             "predicts every column of z_true."
         )
-    return float(r2_score(b_test, prediction.reshape(b_test.shape),
+    # scored over each true column's peak (R^2 does not depend on it): its
+    # sums of squares neither overflow nor underflow
+    peak = np.max(np.abs(b_test), axis=0)
+    return float(r2_score(b_test / peak, prediction.reshape(b_test.shape) / peak,
                           multioutput="uniform_average"))
 
 
@@ -928,8 +932,7 @@ def nonlinear_r2(z_true, z_learned, *, regressor=None, test_size=0.25, random_st
         ``n_true`` columns (a clone is fitted), e.g. an
         :class:`~sklearn.neural_network.MLPRegressor` or
         :class:`~sklearn.kernel_ridge.KernelRidge`, given the rows as
-        float64 (``z_true``'s columns each divided by its largest
-        magnitude, which changes no R^2). None takes kernel ridge
+        float64. None takes kernel ridge
         regression with a linear kernel of the standardised representation
         plus an RBF kernel (``gamma`` 1 over the learned width) of the
         representation centred and scaled as a whole, so that a collapsed
@@ -938,7 +941,7 @@ def nonlinear_r2(z_true, z_learned, *, regressor=None, test_size=0.25, random_st
         training rows, the penalty chosen from 1e-6 to 100 by
         :class:`~sklearn.linear_model.RidgeCV`, the true columns
         standardised. Its cost grows linearly with the rows (about 6 s for
-        22,500 training rows of 100 columns on 2 CPU cores), it finds what a
+        22,500 training rows of 100 columns on 2 idle CPU cores), it finds what a
         linear map finds, and the score depends neither on the scale of
         ``z_learned`` as a whole nor on that of each true column. 500
         landmarks capture smooth functions of a few dozen dimensions; of
@@ -978,17 +981,16 @@ def nonlinear_r2(z_true, z_learned, *, regressor=None, test_size=0.25, random_st
     1.0
     """
     z_true, z_learned = _check_pair(z_true, z_learned, ("z_true", "z_learned"))
-    # each true column over its peak (R^2 does not depend on it): its sums of
-    # squares neither overflow nor underflow
-    z_true = _float64_over_peak(z_true, axis=0)
     if regressor is None:
-        # over its peak, as a whole: the default scales it as a whole, and
-        # its variances do not overflow
+        # each true column over its peak, the representation over its peak
+        # as a whole (the default scales it as a whole): their variances do
+        # not overflow
+        z_true = _float64_over_peak(z_true, axis=0)
         z_learned = _float64_over_peak(z_learned, axis=None)
         regressor = _default_regressor(len(z_true) - _n_held_out(len(z_true), test_size),
                                        random_state)
     else:
-        z_learned = np.asarray(z_learned, dtype=np.float64)
+        z_true, z_learned = (np.asarray(z, dtype=np.float64) for z in (z_true, z_learned))
         _check_probe(regressor, "regressor", kinds=("regressor",))
         regressor = clone(regressor)
     return _held_out_r2(regressor, z_learned, z_true, test_size, random_state,
