@@ -290,9 +290,10 @@ def _check_header(names, path):
         return  # the names pandas gives unnamed columns: DataFrame(X).to_csv(...)
     # pandas appends .1, .2, ... to repeated names
     if all(_is_number(n) or _is_number(re.sub(r"\.\d+$", "", n)) for n in names):
+        held = "all numbers" if names == given else "numbers and empty or missing cells"
         raise CommandError(
             f"{path} seems to lack a header row: its first line ({_preview(given, 4)}) "
-            f"is {'all numbers' if names == given else 'numbers and empty or missing cells'}. The command needs a first line of column names; add one "
+            f"is {held}. The command needs a first line of column names; add one "
             "(pandas' to_csv writes it unless given header=False), and if the names are "
             "numbers, add a first column whose name is not (an id column, say), or write "
             "the table to Parquet, whose column names are kept as given."
