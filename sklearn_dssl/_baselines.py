@@ -164,8 +164,7 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
             warn_if_interrupted(self.net_)
         return self
 
-    fit.__doc__ = fit.__doc__.replace("{fit_warnings}", FIT_WARNINGS_DOC.replace(
-        "With ``validation_fraction``", "JointOptSSL and FOCAL, with ``validation_fraction``"))
+    fit.__doc__ = fit.__doc__.replace("{fit_warnings}", FIT_WARNINGS_DOC)
 
 
 class JointOptSSL(_JointlyTrainedBaseline):

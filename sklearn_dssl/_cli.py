@@ -167,7 +167,8 @@ def read_table(path, id_column=None):
         ) from None
     except Exception as exc:  # parsers raise many types; report them in one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = (_separator_hint(_first_line_fields(path, fmt), path, read="has a first line of")
+        hint = (_separator_hint(_first_line_fields(path, _SEPARATORS[fmt][0]), path,
+                                read="has a first line of")
                 if fmt != "parquet" else "")
         raise CommandError(f"cannot read {path} as {fmt.upper()}: {message.rstrip('.')}."
                            f"{hint}") from None
@@ -300,15 +301,15 @@ def _check_header(names, path):
         )
 
 
-def _first_line_fields(path, fmt):
-    """The first line of a CSV or TSV file split by its format's separator
-    (one field where another separates it); [] where it cannot be read."""
+def _first_line_fields(path, sep):
+    """The first line of a CSV or TSV file split by ``sep`` as written (one
+    field where another separator splits it); [] where it cannot be read."""
     module = _compression(path)[1]
     opener = open if module is None else importlib.import_module(module).open
     try:
         with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
-            return next(csv.reader(file, delimiter=_SEPARATORS[fmt][0]), [])
-    except Exception:  # e.g. zlib's or lzma's error on a damaged file: no hint
+            return next(csv.reader(file, delimiter=sep), [])
+    except Exception:  # e.g. zlib's or lzma's error on a damaged file
         return []
 
 
@@ -316,10 +317,7 @@ def _check_unique_names(path, sep):
     """Refuse a CSV or TSV file that names two columns alike, which pandas
     would read apart as ``name`` and ``name.1`` (a prefix or pattern would
     then take both, or one would match nothing)."""
-    module = _compression(path)[1]
-    opener = open if module is None else importlib.import_module(module).open
-    with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
-        header = next(csv.reader(file, delimiter=sep), [])
+    header = _first_line_fields(path, sep)
     # pandas names empty header cells apart ("Unnamed: 7"), as a spreadsheet's
     # trailing separators leave them
     repeated = repeated_names(name for name in header if name.strip())

@@ -167,7 +167,7 @@ FIT_WARNINGS_DOC = """ColumnScaleWarning
             With ``validation_fraction``, when the cross-modal contrastive loss
             on the held-out rows ended more than a tenth of its chance level
             above its lowest (a ConvergenceWarning; it replaces the one
-            above)."""
+            above). Not for a model without that loss (DMVAE)."""
 
 
 def _column_std(X):

@@ -666,12 +666,18 @@ def _check_probe(probe, name="probe", kinds=("classifier", "regressor")):
         raise _InvalidProbeError(f"{name}={probe!r}: {exc}") from None
 
 
+def _tags(estimator):
+    """``estimator``'s scikit-learn tags; None for one without them."""
+    tags = getattr(estimator, "__sklearn_tags__", None)
+    return None if tags is None else tags()
+
+
 def _estimator_type(estimator):
     """What scikit-learn's tags say ``estimator`` is ("classifier",
     "regressor", "clusterer", ...); None for an estimator without tags, or
     whose tags do not say."""
-    tags = getattr(estimator, "__sklearn_tags__", None)
-    return None if tags is None else tags().estimator_type
+    tags = _tags(estimator)
+    return None if tags is None else tags.estimator_type
 
 
 class _InvalidProbeError(ValueError, TypeError):
@@ -836,8 +842,8 @@ def _held_out_r2(regressor, z_learned, z_true, test_size, random_state, name):
     try:
         regressor.fit(a_train, b_train[:, 0] if one_column else b_train)
     except ValueError as exc:
-        tags = getattr(regressor, "__sklearn_tags__", None)
-        if (one_column or tags is None or tags().target_tags.multi_output
+        tags = _tags(regressor)
+        if (one_column or tags is None or tags.target_tags.multi_output
                 or "1d" not in str(exc)):
             raise
         raise ValueError(
