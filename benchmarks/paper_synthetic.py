@@ -14,10 +14,15 @@ the oracle (the true latent blocks). Probes are the paper's: logistic
 regression fitted on the training rows' embeddings (standardised), scored on
 the test rows (80/20 split).
 
+``--beta-start`` ramps each step 1's beta geometrically from that value up
+(or down) to the beta of the row over ``--beta-ramp-epochs`` epochs (all of
+step 1 by default; the rows record both), to see whether a schedule of beta
+changes the trade-off between the two blocks.
+
 Run: python benchmarks/paper_synthetic.py --data paper|nonlinear [--quick]
-[--label-init xavier]
-Writes benchmarks/results/paper_synthetic_<data>[_xavier].json; ``plot_paper_synthetic.py``
-draws the figure from the JSON files.
+[--label-init xavier] [--beta-start B [--beta-ramp-epochs E]]
+Writes benchmarks/results/paper_synthetic_<data>[_xavier][_ramp].json;
+``plot_paper_synthetic.py`` draws the figure from the files without ramps.
 """
 
 import argparse
@@ -160,13 +165,14 @@ def save_results(output, report, merge=None):
 
 def step1_key(row):
     return (row["beta"], row.get("noise_scale", 0.1), row.get("temperature", DEFAULT_TEMPERATURE),
-            row.get("n_shared", DEFAULT_N_SHARED))
+            row.get("n_shared", DEFAULT_N_SHARED), row.get("beta_start"),
+            row.get("beta_ramp_epochs"))
 
 
 def merge_study(saved, report):
     """Add a run's rows to a saved study (see ``--append``).
 
-    A step 1 whose (beta, noise_scale, temperature, n_shared) the file already holds
+    A step 1 whose (beta, noise_scale, temperature, n_shared, ramp) the file already holds
     from another run is a refit: its shared row stays out of
     ``shared_vs_beta`` and rides along as ``step1_refit`` in its own step-2
     rows, whose probes it explains. Decided here, under the lock, so that
@@ -224,6 +230,12 @@ def main():
     parser.add_argument("--compile", action="store_true",
                         help="fit with compile=True (rows record it; their fit seconds "
                              "include compiling)")
+    parser.add_argument("--beta-start", type=float, default=None,
+                        help="ramp beta geometrically from this value to each beta of the run "
+                             "(DisentangledSSL's beta_start); results go to "
+                             "paper_synthetic_<data>_ramp.json")
+    parser.add_argument("--beta-ramp-epochs", type=float, default=None,
+                        help="length of the ramp in epochs of step 1 (default: all of it)")
     add_label_init_option(parser, "results go to paper_synthetic_<data>_xavier.json")
     parser.add_argument("--append", action="store_true",
                         help="add the new rows to the existing results file (same data and "
@@ -231,6 +243,8 @@ def main():
                              "the same time must all append (a run without it rewrites the "
                              "file at every save)")
     args = parser.parse_args()
+    if args.beta_ramp_epochs is not None and args.beta_start is None:
+        parser.error("--beta-ramp-epochs needs --beta-start")
 
     n_samples = 6000 if args.quick else 90000
     epochs = (2, 2) if args.quick else (args.epochs_shared, args.epochs_specific)
@@ -239,7 +253,9 @@ def main():
     (X_train, X_test), (y_train, y_test), (z_train, z_test) = split_rows(data)
     cut = len(X_train)
     labels = "" if args.label_init == "normal" else f"_{args.label_init}"
-    output = RESULTS / f"paper_synthetic_{args.data}{labels}{'_quick' if args.quick else ''}.json"
+    ramp = "" if args.beta_start is None else "_ramp"
+    output = RESULTS / (f"paper_synthetic_{args.data}{labels}{ramp}"
+                        f"{'_quick' if args.quick else ''}.json")
 
     report = {
         "data": args.data, "n_train": cut, "n_test": n_samples - cut,
@@ -275,7 +291,8 @@ def main():
             modalities=data.modalities, beta=beta, max_epochs_shared=epochs[0],
             max_epochs_specific=epochs[1], output="shared", random_state=0,
             noise_scale=args.noise_scale, temperature=args.temperature, compile=args.compile,
-            n_shared=args.n_shared,
+            n_shared=args.n_shared, beta_start=args.beta_start,
+            beta_ramp_epochs=args.beta_ramp_epochs,
         )
         start = time.perf_counter()
         model.fit(X_train)
@@ -286,6 +303,9 @@ def main():
             recorded["temperature"] = args.temperature
         if args.n_shared != DEFAULT_N_SHARED:
             recorded["n_shared"] = args.n_shared
+        if args.beta_start is not None:
+            recorded["beta_start"] = args.beta_start
+            recorded["beta_ramp_epochs"] = args.beta_ramp_epochs or float(epochs[0])
         shared_row = {"beta": beta, "noise_scale": args.noise_scale, **recorded,
                       "fit_seconds": seconds, **shared_probe(train, test, y_train, y_test)}
         report["shared_vs_beta"].append(shared_row)

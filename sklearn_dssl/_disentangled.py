@@ -28,13 +28,21 @@ from ._neural import (
     check_shared_width,
     column_statistics,
 )
-from ._training import as_tensor, infer, seeded_torch, warn_if_interrupted, with_autograd
+from ._training import (
+    WeightRamp,
+    as_tensor,
+    infer,
+    seeded_torch,
+    warn_if_interrupted,
+    with_autograd,
+)
 
 _StepSeeds = namedtuple("_StepSeeds", ["shared", "specific", "ica"])
 
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
 # was fitted with them, and says so when they have changed since.
-STEP1_ONLY_PARAMETERS = ("n_shared", "beta", "head", "kappa", "max_epochs_shared", "ica")
+STEP1_ONLY_PARAMETERS = ("n_shared", "beta", "beta_start", "beta_ramp_epochs", "head", "kappa",
+                         "max_epochs_shared", "ica")
 
 
 def _same_setting(value, fitted):
@@ -112,6 +120,20 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     beta : float, default=0.1
         Weight of the bottleneck in step 1 (the paper's beta). Larger values
         keep less modality-specific information in the shared embedding.
+        With ``beta_start``, the value the weight ends at.
+    beta_start : float or None, default=None
+        With a float, the bottleneck's weight follows the authors'
+        exponential ramp: it starts at ``beta_start`` and moves, batch by
+        batch, to ``beta`` over the first ``beta_ramp_epochs`` epochs of
+        step 1 (geometrically: ``beta_start * (beta / beta_start) **
+        progress``), then stays at ``beta``. Both must then be positive. The
+        weight of each batch is in ``shared_net_.history`` under ``"beta"``.
+        None keeps ``beta`` constant, as in the paper's experiments.
+    beta_ramp_epochs : float or None, default=None
+        Length of the ramp, in epochs of step 1 (fractions count in batches:
+        the authors' 8,000 batches are 28.5 epochs of 72,000 rows in
+        batches of 256). None: all of step 1 (``max_epochs_shared``). Only with
+        ``beta_start``.
     ortho_weight : float, default=1.0
         Weight of the orthogonality penalty in step 2 (the paper's lambda).
         Larger values push the specific embedding away from the shared one.
@@ -194,7 +216,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     shared_net_ : skorch.NeuralNet
         The fitted step-1 net; ``shared_net_.history`` holds its per-epoch
         training loss and, unweighted, its two terms (``"train_contrast"``,
-        ``"train_bottleneck"``), per epoch and per batch.
+        ``"train_bottleneck"``), per epoch and per batch; with
+        ``beta_start``, also each training batch's weight ``"beta"``.
     specific_net_ : skorch.NeuralNet
         The fitted step-2 net (the step-1 encoders inside it are frozen);
         ``specific_net_.history`` holds its per-epoch training loss and,
@@ -209,7 +232,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         ``ica_.mixing_``, the pseudo-inverse of ``unmixing_`` (only with ``ica``).
     step1_params_ : dict
         The values of the parameters that only step 1 uses (``n_shared``,
-        ``beta``, ``head``, ``kappa``, ``max_epochs_shared``, ``ica``) when
+        ``beta``, ``beta_start``, ``beta_ramp_epochs``, ``head``, ``kappa``,
+        ``max_epochs_shared``, ``ica``) when
         step 1 was fitted: :meth:`fit_specific` keeps that step 1 and warns
         when they have changed since.
     n_features_in_ : int
@@ -272,6 +296,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         "n_shared": [Interval(Integral, 1, None, closed="left")],
         "n_specific": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "beta_start": [Interval(Real, 0, None, closed="neither"), None],
+        "beta_ramp_epochs": [Interval(Real, 0, None, closed="neither"), None],
         "ortho_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "head": [StrOptions(set(HEADS))],
@@ -291,6 +317,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         hidden_layer_sizes=(512,),
         specific_init="looks_linear",
         beta=0.1,
+        beta_start=None,
+        beta_ramp_epochs=None,
         ortho_weight=1.0,
         temperature=0.07,
         head="vmf",
@@ -318,6 +346,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.specific_init = specific_init
         self.beta = beta
+        self.beta_start = beta_start
+        self.beta_ramp_epochs = beta_ramp_epochs
         self.ortho_weight = ortho_weight
         self.temperature = temperature
         self.head = head
@@ -377,6 +407,26 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     def _check_params(self):
         check_shared_width(self.head, self.n_shared)
         self._check_ica(self.n_shared)
+        if self.beta_start is None and self.beta_ramp_epochs is not None:
+            raise ValueError(
+                f"beta_ramp_epochs={self.beta_ramp_epochs!r} sets the length of a ramp of "
+                "beta, which only beta_start starts; set beta_start (e.g. 0.001), or leave "
+                "beta_ramp_epochs=None."
+            )
+        if self.beta_start is not None and self.beta == 0:
+            raise ValueError(
+                f"beta_start={self.beta_start!r} ramps the bottleneck's weight "
+                "geometrically to beta, which cannot end at beta=0; set a positive beta, "
+                "or beta_start=None for no bottleneck."
+            )
+
+    def _beta_ramps(self):
+        """The :class:`WeightRamp` of step 1's bottleneck weight, if any."""
+        if self.beta_start is None:
+            return ()
+        epochs = self.max_epochs_shared if self.beta_ramp_epochs is None \
+            else self.beta_ramp_epochs
+        return (WeightRamp("beta", float(self.beta_start), float(self.beta), float(epochs)),)
 
     def _fit(self, X):
         X_model, hidden, device, statistics = self._start_fit(X)
@@ -394,7 +444,7 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             )
             self.shared_net_ = self._train(
                 module, criterion, X_model, self.max_epochs_shared, "step-1 (shared)", device,
-                file_prefix="step1_",
+                file_prefix="step1_", ramps=self._beta_ramps(),
             )
         self._fit_shared_ica(X_model, seed_ica)
         self.step1_params_ = {
@@ -424,7 +474,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         (``n_specific``, ``specific_init``, ``max_epochs_specific``,
         augmentation) without
         retraining step 1. Parameters that only step 1 uses (``beta``,
-        ``head``, ``kappa``, ``max_epochs_shared``, ``n_shared``, ``ica``)
+        ``beta_start``, ``beta_ramp_epochs``, ``head``, ``kappa``,
+        ``max_epochs_shared``, ``n_shared``, ``ica``)
         keep the values of the last :meth:`fit`, and so do the column groups
         (``modalities_``): the step-1 encoders read those. A ``UserWarning``
         says so when any of them has been changed since the fit (also for a

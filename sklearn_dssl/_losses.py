@@ -138,7 +138,8 @@ class WeightedTerms(torch.nn.Module):
     The training net records every term of every batch in its history
     (``"train_<name>"``, per batch and averaged per epoch), beside
     ``"train_loss"``. Terms of weight zero are computed, and recorded, but
-    left out of the sum.
+    left out of the sum, unless given as a tensor (a weight that changes
+    during training, see :class:`~sklearn_dssl._training.WeightRamp`).
     """
 
     term_names = ()
@@ -158,7 +159,9 @@ class WeightedTerms(torch.nn.Module):
         total = None
         for name, value in terms.items():
             weight = weights[name]
-            if weight:
+            # a tensor weight changes during training (a ramp): always summed,
+            # without reading its value back from the device
+            if isinstance(weight, torch.Tensor) or weight:
                 total = weight * value if total is None else total + weight * value
         if total is None:  # every weight zero
             return 0.0 * next(iter(terms.values()))

@@ -61,7 +61,8 @@ ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
 # Parameters added after the package's estimators were first saved or
 # pickled, each with the value that estimators from before it were trained
 # with (not necessarily its default).
-EARLIER_VALUES = {"compile": False, "specific_init": "normal", "validation_fraction": None}
+EARLIER_VALUES = {"compile": False, "specific_init": "normal", "validation_fraction": None,
+                  "beta_start": None, "beta_ramp_epochs": None}
 
 
 def with_earlier_values(cls, params):
@@ -416,13 +417,14 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         )
 
     def _train(self, module, criterion, X_model, max_epochs, step_name, device,
-               file_prefix=""):
+               file_prefix="", ramps=()):
         return train(
             module, criterion, X_model,
             max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
             device=device, callbacks=self.callbacks, verbose=self.verbose,
             step_name=step_name, accelerator=self.accelerator, compile=self.compile,
             validation_fraction=self.validation_fraction, file_prefix=file_prefix,
+            ramps=ramps,
         )
 
     # ------------------------------------------------------------------

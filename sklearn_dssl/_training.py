@@ -483,6 +483,62 @@ class KeepLastEpochWeights(Callback):
         self.state_ = None
 
 
+class WeightRamp(Callback):
+    """Move a weight of the objective exponentially from ``start`` to ``end``.
+
+    Before each training batch of the first ``epochs`` epochs (a float
+    counts in batches, so a ramp may end inside an epoch) the objective's
+    attribute ``weight`` is set to ``start * (end / start) ** progress``,
+    ``progress`` being the fraction of the ramp's batches done; it stays at
+    ``end`` after, and is recorded in the history under its name with every
+    training batch. This is the exponential ramp of the DisentangledSSL
+    authors' code (their ``beta_start_value``, ``beta_end_value`` and
+    ``beta_n_iterations``). The weight is a tensor while training runs,
+    filled in place, so that a compiled training step reads each batch's
+    value without compiling again; training ends with it at ``end``, a float
+    again. A net trained further starts the ramp again.
+    """
+
+    def __init__(self, weight, start, end, epochs):
+        self.weight = weight
+        self.start = start
+        self.end = end
+        self.epochs = epochs
+
+    def on_train_begin(self, net, **kwargs):
+        objective = _unwrapped(net, net.criterion_)
+        device = next(net.module_.parameters()).device
+        self.value_ = torch.tensor(float(self.start), dtype=torch.float32, device=device)
+        setattr(objective, self.weight, self.value_)
+        self.epochs_done_ = 0
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        self.batches_per_epoch_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
+        self.batches_done_ = 0
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        done = self.epochs_done_ + self.batches_done_ / self.batches_per_epoch_
+        value = self.start * (self.end / self.start) ** min(done / self.epochs, 1.0)
+        self.value_.fill_(value)
+        net.history.record_batch(self.weight, value)
+        self.batches_done_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_done_ += 1
+
+    def on_train_end(self, net, **kwargs):
+        setattr(_unwrapped(net, net.criterion_), self.weight, self.end)
+        self.value_ = None
+
+
+def _unwrapped(net, model):
+    """``model`` as the net's code built it, without an accelerator's wrapper."""
+    accelerator = getattr(net, "accelerator", None)
+    return model if accelerator is None else accelerator.unwrap_model(model)
+
+
 class TrainingLRScheduler(LRScheduler):
     """skorch's ``LRScheduler``, holding its torch scheduler only while training.
 
@@ -1138,7 +1194,7 @@ def _user_callbacks(callbacks, own_callbacks, verbose, file_prefix):
 
 def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks=None,
              verbose=0, step_name="training", accelerator=None, compile=False,
-             validation_fraction=None, file_prefix=""):
+             validation_fraction=None, file_prefix="", ramps=()):
     """The :class:`ContrastiveNet` that :func:`train` fits, not yet initialised.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -1155,10 +1211,13 @@ def make_net(module, criterion, *, max_epochs, batch_size, lr, device, callbacks
     is given (:class:`HoldOut`) and records the objective on them as
     ``"valid_loss"``. The net gets its own copy of each of ``callbacks``
     (:func:`copy_callback`), those that write files with ``file_prefix``
-    before their file names.
+    before their file names. Each of ``ramps``, a :class:`WeightRamp`, moves
+    a weight of the objective during training; it is named
+    ``"<weight>_ramp"`` among the net's callbacks.
     """
     own_callbacks = _own_callbacks(criterion, max_epochs, step_name, validation_fraction,
                                    verbose)
+    own_callbacks += [(f"{ramp.weight}_ramp", ramp) for ramp in ramps]
     user_callbacks = _user_callbacks(callbacks, own_callbacks, verbose, file_prefix)
     # skorch's log prints through any sink but print whatever the verbosity
     cls, extra = ContrastiveNet, {"callbacks__print_log__sink": log_sink() if verbose else print}
@@ -1221,7 +1280,7 @@ def _check_training_settings(X, batch_size, accelerator, compile, validation_fra
 
 def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks,
           verbose, step_name, accelerator=None, compile=False, validation_fraction=None,
-          file_prefix=""):
+          file_prefix="", ramps=()):
     """Train ``module`` to minimise ``criterion`` on the float tensor ``X``.
 
     Adam with a cosine-annealed learning rate, shuffled batches with the
@@ -1238,12 +1297,13 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     With ``validation_fraction``, that fraction of the rows is held out of
     training, and the history's ``"valid_loss"`` is the objective on them
     (not with an accelerator). Callbacks that write files put
-    ``file_prefix`` before their file names (see :func:`make_net`).
+    ``file_prefix`` before their file names, and ``ramps`` move weights of
+    the objective (see :func:`make_net`).
     """
     settings = dict(
         max_epochs=max_epochs, batch_size=batch_size, lr=lr, device=device,
         callbacks=callbacks, verbose=verbose, step_name=step_name,
-        validation_fraction=validation_fraction, file_prefix=file_prefix,
+        validation_fraction=validation_fraction, file_prefix=file_prefix, ramps=ramps,
     )
     _check_training_settings(X, batch_size, accelerator, compile, validation_fraction)
     net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)

@@ -85,6 +85,17 @@ def test_quick_run_writes_its_measurements(script, output, keys, tmp_path):
         assert all(run["largest_relative_difference"] < 1e-5 for run in report["runs"])
 
 
+def test_a_study_with_a_ramp_of_beta_writes_its_own_file_and_records_the_ramp(tmp_path):
+    run_benchmark("paper_synthetic.py", "--quick", "--beta-start", "0.01", "--betas", "1",
+                  "--specific-betas", "1", "--lambdas", "0.01", results=tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "paper_synthetic_paper_ramp_quick.json"]  # the figure's files stay without ramps
+    report = json.loads((tmp_path / "paper_synthetic_paper_ramp_quick.json").read_text())
+    for row in report["shared_vs_beta"] + report["specific_frontier"]:
+        assert (row["beta"], row["beta_start"], row["beta_ramp_epochs"]) == (1.0, 0.01, 2.0)
+    assert len(report["specific_frontier"]) == 1
+
+
 @pytest.mark.parametrize("command, figure", [
     (["plot_paper_synthetic.py"], "paper_synthetic.png"),
     (["baselines.py", "--plot-only"], "baselines_frontier.png"),

@@ -823,6 +823,8 @@ FLAG_CASES = {
     "--hidden": ("4,4", "hidden_layer_sizes", (4, 4)),
     "--specific-init": ("normal", "specific_init", "normal"),
     "--beta": ("0.3", "beta", 0.3),
+    "--beta-start": ("0.01", "beta_start", 0.01),
+    "--beta-ramp-epochs": ("0.5", "beta_ramp_epochs", 0.5),
     "--ortho-weight": ("0.5", "ortho_weight", 0.5),
     "--lambda": ("0.25", "ortho_weight", 0.25),
     "--specific-weight": ("10", "specific_weight", 10.0),
@@ -850,7 +852,10 @@ ESTIMATOR_FLAGS = {
     "dssl": [
         *_cases("--n-shared", "--n-specific", "--hidden", "--specific-init", "--beta",
                 "--ortho-weight", "--lambda", "--temperature", "--head", "--kappa",
-                "--augmentation", "--epochs-shared", "--epochs-specific", "--ica"),
+                "--augmentation", "--epochs-shared", "--epochs-specific", "--ica",
+                "--beta-start"),
+        # a ramp's length needs the ramp
+        (*_cases("--beta-ramp-epochs")[0], ["--beta-start", "0.01"]),
         *NEURAL_TRAINING_FLAGS,
     ],
     "contrastive": [

@@ -90,3 +90,25 @@ def test_a_missing_compiler_is_named_with_the_fix(X):
         with pytest.raises(RuntimeError, match="could not compile.*compile=False"):
             model.fit(X)
     assert not hasattr(model, "net_")
+
+
+def test_a_ramped_weight_reaches_the_compiled_step_without_compiling_again(X):
+    """The ramp fills a tensor in place: the compiled step reads each batch's
+    weight (the loss follows it) from the one graph compiled for the fit."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    model = ESTIMATORS["DisentangledSSL"](compile=True, output="shared", beta=1.0,
+                                          beta_start=1e-3).fit(X)
+    assert counters["stats"]["unique_graphs"] == 1
+    assert not counters["recompiles"]
+    history = model.shared_net_.history
+
+    def per_batch(key):
+        return np.concatenate([np.asarray(r, dtype=float) for r in history[:, "batches", :, key]])
+
+    beta = per_batch("beta")
+    assert beta[0] == 1e-3 and 0.1 < beta[-1] < 1.0
+    np.testing.assert_allclose(
+        per_batch("train_loss"), per_batch("train_contrast") + beta * per_batch("train_bottleneck"),
+        rtol=1e-5, atol=1e-6)

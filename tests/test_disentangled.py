@@ -192,6 +192,8 @@ def test_fit_specific_warns_only_of_changed_step_one_settings(data):
 STEP1_CHANGES = {
     "n_shared": (3, 4),
     "beta": (0.1, 1.0),
+    "beta_start": (None, 0.01),
+    "beta_ramp_epochs": (None, 1.0),
     "head": ("vmf", "gaussian"),
     "kappa": (1000.0, 10.0),
     "max_epochs_shared": (2, 3),
@@ -789,6 +791,73 @@ def test_parameters_reach_the_trained_objectives(data, head):
             != pytest.approx(_objective_loss(reference(params), inputs), rel=1e-6)
             for _, inputs, reference in steps
         ), name
+
+
+def _batch_history(net, key):
+    return np.concatenate([np.asarray(row, dtype=float) for row in net.history[:, "batches", :, key]])
+
+
+@pytest.mark.parametrize("validation_fraction", [None, 0.25])
+def test_beta_ramps_geometrically_batch_by_batch_and_the_loss_follows(data, validation_fraction):
+    """With beta_start, each training batch's bottleneck weight is the
+    authors' exponential ramp, recorded in the history; the loss of every
+    batch is its contrast plus that weight times its bottleneck; the weight
+    stays at beta after the ramp and is beta again when training ends."""
+    model = small_model(beta=2.0, beta_start=0.002, beta_ramp_epochs=1.5, max_epochs_shared=3,
+                        validation_fraction=validation_fraction).fit(data.data)
+    net = model.shared_net_
+    beta = _batch_history(net, "beta")
+    per_epoch = net.history[0, "train_batch_count"]
+    assert per_epoch == round(120 * (1 - (validation_fraction or 0))) // 16
+    assert len(beta) == 3 * per_epoch  # training batches only
+    done = np.arange(len(beta)) / per_epoch
+    expected = 0.002 * 1000.0 ** np.minimum(done / 1.5, 1.0)
+    np.testing.assert_allclose(beta, expected, rtol=1e-12)
+    assert beta[0] == 0.002 and beta[-1] == 2.0 and 0.002 < beta[per_epoch] < 2.0
+    loss, contrast, bottleneck = (_batch_history(net, f"train_{k}")
+                                  for k in ("loss", "contrast", "bottleneck"))
+    np.testing.assert_allclose(loss, contrast + beta * bottleneck, rtol=1e-5, atol=1e-6)
+    assert type(net.criterion_.beta) is float and net.criterion_.beta == 2.0
+    # step 2 has no ramp
+    assert "beta" not in model.specific_net_.history[-1, "batches", 0]
+
+
+def test_a_ramp_over_all_of_step_one_by_default_ends_at_the_last_batch(data):
+    net = small_model(beta=1.0, beta_start=0.01, max_epochs_shared=2).fit(data.data).shared_net_
+    beta = _batch_history(net, "beta")
+    np.testing.assert_allclose(beta, 0.01 * 100.0 ** (np.arange(len(beta)) / len(beta)),
+                               rtol=1e-12)
+
+
+def test_a_ramp_from_beta_to_beta_trains_as_a_constant_beta(data):
+    """The ramp's weight, a tensor filled in place, changes nothing else:
+    the same seed gives the same embeddings as beta kept constant."""
+    constant = small_model(beta=0.3).fit(data.data)
+    ramped = small_model(beta=0.3, beta_start=0.3).fit(data.data)
+    np.testing.assert_array_equal(ramped.transform(data.data), constant.transform(data.data))
+    assert "beta" not in constant.shared_net_.history[-1, "batches", 0]
+
+
+def test_a_ramp_changes_what_step_one_learns(data):
+    ramped = small_model(beta=0.3, beta_start=30.0).fit(data.data)
+    constant = small_model(beta=0.3).fit(data.data)
+    assert not np.allclose(ramped.transform(data.data), constant.transform(data.data))
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(beta_ramp_epochs=2.0), r"beta_ramp_epochs=2\.0 .* set beta_start"),
+    (dict(beta=0.0, beta_start=0.01), r"beta=0; set a positive beta, or beta_start=None"),
+])
+def test_a_ramp_that_cannot_run_is_refused_with_the_fix(data, params, message):
+    with pytest.raises(ValueError, match=message):
+        small_model(**params).fit(data.data)
+
+
+@pytest.mark.parametrize("params", [dict(beta_start=0.0), dict(beta_start=-1.0),
+                                    dict(beta_start=0.1, beta_ramp_epochs=0)])
+def test_ramp_settings_outside_their_range_are_refused(data, params):
+    with pytest.raises(ValueError, match="beta_start|beta_ramp_epochs"):
+        small_model(**params).fit(data.data)
 
 
 def test_the_augmenter_scale_stays_finite_where_float32_squares_overflow(data, monkeypatch):

@@ -74,7 +74,7 @@ CASES = {
     "dssl-own-objective-and-augmenter": (
         lambda X: small_model(beta=0.25, temperature=0.2, ortho_weight=0.5, kappa=50.0,
                               head="power_spherical", augmentation="mask", noise_scale=0.3,
-                              mask_fraction=0.15).fit(X),
+                              mask_fraction=0.15, beta_start=0.02, beta_ramp_epochs=1.5).fit(X),
         "model.zip",
     ),
     "contrastive-l1-ica": (
@@ -571,12 +571,14 @@ def test_committed_model_fitted_on_a_gpu_loads_on_the_cpu():
 
 @pytest.mark.parametrize("cls", [DisentangledSSL, JointOptSSL, FOCAL, MultimodalContrastive])
 def test_pickles_from_before_a_parameter_unpickle_with_the_value_they_trained_with(cls):
-    """compile and validation_fraction (all neural estimators) and
-    specific_init (those with specific encoders) came later; older pickles
-    trained without compiling, on all rows and, where there were specific
-    encoders, from the authors' start."""
+    """compile and validation_fraction (all neural estimators),
+    specific_init (those with specific encoders) and DisentangledSSL's ramp of
+    beta came later; older pickles trained without compiling, on all rows,
+    where there were specific encoders from the authors' start, and at a
+    constant beta."""
     state = cls().__getstate__()
-    for name in ("compile", "specific_init", "validation_fraction"):
+    for name in ("compile", "specific_init", "validation_fraction", "beta_start",
+                 "beta_ramp_epochs"):
         state.pop(name, None)  # as pickled by versions without the parameters
     restored = cls.__new__(cls)
     restored.__setstate__(state)
@@ -584,6 +586,7 @@ def test_pickles_from_before_a_parameter_unpickle_with_the_value_they_trained_wi
     assert params["compile"] is False
     assert params["validation_fraction"] is None
     assert params.get("specific_init", "normal") == "normal"
+    assert params.get("beta_start") is None and params.get("beta_ramp_epochs") is None
     assert pickle.loads(pickle.dumps(cls())).get_params() == cls().get_params()
 
 
