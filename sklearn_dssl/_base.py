@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
 )
 
 from ._modalities import resolve_modalities
-from ._validation import refuse_bool_numbers, repeated_names
+from ._validation import is_allocation_failure, refuse_bool_numbers, repeated_names
 
 BLOCKS = ("shared", "specific")
 
@@ -34,6 +34,12 @@ BLOCKS = ("shared", "specific")
 INFERENCE_BATCH_ROWS = 4096
 # Rows per block when training columns are reordered into float32.
 REORDER_BATCH_ROWS = 16384
+
+
+# the parameters that set how much memory a fit needs, as the estimators have them
+SIZE_PARAMETERS = ("hidden_layer_sizes", "n_shared", "n_specific", "n_components",
+                   "batch_size")
+
 
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
     """Base class of the package's estimators (not for direct use)."""
@@ -109,14 +115,30 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     @contextlib.contextmanager
     def _unchanged_on_error(self):
         """Restore the fitted state if the block raises: a failed (re)fit, e.g.
-        on bad input or a diverging loss, leaves the previous model usable."""
+        on bad input or a diverging loss, leaves the previous model usable.
+
+        torch's allocators fail with a RuntimeError; it becomes a MemoryError
+        that names the settings the model's size follows.
+        """
         state = dict(self.__dict__)
         try:
             yield
-        except Exception:
+        except Exception as exc:
             self.__dict__.clear()
             self.__dict__.update(state)
+            if is_allocation_failure(exc):
+                raise MemoryError(self._out_of_memory_message(exc)) from exc
             raise
+
+    def _out_of_memory_message(self, exc):
+        params = self.get_params(deep=False)
+        sizes = ", ".join(f"{name}={params[name]!r}" for name in SIZE_PARAMETERS
+                          if name in params)
+        return (
+            f"{type(self).__name__} ran out of memory while fitting "
+            f"({str(exc).strip().splitlines()[0]}). Its memory grows with {sizes} and "
+            "the rows of X: choose smaller values, or fit on fewer rows."
+        )
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -469,7 +491,9 @@ def _text_columns(X):
     text = []
     for column in frame[0]:
         try:
-            np.asarray(X[column], dtype=np.float64)
+            # through objects, as scikit-learn reads a frame of mixed dtypes: a
+            # pandas string column reads its pd.NA as NaN on its own, not so
+            np.asarray(np.asarray(X[column], dtype=object), dtype=np.float64)
         except (ValueError, TypeError):
             text.append(column)
     return text

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ._validation import repeated_names
+from ._validation import is_allocation_failure, repeated_names
 
 PROG = "sklearn-dssl"
 
@@ -1535,8 +1535,6 @@ def _command_line_advice(can_standardize=True):
     return advice
 
 
-# what torch's allocators say when they fail
-_ALLOCATION_FAILURES = ("can't allocate memory", "out of memory", "Out of memory")
 _SMALLER = ("give smaller --hidden, --n-shared, --n-specific or --n-components, a smaller "
             "--batch-size, or fewer rows")
 
@@ -1602,14 +1600,17 @@ def main(argv=None):
         # a model directory's two files may not match (load says so)
         print(f"{PROG} {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
-    except MemoryError:
-        print(f"{PROG} {args.command}: error: out of memory; {_SMALLER}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:  # torch's allocators, on the CPU and on a GPU
-        if not any(words in str(exc) for words in _ALLOCATION_FAILURES):
+    except (MemoryError, RuntimeError) as exc:
+        # torch's allocators fail with a RuntimeError, on the CPU and on a GPU,
+        # which the estimators' fit turns into a MemoryError
+        failure = exc.__cause__ if isinstance(exc, MemoryError) else exc
+        if not (isinstance(exc, MemoryError) or is_allocation_failure(exc)):
             raise
-        print(f"{PROG} {args.command}: error: the model does not fit in memory "
-              f"({str(exc).strip().splitlines()[0]}); {_SMALLER}", file=sys.stderr)
+        if is_allocation_failure(failure):
+            print(f"{PROG} {args.command}: error: the model does not fit in memory "
+                  f"({str(failure).strip().splitlines()[0]}); {_SMALLER}", file=sys.stderr)
+        else:
+            print(f"{PROG} {args.command}: error: out of memory; {_SMALLER}", file=sys.stderr)
         return 1
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,

@@ -275,11 +275,15 @@ def _imputer_statistics(imputer):
     """The numbers a fitted SimpleImputer fills gaps with, as it fills them:
     in the float dtype it was fitted on (its ``transform`` rounds its float64
     means to float32 after a fit on float32 rows), numbers where the
-    constant strategy holds them as objects."""
+    constant strategy holds them as objects: integers after a fit on integer
+    rows (whose transform refuses a float filling value)."""
     statistics = imputer.statistics_
-    if statistics.dtype.kind == "O":
-        statistics = statistics.astype(np.float64)
     fill = getattr(imputer, "_fill_dtype", None)  # scikit-learn's own, where it has it
+    if statistics.dtype.kind == "O":
+        integers = isinstance(fill, np.dtype) and fill.kind in "iu" and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+            for v in statistics)
+        statistics = statistics.astype(np.int64 if integers else np.float64)
     if isinstance(fill, np.dtype) and fill.kind == "f" and statistics.dtype.kind == "f":
         statistics = statistics.astype(fill)
     return statistics
@@ -298,8 +302,10 @@ def _fit_imputer_state(imputer, fitted):
         raise ValueError("a SimpleImputer step adds indicator columns")
     # a value that is not the missing one (NaN is no value's equal)
     value = 1.0 if imputer.missing_values == 0 else 0.0
-    # fitted (its fit checks its parameters' types and ranges) on rows of the statistics' dtype, it fills in that dtype
-    dtype = statistics.dtype if statistics.dtype.kind == "f" else np.float64
+    # fitted (its fit checks its parameters' types and ranges) on rows of the
+    # statistics' dtype, it fills in that dtype: integers only in integer rows
+    dtype = np.int64 if statistics.dtype.kind in "iu" and imputer.strategy == "constant" \
+        else statistics.dtype if statistics.dtype.kind == "f" else np.float64
     imputer.fit(np.full((1, len(statistics)), value, dtype=dtype))
 
 
@@ -1160,7 +1166,8 @@ def load(path, *, device="cpu"):
         raise ValueError(f"{path} {exc}") from None
     except ValueError as exc:
         raise _unreadable(path, metadata, str(exc)) from None
-    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError, EOFError) as exc:
+    except (KeyError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
+            OverflowError) as exc:
         raise _unreadable(path, metadata, f"{type(exc).__name__}: {exc}") from None
 
 
@@ -1466,6 +1473,34 @@ def _read_weights(weights):
         ) from None
 
 
+def _check_float_array(value, shape, name):
+    if not (isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.shape == shape):
+        raise ValueError(f"{name} is not an array of numbers of shape {shape}")
+
+
+def _check_fitted_shapes(estimator):
+    """Refuse fitted arrays of another shape or type than the modalities and
+    the nets give them (numpy would broadcast some of them silently)."""
+    sizes = [len(columns) for columns in estimator.modalities_.values()]
+    if isinstance(estimator, LinearCCA):
+        k = np.shape(estimator.canonical_correlations_)[:1]
+        _check_float_array(estimator.canonical_correlations_, k, "canonical_correlations_")
+        for name, shape in (("means_", lambda n: (n,)), ("weights_", lambda n: (n, *k)),
+                            ("loadings_", lambda n: (*k, n))):
+            arrays = getattr(estimator, name)
+            if not isinstance(arrays, list) or len(arrays) != len(sizes):
+                raise ValueError(f"{name} does not hold one array per modality")
+            for n, array in zip(sizes, arrays):
+                _check_float_array(array, shape(n), name)
+    ica = getattr(estimator, "ica_", None)
+    if ica is not None:
+        n = estimator._block_widths()["shared"][0]
+        for name, shape in (("mean_", (n,)), ("components_", (n, n)), ("mixing_", (n, n)),
+                            ("whitening_", (n, n))):
+            if name != "whitening_" or hasattr(ica, name):
+                _check_float_array(getattr(ica, name, None), shape, f"ica_.{name}")
+
+
 def _check_consistent(estimator):
     """Refuse fitted attributes that do not fit together (in a modified file).
 
@@ -1486,6 +1521,7 @@ def _check_consistent(estimator):
                and value.dtype.kind == "f"]
     if not all(np.isfinite(value).all() for value in numbers):
         raise ValueError("a fitted array holds values that are not finite")
+    _check_fitted_shapes(estimator)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. an array for a model fitted on a DataFrame
         blocks = estimator.transform_blocks(np.ones((1, estimator.n_features_in_)))

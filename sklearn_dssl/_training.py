@@ -27,6 +27,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import unpack_data
+from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
 from .exceptions import NonFiniteLossError, OverfittingWarning
@@ -60,6 +61,15 @@ def resolve_device(device):
             "'auto', 'cpu' or 'cuda[:k]'."
         )
     return device
+
+
+def _usable_here(device):
+    """Whether torch can compute on ``device`` on this machine."""
+    try:
+        resolve_device(device)
+    except ValueError:
+        return False
+    return True
 
 
 def _accelerator_available(kind):
@@ -921,6 +931,17 @@ class ContrastiveNet(NeuralNet):
         state.pop("_batch_terms", None)  # the last batch's terms, on the device
         return state
 
+    def __setstate__(self, state):
+        # skorch maps a net fitted on CUDA to the CPU where CUDA is missing;
+        # so for any device this machine lacks (a second GPU, Apple's mps)
+        device = state.get("device")
+        if device is not None and not _usable_here(device):
+            warnings.warn(
+                f"the net was fitted on {device!r}, which this machine lacks; it is "
+                "loaded on the CPU.", DeviceWarning)
+            state["device"] = "cpu"
+        super().__setstate__(state)
+
     def get_all_learnable_params(self):
         for name, param in super().get_all_learnable_params():
             if param.requires_grad:
@@ -1315,11 +1336,24 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         warnings.filterwarnings("ignore", message=".*already initialized.*")
         net.fit(X.to(device), None)
         net.release_compiled()  # the fitted estimator trains no further
+        _release_schedulers(net)
         if accelerator is not None:
             net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
     if not warn_if_held_out_contrast_rose(net, criterion, step_name):
         warn_if_no_better_than_chance(net, criterion, step_name)
     return net
+
+
+def _release_schedulers(net):
+    """Drop the torch schedulers that skorch's ``LRScheduler`` callbacks keep
+    after training (the package's own drops its own): each holds the
+    optimiser, which a pickle would then store again, on its device (a
+    GPU-fitted model would not unpickle on a CPU), or an accelerator's
+    wrapper of it, which does not pickle at all. skorch builds them again
+    when training starts."""
+    for _, callback in net.callbacks_:
+        if isinstance(callback, LRScheduler):
+            callback.lr_scheduler_ = None
 
 
 def _without_accelerator(trained, plain):

@@ -3,7 +3,8 @@
 scikit-learn's constraints take a bool for an ``Integral`` (or ``Real``), so
 ``n_samples=True`` or ``k=False`` would pass them and fail later, or run as
 1 and 0. Here a bool is refused wherever the constraints ask for a number
-and do not also take booleans.
+and do not also take booleans. :func:`is_allocation_failure` tells torch's
+error for memory it could not allocate from its other errors.
 """
 
 import functools
@@ -76,3 +77,13 @@ def repeated_names(names):
     """The names that occur more than once in ``names``, in order of first occurrence."""
     counts = Counter(names)
     return [name for name in counts if counts[name] > 1]
+
+
+# what torch's allocators say when they fail, on the CPU and on a GPU
+ALLOCATION_FAILURES = ("can't allocate memory", "out of memory", "Out of memory")
+
+
+def is_allocation_failure(exc):
+    """Whether ``exc`` is torch's error for memory it could not allocate."""
+    return isinstance(exc, RuntimeError) and any(
+        words in str(exc) for words in ALLOCATION_FAILURES)

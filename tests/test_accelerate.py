@@ -94,6 +94,19 @@ def test_accelerated_fit_pickles_and_saves(name, X, cpu_accelerator, tmp_path):
     assert loaded.get_params()["accelerator"] is None
 
 
+def test_an_accelerated_fit_with_a_learning_rate_scheduler_of_its_own_pickles(
+        X, cpu_accelerator):
+    """skorch's LRScheduler kept the accelerator's wrapper of the optimiser,
+    which does not pickle, after training."""
+    from skorch.callbacks import LRScheduler
+
+    model = ESTIMATORS["MultimodalContrastive"](
+        accelerator=cpu_accelerator, callbacks=[LRScheduler(policy="StepLR", step_size=1)],
+    ).fit(X)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.transform(X), model.transform(X))
+
+
 def test_clone_and_params_keep_the_accelerator(cpu_accelerator):
     model = ESTIMATORS["DisentangledSSL"](accelerator=cpu_accelerator)
     assert clone(model).accelerator is cpu_accelerator  # Accelerator deep-copies to itself

@@ -726,6 +726,35 @@ def test_looks_linear_specific_encoders_keep_more_of_their_modality():
     assert looks_linear["shared"] < 0.2 and normal["shared"] < 0.2
 
 
+ALLOCATION_FAILURE = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                      "can't allocate memory: you tried to allocate 32000000000 bytes.")
+
+
+def test_a_model_too_large_for_memory_is_a_memory_error_naming_its_sizes(data, monkeypatch):
+    """torch's allocator fails with a RuntimeError (here building step 2's
+    encoders, after step 1 trained); fit raises a MemoryError that names the
+    settings the model's size follows, and leaves the fitted model as it was."""
+    import sklearn_dssl._disentangled as module
+
+    model = small_model().fit(data.data)
+    before = model.transform(data.data)
+
+    def too_large(*args, **kwargs):
+        raise RuntimeError(ALLOCATION_FAILURE)
+
+    monkeypatch.setattr(module, "SpecificEncoders", too_large)
+    with pytest.raises(MemoryError, match=re.escape(
+            "DisentangledSSL ran out of memory while fitting ([enforce fail") + r".*"
+            + re.escape("Its memory grows with hidden_layer_sizes=(8,), n_shared=3, "
+                        "n_specific=10000, batch_size=16 and the rows of X: choose smaller "
+                        "values, or fit on fewer rows.")):
+        model.set_params(n_specific=10_000).fit(data.data)
+    np.testing.assert_array_equal(model.transform(data.data), before)
+    monkeypatch.setattr(module, "SpecificEncoders", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # other errors pass as they are
+        model.fit(data.data)
+
+
 def test_non_finite_loss_stops_with_a_named_error(data):
     from sklearn_dssl._training import NonFiniteLossError
 

@@ -18,7 +18,8 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
+from skorch.exceptions import DeviceWarning
 
 from sklearn_dssl import (
     DMVAE,
@@ -529,6 +530,79 @@ def test_a_pickle_with_cuda_location_tags_unpickles_on_the_cpu(make, data):
             assert net.cuda_dependent_attributes_ == skorch_default
             assert not vars(net).get("_batch_terms")  # no tensor of the last batch kept
     restored.fit(data.data)  # refits
+
+
+def _array(values, dtype="<f8"):
+    return {"__ndarray__": list(values), "dtype": dtype, "shape": [len(values)]}
+
+
+def _edited(metadata, path, value):
+    """``metadata`` with the entry at ``path`` (keys and list positions; a
+    tagged dict's entries by key) set to ``value``."""
+    metadata = json.loads(json.dumps(metadata))
+    entry = metadata
+    for key in path[:-1]:
+        if isinstance(entry, dict) and "__dict__" in entry:
+            entry = next(v for k, v in entry["__dict__"] if k == key)
+        else:
+            entry = entry[key]
+    entry[path[-1]] = value
+    return metadata
+
+
+@pytest.mark.parametrize("make, path, value, message", [
+    # an array of another shape, which numpy would broadcast
+    ("cca", ("attributes", "means_", 0), [0.5], "means_ is not an array of numbers of shape"),
+    ("cca", ("attributes", "weights_", 1), _array([0.5, 0.5]), "weights_ is not an array"),
+    ("cca", ("attributes", "loadings_", 0, "shape"), [1, 8], "loadings_ is not an array"),
+    ("cca", ("attributes", "canonical_correlations_"), 0.5, "canonical_correlations_ is not"),
+    ("ica", ("attributes", "ica_", "fitted", "mean_"), 1.0, r"ica_\.mean_ is not an array"),
+    ("ica", ("attributes", "ica_", "fitted", "mean_"), True, r"ica_\.mean_ is not an array"),
+    # numbers too large for their type
+    ("cca", ("attributes", "modalities_", "m1", "__ndarray__", 0), 2**63, "OverflowError"),
+    ("ica", ("nets", "shared_net_", "module", "hidden_layer_sizes", 0), float("inf"),
+     "OverflowError"),
+])
+def test_load_refuses_fitted_values_of_the_wrong_shape_or_size(data, tmp_path, make, path, value,
+                                                              message):
+    model = (LinearCCA(n_components=2).fit(data.data) if make == "cca"
+             else small_model(ica=True, output="shared").fit(data.data))
+    metadata, weights = _members(save(model, tmp_path / "m.zip"))
+    with pytest.raises(ValueError, match=f"damaged or was modified.*{message}"):
+        load(_write(tmp_path / "e.zip", _edited(metadata, path, value), weights))
+
+
+def test_a_model_with_a_learning_rate_scheduler_of_its_own_unpickles_on_the_cpu(data):
+    """skorch's LRScheduler keeps its torch scheduler, which holds the
+    optimiser, after training: a pickle stored the optimiser again, tagged
+    with the GPU, which a CPU-only machine could not unpickle."""
+    model = MultimodalContrastive(
+        n_components=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=16,
+        random_state=0, callbacks=[LRScheduler(policy="StepLR", step_size=1)]).fit(data.data)
+    assert dict(model.net_.callbacks_)["LRScheduler"].lr_scheduler_ is None
+    with cuda_location_tags():
+        pickled = pickle.dumps(model)
+    restored = pickle.loads(pickled)
+    np.testing.assert_array_equal(restored.transform(data.data), model.transform(data.data))
+    restored.fit(data.data)  # the scheduler is built again
+
+
+@pytest.mark.parametrize("device", ["mps", "cuda:7", "xpu"])
+def test_a_net_fitted_on_a_device_this_machine_lacks_unpickles_on_the_cpu(data, device):
+    from sklearn_dssl._training import _usable_here
+
+    if _usable_here(device):
+        pytest.skip(f"this machine has {device}")
+    model = small_model().fit(data.data)
+    expected = model.transform(data.data)
+    for net in (model.shared_net_, model.specific_net_):
+        net.device = device  # as after a fit there
+    with cuda_location_tags(device):
+        pickled = pickle.dumps(model)
+    with pytest.warns(DeviceWarning, match=f"fitted on '{device}'.*loaded on the CPU"):
+        restored = pickle.loads(pickled)
+    assert restored.shared_net_.device == restored.specific_net_.device == "cpu"
+    np.testing.assert_array_equal(restored.transform(data.data), expected)
 
 
 def test_committed_gpu_model_fixture_loads_on_the_cpu():
@@ -1224,10 +1298,6 @@ def _with_scaler(metadata, **fitted):
     return metadata
 
 
-def _array(values, dtype="<f8"):
-    return {"__ndarray__": list(values), "dtype": dtype, "shape": [len(values)]}
-
-
 @pytest.mark.parametrize("change, problem", [
     (lambda m: {**m, "format_version": 3}, "format version 3 does not hold a Pipeline"),
     (lambda m: _with_scaler(m, n_features_in_=7), "reads 7 columns, and the LinearCCA 8"),
@@ -1325,6 +1395,23 @@ def test_a_pipeline_with_an_imputer_saves_whole(imputer, named, data, tmp_path):
         other = np.where(np.isnan(other), imputer["missing_values"], other)
     other = _frame(other) if named else other
     np.testing.assert_array_equal(loaded.transform(other), pipeline.transform(other))
+
+
+@pytest.mark.parametrize("strategy", ["constant", "most_frequent", "median"])
+def test_an_imputer_fitted_on_integer_rows_fills_them_after_loading(strategy, data, tmp_path):
+    """A constant fitted on integer rows is held as an object; read back as
+    a float, scikit-learn's transform refused the integer rows."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X = np.round(np.abs(data.data) * 3).astype(np.int64)
+    X[::7, 1] = -1
+    pipeline = make_pipeline(
+        SimpleImputer(missing_values=-1, strategy=strategy, fill_value=7),
+        LinearCCA(n_components=2)).fit(X)
+    loaded = load(save(pipeline, tmp_path / "m.zip"))
+    np.testing.assert_array_equal(loaded.transform(X), pipeline.transform(X))
+    np.testing.assert_array_equal(loaded[0].transform(X), pipeline[0].transform(X))
 
 
 def test_a_loaded_imputer_fills_in_the_dtype_it_was_fitted_on(data, tmp_path):
