@@ -1808,4 +1808,4 @@ def test_a_damaged_compressed_table_is_one_line(tmp_path, capsys, suffix, data):
     assert main(["fit", str(tmp_path / f"t{suffix}"), "--prefix", "a=x", "--prefix", "b=y",
                  "--model", str(tmp_path / "m.zip")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"sklearn-dssl fit: error: cannot read "), err
+    assert len(err) == 1 and err[0].startswith("sklearn-dssl fit: error: cannot read "), err
