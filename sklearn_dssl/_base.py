@@ -490,10 +490,14 @@ def _text_columns(X):
         return []
     text = []
     for column in frame[0]:
+        values = X[column]
         try:
-            # through objects, as scikit-learn reads a frame of mixed dtypes: a
-            # pandas string column reads its pd.NA as NaN on its own, not so
-            np.asarray(np.asarray(X[column], dtype=object), dtype=np.float64)
+            np.asarray(values, dtype=np.float64)
+            if getattr(values.dtype, "kind", None) == "O":
+                # through objects, as scikit-learn reads a frame of mixed
+                # dtypes: a pandas string column reads its pd.NA as NaN on
+                # its own, not so (a nullable number column's pd.NA is NaN)
+                np.asarray(np.asarray(values, dtype=object), dtype=np.float64)
         except (ValueError, TypeError):
             text.append(column)
     return text

@@ -1511,7 +1511,7 @@ def _in_option_terms(message):
         if "_" in param:
             message = re.sub(rf"(?<![\w'\"-]){param}(?![\w='\"])", flags[0], message)
     # an option left out is the parameter's None
-    return message.replace("leave it at None", "leave it out")
+    return re.sub(r"leave (it|--[\w-]+) at None", r"leave \1 out", message)
 
 
 def _command_line_advice(can_standardize=True):

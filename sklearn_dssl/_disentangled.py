@@ -19,6 +19,7 @@ from ._neural import (
     ACCELERATOR_DOC,
     AUGMENTATION_PARAMETER_CONSTRAINTS,
     COMPILE_DOC,
+    EARLIER_VALUES,
     FIT_WARNINGS_DOC,
     ICA_PARAMETER_CONSTRAINTS,
     SPECIFIC_INIT_DOC,
@@ -127,13 +128,17 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         batch, to ``beta`` over the first ``beta_ramp_epochs`` epochs of
         step 1 (geometrically: ``beta_start * (beta / beta_start) **
         progress``), then stays at ``beta``. Both must then be positive. The
-        weight of each batch is in ``shared_net_.history`` under ``"beta"``.
-        None keeps ``beta`` constant, as in the paper's experiments.
+        weight of each training batch is in ``shared_net_.history`` under
+        ``"beta"``; the training loss follows it, while the loss on held-out
+        rows (``validation_fraction``) is taken at ``beta``, so that early
+        stopping compares epochs on one objective. None keeps ``beta``
+        constant, as in the paper's experiments. Training ``shared_net_``
+        further (its ``partial_fit``) keeps ``beta``.
     beta_ramp_epochs : float or None, default=None
         Length of the ramp, in epochs of step 1 (fractions count in batches:
         the authors' 8,000 batches are 28.5 epochs of 72,000 rows in
-        batches of 256). None: all of step 1 (``max_epochs_shared``). Only with
-        ``beta_start``.
+        batches of 256). None: all of step 1 (``max_epochs_shared``). Only
+        used with ``beta_start``.
     ortho_weight : float, default=1.0
         Weight of the orthogonality penalty in step 2 (the paper's lambda).
         Larger values push the specific embedding away from the shared one.
@@ -407,17 +412,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     def _check_params(self):
         check_shared_width(self.head, self.n_shared)
         self._check_ica(self.n_shared)
-        if self.beta_start is None and self.beta_ramp_epochs is not None:
-            raise ValueError(
-                f"beta_ramp_epochs={self.beta_ramp_epochs!r} sets the length of a ramp of "
-                "beta, which only beta_start starts; set beta_start (e.g. 0.001), or leave "
-                "beta_ramp_epochs=None."
-            )
         if self.beta_start is not None and self.beta == 0:
             raise ValueError(
                 f"beta_start={self.beta_start!r} ramps the bottleneck's weight "
                 "geometrically to beta, which cannot end at beta=0; set a positive beta, "
-                "or beta_start=None for no bottleneck."
+                "or, for no bottleneck, leave beta_start at None."
             )
 
     def _beta_ramps(self):
@@ -522,8 +521,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
 
     def _warn_of_changed_step1_settings(self, X):
         """Warn that fit_specific keeps a step 1 fitted with other settings."""
-        # absent from models fitted by earlier versions of the package
-        fitted = self.__dict__.get("step1_params_", {})
+        # absent from models fitted by earlier versions of the package, as
+        # are parameters added since, which step 1 was fitted without
+        fitted = {**{name: value for name, value in EARLIER_VALUES.items()
+                     if name in STEP1_ONLY_PARAMETERS},
+                  **self.__dict__.get("step1_params_", {})}
         changed = [
             f"{name}={getattr(self, name)!r} (fitted with {value!r})"
             for name, value in fitted.items() if not _same_setting(getattr(self, name), value)

@@ -503,10 +503,13 @@ class WeightRamp(Callback):
     ``end`` after, and is recorded in the history under its name with every
     training batch. This is the exponential ramp of the DisentangledSSL
     authors' code (their ``beta_start_value``, ``beta_end_value`` and
-    ``beta_n_iterations``). The weight is a tensor while training runs,
-    filled in place, so that a compiled training step reads each batch's
-    value without compiling again; training ends with it at ``end``, a float
-    again. A net trained further starts the ramp again.
+    ``beta_n_iterations``). The held-out rows' objective is computed at
+    ``end``, so that its epochs compare (early stopping judges them).
+
+    The weight is a tensor while training runs, filled in place, so that a
+    compiled training step reads each batch's value without compiling
+    again; training ends with it at ``end``, a float again. A net trained
+    further (``partial_fit`` of a fitted net) trains at ``end``.
     """
 
     def __init__(self, weight, start, end, epochs):
@@ -516,6 +519,9 @@ class WeightRamp(Callback):
         self.epochs = epochs
 
     def on_train_begin(self, net, **kwargs):
+        self.value_ = None
+        if getattr(net, "further_epochs_", None):  # the ramp is over
+            return
         objective = _unwrapped(net, net.criterion_)
         device = next(net.module_.parameters()).device
         self.value_ = torch.tensor(float(self.start), dtype=torch.float32, device=device)
@@ -523,11 +529,15 @@ class WeightRamp(Callback):
         self.epochs_done_ = 0
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        self.batches_per_epoch_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
-        self.batches_done_ = 0
+        if self.value_ is not None:
+            self.batches_per_epoch_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
+            self.batches_done_ = 0
 
     def on_batch_begin(self, net, training=False, **kwargs):
+        if self.value_ is None:
+            return
         if not training:
+            self.value_.fill_(self.end)
             return
         done = self.epochs_done_ + self.batches_done_ / self.batches_per_epoch_
         value = self.start * (self.end / self.start) ** min(done / self.epochs, 1.0)
@@ -536,7 +546,8 @@ class WeightRamp(Callback):
         self.batches_done_ += 1
 
     def on_epoch_end(self, net, **kwargs):
-        self.epochs_done_ += 1
+        if self.value_ is not None:
+            self.epochs_done_ += 1
 
     def on_train_end(self, net, **kwargs):
         setattr(_unwrapped(net, net.criterion_), self.weight, self.end)
@@ -721,6 +732,12 @@ class ContrastiveNet(NeuralNet):
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train further on ``X``: all modalities' columns side by side, in the
         order of the estimator's ``modalities_``, as an array or tensor."""
+        try:
+            return self._partial_fit(X, y, classes, **fit_params)
+        finally:
+            _release_schedulers(self)
+
+    def _partial_fit(self, X, y=None, classes=None, **fit_params):
         if self.__dict__.get("_loaded_for_inference"):
             raise RuntimeError(
                 "this net was loaded by sklearn_dssl.load with its weights but not its "
@@ -758,10 +775,10 @@ class ContrastiveNet(NeuralNet):
             # the package's callbacks hold while training (skorch ends the
             # training without them)
             self._restore_training_state(before)
-            callbacks = dict(self.callbacks_)
-            for name in ("keep_last_epoch_weights", "lr_schedule"):
-                if name in callbacks:
-                    callbacks[name].on_train_end(self)
+            for name, callback in self.callbacks_:
+                if name in ("keep_last_epoch_weights", "lr_schedule") or isinstance(
+                        callback, WeightRamp):
+                    callback.on_train_end(self)
             raise
         finally:
             self.__dict__.pop("further_epochs_", None)
@@ -1336,7 +1353,6 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         warnings.filterwarnings("ignore", message=".*already initialized.*")
         net.fit(X.to(device), None)
         net.release_compiled()  # the fitted estimator trains no further
-        _release_schedulers(net)
         if accelerator is not None:
             net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
     if not warn_if_held_out_contrast_rose(net, criterion, step_name):
@@ -1350,8 +1366,9 @@ def _release_schedulers(net):
     optimiser, which a pickle would then store again, on its device (a
     GPU-fitted model would not unpickle on a CPU), or an accelerator's
     wrapper of it, which does not pickle at all. skorch builds them again
-    when training starts."""
-    for _, callback in net.callbacks_:
+    when training starts (:meth:`ContrastiveNet.partial_fit` calls this at
+    the end of every training)."""
+    for _, callback in getattr(net, "callbacks_", ()):
         if isinstance(callback, LRScheduler):
             callback.lr_scheduler_ = None
 

@@ -1008,6 +1008,16 @@ def test_an_interrupted_table_write_leaves_no_half_written_table(tmp_path, monke
     assert (tmp_path / "z.csv").read_text() == "earlier\n"
 
 
+def test_a_ramp_to_no_bottleneck_is_refused_in_the_command_s_terms(tables, tmp_path, capsys):
+    folder, _ = tables
+    assert main(["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--beta", "0", "--beta-start", "0.01", "-q",
+                 "--model", str(tmp_path / "m.zip")]) == 1
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("set a positive beta, or, for no bottleneck, leave "
+                                 "--beta-start out."), err
+
+
 def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
     folder, _ = tables
     # a typo: 10^11 units, over a terabyte of weights

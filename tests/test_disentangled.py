@@ -219,6 +219,14 @@ def test_fit_specific_warns_of_each_changed_step_one_setting(data, name):
         model.set_params(**{name: changed}).fit_specific(data.data)
 
 
+def test_fit_specific_warns_of_a_ramp_set_on_a_model_fitted_before_ramps(data):
+    model = small_model().fit(data.data)
+    for name in ("beta_start", "beta_ramp_epochs"):
+        del model.step1_params_[name]  # as in a model saved by an earlier version
+    with pytest.warns(UserWarning, match=r"changed since: beta_start=0\.01 \(fitted with None\)"):
+        model.set_params(beta_start=0.01).fit_specific(data.data)
+
+
 def test_fit_specific_on_an_array_after_column_selectors_warns_of_names_alone(data):
     from sklearn.compose import make_column_selector
 
@@ -873,13 +881,62 @@ def test_a_ramp_changes_what_step_one_learns(data):
     assert not np.allclose(ramped.transform(data.data), constant.transform(data.data))
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(beta_ramp_epochs=2.0), r"beta_ramp_epochs=2\.0 .* set beta_start"),
-    (dict(beta=0.0, beta_start=0.01), r"beta=0; set a positive beta, or beta_start=None"),
-])
-def test_a_ramp_that_cannot_run_is_refused_with_the_fix(data, params, message):
-    with pytest.raises(ValueError, match=message):
-        small_model(**params).fit(data.data)
+def test_a_ramp_to_no_bottleneck_is_refused_with_the_fix(data):
+    with pytest.raises(ValueError, match=r"cannot end at beta=0; set a positive beta, or, "
+                                         r"for no bottleneck, leave beta_start at None\."):
+        small_model(beta=0.0, beta_start=0.01).fit(data.data)
+
+
+def test_a_ramp_length_without_a_ramp_is_ignored(data):
+    # as scikit-learn ignores a parameter that does not apply: a grid may pair it with None
+    ramp_length_alone = small_model(beta_ramp_epochs=1.0).fit(data.data)
+    assert "beta" not in ramp_length_alone.shared_net_.history[-1, "batches", 0]
+    np.testing.assert_array_equal(ramp_length_alone.transform(data.data),
+                                  small_model().fit(data.data).transform(data.data))
+
+
+def test_the_held_out_loss_of_a_ramp_is_taken_at_beta(data):
+    """Early stopping compares the held-out loss of epochs: it is the
+    objective at beta itself, while the training loss follows the ramp."""
+    net = small_model(beta=2.0, beta_start=0.002, max_epochs_shared=3,
+                      validation_fraction=0.25).fit(data.data).shared_net_
+    valid = {k: np.array(net.history[:, f"valid_{k}"])
+             for k in ("loss", "contrast", "bottleneck")}
+    np.testing.assert_allclose(valid["loss"], valid["contrast"] + 2.0 * valid["bottleneck"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_ramped_net_trained_further_trains_at_beta(data):
+    model = small_model(beta=1.0, beta_start=0.01).fit(data.data)
+    net = model.shared_net_
+    ramped = len(_batch_history(net, "beta"))
+    X = torch.as_tensor(model._in_model_order(data.data), dtype=torch.float32)
+    net.partial_fit(X, epochs=1)
+    assert len(_batch_history(net, "beta")) == ramped  # no ramp again
+    last = net.history[-1, "batches"]
+    np.testing.assert_allclose(
+        [b["train_loss"] for b in last],
+        [b["train_contrast"] + 1.0 * b["train_bottleneck"] for b in last], rtol=1e-5, atol=1e-6)
+    assert type(net.criterion_.beta) is float and net.criterion_.beta == 1.0
+
+
+def test_a_ramped_net_whose_further_training_fails_keeps_beta(data, monkeypatch):
+    from sklearn_dssl._training import ContrastiveNet
+
+    net = small_model(beta=1.0, beta_start=0.01).fit(data.data).shared_net_
+    calls = []
+
+    def fails_on_the_third_batch(self, batch, **fit_params):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ZeroDivisionError
+        return original(self, batch, **fit_params)
+
+    original = ContrastiveNet.train_step_single
+    monkeypatch.setattr(ContrastiveNet, "train_step_single", fails_on_the_third_batch)
+    with pytest.raises(ZeroDivisionError):
+        net.partial_fit(np.asarray(data.data, dtype=np.float32), epochs=1)
+    assert type(net.criterion_.beta) is float and net.criterion_.beta == 1.0
 
 
 @pytest.mark.parametrize("params", [dict(beta_start=0.0), dict(beta_start=-1.0),

@@ -519,6 +519,14 @@ def test_a_column_of_objects_that_are_no_numbers_is_named(values, shown, dtype):
         estimator.transform_modality(df.assign(c5=pd.Series(values, dtype=dtype)), "m2")
 
 
+def test_a_nullable_number_column_with_pd_na_is_not_called_text():
+    # scikit-learn reads its pd.NA as NaN; only the text column is named
+    df = pd.DataFrame(X, columns=COLUMNS).assign(
+        c1=pd.array([*X[:-1, 1], None], dtype="Float64"), c5="a")
+    with pytest.raises(ValueError, match=r"X's column\(s\) \['c5'\] hold text"):
+        LinearCCA(n_components=1).fit(df)
+
+
 @pytest.mark.parametrize("name", list(_estimators()))
 def test_text_columns_beside_the_modalities_are_named(name):
     df = pd.DataFrame(X, columns=COLUMNS).assign(sample=[f"s{i}" for i in range(40)])

@@ -585,6 +585,11 @@ def test_a_model_with_a_learning_rate_scheduler_of_its_own_unpickles_on_the_cpu(
     restored = pickle.loads(pickled)
     np.testing.assert_array_equal(restored.transform(data.data), model.transform(data.data))
     restored.fit(data.data)  # the scheduler is built again
+    # and dropped again after the net trains further
+    model.net_.partial_fit(model._in_model_order(data.data), epochs=1)
+    assert dict(model.net_.callbacks_)["LRScheduler"].lr_scheduler_ is None
+    with cuda_location_tags():
+        pickle.loads(pickle.dumps(model))
 
 
 @pytest.mark.parametrize("device", ["mps", "cuda:7", "xpu"])
