@@ -41,6 +41,11 @@ SIZE_PARAMETERS = ("hidden_layer_sizes", "n_shared", "n_specific", "n_components
                    "batch_size")
 
 
+class ModelMemoryError(MemoryError):
+    """A fit whose model does not fit in memory; the message names the
+    settings the model's size follows."""
+
+
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
     """Base class of the package's estimators (not for direct use)."""
 
@@ -127,17 +132,20 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             self.__dict__.clear()
             self.__dict__.update(state)
             if is_allocation_failure(exc):
-                raise MemoryError(self._out_of_memory_message(exc)) from exc
+                raise ModelMemoryError(self._out_of_memory_message(
+                    f"ran out of memory while fitting ({str(exc).strip().splitlines()[0]})"
+                )) from exc
             raise
 
-    def _out_of_memory_message(self, exc):
+    def _out_of_memory_message(self, what):
+        """The message of a fit that does not fit in memory: the estimator
+        ``what`` (e.g. "ran out of memory"), and the settings its size follows."""
         params = self.get_params(deep=False)
         sizes = ", ".join(f"{name}={params[name]!r}" for name in SIZE_PARAMETERS
                           if name in params)
         return (
-            f"{type(self).__name__} ran out of memory while fitting "
-            f"({str(exc).strip().splitlines()[0]}). Its memory grows with {sizes} and "
-            "the rows of X: choose smaller values, or fit on fewer rows."
+            f"{type(self).__name__} {what}. Its memory grows with {sizes} and the rows "
+            "of X: choose smaller values, or fit on fewer rows."
         )
 
     def __getstate__(self):

@@ -1481,15 +1481,18 @@ def _one_line_warnings(can_standardize=True):
 
 @contextlib.contextmanager
 def _estimator_errors_in_option_terms():
-    """Report a ValueError or TypeError of the estimator as the command's
-    error, its ``param=value`` written as the command's options. Only around
-    the estimator's own calls: the paths and names a user typed may hold
-    ``name=value`` too (``runs/lr=0.01/cells.csv``)."""
+    """Report a ValueError or TypeError of the estimator, or its error for a
+    model too large for memory, as the command's error, its ``param=value``
+    written as the command's options. Only around the estimator's own calls:
+    the paths and names a user typed may hold ``name=value`` too
+    (``runs/lr=0.01/cells.csv``)."""
+    from ._base import ModelMemoryError
+
     try:
         yield
     except CommandError:
         raise
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ModelMemoryError) as exc:
         raise CommandError(_in_option_terms(_one_line(str(exc)))) from None
 
 

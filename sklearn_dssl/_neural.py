@@ -26,10 +26,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
+from ._base import (
+    INFERENCE_BATCH_ROWS,
+    ModelMemoryError,
+    MultimodalTransformer,
+    check_finite_score,
+)
 from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
-from ._training import (as_tensor, callbacks_with_params, infer, seed_from, train,
+from ._training import (as_tensor, callbacks_with_params, device_memory, infer, seed_from, train,
                         training_device)
 from ._validation import validate_estimator_settings
 from .exceptions import ColumnScaleWarning
@@ -350,6 +355,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             )
         hidden = self._check_hidden_layer_sizes()
         device = self._training_device()
+        self._check_model_fits_in_memory(hidden, device)
         X_model = as_tensor(self._in_model_order(X, np.float32), device)
         statistics = column_statistics(X_model)
         self._warn_of_column_scales(statistics.std)
@@ -394,6 +400,32 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                 f"got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)  # numpy integers too, e.g. from a search grid
+
+    def _check_model_fits_in_memory(self, hidden, device):
+        """Refuse widths whose encoders alone would not fit in the device's
+        memory (say a typo in ``hidden_layer_sizes``), before anything is
+        allocated: an allocation the system grants but cannot back may end
+        the process instead of failing.
+
+        The count is a lower bound: one encoder per modality, to the
+        narrowest of the block widths, each weight held four times (itself,
+        its gradient and Adam's two averages, in float32).
+        """
+        memory = device_memory(device)
+        params = self.get_params(deep=False)
+        widths = [params[name] for name in ("n_shared", "n_specific", "n_components")
+                  if isinstance(params.get(name), Integral)]
+        weights = 0
+        for size in self._modality_sizes:
+            chain = (size, *hidden, min(widths, default=1))
+            weights += sum(a * b + b for a, b in zip(chain[:-1], chain[1:]))
+        needed = 16 * weights
+        if memory is not None and needed > memory:
+            raise ModelMemoryError(self._out_of_memory_message(
+                f"needs at least {needed / 2**30:,.1f} GiB for its encoders' weights, "
+                f"their gradients and Adam's state, more than the {memory / 2**30:,.1f} GiB "
+                f"of memory of the device it trains on ({device})"
+            ))
 
     def _seeds(self, n):
         """``n`` torch seeds drawn from ``random_state``, one per training step."""

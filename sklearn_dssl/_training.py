@@ -63,6 +63,21 @@ def resolve_device(device):
     return device
 
 
+def device_memory(device):
+    """The memory of ``device`` in bytes (a CPU's: the machine's), or None
+    where torch or the system does not say."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = torch.cuda.current_device() if device.index is None else device.index
+        return torch.cuda.get_device_properties(index).total_memory
+    if device.type == "cpu":
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # e.g. Windows
+            return None
+    return None
+
+
 def _usable_here(device):
     """Whether torch can compute on ``device`` on this machine."""
     try:

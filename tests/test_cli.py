@@ -1027,9 +1027,11 @@ def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.strip().splitlines()
            if not line.startswith("sklearn-dssl: note: ")]
     assert len(err) == 1, err
-    assert err[0].startswith("sklearn-dssl fit: error: the model does not fit in memory (")
-    assert err[0].endswith("give smaller --hidden, --n-shared, --n-specific or --n-components, "
-                           "a smaller --batch-size, or fewer rows")
+    # refused before anything is allocated, in the command's terms
+    assert err[0].startswith("sklearn-dssl fit: error: DisentangledSSL needs at least "), err
+    assert err[0].endswith("Its memory grows with --hidden (100000000000,), --n-shared 100, "
+                           "--n-specific 100, --batch-size 256 and the rows of X: choose "
+                           "smaller values, or fit on fewer rows."), err
 
 
 def test_a_parquet_index_that_copies_its_column_is_read_once(tables, tmp_path, capsys):

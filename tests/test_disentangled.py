@@ -30,7 +30,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_dssl import DisentangledSSL
+from sklearn_dssl import DisentangledSSL, MultimodalContrastive
 from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._modules import HEADS
@@ -761,6 +761,37 @@ def test_a_model_too_large_for_memory_is_a_memory_error_naming_its_sizes(data, m
     monkeypatch.setattr(module, "SpecificEncoders", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # other errors pass as they are
         model.fit(data.data)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: small_model(hidden_layer_sizes=(10**12,)),
+    lambda: MultimodalContrastive(hidden_layer_sizes=(10, 10**12), max_epochs=1),
+])
+def test_widths_too_large_for_memory_are_refused_before_anything_is_allocated(data, make):
+    # a typo: at 16 bytes a weight (itself, its gradient, Adam's two
+    # averages), far more than any machine holds; allocating it could end
+    # the process instead of failing
+    model = make()
+    name = type(model).__name__
+    with pytest.raises(MemoryError, match=rf"{name} needs at least [\d,.]+ GiB for its "
+                       r"encoders' weights, their gradients and Adam's state, more than the "
+                       r"[\d,.]+ GiB of memory of the device it trains on \(cpu\)\. Its "
+                       r"memory grows with hidden_layer_sizes="):
+        model.fit(data.data)
+    assert not hasattr(model, "n_features_in_")  # left unfitted
+
+
+def test_the_memory_check_counts_the_encoders_against_the_device_s_memory(data, monkeypatch):
+    import sklearn_dssl._neural as neural
+
+    # two modalities of 5 columns, a hidden layer of 8, the narrowest block 2
+    # wide (n_specific): a lower bound of 16 * 2 * (5 * 8 + 8 + 8 * 2 + 2) bytes
+    needed = 16 * 2 * (5 * 8 + 8 + 8 * 2 + 2)
+    monkeypatch.setattr(neural, "device_memory", lambda device: needed - 1)
+    with pytest.raises(MemoryError, match="needs at least"):
+        small_model().fit(data.data)
+    monkeypatch.setattr(neural, "device_memory", lambda device: needed)
+    small_model().fit(data.data)
 
 
 def test_non_finite_loss_stops_with_a_named_error(data):
