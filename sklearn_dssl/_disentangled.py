@@ -419,6 +419,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 "or, for no bottleneck, leave beta_start at None."
             )
 
+    def _trained_block_widths(self):
+        # with output="shared", fit trains step 1 alone
+        return [self.n_shared] + ([] if self.output == "shared" else [self.n_specific])
+
     def _beta_ramps(self):
         """The :class:`WeightRamp` of step 1's bottleneck weight, if any."""
         if self.beta_start is None:
@@ -508,6 +512,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             X = X_checked
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
+            self._check_model_fits_in_memory(
+                hidden, device, widths=[self.shared_net_.module_.n_outputs, self.n_specific])
             X_model = as_tensor(self._in_model_order(X, np.float32), device)
             self._fit_specific(X_model, hidden, self._step_seeds().specific, device,
                                column_statistics(X_model))

@@ -401,24 +401,23 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             )
         return tuple(int(s) for s in sizes)  # numpy integers too, e.g. from a search grid
 
-    def _check_model_fits_in_memory(self, hidden, device):
+    def _check_model_fits_in_memory(self, hidden, device, widths=None):
         """Refuse widths whose encoders alone would not fit in the device's
         memory (say a typo in ``hidden_layer_sizes``), before anything is
         allocated: an allocation the system grants but cannot back may end
         the process instead of failing.
 
-        The count is a lower bound: one encoder per modality, to the
-        narrowest of the block widths, each weight held four times (itself,
-        its gradient and Adam's two averages, in float32).
+        The count is a lower bound: for each block the fit trains (``widths``,
+        by default :meth:`_trained_block_widths`), one encoder per modality from its
+        columns, each weight held four times (itself, its gradient and
+        Adam's two averages, in float32).
         """
         memory = device_memory(device)
-        params = self.get_params(deep=False)
-        widths = [params[name] for name in ("n_shared", "n_specific", "n_components")
-                  if isinstance(params.get(name), Integral)]
         weights = 0
-        for size in self._modality_sizes:
-            chain = (size, *hidden, min(widths, default=1))
-            weights += sum(a * b + b for a, b in zip(chain[:-1], chain[1:]))
+        for width in self._trained_block_widths() if widths is None else widths:
+            for size in self._modality_sizes:
+                chain = (size, *hidden, width)
+                weights += sum(a * b + b for a, b in zip(chain[:-1], chain[1:]))
         needed = 16 * weights
         if memory is not None and needed > memory:
             raise ModelMemoryError(self._out_of_memory_message(
@@ -426,6 +425,12 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
                 f"their gradients and Adam's state, more than the {memory / 2**30:,.1f} GiB "
                 f"of memory of the device it trains on ({device})"
             ))
+
+    def _trained_block_widths(self):
+        """The widths of the blocks a fit trains encoders to."""
+        params = self.get_params(deep=False)
+        return [params[name] for name in ("n_shared", "n_specific", "n_components")
+                if isinstance(params.get(name), Integral)]
 
     def _seeds(self, n):
         """``n`` torch seeds drawn from ``random_state``, one per training step."""

@@ -784,14 +784,26 @@ def test_widths_too_large_for_memory_are_refused_before_anything_is_allocated(da
 def test_the_memory_check_counts_the_encoders_against_the_device_s_memory(data, monkeypatch):
     import sklearn_dssl._neural as neural
 
-    # two modalities of 5 columns, a hidden layer of 8, the narrowest block 2
-    # wide (n_specific): a lower bound of 16 * 2 * (5 * 8 + 8 + 8 * 2 + 2) bytes
-    needed = 16 * 2 * (5 * 8 + 8 + 8 * 2 + 2)
+    # two modalities of 5 columns, a hidden layer of 8, encoders to the
+    # shared block (3 wide) and the specific one (2): at least
+    # 16 * 2 * ((5 * 8 + 8 + 8 * 3 + 3) + (5 * 8 + 8 + 8 * 2 + 2)) bytes
+    shared, specific = 5 * 8 + 8 + 8 * 3 + 3, 5 * 8 + 8 + 8 * 2 + 2
+    needed = 16 * 2 * (shared + specific)
     monkeypatch.setattr(neural, "device_memory", lambda device: needed - 1)
     with pytest.raises(MemoryError, match="needs at least"):
         small_model().fit(data.data)
     monkeypatch.setattr(neural, "device_memory", lambda device: needed)
     small_model().fit(data.data)
+    # step 1 alone: the specific block's width does not count
+    monkeypatch.setattr(neural, "device_memory", lambda device: 16 * 2 * shared)
+    small_model(output="shared", n_specific=10**12).fit(data.data)
+    with pytest.raises(MemoryError, match=r"n_specific=1000000000000"):
+        small_model(n_specific=10**12).fit(data.data)
+    # and fit_specific, which trains step 2 whatever the output
+    fitted = small_model(output="shared").fit(data.data)
+    with pytest.raises(MemoryError, match=r"n_specific=1000000000000"):
+        fitted.set_params(n_specific=10**12).fit_specific(data.data)
+    assert not hasattr(fitted, "specific_net_")
 
 
 def test_non_finite_loss_stops_with_a_named_error(data):
