@@ -63,19 +63,34 @@ def resolve_device(device):
     return device
 
 
+# Where Linux holds a container's memory limit: cgroup v2, then v1.
+CGROUP_MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max",
+                        "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def device_memory(device):
-    """The memory of ``device`` in bytes (a CPU's: the machine's), or None
-    where torch or the system does not say."""
+    """The memory of ``device`` in bytes, or None where torch or the system
+    does not say. A CPU's is the machine's, or its container's limit where
+    that is lower."""
     device = torch.device(device)
     if device.type == "cuda":
         index = torch.cuda.current_device() if device.index is None else device.index
         return torch.cuda.get_device_properties(index).total_memory
-    if device.type == "cpu":
+    if device.type != "cpu":
+        return None
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # e.g. Windows
+        return None
+    for path in CGROUP_MEMORY_LIMITS:
         try:
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (AttributeError, ValueError, OSError):  # e.g. Windows
-            return None
-    return None
+            with open(path) as file:
+                limit = file.read().strip()
+        except OSError:
+            continue
+        if limit.isdigit():  # cgroup v2 writes "max" for no limit
+            return min(memory, int(limit))
+    return memory
 
 
 def _usable_here(device):

@@ -1250,3 +1250,17 @@ def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):
                        r"every modality's columns side by side, in the order of the "
                        r"estimator's modalities_"):
         from_array.specific_net_.partial_fit(data.data[:, :3])
+
+
+def test_a_cpu_s_memory_is_its_container_s_limit_where_lower(tmp_path, monkeypatch):
+    import sklearn_dssl._training as training
+
+    machine = training.device_memory("cpu")
+    if machine is None:
+        pytest.skip("the system does not say how much memory it has")
+    limit = tmp_path / "memory.max"
+    monkeypatch.setattr(training, "CGROUP_MEMORY_LIMITS", (str(tmp_path / "none"), str(limit)))
+    for text, expected in (("1000\n", 1000), ("max\n", machine), (f"{2 * machine}\n", machine)):
+        limit.write_text(text)
+        assert training.device_memory("cpu") == expected
+    assert training.device_memory("meta") is None
