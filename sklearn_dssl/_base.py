@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
 )
 
 from ._modalities import resolve_modalities
-from ._validation import is_allocation_failure, refuse_bool_numbers, repeated_names
+from ._validation import refuse_bool_numbers, repeated_names
 
 BLOCKS = ("shared", "specific")
 
@@ -34,16 +34,6 @@ BLOCKS = ("shared", "specific")
 INFERENCE_BATCH_ROWS = 4096
 # Rows per block when training columns are reordered into float32.
 REORDER_BATCH_ROWS = 16384
-
-
-# the parameters that set how much memory a fit needs, as the estimators have them
-SIZE_PARAMETERS = ("hidden_layer_sizes", "n_shared", "n_specific", "n_components",
-                   "batch_size")
-
-
-class ModelMemoryError(MemoryError):
-    """A fit whose model does not fit in memory; the message names the
-    settings the model's size follows."""
 
 
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
@@ -121,9 +111,7 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
     def _unchanged_on_error(self):
         """Restore the fitted state if the block raises: a failed (re)fit, e.g.
         on bad input or a diverging loss, leaves the previous model usable.
-
-        torch's allocators fail with a RuntimeError; it becomes a MemoryError
-        that names the settings the model's size follows.
+        The error raised is :meth:`_error_of_fit`'s, where it gives one.
         """
         state = dict(self.__dict__)
         try:
@@ -131,22 +119,15 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         except Exception as exc:
             self.__dict__.clear()
             self.__dict__.update(state)
-            if is_allocation_failure(exc):
-                raise ModelMemoryError(self._out_of_memory_message(
-                    f"ran out of memory while fitting ({str(exc).strip().splitlines()[0]})"
-                )) from exc
+            replacement = self._error_of_fit(exc)
+            if replacement is not None:
+                raise replacement from exc
             raise
 
-    def _out_of_memory_message(self, what):
-        """The message of a fit that does not fit in memory: the estimator
-        ``what`` (e.g. "ran out of memory"), and the settings its size follows."""
-        params = self.get_params(deep=False)
-        sizes = ", ".join(f"{name}={params[name]!r}" for name in SIZE_PARAMETERS
-                          if name in params)
-        return (
-            f"{type(self).__name__} {what}. Its memory grows with {sizes} and the rows "
-            "of X: choose smaller values, or fit on fewer rows."
-        )
+    def _error_of_fit(self, exc):
+        """The error to raise in place of ``exc``, which a fit raised, or None
+        to raise ``exc`` itself."""
+        return None
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -1486,7 +1486,7 @@ def _estimator_errors_in_option_terms():
     written as the command's options. Only around the estimator's own calls:
     the paths and names a user typed may hold ``name=value`` too
     (``runs/lr=0.01/cells.csv``)."""
-    from ._base import ModelMemoryError
+    from .exceptions import ModelMemoryError
 
     try:
         yield

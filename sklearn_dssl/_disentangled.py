@@ -137,8 +137,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     beta_ramp_epochs : float or None, default=None
         Length of the ramp, in epochs of step 1 (fractions count in batches:
         the authors' 8,000 batches are 28.5 epochs of 72,000 rows in
-        batches of 256). None: all of step 1 (``max_epochs_shared``). Only
-        used with ``beta_start``.
+        batches of 256); at most ``max_epochs_shared``. None: all of step 1.
+        Only used with ``beta_start``.
     ortho_weight : float, default=1.0
         Weight of the orthogonality penalty in step 2 (the paper's lambda).
         Larger values push the specific embedding away from the shared one.
@@ -418,10 +418,19 @@ class DisentangledSSL(NeuralMultimodalTransformer):
                 "geometrically to beta, which cannot end at beta=0; set a positive beta, "
                 "or, for no bottleneck, leave beta_start at None."
             )
+        if self.beta_start is not None and self.beta_ramp_epochs is not None and (
+                self.beta_ramp_epochs > self.max_epochs_shared):
+            raise ValueError(
+                f"beta_ramp_epochs={self.beta_ramp_epochs!r} is longer than step 1 "
+                f"(max_epochs_shared={self.max_epochs_shared!r}): the bottleneck's weight "
+                "would never reach beta. Set beta_ramp_epochs to at most max_epochs_shared, "
+                "or leave it at None for a ramp over all of step 1."
+            )
 
     def _trained_block_widths(self):
         # with output="shared", fit trains step 1 alone
-        return [self.n_shared] + ([] if self.output == "shared" else [self.n_specific])
+        widths = {"n_shared": self.n_shared}
+        return widths if self.output == "shared" else {**widths, "n_specific": self.n_specific}
 
     def _beta_ramps(self):
         """The :class:`WeightRamp` of step 1's bottleneck weight, if any."""
@@ -512,8 +521,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             X = X_checked
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
-            self._check_model_fits_in_memory(
-                hidden, device, widths=[self.shared_net_.module_.n_outputs, self.n_specific])
+            self._check_model_fits_in_memory(hidden, device, widths={
+                "n_shared": self.shared_net_.module_.n_outputs, "n_specific": self.n_specific})
             X_model = as_tensor(self._in_model_order(X, np.float32), device)
             self._fit_specific(X_model, hidden, self._step_seeds().specific, device,
                                column_statistics(X_model))
@@ -532,6 +541,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         fitted = {**{name: value for name, value in EARLIER_VALUES.items()
                      if name in STEP1_ONLY_PARAMETERS},
                   **self.__dict__.get("step1_params_", {})}
+        if self.beta_start is None and fitted.get("beta_start") is None:
+            fitted.pop("beta_ramp_epochs", None)  # no ramp, then and now: no effect
         changed = [
             f"{name}={getattr(self, name)!r} (fitted with {value!r})"
             for name, value in fitted.items() if not _same_setting(getattr(self, name), value)

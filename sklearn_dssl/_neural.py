@@ -26,18 +26,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    INFERENCE_BATCH_ROWS,
-    ModelMemoryError,
-    MultimodalTransformer,
-    check_finite_score,
-)
+from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
 from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
 from ._training import (as_tensor, callbacks_with_params, device_memory, infer, seed_from, train,
                         training_device)
-from ._validation import validate_estimator_settings
-from .exceptions import ColumnScaleWarning
+from ._validation import is_allocation_failure, validate_estimator_settings
+from .exceptions import ColumnScaleWarning, ModelMemoryError
 
 # Parameters of every estimator trained by skorch.
 TRAINING_PARAMETER_CONSTRAINTS = {
@@ -62,6 +57,16 @@ AUGMENTATION_PARAMETER_CONSTRAINTS = {
 }
 
 ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
+
+# The parameters that set how much memory a fit needs, as the estimators have them.
+SIZE_PARAMETERS = ("hidden_layer_sizes", "n_shared", "n_specific", "n_components",
+                   "batch_size")
+
+
+class _DeviceMemoryError(ModelMemoryError, torch.OutOfMemoryError):
+    """A :class:`~sklearn_dssl.exceptions.ModelMemoryError` in place of
+    torch's ``OutOfMemoryError`` (a GPU's), which code may catch as such."""
+
 
 # Parameters added after the package's estimators were first saved or
 # pickled, each with the value that estimators from before it were trained
@@ -413,24 +418,48 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         Adam's two averages, in float32).
         """
         memory = device_memory(device)
+        widths = self._trained_block_widths() if widths is None else widths
         weights = 0
-        for width in self._trained_block_widths() if widths is None else widths:
+        for width in widths.values():
             for size in self._modality_sizes:
                 chain = (size, *hidden, width)
                 weights += sum(a * b + b for a, b in zip(chain[:-1], chain[1:]))
         needed = 16 * weights
         if memory is not None and needed > memory:
-            raise ModelMemoryError(self._out_of_memory_message(
-                f"needs at least {needed / 2**30:,.1f} GiB for its encoders' weights, "
-                f"their gradients and Adam's state, more than the {memory / 2**30:,.1f} GiB "
-                f"of memory of the device it trains on ({device})"
-            ))
+            named = [f"hidden_layer_sizes ({', '.join(map(str, hidden)) or 'none'})",
+                     *(f"{name} ({value})" for name, value in widths.items())]
+            columns = " and ".join(map(str, self._modality_sizes))
+            raise ModelMemoryError(
+                f"{type(self).__name__} needs at least {needed / 2**30:,.1f} GiB for its "
+                f"encoders' weights, their gradients and Adam's state, more than the "
+                f"{memory / 2**30:,.1f} GiB of memory of the device it trains on ({device}). "
+                f"The encoders' weights grow with the widths of {', '.join(named[:-1])} and "
+                f"{named[-1]}, and with the modalities' columns ({columns}): choose smaller "
+                "widths."
+            )
+
+    def _error_of_fit(self, exc):
+        """torch's error for memory it could not allocate, as a
+        :class:`~sklearn_dssl.exceptions.ModelMemoryError` that names the
+        settings the model's size follows (a ``torch.OutOfMemoryError`` too
+        where torch's was one)."""
+        if not is_allocation_failure(exc):
+            return None
+        params = self.get_params(deep=False)
+        sizes = ", ".join(f"{name}={params[name]!r}" for name in SIZE_PARAMETERS
+                          if name in params)
+        cls = _DeviceMemoryError if isinstance(exc, torch.OutOfMemoryError) else ModelMemoryError
+        return cls(
+            f"{type(self).__name__} ran out of memory while fitting "
+            f"({str(exc).strip().splitlines()[0]}). Its memory grows with {sizes} and the "
+            "rows of X: choose smaller values, or fit on fewer rows."
+        )
 
     def _trained_block_widths(self):
-        """The widths of the blocks a fit trains encoders to."""
+        """The widths of the blocks a fit trains encoders to, by parameter name."""
         params = self.get_params(deep=False)
-        return [params[name] for name in ("n_shared", "n_specific", "n_components")
-                if isinstance(params.get(name), Integral)]
+        return {name: params[name] for name in ("n_shared", "n_specific", "n_components")
+                if isinstance(params.get(name), Integral)}
 
     def _seeds(self, n):
         """``n`` torch seeds drawn from ``random_state``, one per training step."""

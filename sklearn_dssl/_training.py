@@ -805,10 +805,10 @@ class ContrastiveNet(NeuralNet):
             # the package's callbacks hold while training (skorch ends the
             # training without them)
             self._restore_training_state(before)
-            for name, callback in self.callbacks_:
-                if name in ("keep_last_epoch_weights", "lr_schedule") or isinstance(
-                        callback, WeightRamp):
-                    callback.on_train_end(self)
+            callbacks = dict(self.callbacks_)
+            for name in ("keep_last_epoch_weights", "lr_schedule"):
+                if name in callbacks:
+                    callbacks[name].on_train_end(self)
             raise
         finally:
             self.__dict__.pop("further_epochs_", None)

@@ -9,7 +9,7 @@ Examples
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["ColumnScaleWarning", "NonFiniteLossError", "OverfittingWarning"]
+__all__ = ["ColumnScaleWarning", "ModelMemoryError", "NonFiniteLossError", "OverfittingWarning"]
 
 
 class ColumnScaleWarning(UserWarning):
@@ -40,4 +40,16 @@ class NonFiniteLossError(FloatingPointError, ValueError):
 
     A ValueError too: what diverges is most often the input's scale or a
     setting (``lr``), and the package reports those as ValueErrors.
+    """
+
+
+class ModelMemoryError(MemoryError, RuntimeError):
+    """The model of a fit does not fit in the memory of the device it trains on.
+
+    The neural estimators raise it before training for widths whose encoders
+    alone would exceed that memory (say a typo in ``hidden_layer_sizes``),
+    and in place of torch's error when an allocation fails during a fit.
+    The message names the settings the model's size follows. A RuntimeError
+    too, as torch's allocation errors are, and a ``torch.OutOfMemoryError``
+    where torch's was one, so that code catching those still does.
     """

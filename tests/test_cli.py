@@ -1029,9 +1029,9 @@ def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
     assert len(err) == 1, err
     # refused before anything is allocated, in the command's terms
     assert err[0].startswith("sklearn-dssl fit: error: DisentangledSSL needs at least "), err
-    assert err[0].endswith("Its memory grows with --hidden (100000000000,), --n-shared 100, "
-                           "--n-specific 100, --batch-size 256 and the rows of X: choose "
-                           "smaller values, or fit on fewer rows."), err
+    assert err[0].endswith("The encoders' weights grow with the widths of --hidden "
+                           "(100000000000), --n-shared (100) and --n-specific (100), and with "
+                           "the modalities' columns (3 and 3): choose smaller widths."), err
 
 
 def test_a_parquet_index_that_copies_its_column_is_read_once(tables, tmp_path, capsys):

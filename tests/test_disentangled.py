@@ -35,7 +35,7 @@ from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._modules import HEADS
 from sklearn_dssl.datasets import make_paper_synthetic
-from sklearn_dssl.exceptions import NonFiniteLossError
+from sklearn_dssl.exceptions import ModelMemoryError, NonFiniteLossError
 from sklearn_dssl.metrics import probe_score
 from tests.conftest import small_model
 
@@ -201,6 +201,17 @@ STEP1_CHANGES = {
 }
 
 
+# Settings a case needs beside its own: a ramp's length acts only with a ramp.
+STEP1_CONTEXT = {"beta_ramp_epochs": {"beta_start": 0.01}}
+
+
+def test_a_ramp_length_changed_without_a_ramp_is_no_change_of_step_one(data):
+    model = small_model().fit(data.data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.set_params(beta_ramp_epochs=1.0).fit_specific(data.data)
+
+
 def test_every_step_one_setting_has_a_case_in_the_warning_test():
     # a name added to STEP1_ONLY_PARAMETERS needs a case below
     assert set(STEP1_CHANGES) == set(STEP1_ONLY_PARAMETERS)
@@ -212,7 +223,7 @@ def test_fit_specific_warns_of_each_changed_step_one_setting(data, name):
     named in the warning (the list is fixed here, so one dropped from
     STEP1_ONLY_PARAMETERS goes unwarned and fails its case)."""
     fitted_with, changed = STEP1_CHANGES[name]
-    model = small_model(**{name: fitted_with}).fit(data.data)
+    model = small_model(**STEP1_CONTEXT.get(name, {}), **{name: fitted_with}).fit(data.data)
     assert model.step1_params_[name] == fitted_with
     with pytest.warns(UserWarning, match=re.escape(
             f"changed since: {name}={changed!r} (fitted with {fitted_with!r}). Call fit")):
@@ -751,13 +762,26 @@ def test_a_model_too_large_for_memory_is_a_memory_error_naming_its_sizes(data, m
         raise RuntimeError(ALLOCATION_FAILURE)
 
     monkeypatch.setattr(module, "SpecificEncoders", too_large)
-    with pytest.raises(MemoryError, match=re.escape(
+    with pytest.raises(ModelMemoryError, match=re.escape(
             "DisentangledSSL ran out of memory while fitting ([enforce fail") + r".*"
             + re.escape("Its memory grows with hidden_layer_sizes=(8,), n_shared=3, "
                         "n_specific=10000, batch_size=16 and the rows of X: choose smaller "
                         "values, or fit on fewer rows.")):
         model.set_params(n_specific=10_000).fit(data.data)
     np.testing.assert_array_equal(model.transform(data.data), before)
+
+    def out_of_gpu_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 30.00 GiB")
+
+    # code that catches torch's errors still catches it
+    monkeypatch.setattr(module, "SpecificEncoders", out_of_gpu_memory)
+    with pytest.raises(torch.OutOfMemoryError, match="DisentangledSSL ran out of memory "
+                       r"while fitting \(CUDA out of memory\. Tried") as caught:
+        model.fit(data.data)
+    assert isinstance(caught.value, ModelMemoryError)
+    monkeypatch.setattr(module, "SpecificEncoders", too_large)
+    with pytest.raises(RuntimeError):
+        model.fit(data.data)
     monkeypatch.setattr(module, "SpecificEncoders", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # other errors pass as they are
         model.fit(data.data)
@@ -773,10 +797,14 @@ def test_widths_too_large_for_memory_are_refused_before_anything_is_allocated(da
     # the process instead of failing
     model = make()
     name = type(model).__name__
-    with pytest.raises(MemoryError, match=rf"{name} needs at least [\d,.]+ GiB for its "
-                       r"encoders' weights, their gradients and Adam's state, more than the "
-                       r"[\d,.]+ GiB of memory of the device it trains on \(cpu\)\. Its "
-                       r"memory grows with hidden_layer_sizes="):
+    widths = ("n_shared \\(3\\) and n_specific \\(2\\)" if name == "DisentangledSSL"
+              else "n_components \\(16\\)")
+    with pytest.raises(ModelMemoryError, match=(
+            rf"{name} needs at least [\d,.]+ GiB for its encoders' weights, their gradients "
+            r"and Adam's state, more than the [\d,.]+ GiB of memory of the device it trains on "
+            r"\(cpu\)\. The encoders' weights grow with the widths of hidden_layer_sizes "
+            rf"\([\d, ]+\),? (and )?{widths}, and with the modalities' columns \(5 and 5\): "
+            r"choose smaller widths\.")):
         model.fit(data.data)
     assert not hasattr(model, "n_features_in_")  # left unfitted
 
@@ -797,11 +825,11 @@ def test_the_memory_check_counts_the_encoders_against_the_device_s_memory(data, 
     # step 1 alone: the specific block's width does not count
     monkeypatch.setattr(neural, "device_memory", lambda device: 16 * 2 * shared)
     small_model(output="shared", n_specific=10**12).fit(data.data)
-    with pytest.raises(MemoryError, match=r"n_specific=1000000000000"):
+    with pytest.raises(MemoryError, match=r"n_specific \(1000000000000\)"):
         small_model(n_specific=10**12).fit(data.data)
     # and fit_specific, which trains step 2 whatever the output
     fitted = small_model(output="shared").fit(data.data)
-    with pytest.raises(MemoryError, match=r"n_specific=1000000000000"):
+    with pytest.raises(MemoryError, match=r"n_specific \(1000000000000\)"):
         fitted.set_params(n_specific=10**12).fit_specific(data.data)
     assert not hasattr(fitted, "specific_net_")
 
@@ -924,6 +952,14 @@ def test_a_ramp_changes_what_step_one_learns(data):
     assert not np.allclose(ramped.transform(data.data), constant.transform(data.data))
 
 
+def test_a_ramp_longer_than_step_one_is_refused_with_the_fix(data):
+    with pytest.raises(ValueError, match=r"beta_ramp_epochs=2\.5 is longer than step 1 "
+                       r"\(max_epochs_shared=2\).*Set beta_ramp_epochs to at most "
+                       r"max_epochs_shared, or leave it at None"):
+        small_model(beta_start=0.01, beta_ramp_epochs=2.5).fit(data.data)
+    small_model(beta_start=0.01, beta_ramp_epochs=2.0).fit(data.data)
+
+
 def test_a_ramp_to_no_bottleneck_is_refused_with_the_fix(data):
     with pytest.raises(ValueError, match=r"cannot end at beta=0; set a positive beta, or, "
                                          r"for no bottleneck, leave beta_start at None\."):
@@ -960,25 +996,6 @@ def test_a_ramped_net_trained_further_trains_at_beta(data):
     np.testing.assert_allclose(
         [b["train_loss"] for b in last],
         [b["train_contrast"] + 1.0 * b["train_bottleneck"] for b in last], rtol=1e-5, atol=1e-6)
-    assert type(net.criterion_.beta) is float and net.criterion_.beta == 1.0
-
-
-def test_a_ramped_net_whose_further_training_fails_keeps_beta(data, monkeypatch):
-    from sklearn_dssl._training import ContrastiveNet
-
-    net = small_model(beta=1.0, beta_start=0.01).fit(data.data).shared_net_
-    calls = []
-
-    def fails_on_the_third_batch(self, batch, **fit_params):
-        calls.append(1)
-        if len(calls) == 3:
-            raise ZeroDivisionError
-        return original(self, batch, **fit_params)
-
-    original = ContrastiveNet.train_step_single
-    monkeypatch.setattr(ContrastiveNet, "train_step_single", fails_on_the_third_batch)
-    with pytest.raises(ZeroDivisionError):
-        net.partial_fit(np.asarray(data.data, dtype=np.float32), epochs=1)
     assert type(net.criterion_.beta) is float and net.criterion_.beta == 1.0
 
 
