@@ -1513,6 +1513,10 @@ def _in_option_terms(message):
         message = re.sub(rf"(?<![\w'\"-]){param}=(?=\S)", f"{flags[0]} ", message)
         if "_" in param:
             message = re.sub(rf"(?<![\w'\"-]){param}(?![\w='\"])", flags[0], message)
+    # --hidden's widths as the option takes them: (256, 256) as 256,256
+    message = re.sub(r"--hidden \((\d+(?:, \d+)*),?\)",
+                     lambda m: "--hidden " + m[1].replace(", ", ","), message)
+    message = re.sub(r"--hidden \((?:none)?\)", "--hidden none", message)
     # an option left out is the parameter's None
     return re.sub(r"leave (it|--[\w-]+) at None", r"leave \1 out", message)
 

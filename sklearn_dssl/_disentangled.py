@@ -521,8 +521,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             X = X_checked
             hidden = self._check_hidden_layer_sizes()
             device = self._training_device()
-            self._check_model_fits_in_memory(hidden, device, widths={
-                "n_shared": self.shared_net_.module_.n_outputs, "n_specific": self.n_specific})
+            # step 1's encoders as they were built, step 2's from the settings
+            shared = sum(p.numel() for p in self.shared_net_.module_.parameters())
+            self._check_model_fits_in_memory(
+                hidden, device, widths={"n_specific": self.n_specific}, built=shared)
             X_model = as_tensor(self._in_model_order(X, np.float32), device)
             self._fit_specific(X_model, hidden, self._step_seeds().specific, device,
                                column_statistics(X_model))

@@ -406,36 +406,36 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             )
         return tuple(int(s) for s in sizes)  # numpy integers too, e.g. from a search grid
 
-    def _check_model_fits_in_memory(self, hidden, device, widths=None):
+    def _check_model_fits_in_memory(self, hidden, device, widths=None, built=0):
         """Refuse widths whose encoders alone would not fit in the device's
         memory (say a typo in ``hidden_layer_sizes``), before anything is
         allocated: an allocation the system grants but cannot back may end
         the process instead of failing.
 
         The count is a lower bound: for each block the fit trains (``widths``,
-        by default :meth:`_trained_block_widths`), one encoder per modality from its
-        columns, each weight held four times (itself, its gradient and
-        Adam's two averages, in float32).
+        by default :meth:`_trained_block_widths`), one encoder per modality
+        from its columns through ``hidden``, beside the ``built`` weights of
+        encoders trained before (step 1's, for step 2), each weight held four
+        times (itself, its gradient and Adam's two averages, in float32).
         """
         memory = device_memory(device)
         widths = self._trained_block_widths() if widths is None else widths
-        weights = 0
+        weights = built
         for width in widths.values():
             for size in self._modality_sizes:
                 chain = (size, *hidden, width)
                 weights += sum(a * b + b for a, b in zip(chain[:-1], chain[1:]))
         needed = 16 * weights
         if memory is not None and needed > memory:
-            named = [f"hidden_layer_sizes ({', '.join(map(str, hidden)) or 'none'})",
-                     *(f"{name} ({value})" for name, value in widths.items())]
+            named = [f"hidden_layer_sizes={hidden!r}",
+                     *(f"{name}={value!r}" for name, value in widths.items())]
             columns = " and ".join(map(str, self._modality_sizes))
             raise ModelMemoryError(
                 f"{type(self).__name__} needs at least {needed / 2**30:,.1f} GiB for its "
                 f"encoders' weights, their gradients and Adam's state, more than the "
                 f"{memory / 2**30:,.1f} GiB of memory of the device it trains on ({device}). "
-                f"The encoders' weights grow with the widths of {', '.join(named[:-1])} and "
-                f"{named[-1]}, and with the modalities' columns ({columns}): choose smaller "
-                "widths."
+                f"The encoders' weights grow with {', '.join(named[:-1])} and {named[-1]}, "
+                f"and with the modalities' columns ({columns}): choose smaller widths."
             )
 
     def _error_of_fit(self, exc):

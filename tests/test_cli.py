@@ -1029,9 +1029,9 @@ def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
     assert len(err) == 1, err
     # refused before anything is allocated, in the command's terms
     assert err[0].startswith("sklearn-dssl fit: error: DisentangledSSL needs at least "), err
-    assert err[0].endswith("The encoders' weights grow with the widths of --hidden "
-                           "(100000000000), --n-shared (100) and --n-specific (100), and with "
-                           "the modalities' columns (3 and 3): choose smaller widths."), err
+    assert err[0].endswith("The encoders' weights grow with --hidden 100000000000, "
+                           "--n-shared 100 and --n-specific 100, and with the modalities' "
+                           "columns (3 and 3): choose smaller widths."), err
 
 
 def test_a_parquet_index_that_copies_its_column_is_read_once(tables, tmp_path, capsys):
@@ -1395,6 +1395,9 @@ def test_only_the_estimator_s_errors_are_written_as_options(tables, tmp_path, ca
         "--n-components 9 and xlr=1 but --lr 0.1; lr= alone")
     assert _in_option_terms("Change validation_fraction, or n_components_ or the lr") == (
         "Change --validation-fraction, or n_components_ or the lr")
+    # --hidden's widths as the option takes them
+    assert _in_option_terms("hidden_layer_sizes=(8,), hidden_layer_sizes=(256, 256) and "
+                            "hidden_layer_sizes=()") == "--hidden 8, --hidden 256,256 and --hidden none"
     # a path and a modality name the user typed keep their name=value text
     folder, _ = tables
     missing = tmp_path / "runs" / "lr=0.01" / "cells.csv"

@@ -797,12 +797,12 @@ def test_widths_too_large_for_memory_are_refused_before_anything_is_allocated(da
     # the process instead of failing
     model = make()
     name = type(model).__name__
-    widths = ("n_shared \\(3\\) and n_specific \\(2\\)" if name == "DisentangledSSL"
-              else "n_components \\(16\\)")
+    widths = ("n_shared=3 and n_specific=2" if name == "DisentangledSSL"
+              else "n_components=16")
     with pytest.raises(ModelMemoryError, match=(
             rf"{name} needs at least [\d,.]+ GiB for its encoders' weights, their gradients "
             r"and Adam's state, more than the [\d,.]+ GiB of memory of the device it trains on "
-            r"\(cpu\)\. The encoders' weights grow with the widths of hidden_layer_sizes "
+            r"\(cpu\)\. The encoders' weights grow with hidden_layer_sizes="
             rf"\([\d, ]+\),? (and )?{widths}, and with the modalities' columns \(5 and 5\): "
             r"choose smaller widths\.")):
         model.fit(data.data)
@@ -825,13 +825,24 @@ def test_the_memory_check_counts_the_encoders_against_the_device_s_memory(data, 
     # step 1 alone: the specific block's width does not count
     monkeypatch.setattr(neural, "device_memory", lambda device: 16 * 2 * shared)
     small_model(output="shared", n_specific=10**12).fit(data.data)
-    with pytest.raises(MemoryError, match=r"n_specific \(1000000000000\)"):
+    with pytest.raises(MemoryError, match=r"n_specific=1000000000000"):
         small_model(n_specific=10**12).fit(data.data)
     # and fit_specific, which trains step 2 whatever the output
     fitted = small_model(output="shared").fit(data.data)
-    with pytest.raises(MemoryError, match=r"n_specific \(1000000000000\)"):
+    with pytest.raises(MemoryError, match=r"n_specific=1000000000000"):
         fitted.set_params(n_specific=10**12).fit_specific(data.data)
     assert not hasattr(fitted, "specific_net_")
+    # counting step 1's encoders as built, not at today's hidden_layer_sizes
+    fitted.set_params(n_specific=2, hidden_layer_sizes=(4096,))
+    built = sum(p.numel() for p in fitted.shared_net_.module_.parameters())
+    assert built == 2 * shared
+    specific_now = 2 * (5 * 4096 + 4096 + 4096 * 2 + 2)
+    monkeypatch.setattr(neural, "device_memory", lambda device: 16 * (built + specific_now))
+    fitted.set_params(max_epochs_specific=1).fit_specific(data.data)
+    monkeypatch.setattr(neural, "device_memory",
+                        lambda device: 16 * (built + specific_now) - 1)
+    with pytest.raises(MemoryError, match=r"hidden_layer_sizes=\(4096,\) and n_specific=2,"):
+        fitted.fit_specific(data.data)
 
 
 def test_non_finite_loss_stops_with_a_named_error(data):
@@ -1272,10 +1283,12 @@ def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):
 def test_a_cpu_s_memory_is_its_container_s_limit_where_lower(tmp_path, monkeypatch):
     import sklearn_dssl._training as training
 
+    limit = tmp_path / "memory.max"
+    # the machine's memory, whatever this test runs in
+    monkeypatch.setattr(training, "CGROUP_MEMORY_LIMITS", (str(tmp_path / "none"),))
     machine = training.device_memory("cpu")
     if machine is None:
         pytest.skip("the system does not say how much memory it has")
-    limit = tmp_path / "memory.max"
     monkeypatch.setattr(training, "CGROUP_MEMORY_LIMITS", (str(tmp_path / "none"), str(limit)))
     for text, expected in (("1000\n", 1000), ("max\n", machine), (f"{2 * machine}\n", machine)):
         limit.write_text(text)
