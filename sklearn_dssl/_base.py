@@ -35,7 +35,6 @@ INFERENCE_BATCH_ROWS = 4096
 # Rows per block when training columns are reordered into float32.
 REORDER_BATCH_ROWS = 16384
 
-
 class MultimodalTransformer(TransformerMixin, BaseEstimator):
     """Base class of the package's estimators (not for direct use)."""
 
@@ -482,7 +481,7 @@ def _text_columns(X):
         values = X[column]
         try:
             np.asarray(values, dtype=np.float64)
-            if getattr(values.dtype, "kind", None) == "O":
+            if getattr(getattr(values, "dtype", None), "kind", None) == "O":
                 # through objects, as scikit-learn reads a frame of mixed
                 # dtypes: a pandas string column reads its pd.NA as NaN on
                 # its own, not so (a nullable number column's pd.NA is NaN)

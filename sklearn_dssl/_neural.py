@@ -63,7 +63,7 @@ SIZE_PARAMETERS = ("hidden_layer_sizes", "n_shared", "n_specific", "n_components
                    "batch_size")
 
 
-class _DeviceMemoryError(ModelMemoryError, torch.OutOfMemoryError):
+class _DeviceMemoryError(ModelMemoryError, torch.cuda.OutOfMemoryError):
     """A :class:`~sklearn_dssl.exceptions.ModelMemoryError` in place of
     torch's ``OutOfMemoryError`` (a GPU's), which code may catch as such."""
 
@@ -441,14 +441,16 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     def _error_of_fit(self, exc):
         """torch's error for memory it could not allocate, as a
         :class:`~sklearn_dssl.exceptions.ModelMemoryError` that names the
-        settings the model's size follows (a ``torch.OutOfMemoryError`` too
+        settings the model's size follows (a ``torch.cuda.OutOfMemoryError`` too
         where torch's was one)."""
         if not is_allocation_failure(exc):
             return None
         params = self.get_params(deep=False)
         sizes = ", ".join(f"{name}={params[name]!r}" for name in SIZE_PARAMETERS
                           if name in params)
-        cls = _DeviceMemoryError if isinstance(exc, torch.OutOfMemoryError) else ModelMemoryError
+        # torch.cuda's name for it, which torch before 2.5 has alone
+        cls = (_DeviceMemoryError if isinstance(exc, torch.cuda.OutOfMemoryError)
+               else ModelMemoryError)
         return cls(
             f"{type(self).__name__} ran out of memory while fitting "
             f"({str(exc).strip().splitlines()[0]}). Its memory grows with {sizes} and the "

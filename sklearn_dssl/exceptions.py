@@ -50,6 +50,6 @@ class ModelMemoryError(MemoryError, RuntimeError):
     alone would exceed that memory (say a typo in ``hidden_layer_sizes``),
     and in place of torch's error when an allocation fails during a fit.
     The message names the settings the model's size follows. A RuntimeError
-    too, as torch's allocation errors are, and a ``torch.OutOfMemoryError``
+    too, as torch's allocation errors are, and a ``torch.cuda.OutOfMemoryError``
     where torch's was one, so that code catching those still does.
     """

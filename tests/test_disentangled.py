@@ -771,11 +771,11 @@ def test_a_model_too_large_for_memory_is_a_memory_error_naming_its_sizes(data, m
     np.testing.assert_array_equal(model.transform(data.data), before)
 
     def out_of_gpu_memory(*args, **kwargs):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 30.00 GiB")
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 30.00 GiB")
 
     # code that catches torch's errors still catches it
     monkeypatch.setattr(module, "SpecificEncoders", out_of_gpu_memory)
-    with pytest.raises(torch.OutOfMemoryError, match="DisentangledSSL ran out of memory "
+    with pytest.raises(torch.cuda.OutOfMemoryError, match="DisentangledSSL ran out of memory "
                        r"while fitting \(CUDA out of memory\. Tried") as caught:
         model.fit(data.data)
     assert isinstance(caught.value, ModelMemoryError)

@@ -519,6 +519,14 @@ def test_a_column_of_objects_that_are_no_numbers_is_named(values, shown, dtype):
         estimator.transform_modality(df.assign(c5=pd.Series(values, dtype=dtype)), "m2")
 
 
+def test_a_text_column_of_a_pyarrow_table_is_named():
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({**{c: X[:, i] for i, c in enumerate(COLUMNS)},
+                      "sample": [f"s{i}" for i in range(len(X))]})
+    with pytest.raises(ValueError, match=r"X's column\(s\) \['sample'\] hold text"):
+        LinearCCA(n_components=1).fit(table)
+
+
 def test_a_nullable_number_column_with_pd_na_is_not_called_text():
     # scikit-learn reads its pd.NA as NaN; only the text column is named
     df = pd.DataFrame(X, columns=COLUMNS).assign(
