@@ -58,9 +58,10 @@ AUGMENTATION_PARAMETER_CONSTRAINTS = {
 
 ICA_PARAMETER_CONSTRAINTS = {"ica": ["boolean", FastICA]}
 
-# The parameters that set how much memory a fit needs, as the estimators have them.
-SIZE_PARAMETERS = ("hidden_layer_sizes", "n_shared", "n_specific", "n_components",
-                   "batch_size")
+# The widths of the blocks, as the estimators have them, and the parameters
+# that set how much memory a fit needs.
+WIDTH_PARAMETERS = ("n_shared", "n_specific", "n_components")
+SIZE_PARAMETERS = ("hidden_layer_sizes", *WIDTH_PARAMETERS, "batch_size")
 
 
 class _DeviceMemoryError(ModelMemoryError, torch.cuda.OutOfMemoryError):
@@ -460,7 +461,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     def _trained_block_widths(self):
         """The widths of the blocks a fit trains encoders to, by parameter name."""
         params = self.get_params(deep=False)
-        return {name: params[name] for name in ("n_shared", "n_specific", "n_components")
+        return {name: params[name] for name in WIDTH_PARAMETERS
                 if isinstance(params.get(name), Integral)}
 
     def _seeds(self, n):

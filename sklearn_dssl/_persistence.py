@@ -1362,8 +1362,7 @@ def _check_scaler_statistics(step_name, scaler):
         value = getattr(scaler, attribute, None)
         if value is None and not needed:
             continue
-        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"
-                and value.shape == shape and np.isfinite(value).all()):
+        if not (_is_float_array(value, shape) and np.isfinite(value).all()):
             raise ValueError(
                 f"the Pipeline step {step_name!r} has no finite {attribute} per column"
             )
@@ -1473,8 +1472,13 @@ def _read_weights(weights):
         ) from None
 
 
+def _is_float_array(value, shape):
+    """Whether ``value`` is an ndarray of floats of the given shape."""
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.shape == shape
+
+
 def _check_float_array(value, shape, name):
-    if not (isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.shape == shape):
+    if not _is_float_array(value, shape):
         raise ValueError(f"{name} is not an array of numbers of shape {shape}")
 
 

@@ -555,6 +555,7 @@ class WeightRamp(Callback):
         objective = _unwrapped(net, net.criterion_)
         device = next(net.module_.parameters()).device
         self.value_ = torch.tensor(float(self.start), dtype=torch.float32, device=device)
+        self.filled_ = float(self.start)  # the value_ holds, to fill it only on a change
         setattr(objective, self.weight, self.value_)
         self.epochs_done_ = 0
 
@@ -566,14 +567,16 @@ class WeightRamp(Callback):
     def on_batch_begin(self, net, training=False, **kwargs):
         if self.value_ is None:
             return
-        if not training:
-            self.value_.fill_(self.end)
-            return
-        done = self.epochs_done_ + self.batches_done_ / self.batches_per_epoch_
-        value = self.start * (self.end / self.start) ** min(done / self.epochs, 1.0)
-        self.value_.fill_(value)
-        net.history.record_batch(self.weight, value)
-        self.batches_done_ += 1
+        if training:
+            done = self.epochs_done_ + self.batches_done_ / self.batches_per_epoch_
+            value = self.start * (self.end / self.start) ** min(done / self.epochs, 1.0)
+            net.history.record_batch(self.weight, value)
+            self.batches_done_ += 1
+        else:
+            value = self.end
+        if value != self.filled_:  # one kernel on the device, where it changes
+            self.value_.fill_(value)
+            self.filled_ = value
 
     def on_epoch_end(self, net, **kwargs):
         if self.value_ is not None:
@@ -593,9 +596,10 @@ def _unwrapped(net, model):
 class TrainingLRScheduler(LRScheduler):
     """skorch's ``LRScheduler``, holding its torch scheduler only while training.
 
-    The scheduler built when training starts is dropped when it ends (the
-    next training builds a new one from the history, as skorch does anyway),
-    so a pickled net does not store the optimiser a second time through it.
+    The scheduler built when training starts is dropped when it ends, as
+    every ``LRScheduler``'s is (:func:`_release_schedulers`; the next
+    training builds a new one from the history, as skorch does anyway), so a
+    pickled net does not store the optimiser a second time through it.
 
     A net trained further (``partial_fit`` on a fitted net) starts the
     schedule again over that call's epochs, from the net's learning rate: the
@@ -634,9 +638,6 @@ class TrainingLRScheduler(LRScheduler):
             epochs = getattr(net, "further_epochs_", None) or net.max_epochs
             self.lr_scheduler_ = super()._get_scheduler(
                 net, self.policy_, **self._restarted(net, epochs, self.kwargs))
-
-    def on_train_end(self, net, **kwargs):
-        self.lr_scheduler_ = None
 
 
 def loss_and_terms(criterion, y_pred):
@@ -803,12 +804,11 @@ class ContrastiveNet(NeuralNet):
             # non-finite weights), a callback's error in mid-epoch: the net
             # as it was, as a failed fit leaves its estimator, without what
             # the package's callbacks hold while training (skorch ends the
-            # training without them)
+            # training without them; the schedulers go in partial_fit)
             self._restore_training_state(before)
             callbacks = dict(self.callbacks_)
-            for name in ("keep_last_epoch_weights", "lr_schedule"):
-                if name in callbacks:
-                    callbacks[name].on_train_end(self)
+            if "keep_last_epoch_weights" in callbacks:
+                callbacks["keep_last_epoch_weights"].on_train_end(self)
             raise
         finally:
             self.__dict__.pop("further_epochs_", None)
