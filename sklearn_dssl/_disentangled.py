@@ -133,7 +133,9 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         rows (``validation_fraction``) is taken at ``beta``, so that early
         stopping compares epochs on one objective. None keeps ``beta``
         constant, as in the paper's experiments. Training ``shared_net_``
-        further (its ``partial_fit``) keeps ``beta``.
+        further (its ``partial_fit``) keeps ``beta``; a fit resumed from a
+        checkpoint (skorch's ``LoadInitState``) goes on with the ramp from
+        the epochs in the checkpoint's history.
     beta_ramp_epochs : float or None, default=None
         Length of the ramp, in epochs of step 1 (fractions count in batches:
         the authors' 8,000 batches are 28.5 epochs of 72,000 rows in

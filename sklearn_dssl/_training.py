@@ -535,6 +535,9 @@ class WeightRamp(Callback):
     authors' code (their ``beta_start_value``, ``beta_end_value`` and
     ``beta_n_iterations``). The held-out rows' objective is computed at
     ``end``, so that its epochs compare (early stopping judges them).
+    Progress counts the epochs in the net's history: a fit resumed from a
+    checkpoint (skorch's ``LoadInitState``, which loads the history) goes on
+    with the ramp where the checkpoint left it.
 
     The weight is a tensor while training runs, filled in place, so that a
     compiled training step reads each batch's value without compiling
@@ -557,10 +560,12 @@ class WeightRamp(Callback):
         self.value_ = torch.tensor(float(self.start), dtype=torch.float32, device=device)
         self.filled_ = float(self.start)  # the value_ holds, to fill it only on a change
         setattr(objective, self.weight, self.value_)
-        self.epochs_done_ = 0
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         if self.value_ is not None:
+            # the epochs the history holds before this one's row, so that a
+            # fit resumed from a checkpoint goes on with the ramp
+            self.epochs_done_ = len(net.history) - 1
             self.batches_per_epoch_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
             self.batches_done_ = 0
 
@@ -577,10 +582,6 @@ class WeightRamp(Callback):
         if value != self.filled_:  # one kernel on the device, where it changes
             self.value_.fill_(value)
             self.filled_ = value
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.value_ is not None:
-            self.epochs_done_ += 1
 
     def on_train_end(self, net, **kwargs):
         setattr(_unwrapped(net, net.criterion_), self.weight, self.end)

@@ -1010,6 +1010,28 @@ def test_a_ramped_net_trained_further_trains_at_beta(data):
     assert type(net.criterion_.beta) is float and net.criterion_.beta == 1.0
 
 
+def test_a_fit_resumed_from_a_checkpoint_goes_on_with_the_ramp(data, tmp_path):
+    """LoadInitState loads the history: the ramp counts its epochs, so a fit
+    resumed after 2 epochs of a 4-epoch ramp trains the ramp's last 2 epochs
+    and then keeps beta, as one fit of 4 epochs would."""
+    saved = Checkpoint(monitor=None, dirname=str(tmp_path))
+    model = small_model(beta=1.0, beta_start=0.01, max_epochs_shared=2,  # a ramp over 2
+                        callbacks=[saved, LoadInitState(saved)])
+    first = _batch_history(model.fit(data.data).shared_net_, "beta")
+    np.testing.assert_allclose(first, 0.01 * 100.0 ** (np.arange(len(first)) / len(first)),
+                               rtol=1e-12)
+    model.set_params(beta_ramp_epochs=4.0, max_epochs_shared=4)
+    beta = _batch_history(model.fit(data.data).shared_net_, "beta")  # resumes: 4 epochs more
+    per_epoch = len(first) // 2
+    assert len(beta) == 6 * per_epoch
+    done = np.arange(len(beta)) / per_epoch
+    # the checkpoint's 2 epochs at a ramp over 2, then from epoch 2 of a ramp over 4
+    np.testing.assert_allclose(beta[2 * per_epoch:],
+                               0.01 * 100.0 ** np.minimum(done[2 * per_epoch:] / 4.0, 1.0),
+                               rtol=1e-12)
+    assert beta[-1] == 1.0 and beta[2 * per_epoch] == pytest.approx(0.1)
+
+
 @pytest.mark.parametrize("params", [dict(beta_start=0.0), dict(beta_start=-1.0),
                                     dict(beta_start=0.1, beta_ramp_epochs=0)])
 def test_ramp_settings_outside_their_range_are_refused(data, params):
