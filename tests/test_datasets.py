@@ -191,6 +191,25 @@ def test_causal_ica_coupling_is_unit_variance_uniform_plus_its_noise():
     np.testing.assert_allclose(stats.kurtosis(z2 - z1, axis=0), 0.0, atol=0.15)  # normal
 
 
+@pytest.mark.parametrize("setting", ["sphere", "box", "ica"])
+def test_causal_specific_latents_are_standard_normal(setting):
+    data = make_latent_partial_causal(20000, setting=setting, n_specific=3, random_state=0)
+    for m in ("m1", "m2"):
+        z = data.latents[f"specific_{m}"]
+        np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=0.03)
+        np.testing.assert_allclose(z.std(axis=0), 1.0, atol=0.02)
+        np.testing.assert_allclose(stats.kurtosis(z, axis=0), 0.0, atol=0.15)
+
+
+@pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
+@pytest.mark.parametrize("latent_variance", [0.5, 2.0])
+def test_every_latent_block_has_the_variance_asked(make, latent_variance):
+    data = make(n_samples=20000, n_latent=4, n_features=8, latent_variance=latent_variance,
+                random_state=0)
+    for block in ("specific_m1", "shared", "specific_m2"):
+        np.testing.assert_allclose(data.latents[block].var(axis=0), latent_variance, rtol=0.05)
+
+
 @pytest.mark.parametrize("make", [make_paper_synthetic, make_nonlinear_multimodal])
 def test_the_label_networks_width_is_used(make):
     a = make(n_samples=500, n_latent=3, n_features=8, label_hidden=5, random_state=0)

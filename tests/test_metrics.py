@@ -44,6 +44,17 @@ def test_mcc_hand_computed():
     assert mcc(z_true, z_learned) == pytest.approx((1 + 1 / np.sqrt(2)) / 2)
 
 
+def test_mcc_matches_each_learned_dimension_to_one_true_dimension():
+    """Two learned copies of one true dimension explain one of the two: the
+    matching is one-to-one, not each true dimension's best correlation."""
+    z = np.random.default_rng(0).normal(size=(2000, 2))
+    both_first = np.column_stack([z[:, 0], 2 * z[:, 0]])
+    # |corr| of the second true dimension with either copy: near 0
+    off = abs(np.corrcoef(z[:, 1], z[:, 0])[0, 1])
+    assert mcc(z, both_first) == pytest.approx((1 + off) / 2, abs=1e-9)
+    assert mcc(z, both_first) < 0.55
+
+
 @pytest.mark.parametrize("scale", [1e160, 1e-160])
 def test_mcc_at_any_finite_scale(scale):
     z = np.random.default_rng(0).normal(size=(100, 3))
@@ -230,6 +241,47 @@ def test_probe_score_refuses_labels_it_cannot_score(y, message):
     estimator = _KnownBlocks({"shared": {"m1": Z}})
     with pytest.raises(ValueError, match=message):
         probe_score(estimator, np.arange(60), y)
+
+
+def test_a_training_fold_of_one_class_is_refused_with_the_fix():
+    # rows sorted by label, split in order: each fold trains on one class
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    y = np.r_[np.zeros(30), np.ones(30)]
+    estimator = _KnownBlocks({"shared": {"m1": Z}})
+    with pytest.raises(ValueError, match=r"training rows of the probe's split 0 hold a single "
+                       r"class \(1.0\).*use a stratified cv"):
+        probe_score(estimator, np.arange(60), y, cv=KFold(2))
+    with pytest.raises(ValueError, match="split 1 hold a single class"):
+        probe_score(estimator, np.arange(60), y,
+                    cv=[(np.arange(0, 60, 2), np.arange(1, 60, 2)), (np.arange(30), np.arange(30, 60))])
+    assert 0 <= probe_score(estimator, np.arange(60), y, cv=KFold(2, shuffle=True, random_state=0)) <= 1
+
+
+def test_a_label_column_is_read_as_the_one_label_without_a_warning():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=60)
+    estimator = _KnownBlocks({"shared": {"m1": np.column_stack([y + 0.1 * rng.normal(size=60)])}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        as_column = probe_score(estimator, np.arange(60), pd.DataFrame({"label": y}))
+    assert as_column == probe_score(estimator, np.arange(60), y)
+
+
+def test_a_block_the_model_was_fitted_without_is_named_with_the_fix():
+    estimator = _KnownBlocks({"shared": {"m1": np.zeros((10, 1))}})
+    with pytest.raises(ValueError, match=r"block='specific' is not one of \['shared'\]: "
+                       r"_KnownBlocks was fitted without its specific block; fit it with "
+                       r"output='all' for both blocks, or probe block='shared'"):
+        block_features(estimator, np.arange(10), block="specific")
+
+
+def test_block_features_puts_the_modalities_in_the_order_asked():
+    blocks = {"shared": {"m1": np.ones((5, 1)), "m2": np.full((5, 2), 2.0)}}
+    estimator = _KnownBlocks(blocks)
+    np.testing.assert_array_equal(block_features(estimator, np.arange(5), modalities=["m2", "m1"]),
+                                  np.tile([2.0, 2.0, 1.0], (5, 1)))
+    np.testing.assert_array_equal(block_features(estimator, np.arange(5)),
+                                  np.tile([1.0, 2.0, 2.0], (5, 1)))
 
 
 def test_pandas_labels_with_a_missing_value_are_refused_by_name():
@@ -659,7 +711,9 @@ def test_probe_score_splits_by_groups(grouped):
     expected = cross_val_score(default_probe(), Z, y, cv=GroupKFold(3), groups=groups).mean()
     assert probe_score(model, data.data, y, cv=GroupKFold(3), groups=groups) == expected
     assert leakage_score(model, data.data, y, cv=GroupKFold(3), groups=groups) == expected
-    with pytest.raises(ValueError, match="groups"):  # scikit-learn's: a group cv needs them
+    with pytest.raises(ValueError, match=r"cv=GroupKFold\(n_splits=3.*splits the rows by "
+                       r"group, but no groups were given; pass groups=.*"
+                       r"set_score_request\(groups=True\)"):
         probe_score(model, data.data, y, cv=GroupKFold(3))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         probe_score(model, data.data, y, cv=GroupKFold(3), groups=groups[:-1])
@@ -691,7 +745,7 @@ def test_scorers_take_a_search_s_groups_when_they_request_them(grouped):
         unrequested = GridSearchCV(LinearCCA(modalities=data.modalities), {"n_components": [2]},
                                    cv=GroupKFold(4), error_score="raise",
                                    scoring=make_probe_scorer(cv=GroupKFold(3), target=1))
-        with pytest.raises(ValueError, match="groups"):
+        with pytest.raises(ValueError, match="splits the rows by group, but no groups"):
             unrequested.fit(data.data, data.target, groups=groups)
         # unrequested, with a probe cv that needs no groups: the search runs
         GridSearchCV(LinearCCA(modalities=data.modalities), {"n_components": [2]},

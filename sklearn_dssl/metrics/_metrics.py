@@ -101,7 +101,11 @@ def block_features(estimator, X, block="shared", modalities=None):
     else:
         blocks = estimator.transform_blocks(X)
     if block not in blocks:
-        raise ValueError(f"block={block!r} is not one of {list(blocks)}.")
+        raise ValueError(
+            f"block={block!r} is not one of {list(blocks)}: {type(estimator).__name__} was "
+            f"fitted without its {block} block; fit it with output='all' for both blocks, "
+            f"or probe block={list(blocks)[0]!r}."
+        )
     if isinstance(modalities, str):
         modalities = [modalities]
     names = list(blocks[block]) if modalities is None else list(modalities)
@@ -285,9 +289,20 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         _check_labels(y, len(Z), folds)
     if groups is not None:
         groups = _check_groups(groups, len(Z))
-        # the splits themselves: cross_val_score takes groups only without
-        # metadata routing, and as params= only with it
-        folds = list(folds.split(Z, y, groups))
+    elif _splits_by_group(folds):
+        raise ValueError(
+            f"cv={folds!r} splits the rows by group, but no groups were given; pass "
+            "groups= (one group label per row). A search passes its held-out rows' "
+            "groups to a scorer that asks for them: under "
+            "sklearn.config_context(enable_metadata_routing=True), "
+            "make_probe_scorer(...).set_score_request(groups=True) and "
+            "search.fit(X, y, groups=groups)."
+        )
+    # the splits themselves: cross_val_score takes groups only without
+    # metadata routing, and as params= only with it
+    folds = list(folds.split(Z, y, groups))
+    if is_classifier(probe):
+        _check_training_folds_hold_two_classes(y, folds)
     return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
 
 
@@ -353,6 +368,29 @@ def _check_labels(y, n_samples, folds):
         )
 
 
+def _splits_by_group(folds):
+    """Whether the splitter ``folds`` needs the rows' groups to split them
+    (scikit-learn's group splitters ask for them in their metadata request)."""
+    try:
+        requests = folds.get_metadata_routing().split.requests
+    except AttributeError:  # a splitter of the user's own, without routing
+        return False
+    return requests.get("groups") is True
+
+
+def _check_training_folds_hold_two_classes(y, folds):
+    """Refuse splits whose training rows hold one class: a classifier
+    cannot be fitted on them (e.g. rows sorted by label, split by KFold)."""
+    for i, (train, _) in enumerate(folds):
+        classes = np.unique(y[train]).tolist()
+        if len(classes) == 1:
+            raise ValueError(
+                f"the training rows of the probe's split {i} hold a single class "
+                f"({classes[0]!r}), which a classifier cannot be fitted on; shuffle the "
+                "rows, or use a stratified cv such as StratifiedKFold(shuffle=True)."
+            )
+
+
 def _splits_read_once(cv):
     """``cv`` as a list where it is an iterable of ``(train, test)`` pairs (a
     generator of splits is used up by reading it), else as it is."""
@@ -386,7 +424,7 @@ def _readable_labels(y):
     ones, where scikit-learn raises a TypeError from sorting them or calls
     them 'unknown'."""
     try:
-        labels = column_or_1d(y, warn=True)
+        labels = column_or_1d(y)  # a column of labels is one label, as documented
         # sorting the classes is what labels of several types, or missing
         # among strings, fail
         np.unique(labels)
