@@ -122,16 +122,16 @@ print(f"chance: Y_c {chance[C]:.3f}, Y_s1 {chance[S1]:.3f}")
 #   of Y_s1 (0.767) and reads Y_c at chance (0.507). Its fit takes a small
 #   fraction of any neural method's (``fit s``, wall-clock on the machine
 #   that ran this page).
-# - **DisentangledSSL** comes closest: its shared block is level with
-#   LinearCCA's (0.797 at leakage 0.538), its specific block keeps 0.748 of
-#   Y_s1 and leaks a little of Y_c (0.577).
-# - **FOCAL**'s shared block is as good (0.793 at 0.550), but its specific
-#   block reads the shared label better than its own (0.735 on Y_c, 0.599
+# - **DisentangledSSL** and **JointOptSSL** come closest: their shared
+#   blocks are level with LinearCCA's (0.797 at leakage 0.539, 0.796 at
+#   0.527), their specific blocks keep 0.748 and 0.756 of Y_s1 and leak a
+#   little of Y_c (0.574 and 0.542).
+# - **FOCAL**'s shared block is as good (0.793 at 0.551), but its specific
+#   block reads the shared label better than its own (0.733 on Y_c, 0.601
 #   on Y_s1).
-# - **JointOptSSL** and **DMVAE** keep less of Y_c in their shared blocks
-#   (0.683 and 0.698) and leak more of Y_s1 into them (0.668 and 0.692).
-#   DMVAE's specific block keeps 0.710 of Y_s1 at leakage 0.569,
-#   JointOptSSL's 0.693 at 0.691.
+# - **DMVAE** keeps less of Y_c in its shared block (0.697) and leaks more
+#   of Y_s1 into it (0.694); its specific block keeps 0.711 of Y_s1 at
+#   leakage 0.567.
 #
 # The mixing here is nonlinear, yet a linear method wins. The
 # :doc:`benchmarks </benchmarks>` find the same on this data at the

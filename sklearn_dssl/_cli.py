@@ -863,7 +863,7 @@ ESTIMATOR_OPTIONS = [
     (["--beta"], "beta", dict(type=float, help="bottleneck weight of step 1 (DisentangledSSL; default 0.1)")),
     (["--beta-start"], "beta_start", dict(type=float, help="ramp the bottleneck weight geometrically from this value to --beta (DisentangledSSL; default: no ramp)")),
     (["--beta-ramp-epochs"], "beta_ramp_epochs", dict(type=float, help="length of the ramp in epochs of step 1, fractions allowed (DisentangledSSL; default: all of step 1)")),
-    (["--ortho-weight", "--lambda"], "ortho_weight", dict(type=float, help="orthogonality weight of step 2 (DisentangledSSL; default 1.0), or of the joint loss (JointOptSSL, FOCAL)")),
+    (["--ortho-weight", "--lambda"], "ortho_weight", dict(type=float, help="orthogonality weight of step 2 (DisentangledSSL; default 1.0), or of the joint loss (JointOptSSL, default 0.01; FOCAL, default 1.0)")),
     (["--specific-weight"], "specific_weight", dict(type=float, help="weight of the specific loss (JointOptSSL, FOCAL; default 1.0)")),
     (["--kl-weight"], "kl_weight", dict(type=float, help="weight of the KL terms (DMVAE; default 1.0)")),
     (["--temperature"], "temperature", dict(type=float, help="InfoNCE temperature")),
