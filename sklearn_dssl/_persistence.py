@@ -770,7 +770,7 @@ def estimator_in(estimator):
 
 _STEPS_SAVE_TAKES = ("SimpleImputer (numeric statistics, no add_indicator), StandardScaler or "
                      f"FunctionTransformer steps (func {', '.join(FUNCTIONS)}, "
-                     "feature_names_out='one-to-one')")
+                     "feature_names_out='one-to-one', validate=True)")
 
 
 def _unsupported_step(step):
@@ -796,6 +796,11 @@ def _unsupported_step(step):
         return "a FunctionTransformer with kw_args or inv_kw_args"
     if step.feature_names_out != "one-to-one":
         return "a FunctionTransformer without feature_names_out='one-to-one'"
+    if step.validate is not True:
+        # it would name its output by the columns fit saw, whatever the
+        # order of the table's: the steps after it could not tell
+        return ("a FunctionTransformer without validate=True, which would read a table "
+                "whose columns come in another order than at fit as if they did not")
     return ""
 
 

@@ -1286,7 +1286,8 @@ def test_transform_refuses_negative_values_for_a_model_s_square_root(tables, tmp
 
     folder, frame = tables
     positive = frame.assign(**{c: frame[c] - frame[c].min() for c in RNA + ATAC})
-    pipeline = make_pipeline(FunctionTransformer(np.sqrt, feature_names_out="one-to-one"),
+    pipeline = make_pipeline(FunctionTransformer(np.sqrt, validate=True,
+                                                 feature_names_out="one-to-one"),
                              LinearCCA(modalities={"rna": RNA, "atac": ATAC}, n_components=2))
     save(pipeline.set_output(transform="pandas").fit(positive[RNA + ATAC]), tmp_path / "m.zip")
     frame.to_csv(tmp_path / "t.csv", index=False)

@@ -1097,7 +1097,8 @@ def test_save_tells_how_to_keep_a_pipeline(data, tmp_path):
     np.testing.assert_array_equal(loaded.transform(data.data), pipeline[:2].transform(data.data))
     from sklearn.preprocessing import FunctionTransformer
 
-    logged = make_pipeline(FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+    logged = make_pipeline(FunctionTransformer(np.log1p, validate=True,
+                                               feature_names_out="one-to-one"),
                            LinearCCA(n_components=2), LogisticRegression())
     with pytest.raises(TypeError, match=r"save pipeline\[:2\], its steps up to LinearCCA"):
         save(logged.fit(np.exp(data.data), data.target[:, 1]), tmp_path / "m.zip")
@@ -1479,7 +1480,8 @@ def test_a_pipeline_with_a_transform_of_counts_saves_whole(function, inverse, da
     from sklearn.preprocessing import FunctionTransformer
 
     counts = _frame(np.round(np.exp(data.data)))
-    step = FunctionTransformer(function, inverse_func=inverse, feature_names_out="one-to-one")
+    step = FunctionTransformer(function, inverse_func=inverse, validate=True,
+                               feature_names_out="one-to-one")
     pipeline = _scaled_pipeline(counts, step, StandardScaler())
     path = save(pipeline, tmp_path / "m.zip")
     assert _members(path)[0]["pipeline"]["steps"][0][1]["params"]["__dict__"][-2:] == [
@@ -1491,6 +1493,9 @@ def test_a_pipeline_with_a_transform_of_counts_saves_whole(function, inverse, da
         warnings.simplefilter("error")
         Z = loaded.transform(counts)
     np.testing.assert_array_equal(np.asarray(Z), np.asarray(pipeline.transform(counts)))
+    # a table whose columns come in another order is refused, not misread
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        loaded.transform(counts[counts.columns[::-1]])
     # the function was applied: without it the embedding differs
     unlogged = _scaled_pipeline(counts, StandardScaler())
     assert not np.allclose(np.asarray(Z), np.asarray(unlogged.transform(counts)))
@@ -1512,6 +1517,9 @@ def test_a_pipeline_with_a_transform_of_counts_saves_whole(function, inverse, da
      "a FunctionTransformer with kw_args or inv_kw_args"),
     (lambda F: F(np.emath.sqrt, feature_names_out="one-to-one"),
      "a FunctionTransformer of numpy.lib.scimath.sqrt, not of numpy's log1p, arcsinh, sqrt"),
+    (lambda F: F(np.log1p, feature_names_out="one-to-one"),
+     "a FunctionTransformer without validate=True, which would read a table whose columns "
+     "come in another order than at fit as if they did not"),
 ])
 def test_save_refuses_function_transformers_it_cannot_name(step, reason, data, tmp_path):
     from sklearn.pipeline import make_pipeline
@@ -1520,7 +1528,8 @@ def test_save_refuses_function_transformers_it_cannot_name(step, reason, data, t
     pipeline = make_pipeline(step(FunctionTransformer), LinearCCA(n_components=2))
     pipeline.fit(np.exp(data.data))
     with pytest.raises(TypeError, match=r"FunctionTransformer steps \(func log1p, arcsinh, "
-                                        r"sqrt, feature_names_out='one-to-one'\), and this "
+                                        r"sqrt, feature_names_out='one-to-one', validate=True\), and "
+                                        r"this "
                                         r"one's step 'functiontransformer' \(" + re.escape(reason)):
         save(pipeline, tmp_path / "m.zip")
 
@@ -1536,7 +1545,7 @@ def test_save_refuses_function_transformers_it_cannot_name(step, reason, data, t
 def test_load_refuses_a_modified_function_transformer(change, problem, data, tmp_path):
     from sklearn.preprocessing import FunctionTransformer
 
-    step = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+    step = FunctionTransformer(np.log1p, validate=True, feature_names_out="one-to-one")
     path = save(_scaled_pipeline(_frame(np.exp(data.data)), step), tmp_path / "m.zip")
     metadata, weights = _members(path)
     with pytest.raises(ValueError, match="damaged or was modified: .*" + problem):
