@@ -383,8 +383,8 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         expected_names = None
         if hasattr(self, "feature_names_in_"):
             expected_names = self.feature_names_in_[columns]
-        X = check_modality_block(X, len(columns), names[index], expected_names,
-                                 type(self).__name__, self._input_dtypes)
+        X = check_named_columns(X, len(columns), f"modality {names[index]!r}", expected_names,
+                                type(self).__name__, self._input_dtypes)
         out = np.empty((X.shape[0], self._block_widths()[block][index]), dtype=np.float32)
         for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
             rows = slice(start, start + INFERENCE_BATCH_ROWS)
@@ -392,10 +392,11 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         return out
 
 
-def check_modality_block(X, n_columns, name, expected_names, estimator_name,
-                         dtypes=(np.float32, np.float64)):
-    """Validate the columns of one modality given on their own, read in one of
-    ``dtypes`` (X's own if it has one of them, else the first).
+def check_named_columns(X, n_columns, what, expected_names, estimator_name,
+                        dtypes=(np.float32, np.float64)):
+    """Validate the ``n_columns`` columns of ``what`` (e.g. "modality 'rna'"),
+    read in one of ``dtypes`` (X's own if it has one of them, else the
+    first): a data frame's by name where ``expected_names`` gives them.
 
     Warns, as scikit-learn's transformers do, when X has column names and
     the estimator was fitted without, or the other way round.
@@ -414,9 +415,9 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
         missing = [c for c in expected_names if c not in present]
         if missing:
             raise ValueError(
-                f"the columns of X do not match modality {name!r}: X lacks "
+                f"the columns of X do not match {what}: X lacks "
                 f"{missing[:5]}{' and more' if len(missing) > 5 else ''}; pass a DataFrame "
-                f"holding the modality's columns, {list(expected_names)[:5]}"
+                f"holding its columns, {list(expected_names)[:5]}"
                 f"{'...' if len(expected_names) > 5 else ''}."
             )
         # the modality's columns of a wider table, selected by name as
@@ -427,9 +428,7 @@ def check_modality_block(X, n_columns, name, expected_names, estimator_name,
     with naming_unreadable_columns(X):
         X = check_array(X, dtype=list(dtypes))
     if X.shape[1] != n_columns:
-        raise ValueError(
-            f"X has {X.shape[1]} columns, but modality {name!r} has {n_columns}."
-        )
+        raise ValueError(f"X has {X.shape[1]} columns, but {what} has {n_columns}.")
     return check_float32_range(X)
 
 

@@ -487,7 +487,7 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
 
     def _train(self, module, criterion, X_model, max_epochs, step_name, device,
                file_prefix="", ramps=()):
-        return train(
+        net = train(
             module, criterion, X_model,
             max_epochs=max_epochs, batch_size=self.batch_size, lr=self.lr,
             device=device, callbacks=self.callbacks, verbose=self.verbose,
@@ -495,6 +495,12 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             validation_fraction=self.validation_fraction, file_prefix=file_prefix,
             ramps=ramps,
         )
+        # the names of the columns the net reads, in their order, so that its
+        # partial_fit selects them from a data frame by name
+        net.column_names_ = (
+            self.feature_names_in_[np.concatenate(list(self.modalities_.values()))]
+            if hasattr(self, "feature_names_in_") else None)
+        return net
 
     # ------------------------------------------------------------------
     # ICA rotation of the shared block

@@ -30,6 +30,7 @@ from skorch.dataset import unpack_data
 from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
+from ._base import check_named_columns, frame_columns
 from .exceptions import NonFiniteLossError, OverfittingWarning
 
 
@@ -763,7 +764,9 @@ class ContrastiveNet(NeuralNet):
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train further on ``X``: all modalities' columns side by side, in the
-        order of the estimator's ``modalities_``, as an array or tensor."""
+        order of the estimator's ``modalities_``, as an array or tensor; or
+        a data frame holding the columns the estimator was fitted on, which
+        are selected by name (``column_names_``)."""
         try:
             return self._partial_fit(X, y, classes, **fit_params)
         finally:
@@ -776,8 +779,13 @@ class ContrastiveNet(NeuralNet):
                 "optimiser's state, so it cannot continue training; refit the estimator "
                 "instead."
             )
+        names = getattr(self, "column_names_", None)
+        if names is not None and frame_columns(X) is not None:
+            X = check_named_columns(X, len(names), "the net's input", names, type(self).__name__)
         if not torch.is_tensor(X):  # the batches are cut from a float32 tensor
-            X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+            X = np.asarray(X, dtype=np.float32)
+            # torch warns of a tensor on a read-only array (a data frame's view)
+            X = torch.as_tensor(X if X.flags.writeable else X.copy())
         elif X.dtype != torch.float32:
             X = X.to(torch.float32)
         module = getattr(self, "module_", None)

@@ -1010,6 +1010,25 @@ def test_a_ramped_net_trained_further_trains_at_beta(data):
     assert type(net.criterion_.beta) is float and net.criterion_.beta == 1.0
 
 
+def test_a_net_trained_further_on_a_data_frame_reads_its_columns_by_name(data):
+    """The table a model was fitted on, its columns in another order than
+    the modalities', trains a net further as the array of its columns in the
+    modalities' order does; a table that lacks one is refused by name."""
+    names = [f"c{i}" for i in range(data.data.shape[1])]
+    table = pd.DataFrame(data.data, columns=names)[names[::-1]]  # m2's columns first
+    model = small_model(modalities={"m1": names[:5], "m2": names[5:]}).fit(table)
+    in_order = table[names].to_numpy(np.float32)
+    nets = [pickle.loads(pickle.dumps(model.shared_net_)) for _ in range(2)]
+    for net, X in zip(nets, (table, in_order)):
+        torch.manual_seed(0)
+        net.partial_fit(X, epochs=1)
+    for a, b in zip(nets[0].module_.parameters(), nets[1].module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"the columns of X do not match the net's input: "
+                       r"X lacks \['c0'\]; pass a DataFrame holding its columns"):
+        nets[0].partial_fit(table.drop(columns="c0"), epochs=1)
+
+
 def test_a_fit_resumed_from_a_checkpoint_goes_on_with_the_ramp(data, tmp_path):
     """LoadInitState loads the history: the ramp counts its epochs, so a fit
     resumed after 2 epochs of a 4-epoch ramp trains the ramp's last 2 epochs

@@ -468,7 +468,7 @@ def test_one_modality_is_selected_by_name_from_a_wider_dataframe(name):
         np.testing.assert_allclose(estimator.transform_modality(data, "m2"), expected,
                                    rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"do not match modality 'm2': X lacks \['c1'\]; pass "
-                       r"a DataFrame holding the modality's columns, \['c5', 'c1', 'c3'\]"):
+                       r"a DataFrame holding its columns, \['c5', 'c1', 'c3'\]"):
         estimator.transform_modality(df.drop(columns="c1"), "m2")
 
 
@@ -477,7 +477,7 @@ def test_a_wide_modality_s_missing_columns_are_named_five_at_most():
     df = pd.DataFrame(np.tile(X, (1, 3))[:, :16], columns=names)
     estimator = LinearCCA([names[:8], names[8:]], n_components=1).fit(df)
     with pytest.raises(ValueError, match=r"X lacks \['c8', 'c9', 'c10', 'c11', 'c12'\] and more; "
-                       r"pass a DataFrame holding the modality's columns, \['c8', 'c9', 'c10', "
+                       r"pass a DataFrame holding its columns, \['c8', 'c9', 'c10', "
                        r"'c11', 'c12'\]\.\.\."):
         estimator.transform_modality(df[names[:8]], "m2")
 
