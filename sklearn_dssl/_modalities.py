@@ -63,6 +63,8 @@ def resolve_modalities(spec, n_features, feature_names=None, X=None):
             {"m1": np.arange(first), "m2": np.arange(first, n_features)}, n_features
         )
 
+    if _is_labelled_series(spec):  # e.g. value_counts() of the columns' prefixes
+        spec = dict(spec.items())
     if isinstance(spec, Mapping):
         names = [str(name) for name in spec]
         first = {}
@@ -157,12 +159,24 @@ def _is_sequence(value):
     return all(hasattr(value, attr) for attr in ("__array__", "__iter__", "__len__"))
 
 
+def _is_labelled_series(value):
+    """A pandas Series with an index of its own (not the default 0, 1, ...),
+    which names the modalities as a dict's keys do."""
+    if not (type(value).__module__.startswith("pandas") and getattr(value, "ndim", None) == 1
+            and hasattr(value, "index")):
+        return False
+    index = value.index
+    return not (type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1)
+
+
 def _is_int(value):
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _group_indices(group, name, n_features, feature_names):
     """Column indices of one modality's group, checked against X."""
+    if isinstance(group, str):  # one column, by name, as in ColumnTransformer
+        group = [group]
     if isinstance(group, slice):
         indices = _slice_indices(group, name, n_features, feature_names)
     else:

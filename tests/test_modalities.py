@@ -38,6 +38,11 @@ def _as_lists(modalities):
          {"x": [2, 0], "y": [1, 3, 4]}),
         ([pd.Series(NAMES == "b"), pd.Series(NAMES != "b")], {"m1": [1], "m2": [0, 2, 3, 4]}),
         (pd.Series([2, 3]), {"m1": [0, 1], "m2": [2, 3, 4]}),
+        # a Series with an index of its own names the modalities, as a dict's keys
+        (pd.Series([2, 3], index=["rna", "protein"]), {"rna": [0, 1], "protein": [2, 3, 4]}),
+        (pd.Series({"x": ["c", "a"], "y": ["b", "d", "e"]}), {"x": [2, 0], "y": [1, 3, 4]}),
+        # a group of one column by its name, as ColumnTransformer takes it
+        ({"x": "e", "y": ["a", "b", "c", "d"]}, {"x": [4], "y": [0, 1, 2, 3]}),
         # slices of column names include both ends, as DataFrame.loc's
         ([slice("a", "b"), slice("c", None)], {"m1": [0, 1], "m2": [2, 3, 4]}),
         ({"x": slice("d", "b", -1), "y": slice(None, "e", 4)}, {"x": [3, 2, 1], "y": [0, 4]}),
