@@ -902,6 +902,11 @@ def _estimator(args):
                 "see sklearn-dssl fit --help."
             )
         params[param] = value
+    if "beta_ramp_epochs" in params and "beta_start" not in params:
+        raise CommandError(
+            "--beta-ramp-epochs is the length of a ramp of the bottleneck weight, which "
+            "--beta-start starts; give --beta-start too (e.g. --beta-start 0.001)."
+        )
     if args.early_stopping is not None:
         if "callbacks" not in accepted:
             raise CommandError(

@@ -1018,6 +1018,18 @@ def test_a_ramp_to_no_bottleneck_is_refused_in_the_command_s_terms(tables, tmp_p
                                  "--beta-start out."), err
 
 
+def test_a_ramp_length_without_a_ramp_is_refused_in_the_command_s_terms(tables, tmp_path,
+                                                                       capsys):
+    # an option that would change nothing is an error, as for another method's
+    folder, _ = tables
+    assert main(["fit", str(folder / "cells.csv"), "--prefix", "rna=rna_", "--prefix",
+                 "atac=atac_", "--beta-ramp-epochs", "2", "-q",
+                 "--model", str(tmp_path / "m.zip")]) == 1
+    assert capsys.readouterr().err.rstrip().endswith(
+        "which --beta-start starts; give --beta-start too (e.g. --beta-start 0.001).")
+    assert not (tmp_path / "m.zip").exists()
+
+
 def test_a_model_too_large_for_memory_is_one_line(tables, tmp_path, capsys):
     folder, _ = tables
     # a typo: 10^11 units, over a terabyte of weights
