@@ -26,8 +26,10 @@ from ._neural import (
     SPECIFIC_INIT_PARAMETER_CONSTRAINTS,
     VALIDATION_FRACTION_DOC,
     NeuralMultimodalTransformer,
+    check_ica_width_can_be_spanned,
     check_shared_width,
     column_statistics,
+    ica_on,
 )
 from ._training import (
     WeightRamp,
@@ -445,6 +447,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     def _fit(self, X):
         X_model, hidden, device, statistics = self._start_fit(X)
         self._check_params()
+        if ica_on(self.ica):
+            check_ica_width_can_be_spanned(self.n_shared, self._modality_sizes, hidden)
         # a previous fit's step 2 holds a copy of its step-1 encoders, which
         # would otherwise give the shared block that the ICA is fitted on
         self.__dict__.pop("specific_net_", None)

@@ -244,6 +244,29 @@ def _rank(embedding):
     return int(np.sum(singular > singular[0] * 1e-6)) if singular[0] > 0 else 0
 
 
+def check_ica_width_can_be_spanned(width, modality_sizes, hidden_layer_sizes):
+    """Refuse, before training, an ``ica`` of shared embeddings that cannot
+    span their ``width``: each modality's is an affine map of its encoder's
+    last hidden layer (or of its columns, without one), so the stacked
+    embeddings span at most the sum of those widths plus one per modality,
+    less one for centring, however long the encoders train."""
+    inner = [hidden_layer_sizes[-1] if hidden_layer_sizes else size for size in modality_sizes]
+    most = sum(w + 1 for w in inner) - 1
+    if most < width:
+        encoders, fix = (
+            (f"encoders whose last hidden layer has {hidden_layer_sizes[-1]} units give "
+             "each modality's embedding at most that many directions", "widen the last")
+            if hidden_layer_sizes else
+            ("linear encoders (no hidden layer) give each modality's embedding at most "
+             "as many directions as its columns", "add a"))
+        raise ValueError(
+            f"ica unmixes the {width} dimensions of the shared embeddings, but {encoders}, "
+            f"and an offset: {most} for these {len(modality_sizes)} modalities together, "
+            f"however long they train. {fix.capitalize()} hidden layer "
+            f"(hidden_layer_sizes), or lower n_shared to at most {most}."
+        )
+
+
 def _check_full_rank(embedding):
     """Raise a ValueError when an embedding to be unmixed by ICA is degenerate."""
     rank = _rank(embedding)

@@ -410,6 +410,38 @@ def test_ica_on_a_degenerate_embedding_says_so(ica_data):
         model.fit(X)
 
 
+def test_ica_of_a_width_the_encoders_cannot_span_is_refused_before_training(ica_data):
+    """Each modality's shared embedding is an affine map of its last hidden
+    layer: two modalities through 2 units span at most 2 * 3 - 1 = 5
+    centred directions, so an ica of 6 is refused before step 1 trains."""
+    from skorch.callbacks import Callback
+
+    from sklearn_dssl import DisentangledSSL
+    from sklearn_dssl._neural import check_ica_width_can_be_spanned
+
+    class CountEpochs(Callback):
+        epochs = 0
+
+        def on_epoch_end(self, net, **kwargs):
+            type(self).epochs += 1
+
+    model = DisentangledSSL(ica_data.modalities, n_shared=6, hidden_layer_sizes=(8, 2), ica=True,
+                            max_epochs_shared=1, output="shared", callbacks=[CountEpochs()])
+    with pytest.raises(ValueError, match=r"encoders whose last hidden layer has 2 units .* 5 for "
+                       r"these 2 modalities together, however long they train\. Widen the last "
+                       r"hidden layer \(hidden_layer_sizes\), or lower n_shared to at most 5\."):
+        model.fit(ica_data.data[:200])
+    with pytest.raises(ValueError, match=r"linear encoders \(no hidden layer\) .* as many "
+                       r"directions as its columns, and an offset: 9 .* Add a hidden layer"):
+        model.set_params(hidden_layer_sizes=(), n_shared=10).fit(ica_data.data[:200])
+    assert CountEpochs.epochs == 0
+    model.set_params(ica=False).fit(ica_data.data[:200])  # without ica, no such bound
+    assert CountEpochs.epochs == 1
+    check_ica_width_can_be_spanned(5, (4, 4), (8, 2))  # at the bound
+    check_ica_width_can_be_spanned(9, (4, 4), ())
+    check_ica_width_can_be_spanned(14, (4, 4, 4), (4,))
+
+
 def test_the_rank_check_sees_dependent_columns_under_an_offset():
     from sklearn_dssl._neural import _check_full_rank
 
