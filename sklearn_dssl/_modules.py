@@ -392,8 +392,11 @@ class SharedEncoders(nn.Module):
         return {"shared": [self.n_outputs] * len(self.modality_sizes)}
 
     def encode(self, x):
+        # each modality's columns copied out of the batch's rows: a BLAS may
+        # multiply a strided view to other last bits than the same rows
+        # given alone (encode_modality), on some processors
         parts = x.split(self.modality_sizes, dim=1)
-        return [encoder(part) for encoder, part in zip(self.encoders, parts)]
+        return [encoder(part.contiguous()) for encoder, part in zip(self.encoders, parts)]
 
     def encode_blocks(self, x):
         return {"shared": self.encode(x)}
