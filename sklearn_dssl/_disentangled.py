@@ -44,6 +44,12 @@ _StepSeeds = namedtuple("_StepSeeds", ["shared", "specific", "ica"])
 
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
 # was fitted with them, and says so when they have changed since.
+# fit_specific warns of a column whose mean lies further than this many of
+# the fit's standard deviations from the fit's mean, or whose standard
+# deviation is more than this ratio off the fit's: not the table of the fit
+SHIFT_IN_FIT_DEVIATIONS = 5.0
+SCALE_RATIO_TO_FIT = 10.0
+
 STEP1_ONLY_PARAMETERS = ("n_shared", "beta", "beta_start", "beta_ramp_epochs", "head", "kappa",
                          "max_epochs_shared", "ica")
 
@@ -532,9 +538,42 @@ class DisentangledSSL(NeuralMultimodalTransformer):
             self._check_model_fits_in_memory(
                 hidden, device, widths={"n_specific": self.n_specific}, built=shared)
             X_model = as_tensor(self._in_model_order(X, np.float32), device)
+            statistics = column_statistics(X_model)
+            self._warn_of_columns_unlike_step_one(statistics)
             self._fit_specific(X_model, hidden, self._step_seeds().specific, device,
-                               column_statistics(X_model))
+                               statistics)
         return self
+
+    def _warn_of_columns_unlike_step_one(self, statistics):
+        """Warn when X's columns (their ``statistics``, in model order) are far
+        from those step 1 was fitted on, which its augmenter keeps: e.g. the
+        raw table of a Pipeline whose scaler step 1 read through."""
+        augmenter = getattr(self.shared_net_.module_, "augmenter", None)
+        if not hasattr(augmenter, "center"):
+            return
+        mean, std = (t.detach().cpu().double().numpy() for t in statistics)
+        center, scale = (t.detach().cpu().double().numpy()
+                         for t in (augmenter.center, augmenter.scale))
+        spread = np.where(scale > 0, scale, 1.0)
+        unlike = (np.abs(mean - center) > SHIFT_IN_FIT_DEVIATIONS * spread) | (
+            (scale > 0) & ((std > SCALE_RATIO_TO_FIT * scale) | (std * SCALE_RATIO_TO_FIT < scale)))
+        if not unlike.any():
+            return
+        order = np.concatenate(list(self.modalities_.values()))
+        names = ([repr(str(n)) for n in self.feature_names_in_[order]]
+                 if hasattr(self, "feature_names_in_") else [f"column {i}" for i in order])
+        i = int(np.flatnonzero(unlike)[0])
+        others = int(unlike.sum()) - 1
+        warnings.warn(
+            f"X's columns are not those step 1 was fitted on: {names[i]} has mean "
+            f"{mean[i]:.3g} and standard deviation {std[i]:.3g} here, {center[i]:.3g} and "
+            f"{scale[i]:.3g} at fit"
+            f"{f' (and {others} more columns)' if others else ''}. Step 2 reads X through "
+            "step 1's encoders, trained on the fit's table: pass fit_specific that table, "
+            "transformed as fit's was; for the model of a Pipeline, "
+            "pipe[-1].fit_specific(pipe[:-1].transform(X)).",
+            UserWarning,
+        )
 
     def _step_seeds(self):
         """The torch seeds of step 1, step 2 and the ICA rotation, drawn from

@@ -1029,6 +1029,29 @@ def test_a_net_trained_further_on_a_data_frame_reads_its_columns_by_name(data):
         nets[0].partial_fit(table.drop(columns="c0"), epochs=1)
 
 
+def test_fit_specific_warns_of_columns_unlike_those_step_one_was_fitted_on(data):
+    """The model of a Pipeline refitted on the raw table, which step 1 read
+    through a scaler: step 2 would learn from encoders fed the wrong inputs."""
+    X = pd.DataFrame(data.data * 10 + 50, columns=[f"c{i}" for i in range(10)])
+    pipe = Pipeline([("scale", StandardScaler()), ("model", small_model())]).set_output(
+        transform="pandas").fit(X)
+    with pytest.warns(UserWarning, match=r"X's columns are not those step 1 was fitted on: "
+                      r"'c0' has mean \d+\.\d+ and standard deviation \d+\.?\d* here, "
+                      r"-?\d.*e-\d+ and 1 at fit \(and 9 more columns\).*"
+                      r"pipe\[-1\]\.fit_specific\(pipe\[:-1\]\.transform\(X\)\)"):
+        pipe[-1].fit_specific(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        pipe[-1].fit_specific(pipe[:-1].transform(X))
+        pipe[-1].fit_specific(pipe[:-1].transform(X.iloc[:40]))  # a part of the rows
+    # a column far off alone: unnamed, by its position
+    model = small_model().fit(data.data)
+    shifted = data.data.copy()
+    shifted[:, 3] += 100 * data.data[:, 3].std()
+    with pytest.warns(UserWarning, match=r"fitted on: column 3 has mean .*at fit\. Step 2"):
+        model.fit_specific(shifted)
+
+
 def test_a_fit_resumed_from_a_checkpoint_goes_on_with_the_ramp(data, tmp_path):
     """LoadInitState loads the history: the ramp counts its epochs, so a fit
     resumed after 2 epochs of a 4-epoch ramp trains the ramp's last 2 epochs
