@@ -123,10 +123,10 @@ print(f"chance: Y_c {chance[C]:.3f}, Y_s1 {chance[S1]:.3f}")
 #   fraction of any neural method's (``fit s``, wall-clock on the machine
 #   that ran this page).
 # - **DisentangledSSL** and **JointOptSSL** come closest: their shared
-#   blocks are level with LinearCCA's (0.797 at leakage 0.539, 0.796 at
-#   0.527), their specific blocks keep 0.748 and 0.756 of Y_s1 and leak a
-#   little of Y_c (0.574 and 0.542).
-# - **FOCAL**'s shared block is as good (0.793 at 0.551), but its specific
+#   blocks are level with LinearCCA's (0.797 at leakage 0.537 and 0.528),
+#   their specific blocks keep 0.751 and 0.756 of Y_s1 and leak a little
+#   of Y_c (0.577 and 0.540).
+# - **FOCAL**'s shared block is as good (0.793 at 0.548), but its specific
 #   block reads the shared label better than its own (0.733 on Y_c, 0.601
 #   on Y_s1).
 # - **DMVAE** keeps less of Y_c in its shared block (0.697) and leaks more

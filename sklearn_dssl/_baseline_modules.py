@@ -243,7 +243,8 @@ class MultimodalVAE(nn.Module):
         return self.encoders[index](x).split([c, c, s, s], dim=1)
 
     def _posteriors(self, x):
-        parts = x.split(self.modality_sizes, dim=1)
+        # copied out of the batch's rows, as SharedEncoders.encode does
+        parts = [part.contiguous() for part in x.split(self.modality_sizes, dim=1)]
         return parts, [self._posterior(part, i) for i, part in enumerate(parts)]
 
     def encode_blocks(self, x):
