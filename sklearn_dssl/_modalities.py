@@ -282,7 +282,14 @@ def _names_to_indices(values, name, feature_names):
     position = {feature: i for i, feature in enumerate(feature_names)}
     missing = [v for v in values if v not in position]
     if missing:
-        raise ValueError(f"modality {name!r} names columns not in X: {missing}.")
+        shown = list(feature_names[:8])
+        raise ValueError(
+            f"modality {name!r} names columns not in X: {missing[:5]}"
+            f"{' and more' if len(missing) > 5 else ''}. X's {len(feature_names)} columns "
+            f"are {shown}{'...' if len(feature_names) > 8 else ''}; in a Pipeline, X is the "
+            "output of the steps before the estimator (a SimpleImputer drops a column it "
+            "saw no value in, unless keep_empty_features=True)."
+        )
     return np.array([position[v] for v in values], dtype=int)
 
 

@@ -68,7 +68,10 @@ def test_accepted_specs(spec, expected):
          r"labelled by integers, name them with strings"),
         ([[0, 0], [1, 2, 3, 4]], 5, None, "more than once"),
         ([[], [0, 1, 2, 3, 4]], 5, None, "no columns"),
-        ([["a"], ["b", "zz"]], 5, NAMES, "not in X.*zz"),
+        ([["a"], ["b", "zz"]], 5, NAMES,
+         r"'m2' names columns not in X: \['zz'\]\. X's 5 columns are \['a', 'b', 'c', 'd', "
+         r"'e'\]; in a Pipeline, X is the output of the steps before the estimator \(a "
+         r"SimpleImputer drops a column it saw no value in, unless keep_empty_features=True\)"),
         ([["a"], ["b"]], 5, None, r"DataFrame.*set_output\(transform='pandas'\)"),
         # columns named where X has names
         ([["a", "b"], ["c", "d"]], 5, NAMES, r"column\(s\) \['e'\] of X belong to no modality"),
