@@ -44,9 +44,9 @@ _StepSeeds = namedtuple("_StepSeeds", ["shared", "specific", "ica"])
 
 # The parameters that only step 1 uses: fit_specific keeps the step 1 that
 # was fitted with them, and says so when they have changed since.
-# fit_specific warns of a column whose mean lies further than this many of
-# the fit's standard deviations from the fit's mean, or whose standard
-# deviation is more than this ratio off the fit's: not the table of the fit
+# fit_specific warns when most columns lie far from the fit's: a mean further
+# than this many of the fit's standard deviations from the fit's mean, or a
+# (nonzero) standard deviation more than this ratio off the fit's
 SHIFT_IN_FIT_DEVIATIONS = 5.0
 SCALE_RATIO_TO_FIT = 10.0
 
@@ -555,20 +555,23 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         center, scale = (t.detach().cpu().double().numpy()
                          for t in (augmenter.center, augmenter.scale))
         spread = np.where(scale > 0, scale, 1.0)
+        # a column constant on some of the rows (an indicator, counts of a
+        # cell type) is no sign of another table
         unlike = (np.abs(mean - center) > SHIFT_IN_FIT_DEVIATIONS * spread) | (
-            (scale > 0) & ((std > SCALE_RATIO_TO_FIT * scale) | (std * SCALE_RATIO_TO_FIT < scale)))
-        if not unlike.any():
+            (scale > 0) & (std > 0)
+            & ((std > SCALE_RATIO_TO_FIT * scale) | (std * SCALE_RATIO_TO_FIT < scale)))
+        # some columns of a part of the rows may lie far off; most of them, not
+        if unlike.sum() * 2 <= len(unlike):
             return
         order = np.concatenate(list(self.modalities_.values()))
         names = ([repr(str(n)) for n in self.feature_names_in_[order]]
                  if hasattr(self, "feature_names_in_") else [f"column {i}" for i in order])
         i = int(np.flatnonzero(unlike)[0])
-        others = int(unlike.sum()) - 1
         warnings.warn(
-            f"X's columns are not those step 1 was fitted on: {names[i]} has mean "
+            f"X's columns are not those step 1 was fitted on: {int(unlike.sum())} of "
+            f"{len(unlike)} lie far from the fit's, e.g. {names[i]}, of mean "
             f"{mean[i]:.3g} and standard deviation {std[i]:.3g} here, {center[i]:.3g} and "
-            f"{scale[i]:.3g} at fit"
-            f"{f' (and {others} more columns)' if others else ''}. Step 2 reads X through "
+            f"{scale[i]:.3g} at fit. Step 2 reads X through "
             "step 1's encoders, trained on the fit's table: pass fit_specific that table, "
             "transformed as fit's was; for the model of a Pipeline, "
             "pipe[-1].fit_specific(pipe[:-1].transform(X)).",
