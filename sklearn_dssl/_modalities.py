@@ -63,7 +63,7 @@ def resolve_modalities(spec, n_features, feature_names=None, X=None):
             {"m1": np.arange(first), "m2": np.arange(first, n_features)}, n_features
         )
 
-    if _is_labelled_series(spec):  # e.g. value_counts() of the columns' prefixes
+    if is_labelled_series(spec):  # e.g. value_counts() of the columns' prefixes
         spec = dict(spec.items())
     if isinstance(spec, Mapping):
         names = [str(name) for name in spec]
@@ -159,14 +159,14 @@ def _is_sequence(value):
     return all(hasattr(value, attr) for attr in ("__array__", "__iter__", "__len__"))
 
 
-def _is_labelled_series(value):
-    """A pandas Series with an index of its own (not the default 0, 1, ...),
-    which names the modalities as a dict's keys do."""
+def is_labelled_series(value):
+    """A pandas Series indexed by strings, which name the modalities as a
+    dict's keys do (e.g. the ``value_counts()`` of the columns' prefixes);
+    one indexed by numbers is a sequence of groups, as a list is."""
     if not (type(value).__module__.startswith("pandas") and getattr(value, "ndim", None) == 1
             and hasattr(value, "index")):
         return False
-    index = value.index
-    return not (type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1)
+    return len(value.index) > 0 and all(isinstance(label, str) for label in value.index)
 
 
 def _is_int(value):

@@ -46,7 +46,7 @@ from ._contrastive import MultimodalContrastive
 from ._disentangled import DisentangledSSL
 from ._linear import LinearCCA, loadings_from_residual_maps
 from ._losses import ContrastiveObjective, SharedObjective, SpecificObjective
-from ._modalities import _is_sequence
+from ._modalities import _is_sequence, is_labelled_series
 from ._modules import (
     HEADS,
     ContrastiveEncoders,
@@ -603,6 +603,8 @@ def _parameters(estimator):
     }
     encoded, replaced = {}, []
     for name, value in estimator.get_params(deep=False).items():
+        if name == "modalities" and is_labelled_series(value):  # its index names them
+            value = dict(value.items())
         value = _plain_sequences(value)  # e.g. modalities or hidden_layer_sizes as a range
         try:
             encoded[name] = _encode(value)

@@ -38,8 +38,10 @@ def _as_lists(modalities):
          {"x": [2, 0], "y": [1, 3, 4]}),
         ([pd.Series(NAMES == "b"), pd.Series(NAMES != "b")], {"m1": [1], "m2": [0, 2, 3, 4]}),
         (pd.Series([2, 3]), {"m1": [0, 1], "m2": [2, 3, 4]}),
-        # a Series with an index of its own names the modalities, as a dict's keys
+        # a Series indexed by strings names the modalities, as a dict's keys;
+        # by numbers, it is a sequence of groups
         (pd.Series([2, 3], index=["rna", "protein"]), {"rna": [0, 1], "protein": [2, 3, 4]}),
+        (pd.Series([2, 3], index=[5, 1]), {"m1": [0, 1], "m2": [2, 3, 4]}),
         (pd.Series({"x": ["c", "a"], "y": ["b", "d", "e"]}), {"x": [2, 0], "y": [1, 3, 4]}),
         # a group of one column by its name, as ColumnTransformer takes it
         ({"x": "e", "y": ["a", "b", "c", "d"]}, {"x": [4], "y": [0, 1, 2, 3]}),

@@ -255,7 +255,10 @@ def test_pandas_modalities_are_stored_as_lists(data, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # modalities is stored as given
             loaded = load(save(model, tmp_path / "cca"))
-        assert [v.tolist() for v in clone(loaded).fit(frame).modalities_.values()] == columns
+        refitted = clone(loaded).fit(frame).modalities_
+        assert [v.tolist() for v in refitted.values()] == columns
+        # a Series indexed by names keeps them: they name the modalities
+        assert list(refitted) == list(model.modalities_) == list(loaded.modalities_)
 
 
 def test_column_selectors_are_stored_as_the_groups_they_selected(data, tmp_path):
