@@ -845,8 +845,10 @@ def save(estimator, path):
     :class:`~sklearn.impute.SimpleImputer` steps that fill each column with
     one number (``add_indicator=False``), their numbers as JSON. So do
     :class:`~sklearn.preprocessing.FunctionTransformer` steps of ``np.log1p``,
-    ``np.arcsinh`` or ``np.sqrt`` (with ``feature_names_out="one-to-one"``),
-    the usual transforms of counts, stored by the function's name. For other
+    ``np.arcsinh`` or ``np.sqrt`` (with ``feature_names_out="one-to-one"``
+    and ``validate=True``, without which a table whose columns come in
+    another order than at fit would be read as if they did not), the usual
+    transforms of counts, stored by the function's name. For other
     pipelines, save the package's step and keep the others with joblib.
 
     Parameters
@@ -1318,6 +1320,8 @@ def _rebuild_pipeline(metadata, estimator):
             raise ValueError("a Pipeline step is not a [name, transformer] pair")
         step = _decode_transformer(item[1], allowed=PIPELINE_STEPS)
         step._validate_params()  # the types and ranges its fit would check
+        if type(step) is FunctionTransformer and step.validate is False:
+            _check_the_columns_of_an_unvalidated_step(item[0], step)
         if _unsupported_step(step):
             raise ValueError(f"a Pipeline step is {_unsupported_step(step)}")
         steps.append((item[0], step))
@@ -1327,6 +1331,21 @@ def _rebuild_pipeline(metadata, estimator):
     _check_steps_fit_the_estimator(pipeline)
     _check_step_outputs(pipeline)
     return pipeline
+
+
+def _check_the_columns_of_an_unvalidated_step(name, step):
+    """Set ``validate=True`` on a FunctionTransformer step that an earlier
+    version saved without it, with a warning: unvalidated, it would read a
+    table whose columns come in another order than at fit as if they did
+    not (its fitted names, which the check reads, were saved with it)."""
+    step.validate = True
+    warnings.warn(
+        f"the file's FunctionTransformer step {name!r} was saved with validate=False, "
+        "which save no longer writes: it is loaded with validate=True, so that a table "
+        "whose columns come in another order than at fit is refused, where it was read "
+        "as if they did not. Save the loaded model again to keep it so.",
+        UserWarning,
+    )
 
 
 def _check_step_names(names):

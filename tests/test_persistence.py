@@ -1537,6 +1537,31 @@ def test_save_refuses_function_transformers_it_cannot_name(step, reason, data, t
         save(pipeline, tmp_path / "m.zip")
 
 
+def test_a_function_transformer_saved_without_validate_loads_with_it(data, tmp_path):
+    """Earlier versions saved FunctionTransformer(validate=False), which reads
+    a table whose columns come in another order as if they did not: load
+    gives it validate=True, with a warning, and the same output."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    counts = _frame(np.round(np.exp(data.data)))
+    step = FunctionTransformer(np.log1p, validate=True, feature_names_out="one-to-one")
+    pipeline = _scaled_pipeline(counts, step, StandardScaler())
+    metadata, weights = _members(save(pipeline, tmp_path / "m.zip"))
+    text = json.dumps(metadata)
+    assert text.count('["validate", true]') == 1
+    earlier = _write(tmp_path / "earlier.zip",
+                     json.loads(text.replace('["validate", true]', '["validate", false]')), weights)
+    with pytest.warns(UserWarning, match=r"step 'functiontransformer' was saved with "
+                      r"validate=False, which save no longer writes: it is loaded with "
+                      r"validate=True"):
+        loaded = load(earlier)
+    assert loaded[0].validate is True
+    np.testing.assert_array_equal(np.asarray(loaded.transform(counts)),
+                                  np.asarray(pipeline.transform(counts)))
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        loaded.transform(counts[counts.columns[::-1]])
+
+
 @pytest.mark.parametrize("change, problem", [
     (lambda m: json.loads(json.dumps(m).replace('["func", "log1p"]', '["func", "eval"]')),
      "unknown FunctionTransformer functions 'eval'"),
