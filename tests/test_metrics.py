@@ -249,12 +249,17 @@ def test_a_training_fold_of_one_class_is_refused_with_the_fix():
     y = np.r_[np.zeros(30), np.ones(30)]
     estimator = _KnownBlocks({"shared": {"m1": Z}})
     with pytest.raises(ValueError, match=r"training rows of the probe's split 0 hold a single "
-                       r"class \(1.0\).*use a stratified cv"):
+                       r"class \(1.0\), which the probe could not be fitted on.*"
+                       r"StratifiedKFold\(shuffle=True\)"):
         probe_score(estimator, np.arange(60), y, cv=KFold(2))
     with pytest.raises(ValueError, match="split 1 hold a single class"):
         probe_score(estimator, np.arange(60), y,
                     cv=[(np.arange(0, 60, 2), np.arange(1, 60, 2)), (np.arange(30), np.arange(30, 60))])
     assert 0 <= probe_score(estimator, np.arange(60), y, cv=KFold(2, shuffle=True, random_state=0)) <= 1
+    # a probe that can be fitted on one class scores, as scikit-learn's would
+    from sklearn.dummy import DummyClassifier
+
+    assert probe_score(estimator, np.arange(60), y, cv=KFold(2), probe=DummyClassifier()) == 0.0
 
 
 def test_a_label_column_is_read_as_the_one_label_without_a_warning():
@@ -273,6 +278,14 @@ def test_a_block_the_model_was_fitted_without_is_named_with_the_fix():
                        r"_KnownBlocks was fitted without its specific block; fit it with "
                        r"output='all' for both blocks, or probe block='shared'"):
         block_features(estimator, np.arange(10), block="specific")
+    # an estimator that has no such block at all
+    from sklearn_dssl import MultimodalContrastive
+
+    contrastive = MultimodalContrastive([2, 2], n_components=2, hidden_layer_sizes=(4,),
+                                        max_epochs=1, random_state=0).fit(np.random.default_rng(0).normal(size=(40, 4)))
+    with pytest.raises(ValueError, match=r"block='specific' is not one of \['shared'\]: "
+                       r"MultimodalContrastive has no specific block; probe block='shared'\.$"):
+        block_features(contrastive, np.zeros((5, 4)), block="specific")
 
 
 def test_block_features_puts_the_modalities_in_the_order_asked():

@@ -101,11 +101,12 @@ def block_features(estimator, X, block="shared", modalities=None):
     else:
         blocks = estimator.transform_blocks(X)
     if block not in blocks:
-        raise ValueError(
-            f"block={block!r} is not one of {list(blocks)}: {type(estimator).__name__} was "
-            f"fitted without its {block} block; fit it with output='all' for both blocks, "
-            f"or probe block={list(blocks)[0]!r}."
-        )
+        name = type(estimator).__name__
+        why = (f"{name} was fitted without its {block} block; fit it with output='all' for "
+               "both blocks, or" if block in getattr(estimator, "_blocks", (block,))
+               else f"{name} has no {block} block;")
+        raise ValueError(f"block={block!r} is not one of {list(blocks)}: {why} probe "
+                         f"block={list(blocks)[0]!r}.")
     if isinstance(modalities, str):
         modalities = [modalities]
     names = list(blocks[block]) if modalities is None else list(modalities)
@@ -301,9 +302,14 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     # the splits themselves: cross_val_score takes groups only without
     # metadata routing, and as params= only with it
     folds = list(folds.split(Z, y, groups))
-    if is_classifier(probe):
-        _check_training_folds_hold_two_classes(y, folds)
-    return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
+    try:
+        return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
+    except ValueError as exc:
+        # most classifiers cannot be fitted on one class (some, such as
+        # nearest neighbours, can): named where the probe's fit failed
+        if is_classifier(probe):
+            _check_training_folds_hold_two_classes(y, folds, exc)
+        raise
 
 
 def _check_groups(groups, n_rows):
@@ -378,17 +384,18 @@ def _splits_by_group(folds):
     return requests.get("groups") is True
 
 
-def _check_training_folds_hold_two_classes(y, folds):
-    """Refuse splits whose training rows hold one class: a classifier
-    cannot be fitted on them (e.g. rows sorted by label, split by KFold)."""
+def _check_training_folds_hold_two_classes(y, folds, error):
+    """Name the split whose training rows hold one class (e.g. rows sorted by
+    label, split by KFold), for the probe's fit that failed with ``error``."""
     for i, (train, _) in enumerate(folds):
         classes = np.unique(y[train]).tolist()
         if len(classes) == 1:
             raise ValueError(
                 f"the training rows of the probe's split {i} hold a single class "
-                f"({classes[0]!r}), which a classifier cannot be fitted on; shuffle the "
-                "rows, or use a stratified cv such as StratifiedKFold(shuffle=True)."
-            )
+                f"({classes[0]!r}), which the probe could not be fitted on; use a cv whose "
+                "training rows hold two classes or more, e.g. shuffle the rows or use "
+                "StratifiedKFold(shuffle=True)."
+            ) from error
 
 
 def _splits_read_once(cv):
