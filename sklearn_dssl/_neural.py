@@ -263,7 +263,9 @@ def check_ica_width_can_be_spanned(width, modality_sizes, hidden_layer_sizes):
             f"ica unmixes the {width} dimensions of the shared embeddings, but {encoders}, "
             f"and an offset: {most} for these {len(modality_sizes)} modalities together, "
             f"however long they train. {fix.capitalize()} hidden layer "
-            f"(hidden_layer_sizes), or lower n_shared to at most {most}."
+            f"(hidden_layer_sizes) to {width} units or more, or lower n_shared to at most "
+            f"{min(inner)}, so that each modality's embedding can span it (its components "
+            "then mean the same in every modality)."
         )
 
 

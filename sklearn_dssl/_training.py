@@ -780,8 +780,19 @@ class ContrastiveNet(NeuralNet):
                 "instead."
             )
         names = getattr(self, "column_names_", None)
-        if names is not None and frame_columns(X) is not None:
-            X = check_named_columns(X, len(names), "the net's input", names, type(self).__name__)
+        if frame_columns(X) is not None:
+            if names is not None:
+                X = check_named_columns(X, len(names), "the net's input", names,
+                                        type(self).__name__)
+            else:
+                warnings.warn(
+                    "X has column names, but this net reads its columns by position (its "
+                    "estimator was fitted without column names, or by a version before nets "
+                    "kept them): give X's columns in the order of the estimator's "
+                    "modalities_.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         if not torch.is_tensor(X):  # the batches are cut from a float32 tensor
             X = np.asarray(X, dtype=np.float32)
             # torch warns of a tensor on a read-only array (a data frame's view)

@@ -429,10 +429,13 @@ def test_ica_of_a_width_the_encoders_cannot_span_is_refused_before_training(ica_
                             max_epochs_shared=1, output="shared", callbacks=[CountEpochs()])
     with pytest.raises(ValueError, match=r"encoders whose last hidden layer has 2 units .* 5 for "
                        r"these 2 modalities together, however long they train\. Widen the last "
-                       r"hidden layer \(hidden_layer_sizes\), or lower n_shared to at most 5\."):
+                       r"hidden layer \(hidden_layer_sizes\) to 6 units or more, or lower "
+                       r"n_shared to at most 2, so that each modality's embedding can span it"):
         model.fit(ica_data.data[:200])
     with pytest.raises(ValueError, match=r"linear encoders \(no hidden layer\) .* as many "
-                       r"directions as its columns, and an offset: 9 .* Add a hidden layer"):
+                       r"directions as its columns, and an offset: 9 .* Add a hidden layer "
+                       r"\(hidden_layer_sizes\) to 10 units or more, or lower n_shared to at "
+                       r"most 4"):
         model.set_params(hidden_layer_sizes=(), n_shared=10).fit(ica_data.data[:200])
     assert CountEpochs.epochs == 0
     model.set_params(ica=False).fit(ica_data.data[:200])  # without ica, no such bound

@@ -1027,6 +1027,11 @@ def test_a_net_trained_further_on_a_data_frame_reads_its_columns_by_name(data):
     with pytest.raises(ValueError, match=r"the columns of X do not match the net's input: "
                        r"X lacks \['c0'\]; pass a DataFrame holding its columns"):
         nets[0].partial_fit(table.drop(columns="c0"), epochs=1)
+    # a net that does not know the names (pickled before nets kept them)
+    del nets[1].column_names_
+    with pytest.warns(UserWarning, match=r"X has column names, but this net reads its columns "
+                      r"by position .* in the order of the estimator's modalities_"):
+        nets[1].partial_fit(table[names], epochs=1)
 
 
 def test_fit_specific_warns_of_columns_unlike_those_step_one_was_fitted_on(data):
