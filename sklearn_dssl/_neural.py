@@ -29,8 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import INFERENCE_BATCH_ROWS, MultimodalTransformer, check_finite_score
 from ._losses import SIMILARITIES, cross_modal_info_nce
 from ._modules import TabularAugmenter
-from ._training import (as_tensor, callbacks_with_params, device_memory, infer, seed_from, train,
-                        training_device)
+from ._training import (PickledAccelerator, as_tensor, callbacks_with_params, device_memory,
+                        infer, seed_from, train, training_device)
 from ._validation import is_allocation_failure, validate_estimator_settings
 from .exceptions import ColumnScaleWarning, ModelMemoryError
 
@@ -45,7 +45,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "verbose": ["verbose"],
     "callbacks": [list, None],
     "compile": ["boolean"],
-    "accelerator": [None, HasMethods(["prepare", "unwrap_model"])],
+    "accelerator": [None, HasMethods(["prepare", "unwrap_model"]), PickledAccelerator],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
 }
 
@@ -154,8 +154,11 @@ ACCELERATOR_DOC = """accelerator : accelerate.Accelerator or None, default=None
         The accelerator then chooses the device: leave ``device="auto"``.
         Each process trains on its own batches of ``batch_size`` rows, whose
         other rows are its contrastive negatives. The fitted nets hold no
-        accelerator state, and a pickled or saved estimator keeps
-        ``accelerator=None``; see the scaling-out page of the documentation."""
+        accelerator state. A pickled estimator (e.g. in joblib's workers)
+        keeps a ``PickledAccelerator`` that describes the accelerator and
+        refuses to train until the parameter is set again; a saved one
+        keeps ``accelerator=None``. See the scaling-out page of the
+        documentation."""
 
 
 def ica_on(ica):
@@ -338,10 +341,12 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
     def __getstate__(self):
         # An accelerator belongs to the processes that created it (and one
         # that has trained cannot be pickled): a pickled estimator keeps its
-        # fitted nets, which hold no accelerator state, and accelerator=None.
+        # fitted nets, which hold no accelerator state, and a description of
+        # the accelerator, which refuses to train
         state = super().__getstate__()
-        if state.get("accelerator") is not None:
-            state = {**state, "accelerator": None}
+        accelerator = state.get("accelerator")
+        if accelerator is not None and not isinstance(accelerator, PickledAccelerator):
+            state = {**state, "accelerator": PickledAccelerator(accelerator)}
         return state
 
     def __setstate__(self, state):

@@ -111,12 +111,42 @@ def _accelerator_available(kind):
     return bool(getattr(module, "is_available", lambda: False)())
 
 
+class PickledAccelerator:
+    """What a pickled estimator keeps of its ``accelerator``, which does not
+    pickle (it belongs to the processes that created it): a description of
+    its settings, so that copies made through pickle (joblib's workers, a
+    Pipeline's ``memory``) tell fits with different accelerators apart, and
+    a refit asks for an accelerator rather than train without one."""
+
+    def __init__(self, accelerator):
+        self.description = ", ".join(
+            f"{name}={str(getattr(accelerator, name, None))!r}"
+            for name in ("mixed_precision", "distributed_type", "device", "num_processes"))
+
+    def __repr__(self):
+        return f"PickledAccelerator({self.description})"
+
+    def __eq__(self, other):
+        return isinstance(other, PickledAccelerator) and other.description == self.description
+
+    def __hash__(self):
+        return hash(self.description)
+
+
 def training_device(device, accelerator=None):
     """The device a fit trains on: ``device``'s, or the accelerator's when one is given.
 
     With an accelerator, the accelerator places the model and the data;
     ``device`` must then be "auto" or name the accelerator's device.
     """
+    if isinstance(accelerator, PickledAccelerator):
+        raise ValueError(
+            f"accelerator={accelerator!r}: this estimator was copied through pickle (by "
+            "joblib's workers of a search or cross-validation with n_jobs > 1, say), which "
+            "an accelerate.Accelerator does not survive, so it cannot train as asked. Fit "
+            "it in the process that holds the Accelerator (n_jobs=1), or set the accelerator "
+            "again: set_params(accelerator=Accelerator(...)), or None to train without one."
+        )
     if accelerator is None:
         return resolve_device(device)
     chosen = torch.device(accelerator.device)

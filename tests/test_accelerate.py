@@ -84,8 +84,13 @@ def test_accelerated_fit_pickles_and_saves(name, X, cpu_accelerator, tmp_path):
 
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.transform(X), Z)
-    assert restored.accelerator is None  # the accelerator belongs to its processes
+    # the accelerator belongs to its processes: the copy keeps its description
+    assert repr(restored.accelerator).startswith("PickledAccelerator(mixed_precision='no'")
     assert model.accelerator is cpu_accelerator  # pickling leaves the model alone
+    with pytest.raises(ValueError, match=r"copied through pickle .* Fit it in the process "
+                       r"that holds the Accelerator \(n_jobs=1\), or set the accelerator again"):
+        restored.fit(X)
+    restored.set_params(accelerator=None).fit(X)
 
     with pytest.warns(UserWarning, match=r"accelerator=None"):
         path = save(model, tmp_path / "model.zip")
@@ -105,6 +110,22 @@ def test_an_accelerated_fit_with_a_learning_rate_scheduler_of_its_own_pickles(
     ).fit(X)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.transform(X), model.transform(X))
+
+
+def test_copies_through_pickle_tell_accelerators_apart(cpu_accelerator):
+    """joblib hashes (a Pipeline's memory) and ships (a search's workers)
+    estimators through pickle: an accelerated estimator is not taken for a
+    plain one, and a worker's copy refuses to train without the accelerator."""
+    import joblib
+    from sklearn.model_selection import cross_validate
+
+    plain = ESTIMATORS["MultimodalContrastive"]()
+    accelerated = ESTIMATORS["MultimodalContrastive"](accelerator=cpu_accelerator)
+    assert joblib.hash(plain) != joblib.hash(accelerated)
+    assert joblib.hash(accelerated) == joblib.hash(clone(accelerated))
+    X = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match="copied through pickle"):
+        cross_validate(accelerated, X, cv=2, n_jobs=2, error_score="raise")
 
 
 def test_clone_and_params_keep_the_accelerator(cpu_accelerator):
