@@ -62,7 +62,7 @@ _TRAINING_DOC = """augmentation : {"mixed", "noise", "mask", "none"} or callable
         Training epochs.
     batch_size : int, default=256
         Rows per training batch (the incomplete last batch of an epoch is
-        dropped).
+        dropped, unless it is the only one: fewer rows than ``batch_size``).
     lr : float, default=1e-4
         Initial learning rate of Adam, cosine-annealed.
     {validation_fraction}

@@ -14,6 +14,7 @@ import fnmatch
 import gzip
 import importlib
 import io
+import itertools
 import os
 import re
 import sys
@@ -198,7 +199,7 @@ def _read_delimited(path, sep, id_column=None):
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         frame = pd.read_csv(path, sep=sep, compression=compression,
                             dtype=None if id_column is None else {id_column: str})
-    if _shifted(frame, pd):
+    if _shifted(frame, pd, path, sep):
         raise ValueError(
             f"its rows of data have {frame.index.nlevels} more field(s) than its header "
             "line names, and its last column is empty (a separator at the end of the "
@@ -215,18 +216,24 @@ def _read_delimited(path, sep, id_column=None):
     return frame
 
 
-def _shifted(frame, pd):
+def _shifted(frame, pd, path, sep):
     """Whether pandas read a CSV or TSV file's rows, longer than its header,
     with every column shifted: it takes a row's first extra fields as the
     index and names the fields after them one place left, so that a
     separator at the end of the rows leaves the last column empty (and
     decimal commas give an index of several columns). One extra field with
     a full last column is the row names of a header without their cell (R's
-    write.table), which line up."""
-    if isinstance(frame.index, pd.RangeIndex):
+    write.table), which line up. An index of consecutive integers (ids 0,
+    1, 2, ... taken as the index) reads as pandas' default one, so there the
+    file's first lines tell whether the rows are longer than the header."""
+    if frame.index.nlevels > 1:
+        return True
+    if frame.shape[1] == 0 or not frame.iloc[:, -1].isna().all():
         return False
-    return frame.index.nlevels > 1 or (
-        frame.shape[1] > 0 and frame.iloc[:, -1].isna().all())
+    if isinstance(frame.index, pd.RangeIndex):
+        lines = _first_lines_fields(path, sep, 2)
+        return len(lines) == 2 and len(lines[1]) > len(lines[0])
+    return True
 
 
 def _restore_integer_ids(frame, path, id_column):
@@ -304,11 +311,17 @@ def _check_header(names, path):
 def _first_line_fields(path, sep):
     """The first line of a CSV or TSV file split by ``sep`` as written (one
     field where another separator splits it); [] where it cannot be read."""
+    return (_first_lines_fields(path, sep, 1) or [[]])[0]
+
+
+def _first_lines_fields(path, sep, n):
+    """The first ``n`` lines (records) of a CSV or TSV file, each split by
+    ``sep``; fewer where the file has fewer or cannot be read."""
     module = _compression(path)[1]
     opener = open if module is None else importlib.import_module(module).open
     try:
         with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
-            return next(csv.reader(file, delimiter=sep), [])
+            return list(itertools.islice(csv.reader(file, delimiter=sep), n))
     except Exception:  # e.g. zlib's or lzma's error on a damaged file
         return []
 
@@ -855,8 +868,8 @@ def _hidden_sizes(text):
 
 # (flags, parameter, argparse keywords)
 ESTIMATOR_OPTIONS = [
-    (["--n-shared"], "n_shared", dict(type=int, help="width of each shared block (DisentangledSSL and the deep baselines; default 100)")),
-    (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL and the deep baselines; default 100)")),
+    (["--n-shared"], "n_shared", dict(type=int, help="width of each shared block (DisentangledSSL and the deep baselines; default 100; FOCAL: equal to --n-specific)")),
+    (["--n-specific"], "n_specific", dict(type=int, help="width of each specific block (DisentangledSSL and the deep baselines; default 100; FOCAL: equal to --n-shared)")),
     (["--n-components"], "n_components", dict(type=int, help="embedding width (MultimodalContrastive, default 16; LinearCCA, default 50, or fewer where a modality's columns or the training rows allow fewer)")),
     (["--hidden"], "hidden_layer_sizes", dict(type=_hidden_sizes, metavar="W[,W...]", help="hidden layer widths of every encoder, e.g. 512 or 256,256; 'none' for linear encoders")),
     (["--specific-init"], "specific_init", dict(choices=["looks_linear", "normal"], help="initial weights of the specific encoders (DisentangledSSL, JointOptSSL, FOCAL; default looks_linear)")),
@@ -1420,7 +1433,8 @@ def build_parser():
         description=(
             "Embed a CSV, TSV or Parquet table with a model saved by 'sklearn-dssl fit'\n"
             "(or sklearn_dssl.save). The table needs the columns the model was fitted\n"
-            "on, by name; other columns are ignored."
+            "on, by name; other columns are ignored (a model fitted in Python on an\n"
+            "array, without column names, needs exactly its columns, in order)."
         ),
         epilog="example:\n  sklearn-dssl transform model.zip new_cells.csv --id cell -o new.parquet",
     )

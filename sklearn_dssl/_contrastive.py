@@ -75,8 +75,9 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=256
-        Rows per batch (the incomplete last batch is dropped); the negatives
-        of a row are the other rows of its batch.
+        Rows per batch (the incomplete last batch is dropped, unless it is
+        the only one: fewer rows than ``batch_size``); the negatives of a
+        row are the other rows of its batch.
     lr : float, default=1e-3
         Initial learning rate of Adam, cosine-annealed.
     {validation_fraction}

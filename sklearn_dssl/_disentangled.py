@@ -196,7 +196,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         instance to choose its settings (it is cloned). Off by default.
     batch_size : int, default=256
         Rows per training batch (the incomplete last batch of an epoch is
-        dropped); also the block size of :meth:`score`.
+        dropped, unless it is the only one: fewer rows than
+        ``batch_size``); also the block size of :meth:`score`.
     lr : float, default=1e-4
         Initial learning rate of Adam, cosine-annealed over each step.
     {validation_fraction}

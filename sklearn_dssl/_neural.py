@@ -109,7 +109,8 @@ SPECIFIC_INIT_DOC = """specific_init : {"looks_linear", "normal"}, default="look
 VALIDATION_FRACTION_DOC = """validation_fraction : float in (0, 1) or None, default=None
         Hold out this fraction of the rows (random rows, drawn from the fit's
         seed) from each training net, and record its objective on them, as
-        in training (augmented views, samples) but without gradients, as
+        in training (with its augmented views and posterior samples, where
+        the method has them) but without gradients, as
         ``"valid_loss"`` in the net's history after each epoch, each of its
         terms beside it as ``"valid_<term>"``. With it,
         skorch's ``EarlyStopping(monitor="valid_loss", load_best=True)`` in

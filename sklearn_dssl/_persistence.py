@@ -884,7 +884,11 @@ def save(estimator, path):
         When a parameter value cannot be stored as JSON (``callbacks``, a
         callable ``augmentation``, a ``RandomState``, an ``accelerator``, a
         Pipeline's ``memory``): its default is stored instead. Training-only
-        settings, they do not change the loaded model's output. Also when the estimator holds an
+        settings, they do not change the loaded model's output. When
+        ``modalities`` holds callables (column selectors): the column
+        groups they selected are stored instead. When an ``ica`` FastICA
+        has a callable ``fun`` or a ``RandomState``: its default is stored,
+        and the fitted rotation is kept. Also when the estimator holds an
         attribute ending in ``_`` that its fit does not set (one added by
         hand): it is not stored.
 

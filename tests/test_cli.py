@@ -338,6 +338,10 @@ def bad_tables(tables):
     (folder / "trailing_all.tsv").write_text(
         "\n".join([lines[0].replace(",", "\t")]
                   + [line.replace(",", "\t") + "\t" for line in lines[1:]]) + "\n")
+    # the same with ids 1, 2, 3, ..., which pandas 3 reads as its default index
+    numbered = frame.assign(cell=np.arange(1, len(frame) + 1)).to_csv(index=False).splitlines()
+    (folder / "trailing_numbered.csv").write_text(
+        "\n".join([numbered[0]] + [line + "," for line in numbered[1:]]) + "\n")
     frame.to_csv(folder / "decimal_commas.tsv", index=False, sep="\t", decimal=",")
     (folder / "semicolons_commas.csv").write_text(
         "cell;rna_0;atac_0\r\nc1;0;3\r\nc2;1,5;2\r\n")
@@ -504,6 +508,14 @@ ERRORS = {
         "of the rows"),
     "a trailing separator on every row": (
         ["transform", "{t}/model.zip", "{f}/trailing_all.tsv", "-o", "{t}/z.csv"],
+        "its rows of data have 1 more field(s) than its header line names"),
+    "a trailing separator on every row, ids numbered from 1": (
+        ["fit", "{f}/trailing_numbered.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--method", "cca", "--model", "{t}/m"],
+        "its rows of data have 1 more field(s) than its header line names"),
+    "a trailing separator on every row, ids numbered from 1, as ids": (
+        ["fit", "{f}/trailing_numbered.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--id", "cell", "--method", "cca", "--model", "{t}/m"],
         "its rows of data have 1 more field(s) than its header line names"),
     "decimal commas": (
         ["fit", "{f}/decimal_commas.tsv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",

@@ -154,8 +154,8 @@ def make_latent_partial_causal(
         Dimension of each modality-specific latent.
     n_layers : int, default=3
         Linear layers of each mixing network (1 gives a linear mixing).
-    negative_slope : float, default=0.2
-        Slope of the leaky ReLUs for negative inputs.
+    negative_slope : float in (0, 1], default=0.2
+        Slope of the leaky ReLUs for negative inputs (1: linear mixings).
     concentration : float in (0, 1e100], default=10.0
         Concentration of the von Mises-Fisher ``"sphere"`` coupling.
     noise_scale : float, default=0.1

@@ -283,9 +283,10 @@ def make_nonlinear_multimodal(
         ``n_features >= 2 * n_latent``.
     n_layers : int, default=3
         Linear layers of each mixing network (1 gives a linear mixing).
-    negative_slope : float, default=0.2
+    negative_slope : float in (0, 1), default=0.2
         Slope of the leaky ReLUs for negative inputs; smaller is more
-        nonlinear.
+        nonlinear (1, a linear mixing, is :func:`make_paper_synthetic`'s
+        kind of data).
     latent_variance : float, default=0.5
         Variance of every latent coordinate.
     {label_parameters}

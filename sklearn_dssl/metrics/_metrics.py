@@ -234,9 +234,10 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         Unfitted classifier; when None, :func:`default_probe`.
         A regressor probes a continuous ``y`` (the score is then its own,
         e.g. R^2).
-    cv : int or cross-validation generator, default=3
+    cv : int, cross-validation generator or iterable, default=3
         Cross-validation of the probe on the embedding, as in
-        :func:`~sklearn.model_selection.cross_val_score`.
+        :func:`~sklearn.model_selection.cross_val_score`: a number of
+        folds, a splitter, or ``(train, test)`` index pairs of the rows.
     {target}
     {groups}
 
@@ -495,8 +496,10 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
         Modalities whose block the probe sees (all when None).
     probe : classifier or None, default=None
         Unfitted classifier; when None, :func:`default_probe`.
-    cv : int or cross-validation generator, default=3
-        Cross-validation of the probe on the embedding.
+    cv : int, cross-validation generator or iterable, default=3
+        Cross-validation of the probe on the embedding, as in
+        :func:`~sklearn.model_selection.cross_val_score`: a number of
+        folds, a splitter, or ``(train, test)`` index pairs of the rows.
     {target}
     {groups}
 
