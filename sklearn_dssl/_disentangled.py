@@ -42,14 +42,14 @@ from ._training import (
 
 _StepSeeds = namedtuple("_StepSeeds", ["shared", "specific", "ica"])
 
-# The parameters that only step 1 uses: fit_specific keeps the step 1 that
-# was fitted with them, and says so when they have changed since.
 # fit_specific warns when most columns lie far from the fit's: a mean further
 # than this many of the fit's standard deviations from the fit's mean, or a
 # (nonzero) standard deviation more than this ratio off the fit's
 SHIFT_IN_FIT_DEVIATIONS = 5.0
 SCALE_RATIO_TO_FIT = 10.0
 
+# The parameters that only step 1 uses: fit_specific keeps the step 1 that
+# was fitted with them, and says so when they have changed since.
 STEP1_ONLY_PARAMETERS = ("n_shared", "beta", "beta_start", "beta_ramp_epochs", "head", "kappa",
                          "max_epochs_shared", "ica")
 

@@ -259,17 +259,18 @@ def check_ica_width_can_be_spanned(width, modality_sizes, hidden_layer_sizes):
     if most < width:
         encoders, fix = (
             (f"encoders whose last hidden layer has {hidden_layer_sizes[-1]} units give "
-             "each modality's embedding at most that many directions", "widen the last")
+             "each modality's embedding at most that many directions",
+             f"Widen the last hidden layer (hidden_layer_sizes) to {width} units or more")
             if hidden_layer_sizes else
             ("linear encoders (no hidden layer) give each modality's embedding at most "
-             "as many directions as its columns", "add a"))
+             "as many directions as its columns",
+             f"Add a hidden layer of {width} units or more (hidden_layer_sizes)"))
         raise ValueError(
             f"ica unmixes the {width} dimensions of the shared embeddings, but {encoders}, "
             f"and an offset: {most} for these {len(modality_sizes)} modalities together, "
-            f"however long they train. {fix.capitalize()} hidden layer "
-            f"(hidden_layer_sizes) to {width} units or more, or lower n_shared to at most "
-            f"{min(inner)}, so that each modality's embedding can span it (its components "
-            "then mean the same in every modality)."
+            f"however long they train. {fix}, or lower n_shared to at most {min(inner)}, so "
+            "that each modality's embedding can span it (its components then mean the same "
+            "in every modality)."
         )
 
 

@@ -1325,7 +1325,7 @@ def _rebuild_pipeline(metadata, estimator):
         step = _decode_transformer(item[1], allowed=PIPELINE_STEPS)
         step._validate_params()  # the types and ranges its fit would check
         if type(step) is FunctionTransformer and step.validate is False:
-            _check_the_columns_of_an_unvalidated_step(item[0], step)
+            _validating_from_now_on(item[0], step)
         if _unsupported_step(step):
             raise ValueError(f"a Pipeline step is {_unsupported_step(step)}")
         steps.append((item[0], step))
@@ -1337,7 +1337,7 @@ def _rebuild_pipeline(metadata, estimator):
     return pipeline
 
 
-def _check_the_columns_of_an_unvalidated_step(name, step):
+def _validating_from_now_on(name, step):
     """Set ``validate=True`` on a FunctionTransformer step that an earlier
     version saved without it, with a warning: unvalidated, it would read a
     table whose columns come in another order than at fit as if they did

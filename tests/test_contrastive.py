@@ -433,8 +433,8 @@ def test_ica_of_a_width_the_encoders_cannot_span_is_refused_before_training(ica_
                        r"n_shared to at most 2, so that each modality's embedding can span it"):
         model.fit(ica_data.data[:200])
     with pytest.raises(ValueError, match=r"linear encoders \(no hidden layer\) .* as many "
-                       r"directions as its columns, and an offset: 9 .* Add a hidden layer "
-                       r"\(hidden_layer_sizes\) to 10 units or more, or lower n_shared to at "
+                       r"directions as its columns, and an offset: 9 .* Add a hidden layer of "
+                       r"10 units or more \(hidden_layer_sizes\), or lower n_shared to at "
                        r"most 4"):
         model.set_params(hidden_layer_sizes=(), n_shared=10).fit(ica_data.data[:200])
     assert CountEpochs.epochs == 0
