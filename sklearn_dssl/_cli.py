@@ -231,8 +231,10 @@ def _shifted(frame, pd, path, sep):
     if frame.shape[1] == 0 or not frame.iloc[:, -1].isna().all():
         return False
     if isinstance(frame.index, pd.RangeIndex):
+        # a separator at the end leaves an empty last field (R's row names
+        # 1, 2, ... of a last column of NA do not)
         lines = _first_lines_fields(path, sep, 2)
-        return len(lines) == 2 and len(lines[1]) > len(lines[0])
+        return len(lines) == 2 and len(lines[1]) > len(lines[0]) and lines[1][-1] == ""
     return True
 
 
@@ -316,12 +318,14 @@ def _first_line_fields(path, sep):
 
 def _first_lines_fields(path, sep, n):
     """The first ``n`` lines (records) of a CSV or TSV file, each split by
-    ``sep``; fewer where the file has fewer or cannot be read."""
+    ``sep``, past blank lines (which pandas skips too); fewer where the file
+    has fewer or cannot be read."""
     module = _compression(path)[1]
     opener = open if module is None else importlib.import_module(module).open
     try:
         with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as file:
-            return list(itertools.islice(csv.reader(file, delimiter=sep), n))
+            records = (record for record in csv.reader(file, delimiter=sep) if record)
+            return list(itertools.islice(records, n))
     except Exception:  # e.g. zlib's or lzma's error on a damaged file
         return []
 

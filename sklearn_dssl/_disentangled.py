@@ -561,8 +561,10 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         unlike = (np.abs(mean - center) > SHIFT_IN_FIT_DEVIATIONS * spread) | (
             (scale > 0) & (std > 0)
             & ((std > SCALE_RATIO_TO_FIT * scale) | (std * SCALE_RATIO_TO_FIT < scale)))
-        # some columns of a part of the rows may lie far off; most of them, not
-        if unlike.sum() * 2 <= len(unlike):
+        # some columns of a part of the rows may lie far off; most of a
+        # modality's (one a ColumnTransformer did not scale, say), not
+        bounds = np.cumsum([0, *self._modality_sizes])
+        if not any(unlike[lo:hi].sum() * 2 > hi - lo for lo, hi in zip(bounds, bounds[1:])):
             return
         order = np.concatenate(list(self.modalities_.values()))
         names = ([repr(str(n)) for n in self.feature_names_in_[order]]

@@ -160,13 +160,14 @@ def _is_sequence(value):
 
 
 def is_labelled_series(value):
-    """A pandas Series indexed by strings, which name the modalities as a
-    dict's keys do (e.g. the ``value_counts()`` of the columns' prefixes);
-    one indexed by numbers is a sequence of groups, as a list is."""
+    """A pandas Series whose index holds strings, which name the modalities
+    as a dict's keys do (e.g. the ``value_counts()`` of the columns'
+    prefixes); one indexed by numbers alone is a sequence of groups, as a
+    list is."""
     if not (type(value).__module__.startswith("pandas") and getattr(value, "ndim", None) == 1
             and hasattr(value, "index")):
         return False
-    return len(value.index) > 0 and all(isinstance(label, str) for label in value.index)
+    return any(isinstance(label, str) for label in value.index)
 
 
 def _is_int(value):

@@ -265,12 +265,13 @@ def check_ica_width_can_be_spanned(width, modality_sizes, hidden_layer_sizes):
             ("linear encoders (no hidden layer) give each modality's embedding at most "
              "as many directions as its columns",
              f"Add a hidden layer of {width} units or more (hidden_layer_sizes)"))
+        lower = (f", or lower n_shared to at most {min(inner)}, so that each modality's "
+                 "embedding can span it (its components then mean the same in every "
+                 "modality)") if min(inner) >= 2 else ""
         raise ValueError(
             f"ica unmixes the {width} dimensions of the shared embeddings, but {encoders}, "
             f"and an offset: {most} for these {len(modality_sizes)} modalities together, "
-            f"however long they train. {fix}, or lower n_shared to at most {min(inner)}, so "
-            "that each modality's embedding can span it (its components then mean the same "
-            "in every modality)."
+            f"however long they train. {fix}{lower}."
         )
 
 

@@ -1347,7 +1347,8 @@ def _validating_from_now_on(name, step):
         f"the file's FunctionTransformer step {name!r} was saved with validate=False, "
         "which save no longer writes: it is loaded with validate=True, so that a table "
         "whose columns come in another order than at fit is refused, where it was read "
-        "as if they did not. Save the loaded model again to keep it so.",
+        "as if they did not; it refuses missing values too, which a SimpleImputer step "
+        "before it fills. Save the loaded model again to keep it so.",
         UserWarning,
     )
 

@@ -142,10 +142,12 @@ def training_device(device, accelerator=None):
     if isinstance(accelerator, PickledAccelerator):
         raise ValueError(
             f"accelerator={accelerator!r}: this estimator was copied through pickle (by "
-            "joblib's workers of a search or cross-validation with n_jobs > 1, say), which "
-            "an accelerate.Accelerator does not survive, so it cannot train as asked. Fit "
-            "it in the process that holds the Accelerator (n_jobs=1), or set the accelerator "
-            "again: set_params(accelerator=Accelerator(...)), or None to train without one."
+            "joblib's workers of a search or cross-validation with n_jobs > 1, or out of a "
+            "Pipeline's memory cache, say), which an accelerate.Accelerator does not "
+            "survive, so it cannot train as asked. Set the accelerator again: "
+            "set_params(accelerator=Accelerator(...)) (the Pipeline's step's, e.g. "
+            "pipe.set_params(<step>__accelerator=...)), or None to train without one; "
+            "searches with an accelerator need n_jobs=1."
         )
     if accelerator is None:
         return resolve_device(device)
@@ -810,11 +812,12 @@ class ContrastiveNet(NeuralNet):
                 "instead."
             )
         names = getattr(self, "column_names_", None)
-        if frame_columns(X) is not None:
+        columns = frame_columns(X)
+        if columns is not None:
             if names is not None:
                 X = check_named_columns(X, len(names), "the net's input", names,
                                         type(self).__name__)
-            else:
+            elif all(isinstance(c, str) for c in columns[0]):  # names, as scikit-learn's
                 warnings.warn(
                     "X has column names, but this net reads its columns by position (its "
                     "estimator was fitted without column names, or by a version before nets "

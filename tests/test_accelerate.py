@@ -87,8 +87,8 @@ def test_accelerated_fit_pickles_and_saves(name, X, cpu_accelerator, tmp_path):
     # the accelerator belongs to its processes: the copy keeps its description
     assert repr(restored.accelerator).startswith("PickledAccelerator(mixed_precision='no'")
     assert model.accelerator is cpu_accelerator  # pickling leaves the model alone
-    with pytest.raises(ValueError, match=r"copied through pickle .* Fit it in the process "
-                       r"that holds the Accelerator \(n_jobs=1\), or set the accelerator again"):
+    with pytest.raises(ValueError, match=r"copied through pickle .* Pipeline's memory cache.* "
+                       r"Set the accelerator again: set_params\(accelerator=Accelerator"):
         restored.fit(X)
     restored.set_params(accelerator=None).fit(X)
 

@@ -1030,6 +1030,29 @@ def test_a_ramp_to_no_bottleneck_is_refused_in_the_command_s_terms(tables, tmp_p
                                  "--beta-start out."), err
 
 
+def test_files_whose_last_column_is_empty_are_read_when_their_rows_line_up(tmp_path, capsys):
+    """R's write.table (row names 1, 2, ... without a header cell, NA in an
+    empty last column) and a file opening with a blank line are no shifted
+    files: only a separator at the end of the rows, which leaves an empty
+    last field, is."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(40, 4))
+    header = '"rna_0"\t"rna_1"\t"atac_0"\t"atac_1"\t"note"'
+    rows = [f'"{i + 1}"\t' + "\t".join(f"{v:.6f}" for v in row) + "\tNA"
+            for i, row in enumerate(values)]
+    (tmp_path / "r.tsv").write_text("\n".join([header, *rows]) + "\n")
+    blank = "\n" + "\n".join(["rna_0,rna_1,atac_0,atac_1,note"]
+                             + [",".join(f"{v:.6f}" for v in row) + "," for row in values])
+    (tmp_path / "blank.csv").write_text(blank + "\n")
+    for name in ("r.tsv", "blank.csv"):
+        assert main(["fit", str(tmp_path / name), "--prefix", "rna=rna_", "--prefix",
+                     "atac=atac_", "--method", "cca", "--n-components", "1", "-q",
+                     "-o", str(tmp_path / f"{name}.out.csv")]) == 0, capsys.readouterr().err
+        fitted = pd.read_csv(tmp_path / f"{name}.out.csv")
+        expected = LinearCCA(n_components=1).fit_transform(values)
+        np.testing.assert_allclose(fitted.to_numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_a_ramp_length_without_a_ramp_is_refused_in_the_command_s_terms(tables, tmp_path,
                                                                        capsys):
     # an option that would change nothing is an error, as for another method's

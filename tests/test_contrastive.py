@@ -440,6 +440,10 @@ def test_ica_of_a_width_the_encoders_cannot_span_is_refused_before_training(ica_
     assert CountEpochs.epochs == 0
     model.set_params(ica=False).fit(ica_data.data[:200])  # without ica, no such bound
     assert CountEpochs.epochs == 1
+    # no lower width to advise where a modality's embedding spans one direction
+    with pytest.raises(ValueError, match=r"Widen the last hidden layer \(hidden_layer_sizes\) "
+                       r"to 6 units or more\.$"):
+        check_ica_width_can_be_spanned(6, (4, 4), (8, 1))
     check_ica_width_can_be_spanned(5, (4, 4), (8, 2))  # at the bound
     check_ica_width_can_be_spanned(9, (4, 4), ())
     check_ica_width_can_be_spanned(14, (4, 4, 4), (4,))

@@ -1027,6 +1027,11 @@ def test_a_net_trained_further_on_a_data_frame_reads_its_columns_by_name(data):
     with pytest.raises(ValueError, match=r"the columns of X do not match the net's input: "
                        r"X lacks \['c0'\]; pass a DataFrame holding its columns"):
         nets[0].partial_fit(table.drop(columns="c0"), epochs=1)
+    # a frame without names (integer labels), to a net fitted on an array: no warning
+    unnamed = small_model().fit(data.data).shared_net_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        unnamed.partial_fit(pd.DataFrame(data.data), epochs=1)
     # a net that does not know the names (pickled before nets kept them)
     del nets[1].column_names_
     with pytest.warns(UserWarning, match=r"X has column names, but this net reads its columns "
@@ -1059,6 +1064,11 @@ def test_fit_specific_warns_of_columns_unlike_those_step_one_was_fitted_on(data)
         model.fit_specific(indicator[indicator[:, 0] > 1.0])  # column 0 far off, alone
     with pytest.warns(UserWarning, match=r"fitted on: 10 of 10 .* e\.g\. column 0, of mean"):
         model.fit_specific(indicator * 100)
+    # one modality's columns raw (a ColumnTransformer that scaled the other's)
+    one_raw = indicator.copy()
+    one_raw[:, 5:] = one_raw[:, 5:] * 100 + 50
+    with pytest.warns(UserWarning, match=r"fitted on: 5 of 10 lie far .* e\.g\. column 5"):
+        model.fit_specific(one_raw)
 
 
 def test_a_fit_resumed_from_a_checkpoint_goes_on_with_the_ramp(data, tmp_path):

@@ -249,7 +249,8 @@ def test_a_training_fold_of_one_class_is_refused_with_the_fix():
     y = np.r_[np.zeros(30), np.ones(30)]
     estimator = _KnownBlocks({"shared": {"m1": Z}})
     with pytest.raises(ValueError, match=r"training rows of the probe's split 0 hold a single "
-                       r"class \(1.0\), which the probe could not be fitted on.*"
+                       r"class \(1.0\), and the probe could not be fitted on them \(This "
+                       r"solver needs samples of at least 2 classes.*"
                        r"StratifiedKFold\(shuffle=True\)"):
         probe_score(estimator, np.arange(60), y, cv=KFold(2))
     with pytest.raises(ValueError, match="split 1 hold a single class"):

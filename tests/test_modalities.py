@@ -128,6 +128,12 @@ def test_badly_typed_specs_raise_type_error(spec, message):
         resolve_modalities(spec, 5, NAMES)
 
 
+def test_a_series_of_groups_named_by_strings_and_numbers_names_them_as_a_dict():
+    with pytest.raises(ValueError, match="collide as strings"):
+        resolve_modalities(pd.Series([2, 3], index=["1", 1]), 5, NAMES)
+    assert list(resolve_modalities(pd.Series([2, 3], index=["a", 1]), 5, NAMES)) == ["a", "1"]
+
+
 def test_names_that_collide_as_strings_are_refused_as_such():
     # the fitted model keys modalities_ (and the feature names) by str(name)
     with pytest.raises(ValueError, match=r"modality names 1 and '1' collide as strings: both "

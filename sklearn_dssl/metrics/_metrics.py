@@ -309,7 +309,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         # most classifiers cannot be fitted on one class (some, such as
         # nearest neighbours, can): named where the probe's fit failed
         if is_classifier(probe):
-            _check_training_folds_hold_two_classes(y, folds, exc)
+            _check_training_folds_hold_two_classes(probe, Z, y, folds)
         raise
 
 
@@ -385,17 +385,22 @@ def _splits_by_group(folds):
     return requests.get("groups") is True
 
 
-def _check_training_folds_hold_two_classes(y, folds, error):
+def _check_training_folds_hold_two_classes(probe, Z, y, folds):
     """Name the split whose training rows hold one class (e.g. rows sorted by
-    label, split by KFold), for the probe's fit that failed with ``error``."""
+    label, split by KFold) where the probe's fit fails on that split: the
+    cause of a failed cross-validation, rather than another error."""
     for i, (train, _) in enumerate(folds):
         classes = np.unique(y[train]).tolist()
-        if len(classes) == 1:
+        if len(classes) != 1:
+            continue
+        try:
+            clone(probe).fit(Z[train], y[train])
+        except ValueError as error:
             raise ValueError(
                 f"the training rows of the probe's split {i} hold a single class "
-                f"({classes[0]!r}), which the probe could not be fitted on; use a cv whose "
-                "training rows hold two classes or more, e.g. shuffle the rows or use "
-                "StratifiedKFold(shuffle=True)."
+                f"({classes[0]!r}), and the probe could not be fitted on them ({error}); "
+                "use a cv whose training rows hold two classes or more, e.g. shuffle the "
+                "rows or use StratifiedKFold(shuffle=True)."
             ) from error
 
 
