@@ -254,9 +254,10 @@ def test_a_training_fold_of_one_class_is_refused_with_the_fix():
                        r"StratifiedKFold\(shuffle=True\)"):
         probe_score(estimator, np.arange(60), y, cv=KFold(2))
     with pytest.raises(ValueError, match="split 1 hold a single class"):
-        probe_score(estimator, np.arange(60), y,
-                    cv=[(np.arange(0, 60, 2), np.arange(1, 60, 2)), (np.arange(30), np.arange(30, 60))])
-    assert 0 <= probe_score(estimator, np.arange(60), y, cv=KFold(2, shuffle=True, random_state=0)) <= 1
+        probe_score(estimator, np.arange(60), y, cv=[(np.arange(0, 60, 2), np.arange(1, 60, 2)),
+                                                     (np.arange(30), np.arange(30, 60))])
+    shuffled = KFold(2, shuffle=True, random_state=0)
+    assert 0 <= probe_score(estimator, np.arange(60), y, cv=shuffled) <= 1
     # a probe that can be fitted on one class scores, as scikit-learn's would
     from sklearn.dummy import DummyClassifier
 
@@ -282,8 +283,9 @@ def test_a_block_the_model_was_fitted_without_is_named_with_the_fix():
     # an estimator that has no such block at all
     from sklearn_dssl import MultimodalContrastive
 
+    X = np.random.default_rng(0).normal(size=(40, 4))
     contrastive = MultimodalContrastive([2, 2], n_components=2, hidden_layer_sizes=(4,),
-                                        max_epochs=1, random_state=0).fit(np.random.default_rng(0).normal(size=(40, 4)))
+                                        max_epochs=1, random_state=0).fit(X)
     with pytest.raises(ValueError, match=r"block='specific' is not one of \['shared'\]: "
                        r"MultimodalContrastive has no specific block; probe block='shared'\.$"):
         block_features(contrastive, np.zeros((5, 4)), block="specific")

@@ -305,7 +305,7 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
     folds = list(folds.split(Z, y, groups))
     try:
         return float(np.mean(cross_val_score(probe, Z, y, cv=folds, error_score="raise")))
-    except ValueError as exc:
+    except ValueError:
         # most classifiers cannot be fitted on one class (some, such as
         # nearest neighbours, can): named where the probe's fit failed
         if is_classifier(probe):
