@@ -255,7 +255,11 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         encode = encode or self._encode_batch
         for start in range(0, X.shape[0], batch_rows):
             rows = slice(start, start + batch_rows)
-            yield rows, encode(self._in_model_order(X[rows]), blocks)
+            encoded = encode(self._in_model_order(X[rows]), blocks)
+            if isinstance(encoded, dict):  # embeddings (not another measure of a batch)
+                for arrays in encoded.values():
+                    check_finite_embedding(arrays, X[rows])
+            yield rows, encoded
 
     def transform(self, X):
         """Embed X: the shared blocks of every modality, then the specific blocks.
@@ -388,8 +392,24 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         out = np.empty((X.shape[0], self._block_widths()[block][index]), dtype=np.float32)
         for start in range(0, X.shape[0], INFERENCE_BATCH_ROWS):
             rows = slice(start, start + INFERENCE_BATCH_ROWS)
-            out[rows] = self._encode_modality_batch(X[rows], index, block)
+            out[rows] = check_finite_embedding(
+                [self._encode_modality_batch(X[rows], index, block)], X[rows])[0]
         return out
+
+
+def check_finite_embedding(arrays, X):
+    """``arrays``, the embeddings of the rows ``X``; a ValueError where one
+    is not finite: rows of values within float32's range, but so large that
+    the model's float32 arithmetic overflows on them."""
+    if all(np.isfinite(a).all() for a in arrays):
+        return arrays
+    peak = float(np.abs(X).max()) if X.size else 0.0
+    raise ValueError(
+        f"the embedding of some rows of X is not finite: the model's float32 arithmetic "
+        f"overflowed on X's values (largest magnitude {peak:.3g}). Give X on the scale of "
+        "the rows the model was fitted on (scaled as they were, e.g. by the same "
+        "StandardScaler)."
+    )
 
 
 def check_named_columns(X, n_columns, what, expected_names, estimator_name,
@@ -438,7 +458,7 @@ def naming_unreadable_columns(X):
     into a ValueError naming the columns it cannot read (other errors pass)."""
     try:
         yield
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         unreadable = _unreadable_columns_error(X, exc)
         if unreadable is None:
             raise
@@ -454,12 +474,22 @@ def _unreadable_columns_error(X, exc):
         what = "hold text"
         fix = "encode them as numbers"
     elif isinstance(exc, TypeError) and "argument must be" in message:
-        # float() of an object that is no number: a date, a time, pd.NA
-        what = "hold values that are neither numbers nor text, such as dates, times or pd.NA"
+        # float() of an object that is no number: a date, a time, pd.NA, a
+        # complex number
+        what = ("hold values that are neither real numbers nor text, such as dates, times, "
+                "pd.NA or complex numbers")
         fix = ("convert them to numbers (dates to, e.g., days since a reference; pd.NA to "
                "NaN, then impute)")
+    elif isinstance(exc, OverflowError):  # a Python int beyond float64
+        what = "hold integers too large for a float"
+        fix = "scale them (or their logarithms) into float32's range"
     else:
         return None
+    if frame_columns(X) is None:
+        return ValueError(
+            f"X {what.replace('hold', 'holds', 1)} ({exc}); every column of X belongs to a "
+            f"modality and holds numbers: leave such columns (ids, labels) out of X, or {fix}."
+        )
     columns = _text_columns(X)
     if not columns:
         return None
@@ -485,7 +515,7 @@ def _text_columns(X):
                 # dtypes: a pandas string column reads its pd.NA as NaN on
                 # its own, not so (a nullable number column's pd.NA is NaN)
                 np.asarray(np.asarray(values, dtype=object), dtype=np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             text.append(column)
     return text
 
@@ -512,7 +542,9 @@ def readable_input(X, name="X"):
                 f"{name} gives more than one column the name(s) {repeated[:5]}; give each "
                 f"column its own name (e.g. by setting {name}.columns)."
             )
-        temporal = [c for c, dtype in zip(names, dtypes) if _is_temporal(dtype)]
+        temporal = [c for c, dtype in zip(names, dtypes) if _is_temporal(dtype) or (
+            getattr(dtype, "kind", None) == "O" and hasattr(X, "iloc")
+            and _holds_temporal_scalars(X[c]))]
         if temporal:
             raise ValueError(
                 f"{name}'s column(s) {temporal[:5]} hold dates, times or durations, which "
@@ -524,7 +556,20 @@ def readable_input(X, name="X"):
             f"{name} holds {X.dtype} values, dates or durations, which cannot be read as "
             "numbers; convert them to numbers first (e.g. durations in seconds)."
         )
+    elif getattr(getattr(X, "dtype", None), "kind", None) == "O" and _holds_temporal_scalars(X):
+        raise ValueError(
+            f"{name} holds numpy dates or durations (datetime64, timedelta64) among its "
+            "objects, which cannot be read as numbers; convert them to numbers first (e.g. "
+            "durations in seconds)."
+        )
     return X
+
+
+def _holds_temporal_scalars(values):
+    """Whether the objects ``values`` hold numpy dates or durations, which
+    numpy would read as counts of their unit since an epoch."""
+    kinds = set(map(type, np.asarray(values, dtype=object).ravel()))
+    return any(issubclass(kind, (np.datetime64, np.timedelta64)) for kind in kinds)
 
 
 def frame_columns(X):
@@ -584,7 +629,7 @@ def check_float32_range(X, column_peaks=None):
     peak = 0.0
     if X.dtype == np.float64 and X.size:
         peak = max(X.max(), -X.min()) if column_peaks is None else column_peaks.max()
-    if peak > limit:
+    if limit < peak < np.inf:  # infinite values are refused as such, where they are
         raise ValueError(
             f"X holds values beyond float32's range (largest magnitude "
             f"{peak:.3g}, float32 ends at {limit:.3g}); the estimators return "

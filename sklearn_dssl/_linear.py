@@ -520,10 +520,10 @@ class LinearCCA(MultimodalTransformer):
 
     def _encode_modality_batch(self, x, index, block):
         centred, variates = self._centred_and_variates(x, index)
-        if block == "shared":
-            return variates.astype(np.float32)
-        centred -= variates @ self.loadings_[index]
-        return centred.astype(np.float32)
+        if block != "shared":
+            centred -= variates @ self.loadings_[index]
+        with np.errstate(over="ignore"):  # values beyond float32: refused by the caller
+            return (variates if block == "shared" else centred).astype(np.float32)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

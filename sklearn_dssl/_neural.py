@@ -191,11 +191,12 @@ def _column_std(X):
 
     CUDA reduces float32 in float32, where the squared deviations of columns
     of magnitude 1e19 and beyond overflow; only then is the std taken again
-    in float64 (the CPU's wider accumulation keeps such columns finite).
+    in float64, on the CPU (mps has no float64; the CPU's wider accumulation
+    keeps such columns finite).
     """
     std = X.std(dim=0, correction=0)
     if not bool(torch.isfinite(std).all()):
-        std = X.double().std(dim=0, correction=0).to(X.dtype)
+        std = X.cpu().double().std(dim=0, correction=0).to(X.device, X.dtype)
     return std
 
 

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.callbacks.scoring import ScoringBase
@@ -30,7 +31,13 @@ from skorch.dataset import unpack_data
 from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
-from ._base import check_named_columns, frame_columns
+from ._base import (
+    check_float32_range,
+    check_named_columns,
+    frame_columns,
+    naming_unreadable_columns,
+    readable_input,
+)
 from .exceptions import NonFiniteLossError, OverfittingWarning
 
 
@@ -185,25 +192,26 @@ _SEEDED_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
-def float32_default():
-    """torch's default dtype float32 inside the block, the caller's after.
+def torch_defaults():
+    """torch's default dtype float32 and default device the CPU inside the
+    block, the caller's after.
 
     The modules and losses compute in float32, the dtype of the rows they
-    train on, also for a caller who set another default. torch keeps one
-    default for the whole process: while a block runs with a default changed
-    here, other threads see float32 too. Under float32, the usual default,
-    nothing is changed.
+    train on, and are built on the CPU from its seeded generator (training
+    moves them to their device), also for a caller who set other defaults
+    (``torch.set_default_dtype``, ``torch.set_default_device``). torch keeps
+    one default dtype for the whole process: while a block runs with it
+    changed here, other threads see float32 too. Under torch's usual
+    defaults nothing is changed.
     """
-    with _SEEDED_LOCK:
+    with _SEEDED_LOCK, contextlib.ExitStack() as stack:
+        if torch.get_default_device().type != "cpu":
+            stack.enter_context(torch.device("cpu"))
         dtype = torch.get_default_dtype()
-        if dtype == torch.float32:
-            yield
-            return
-        torch.set_default_dtype(torch.float32)
-        try:
-            yield
-        finally:
-            torch.set_default_dtype(dtype)
+        if dtype != torch.float32:
+            torch.set_default_dtype(torch.float32)
+            stack.callback(torch.set_default_dtype, dtype)
+        yield
 
 
 def with_autograd(fit):
@@ -216,23 +224,24 @@ def with_autograd(fit):
 def seeded_torch(seed, device):
     """Seed torch's CPU generator and ``device``'s own inside the block, and
     restore them after; no other device's generator is touched. The block
-    builds and trains in float32 (:func:`float32_default`).
+    builds and trains in float32, on modules built on the CPU
+    (:func:`torch_defaults`).
 
     Blocks in different threads of one process run one at a time, which keeps
     thread-parallel fits (e.g. joblib's threading backend) reproducible.
     """
     device = torch.device(device)
     on_device = device.type != "cpu"
-    with _SEEDED_LOCK, float32_default(), torch.random.fork_rng(
+    with _SEEDED_LOCK, torch_defaults(), torch.random.fork_rng(
         devices=[device] if on_device else [], device_type=device.type if on_device else "cuda"
     ):
         # not torch.manual_seed, which also seeds every other device
         torch.default_generator.manual_seed(seed)
-        if device.type == "cuda":
-            with torch.cuda.device(device):
-                torch.cuda.manual_seed(seed)
-        elif on_device:  # mps, xpu, ...: the backend's own seeding
-            getattr(torch, device.type).manual_seed(seed)
+        if on_device:  # cuda, xpu, mps, ...: the backend's own seeding, of this device
+            backend = getattr(torch, device.type)
+            with (backend.device(device) if device.index is not None and hasattr(backend, "device")
+                  else contextlib.nullcontext()):
+                backend.manual_seed(seed)
         yield
 
 
@@ -710,6 +719,32 @@ def compiled_objective(device):
     return torch.compile(fn, options=options)
 
 
+def _float32_tensor(X):
+    """X, an array-like or tensor of numbers, as the float32 tensor that
+    batches are cut from; a ValueError or TypeError names what cannot be
+    read as numbers (dates, text, complex values, pandas' missing values),
+    as the estimators' fit does."""
+    if torch.is_tensor(X):
+        if X.is_complex():
+            raise TypeError(
+                f"X is a tensor of {X.dtype} values, and the nets train on real "
+                "numbers; pass its real part (X.real) or its magnitude (X.abs())."
+            )
+        return X.detach().to(torch.float32)
+    X = readable_input(X)
+    with naming_unreadable_columns(X):
+        X = check_array(X, dtype=[np.float32, np.float64], ensure_all_finite=False,
+                        ensure_min_samples=0)
+    X = check_float32_range(X).astype(np.float32, copy=False)
+    # torch warns of a tensor on a read-only array (a data frame's view)
+    return torch.as_tensor(X if X.flags.writeable else X.copy())
+
+
+def _module_device(module):
+    """The device ``module``'s parameters are on."""
+    return next(module.parameters()).device
+
+
 def _check_rows_to_train_on(X):
     """Refuse what the estimators' ``fit`` refuses before training a fitted
     net further on ``X`` (a float32 tensor): fewer than 2 rows (a
@@ -794,6 +829,7 @@ class ContrastiveNet(NeuralNet):
         self.__dict__.pop("_loaded_for_inference", None)
         return super().initialize()
 
+    @with_autograd
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train further on ``X``: all modalities' columns side by side, in the
         order of the estimator's ``modalities_``, as an array or tensor; or
@@ -826,12 +862,7 @@ class ContrastiveNet(NeuralNet):
                     UserWarning,
                     stacklevel=2,
                 )
-        if not torch.is_tensor(X):  # the batches are cut from a float32 tensor
-            X = np.asarray(X, dtype=np.float32)
-            # torch warns of a tensor on a read-only array (a data frame's view)
-            X = torch.as_tensor(X if X.flags.writeable else X.copy())
-        elif X.dtype != torch.float32:
-            X = X.to(torch.float32)
+        X = _float32_tensor(X)
         module = getattr(self, "module_", None)
         sizes = getattr(getattr(module, "shared", module), "modality_sizes", None)
         if sizes is not None and (X.ndim != 2 or X.shape[1] != sum(sizes)):
@@ -851,7 +882,8 @@ class ContrastiveNet(NeuralNet):
         self.further_epochs_ = fit_params.get("epochs") or self.max_epochs
         before = self._training_state()
         try:
-            return super().partial_fit(X, y, classes, **fit_params)
+            with seeded_torch(self._further_training_seed(), _module_device(self.module_)):
+                return super().partial_fit(X, y, classes, **fit_params)
         except Exception:
             # a loss that stopped being finite (the optimiser has written
             # non-finite weights), a callback's error in mid-epoch: the net
@@ -865,6 +897,14 @@ class ContrastiveNet(NeuralNet):
             raise
         finally:
             self.__dict__.pop("further_epochs_", None)
+
+    def _further_training_seed(self):
+        """The seed of a fitted net's further training: drawn from the seed
+        its estimator trained it under and the epochs it has trained, so that
+        equal nets trained further alike stay equal, and each call shuffles
+        and augments anew."""
+        entropy = [getattr(self, "training_seed_", 0), len(self.history)]
+        return int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
 
     def _training_state(self):
         """What a failed further training puts back: the weights, the
@@ -1438,6 +1478,9 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
         net.release_compiled()  # the fitted estimator trains no further
         if accelerator is not None:
             net = _without_accelerator(net, make_net(net.module_, net.criterion_, **settings))
+    # the seed training ran under (seeded_torch's), from which further
+    # training draws its own
+    net.training_seed_ = torch.initial_seed()
     if not warn_if_held_out_contrast_rose(net, criterion, step_name):
         warn_if_no_better_than_chance(net, criterion, step_name)
     return net

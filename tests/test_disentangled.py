@@ -30,7 +30,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_dssl import DisentangledSSL, MultimodalContrastive
+from sklearn_dssl import DisentangledSSL, MultimodalContrastive, load, save
 from sklearn_dssl._disentangled import STEP1_ONLY_PARAMETERS
 from sklearn_dssl._losses import SharedObjective, SpecificObjective
 from sklearn_dssl._modules import HEADS
@@ -1361,6 +1361,63 @@ def test_a_net_trains_further_on_an_array_as_on_a_tensor(data):
                        r"every modality's columns side by side, in the order of the "
                        r"estimator's modalities_"):
         from_array.specific_net_.partial_fit(data.data[:, :3])
+
+
+def test_a_net_trained_further_is_seeded_by_its_fit_and_leaves_torch_s_generator_alone(data):
+    first, second = small_model().fit(data.data), small_model().fit(data.data)
+    state = torch.get_rng_state()
+    for model in (first, second):
+        model.shared_net_.partial_fit(data.data, epochs=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    for a, b in zip(first.shared_net_.module_.parameters(),
+                    second.shared_net_.module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_a_net_trains_further_under_inference_mode(data):
+    model = small_model().fit(data.data)
+    net = model.shared_net_
+    with torch.inference_mode():
+        net.partial_fit(data.data, epochs=1)
+    net.partial_fit(data.data, epochs=1)  # and outside it, on the same optimiser
+    assert len(net.history) == model.max_epochs_shared + 2
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.arange(60 * 10).astype("datetime64[s]").reshape(60, 10), ValueError,
+     "dates or durations"),
+    (np.ones((60, 10)) + 1j, ValueError, "[Cc]omplex"),
+    (torch.ones(60, 10, dtype=torch.complex64), TypeError, "real part"),
+    (np.full((60, 10), "a"), ValueError, "could not convert|cannot be read as numbers"),
+    (np.full((60, 10), 1e39), ValueError, "beyond float32's range"),
+])
+def test_a_net_trained_further_refuses_what_fit_refuses(data, bad, error, message):
+    net = small_model().fit(data.data).shared_net_
+    epochs = len(net.history)
+    with pytest.raises(error, match=message):
+        net.partial_fit(bad, epochs=1)
+    assert len(net.history) == epochs
+
+
+def test_a_net_trained_further_names_pandas_missing_values(data):
+    net = small_model().fit(data.data).shared_net_
+    table = pd.DataFrame(data.data).astype("Float64")
+    table.iloc[0, 0] = pd.NA
+    with pytest.raises(ValueError, match="NaN or infinite values.*impute"):
+        net.partial_fit(table, epochs=1)
+
+
+def test_fits_and_loads_ignore_the_caller_s_default_device(data, tmp_path):
+    expected = small_model().fit(data.data)
+    path = save(expected, tmp_path / "model.zip")
+    torch.set_default_device("meta")
+    try:
+        model = small_model().fit(data.data)
+        loaded = load(path)
+    finally:
+        torch.set_default_device(None)
+    np.testing.assert_array_equal(model.transform(data.data), expected.transform(data.data))
+    np.testing.assert_array_equal(loaded.transform(data.data), expected.transform(data.data))
 
 
 def test_a_cpu_s_memory_is_its_container_s_limit_where_lower(tmp_path, monkeypatch):

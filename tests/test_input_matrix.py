@@ -75,6 +75,14 @@ def _with_column(values):
     return pd.DataFrame({**dict(zip(COLUMNS[:5], X[:, :5].T)), "when": values})
 
 
+def _objects_with_last_column(values):
+    """X as objects, the numpy scalars of ``values`` as its last column."""
+    objects = X.astype(object)
+    for row, value in enumerate(values):  # numpy's own scalars, not datetime's
+        objects[row, -1] = value
+    return objects
+
+
 # dates, times and durations, which numpy would read as counts since an epoch
 TEMPORAL = "hold dates, times or durations"
 
@@ -114,6 +122,20 @@ FAILS = {
     "datetime64 array": (
         lambda: np.arange(240).astype("datetime64[D]").reshape(40, 6), ValueError,
         r"X holds datetime64\[D\] values"),
+    "numpy dates among objects": (
+        lambda: _objects_with_last_column(np.arange(40).astype("datetime64[m]")), ValueError, r"numpy dates or durations \(datetime64, timedelta64\) among"),
+    "numpy durations in an object column": (
+        lambda: _with_column(pd.Series(list(np.arange(40).astype("timedelta64[s]")),
+                                       dtype=object)), ValueError, TEMPORAL),
+    "an integer beyond float64 among objects": (
+        lambda: np.where(np.arange(6) == 2, 10**400, X.astype(object)), ValueError,
+        r"X holds integers too large for a float \(int too large"),
+    "an integer beyond float64 in an object column": (
+        lambda: _with_column(pd.Series([10**400] + [1] * 39, dtype=object)), ValueError,
+        r"column\(s\) \['when'\] hold integers too large"),
+    "a complex number among objects": (
+        lambda: np.where(np.arange(6) == 2, 1 + 2j, X.astype(object)), ValueError,
+        "X holds values that are neither real numbers nor text.*complex"),
     "sparse CSR": (lambda: sp.csr_matrix(X), TypeError, "dense data is required"),
     "sparse COO": (lambda: sp.coo_matrix(X), TypeError, "dense data is required"),
     "0 rows": (lambda: X[:0], ValueError, "0 sample"),
@@ -256,6 +278,35 @@ def test_values_beyond_float32_are_refused_after_fit_too(name):
         if hasattr(estimator, method):
             with pytest.raises(ValueError, match="beyond float32's range"):
                 getattr(estimator, method)(huge)
+
+
+OVERFLOWED = "embedding of some rows of X is not finite: the model's float32 arithmetic"
+
+
+def test_values_that_overflow_the_model_are_refused_not_embedded():
+    # within float32's range, but far beyond the scale of the fit's rows
+    estimator = LinearCCA(n_components=1).fit(X * 1e-20)
+    for method in ("transform", "transform_blocks"):
+        with pytest.raises(ValueError, match=OVERFLOWED + r" overflowed on X's values \(largest magnitude \d"):
+            getattr(estimator, method)(X * 1e19)
+    with pytest.raises(ValueError, match=OVERFLOWED):
+        estimator.transform_modality(X[:, :3] * 1e19, 0)
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_every_entry_point_refuses_an_embedding_that_is_not_finite(name, monkeypatch):
+    estimator = _estimators()[name]().fit(X)
+    encode, encode_one = estimator._encode_batch, estimator._encode_modality_batch
+    monkeypatch.setattr(estimator, "_encode_batch", lambda x, blocks: {
+        block: [np.where(np.arange(a.shape[1]) == 0, np.nan, a) for a in arrays]
+        for block, arrays in encode(x, blocks).items()})
+    monkeypatch.setattr(estimator, "_encode_modality_batch",
+                        lambda x, index, block: encode_one(x, index, block) * np.inf)
+    for method in ("transform", "transform_blocks"):
+        with pytest.raises(ValueError, match=OVERFLOWED):
+            getattr(estimator, method)(X)
+    with pytest.raises(ValueError, match=OVERFLOWED):
+        estimator.transform_modality(X[:, :3], 0)
 
 
 @pytest.mark.parametrize("name", list(_estimators()))
@@ -510,9 +561,9 @@ def test_a_column_of_objects_that_are_no_numbers_is_named(values, shown, dtype):
     # numpy's TypeError from float(), which named no column
     df = pd.DataFrame(X, columns=COLUMNS)
     with pytest.raises(ValueError, match=(
-            r"X's column\(s\) \['c5'\] hold values that are neither numbers nor text, such "
-            rf"as dates, times or pd\.NA \(.*{shown}.*\); every column of X belongs to a "
-            r"modality")):
+            r"X's column\(s\) \['c5'\] hold values that are neither real numbers nor text, "
+            rf"such as dates, times, pd\.NA or complex numbers \(.*{shown}.*\); every column "
+            r"of X belongs to a modality")):
         LinearCCA(n_components=1).fit(df.assign(c5=pd.Series(values, dtype=dtype)))
     estimator = LinearCCA([COLUMNS[:3], COLUMNS[3:]], n_components=1).fit(df)
     with pytest.raises(ValueError, match=r"X's column\(s\) \['c5'\] hold values that are"):

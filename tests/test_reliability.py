@@ -307,6 +307,8 @@ def test_a_cpu_fit_seeds_no_accelerator_generator(data, monkeypatch):
 @pytest.mark.parametrize("device, forked, seeds", [
     ("cuda:1", ([torch.device("cuda:1")], "cuda"), [("device", torch.device("cuda:1")),
                                                   ("cuda", 5)]),
+    ("xpu:1", ([torch.device("xpu:1")], "xpu"), [("device", torch.device("xpu:1")),
+                                                ("xpu", 5)]),
     ("mps", ([torch.device("mps")], "mps"), [("mps", 5)]),
     ("cpu", ([], "cuda"), []),
 ])
@@ -322,14 +324,15 @@ def test_a_device_fit_seeds_and_restores_that_device_alone(monkeypatch, device, 
         yield
 
     @contextlib.contextmanager
-    def cuda_device(which):
+    def cuda_device(which):  # torch.cuda.device, torch.xpu.device
         calls.append(("device", which))
         yield
 
     monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
     monkeypatch.setattr(torch.cuda, "device", cuda_device)
-    for backend, name in (("cuda", "manual_seed"), ("mps", "manual_seed")):
-        monkeypatch.setattr(getattr(torch, backend), name,
+    monkeypatch.setattr(torch.xpu, "device", cuda_device)  # seeds xpu:1, not the current xpu
+    for backend in ("cuda", "xpu", "mps"):
+        monkeypatch.setattr(getattr(torch, backend), "manual_seed",
                             lambda seed, b=backend: calls.append((b, seed)))
     monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(("all", seed)))
     cpu_state = torch.get_rng_state()
