@@ -533,6 +533,12 @@ def readable_input(X, name="X"):
         if str(X.dtype) == "torch.bfloat16":
             X = X.float()
         return X
+    if isinstance(X, np.ma.MaskedArray) and np.ma.getmaskarray(X).any():
+        raise ValueError(
+            f"{name} is a masked array with {int(np.ma.getmaskarray(X).sum())} masked "
+            "entries, and numpy would read the values under the mask; fill them first, e.g. "
+            f"{name}.filled(np.nan) followed by an imputer (sklearn.impute.SimpleImputer)."
+        )
     frame = frame_columns(X)
     if frame is not None:
         names, dtypes = frame

@@ -128,9 +128,13 @@ def _selected(group, name, X):
         )
     try:
         selected = group(X)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except Exception as exc:
         if getattr(X, "columns", None) is not None:
-            raise
+            raise ValueError(
+                f"modality {name!r}: its column selector failed on X "
+                f"({type(exc).__name__}: {exc}); it must return the modality's column "
+                "names, indices, a slice or a boolean mask of X's columns."
+            ) from exc
         # e.g. make_column_selector on the array of an earlier pipeline step
         raise ValueError(
             f"modality {name!r}: its column selector cannot select from X, which has no "

@@ -56,6 +56,7 @@ WORKS = {
     "list of lists": lambda tmp: X.tolist(),
     "read-only memmap": _memmap,
     "Fortran order": lambda tmp: np.asfortranarray(X),
+    "masked array without masked entries": lambda tmp: np.ma.masked_array(X),
     "2 rows": lambda tmp: X[:2],
     "one column per modality": lambda tmp: X[:, :2],
     "constant columns": lambda tmp: np.hstack([X[:, :4], np.ones((40, 2))]),
@@ -136,6 +137,8 @@ FAILS = {
     "a complex number among objects": (
         lambda: np.where(np.arange(6) == 2, 1 + 2j, X.astype(object)), ValueError,
         "X holds values that are neither real numbers nor text.*complex"),
+    "masked array": (lambda: np.ma.masked_greater(X, 1.5), ValueError,
+                     r"X is a masked array with \d+ masked entries.*X.filled\(np.nan\)"),
     "sparse CSR": (lambda: sp.csr_matrix(X), TypeError, "dense data is required"),
     "sparse COO": (lambda: sp.coo_matrix(X), TypeError, "dense data is required"),
     "0 rows": (lambda: X[:0], ValueError, "0 sample"),

@@ -917,6 +917,32 @@ def test_probe_groups_are_one_label_per_row():
                                          "per row"):
         probe_score(cca, data.data, data.target[:, 1], cv=GroupKFold(3),
                     groups=np.c_[groups, groups])
+    for bad, message in [
+            (np.array(["a", "b", None] * 100, dtype=object),
+             "groups lacks the label of 100 row.*position 2"),
+            (np.array(["a", 1, "b"] * 100, dtype=object),
+             "groups holds labels of type int, str.*a splitter cannot sort.*groups.astype")]:
+        with pytest.raises(ValueError, match=message):
+            probe_score(cca, data.data, data.target[:, 1], cv=GroupKFold(3), groups=bad)
+
+
+@pytest.mark.parametrize("cv, message", [
+    ([], "cv is an empty list of splits"),
+    ([(np.arange(60.0), np.arange(60.0, 120))],
+     "split 0 gives its training rows as an array of float64 of shape \\(60,\\)"),
+    ([(np.arange(60), np.arange(60, 120)), (np.arange(60), np.arange(0))],
+     "split 1 gives its test rows as an array of int64 of shape \\(0,\\)"),
+    ([(np.arange(60), np.zeros(120, bool))], "split 0 gives its test rows.*boolean mask"),
+    ([(np.arange(60), np.arange(60, 120), np.arange(9))], "split 0 is a tuple of 3 items, "
+                                                          "not a \\(train, test\\) pair"),
+    ([1, 2], "split 0 is 1, not a \\(train, test\\) pair"),
+])
+def test_a_list_of_splits_that_are_no_pairs_of_row_indices_is_refused(cv, message):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=120)
+    estimator = _KnownBlocks({"shared": {"m1": np.column_stack([y + rng.normal(size=120)])}})
+    with pytest.raises(ValueError, match=message):
+        probe_score(estimator, np.arange(120), y, cv=cv)
 
 
 @pytest.mark.parametrize("probe, kind", [(KMeans(2), "a clusterer"),
@@ -972,6 +998,8 @@ def test_retrieval_top_k_warns_when_every_partner_is_in_the_top_k():
                                                     "candidates") as record:
         assert retrieval_top_k(z, z[::-1], k=5) == 1.0
     assert record[0].filename == __file__  # the caller's line
+    with pytest.warns(UndefinedMetricWarning, match="k=1180591620717411303424 is at least"):
+        assert retrieval_top_k(z, z[::-1], k=2**70) == 1.0  # beyond numpy's integers
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         retrieval_top_k(z, z[::-1], k=4)

@@ -215,18 +215,20 @@ def test_more_than_five_positions_past_x_are_named_five_at_most():
         resolve_modalities([[0, 5, 6, 7, 8, 9, 10], [1, 2, 3, 4]], 5)
 
 
-@pytest.mark.parametrize("error", [ValueError, TypeError, AttributeError])
+@pytest.mark.parametrize("error", [ValueError, TypeError, AttributeError, KeyError, IndexError])
 def test_a_selector_that_fails_on_an_array_asks_for_a_dataframe(error):
     def selector(X):
         raise error("needs a DataFrame")
 
     X = np.zeros((3, 4))
     with pytest.raises(ValueError, match=r"modality 'm1': its column selector cannot select "
-                       r"from X, which has no column names \(needs a DataFrame\)\. Pass a "
+                       r"from X, which has no column names \('?needs a DataFrame'?\)\. Pass a "
                        r"DataFrame; in a Pipeline, have the steps before it output DataFrames"):
         resolve_modalities([selector, [2, 3]], 4, X=X)
-    # on a DataFrame the selector's own error stands
+    # on a DataFrame the selector's own error, named with its modality
     df = pd.DataFrame(X, columns=list("abcd"))
-    with pytest.raises(error, match=r"^needs a DataFrame$"):
+    with pytest.raises(ValueError, match=rf"^modality 'm1': its column selector failed on X "
+                       rf"\({error.__name__}: '?needs a DataFrame'?\); it must return") as caught:
         resolve_modalities([selector, ["c", "d"]], 4, feature_names=np.array(list("abcd")),
                            X=df)
+    assert type(caught.value.__cause__) is error

@@ -325,6 +325,11 @@ def _check_groups(groups, n_rows):
             "array of length n_samples."
         )
     check_consistent_length(np.empty(n_rows), groups)
+    try:
+        np.unique(groups)  # what the group splitters do first
+    except TypeError as exc:
+        raise ValueError(_unreadable_labels(groups, "groups", "a splitter cannot sort")) \
+            from exc
     return groups
 
 
@@ -413,9 +418,33 @@ def _splits_read_once(cv):
 
 
 def _check_splits_index_the_rows(splits, n_rows):
-    """Refuse ``(train, test)`` index pairs that point past the ``n_rows``
-    rows probed: a scorer's list of splits, made for some rows, used on a
-    search's held-out fold of fewer."""
+    """Refuse a list of splits that are no ``(train, test)`` pairs of
+    integer indices or boolean masks, holding rows on both sides, and pairs
+    that point past the ``n_rows`` rows probed: a scorer's list of splits,
+    made for some rows, used on a search's held-out fold of fewer."""
+    if not splits:
+        raise ValueError(
+            "cv is an empty list of splits; give at least one (train, test) pair of row "
+            "indices, or cv as an int or a splitter such as KFold(3)."
+        )
+    for i, split in enumerate(splits):
+        if isinstance(split, (str, bytes)) or not hasattr(split, "__len__") or len(split) != 2:
+            what = (f"a {type(split).__name__} of {len(split)} items" if hasattr(split, "__len__")
+                    else repr(split))
+            raise ValueError(
+                f"cv's split {i} is {what}, not a (train, test) "
+                "pair; give cv as a list of (train, test) pairs of row indices, an int or a "
+                "splitter such as KFold(3)."
+            )
+        for side, indices in zip(("training", "test"), map(np.asarray, split)):
+            if indices.ndim != 1 or indices.dtype.kind not in "biu" or not (
+                    indices.sum() if indices.dtype == bool else indices.size):
+                raise ValueError(
+                    f"cv's split {i} gives its {side} rows as an array of {indices.dtype} of "
+                    f"shape {indices.shape}; each side of a split is a non-empty 1-D array "
+                    "of integer row indices, or a boolean mask of the rows selecting at "
+                    "least one."
+                )
     for train, test in splits:
         for indices in (np.asarray(train), np.asarray(test)):
             if indices.dtype == bool:
@@ -448,22 +477,22 @@ def _readable_labels(y):
     return labels
 
 
-def _unreadable_labels(y):
-    """Why object labels are no classes a probe can read: missing labels, or
-    labels of several types (or of a type scikit-learn does not take)."""
+def _unreadable_labels(y, name="y", reader="a classifier does not read as classes"):
+    """Why the object labels ``y`` (``name`` in the message) are none that
+    ``reader`` reads: missing labels, or labels of several types (or of a
+    type scikit-learn does not take)."""
     values = np.asarray(y, dtype=object).ravel()
     missing = [i for i, v in enumerate(values)
                if v is None or is_scalar_nan(v) or is_pandas_na(v)]
     if missing:
         return (
-            f"y lacks the label of {len(missing)} row(s) (None, NaN or pd.NA; the first "
+            f"{name} lacks the label of {len(missing)} row(s) (None, NaN or pd.NA; the first "
             f"at position {missing[0]}); drop those rows, or give each a label."
         )
     kinds = sorted({type(v).__name__ for v in values})
     return (
-        f"y holds labels of type {', '.join(kinds)} in an object array, which a "
-        "classifier does not read as classes; convert them to one type, e.g. "
-        "y.astype(int) or y.astype(str)."
+        f"{name} holds labels of type {', '.join(kinds)} in an object array, which "
+        f"{reader}; convert them to one type, e.g. {name}.astype(int) or {name}.astype(str)."
     )
 
 
@@ -1139,7 +1168,8 @@ def retrieval_top_k(queries, candidates, *, k=1, metric="cosine"):
         # random order of the ties leaves it in the top k
         above = (gap > tolerance).sum(axis=1)
         tied = (np.abs(gap, out=gap) <= tolerance).sum(axis=1)
-        hits += float(np.clip((k - above) / tied, 0.0, 1.0).sum())
+        # k beyond the candidates (warned of) counts as all of them
+        hits += float(np.clip((min(k, b.shape[0]) - above) / tied, 0.0, 1.0).sum())
     return hits / a.shape[0]
 
 
