@@ -485,8 +485,8 @@ def _unreadable_columns_error(X, exc):
         fix = "scale them (or their logarithms) into float32's range"
     else:
         return None
-    if frame_columns(X) is None:
-        return ValueError(
+    if frame_columns(X) is None:  # numpy's TypeError stays one, as scikit-learn's checks ask
+        return (TypeError if isinstance(exc, TypeError) else ValueError)(
             f"X {what.replace('hold', 'holds', 1)} ({exc}); every column of X belongs to a "
             f"modality and holds numbers: leave such columns (ids, labels) out of X, or {fix}."
         )

@@ -167,7 +167,11 @@ class DisentangledSSL(NeuralMultimodalTransformer):
     kappa : float, default=1000.0
         Concentration of the spherical heads; for the Gaussian head the
         inverse noise variance: the default adds noise of standard deviation
-        about 0.03 to the embedding, ``kappa=1`` unit-variance noise.
+        about 0.03 to the embedding, ``kappa=1`` unit-variance noise (the
+        paper's Gaussian variant, ``z = e + N(0, I)``). The Gaussian
+        bottleneck is the squared distance of the two means, without the
+        factor ``kappa`` of the Gaussians' symmetric KL divergence, so a
+        ``beta`` weighs it alike at every ``kappa``.
     augmentation : {"mixed", "noise", "mask", "none"} or callable, default="mixed"
         Augmentation of each training batch. "noise" adds Gaussian noise of
         ``noise_scale`` times each feature's standard deviation; "mask"

@@ -327,7 +327,9 @@ class TabularAugmenter(nn.Module):
     kind : {"mixed", "noise", "mask", "none"} or callable
         "noise" adds Gaussian noise of ``noise_scale * scale`` to every entry;
         "mask" replaces each entry with probability ``mask_fraction`` by its
-        feature's mean (zeroing, for standardised data); "mixed" picks one of
+        feature's mean (zeroing, for standardised data), so that the count
+        masked varies from row to row around ``mask_fraction`` of its entries
+        (the authors' code zeroes exactly that many); "mixed" picks one of
         noise, mask or identity per row with equal chance, as the DisentangledSSL
         authors do, one choice for the whole row, all its modalities (the
         authors' code draws one for each modality); "none" returns the batch.

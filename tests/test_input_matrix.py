@@ -135,7 +135,7 @@ FAILS = {
         lambda: _with_column(pd.Series([10**400] + [1] * 39, dtype=object)), ValueError,
         r"column\(s\) \['when'\] hold integers too large"),
     "a complex number among objects": (
-        lambda: np.where(np.arange(6) == 2, 1 + 2j, X.astype(object)), ValueError,
+        lambda: np.where(np.arange(6) == 2, 1 + 2j, X.astype(object)), TypeError,
         "X holds values that are neither real numbers nor text.*complex"),
     "masked array": (lambda: np.ma.masked_greater(X, 1.5), ValueError,
                      r"X is a masked array with \d+ masked entries.*X.filled\(np.nan\)"),
