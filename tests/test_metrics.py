@@ -536,7 +536,7 @@ def test_probe_score_and_its_scorer_use_the_modalities_and_folds_given():
     ({"block": "specfic"}, "'block' parameter"),
     ({"target": 1.5}, "'target' parameter"),
     ({"cv": -3}, "'cv' parameter"),
-    ({"modalities": 0}, "'modalities' parameter"),
+    ({"modalities": 1.0}, "'modalities' parameter"),
     ({"probe": "logistic"}, "'probe' parameter"),
     ({"probe": LogisticRegression(C=-1.0)},
      r"probe=LogisticRegression\(C=-1.0\): The 'C' parameter of LogisticRegression"),
@@ -580,7 +580,9 @@ def test_probe_score_checks_the_probe_and_the_estimators_inside_it():
     with pytest.raises(TypeError, match="estimator=LinearCCA is a class; pass a fitted"):
         block_features(LinearCCA, X)
     with pytest.raises(ValueError, match="'modalities' parameter of block_features"):
-        block_features(cca, X, modalities=1)
+        block_features(cca, X, modalities=1.0)
+    with pytest.raises(ValueError, match=r"modalities \[True\] are none of"):
+        block_features(cca, X, modalities=True)  # no position
 
 
 def test_an_estimator_without_blocks_is_refused_with_the_estimators_that_have_them():
@@ -892,16 +894,31 @@ def test_nonlinear_r2_refuses_bad_input_by_name():
         nonlinear_r2(z, np.where(z > 1, np.nan, z))
 
 
-def test_metrics_read_modalities_fitted_under_int_names_by_their_string():
+def test_metrics_read_modalities_by_name_or_position_as_transform_modality_does():
     data = make_paper_synthetic(n_samples=200, n_latent=2, n_features=4, random_state=0)
     cca = LinearCCA(modalities={0: 4, 1: 4}, n_components=2).fit(data.data)
-    np.testing.assert_array_equal(block_features(cca, data.data, modalities=["0"]),
-                                  cca.transform_modality(data.data[:, :4], "0"))
-    with pytest.raises(ValueError, match=r"modalities \[0\] are none of \['0', '1'\]; the "
-                                         r"fitted names are strings: pass \['0'\]"):
-        block_features(cca, data.data, modalities=[0])
-    with pytest.raises(ValueError, match=r"modalities \[5\] are none of \['0', '1'\]\.$"):
+    expected = cca.transform_modality(data.data[:, :4], "0")
+    for by in (["0"], "0", [0], 0, [np.int64(0)]):
+        np.testing.assert_array_equal(block_features(cca, data.data, modalities=by), expected)
+    np.testing.assert_array_equal(
+        block_features(cca, data.data, block="specific", modalities=[1, "0"]),
+        np.hstack([cca.transform_modality(data.data[:, 4:], 1, block="specific"),
+                   cca.transform_modality(data.data[:, :4], 0, block="specific")]))
+    y = data.target[:, 1]
+    assert probe_score(cca, data.data, y, modalities=[1]) == probe_score(
+        cca, data.data, y, modalities=["1"])
+    with pytest.raises(ValueError, match=r"modalities holds 5, a position out of range; there "
+                                         r"are 2 modalities, \['0', '1'\]\."):
         block_features(cca, data.data, modalities=[5])
+    with pytest.raises(ValueError, match=r"modalities \['m3'\] are none of \['0', '1'\]\.$"):
+        block_features(cca, data.data, modalities=["m3"])
+    swapped = LinearCCA(modalities={1: 4, 0: 4}, n_components=2).fit(data.data)
+    with pytest.raises(ValueError, match=r"modalities holds 0, which is ambiguous: the "
+                                         r"modality at position 0 is '1', but another is "
+                                         r"named '0'; pass the name as a string"):
+        block_features(swapped, data.data, modalities=[0])
+    with pytest.raises(ValueError, match="ambiguous"):
+        swapped.transform_modality(data.data[:, :4], 0)  # as the metrics read it
 
 
 def test_probe_groups_are_one_label_per_row():

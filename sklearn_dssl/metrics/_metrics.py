@@ -34,7 +34,8 @@ from .._validation import validate_estimator_settings, validate_params_refusing_
 
 @validate_params_refusing_bools(
     {"estimator": "no_validation", "X": "no_validation",
-     "block": [StrOptions({"shared", "specific"})], "modalities": ["array-like", str, None]},
+     "block": [StrOptions({"shared", "specific"})],
+     "modalities": ["array-like", str, Integral, None]},
     prefer_skip_nested_validation=True,
 )
 def block_features(estimator, X, block="shared", modalities=None):
@@ -52,8 +53,9 @@ def block_features(estimator, X, block="shared", modalities=None):
         Data with the columns seen in fit.
     block : {"shared", "specific"}, default="shared"
         Which block to return.
-    modalities : list of str, str or None, default=None
-        Modalities whose block to concatenate; None takes all of them.
+    modalities : list of str or int, str, int or None, default=None
+        Modalities whose block to concatenate, by name or by position (as
+        in ``transform_modality``); None takes all of them.
 
     Returns
     -------
@@ -107,7 +109,7 @@ def block_features(estimator, X, block="shared", modalities=None):
                else f"{name} has no {block} block;")
         raise ValueError(f"block={block!r} is not one of {list(blocks)}: {why} probe "
                          f"block={list(blocks)[0]!r}.")
-    if isinstance(modalities, str):
+    if isinstance(modalities, (str, Integral)):
         modalities = [modalities]
     names = list(blocks[block]) if modalities is None else list(modalities)
     if not names:
@@ -115,19 +117,38 @@ def block_features(estimator, X, block="shared", modalities=None):
             f"modalities is empty; name at least one of {list(blocks[block])}, or pass "
             "None for all of them."
         )
+    names = [_modality_name(m, list(blocks[block])) for m in names]
     unknown = [m for m in names if m not in blocks[block]]
     if unknown:
-        # fit names modalities by strings, e.g. "0" for the key 0 of a dict
-        as_strings = [str(m) for m in unknown if not isinstance(m, str)]
-        hint = (f"; the fitted names are strings: pass {as_strings}"
-                if as_strings and set(as_strings) <= set(blocks[block]) else "")
-        raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}{hint}.")
+        raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}.")
     return np.hstack([blocks[block][m] for m in names])
+
+
+def _modality_name(modality, names):
+    """The name of ``modality``, given by name or by its position among
+    ``names``, as ``transform_modality`` reads it; a name it is not is
+    returned as it is."""
+    if not isinstance(modality, Integral) or isinstance(modality, bool):
+        return modality
+    if not 0 <= modality < len(names):
+        raise ValueError(
+            f"modalities holds {modality}, a position out of range; there are {len(names)} "
+            f"modalities, {names}."
+        )
+    name = names[modality]
+    # fit names modalities by strings, e.g. "0" for the key 0 of a dict
+    if str(modality) in names and str(modality) != name:
+        raise ValueError(
+            f"modalities holds {modality}, which is ambiguous: the modality at position "
+            f"{modality} is {name!r}, but another is named {str(modality)!r}; pass the name "
+            f"as a string, {name!r} or {str(modality)!r}."
+        )
+    return name
 
 
 _PROBE_PARAMETERS = {
     "block": [StrOptions({"shared", "specific"})],
-    "modalities": ["array-like", str, None],
+    "modalities": ["array-like", str, Integral, None],
     "probe": [HasMethods(["fit", "predict"]), None],
     "cv": ["cv_object"],
     "target": [Interval(Integral, None, None, closed="neither"), str, None],
@@ -144,8 +165,9 @@ _TARGET_DOC = """target : int, str or None, default=None
 # The Parameters section of the scorer factories.
 _SCORER_PARAMETERS_DOC = """block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
-    modalities : list of str, str or None, default=None
-        Modalities whose block the probe sees (all when None).
+    modalities : list of str or int, str, int or None, default=None
+        Modalities whose block the probe sees, by name or position (all when
+        None).
     probe : classifier or None, default=None
         Unfitted classifier; when None, :func:`default_probe`.
     cv : int, cross-validation generator or iterable, default=3
@@ -228,8 +250,9 @@ def probe_score(estimator, X, y, *, block="shared", modalities=None, probe=None,
         The label to probe for; with several, ``target`` picks it.
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
-    modalities : list of str, str or None, default=None
-        Modalities whose block the probe sees (all when None).
+    modalities : list of str or int, str, int or None, default=None
+        Modalities whose block the probe sees, by name or position (all when
+        None).
     probe : classifier or None, default=None
         Unfitted classifier; when None, :func:`default_probe`.
         A regressor probes a continuous ``y`` (the score is then its own,
@@ -526,8 +549,9 @@ def leakage_score(estimator, X, y, *, block="shared", modalities=None, probe=Non
         picks it.
     block : {"shared", "specific"}, default="shared"
         Which block the probe sees.
-    modalities : list of str, str or None, default=None
-        Modalities whose block the probe sees (all when None).
+    modalities : list of str or int, str, int or None, default=None
+        Modalities whose block the probe sees, by name or position (all when
+        None).
     probe : classifier or None, default=None
         Unfitted classifier; when None, :func:`default_probe`.
     cv : int, cross-validation generator or iterable, default=3
