@@ -152,10 +152,13 @@ def read_table(path, id_column=None):
         raise CommandError(f"no such file: {path}.")
     try:
         if fmt == "parquet":
+            _check_unique_parquet_names(path)
             frame = pd.read_parquet(path)
             _release_arrow_memory()
         else:
             frame = _read_delimited(path, _SEPARATORS[fmt][0], id_column)
+    except CommandError:
+        raise
     except ImportError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -338,6 +341,20 @@ def _check_unique_names(path, sep):
     # pandas names empty header cells apart ("Unnamed: 7"), as a spreadsheet's
     # trailing separators leave them
     repeated = repeated_names(name for name in header if name.strip())
+    if repeated:
+        raise CommandError(
+            f"{path} gives more than one column the name(s) "
+            f"{_preview([repr(name) for name in repeated], 4)}; give each column its own name."
+        )
+
+
+def _check_unique_parquet_names(path):
+    """Refuse a Parquet file that names two columns alike, as a CSV file."""
+    try:
+        import pyarrow.parquet
+    except ImportError:  # read_parquet names the engine missing
+        return
+    repeated = repeated_names(pyarrow.parquet.read_schema(path).names)
     if repeated:
         raise CommandError(
             f"{path} gives more than one column the name(s) "
@@ -808,6 +825,10 @@ def _text_in_numbers_hint(series):
     if text.empty:
         return ""
     value = text.iloc[0]
+    if re.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*", value):
+        return (f" Column {series.name!r} holds {value!r}: a thousands separator (or, "
+                "with a single comma, a decimal comma); write the table without thousands "
+                "separators and with decimal points (in pandas, to_csv(path, decimal='.')).")
     if _is_number(value.strip().replace(",", ".", 1)) and value.count(",") == 1:
         return (f" Column {series.name!r} holds {value!r}: a decimal comma; write the "
                 "table with decimal points (in pandas, to_csv(path, decimal='.')).")
@@ -836,6 +857,13 @@ def _numeric_block(frame, columns, path, impute=None,
     if impute is not None:
         # nullable columns' pd.NA and booleans read as text become NaN
         block = block.astype("float64")
+        empty = np.flatnonzero(block.isna().to_numpy().all(axis=1))
+        if empty.size:
+            raise CommandError(
+                f"{path}: data row(s) {_preview((empty + 1).tolist())} have no value in any "
+                f"modality column (lines of separators alone, say), which the imputer would "
+                "fill whole, and train on or embed; drop those rows first."
+            )
     elif bad or block.isna().to_numpy().any():
         # bad: columns read as text because of their empty cells (booleans)
         missing = [c for c in columns if frame[c].isna().any()]
@@ -848,12 +876,34 @@ def _numeric_block(frame, columns, path, impute=None,
             f"{path}: column(s) {_preview(infinite)} have infinite values (inf or -inf); "
             "replace or drop those rows first."
         )
+    limit = np.finfo(np.float32).max
+    huge = [c for c in columns if np.nanmax(np.abs(block[c].to_numpy(dtype=float)),
+                                            initial=0.0) > limit]
+    if huge:
+        raise CommandError(
+            f"{path}: column(s) {_preview(huge)} hold values beyond float32's range (above "
+            f"{limit:.3g} in magnitude), in which the methods compute, and whose variance "
+            "--standardize cannot take; rescale those columns first (e.g. take their "
+            "logarithms)."
+        )
     return block
 
 
 # --------------------------------------------------------------------------
 # Estimator options
 # --------------------------------------------------------------------------
+def _seed(text):
+    """A --random-state: an integer that numpy takes as a seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected a seed, an integer from 0 to {2**32 - 1}, got {text!r}")
+    return value
+
+
 def _hidden_sizes(text):
     text = text.strip()
     if text in ("", "none", "()"):
@@ -887,6 +937,8 @@ ESTIMATOR_OPTIONS = [
     (["--head"], "head", dict(choices=["vmf", "power_spherical", "gaussian"], help="posterior of the shared encoder (DisentangledSSL, JointOptSSL)")),
     (["--kappa"], "kappa", dict(type=float, help="concentration of the head (DisentangledSSL, JointOptSSL)")),
     (["--augmentation"], "augmentation", dict(choices=["mixed", "noise", "mask", "none"], help="training augmentation (DisentangledSSL and the deep baselines)")),
+    (["--noise-scale"], "noise_scale", dict(type=float, help="standard deviation of the augmentation's noise, in each column's standard deviations (DisentangledSSL and the deep baselines; default 0.1)")),
+    (["--mask-fraction"], "mask_fraction", dict(type=float, help="fraction of the entries the augmentation's masking replaces by their column's mean (DisentangledSSL and the deep baselines; default 0.1)")),
     (["--epochs-shared"], "max_epochs_shared", dict(type=int, help="epochs of step 1 (DisentangledSSL; default 50)")),
     (["--epochs-specific"], "max_epochs_specific", dict(type=int, help="epochs of step 2 (DisentangledSSL; default 30)")),
     (["--epochs"], "max_epochs", dict(type=int, help="training epochs (MultimodalContrastive, default 100; the deep baselines, default 50)")),
@@ -898,7 +950,7 @@ ESTIMATOR_OPTIONS = [
     (["--device"], "device", dict(metavar="DEVICE", help="torch device: auto (default), cpu, cuda, cuda:K")),
     (["--compile"], "compile", dict(action="store_const", const=True, help="compile each training step with torch.compile: faster epochs after a slower start (neural methods)")),
     (["--validation-fraction"], "validation_fraction", dict(type=float, help="hold out this fraction of the rows from each training step; its objective on them is logged as valid_loss (neural methods)")),
-    (["--random-state"], "random_state", dict(type=int, metavar="SEED", help="seed, for reproducible embeddings")),
+    (["--random-state"], "random_state", dict(type=_seed, metavar="SEED", help="seed, for reproducible embeddings")),
     (["--blocks"], "output", dict(choices=["all", "shared", "specific"], help="blocks to output (default all; 'shared' skips step 2 of DisentangledSSL)")),
 ]
 
@@ -1014,6 +1066,10 @@ def _check_model_path(path):
             f"--model {path}: a path not ending in .zip is written as a directory, but "
             "it is an existing file; give a path ending in .zip or a new directory."
         )
+    else:
+        from ._persistence import _check_no_other_files
+
+        _check_no_other_files(target)
     _check_writable_folder("--model", path)
 
 
@@ -1310,8 +1366,11 @@ def _transform(args):
 def _demo(args):
     from ._demo import run_demo
 
-    print(run_demo(n_samples=args.n_samples, random_state=args.random_state,
-                   verbose=args.verbose), flush=True)
+    # the training log of -v on stderr: stdout holds the table alone
+    with contextlib.redirect_stdout(sys.stderr), _estimator_errors_in_option_terms():
+        table = run_demo(n_samples=args.n_samples, random_state=args.random_state,
+                         verbose=args.verbose)
+    print(table, flush=True)
     return 0
 
 
@@ -1466,7 +1525,7 @@ def build_parser():
     demo.add_argument("--n-samples", type=_demo_rows, default=10000, metavar="N",
                       help=f"rows of synthetic data (default 10000; at least "
                            f"{MIN_DEMO_SAMPLES})")
-    demo.add_argument("--random-state", type=int, default=0, metavar="SEED",
+    demo.add_argument("--random-state", type=_seed, default=0, metavar="SEED",
                       help="seed (default 0)")
     demo.add_argument("-v", "--verbose", action="count", default=0,
                       help="show the training log and progress bars")
@@ -1493,7 +1552,7 @@ def _one_line_warnings(can_standardize=True):
     def show(message, category, filename, lineno, file=None, line=None):
         advice = next((text for kind, phrase, text in _command_line_advice(can_standardize)
                        if issubclass(category, kind) and phrase in str(message)), "")
-        print(f"{PROG}: warning: {message}{advice}", file=sys.stderr)
+        print(f"{PROG}: warning: {_in_option_terms(str(message))}{advice}", file=sys.stderr)
 
     warnings.showwarning = show
     try:
@@ -1534,6 +1593,9 @@ def _in_option_terms(message):
     # not within quotes: the modality and column names a user typed
     for flags, param, _ in ESTIMATOR_OPTIONS:
         message = re.sub(rf"(?<![\w'\"-]){param}=(?=\S)", f"{flags[0]} ", message)
+        # "set ridge > 0", "a larger kappa": the parameter named as a word
+        message = re.sub(rf"\b(set|larger|smaller) {param}\b(?![\w='\"])",
+                         rf"\1 {flags[0]}", message)
         if "_" in param:
             message = re.sub(rf"(?<![\w'\"-]){param}(?![\w='\"])", flags[0], message)
     # --hidden's widths as the option takes them: (256, 256) as 256,256
@@ -1636,11 +1698,12 @@ def main(argv=None):
         failure = exc.__cause__ if isinstance(exc, MemoryError) else exc
         if not (isinstance(exc, MemoryError) or is_allocation_failure(exc)):
             raise
+        smaller = "give a smaller --n-samples" if args.command == "demo" else _SMALLER
         if is_allocation_failure(failure):
             print(f"{PROG} {args.command}: error: the model does not fit in memory "
-                  f"({str(failure).strip().splitlines()[0]}); {_SMALLER}", file=sys.stderr)
+                  f"({str(failure).strip().splitlines()[0]}); {smaller}", file=sys.stderr)
         else:
-            print(f"{PROG} {args.command}: error: out of memory; {_SMALLER}", file=sys.stderr)
+            print(f"{PROG} {args.command}: error: out of memory; {smaller}", file=sys.stderr)
         return 1
     # FloatingPointError: a training loss that stopped being finite
     except (CommandError, ValueError, TypeError, NotFittedError, OSError,

@@ -963,9 +963,27 @@ def save(estimator, path):
                 "as one file when the path ends in .zip: give a new path, or one ending "
                 "in .zip."
             )
+        _check_no_other_files(path)
         path.mkdir(parents=True, exist_ok=True)
         _write_members(path, {WEIGHTS: weights, METADATA: metadata})
     return path
+
+
+def _check_no_other_files(directory):
+    """Refuse to write a model into an existing directory that holds other
+    files than a model's (``save(model, ".")``, say): they would be mixed
+    with, or replaced by, the model's."""
+    if not directory.is_dir():
+        return
+    others = sorted(entry.name for entry in directory.iterdir()
+                    if entry.name not in (METADATA, WEIGHTS) and not entry.name.startswith("."))
+    if others:
+        raise ValueError(
+            f"{directory} is a directory holding other files than a saved model's "
+            f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); save writes "
+            f"a model as a directory of two files, {METADATA} and {WEIGHTS}: give a new "
+            "or empty directory, or a path ending in .zip."
+        )
 
 
 def _write_members(directory, members):

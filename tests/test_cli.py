@@ -356,6 +356,20 @@ def bad_tables(tables):
     frame.to_csv(folder / "semicolons.csv", index=False, sep=";")
     frame.set_index(pd.Index([f"x{i}" for i in range(len(frame))], name="cell")).to_parquet(
         folder / "index_clash.parquet")
+    # the lines of separators alone that spreadsheets leave at the end
+    (folder / "separators_alone.csv").write_text(
+        frame.to_csv(index=False) + "," * (frame.shape[1] - 1) + "\n")
+    frame.assign(rna_1=[f"{1000 * i:,}" for i in range(len(frame))]).to_csv(
+        folder / "thousands.csv", index=False)
+    frame.assign(rna_1=frame["rna_1"] * 1e200).to_csv(folder / "beyond_float32.csv",
+                                                      index=False)
+    frame.assign(rna_1=1.0).to_csv(folder / "constant.csv", index=False)
+    import pyarrow
+    import pyarrow.parquet
+
+    pyarrow.parquet.write_table(pyarrow.table([frame[c] for c in RNA + ATAC],
+                                              names=["rna_0", "rna_0", *RNA[2:], *ATAC]),
+                                folder / "repeated.parquet")
     return folder
 
 
@@ -554,6 +568,33 @@ ERRORS = {
     "output inside the model path, before the table is read": (
         ["fit", "{f}/absent.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_", "-o",
          "{t}/new/z.csv", "--model", "{t}/new"], "would be written over or inside each other"),
+    "rows of separators alone, imputed": (
+        ["fit", "{f}/separators_alone.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--impute", "mean", "--method", "cca", "--model", "{t}/m"],
+        "{f}/separators_alone.csv: data row(s) 121 have no value in any modality column "
+        "(lines of separators alone, say), which the imputer would fill whole"),
+    "thousands separators": (
+        ["fit", "{f}/thousands.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{t}/m"],
+        "Column 'rna_1' holds '1,000': a thousands separator (or, with a single comma, a "
+        "decimal comma); write the table without thousands separators"),
+    "values beyond float32, standardized": (
+        ["fit", "{f}/beyond_float32.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--standardize", "--model", "{t}/m"],
+        "column(s) rna_1 hold values beyond float32's range"),
+    "a parquet file naming two columns alike": (
+        ["fit", "{f}/repeated.parquet", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{t}/m"],
+        "sklearn-dssl fit: error: {f}/repeated.parquet gives more than one column the "
+        "name(s) 'rna_0'; give each column its own name."),
+    "a model directory holding other files": (
+        ["fit", "{f}/cells.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--model", "{f}"],
+        "{f} is a directory holding other files than a saved model's"),
+    "advice in the command's terms": (
+        ["fit", "{f}/constant.csv", "--prefix", "rna=rna_", "--prefix", "atac=atac_",
+         "--method", "cca", "--ridge", "0", "--model", "{t}/m"],
+        "set --ridge > 0"),
     "a modality name given twice": (
         ["fit", "{f}/absent.csv", "--modality", "rna=rna_0,rna_1", "--modality", "rna=rna_2",
          "--prefix", "atac=atac_", "--model", "{t}/m"],
@@ -616,7 +657,8 @@ def test_bad_input_gives_one_line_and_status_1(case, bad_tables, cca_model, caps
 
 def test_usage_errors_exit_with_status_2(capsys):
     for argv in (["fit"], ["fit", "t.csv", "--method", "pca"], ["nonsense"],
-                 ["fit", "t.csv", "--hidden", "a,b"], ["demo", "--n-samples", "0"]):
+                 ["fit", "t.csv", "--hidden", "a,b"], ["demo", "--n-samples", "0"],
+                 ["demo", "--random-state", "-1"], ["fit", "t.csv", "--random-state", "2.5"]):
         assert main(argv) == 2
         assert "usage: sklearn-dssl" in capsys.readouterr().err
 
@@ -634,10 +676,12 @@ def test_demo_refuses_too_few_rows_for_its_probes(capsys):
 
 
 def test_demo_subcommand_prints_the_probe_table(capsys):
-    assert main(["demo", "--n-samples", "600"]) == 0
-    out = capsys.readouterr().out
-    assert "DisentangledSSL on make_paper_synthetic: 600 rows" in out
+    assert main(["demo", "--n-samples", "600", "-v"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("DisentangledSSL on make_paper_synthetic: 600 rows")
     assert "oracle: true Z_c" in out
+    # the training log of -v on stderr, apart from the table
+    assert "train_loss" in err and "train_loss" not in out
 
 
 def test_an_id_column_that_a_prefix_matches_is_left_out_with_a_warning(tables, tmp_path, capsys):
@@ -845,6 +889,8 @@ FLAG_CASES = {
     "--head": ("gaussian", "head", "gaussian"),
     "--kappa": ("50", "kappa", 50.0),
     "--augmentation": ("noise", "augmentation", "noise"),
+    "--noise-scale": ("0.3", "noise_scale", 0.3),
+    "--mask-fraction": ("0.3", "mask_fraction", 0.3),
     "--epochs-shared": ("2", "max_epochs_shared", 2),
     "--epochs-specific": ("2", "max_epochs_specific", 2),
     "--epochs": ("2", "max_epochs", 2),
@@ -859,13 +905,14 @@ def _cases(*flags):
     return [(flag, *FLAG_CASES[flag]) for flag in flags]
 
 
-_BASELINE_FLAGS = ("--n-shared", "--n-specific", "--hidden", "--augmentation", "--epochs")
+_BASELINE_FLAGS = ("--n-shared", "--n-specific", "--hidden", "--augmentation", "--noise-scale",
+                   "--mask-fraction", "--epochs")
 ESTIMATOR_FLAGS = {
     "dssl": [
         *_cases("--n-shared", "--n-specific", "--hidden", "--specific-init", "--beta",
                 "--ortho-weight", "--lambda", "--temperature", "--head", "--kappa",
-                "--augmentation", "--epochs-shared", "--epochs-specific", "--ica",
-                "--beta-start"),
+                "--augmentation", "--noise-scale", "--mask-fraction", "--epochs-shared",
+                "--epochs-specific", "--ica", "--beta-start"),
         # a ramp's length needs the ramp
         (*_cases("--beta-ramp-epochs")[0], ["--beta-start", "0.01"]),
         *NEURAL_TRAINING_FLAGS,
@@ -909,6 +956,10 @@ def test_the_flag_test_covers_every_estimator_flag_of_every_method():
         expected = {flag for flags, param, _ in ESTIMATOR_OPTIONS if param in accepted
                     for flag in flags}
         assert {flag for flag, *_ in cases} == expected, method
+        # and every parameter has a flag, but those a table's command cannot give
+        flagged = {param for _, param, _ in ESTIMATOR_OPTIONS}
+        assert set(accepted) - flagged <= {"modalities", "callbacks", "accelerator",
+                                           "verbose"}, method
 
 
 @pytest.mark.parametrize("method, flag, value, param, expected, extra", [

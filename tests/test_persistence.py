@@ -289,6 +289,21 @@ def test_save_refuses_a_directory_path_that_is_a_file(data, tmp_path):
     assert (tmp_path / "model").read_text() == "notes"
 
 
+def test_save_refuses_a_directory_holding_other_files(data, tmp_path):
+    (tmp_path / "notes.txt").write_text("notes")
+    model = LinearCCA(n_components=2).fit(data.data)
+    with pytest.raises(ValueError, match=r"is a directory holding other files than a saved "
+                                         r"model's \(notes.txt\); save writes a model as a "
+                                         r"directory of two files"):
+        save(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    # a model's own directory is written over, as a .zip file is
+    save(model, tmp_path / "model")
+    save(model, tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["metadata.json",
+                                                                    "weights.pt"]
+
+
 @pytest.mark.parametrize("path", ["", "  "])
 def test_an_empty_path_is_refused(data, path, tmp_path, monkeypatch):
     # Path("") is the current directory, which save would fill and load read
