@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import io
 import json
+import lzma
 import os
 import re
 import warnings
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from sklearn.decomposition import FastICA
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -43,7 +45,7 @@ from skorch.history import History
 from ._baseline_modules import JointEncoders, MultimodalVAE
 from ._baselines import DMVAE, FOCAL, JointOptSSL
 from ._contrastive import MultimodalContrastive
-from ._disentangled import DisentangledSSL
+from ._disentangled import STEP1_ONLY_PARAMETERS, DisentangledSSL
 from ._linear import LinearCCA, loadings_from_residual_maps
 from ._losses import ContrastiveObjective, SharedObjective, SpecificObjective
 from ._modalities import _is_sequence, is_labelled_series
@@ -201,17 +203,22 @@ def _decode(value):
         dtype = np.dtype(value["dtype"])
         if value["dtype"] != "object" and dtype.kind not in _ARRAY_KINDS:
             raise ValueError(f"unsupported array dtype {value['dtype']!r}")
-        if dtype.kind == "U" and dtype.itemsize // 4 > MAX_STRING_LENGTH:
+        if dtype.kind == "U" and not 0 < dtype.itemsize // 4 <= MAX_STRING_LENGTH:
+            # an unsized one ("<U") takes its longest string's length
             raise ValueError(
-                f"array dtype {value['dtype']!r} holds strings longer than "
-                f"{MAX_STRING_LENGTH} characters"
+                f"array dtype {value['dtype']!r} holds strings of no length, or longer "
+                f"than {MAX_STRING_LENGTH} characters"
             )
         data = value["__ndarray__"]
-        if dtype.kind == "O":
-            if len(value["shape"]) != 1:
-                raise ValueError("arrays of strings must be one-dimensional")
-            array = np.empty(len(data), dtype=object)
-            array[:] = [str(v) for v in data]
+        if dtype.kind == "O":  # strings, in an array of any shape
+            array = np.array(data, dtype=object)
+            # (its strings are the JSON's own: no longer than the file allows)
+            if array.shape != tuple(value["shape"]) or not all(
+                    isinstance(v, str) for v in array.flat):
+                raise ValueError(
+                    f"an array of objects holds other values than strings, or not of its "
+                    f"shape {value['shape']}"
+                )
         else:
             array = np.asarray(data, dtype=dtype)
         return array.reshape(value["shape"])
@@ -608,13 +615,13 @@ def _parameters(estimator):
         value = _plain_sequences(value)  # e.g. modalities or hidden_layer_sizes as a range
         try:
             encoded[name] = _encode(value)
-        except _NotEncodable:
+        except _NotEncodable as exc:
             if name == "modalities" and hasattr(estimator, "modalities_"):
                 encoded[name] = _encode(_selected_groups(estimator))
                 warnings.warn(
                     f"save stores {type(estimator).__name__}'s modalities as the column "
                     "groups fitted from it (modalities_, by column name where X had "
-                    "names), as JSON cannot hold the given callables: a refit of the "
+                    f"names), as JSON cannot hold what was given ({exc}): a refit of the "
                     "loaded estimator selects those columns.",
                     UserWarning,
                 )
@@ -782,8 +789,12 @@ def _unsupported_step(step):
         return ""
     if type(step) is SimpleImputer:
         return _unsupported_imputer(step)
+    if step is None or step == "passthrough":
+        return f"a {step!r} step (drop it from the Pipeline, which then saves)"
     if type(step) is not FunctionTransformer:
         return f"a {type(step).__name__}"
+    if step.func is None:
+        return "a FunctionTransformer of no function (the identity; drop the step)"
     if not any(step.func is f for f in FUNCTIONS.values()):
         name = (f"{getattr(step.func, '__module__', None)}."
                 f"{getattr(step.func, '__name__', type(step.func).__name__)}")
@@ -923,6 +934,13 @@ def save(estimator, path):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
+    try:  # load refuses what fit would: so must save, not write it
+        check_parameters(model)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(
+            f"cannot save this model: a parameter was set since the fit to a value fit "
+            f"refuses ({exc}); set it back with set_params, or refit."
+        ) from None
     pipeline = estimator if estimator is not model else None
     if pipeline is not None:
         for _, step in pipeline.steps[:-1]:
@@ -1028,6 +1046,12 @@ def _pipeline_advice(pipeline):
 def _user_path(path):
     """``path`` as a Path, with ``~`` expanded to the home directory; an empty
     one, which Path would read as the current directory, is refused."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+        raise TypeError(
+            f"path is a {type(path).__name__}; give the model's .zip file or directory as "
+            "a str or a pathlib.Path (a file object is not taken: save writes a zip file "
+            "beside its path, then renames it)."
+        )
     path = os.fspath(path)
     if not path.strip():
         raise ValueError(
@@ -1068,7 +1092,7 @@ def _read_members(path):
     # (an unknown compression method or version) and RuntimeError (a member
     # marked as encrypted)
     except (zipfile.BadZipFile, OSError, zlib.error, EOFError, NotImplementedError,
-            RuntimeError) as exc:
+            RuntimeError, lzma.LZMAError) as exc:
         raise ValueError(
             f"{path} is not a readable zip file ({exc}); it looks damaged or truncated "
             "(e.g. an interrupted copy or download): copy it again, or save the model "
@@ -1093,6 +1117,14 @@ def _check_zip_members(path, archive):
         )
     for member in (METADATA, WEIGHTS):
         info = archive.getinfo(member)
+        # zipfile bounds a deflated member's output by its declared size, not
+        # a bzip2 or lzma one's; save writes deflate
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(
+                f"{path} is damaged or was modified: its {member} is compressed by "
+                f"method {info.compress_type}, where save writes deflate. Save the model "
+                "again."
+            )
         if (info.file_size > _ZIP_MEMBER_PLAIN_BYTES
                 and info.file_size > _ZIP_MEMBER_MAX_RATIO * max(info.compress_size, 1)):
             raise ValueError(
@@ -1261,6 +1293,16 @@ def _unknown_names(metadata, problem):
     return ValueError(problem)
 
 
+def check_parameters(estimator):
+    """Refuse the parameters of ``estimator`` that its fit refuses before
+    training: their constraints, and the neural estimators' checks of
+    hidden layers and of combinations."""
+    estimator._validate_params()
+    for check in ("_check_hidden_layer_sizes", "_check_params"):
+        if hasattr(estimator, check):
+            getattr(estimator, check)()
+
+
 def _rebuild(metadata, weights, device):
     name = metadata["estimator"]
     if name not in ESTIMATORS:
@@ -1285,7 +1327,7 @@ def _rebuild(metadata, weights, device):
     # saved before a parameter existed: the value it was trained with
     estimator = cls(**with_earlier_values(cls, _decode_fields(metadata["params"])))
     # values fit would refuse (batch_size=0, say): not what save writes
-    estimator._validate_params()
+    check_parameters(estimator)
     output = metadata.get("output")  # absent from files of earlier versions
     if output is not None:
         if output not in OUTPUTS:
@@ -1299,6 +1341,10 @@ def _rebuild(metadata, weights, device):
     attributes["modalities_"] = _checked_modalities(
         attributes["modalities_"], attributes["n_features_in_"])
     step1 = attributes.get("step1_params_")
+    if "step1_params_" in attributes:
+        if not isinstance(step1, dict) or not set(step1) <= set(STEP1_ONLY_PARAMETERS):
+            raise ValueError("step1_params_ is not a dict of step 1's parameters")
+        check_parameters(clone(estimator).set_params(**step1))  # values fit takes
     if isinstance(step1, dict) and "ica" in step1 and ica_on(step1["ica"]) != ("ica_" in attributes):
         raise ValueError("ica_ does not match the ica setting the model was fitted with")
     for attribute, value in attributes.items():
