@@ -171,12 +171,17 @@ def ica_on(ica):
 # the ratio of a modality's columns' standard deviations beyond which fit
 # warns that the narrow columns barely reach the encoder
 COLUMN_SCALE_RATIO = 1e3
+# Columns of standard deviation beyond this make embeddings whose squared
+# lengths can pass float32's range (about 1e38) as the encoders multiply
+# them (near inputs of 1e20, at the initial weights).
+COLUMN_SCALE_LIMIT = 1e15
 
 # The warnings every neural fit may give beside its ConvergenceWarning (each
 # fit's Warns section has ``{fit_warnings}`` where they go).
 FIT_WARNINGS_DOC = """ColumnScaleWarning
             When the standard deviations of a modality's columns differ by more
-            than a factor of 1,000: its encoder sees mostly the widest columns.
+            than a factor of 1,000: its encoder sees mostly the widest columns;
+            or reach 1e15, where the encoders' float32 arithmetic overflows.
             Standardise X first (a StandardScaler before the estimator in a
             Pipeline).
         OverfittingWarning
@@ -402,12 +407,31 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
         return X_model, hidden, device, statistics
 
     def _warn_of_column_scales(self, std):
-        """Warn of a modality whose columns' standard deviations ``std`` differ
-        by more than ``COLUMN_SCALE_RATIO``: its encoder would see mostly the
-        widest columns, and may learn next to nothing (no loss is judged then)."""
+        """Refuse a modality constant on the training rows (standard deviations
+        ``std`` of zero). Warn of a modality whose columns' standard
+        deviations differ by more than ``COLUMN_SCALE_RATIO``: its encoder
+        would see mostly the widest columns, and may learn next to nothing (no
+        loss is judged then); and of one whose columns reach
+        ``COLUMN_SCALE_LIMIT``, where float32 overflows."""
         std = std.cpu().double().numpy()  # mps has no float64
         parts = np.split(std, np.cumsum(self._modality_sizes)[:-1])
         for name, part in zip(self.modalities_, parts):
+            if not np.any(part > 0):
+                raise ValueError(
+                    f"modality {name!r} is constant on the training rows, so it shares "
+                    "nothing with the others and has nothing of its own; drop it or pass "
+                    "rows where it varies."
+                )
+            if part.max() > COLUMN_SCALE_LIMIT:
+                warnings.warn(
+                    f"the columns of modality {name!r} have standard deviations up to "
+                    f"{part.max():.3g}, at which the encoders' float32 arithmetic overflows "
+                    "(the embeddings' lengths pass float32's range, and their directions, "
+                    "which the losses compare, are lost), so that training may learn "
+                    "nothing. Standardise the columns first, e.g. with a StandardScaler "
+                    "before the estimator in a Pipeline.",
+                    ColumnScaleWarning,
+                )
             varying = part[part > 0]
             if len(varying) > 1 and varying.max() > COLUMN_SCALE_RATIO * varying.min():
                 warnings.warn(

@@ -139,6 +139,8 @@ FAILS = {
         "X holds values that are neither real numbers nor text.*complex"),
     "masked array": (lambda: np.ma.masked_greater(X, 1.5), ValueError,
                      r"X is a masked array with \d+ masked entries.*X.filled\(np.nan\)"),
+    "a constant modality": (lambda: np.hstack([np.ones((40, 3)), X[:, 3:]]), ValueError,
+                            "modality 'm1' is constant on the training rows"),
     "sparse CSR": (lambda: sp.csr_matrix(X), TypeError, "dense data is required"),
     "sparse COO": (lambda: sp.coo_matrix(X), TypeError, "dense data is required"),
     "0 rows": (lambda: X[:0], ValueError, "0 sample"),
@@ -281,6 +283,19 @@ def test_values_beyond_float32_are_refused_after_fit_too(name):
         if hasattr(estimator, method):
             with pytest.raises(ValueError, match="beyond float32's range"):
                 getattr(estimator, method)(huge)
+
+
+@pytest.mark.parametrize("name", list(TINY_NEURAL))
+def test_columns_at_a_scale_where_float32_overflows_are_warned_of(name):
+    with pytest.warns(ColumnScaleWarning, match=r"modality 'm1' have standard deviations up "
+                                                r"to 1\.\d+e\+30, at which the encoders' float32"):
+        try:
+            _estimators()[name]().fit(np.hstack([1e30 * X[:, :3], X[:, 3:]]))
+        except NonFiniteLossError:  # DMVAE's reconstruction overflows (DIVERGES)
+            assert name == "DMVAE"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColumnScaleWarning)
+        _estimators()[name]().fit(1e4 * X)  # far from it
 
 
 OVERFLOWED = "embedding of some rows of X is not finite: the model's float32 arithmetic"
