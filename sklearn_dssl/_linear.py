@@ -363,6 +363,8 @@ class LinearCCA(MultimodalTransformer):
         k = self.n_components
         if k is None:
             k = min(DEFAULT_N_COMPONENTS, *(W.shape[1] for W in whiteners))
+        if self.output != "shared":
+            _warn_of_empty_specific_blocks(k, whiteners, self.modalities_)
         if len(centred) == 2:
             U, _, Vt = linalg.svd(crosses[0, 1], full_matrices=False)
             directions = [U[:, :k], Vt[:k].T]
@@ -529,3 +531,21 @@ class LinearCCA(MultimodalTransformer):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _warn_of_empty_specific_blocks(k, whiteners, names):
+    """Warn of each modality whose every direction of variation (the columns
+    of its whitener) is taken by the ``k`` canonical variates: its specific
+    block, what is left of it, is zero on every row."""
+    for W, name in zip(whiteners, names):
+        if W.shape[1] <= k:
+            fewer = (f"set n_components below {W.shape[1]} for a specific block, or "
+                     if W.shape[1] > 1 else "")
+            warnings.warn(
+                f"modality {name!r} varies in {W.shape[1]} direction(s) on the training "
+                f"rows, all taken by the {k} canonical variate(s), so that its specific "
+                f"block is zero on every row; {fewer}set output='shared' for the variates "
+                "alone.",
+                UserWarning,
+                stacklevel=4,
+            )

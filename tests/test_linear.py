@@ -546,6 +546,20 @@ def test_a_modality_that_shares_nothing_in_a_direction_correlates_zero_there():
     X = np.column_stack([first, first, third])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        cca = LinearCCA(modalities=[1, 1, 1]).fit(X)
+        cca = LinearCCA(modalities=[1, 1, 1], output="shared").fit(X)
     np.testing.assert_allclose(cca.canonical_correlations_, [1 / 3])
     assert cca.score(X) == pytest.approx(1 / 3)
+
+
+def test_a_modality_whose_every_direction_the_variates_take_is_warned_of():
+    X = np.random.default_rng(0).normal(size=(100, 7))
+    with pytest.warns(UserWarning, match=r"modality 'm1' varies in 3 direction\(s\) on the "
+                                         r"training rows, all taken by the 3 canonical "
+                                         r"variate\(s\), so that its specific block is zero "
+                                         r"on every row; set n_components below 3"):
+        cca = LinearCCA(modalities=[3, 4]).fit(X)  # the default width: the narrower's 3
+    np.testing.assert_allclose(cca.transform_blocks(X)["specific"]["m1"], 0, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LinearCCA(modalities=[3, 4], n_components=2).fit(X)
+        LinearCCA(modalities=[3, 4], output="shared").fit(X)
