@@ -382,7 +382,8 @@ class StopOnNonFiniteLoss(Callback):
                 f"the {self.step_name} training loss became {loss} at epoch "
                 f"{len(net.history)}; lower lr, or scale the features (e.g. "
                 "StandardScaler) before fitting, or bring extreme loss settings "
-                "(a tiny temperature, huge term weights) nearer their defaults; an "
+                "(a tiny temperature, huge term weights, a Gaussian head's tiny kappa) "
+                "nearer their defaults; an "
                 "augmentation of your own must return finite values."
             )
 
@@ -1468,6 +1469,7 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     )
     _check_training_settings(X, batch_size, accelerator, compile, validation_fraction)
     net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)
+    initial = [p.detach().clone() for p in module.parameters() if p.requires_grad]
     if verbose:  # a caption for the per-epoch log
         log_sink(print if accelerator is None else accelerator.print)(f"{step_name} training:")
     with warnings.catch_warnings():
@@ -1483,7 +1485,31 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     net.training_seed_ = torch.initial_seed()
     if not warn_if_held_out_contrast_rose(net, criterion, step_name):
         warn_if_no_better_than_chance(net, criterion, step_name)
+    warn_if_weights_unchanged(net, initial, step_name)
     return net
+
+
+def warn_if_weights_unchanged(net, initial, step_name):
+    """Warn when training left the trained weights where they started
+    (``initial``, in the order of the module's trainable parameters): no
+    entry moved by a millionth of the largest initial weight. A learning
+    rate of nearly nothing does that, and so does a loss without gradient;
+    step 2's loss, which no other warning judges, would not tell."""
+    if net.interrupted_ or not completed_epochs(net) or not initial:
+        return
+    trained = [p.detach() for p in net.module_.parameters() if p.requires_grad]
+    largest = max(float(w.abs().max()) for w in initial if w.numel())
+    moved = max(float((a.to(b.device) - b).abs().max()) for a, b in zip(initial, trained)
+                if b.numel())
+    if moved <= 1e-6 * largest:
+        warnings.warn(
+            f"the {step_name} training left the weights where they started (no entry "
+            f"moved by more than {moved:.2g}, against initial weights up to "
+            f"{largest:.2g}): the lr is too small to move them, or the loss has no "
+            "gradient for them. Raise lr, or check the loss's settings.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
 
 
 def _release_schedulers(net):

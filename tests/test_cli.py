@@ -647,8 +647,9 @@ def test_bad_input_gives_one_line_and_status_1(case, bad_tables, cca_model, caps
     argv = [a.format(f=bad_tables, t=cca_model) for a in argv]
     capsys.readouterr()
     assert main(argv) == 1
+    # the error, after any notes and warnings
     err = [line for line in capsys.readouterr().err.strip().splitlines()
-           if not line.startswith("sklearn-dssl: note: ")]
+           if not line.startswith(("sklearn-dssl: note: ", "sklearn-dssl: warning: "))]
     assert len(err) == 1, err
     assert err[0].startswith(f"sklearn-dssl {argv[0]}: error: ")
     comma = pd.read_csv(bad_tables / "decimal_commas.tsv", sep="\t")["rna_0"][0]

@@ -401,12 +401,14 @@ def test_ica_warns_of_a_modality_whose_embedding_spans_fewer_directions(ica_data
         _warn_of_a_degenerate_modality([full, full + 1.0], ["a", "b"])
 
 
-def test_ica_on_a_degenerate_embedding_says_so(ica_data):
-    # An L1 model whose sigmoid outputs saturate at one corner of the box.
+def test_ica_on_rows_all_alike_says_so(ica_data):
+    # identical rows would give one embedding, of rank 0: refused before
+    # training, as modalities that carry nothing (the rank check's own test
+    # is below)
     model = small_contrastive(modalities=ica_data.modalities, similarity="l1", ica=True)
     X = ica_data.data[:200].copy()
     X[:] = X[0]
-    with pytest.raises(ValueError, match="rank"):
+    with pytest.raises(ValueError, match="modality '.*' is constant on the training rows"):
         model.fit(X)
 
 

@@ -699,3 +699,14 @@ def test_the_chance_level_is_judged_at_the_epoch_whose_weights_are_kept():
             SimpleNamespace(history=history, interrupted_=False,
                             callbacks_=[("es", SimpleNamespace(load_best=True, best_epoch_=1))]),
             criterion, "x"))[0]
+
+
+def test_training_that_leaves_the_weights_where_they_started_warns(data):
+    model = small_model(lr=1e-12)
+    with pytest.warns(ConvergenceWarning, match=r"the step-2 \(specific\) training left the "
+                                                r"weights where they started.*Raise lr"):
+        model.fit(data.data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small_model().fit(data.data)
+    assert not [w for w in caught if "where they started" in str(w.message)]
