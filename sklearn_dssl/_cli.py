@@ -1552,7 +1552,10 @@ def _one_line_warnings(can_standardize=True):
     def show(message, category, filename, lineno, file=None, line=None):
         advice = next((text for kind, phrase, text in _command_line_advice(can_standardize)
                        if issubclass(category, kind) and phrase in str(message)), "")
-        print(f"{PROG}: warning: {_in_option_terms(str(message))}{advice}", file=sys.stderr)
+        # the estimator's parameters as options; not in the command's own
+        # warnings, which quote the paths and names a user typed
+        text = _in_option_terms(str(message)) if _ESTIMATOR_CALLS else str(message)
+        print(f"{PROG}: warning: {text}{advice}", file=sys.stderr)
 
     warnings.showwarning = show
     try:
@@ -1570,12 +1573,19 @@ def _estimator_errors_in_option_terms():
     (``runs/lr=0.01/cells.csv``)."""
     from .exceptions import ModelMemoryError
 
+    _ESTIMATOR_CALLS.append(True)  # its warnings too (_one_line_warnings)
     try:
         yield
     except CommandError:
         raise
     except (ValueError, TypeError, ModelMemoryError) as exc:
         raise CommandError(_in_option_terms(_one_line(str(exc)))) from None
+    finally:
+        _ESTIMATOR_CALLS.pop()
+
+
+# Non-empty while the estimator's own calls run (_estimator_errors_in_option_terms).
+_ESTIMATOR_CALLS = []
 
 
 def _one_line(text):

@@ -534,18 +534,18 @@ class LinearCCA(MultimodalTransformer):
 
 
 def _warn_of_empty_specific_blocks(k, whiteners, names):
-    """Warn of each modality whose every direction of variation (the columns
-    of its whitener) is taken by the ``k`` canonical variates: its specific
-    block, what is left of it, is zero on every row."""
+    """Warn of each modality whose every column direction is taken by the
+    ``k`` canonical variates: its specific block, what is left of it, is
+    zero on every row. (A modality whose columns vary in fewer directions on
+    the training rows than it has columns keeps the others for new rows.)"""
     for W, name in zip(whiteners, names):
-        if W.shape[1] <= k:
-            fewer = (f"set n_components below {W.shape[1]} for a specific block, or "
-                     if W.shape[1] > 1 else "")
+        if W.shape[0] <= k:
+            fewer = (f"set n_components below {W.shape[0]} for a specific block, or "
+                     if W.shape[0] > 1 else "")
             warnings.warn(
-                f"modality {name!r} varies in {W.shape[1]} direction(s) on the training "
-                f"rows, all taken by the {k} canonical variate(s), so that its specific "
-                f"block is zero on every row; {fewer}set output='shared' for the variates "
-                "alone.",
+                f"modality {name!r} has {W.shape[0]} column(s), all of whose directions "
+                f"the {k} canonical variate(s) take, so that its specific block is zero "
+                f"on every row; {fewer}set output='shared' for the variates alone.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller's line, past fit and its parameter check
             )

@@ -135,6 +135,8 @@ def _selected(group, name, X):
                 f"({type(exc).__name__}: {exc}); it must return the modality's column "
                 "names, indices, a slice or a boolean mask of X's columns."
             ) from exc
+        if not isinstance(exc, (ValueError, TypeError, AttributeError, LookupError)):
+            raise  # a fault of the selector's own, not of X's lacking names
         # e.g. make_column_selector on the array of an earlier pipeline step
         raise ValueError(
             f"modality {name!r}: its column selector cannot select from X, which has no "

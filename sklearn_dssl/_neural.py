@@ -171,17 +171,18 @@ def ica_on(ica):
 # the ratio of a modality's columns' standard deviations beyond which fit
 # warns that the narrow columns barely reach the encoder
 COLUMN_SCALE_RATIO = 1e3
-# Columns of standard deviation beyond this make embeddings whose squared
-# lengths can pass float32's range (about 1e38) as the encoders multiply
-# them (near inputs of 1e20, at the initial weights).
-COLUMN_SCALE_LIMIT = 1e15
+# Columns of standard deviation beyond this come near the scale (inputs of
+# about 1e20, at the initial weights) at which the embeddings' squared
+# lengths pass float32's range (about 1e38) and their directions are lost.
+COLUMN_SCALE_LIMIT = 1e18
 
 # The warnings every neural fit may give beside its ConvergenceWarning (each
 # fit's Warns section has ``{fit_warnings}`` where they go).
 FIT_WARNINGS_DOC = """ColumnScaleWarning
             When the standard deviations of a modality's columns differ by more
             than a factor of 1,000: its encoder sees mostly the widest columns;
-            or reach 1e15, where the encoders' float32 arithmetic overflows.
+            or reach 1e18, near the scale at which the encoders' float32
+            arithmetic overflows.
             Standardise X first (a StandardScaler before the estimator in a
             Pipeline).
         OverfittingWarning
@@ -425,11 +426,11 @@ class NeuralMultimodalTransformer(MultimodalTransformer):
             if part.max() > COLUMN_SCALE_LIMIT:
                 warnings.warn(
                     f"the columns of modality {name!r} have standard deviations up to "
-                    f"{part.max():.3g}, at which the encoders' float32 arithmetic overflows "
-                    "(the embeddings' lengths pass float32's range, and their directions, "
-                    "which the losses compare, are lost), so that training may learn "
-                    "nothing. Standardise the columns first, e.g. with a StandardScaler "
-                    "before the estimator in a Pipeline.",
+                    f"{part.max():.3g}, near or past the scale (about 1e20) at which the "
+                    "encoders' float32 arithmetic overflows (the embeddings' lengths pass "
+                    "float32's range, and their directions, which the losses compare, are "
+                    "lost), so that training may learn nothing. Standardise the columns "
+                    "first, e.g. with a StandardScaler before the estimator in a Pipeline.",
                     ColumnScaleWarning,
                 )
             varying = part[part > 0]

@@ -1469,7 +1469,9 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
     )
     _check_training_settings(X, batch_size, accelerator, compile, validation_fraction)
     net = make_net(module, criterion, accelerator=accelerator, compile=compile, **settings)
-    initial = [p.detach().clone() for p in module.parameters() if p.requires_grad]
+    # by name: a callback may freeze parameters (skorch's Freezer) as training starts
+    initial = {name: p.detach().clone() for name, p in module.named_parameters()
+               if p.requires_grad}
     if verbose:  # a caption for the per-epoch log
         log_sink(print if accelerator is None else accelerator.print)(f"{step_name} training:")
     with warnings.catch_warnings():
@@ -1491,16 +1493,19 @@ def train(module, criterion, X, *, max_epochs, batch_size, lr, device, callbacks
 
 def warn_if_weights_unchanged(net, initial, step_name):
     """Warn when training left the trained weights where they started
-    (``initial``, in the order of the module's trainable parameters): no
-    entry moved by a millionth of the largest initial weight. A learning
+    (``initial``, the module's trainable parameters by name): no entry
+    moved by a millionth of the largest initial weight. A learning
     rate of nearly nothing does that, and so does a loss without gradient;
     step 2's loss, which no other warning judges, would not tell."""
     if net.interrupted_ or not completed_epochs(net) or not initial:
         return
-    trained = [p.detach() for p in net.module_.parameters() if p.requires_grad]
-    largest = max(float(w.abs().max()) for w in initial if w.numel())
-    moved = max(float((a.to(b.device) - b).abs().max()) for a, b in zip(initial, trained)
-                if b.numel())
+    trained = dict(net.module_.named_parameters())
+    pairs = [(before, trained[name].detach()) for name, before in initial.items()
+             if name in trained and trained[name].shape == before.shape and before.numel()]
+    if not pairs:
+        return
+    largest = max(float(before.abs().max()) for before, _ in pairs)
+    moved = max(float((before.to(after.device) - after).abs().max()) for before, after in pairs)
     if moved <= 1e-6 * largest:
         warnings.warn(
             f"the {step_name} training left the weights where they started (no entry "

@@ -1924,3 +1924,16 @@ def test_a_damaged_compressed_table_is_one_line(tmp_path, capsys, suffix, data):
                  "--model", str(tmp_path / "m.zip")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sklearn-dssl fit: error: cannot read "), err
+
+
+def test_only_the_estimator_s_warnings_are_written_as_options(capsys):
+    from sklearn_dssl._cli import _estimator_errors_in_option_terms, _one_line_warnings
+
+    with _one_line_warnings():
+        warnings.warn("runs/lr=0.01/cells.csv has 3 repeated id(s)")  # the command's own
+        with _estimator_errors_in_option_terms():
+            warnings.warn("set ridge > 0 (the default is 1e-6)")
+    err = capsys.readouterr().err
+    assert "runs/lr=0.01/cells.csv has 3 repeated" in err
+    assert "set --ridge > 0" in err
+

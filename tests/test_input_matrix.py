@@ -288,7 +288,8 @@ def test_values_beyond_float32_are_refused_after_fit_too(name):
 @pytest.mark.parametrize("name", list(TINY_NEURAL))
 def test_columns_at_a_scale_where_float32_overflows_are_warned_of(name):
     with pytest.warns(ColumnScaleWarning, match=r"modality 'm1' have standard deviations up "
-                                                r"to 1\.\d+e\+30, at which the encoders' float32"):
+                                                r"to 1\.\d+e\+30, near or past the scale \(about "
+                                                r"1e20\) at which the encoders' float32"):
         try:
             _estimators()[name]().fit(np.hstack([1e30 * X[:, :3], X[:, 3:]]))
         except NonFiniteLossError:  # DMVAE's reconstruction overflows (DIVERGES)

@@ -553,13 +553,20 @@ def test_a_modality_that_shares_nothing_in_a_direction_correlates_zero_there():
 
 def test_a_modality_whose_every_direction_the_variates_take_is_warned_of():
     X = np.random.default_rng(0).normal(size=(100, 7))
-    with pytest.warns(UserWarning, match=r"modality 'm1' varies in 3 direction\(s\) on the "
-                                         r"training rows, all taken by the 3 canonical "
-                                         r"variate\(s\), so that its specific block is zero "
-                                         r"on every row; set n_components below 3"):
+    with pytest.warns(UserWarning, match=r"modality 'm1' has 3 column\(s\), all of whose "
+                                         r"directions the 3 canonical variate\(s\) take, so "
+                                         r"that its specific block is zero on every row; set "
+                                         r"n_components below 3") as caught:
         cca = LinearCCA(modalities=[3, 4]).fit(X)  # the default width: the narrower's 3
+    assert caught[0].filename == __file__  # the caller's line
     np.testing.assert_allclose(cca.transform_blocks(X)["specific"]["m1"], 0, atol=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LinearCCA(modalities=[3, 4], n_components=2).fit(X)
         LinearCCA(modalities=[3, 4], output="shared").fit(X)
+        # fewer rows than columns: the variates take the training rows'
+        # directions, not every row's
+        wide = np.random.default_rng(1).normal(size=(30, 200))
+        cca = LinearCCA(modalities=[100, 100]).fit(wide)
+    new_rows = np.random.default_rng(2).normal(size=(5, 200))
+    assert np.abs(cca.transform_blocks(new_rows)["specific"]["m1"]).max() > 0.1

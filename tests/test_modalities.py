@@ -215,6 +215,14 @@ def test_more_than_five_positions_past_x_are_named_five_at_most():
         resolve_modalities([[0, 5, 6, 7, 8, 9, 10], [1, 2, 3, 4]], 5)
 
 
+def test_a_selector_s_own_fault_on_an_array_is_its_own_error():
+    def selector(X):
+        return 1 / 0
+
+    with pytest.raises(ZeroDivisionError):
+        resolve_modalities([selector, [2, 3]], 4, X=np.zeros((3, 4)))
+
+
 @pytest.mark.parametrize("error", [ValueError, TypeError, AttributeError, KeyError, IndexError])
 def test_a_selector_that_fails_on_an_array_asks_for_a_dataframe(error):
     def selector(X):

@@ -710,3 +710,13 @@ def test_training_that_leaves_the_weights_where_they_started_warns(data):
         warnings.simplefilter("always")
         small_model().fit(data.data)
     assert not [w for w in caught if "where they started" in str(w.message)]
+
+
+def test_a_callback_that_freezes_parameters_as_training_starts_trains(data):
+    from skorch.callbacks import Freezer
+
+    model = small_model(callbacks=[Freezer("encoders.0.0.weight")], max_epochs_shared=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(data.data)
+    assert np.isfinite(model.transform(data.data)).all()
