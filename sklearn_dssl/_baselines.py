@@ -146,7 +146,8 @@ class _JointlyTrainedBaseline(NeuralMultimodalTransformer):
             JointOptSSL and FOCAL: when the cross-modal contrastive loss of the
             shared encoders ends its last epoch at or above its chance level
             (``log`` of the batch's rows; twice that for FOCAL, which sums its
-            two views). With ``validation_fraction``, the loss on the held-out
+            two views), or within two standard errors of its batches below it.
+            With ``validation_fraction``, the loss on the held-out
             rows is judged.
         {fit_warnings}
         """

@@ -235,7 +235,8 @@ class MultimodalContrastive(NeuralMultimodalTransformer):
         -----
         ConvergenceWarning
             When the contrastive loss ends its last epoch at or above its
-            chance level, ``log`` of the batch's rows: the encoders have not
+            chance level, ``log`` of the batch's rows (or within two standard
+            errors of its batches below it): the encoders have not
             learned what the modalities share. With ``validation_fraction``,
             the loss on the held-out rows is judged.
         {fit_warnings}

@@ -413,7 +413,8 @@ class DisentangledSSL(NeuralMultimodalTransformer):
         -----
         ConvergenceWarning
             When step 1's contrastive loss ends its last epoch at or above its
-            chance level, ``log`` of the batch's rows: the shared encoders
+            chance level, ``log`` of the batch's rows (or within two standard
+            errors of its batches below it): the shared encoders
             have not learned what the modalities share. With
             ``validation_fraction``, the loss on the held-out rows is judged.
         {fit_warnings}

@@ -437,11 +437,16 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
     kept = "" if last_epoch is net.history[-1] else f" (at epoch {last_epoch['epoch']}, " \
         "whose weights the model keeps)"
     # float32 losses of embeddings that carry nothing (equal similarities)
-    # land a rounding error below log(rows)
-    if last >= chance * (1.0 - 1e-5):
+    # land a rounding error below log(rows); batches of such embeddings
+    # scatter around it, so a loss within two standard errors of its
+    # batches' mean does not tell learning from chance either
+    margin = 2.0 * _standard_error(last_epoch, prefix, term, count)
+    if last >= chance * (1.0 - 1e-5) - margin:
+        where = ("at or above" if last >= chance * (1.0 - 1e-5)
+                 else f"within two standard errors of its batches ({margin:.2g}) of")
         warnings.warn(
             f"the {step_name} training ended with its cross-modal contrastive loss "
-            f"{_where_judged(prefix)}{kept} at {last:.4g}, at or above its chance level "
+            f"{_where_judged(prefix)}{kept} at {last:.4g}, {where} its chance level "
             f"({_chance_level(count, rows)} = {chance:.4g} for batches of "
             f"{_batch_rows(rows)} rows, the loss of embeddings that carry nothing "
             f"shared): training has not taught the encoders what the modalities share"
@@ -453,6 +458,18 @@ def warn_if_no_better_than_chance(net, criterion, step_name):
             "may share nothing.",
             ConvergenceWarning,
         )
+
+
+def _standard_error(epoch, prefix, term, count):
+    """The standard error of a history row's mean excess of ``term`` (a sum
+    of ``count`` cross-modal InfoNCE losses) over its chance level, over its
+    ``prefix`` ("train" or "valid") batches, each judged against its own
+    rows' chance level; 0 for fewer than 2 batches."""
+    excess = [batch[f"{prefix}_{term}"] - count * np.log(batch[f"{prefix}_batch_size"])
+              for batch in epoch["batches"] if f"{prefix}_{term}" in batch]
+    if len(excess) < 2:
+        return 0.0
+    return float(np.std(excess, ddof=1) / np.sqrt(len(excess)))
 
 
 def _chance_loss(epoch, prefix, count):

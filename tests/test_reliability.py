@@ -432,6 +432,35 @@ def test_the_chance_level_is_count_times_log_of_the_batch_rows(count, ratio, war
     assert _chance_warnings(lambda: warn_if_no_better_than_chance(net, criterion, "test")) == []
 
 
+def _epoch_of_batches(term, values, rows=64):
+    """A stand-in for a fitted net: one epoch of batches whose ``term`` took
+    ``values``, and ended at their mean."""
+    history = History()
+    history.new_epoch()
+    for value in values:
+        history.new_batch()
+        history.record_batch("train_batch_size", rows)
+        history.record_batch(f"train_{term}", value)
+    history.record("train_loss", 1.0)
+    history.record(f"train_{term}", float(np.mean(values)))
+    return SimpleNamespace(history=history, interrupted_=False)
+
+
+def test_a_loss_within_the_batches_noise_of_chance_warns():
+    chance = np.log(64)
+    criterion = SimpleNamespace(cross_modal_infonce=("contrast", 1))
+    # batches scattered by 0.05 around a mean 0.002 below chance: no telling
+    scattered = chance - 0.002 + 0.05 * np.array([1, -1, 1, -1, 0.5, -0.5])
+    messages = _chance_warnings(lambda: warn_if_no_better_than_chance(
+        _epoch_of_batches("contrast", scattered), criterion, "x"))
+    assert len(messages) == 1
+    assert "within two standard errors of its batches (0.039) of its chance level" in messages[0]
+    # the same mean from batches that agree on it: below chance, told apart
+    agreeing = chance - 0.002 + 1e-4 * np.array([1, -1, 1, -1, 0.5, -0.5])
+    assert _chance_warnings(lambda: warn_if_no_better_than_chance(
+        _epoch_of_batches("contrast", agreeing), criterion, "x")) == []
+
+
 def test_embeddings_that_carry_nothing_warn_despite_float32_rounding():
     # equal similarities: the float32 cross-entropy is log(64) up to rounding
     # (a hair below it, measured with torch 2.13 on a CPU)
