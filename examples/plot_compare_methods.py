@@ -115,6 +115,10 @@ print(f"chance: Y_c {chance[C]:.3f}, Y_s1 {chance[S1]:.3f}")
 # rows: the true latents, which carry nothing of the other label, read it
 # at 0.504 and 0.518, against chance at 0.514 and 0.513.
 #
+# (The figures below are those of a run on an AMD EPYC; other CPUs, whose
+# arithmetic rounds differently, give the neural methods' figures to within
+# 0.003.)
+#
 # - **LinearCCA** is the method to beat, and none of the neural methods
 #   beats it here. Its shared block keeps as much of Y_c as any (0.802,
 #   against the oracle's 0.835) and leaks little of Y_s1 (0.534); its
