@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_dssl import MultimodalContrastive
 from sklearn_dssl.datasets import make_latent_partial_causal
@@ -35,6 +36,9 @@ width = data.modalities["m1"]
 X_train, X_test, z_train, z_test = train_test_split(
     data.data, data.latents["coupled_m1"], test_size=0.25, random_state=0
 )
+# standardised, as the neural estimators ask
+scaler = StandardScaler().fit(X_train)
+X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 model = MultimodalContrastive(
     modalities=data.modalities, n_components=5, similarity="euclidean",
