@@ -30,6 +30,9 @@ from sklearn_dssl.datasets import make_paper_synthetic
 data = make_paper_synthetic(n_samples=5000, random_state=0)
 X_train, X_test = data.data[:4000], data.data[4000:]
 y_train, y_test = data.target[:4000], data.target[4000:]
+# standardised, as the neural estimators ask
+scaler = StandardScaler().fit(X_train)
+X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 full = DisentangledSSL(random_state=0).fit(X_train)
 
