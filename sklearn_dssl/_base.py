@@ -362,24 +362,13 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         names = list(self.modalities_)
-        if isinstance(modality, Integral) and not isinstance(modality, bool):
-            if not 0 <= modality < len(names):
-                raise ValueError(f"modality={modality} is out of range; there are {len(names)}.")
-            index = int(modality)
-            if str(modality) in names and names.index(str(modality)) != index:
-                raise ValueError(
-                    f"modality={modality} is ambiguous: the modality at position "
-                    f"{modality} is {names[index]!r}, but another is named "
-                    f"{str(modality)!r}; pass the name as a string, "
-                    f"modality={names[index]!r} or modality={str(modality)!r}."
-                )
-        elif isinstance(modality, str) and modality in self.modalities_:
-            index = names.index(modality)
-        else:
+        name = modality_name(modality, names, "modality")
+        if name not in names:
             raise ValueError(
                 f"modality={modality!r} is none of {names}; pass a modality's name or "
                 "its position."
             )
+        index = names.index(name)
         if block not in self._blocks:
             raise ValueError(f"block={block!r} is not one of {list(self._blocks)}.")
         self._check_blocks_fitted((block,))
@@ -395,6 +384,32 @@ class MultimodalTransformer(TransformerMixin, BaseEstimator):
             out[rows] = check_finite_embedding(
                 [self._encode_modality_batch(X[rows], index, block)], X[rows])[0]
         return out
+
+
+def modality_name(modality, names, what):
+    """The name of ``modality``, given by name or by its position among
+    ``names`` (``what`` names the parameter in the messages); a name that is
+    none of ``names`` is returned as it is, for the caller to refuse.
+
+    A position out of range is refused, and so is a position whose number is
+    another modality's name (fit names modalities by strings: "0" for the
+    key 0 of a dict).
+    """
+    if not isinstance(modality, Integral) or isinstance(modality, bool):
+        return modality
+    if not 0 <= modality < len(names):
+        raise ValueError(
+            f"{what}={modality} is out of range; there are {len(names)} modalities, "
+            f"{names}."
+        )
+    name = names[modality]
+    if str(modality) in names and str(modality) != name:
+        raise ValueError(
+            f"{what}={modality} is ambiguous: the modality at position {modality} is "
+            f"{name!r}, but another is named {str(modality)!r}; pass the name as a "
+            f"string, {what}={name!r} or {what}={str(modality)!r}."
+        )
+    return name
 
 
 def check_finite_embedding(arrays, X):

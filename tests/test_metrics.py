@@ -907,15 +907,15 @@ def test_metrics_read_modalities_by_name_or_position_as_transform_modality_does(
     y = data.target[:, 1]
     assert probe_score(cca, data.data, y, modalities=[1]) == probe_score(
         cca, data.data, y, modalities=["1"])
-    with pytest.raises(ValueError, match=r"modalities holds 5, a position out of range; there "
-                                         r"are 2 modalities, \['0', '1'\]\."):
+    with pytest.raises(ValueError, match=r"modalities=5 is out of range; there are 2 "
+                                         r"modalities, \['0', '1'\]\."):
         block_features(cca, data.data, modalities=[5])
     with pytest.raises(ValueError, match=r"modalities \['m3'\] are none of \['0', '1'\]\.$"):
         block_features(cca, data.data, modalities=["m3"])
     swapped = LinearCCA(modalities={1: 4, 0: 4}, n_components=2).fit(data.data)
-    with pytest.raises(ValueError, match=r"modalities holds 0, which is ambiguous: the "
-                                         r"modality at position 0 is '1', but another is "
-                                         r"named '0'; pass the name as a string"):
+    with pytest.raises(ValueError, match=r"modalities=0 is ambiguous: the modality at "
+                                         r"position 0 is '1', but another is named '0'; "
+                                         r"pass the name as a string, modalities='1'"):
         block_features(swapped, data.data, modalities=[0])
     with pytest.raises(ValueError, match="ambiguous"):
         swapped.transform_modality(data.data[:, :4], 0)  # as the metrics read it

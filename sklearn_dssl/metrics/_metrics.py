@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._base import MultimodalTransformer, readable_input
+from .._base import MultimodalTransformer, modality_name, readable_input
 from .._validation import validate_estimator_settings, validate_params_refusing_bools
 
 
@@ -117,33 +117,11 @@ def block_features(estimator, X, block="shared", modalities=None):
             f"modalities is empty; name at least one of {list(blocks[block])}, or pass "
             "None for all of them."
         )
-    names = [_modality_name(m, list(blocks[block])) for m in names]
+    names = [modality_name(m, list(blocks[block]), "modalities") for m in names]
     unknown = [m for m in names if m not in blocks[block]]
     if unknown:
         raise ValueError(f"modalities {unknown} are none of {list(blocks[block])}.")
     return np.hstack([blocks[block][m] for m in names])
-
-
-def _modality_name(modality, names):
-    """The name of ``modality``, given by name or by its position among
-    ``names``, as ``transform_modality`` reads it; a name it is not is
-    returned as it is."""
-    if not isinstance(modality, Integral) or isinstance(modality, bool):
-        return modality
-    if not 0 <= modality < len(names):
-        raise ValueError(
-            f"modalities holds {modality}, a position out of range; there are {len(names)} "
-            f"modalities, {names}."
-        )
-    name = names[modality]
-    # fit names modalities by strings, e.g. "0" for the key 0 of a dict
-    if str(modality) in names and str(modality) != name:
-        raise ValueError(
-            f"modalities holds {modality}, which is ambiguous: the modality at position "
-            f"{modality} is {name!r}, but another is named {str(modality)!r}; pass the name "
-            f"as a string, {name!r} or {str(modality)!r}."
-        )
-    return name
 
 
 _PROBE_PARAMETERS = {
