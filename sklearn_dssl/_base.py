@@ -459,12 +459,20 @@ def check_named_columns(X, n_columns, what, expected_names, estimator_name,
         # ColumnTransformer does, before they are read: the others may hold
         # anything
         X = X[list(expected_names)] if hasattr(X, "loc") else X.select(list(expected_names))
-    X = readable_input(X)
-    with naming_unreadable_columns(X):
-        X = check_array(X, dtype=list(dtypes))
+    X = readable_numbers(X, dtypes)
     if X.shape[1] != n_columns:
         raise ValueError(f"X has {X.shape[1]} columns, but {what} has {n_columns}.")
     return check_float32_range(X)
+
+
+def readable_numbers(X, dtypes, **check_array_params):
+    """``X`` as an array of numbers in one of ``dtypes`` (scikit-learn's
+    ``check_array`` with ``check_array_params``), refusing what it cannot read
+    as numbers with the columns that hold it (:func:`readable_input`,
+    :func:`naming_unreadable_columns`)."""
+    X = readable_input(X)
+    with naming_unreadable_columns(X):
+        return check_array(X, dtype=list(dtypes), **check_array_params)
 
 
 @contextlib.contextmanager

@@ -340,7 +340,12 @@ def _check_unique_names(path, sep):
     header = _first_line_fields(path, sep)
     # pandas names empty header cells apart ("Unnamed: 7"), as a spreadsheet's
     # trailing separators leave them
-    repeated = repeated_names(name for name in header if name.strip())
+    _refuse_repeated_names(path, [name for name in header if name.strip()])
+
+
+def _refuse_repeated_names(path, names):
+    """Refuse the table at ``path`` whose column ``names`` repeat one."""
+    repeated = repeated_names(names)
     if repeated:
         raise CommandError(
             f"{path} gives more than one column the name(s) "
@@ -354,12 +359,7 @@ def _check_unique_parquet_names(path):
         import pyarrow.parquet
     except ImportError:  # read_parquet names the engine missing
         return
-    repeated = repeated_names(pyarrow.parquet.read_schema(path).names)
-    if repeated:
-        raise CommandError(
-            f"{path} gives more than one column the name(s) "
-            f"{_preview([repr(name) for name in repeated], 4)}; give each column its own name."
-        )
+    _refuse_repeated_names(path, pyarrow.parquet.read_schema(path).names)
 
 
 def _parquet_engine_installed():

@@ -23,7 +23,6 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.callbacks.scoring import ScoringBase
@@ -31,13 +30,7 @@ from skorch.dataset import unpack_data
 from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin  # imports accelerate only when used
 
-from ._base import (
-    check_float32_range,
-    check_named_columns,
-    frame_columns,
-    naming_unreadable_columns,
-    readable_input,
-)
+from ._base import check_float32_range, check_named_columns, frame_columns, readable_numbers
 from .exceptions import NonFiniteLossError, OverfittingWarning
 
 
@@ -749,10 +742,8 @@ def _float32_tensor(X):
                 "numbers; pass its real part (X.real) or its magnitude (X.abs())."
             )
         return X.detach().to(torch.float32)
-    X = readable_input(X)
-    with naming_unreadable_columns(X):
-        X = check_array(X, dtype=[np.float32, np.float64], ensure_all_finite=False,
-                        ensure_min_samples=0)
+    X = readable_numbers(X, (np.float32, np.float64), ensure_all_finite=False,
+                         ensure_min_samples=0)
     X = check_float32_range(X).astype(np.float32, copy=False)
     # torch warns of a tensor on a read-only array (a data frame's view)
     return torch.as_tensor(X if X.flags.writeable else X.copy())
